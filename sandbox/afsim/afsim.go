@@ -1,0 +1,455 @@
+// Package afsim is an in-memory simulator of the Award Force API v2.3, the subset
+// afsync relies on: users, user profile fields, API keys, rate limits and faults.
+//
+// It is a product feature (demos, tests, fault drills), so it follows the real API's
+// documented behaviour (see shared/reference/awardforce-api.md) rather than what is
+// convenient for our client: the vendor Accept header is required, list items carry no
+// custom fields, next_page_url is "" on the last page, PUT takes a slug only, and so on.
+// Where the documentation is silent the simulator picks the documented form and says so
+// in a comment marked "Unconfirmed".
+//
+// The package depends only on the standard library. A *Server is an http.Handler and is
+// safe for concurrent use.
+package afsim
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+)
+
+// AcceptHeader is the only Accept value the API answers in JSON; the version travels in it.
+// Note the literal space in "Creative Force".
+const AcceptHeader = "application/vnd.Creative Force.v2.3+json"
+
+// DefaultRateWindow is the window used when Options.RateLimit is set and RateWindow is not.
+const DefaultRateWindow = 60 * time.Second
+
+// injectedRetryAfter is the Retry-After sent with an injected 429. A fault drill wants the
+// caller to come back soon, not to wait out a real window.
+const injectedRetryAfter = 1
+
+var slugPattern = regexp.MustCompile(`^[A-Za-z]{8}$`)
+
+// Options configures a Server. The zero value accepts no keys.
+type Options struct {
+	// Keys maps each accepted API key to its access: true for Read / Write,
+	// false for Read only (a write with a read-only key is answered 403).
+	Keys map[string]bool
+	// RateLimit is the number of requests allowed per key per RateWindow; 0 disables
+	// limiting. The real API allows 60 per 60 seconds, which callers should default to.
+	RateLimit int
+	// RateWindow is the length of the fixed rate-limit window; DefaultRateWindow when 0.
+	RateWindow time.Duration
+	// Latency is added to every request; the wait ends early if the request is cancelled.
+	Latency time.Duration
+}
+
+// User is a simulated Award Force user as the simulator stores it.
+type User struct {
+	Slug      string // 8 ASCII letters
+	Email     string // "" is served as null (mobile-only users)
+	FirstName string
+	LastName  string
+	Mobile    string
+	// Roles holds role names such as "Entrant"; they are served as related resources
+	// {slug, link, name{en_GB}} with a slug derived from the name.
+	Roles []string
+	// SeasonJoined identifies the season the user joined in; the season_joined filter
+	// matches its decimal form.
+	SeasonJoined int
+	Confirmed    bool
+	Deleted      bool
+	CreatedAt    time.Time
+	Updated      time.Time
+	// Fields maps a user profile field slug to its value; every slug must have been
+	// added with AddField first.
+	Fields map[string]string
+}
+
+// Field is a user profile field definition, served by GET /field?resource=users.
+type Field struct {
+	Slug  string // 8 ASCII letters; assigned at random when empty
+	Type  string // e.g. "text", "email", "phone"; "text" when empty
+	Label string // served as the translated label and title {en_GB: Label}
+}
+
+// Stats counts what the server has seen since New or the last ResetStats.
+type Stats struct {
+	// Requests counts every request received, whatever its outcome.
+	Requests int
+	// ByRoute counts requests per route, keyed like "GET /user" or
+	// "GET /user/{slug-or-email}"; unknown paths count under "<METHOD> (no route)".
+	ByRoute map[string]int
+	// RateLimited counts 429 responses served, from the limiter or from InjectFaults.
+	RateLimited int
+	// Writes counts successful writes (PUT and POST answered 2xx).
+	Writes int
+}
+
+// Server is the simulated API. Create it with New.
+type Server struct {
+	opts Options
+
+	mu      sync.Mutex
+	users   map[string]*User // by slug
+	order   []string         // slugs in insertion order; the stable order of Users
+	seq     map[string]int   // slug → insertion sequence, the final sort tie-break
+	nextSeq int
+	fields  []Field
+	stats   Stats
+	windows map[string]*window // per API key
+	faults  int
+	faultSC int
+}
+
+type window struct {
+	start time.Time
+	count int
+}
+
+// New returns a Server with no users and no fields.
+func New(opts Options) *Server {
+	if opts.RateLimit > 0 && opts.RateWindow <= 0 {
+		opts.RateWindow = DefaultRateWindow
+	}
+	keys := make(map[string]bool, len(opts.Keys))
+	for k, v := range opts.Keys {
+		keys[k] = v
+	}
+	opts.Keys = keys
+	return &Server{
+		opts:    opts,
+		users:   map[string]*User{},
+		seq:     map[string]int{},
+		windows: map[string]*window{},
+		stats:   Stats{ByRoute: map[string]int{}},
+	}
+}
+
+// AddField adds a user profile field definition, replacing one with the same slug.
+// It panics if a non-empty slug is not 8 ASCII letters: seeding mistakes should be loud.
+func (s *Server) AddField(f Field) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if f.Slug == "" {
+		f.Slug = s.newSlugLocked()
+	}
+	if !slugPattern.MatchString(f.Slug) {
+		panic(fmt.Sprintf("afsim: field slug %q is not 8 ASCII letters", f.Slug))
+	}
+	if f.Type == "" {
+		f.Type = "text"
+	}
+	for i := range s.fields {
+		if s.fields[i].Slug == f.Slug {
+			s.fields[i] = f
+			return
+		}
+	}
+	s.fields = append(s.fields, f)
+}
+
+// AddUser seeds a user and returns it as stored. An empty slug gets a random 8-letter
+// one, a zero CreatedAt becomes now, and a zero Updated becomes CreatedAt (both in UTC,
+// to the second, as the API serves them). A user with the same slug is replaced.
+// It panics on an invalid slug, an email already used by another user, or a field slug
+// not added with AddField: seeding mistakes should be loud, not silently invisible.
+func (s *Server) AddUser(u User) User {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u = cloneUser(u)
+	if u.Slug == "" {
+		u.Slug = s.newSlugLocked()
+	}
+	if !slugPattern.MatchString(u.Slug) {
+		panic(fmt.Sprintf("afsim: user slug %q is not 8 ASCII letters", u.Slug))
+	}
+	if u.Email != "" {
+		if other := s.userByEmailLocked(u.Email); other != nil && other.Slug != u.Slug {
+			panic(fmt.Sprintf("afsim: email %q already belongs to user %s", u.Email, other.Slug))
+		}
+	}
+	for slug := range u.Fields {
+		if s.fieldLocked(slug) == nil {
+			panic(fmt.Sprintf("afsim: user %s has a value for field %q: call AddField first", u.Slug, slug))
+		}
+	}
+	if u.CreatedAt.IsZero() {
+		u.CreatedAt = now()
+	}
+	u.CreatedAt = u.CreatedAt.UTC().Truncate(time.Second)
+	if u.Updated.IsZero() {
+		u.Updated = u.CreatedAt
+	}
+	u.Updated = u.Updated.UTC().Truncate(time.Second)
+	s.storeLocked(&u)
+	return cloneUser(u)
+}
+
+// User returns a copy of the user with the given slug, deleted or not.
+func (s *Server) User(slug string) (User, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u, ok := s.users[slug]
+	if !ok {
+		return User{}, false
+	}
+	return cloneUser(*u), true
+}
+
+// Users returns copies of all users, deleted ones included, in insertion order.
+func (s *Server) Users() []User {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]User, 0, len(s.order))
+	for _, slug := range s.order {
+		out = append(out, cloneUser(*s.users[slug]))
+	}
+	return out
+}
+
+// Stats returns a snapshot of the request counters.
+func (s *Server) Stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.stats
+	st.ByRoute = make(map[string]int, len(s.stats.ByRoute))
+	for k, v := range s.stats.ByRoute {
+		st.ByRoute[k] = v
+	}
+	return st
+}
+
+// ResetStats zeroes the request counters. Rate-limit windows are not reset.
+func (s *Server) ResetStats() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stats = Stats{ByRoute: map[string]int{}}
+}
+
+// InjectFaults makes the next n authenticated requests fail with status, replacing any
+// faults still pending; n <= 0 clears them. A 429 carries Retry-After: 1, a 503 carries
+// the maintenance body {"status":"Maintenance in progress"}, anything else the usual
+// {"message","status_code"} error body. Faults strike after authentication and rate
+// limiting, so they consume the key's quota and carry X-RateLimit-* like any response.
+func (s *Server) InjectFaults(n int, status int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if n <= 0 {
+		s.faults, s.faultSC = 0, 0
+		return
+	}
+	s.faults, s.faultSC = n, status
+}
+
+// ServeHTTP answers one API request. The checks run in this order: latency, key
+// (401 missing, 403 unknown), rate limit (429), injected faults, Accept (400), route
+// (404/405), write access (403), then the endpoint itself.
+// Unconfirmed: the real API's order of these checks is undocumented.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rt := route(r)
+	s.mu.Lock()
+	s.stats.Requests++
+	s.stats.ByRoute[rt.name]++
+	s.mu.Unlock()
+
+	if s.opts.Latency > 0 && !sleep(r.Context(), s.opts.Latency) {
+		return // the caller has gone; nobody would read an answer
+	}
+
+	key := r.Header.Get("x-api-key")
+	if key == "" {
+		s.writeError(w, http.StatusUnauthorized, "Unauthenticated.", nil)
+		return
+	}
+	canWrite, known := s.opts.Keys[key]
+	if !known {
+		s.writeError(w, http.StatusForbidden, "Invalid API key.", nil)
+		return
+	}
+	if !s.admit(w, key) {
+		return
+	}
+	if s.injectFault(w) {
+		return
+	}
+	if r.Header.Get("Accept") != AcceptHeader {
+		// The docs also describe an XML variant (…v2.3+xml); the simulator speaks JSON only.
+		s.writeError(w, http.StatusBadRequest,
+			"Invalid Accept header: use "+AcceptHeader+".", nil)
+		return
+	}
+	if rt.handler == nil {
+		if len(rt.allow) > 0 {
+			w.Header().Set("Allow", strings.Join(rt.allow, ", "))
+			s.writeError(w, http.StatusMethodNotAllowed, "Method not allowed.", nil)
+			return
+		}
+		s.writeError(w, http.StatusNotFound, "Not found.", nil)
+		return
+	}
+	if rt.write && !canWrite {
+		s.writeError(w, http.StatusForbidden, "This API key is read only.", nil)
+		return
+	}
+	rt.handler(s, w, r, rt.param)
+}
+
+// admit applies the per-key fixed-window rate limit, sets the X-RateLimit-* headers and
+// answers 429 when the window is spent. It reports whether the request may proceed.
+func (s *Server) admit(w http.ResponseWriter, key string) bool {
+	if s.opts.RateLimit <= 0 {
+		return true
+	}
+	s.mu.Lock()
+	t := time.Now()
+	win := s.windows[key]
+	if win == nil || !t.Before(win.start.Add(s.opts.RateWindow)) {
+		win = &window{start: t}
+		s.windows[key] = win
+	}
+	reset := win.start.Add(s.opts.RateWindow)
+	limited := win.count >= s.opts.RateLimit
+	if !limited {
+		win.count++
+	} else {
+		s.stats.RateLimited++
+	}
+	remaining := s.opts.RateLimit - win.count
+	s.mu.Unlock()
+
+	h := w.Header()
+	h.Set("X-RateLimit-Limit", fmt.Sprint(s.opts.RateLimit))
+	h.Set("X-RateLimit-Remaining", fmt.Sprint(max(remaining, 0)))
+	// Unconfirmed: the docs give X-RateLimit-Reset as an integer without a unit. We send
+	// the Unix time (seconds) at which the window resets, as Laravel's throttle does.
+	h.Set("X-RateLimit-Reset", fmt.Sprint(reset.Unix()))
+	if limited {
+		secs := int((reset.Sub(t) + time.Second - 1) / time.Second)
+		h.Set("Retry-After", fmt.Sprint(max(secs, 1)))
+		s.writeError(w, http.StatusTooManyRequests, "Too Many Attempts.", nil)
+		return false
+	}
+	return true
+}
+
+// injectFault serves a pending injected fault, reporting whether it did.
+func (s *Server) injectFault(w http.ResponseWriter) bool {
+	s.mu.Lock()
+	if s.faults <= 0 {
+		s.mu.Unlock()
+		return false
+	}
+	s.faults--
+	status := s.faultSC
+	if status == http.StatusTooManyRequests {
+		s.stats.RateLimited++
+	}
+	s.mu.Unlock()
+
+	switch status {
+	case http.StatusServiceUnavailable:
+		writeJSON(w, status, map[string]any{"status": "Maintenance in progress"})
+	case http.StatusTooManyRequests:
+		w.Header().Set("Retry-After", fmt.Sprint(injectedRetryAfter))
+		s.writeError(w, status, "Too Many Attempts.", nil)
+	case http.StatusInternalServerError:
+		s.writeError(w, status, "Server Error", nil)
+	default:
+		s.writeError(w, status, http.StatusText(status), nil)
+	}
+	return true
+}
+
+// writeError writes the API's error body; fieldErrors (422 only) become "errors".
+func (s *Server) writeError(w http.ResponseWriter, status int, msg string, fieldErrors map[string][]string) {
+	body := map[string]any{"message": msg, "status_code": status}
+	if fieldErrors != nil {
+		body["errors"] = fieldErrors
+	}
+	writeJSON(w, status, body)
+}
+
+// sleep waits for d or until ctx is done, reporting whether the full wait elapsed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+func now() time.Time { return time.Now().UTC().Truncate(time.Second) }
+
+func (s *Server) newSlugLocked() string {
+	const letters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	for {
+		b := make([]byte, 8)
+		for i := range b {
+			b[i] = letters[rand.IntN(len(letters))]
+		}
+		slug := string(b)
+		if _, taken := s.users[slug]; !taken && s.fieldLocked(slug) == nil {
+			return slug
+		}
+	}
+}
+
+func (s *Server) storeLocked(u *User) {
+	if _, exists := s.users[u.Slug]; !exists {
+		s.order = append(s.order, u.Slug)
+		s.seq[u.Slug] = s.nextSeq
+		s.nextSeq++
+	}
+	s.users[u.Slug] = u
+}
+
+func (s *Server) userByEmailLocked(email string) *User {
+	for _, slug := range s.order {
+		if u := s.users[slug]; u.Email != "" && strings.EqualFold(u.Email, email) {
+			return u
+		}
+	}
+	return nil
+}
+
+func (s *Server) fieldLocked(slug string) *Field {
+	for i := range s.fields {
+		if s.fields[i].Slug == slug {
+			return &s.fields[i]
+		}
+	}
+	return nil
+}
+
+func cloneUser(u User) User {
+	u.Roles = append([]string(nil), u.Roles...)
+	if u.Fields != nil {
+		f := make(map[string]string, len(u.Fields))
+		for k, v := range u.Fields {
+			f[k] = v
+		}
+		u.Fields = f
+	}
+	return u
+}
+
+// sortedKeys returns m's keys in order, for deterministic output.
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
