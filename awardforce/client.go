@@ -1,0 +1,172 @@
+// Package awardforce is a thin typed client for the Award Force API v2.3: users, user
+// profile fields and webhook signatures, the parts afsync pairs with Salesforce.
+//
+// One Client holds one configured resty client. Every method takes a context, resty's
+// own retries stay off (Temporal owns retrying; two layers multiply), and every non-2xx
+// answer becomes an *Error that the activity layer classifies with errors.As.
+package awardforce
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-resty/resty/v2"
+)
+
+const (
+	// DefaultBaseURL is the global Award Force API host. Regional hosts are
+	// api.us.cr4ce.com, api.eu.cr4ce.com, api.au.cr4ce.com, api.ca.cr4ce.com and
+	// api.hk.cr4ce.com.
+	DefaultBaseURL = "https://api.cr4ce.com"
+	// DefaultTimeout bounds one HTTP exchange; keep it shorter than the activity's
+	// StartToClose so a hung call fails inside the attempt.
+	DefaultTimeout = 20 * time.Second
+	// AcceptHeader selects JSON and API version 2.3; there is no separate version header.
+	// Note the literal space in "Creative Force".
+	AcceptHeader = "application/vnd.Creative Force.v2.3+json"
+)
+
+// Config configures a Client.
+type Config struct {
+	// BaseURL is the API root, DefaultBaseURL when empty (AWARDFORCE_BASE_URL).
+	BaseURL string
+	// APIKey is sent as x-api-key; required (AWARDFORCE_API_KEY).
+	APIKey string
+	// Language, when set, is sent as x-api-language: a locale such as en_GB, a comma
+	// list, or "all".
+	Language string
+	// Timeout bounds each request; DefaultTimeout when 0.
+	Timeout time.Duration
+	// HTTPClient supplies the transport; it is copied, never modified. Optional.
+	HTTPClient *http.Client
+}
+
+// Client calls the Award Force API. It is safe for concurrent use.
+type Client struct {
+	rc     *resty.Client
+	apiKey string // kept only to scrub it from error messages
+
+	mu        sync.Mutex
+	remaining int
+	seen      bool
+}
+
+// New returns a Client for cfg, or an error naming the setting that is missing or wrong.
+func New(cfg Config) (*Client, error) {
+	if strings.TrimSpace(cfg.APIKey) == "" {
+		return nil, errors.New("awardforce: APIKey is empty: set AWARDFORCE_API_KEY")
+	}
+	base := strings.TrimRight(strings.TrimSpace(cfg.BaseURL), "/")
+	if base == "" {
+		base = DefaultBaseURL
+	}
+	u, err := url.Parse(base)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return nil, fmt.Errorf("awardforce: BaseURL %q is not an absolute http(s) URL: set AWARDFORCE_BASE_URL", cfg.BaseURL)
+	}
+	if cfg.Timeout < 0 {
+		return nil, fmt.Errorf("awardforce: Timeout %s is negative", cfg.Timeout)
+	}
+	timeout := cfg.Timeout
+	if timeout == 0 {
+		timeout = DefaultTimeout
+	}
+	hc := &http.Client{}
+	if cfg.HTTPClient != nil {
+		copied := *cfg.HTTPClient // resty sets the timeout on it; leave the caller's alone
+		hc = &copied
+	}
+	rc := resty.NewWithClient(hc).
+		SetBaseURL(base).
+		SetTimeout(timeout).
+		SetRetryCount(0).
+		SetDisableWarn(true).
+		SetHeader("Accept", AcceptHeader).
+		SetHeader("x-api-key", cfg.APIKey).
+		SetHeader("User-Agent", "afsync-awardforce")
+	if cfg.Language != "" {
+		rc.SetHeader("x-api-language", cfg.Language)
+	}
+	return &Client{rc: rc, apiKey: cfg.APIKey}, nil
+}
+
+// RateLimitRemaining returns the last X-RateLimit-Remaining the API sent, and false
+// until a response has carried one.
+func (c *Client) RateLimitRemaining() (int, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.remaining, c.seen
+}
+
+// request describes one API call for do.
+type request struct {
+	method string
+	path   string            // may hold {param} placeholders
+	params map[string]string // path parameters, escaped by resty
+	query  url.Values
+	body   any // marshalled as JSON when non-nil
+}
+
+// do performs req and returns the raw body of a 2xx answer, or an *Error. Transport
+// failures come back wrapped with the route, never with the key or the body.
+func (c *Client) do(ctx context.Context, req request) ([]byte, error) {
+	r := c.rc.R().SetContext(ctx)
+	if len(req.params) > 0 {
+		r.SetPathParams(req.params)
+	}
+	if len(req.query) > 0 {
+		r.SetQueryParamsFromValues(req.query)
+	}
+	if req.body != nil {
+		raw, err := json.Marshal(req.body)
+		if err != nil {
+			return nil, fmt.Errorf("awardforce: %s %s: encode body: %w", req.method, req.path, err)
+		}
+		r.SetHeader("Content-Type", "application/json").SetBody(raw)
+	}
+	resp, err := r.Execute(req.method, req.path)
+	if err != nil {
+		// *url.Error repeats the full URL, which may hold an email; the route template is
+		// enough, and the cause (deadline, refused connection) stays reachable.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, fmt.Errorf("awardforce: %s %s: %w", req.method, req.path, err)
+	}
+	c.noteRateLimit(resp.Header())
+	if !resp.IsSuccess() {
+		return nil, c.newError(resp.StatusCode(), resp.Header(), resp.Body())
+	}
+	return resp.Body(), nil
+}
+
+func (c *Client) noteRateLimit(h http.Header) {
+	v := strings.TrimSpace(h.Get("X-RateLimit-Remaining"))
+	if v == "" {
+		return
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return
+	}
+	c.mu.Lock()
+	c.remaining, c.seen = n, true
+	c.mu.Unlock()
+}
+
+// decode unmarshals a 2xx body, naming the route on failure.
+func decode(method, path string, body []byte, out any) error {
+	if err := json.Unmarshal(body, out); err != nil {
+		return fmt.Errorf("awardforce: %s %s: decode response: %w", method, path, err)
+	}
+	return nil
+}
