@@ -1,0 +1,716 @@
+package sfsim
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+)
+
+// row is a stored record: canonical field name → string value. Absent means
+// null. Rows are never mutated once stored, so undo can keep old versions.
+type row map[string]any
+
+type table struct {
+	obj   *objectDef
+	rows  map[string]row
+	order []string // insertion order, may hold deleted ids
+	// index maps an indexed field (external id, unique or email) to
+	// folded value → ids.
+	index   map[string]map[string][]string
+	deleted map[string]bool
+}
+
+func newTable(o *objectDef) *table {
+	t := &table{obj: o, rows: map[string]row{}, index: map[string]map[string][]string{}, deleted: map[string]bool{}}
+	for _, f := range o.Fields {
+		if f.ExternalID || f.Unique || f.Type == "email" {
+			t.index[f.Name] = map[string][]string{}
+		}
+	}
+	return t
+}
+
+func fold(s string) string { return strings.ToLower(s) }
+
+func str(v any) (string, bool) {
+	switch v := v.(type) {
+	case nil:
+		return "", false
+	case string:
+		return v, true
+	default:
+		return fmt.Sprint(v), true
+	}
+}
+
+// put stores r under id, maintaining the indexes, and returns the previous
+// version (nil when new).
+func (t *table) put(id string, r row) row {
+	prev := t.rows[id]
+	t.unindex(id, prev)
+	if prev == nil {
+		t.order = append(t.order, id)
+	}
+	t.rows[id] = r
+	for name, idx := range t.index {
+		if v, ok := str(r[name]); ok {
+			k := fold(v)
+			idx[k] = append(idx[k], id)
+		}
+	}
+	return prev
+}
+
+func (t *table) unindex(id string, r row) {
+	if r == nil {
+		return
+	}
+	for name, idx := range t.index {
+		if v, ok := str(r[name]); ok {
+			k := fold(v)
+			ids := slices.DeleteFunc(slices.Clone(idx[k]), func(x string) bool { return x == id })
+			if len(ids) == 0 {
+				delete(idx, k)
+			} else {
+				idx[k] = ids
+			}
+		}
+	}
+}
+
+func (t *table) remove(id string) row {
+	prev := t.rows[id]
+	t.unindex(id, prev)
+	delete(t.rows, id)
+	return prev
+}
+
+// lookup returns the ids whose field equals v case-insensitively.
+func (t *table) lookup(field, v string) []string {
+	if field == "Id" {
+		if id, ok := normalizeID(v); ok && t.rows[id] != nil {
+			return []string{id}
+		}
+		return nil
+	}
+	return slices.Clone(t.index[field][fold(v)])
+}
+
+// undoLog lets a collection request with allOrNone roll back.
+type undoLog []undoEntry
+
+type undoEntry struct {
+	t    *table
+	id   string
+	prev row // nil: the record was created
+}
+
+func (u undoLog) rollback() {
+	for i := len(u) - 1; i >= 0; i-- {
+		e := u[i]
+		if e.prev == nil {
+			e.t.remove(e.id)
+			if n := len(e.t.order); n > 0 && e.t.order[n-1] == e.id {
+				e.t.order = e.t.order[:n-1]
+			}
+		} else {
+			e.t.put(e.id, e.prev)
+		}
+	}
+}
+
+const dateLayout = "2006-01-02T15:04:05.000+0000"
+
+func now() string { return time.Now().UTC().Format(dateLayout) }
+
+// Insert seeds a record, bypassing the API, validation and the usage
+// counter, and returns its new Id. System fields and defaults are filled in;
+// a field name that the object lacks panics, since that is a test bug.
+func (s *Server) Insert(object string, fields map[string]any) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o := s.objects[strings.ToLower(object)]
+	if o == nil {
+		panic("sfsim: Insert: unknown object " + object)
+	}
+	r := row{}
+	for k, v := range fields {
+		f := o.field(k)
+		if f == nil {
+			panic(fmt.Sprintf("sfsim: Insert: no field %s on %s", k, o.Name))
+		}
+		if f.Name == "Id" || v == nil {
+			continue
+		}
+		r[f.Name] = v
+	}
+	return s.insertRow(o, r)
+}
+
+// insertRow assigns an id, defaults and system fields; the caller holds s.mu.
+func (s *Server) insertRow(o *objectDef, r row) string {
+	s.seq++
+	id := makeID(o.KeyPrefix, s.seq)
+	r["Id"] = id
+	for _, f := range o.Fields {
+		if r[f.Name] != nil {
+			continue
+		}
+		switch {
+		case f.Default != "":
+			r[f.Name] = f.Default
+		case f.DefaultID:
+			r[f.Name] = id
+		}
+	}
+	ts := now()
+	r["CreatedDate"], r["LastModifiedDate"], r["SystemModstamp"] = ts, ts, ts
+	s.tables[o.Name].put(id, r)
+	return id
+}
+
+// Records returns copies of every record of object, in creation order.
+func (s *Server) Records(object string) []map[string]any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o := s.objects[strings.ToLower(object)]
+	if o == nil {
+		return nil
+	}
+	t := s.tables[o.Name]
+	var out []map[string]any
+	for _, id := range t.order {
+		if r := t.rows[id]; r != nil {
+			out = append(out, maps.Clone(map[string]any(r)))
+		}
+	}
+	return out
+}
+
+// Record returns a copy of one record; id may be 15 or 18 characters.
+func (s *Server) Record(object, id string) (map[string]any, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o := s.objects[strings.ToLower(object)]
+	full, ok := normalizeID(id)
+	if o == nil || !ok {
+		return nil, false
+	}
+	r := s.tables[o.Name].rows[full]
+	if r == nil {
+		return nil, false
+	}
+	return maps.Clone(map[string]any(r)), true
+}
+
+// decodeObject parses a JSON object body, keeping numbers exact.
+func decodeObject(body []byte) (map[string]any, *apiError) {
+	d := json.NewDecoder(bytes.NewReader(body))
+	d.UseNumber()
+	var m map[string]any
+	if err := d.Decode(&m); err != nil || m == nil {
+		return nil, &apiError{Code: "JSON_PARSER_ERROR", Message: "The request body is not a valid JSON object"}
+	}
+	if d.More() {
+		return nil, &apiError{Code: "JSON_PARSER_ERROR", Message: "Unexpected data after the JSON object"}
+	}
+	return m, nil
+}
+
+// validate turns input fields into the changes to store. On create it checks
+// required fields and applies the duplicate rule; selfID (update) is excluded
+// from uniqueness checks. skip names a field the caller has already set.
+func (s *Server) validate(o *objectDef, in map[string]any, create bool, existing row, skip string) (row, []apiError) {
+	out := row{}
+	var locked []string
+	for k, v := range in {
+		if k == "attributes" {
+			continue
+		}
+		f := o.field(k)
+		if f == nil {
+			return nil, []apiError{{Code: "INVALID_FIELD", Message: fmt.Sprintf("No such column '%s' on sobject of type %s", k, o.Name), Fields: []string{k}}}
+		}
+		if f.Name == "Id" {
+			if create {
+				return nil, []apiError{{Code: "INVALID_FIELD", Message: "cannot specify Id in an insert call", Fields: []string{"Id"}}}
+			}
+			continue // the caller matched the record by Id already
+		}
+		if f.Name == skip {
+			continue
+		}
+		if create && !f.Createable || !create && !f.Updateable {
+			locked = append(locked, f.Name)
+			continue
+		}
+		cv, err := coerce(f, v)
+		if err != nil {
+			return nil, []apiError{*err}
+		}
+		out[f.Name] = cv
+	}
+	if len(locked) > 0 {
+		slices.Sort(locked)
+		return nil, []apiError{{Code: "INVALID_FIELD_FOR_INSERT_UPDATE", Message: fmt.Sprintf("Unable to create/update fields: %s. Please check the security settings of this field and verify that it is read/write for your profile or permission set.", strings.Join(locked, ", ")), Fields: locked}}
+	}
+	var errs []apiError
+	var missing []string
+	for _, f := range o.Fields {
+		v, set := out[f.Name]
+		switch {
+		case create && f.required() && v == nil:
+			missing = append(missing, f.Name)
+		case !create && set && v == nil && !f.Nillable && f.Updateable:
+			missing = append(missing, f.Name)
+		}
+	}
+	if len(missing) > 0 {
+		errs = append(errs, apiError{Code: "REQUIRED_FIELD_MISSING", Message: fmt.Sprintf("Required fields are missing: [%s]", strings.Join(missing, ", ")), Fields: missing})
+	}
+	for _, f := range o.Fields {
+		if v, ok := str(out[f.Name]); ok {
+			if e := checkValue(f, v); e != nil {
+				errs = append(errs, *e)
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	t := s.tables[o.Name]
+	selfID, _ := str(existing["Id"])
+	for _, f := range o.Fields {
+		v, ok := str(out[f.Name])
+		if !ok || !f.Unique {
+			continue
+		}
+		for _, id := range t.lookup(f.Name, v) {
+			if id != selfID {
+				return nil, []apiError{{Code: "DUPLICATE_VALUE", Message: fmt.Sprintf("duplicate value found: %s duplicates value on record with id: %s", f.Name, id)}}
+			}
+		}
+	}
+	if create && s.opts.DuplicateRuleEmail && (o.Name == "Contact" || o.Name == "Lead") {
+		if v, ok := str(out["Email"]); ok && len(t.lookup("Email", v)) > 0 {
+			return nil, []apiError{{Code: "DUPLICATES_DETECTED", Message: "You're creating a duplicate record. We recommend you use an existing record instead."}}
+		}
+	}
+	return out, nil
+}
+
+// insert validates and creates one record; the caller holds s.mu.
+func (s *Server) insert(o *objectDef, in map[string]any, undo *undoLog) (string, []apiError) {
+	r, errs := s.validate(o, in, true, nil, "")
+	if errs != nil {
+		return "", errs
+	}
+	for k, v := range r {
+		if v == nil {
+			delete(r, k)
+		}
+	}
+	id := s.insertRow(o, r)
+	if undo != nil {
+		*undo = append(*undo, undoEntry{t: s.tables[o.Name], id: id})
+	}
+	return id, nil
+}
+
+// modify validates and applies an update to an existing record.
+func (s *Server) modify(o *objectDef, id string, in map[string]any, skip string, undo *undoLog) []apiError {
+	t := s.tables[o.Name]
+	prev := t.rows[id]
+	changes, errs := s.validate(o, in, false, prev, skip)
+	if errs != nil {
+		return errs
+	}
+	r := maps.Clone(prev)
+	for k, v := range changes {
+		if v == nil {
+			delete(r, k)
+		} else {
+			r[k] = v
+		}
+	}
+	ts := now()
+	r["LastModifiedDate"], r["SystemModstamp"] = ts, ts
+	t.put(id, r)
+	if undo != nil {
+		*undo = append(*undo, undoEntry{t: t, id: id, prev: prev})
+	}
+	return nil
+}
+
+// resolveID maps a path id to a stored record, with the platform's answers
+// for malformed, foreign, deleted and unknown ids.
+func (s *Server) resolveID(o *objectDef, raw string) (string, *reply) {
+	id, ok := normalizeID(raw)
+	if !ok {
+		rep := errReply(http.StatusBadRequest, "MALFORMED_ID", fmt.Sprintf("%s ID: id value of incorrect type: %s", o.Label, raw))
+		return "", &rep
+	}
+	t := s.tables[o.Name]
+	if t.rows[id] == nil {
+		var rep reply
+		if t.deleted[id] {
+			rep = errReply(http.StatusNotFound, "ENTITY_IS_DELETED", "entity is deleted")
+		} else {
+			rep = notFound()
+		}
+		return "", &rep
+	}
+	return id, nil
+}
+
+func recordURL(version string, o *objectDef, id string) string {
+	return "/services/data/" + version + "/sobjects/" + o.Name + "/" + id
+}
+
+// ordered is a JSON object that keeps its key order, so records read like the
+// platform's: attributes first, then fields in the requested order.
+type ordered []kv
+
+type kv struct {
+	k string
+	v any
+}
+
+// MarshalJSON implements json.Marshaler.
+func (o ordered) MarshalJSON() ([]byte, error) {
+	var b bytes.Buffer
+	b.WriteByte('{')
+	for i, e := range o {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		k, _ := json.Marshal(e.k)
+		v, err := json.Marshal(e.v)
+		if err != nil {
+			return nil, err
+		}
+		b.Write(k)
+		b.WriteByte(':')
+		b.Write(v)
+	}
+	b.WriteByte('}')
+	return b.Bytes(), nil
+}
+
+func render(version string, o *objectDef, r row, fields []*fieldDef) ordered {
+	id, _ := str(r["Id"])
+	out := ordered{{"attributes", ordered{{"type", o.Name}, {"url", recordURL(version, o, id)}}}}
+	for _, f := range fields {
+		out = append(out, kv{f.Name, r[f.Name]})
+	}
+	return out
+}
+
+func (s *Server) create(version string, o *objectDef, body []byte) reply {
+	in, perr := decodeObject(body)
+	if perr != nil {
+		return errsReply(http.StatusBadRequest, []apiError{*perr})
+	}
+	id, errs := s.insert(o, in, nil)
+	if errs != nil {
+		return errsReply(http.StatusBadRequest, errs)
+	}
+	s.stats.Writes++
+	return reply{status: http.StatusCreated, body: ordered{{"id", id}, {"success", true}, {"errors", []any{}}}}
+}
+
+func (s *Server) get(version string, o *objectDef, rawID, fieldList string) reply {
+	id, rep := s.resolveID(o, rawID)
+	if rep != nil {
+		return *rep
+	}
+	fields := o.Fields
+	if fieldList != "" {
+		fields = nil
+		for _, name := range strings.Split(fieldList, ",") {
+			f := o.field(strings.TrimSpace(name))
+			if f == nil {
+				return errReply(http.StatusBadRequest, "INVALID_FIELD", fmt.Sprintf("No such column '%s' on entity '%s'", name, o.Name))
+			}
+			fields = append(fields, f)
+		}
+	}
+	return reply{status: http.StatusOK, body: render(version, o, s.tables[o.Name].rows[id], fields)}
+}
+
+func (s *Server) getByExternalID(version string, o *objectDef, field, value string) reply {
+	f := o.field(field)
+	if f == nil || !(f.ExternalID || f.Name == "Id") {
+		return errReply(http.StatusNotFound, "NOT_FOUND", "Provided external ID field does not exist or is not accessible: "+field)
+	}
+	t := s.tables[o.Name]
+	ids := t.lookup(f.Name, value)
+	switch len(ids) {
+	case 0:
+		return notFound()
+	case 1:
+		return reply{status: http.StatusOK, body: render(version, o, t.rows[ids[0]], o.Fields)}
+	}
+	return multipleChoices(version, o, ids)
+}
+
+func multipleChoices(version string, o *objectDef, ids []string) reply {
+	urls := make([]string, len(ids))
+	for i, id := range ids {
+		urls[i] = recordURL(version, o, id)
+	}
+	return reply{status: http.StatusMultipleChoices, body: urls}
+}
+
+func (s *Server) update(o *objectDef, rawID string, body []byte) reply {
+	id, rep := s.resolveID(o, rawID)
+	if rep != nil {
+		return *rep
+	}
+	in, perr := decodeObject(body)
+	if perr != nil {
+		return errsReply(http.StatusBadRequest, []apiError{*perr})
+	}
+	if v, ok := fieldValue(o, in, "Id"); ok {
+		if bodyID, _ := normalizeID(fmt.Sprint(v)); bodyID != id {
+			return errReply(http.StatusBadRequest, "INVALID_ID_FIELD", "The Id field should not be specified in the sobject data.")
+		}
+	}
+	if errs := s.modify(o, id, in, "", nil); errs != nil {
+		return errsReply(http.StatusBadRequest, errs)
+	}
+	s.stats.Writes++
+	return reply{status: http.StatusNoContent}
+}
+
+func (s *Server) delete(o *objectDef, rawID string) reply {
+	id, rep := s.resolveID(o, rawID)
+	if rep != nil {
+		return *rep
+	}
+	t := s.tables[o.Name]
+	t.remove(id)
+	t.deleted[id] = true
+	s.stats.Writes++
+	return reply{status: http.StatusNoContent}
+}
+
+// fieldValue finds a field in a request body by case-insensitive name.
+func fieldValue(o *objectDef, in map[string]any, name string) (any, bool) {
+	for k, v := range in {
+		if f := o.field(k); f != nil && f.Name == name {
+			return v, true
+		}
+	}
+	return nil, false
+}
+
+func (s *Server) upsert(version string, o *objectDef, field, value string, body []byte, updateOnly bool) reply {
+	f := o.field(field)
+	if f == nil || !(f.ExternalID || f.Name == "Id") {
+		return errReply(http.StatusNotFound, "NOT_FOUND", "Provided external ID field does not exist or is not accessible: "+field)
+	}
+	if value == "" {
+		return notFound()
+	}
+	in, perr := decodeObject(body)
+	if perr != nil {
+		return errsReply(http.StatusBadRequest, []apiError{*perr})
+	}
+	if v, ok := fieldValue(o, in, f.Name); ok && f.Name != "Id" {
+		if sv, _ := str(v); !strings.EqualFold(sv, value) {
+			return errReply(http.StatusBadRequest, "INVALID_FIELD", fmt.Sprintf("The external ID field %s in the body does not match the value in the URL", f.Name), f.Name)
+		}
+	}
+	t := s.tables[o.Name]
+	ids := t.lookup(f.Name, value)
+	switch {
+	case len(ids) > 1:
+		return multipleChoices(version, o, ids)
+	case len(ids) == 1:
+		if errs := s.modify(o, ids[0], in, f.Name, nil); errs != nil {
+			return errsReply(http.StatusBadRequest, errs)
+		}
+		s.stats.Writes++
+		return reply{status: http.StatusOK, body: ordered{{"id", ids[0]}, {"success", true}, {"errors", []any{}}, {"created", false}}}
+	case updateOnly || f.Name == "Id":
+		return errReply(http.StatusNotFound, "NOT_FOUND", fmt.Sprintf("Provided external ID field value %s does not match any %s record", value, o.Name))
+	}
+	withKey := maps.Clone(in)
+	for k := range withKey {
+		if g := o.field(k); g != nil && g.Name == f.Name {
+			delete(withKey, k)
+		}
+	}
+	withKey[f.Name] = value
+	id, errs := s.insert(o, withKey, nil)
+	if errs != nil {
+		return errsReply(http.StatusBadRequest, errs)
+	}
+	s.stats.Writes++
+	return reply{status: http.StatusCreated, body: ordered{{"id", id}, {"success", true}, {"errors", []any{}}, {"created", true}}}
+}
+
+type collectionOp int
+
+const (
+	opCreate collectionOp = iota
+	opUpdate
+	opUpsert
+)
+
+// maxCollection is the platform's limit on records per collection request.
+const maxCollection = 200
+
+type recordResult struct {
+	id      string
+	errs    []apiError
+	created bool
+}
+
+func (s *Server) collection(version string, op collectionOp, o *objectDef, extField *fieldDef, body []byte) reply {
+	var req struct {
+		AllOrNone bool             `json:"allOrNone"`
+		Records   []map[string]any `json:"records"`
+	}
+	d := json.NewDecoder(bytes.NewReader(body))
+	d.UseNumber()
+	if err := d.Decode(&req); err != nil {
+		return errReply(http.StatusBadRequest, "JSON_PARSER_ERROR", "The request body is not valid: "+err.Error())
+	}
+	if len(req.Records) > maxCollection {
+		return errReply(http.StatusBadRequest, "EXCEEDED_ID_LIMIT", fmt.Sprintf("record limit reached. cannot submit more than %d records into this call", maxCollection))
+	}
+	var undo undoLog
+	results := make([]recordResult, len(req.Records))
+	// Upserts that name the same external id twice in one request fail.
+	seen := map[string]int{}
+	if op == opUpsert {
+		for _, rec := range req.Records {
+			if v, ok := fieldValue(o, rec, extField.Name); ok {
+				if sv, ok := str(v); ok && sv != "" {
+					seen[fold(sv)]++
+				}
+			}
+		}
+	}
+	for i, rec := range req.Records {
+		results[i] = s.collectionRecord(op, o, extField, rec, seen, &undo)
+	}
+	failed := false
+	for _, r := range results {
+		if r.errs != nil {
+			failed = true
+		}
+	}
+	if failed && req.AllOrNone {
+		undo.rollback()
+		for i := range results {
+			if results[i].errs == nil {
+				results[i] = recordResult{errs: []apiError{{Code: "ALL_OR_NONE_OPERATION_ROLLED_BACK", Message: "Record rolled back because not all records were valid and the request was using AllOrNone header"}}}
+			}
+		}
+	} else {
+		s.stats.Writes += len(undo)
+	}
+	out := make([]ordered, len(results))
+	for i, r := range results {
+		var o ordered
+		if r.id != "" && (r.errs == nil || op == opUpdate) {
+			o = append(o, kv{"id", r.id})
+		}
+		o = append(o, kv{"success", r.errs == nil})
+		errs := make([]map[string]any, len(r.errs))
+		for j, e := range r.errs {
+			errs[j] = e.record()
+		}
+		o = append(o, kv{"errors", errs})
+		if op == opUpsert && r.errs == nil {
+			o = append(o, kv{"created", r.created})
+		}
+		out[i] = o
+	}
+	return reply{status: http.StatusOK, body: out}
+}
+
+func (s *Server) recordType(rec map[string]any) (*objectDef, *apiError) {
+	attrs, _ := rec["attributes"].(map[string]any)
+	typ, _ := attrs["type"].(string)
+	if typ == "" {
+		return nil, &apiError{Code: "INVALID_TYPE", Message: "Must specify a type in attributes for each record"}
+	}
+	o := s.objects[strings.ToLower(typ)]
+	if o == nil {
+		return nil, &apiError{Code: "INVALID_TYPE", Message: fmt.Sprintf("sObject type '%s' is not supported.", typ)}
+	}
+	return o, nil
+}
+
+func (s *Server) collectionRecord(op collectionOp, o *objectDef, extField *fieldDef, rec map[string]any, seen map[string]int, undo *undoLog) recordResult {
+	fail := func(e apiError) recordResult { return recordResult{errs: []apiError{e}} }
+	switch op {
+	case opCreate:
+		obj, err := s.recordType(rec)
+		if err != nil {
+			return fail(*err)
+		}
+		id, errs := s.insert(obj, rec, undo)
+		return recordResult{id: id, errs: errs}
+	case opUpdate:
+		obj, err := s.recordType(rec)
+		if err != nil {
+			return fail(*err)
+		}
+		v, ok := fieldValue(obj, rec, "Id")
+		raw, _ := str(v)
+		if !ok || raw == "" {
+			return fail(apiError{Code: "MISSING_ARGUMENT", Message: "Id not specified in an update call"})
+		}
+		id, ok := normalizeID(raw)
+		if !ok || id[:3] != obj.KeyPrefix {
+			return fail(apiError{Code: "MALFORMED_ID", Message: fmt.Sprintf("%s ID: id value of incorrect type: %s", obj.Label, raw), Fields: []string{"Id"}})
+		}
+		t := s.tables[obj.Name]
+		if t.rows[id] == nil {
+			if t.deleted[id] {
+				return recordResult{id: id, errs: []apiError{{Code: "ENTITY_IS_DELETED", Message: "entity is deleted"}}}
+			}
+			return recordResult{id: id, errs: []apiError{{Code: "INVALID_CROSS_REFERENCE_KEY", Message: "invalid cross reference id"}}}
+		}
+		return recordResult{id: id, errs: s.modify(obj, id, rec, "", undo)}
+	}
+	// Upsert: the type may be omitted but must not contradict the path.
+	if _, has := rec["attributes"]; has {
+		obj, err := s.recordType(rec)
+		if err != nil {
+			return fail(*err)
+		}
+		if obj != o {
+			return fail(apiError{Code: "INVALID_TYPE", Message: fmt.Sprintf("Record type %s does not match the URL's %s", obj.Name, o.Name)})
+		}
+	}
+	v, _ := fieldValue(o, rec, extField.Name)
+	value, ok := str(v)
+	if !ok || value == "" {
+		return fail(apiError{Code: "MISSING_ARGUMENT", Message: fmt.Sprintf("%s not specified", extField.Name), Fields: []string{extField.Name}})
+	}
+	if seen[fold(value)] > 1 {
+		return fail(apiError{Code: "DUPLICATE_EXTERNAL_ID", Message: fmt.Sprintf("Duplicate external id specified: %s", value), Fields: []string{extField.Name}})
+	}
+	ids := s.tables[o.Name].lookup(extField.Name, value)
+	switch {
+	case len(ids) > 1:
+		return fail(apiError{Code: "DUPLICATE_EXTERNAL_ID", Message: fmt.Sprintf("%s: more than one record found for external id field: %v", extField.Name, ids), Fields: []string{extField.Name}})
+	case len(ids) == 1:
+		return recordResult{id: ids[0], errs: s.modify(o, ids[0], rec, extField.Name, undo)}
+	case extField.Name == "Id":
+		return fail(apiError{Code: "NOT_FOUND", Message: "Provided Id does not match any record"})
+	}
+	id, errs := s.insert(o, rec, undo)
+	return recordResult{id: id, errs: errs, created: errs == nil}
+}
