@@ -89,6 +89,7 @@ func New(cfg Config) (*Client, error) {
 		SetTimeout(timeout).
 		SetRetryCount(0).
 		SetDisableWarn(true).
+		SetLogger(quietLogger{}).
 		SetHeader("Accept", AcceptHeader).
 		SetHeader("x-api-key", cfg.APIKey).
 		SetHeader("User-Agent", "afsync-awardforce")
@@ -97,6 +98,14 @@ func New(cfg Config) (*Client, error) {
 	}
 	return &Client{rc: rc, apiKey: cfg.APIKey}, nil
 }
+
+// quietLogger silences resty, which would otherwise print transport errors (with full
+// URLs, emails included) to stderr; the same errors reach the caller, who logs with slog.
+type quietLogger struct{}
+
+func (quietLogger) Errorf(string, ...any) {}
+func (quietLogger) Warnf(string, ...any)  {}
+func (quietLogger) Debugf(string, ...any) {}
 
 // RateLimitRemaining returns the last X-RateLimit-Remaining the API sent, and false
 // until a response has carried one.

@@ -16,6 +16,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"regexp"
 	"sort"
@@ -42,8 +43,9 @@ type Options struct {
 	// Keys maps each accepted API key to its access: true for Read / Write,
 	// false for Read only (a write with a read-only key is answered 403).
 	Keys map[string]bool
-	// RateLimit is the number of requests allowed per key per RateWindow; 0 disables
-	// limiting. The real API allows 60 per 60 seconds, which callers should default to.
+	// RateLimit is the number of requests allowed per API key per RateWindow (requests
+	// without a key share a bucket per client address); 0 disables limiting. The real
+	// API allows 60 per 60 seconds, which callers should default to.
 	RateLimit int
 	// RateWindow is the length of the fixed rate-limit window; DefaultRateWindow when 0.
 	RateWindow time.Duration
@@ -62,7 +64,8 @@ type User struct {
 	// {slug, link, name{en_GB}} with a slug derived from the name.
 	Roles []string
 	// SeasonJoined identifies the season the user joined in; the season_joined filter
-	// matches its decimal form.
+	// matches its decimal form. Unconfirmed: Award Force's published filter takes a
+	// season slug; an int is what afsync's callers model.
 	SeasonJoined int
 	Confirmed    bool
 	Deleted      bool
@@ -104,7 +107,7 @@ type Server struct {
 	nextSeq int
 	fields  []Field
 	stats   Stats
-	windows map[string]*window // per API key
+	windows map[string]*window // per bucket (API key, or address without one)
 	faults  int
 	faultSC int
 }
@@ -234,11 +237,12 @@ func (s *Server) ResetStats() {
 	s.stats = Stats{ByRoute: map[string]int{}}
 }
 
-// InjectFaults makes the next n authenticated requests fail with status, replacing any
-// faults still pending; n <= 0 clears them. A 429 carries Retry-After: 1, a 503 carries
-// the maintenance body {"status":"Maintenance in progress"}, anything else the usual
-// {"message","status_code"} error body. Faults strike after authentication and rate
-// limiting, so they consume the key's quota and carry X-RateLimit-* like any response.
+// InjectFaults makes the next n authenticated requests fail with status (an error status
+// such as 429, 500 or 503), replacing any faults still pending; n <= 0 clears them.
+// A 429 carries Retry-After: 1 (a drill should not wait out a real window), a 503 the
+// maintenance body {"status":"Maintenance in progress"}, anything else the usual
+// {"message","status_code"} error body. Faults strike after rate limiting and
+// authentication, so they consume the key's quota and carry X-RateLimit-* headers.
 func (s *Server) InjectFaults(n int, status int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -249,9 +253,10 @@ func (s *Server) InjectFaults(n int, status int) {
 	s.faults, s.faultSC = n, status
 }
 
-// ServeHTTP answers one API request. The checks run in this order: latency, key
-// (401 missing, 403 unknown), rate limit (429), injected faults, Accept (400), route
-// (404/405), write access (403), then the endpoint itself.
+// ServeHTTP answers one API request. The checks run in this order: latency, rate limit
+// (429), key (401 missing, 403 unknown), injected faults, Accept (400), route (404/405),
+// write access (403), then the endpoint itself. Limiting first puts X-RateLimit-* on
+// every response and throttles key guessing too.
 // Unconfirmed: the real API's order of these checks is undocumented.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rt := route(r)
@@ -265,6 +270,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	key := r.Header.Get("x-api-key")
+	if !s.admit(w, bucket(r, key)) {
+		return
+	}
 	if key == "" {
 		s.writeError(w, http.StatusUnauthorized, "Unauthenticated.", nil)
 		return
@@ -272,9 +280,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	canWrite, known := s.opts.Keys[key]
 	if !known {
 		s.writeError(w, http.StatusForbidden, "Invalid API key.", nil)
-		return
-	}
-	if !s.admit(w, key) {
 		return
 	}
 	if s.injectFault(w) {
@@ -302,18 +307,31 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rt.handler(s, w, r, rt.param)
 }
 
+// bucket names the rate-limit bucket: the presented key, known or not, or the client's
+// address when no key was sent.
+func bucket(r *http.Request, key string) string {
+	if key != "" {
+		return "key:" + key
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	return "addr:" + host
+}
+
 // admit applies the per-key fixed-window rate limit, sets the X-RateLimit-* headers and
 // answers 429 when the window is spent. It reports whether the request may proceed.
-func (s *Server) admit(w http.ResponseWriter, key string) bool {
+func (s *Server) admit(w http.ResponseWriter, bucket string) bool {
 	if s.opts.RateLimit <= 0 {
 		return true
 	}
 	s.mu.Lock()
 	t := time.Now()
-	win := s.windows[key]
+	win := s.windows[bucket]
 	if win == nil || !t.Before(win.start.Add(s.opts.RateWindow)) {
 		win = &window{start: t}
-		s.windows[key] = win
+		s.windows[bucket] = win
 	}
 	reset := win.start.Add(s.opts.RateWindow)
 	limited := win.count >= s.opts.RateLimit

@@ -582,3 +582,31 @@ func TestConcurrentUse(t *testing.T) {
 	assert.Equal(t, 20, s.Stats().Requests)
 	assert.Equal(t, 10, s.Stats().Writes)
 }
+
+func TestRateLimitHeadersOnEveryResponse(t *testing.T) {
+	s := newServer(t, Options{RateLimit: 2, RateWindow: time.Minute})
+	for _, tt := range []struct {
+		name string
+		key  string
+		want int
+	}{
+		{"missing key", "", http.StatusUnauthorized},
+		{"unknown key", "guess-1", http.StatusForbidden},
+		{"bad accept", rwKey, http.StatusBadRequest},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := call(t, s, "GET", "/user", tt.key, nil, func(r *http.Request) {
+				if tt.want == http.StatusBadRequest {
+					r.Header.Set("Accept", "application/json")
+				}
+			})
+			assertError(t, r, tt.want)
+			assert.Equal(t, "2", r.header.Get("X-RateLimit-Limit"))
+			assert.Equal(t, "1", r.header.Get("X-RateLimit-Remaining"))
+			assert.NotEmpty(t, r.header.Get("X-RateLimit-Reset"))
+		})
+	}
+	// Guessing keys is throttled per presented key like any other traffic.
+	call(t, s, "GET", "/user", "guess-1", nil)
+	assertError(t, call(t, s, "GET", "/user", "guess-1", nil), http.StatusTooManyRequests)
+}
