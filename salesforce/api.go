@@ -1,0 +1,405 @@
+package salesforce
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// Record is one query result row with "attributes" removed. Values are as
+// decoded from JSON, numbers as json.Number.
+type Record map[string]any
+
+// ID returns the record's Id, or "".
+func (r Record) ID() string { return r.String("Id") }
+
+// String returns field as text: "" for null or absent, numbers and booleans
+// formatted, nested objects as JSON.
+func (r Record) String(field string) string {
+	switch v := r[field].(type) {
+	case nil:
+		return ""
+	case string:
+		return v
+	case json.Number:
+		return v.String()
+	case float64:
+		return strconv.FormatFloat(v, 'f', -1, 64)
+	case bool:
+		return strconv.FormatBool(v)
+	default:
+		b, _ := json.Marshal(v)
+		return string(b)
+	}
+}
+
+// SObject is a record to write in a collection call.
+type SObject struct {
+	// Type is the sObject name, e.g. "Contact".
+	Type string
+	// ID is the record Id; required for UpdateCollection, empty for creates.
+	ID string
+	// Fields are field name → value; nil clears a field on update.
+	Fields map[string]any
+}
+
+// MarshalJSON renders {"attributes":{"type":T},"Id":…,fields…}; Type and ID
+// win over "attributes" or "Id" keys in Fields.
+func (o SObject) MarshalJSON() ([]byte, error) {
+	var b bytes.Buffer
+	b.WriteString(`{"attributes":`)
+	t, _ := json.Marshal(map[string]string{"type": o.Type})
+	b.Write(t)
+	if o.ID != "" {
+		id, _ := json.Marshal(o.ID)
+		b.WriteString(`,"Id":`)
+		b.Write(id)
+	}
+	keys := make([]string, 0, len(o.Fields))
+	for k := range o.Fields {
+		if k != "attributes" && !(o.ID != "" && strings.EqualFold(k, "Id")) {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		kb, _ := json.Marshal(k)
+		vb, err := json.Marshal(o.Fields[k])
+		if err != nil {
+			return nil, fmt.Errorf("field %s: %w", k, err)
+		}
+		b.WriteByte(',')
+		b.Write(kb)
+		b.WriteByte(':')
+		b.Write(vb)
+	}
+	b.WriteByte('}')
+	return b.Bytes(), nil
+}
+
+// SaveResult is the outcome for one record of a collection call, in request
+// order.
+type SaveResult struct {
+	ID      string
+	Success bool
+	// Created is set by upserts that inserted the record.
+	Created bool
+	Errors  []RecordError
+}
+
+// RecordError is a per-record failure; collections report statusCode, not
+// errorCode.
+type RecordError struct {
+	StatusCode string   `json:"statusCode"`
+	Message    string   `json:"message"`
+	Fields     []string `json:"fields"`
+}
+
+// UpsertResult is what a single-record upsert did.
+type UpsertResult struct {
+	// ID is the record's Id; empty if the org answered 204 with no body.
+	ID string
+	// Created is true when the upsert inserted the record.
+	Created bool
+}
+
+// ObjectDescribe is the part of an sObject describe the product uses.
+type ObjectDescribe struct {
+	Name   string  `json:"name"`
+	Fields []Field `json:"fields"`
+}
+
+// Field is one field of a describe.
+type Field struct {
+	Name       string `json:"name"`
+	Type       string `json:"type"`
+	Length     int    `json:"length"`
+	Createable bool   `json:"createable"`
+	Updateable bool   `json:"updateable"`
+	Nillable   bool   `json:"nillable"`
+	ExternalID bool   `json:"externalId"`
+	Unique     bool   `json:"unique"`
+}
+
+// Field looks a field up by name, case-insensitively, as Salesforce does.
+func (d *ObjectDescribe) Field(name string) (Field, bool) {
+	for _, f := range d.Fields {
+		if strings.EqualFold(f.Name, name) {
+			return f, true
+		}
+	}
+	return Field{}, false
+}
+
+// Limits is the part of GET /limits the product watches.
+type Limits struct {
+	DailyAPIRequests Limit
+}
+
+// Limit is one entry of GET /limits.
+type Limit struct {
+	Max       int `json:"Max"`
+	Remaining int `json:"Remaining"`
+}
+
+func checkName(what, name string) error {
+	if !ValidName(name) {
+		return fmt.Errorf("salesforce: invalid %s name %q", what, name)
+	}
+	return nil
+}
+
+func decode(resp interface{ Body() []byte }, v any) error {
+	d := json.NewDecoder(bytes.NewReader(resp.Body()))
+	d.UseNumber()
+	if err := d.Decode(v); err != nil {
+		return fmt.Errorf("salesforce: decoding response: %w", err)
+	}
+	return nil
+}
+
+// Query runs soql and follows nextRecordsUrl until done, returning every
+// record. Build literals with Quote; bound IN lists, since URIs over 16,384
+// bytes are refused.
+func (c *Client) Query(ctx context.Context, soql string) ([]Record, error) {
+	var out []Record
+	path, q := "/query", url.Values{"q": {soql}}
+	for {
+		resp, err := c.call(ctx, http.MethodGet, path, q, nil, http.StatusOK)
+		if err != nil {
+			return nil, err
+		}
+		var page struct {
+			Done           bool     `json:"done"`
+			NextRecordsURL string   `json:"nextRecordsUrl"`
+			Records        []Record `json:"records"`
+		}
+		if err := decode(resp, &page); err != nil {
+			return nil, err
+		}
+		for _, r := range page.Records {
+			delete(r, "attributes")
+			out = append(out, r)
+		}
+		if page.Done || page.NextRecordsURL == "" {
+			return out, nil
+		}
+		if !strings.HasPrefix(page.NextRecordsURL, "/services/data/") {
+			return nil, fmt.Errorf("salesforce: unexpected nextRecordsUrl %q", page.NextRecordsURL)
+		}
+		path, q = page.NextRecordsURL, nil
+	}
+}
+
+type saveResponse struct {
+	ID      string        `json:"id"`
+	Success bool          `json:"success"`
+	Created *bool         `json:"created"`
+	Errors  []RecordError `json:"errors"`
+}
+
+// Create inserts one record and returns its Id.
+func (c *Client) Create(ctx context.Context, object string, fields map[string]any) (string, error) {
+	if err := checkName("object", object); err != nil {
+		return "", err
+	}
+	resp, err := c.call(ctx, http.MethodPost, "/sobjects/"+object, nil, nonNilFields(fields), http.StatusCreated, http.StatusOK)
+	if err != nil {
+		return "", err
+	}
+	var r saveResponse
+	if err := decode(resp, &r); err != nil {
+		return "", err
+	}
+	if !r.Success || r.ID == "" {
+		return "", recordFailure(resp.StatusCode(), r.Errors)
+	}
+	return r.ID, nil
+}
+
+func recordFailure(status int, errs []RecordError) *Error {
+	e := &Error{HTTPStatus: status, ErrorCode: "UNKNOWN", Message: "the record was not saved"}
+	if len(errs) > 0 {
+		e.ErrorCode, e.Message, e.Fields = errs[0].StatusCode, errs[0].Message, errs[0].Fields
+	}
+	return e
+}
+
+func nonNilFields(f map[string]any) map[string]any {
+	if f == nil {
+		return map[string]any{}
+	}
+	return f
+}
+
+// Update changes fields of the record with id; a nil value clears a field.
+func (c *Client) Update(ctx context.Context, object, id string, fields map[string]any) error {
+	if err := checkName("object", object); err != nil {
+		return err
+	}
+	if id == "" {
+		return errors.New("salesforce: Update: empty id")
+	}
+	_, err := c.call(ctx, http.MethodPatch, "/sobjects/"+object+"/"+url.PathEscape(id), nil, nonNilFields(fields), http.StatusNoContent, http.StatusOK)
+	return err
+}
+
+// Upsert creates or updates the record whose external id field extField
+// equals extValue. A value matching several records fails with ErrorCode
+// MULTIPLE_CHOICES (HTTP 300) and writes nothing.
+func (c *Client) Upsert(ctx context.Context, object, extField, extValue string, fields map[string]any) (UpsertResult, error) {
+	if err := checkName("object", object); err != nil {
+		return UpsertResult{}, err
+	}
+	if err := checkName("field", extField); err != nil {
+		return UpsertResult{}, err
+	}
+	if extValue == "" {
+		return UpsertResult{}, errors.New("salesforce: Upsert: empty external id value")
+	}
+	path := "/sobjects/" + object + "/" + extField + "/" + url.PathEscape(extValue)
+	resp, err := c.call(ctx, http.MethodPatch, path, nil, nonNilFields(fields),
+		http.StatusCreated, http.StatusOK, http.StatusNoContent, http.StatusMultipleChoices)
+	if err != nil {
+		return UpsertResult{}, err
+	}
+	switch resp.StatusCode() {
+	case http.StatusNoContent:
+		return UpsertResult{}, nil
+	case http.StatusMultipleChoices:
+		var urls []string
+		_ = json.Unmarshal(resp.Body(), &urls)
+		return UpsertResult{}, &Error{HTTPStatus: http.StatusMultipleChoices, ErrorCode: "MULTIPLE_CHOICES",
+			Message: fmt.Sprintf("%s %s matches %d records: %s", extField, extValue, len(urls), strings.Join(urls, ", ")), Fields: []string{extField}}
+	}
+	var r saveResponse
+	if err := decode(resp, &r); err != nil {
+		return UpsertResult{}, err
+	}
+	if !r.Success {
+		return UpsertResult{}, recordFailure(resp.StatusCode(), r.Errors)
+	}
+	created := resp.StatusCode() == http.StatusCreated
+	if r.Created != nil {
+		created = *r.Created
+	}
+	return UpsertResult{ID: r.ID, Created: created}, nil
+}
+
+// Describe returns the fields of object.
+func (c *Client) Describe(ctx context.Context, object string) (*ObjectDescribe, error) {
+	if err := checkName("object", object); err != nil {
+		return nil, err
+	}
+	resp, err := c.call(ctx, http.MethodGet, "/sobjects/"+object+"/describe", nil, nil, http.StatusOK)
+	if err != nil {
+		return nil, err
+	}
+	var d ObjectDescribe
+	if err := decode(resp, &d); err != nil {
+		return nil, err
+	}
+	return &d, nil
+}
+
+// Limits returns the org's daily API allocation.
+func (c *Client) Limits(ctx context.Context) (Limits, error) {
+	resp, err := c.call(ctx, http.MethodGet, "/limits", nil, nil, http.StatusOK)
+	if err != nil {
+		return Limits{}, err
+	}
+	var l struct {
+		DailyAPIRequests Limit `json:"DailyApiRequests"`
+	}
+	if err := decode(resp, &l); err != nil {
+		return Limits{}, err
+	}
+	return Limits{DailyAPIRequests: l.DailyAPIRequests}, nil
+}
+
+// CreateCollection inserts up to MaxCollection records in one request. With
+// allOrNone, any failure rolls every record back. Per-record failures are in
+// the results, in request order; the error is for the request as a whole.
+func (c *Client) CreateCollection(ctx context.Context, records []SObject, allOrNone bool) ([]SaveResult, error) {
+	return c.collection(ctx, http.MethodPost, "/composite/sobjects", records, allOrNone, func(o SObject) error {
+		return checkName("object", o.Type)
+	})
+}
+
+// UpdateCollection updates up to MaxCollection records by Id in one request.
+func (c *Client) UpdateCollection(ctx context.Context, records []SObject, allOrNone bool) ([]SaveResult, error) {
+	return c.collection(ctx, http.MethodPatch, "/composite/sobjects", records, allOrNone, func(o SObject) error {
+		if o.ID == "" {
+			return errors.New("salesforce: UpdateCollection: a record has no ID")
+		}
+		return checkName("object", o.Type)
+	})
+}
+
+// UpsertCollection upserts up to MaxCollection records of object by the
+// external id field extField, which each record's Fields must carry.
+func (c *Client) UpsertCollection(ctx context.Context, object, extField string, records []SObject, allOrNone bool) ([]SaveResult, error) {
+	if err := checkName("object", object); err != nil {
+		return nil, err
+	}
+	if err := checkName("field", extField); err != nil {
+		return nil, err
+	}
+	typed := make([]SObject, len(records))
+	for i, r := range records {
+		if r.Type == "" {
+			r.Type = object
+		}
+		typed[i] = r
+	}
+	return c.collection(ctx, http.MethodPatch, "/composite/sobjects/"+object+"/"+extField, typed, allOrNone, func(o SObject) error {
+		if !strings.EqualFold(o.Type, object) {
+			return fmt.Errorf("salesforce: UpsertCollection: record type %q is not %q", o.Type, object)
+		}
+		return nil
+	})
+}
+
+func (c *Client) collection(ctx context.Context, method, path string, records []SObject, allOrNone bool, check func(SObject) error) ([]SaveResult, error) {
+	if len(records) > MaxCollection {
+		return nil, fmt.Errorf("%w: %d records", ErrCollectionTooLarge, len(records))
+	}
+	if len(records) == 0 {
+		return nil, nil
+	}
+	for _, r := range records {
+		if err := check(r); err != nil {
+			return nil, err
+		}
+	}
+	body := struct {
+		AllOrNone bool      `json:"allOrNone"`
+		Records   []SObject `json:"records"`
+	}{allOrNone, records}
+	resp, err := c.call(ctx, method, path, nil, body, http.StatusOK)
+	if err != nil {
+		return nil, err
+	}
+	var raw []saveResponse
+	if err := decode(resp, &raw); err != nil {
+		return nil, err
+	}
+	if len(raw) != len(records) {
+		return nil, fmt.Errorf("salesforce: %d results for %d records", len(raw), len(records))
+	}
+	out := make([]SaveResult, len(raw))
+	for i, r := range raw {
+		out[i] = SaveResult{ID: r.ID, Success: r.Success, Errors: r.Errors}
+		if r.Created != nil {
+			out[i].Created = *r.Created
+		}
+	}
+	return out, nil
+}

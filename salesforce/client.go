@@ -1,0 +1,377 @@
+// Package salesforce is a thin typed client for the Salesforce REST API.
+//
+// One configured resty client carries every request; resty's own retries are
+// off because Temporal owns retrying. Every method takes a context. The
+// client authenticates with the OAuth 2.0 client-credentials or JWT bearer
+// flow, caches the token, uses the returned instance_url as the API base,
+// and on 401 INVALID_SESSION_ID fetches a new token and retries the call
+// exactly once. API failures are *Error values; classify them with
+// Temporary, QuotaExhausted and IsPermanentCode.
+package salesforce
+
+import (
+	"context"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-resty/resty/v2"
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// Defaults applied by New.
+const (
+	DefaultAPIVersion = "v62.0"
+	DefaultTimeout    = 20 * time.Second
+	DefaultAudience   = "https://login.salesforce.com"
+)
+
+// Config configures a Client. The environment variables named below are the
+// ones the worker's config loader reads into each field; New names them in
+// its validation errors.
+//
+// Exactly one flow must be configured: ClientSecret for client credentials,
+// or Username and PrivateKeyPEM for the JWT bearer flow.
+type Config struct {
+	// LoginURL is the My Domain or login URL (SALESFORCE_LOGIN_URL); the
+	// token endpoint is LoginURL + "/services/oauth2/token".
+	LoginURL string
+	// ClientID is the connected app's consumer key (SALESFORCE_CLIENT_ID);
+	// it is also the JWT issuer.
+	ClientID string
+	// ClientSecret selects the client-credentials flow
+	// (SALESFORCE_CLIENT_SECRET).
+	ClientSecret string
+	// Username is the JWT subject (SALESFORCE_USERNAME).
+	Username string
+	// PrivateKeyPEM is the RSA key that signs JWT assertions, PKCS#1 or
+	// PKCS#8 (read from SALESFORCE_PRIVATE_KEY_FILE).
+	PrivateKeyPEM []byte
+	// Audience is the JWT aud claim, default https://login.salesforce.com
+	// (https://test.salesforce.com for sandboxes).
+	Audience string
+	// APIVersion is the REST version, default "v62.0".
+	APIVersion string
+	// Timeout bounds each HTTP request, default 20s; keep it shorter than the
+	// calling activity's StartToCloseTimeout.
+	Timeout time.Duration
+	// HTTPClient is the transport to use; it is copied, never modified.
+	HTTPClient *http.Client
+}
+
+// Client talks to one Salesforce org. It is safe for concurrent use.
+type Client struct {
+	http     *resty.Client
+	tokenURL string
+	version  string
+	cfg      Config
+	key      *rsa.PrivateKey
+
+	// fetch is a one-slot semaphore: the holder fetches a token while
+	// concurrent callers wait for its result instead of fetching their own.
+	fetch chan struct{}
+	mu    sync.Mutex
+	tok   *session
+	usage Usage
+}
+
+type session struct {
+	accessToken string
+	instanceURL string
+}
+
+// Usage is the last Sforce-Limit-Info api-usage the org reported.
+type Usage struct {
+	Used, Max int
+}
+
+var versionRE = regexp.MustCompile(`^v[0-9]+\.[0-9]$`)
+
+// New validates cfg and returns a Client. It makes no request: the first
+// API call fetches the token.
+func New(cfg Config) (*Client, error) {
+	u, err := url.Parse(cfg.LoginURL)
+	switch {
+	case cfg.LoginURL == "":
+		return nil, errors.New("salesforce: LoginURL is required (SALESFORCE_LOGIN_URL)")
+	case err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "":
+		return nil, errors.New("salesforce: LoginURL must be an absolute http(s) URL (SALESFORCE_LOGIN_URL)")
+	case cfg.ClientID == "":
+		return nil, errors.New("salesforce: ClientID is required (SALESFORCE_CLIENT_ID)")
+	}
+	c := &Client{cfg: cfg, fetch: make(chan struct{}, 1)}
+	jwtFlow := len(cfg.PrivateKeyPEM) > 0 || cfg.Username != ""
+	switch {
+	case jwtFlow && cfg.ClientSecret != "":
+		return nil, errors.New("salesforce: set either ClientSecret (SALESFORCE_CLIENT_SECRET) or Username and PrivateKeyPEM (SALESFORCE_USERNAME, SALESFORCE_PRIVATE_KEY_FILE), not both")
+	case jwtFlow && cfg.Username == "":
+		return nil, errors.New("salesforce: Username is required for the JWT bearer flow (SALESFORCE_USERNAME)")
+	case jwtFlow && len(cfg.PrivateKeyPEM) == 0:
+		return nil, errors.New("salesforce: PrivateKeyPEM is required for the JWT bearer flow (SALESFORCE_PRIVATE_KEY_FILE)")
+	case jwtFlow:
+		if c.key, err = parseKey(cfg.PrivateKeyPEM); err != nil {
+			return nil, fmt.Errorf("salesforce: PrivateKeyPEM (SALESFORCE_PRIVATE_KEY_FILE): %w", err)
+		}
+		if c.cfg.Audience == "" {
+			c.cfg.Audience = DefaultAudience
+		}
+	case cfg.ClientSecret == "":
+		return nil, errors.New("salesforce: ClientSecret (SALESFORCE_CLIENT_SECRET) or Username and PrivateKeyPEM (SALESFORCE_USERNAME, SALESFORCE_PRIVATE_KEY_FILE) are required")
+	}
+	c.version = cfg.APIVersion
+	if c.version == "" {
+		c.version = DefaultAPIVersion
+	}
+	if !strings.HasPrefix(c.version, "v") {
+		c.version = "v" + c.version
+	}
+	if !versionRE.MatchString(c.version) {
+		return nil, fmt.Errorf("salesforce: APIVersion %q is not of the form v62.0", cfg.APIVersion)
+	}
+	timeout := cfg.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	hc := &http.Client{}
+	if cfg.HTTPClient != nil {
+		copied := *cfg.HTTPClient
+		hc = &copied
+	}
+	c.http = resty.NewWithClient(hc).
+		SetTimeout(timeout).
+		SetRetryCount(0). // Temporal owns retries; two layers multiply
+		SetHeader("Accept", "application/json")
+	c.tokenURL = strings.TrimSuffix(cfg.LoginURL, "/") + "/services/oauth2/token"
+	return c, nil
+}
+
+func parseKey(pemBytes []byte) (*rsa.PrivateKey, error) {
+	block, _ := pem.Decode(pemBytes)
+	if block == nil {
+		return nil, errors.New("no PEM block found")
+	}
+	if k, err := x509.ParsePKCS1PrivateKey(block.Bytes); err == nil {
+		return k, nil
+	}
+	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	if err != nil {
+		return nil, errors.New("not an RSA private key in PKCS#1 or PKCS#8 form")
+	}
+	rk, ok := k.(*rsa.PrivateKey)
+	if !ok {
+		return nil, errors.New("the key is not an RSA key")
+	}
+	return rk, nil
+}
+
+// Usage returns the last api-usage the org reported in Sforce-Limit-Info.
+func (c *Client) Usage() Usage {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.usage
+}
+
+// session returns the cached token, or fetches one. stale is a token the
+// caller saw rejected: if the cache still holds it, it is replaced. Callers
+// arriving during a fetch wait for it and share the result.
+func (c *Client) session(ctx context.Context, stale string) (*session, error) {
+	c.mu.Lock()
+	if t := c.tok; t != nil && t.accessToken != stale {
+		c.mu.Unlock()
+		return t, nil
+	}
+	c.mu.Unlock()
+	select {
+	case c.fetch <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	defer func() { <-c.fetch }()
+	c.mu.Lock()
+	if t := c.tok; t != nil && t.accessToken != stale {
+		c.mu.Unlock()
+		return t, nil // fetched by whoever held the slot before us
+	}
+	c.mu.Unlock()
+	t, err := c.fetchToken(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	c.tok = t
+	c.mu.Unlock()
+	return t, nil
+}
+
+func (c *Client) fetchToken(ctx context.Context) (*session, error) {
+	form := map[string]string{}
+	if c.key != nil {
+		assertion, err := jwt.NewWithClaims(jwt.SigningMethodRS256, jwt.MapClaims{
+			"iss": c.cfg.ClientID,
+			"sub": c.cfg.Username,
+			"aud": c.cfg.Audience,
+			"exp": time.Now().Add(3 * time.Minute).Unix(),
+		}).SignedString(c.key)
+		if err != nil {
+			return nil, fmt.Errorf("salesforce: signing the JWT assertion: %w", err)
+		}
+		form["grant_type"] = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+		form["assertion"] = assertion
+	} else {
+		form["grant_type"] = "client_credentials"
+		form["client_id"] = c.cfg.ClientID
+		form["client_secret"] = c.cfg.ClientSecret
+	}
+	resp, err := c.http.R().SetContext(ctx).SetFormData(form).Post(c.tokenURL)
+	if err != nil {
+		return nil, c.transportError(http.MethodPost, "/services/oauth2/token", err)
+	}
+	if resp.StatusCode() != http.StatusOK {
+		return nil, c.apiError(resp.StatusCode(), resp.Body())
+	}
+	var out struct {
+		AccessToken string `json:"access_token"`
+		InstanceURL string `json:"instance_url"`
+	}
+	if err := json.Unmarshal(resp.Body(), &out); err != nil || out.AccessToken == "" || out.InstanceURL == "" {
+		return nil, &Error{HTTPStatus: resp.StatusCode(), ErrorCode: "INVALID_TOKEN_RESPONSE", Message: "token response lacks access_token or instance_url"}
+	}
+	return &session{accessToken: out.AccessToken, instanceURL: strings.TrimSuffix(out.InstanceURL, "/")}, nil
+}
+
+// call sends one API request. path is either relative to the versioned data
+// root ("/query") or absolute on the instance ("/services/data/…", as
+// nextRecordsUrl is). Statuses in ok are returned to the caller; others
+// become *Error. A 401 INVALID_SESSION_ID is answered by one token refresh
+// and one retry.
+func (c *Client) call(ctx context.Context, method, path string, query url.Values, body any, ok ...int) (*resty.Response, error) {
+	var payload []byte
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return nil, fmt.Errorf("salesforce: encoding %s %s: %w", method, path, err)
+		}
+		payload = b
+	}
+	var stale string
+	for attempt := 0; ; attempt++ {
+		s, err := c.session(ctx, stale)
+		if err != nil {
+			return nil, err
+		}
+		full := s.instanceURL
+		if !strings.HasPrefix(path, "/services/") {
+			full += "/services/data/" + c.version
+		}
+		full += path
+		if len(query) > 0 {
+			full += "?" + query.Encode()
+		}
+		req := c.http.R().SetContext(ctx).SetHeader("Authorization", "Bearer "+s.accessToken)
+		if payload != nil {
+			req.SetHeader("Content-Type", "application/json").SetBody(payload)
+		}
+		resp, err := req.Execute(method, full)
+		if err != nil {
+			return nil, c.transportError(method, path, err)
+		}
+		c.recordUsage(resp.Header().Get("Sforce-Limit-Info"))
+		for _, code := range ok {
+			if resp.StatusCode() == code {
+				return resp, nil
+			}
+		}
+		apiErr := c.apiError(resp.StatusCode(), resp.Body())
+		if apiErr.HTTPStatus == http.StatusUnauthorized && apiErr.ErrorCode == "INVALID_SESSION_ID" && attempt == 0 {
+			stale = s.accessToken
+			continue
+		}
+		return nil, apiErr
+	}
+}
+
+// transportError wraps a network failure without the URL's query string,
+// which may hold record data.
+func (c *Client) transportError(method, path string, err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	return fmt.Errorf("salesforce: %s %s: %w", method, path, err)
+}
+
+func (c *Client) recordUsage(h string) {
+	// api-usage=N/M, possibly followed by other comma-separated entries.
+	for _, part := range strings.Split(h, ",") {
+		v, found := strings.CutPrefix(strings.TrimSpace(part), "api-usage=")
+		if !found {
+			continue
+		}
+		usedS, maxS, ok := strings.Cut(v, "/")
+		used, err1 := strconv.Atoi(usedS)
+		limit, err2 := strconv.Atoi(maxS)
+		if ok && err1 == nil && err2 == nil {
+			c.mu.Lock()
+			c.usage = Usage{Used: used, Max: limit}
+			c.mu.Unlock()
+		}
+	}
+}
+
+// apiError decodes an error body: the API's [{message,errorCode,fields}],
+// the token endpoint's {error,error_description}, or anything else.
+func (c *Client) apiError(status int, body []byte) *Error {
+	e := &Error{HTTPStatus: status}
+	var list []struct {
+		Message   string   `json:"message"`
+		ErrorCode string   `json:"errorCode"`
+		Fields    []string `json:"fields"`
+	}
+	var oauth struct {
+		Error       string `json:"error"`
+		Description string `json:"error_description"`
+	}
+	switch {
+	case json.Unmarshal(body, &list) == nil && len(list) > 0:
+		e.ErrorCode, e.Message, e.Fields = list[0].ErrorCode, list[0].Message, list[0].Fields
+		for _, more := range list[1:] {
+			e.Message += "; " + more.ErrorCode + ": " + more.Message
+		}
+	case json.Unmarshal(body, &oauth) == nil && oauth.Error != "":
+		e.ErrorCode, e.Message = oauth.Error, oauth.Description
+	default:
+		e.ErrorCode = strings.ToUpper(strings.ReplaceAll(http.StatusText(status), " ", "_"))
+		e.Message = strings.TrimSpace(string(body))
+		if len(e.Message) > 200 {
+			e.Message = e.Message[:200]
+		}
+	}
+	e.Message = c.redact(e.Message)
+	return e
+}
+
+// redact removes secrets a misbehaving server might echo back.
+func (c *Client) redact(s string) string {
+	c.mu.Lock()
+	var tok string
+	if c.tok != nil {
+		tok = c.tok.accessToken
+	}
+	c.mu.Unlock()
+	for _, secret := range []string{tok, c.cfg.ClientSecret} {
+		if secret != "" {
+			s = strings.ReplaceAll(s, secret, "[redacted]")
+		}
+	}
+	return s
+}
