@@ -1,0 +1,220 @@
+package pairing
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"unicode/utf8"
+)
+
+// CRMObject is the part of a CRM object's describe that Check needs.
+type CRMObject struct {
+	// Name is the object's API name; empty skips the name check.
+	Name string `json:"name"`
+	// Fields are keyed by API name as in the describe; Field looks them up case-insensitively.
+	Fields map[string]CRMField `json:"fields"`
+}
+
+// CRMField is one field of a describe, with the describe's attributes Check reads.
+type CRMField struct {
+	// Name is the field's API name.
+	Name string `json:"name"`
+	// Type is the describe type: string, email, phone, boolean, reference, …
+	Type string `json:"type"`
+	// Length is the maximum number of characters; 0 when not applicable.
+	Length int `json:"length"`
+	// Createable says a create may set the field.
+	Createable bool `json:"createable"`
+	// Updateable says an update may set the field.
+	Updateable bool `json:"updateable"`
+	// Nillable says the field may be empty.
+	Nillable bool `json:"nillable"`
+	// ExternalID says the field is an external id (usable for upserts).
+	ExternalID bool `json:"external_id"`
+	// DefaultedOnCreate says Salesforce fills the field when a create leaves it out.
+	DefaultedOnCreate bool `json:"defaulted_on_create"`
+}
+
+// Field looks a field up by API name, case-insensitively as Salesforce does.
+func (o CRMObject) Field(name string) (CRMField, bool) {
+	if f, ok := o.Fields[name]; ok {
+		return f, true
+	}
+	for k, f := range o.Fields {
+		if strings.EqualFold(k, name) {
+			return f, true
+		}
+	}
+	return CRMField{}, false
+}
+
+// fieldNames lists the describe's field names, sorted, for stable messages.
+func (o CRMObject) fieldNames() []string {
+	names := make([]string, 0, len(o.Fields))
+	for k, f := range o.Fields {
+		if f.Name != "" {
+			k = f.Name
+		}
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Check validates the spec against the CRM object's describe and Award Force's
+// profile field slugs: every CRM field exists (with a near match suggested),
+// fields written are createable (create_if_missing) and updateable
+// (update_if_exists, update_on_profile_change), external_id is an external-id
+// field, every required CRM field is written on create, and every profile
+// field slug exists. It returns a *ValidationError listing every problem.
+func (s *Spec) Check(crm CRMObject, afProfileFields []string) error {
+	var ps problems
+	if crm.Name != "" && !strings.EqualFold(crm.Name, s.Object) {
+		ps.add("object", fmt.Sprintf("the describe is of %s but the spec's object is %s", crm.Name, s.Object),
+			"check the spec against the describe of "+s.Object)
+		return ps.err()
+	}
+	creates := s.Options.CreateIfMissing
+	updates := s.Options.UpdateIfExists || s.Options.UpdateOnProfileChange
+
+	type use struct {
+		key, name, value string
+		create, update   bool
+	}
+	uses := []use{
+		{key: "unique_identifier.crm", name: s.UniqueIdentifier.CRM, create: true},
+	}
+	if s.ExternalID.CRM != "" {
+		uses = append(uses, use{key: "external_id.crm", name: s.ExternalID.CRM, create: true})
+	}
+	for i, f := range s.Fields {
+		u := use{key: fmt.Sprintf("fields[%d].crm", i), name: f.CRM, create: f.toCRM(), update: f.toCRM()}
+		if f.Static() {
+			u.value = f.Value
+		}
+		uses = append(uses, u)
+	}
+
+	names := crm.fieldNames()
+	for _, u := range uses {
+		if u.name == "" {
+			continue
+		}
+		f, ok := crm.Field(u.name)
+		if !ok {
+			fix := fmt.Sprintf("use a field's API name from the %s describe (Setup → Object Manager → %s → Fields)", s.Object, s.Object)
+			if near := nearest(u.name, names); near != "" {
+				fix = fmt.Sprintf("did you mean %s?", near)
+			}
+			ps.add(u.key, fmt.Sprintf("%s has no field %s", s.Object, u.name), fix)
+			continue
+		}
+		if u.create && creates && !f.Createable {
+			ps.add(u.key, fmt.Sprintf("%s.%s is not createable, but creates write it (options.create_if_missing)", s.Object, u.name),
+				"grant create access to the field, set direction: from_crm, remove the pair, or set options.create_if_missing: false")
+		}
+		if u.update && updates && !f.Updateable {
+			ps.add(u.key, fmt.Sprintf("%s.%s is not updateable, but updates write it (options.update_if_exists / update_on_profile_change)", s.Object, u.name),
+				"grant edit access to the field, set direction: from_crm, remove the pair, or turn off both update options")
+		}
+		if u.value != "" && f.Length > 0 && utf8.RuneCountInString(u.value) > f.Length {
+			ps.add(strings.TrimSuffix(u.key, ".crm")+".value",
+				fmt.Sprintf("the static value has %d characters but %s.%s holds %d", utf8.RuneCountInString(u.value), s.Object, u.name, f.Length),
+				"shorten the value")
+		}
+	}
+
+	if s.ExternalID.CRM != "" {
+		if f, ok := crm.Field(s.ExternalID.CRM); ok {
+			switch {
+			case !f.ExternalID:
+				ps.add("external_id.crm", fmt.Sprintf("%s.%s is not an external-id field", s.Object, s.ExternalID.CRM),
+					"tick External ID on the field in Salesforce Setup, or name a field that has it")
+			case f.Length > 0 && f.Length < 8:
+				ps.add("external_id.crm", fmt.Sprintf("%s.%s holds %d characters, too few for an 8-letter Award Force slug", s.Object, s.ExternalID.CRM, f.Length),
+					"use a text external-id field of at least 8 characters")
+			}
+		}
+	}
+
+	if creates {
+		for _, name := range names {
+			f, _ := crm.Field(name)
+			required := !f.Nillable && f.Createable && !f.DefaultedOnCreate && !strings.EqualFold(f.Type, "boolean")
+			if required && !s.writesOnCreate(name) {
+				ps.addAlways("fields", fmt.Sprintf("%s requires %s on create, but no pair writes it", s.Object, name),
+					fmt.Sprintf("add a pair {awardforce: <field>, crm: %s} or a static value {crm: %s, value: <text>}, or set options.create_if_missing: false", name, name))
+			}
+		}
+	}
+
+	have := map[string]bool{}
+	for _, slug := range afProfileFields {
+		have[slug] = true
+	}
+	checkSlug := func(key, slug string) {
+		if slug == "" || IsBuiltinAFField(slug) || have[slug] {
+			return
+		}
+		fix := "create the profile field in Award Force, or use a slug listed by GET /field?resource=users"
+		if near := nearest(slug, afProfileFields); near != "" {
+			fix = fmt.Sprintf("did you mean %s?", near)
+		}
+		ps.add(key, fmt.Sprintf("Award Force has no profile field %q", slug), fix)
+	}
+	checkSlug("unique_identifier.awardforce", s.UniqueIdentifier.AwardForce)
+	for i, f := range s.Fields {
+		checkSlug(fmt.Sprintf("fields[%d].awardforce", i), f.AwardForce)
+	}
+	checkSlug("record_id_field", s.RecordIDField)
+	return ps.err()
+}
+
+// nearest returns the candidate closest to name when it is close enough to be
+// a likely typo: compared case-insensitively, ignoring underscores (so
+// First_Name finds FirstName and AwardForce_Slug finds AwardForce_Slug__c),
+// within an edit distance of 2 and less than a third of the name.
+func nearest(name string, candidates []string) string {
+	n := squash(name)
+	best, bestD := "", -1
+	for _, c := range candidates {
+		d := editDistance(n, squash(c))
+		if d > 2 || d*3 >= len(n) && d > 0 {
+			continue
+		}
+		if bestD < 0 || d < bestD || d == bestD && c < best {
+			best, bestD = c, d
+		}
+	}
+	return best
+}
+
+func squash(s string) string {
+	return strings.ToLower(strings.ReplaceAll(s, "_", ""))
+}
+
+// editDistance is the optimal-string-alignment distance between two byte
+// strings: Levenshtein plus transpositions of adjacent letters, the commonest typo.
+func editDistance(a, b string) int {
+	d := make([][]int, len(a)+1)
+	for i := range d {
+		d[i] = make([]int, len(b)+1)
+		d[i][0] = i
+	}
+	for j := range d[0] {
+		d[0][j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+			}
+		}
+	}
+	return d[len(a)][len(b)]
+}

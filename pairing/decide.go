@@ -1,0 +1,282 @@
+package pairing
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Trigger says why a user is being synced.
+type Trigger string
+
+// The triggers. Registration, backfill and manual syncs apply options 1–3;
+// profile updates apply option 4.
+const (
+	TriggerRegistration  Trigger = "registration"
+	TriggerProfileUpdate Trigger = "profile_update"
+	TriggerBackfill      Trigger = "backfill"
+	TriggerManual        Trigger = "manual"
+)
+
+// Profile is an Award Force user as Decide sees it.
+type Profile struct {
+	// Slug is the user's Award Force slug (the external id's value on create).
+	Slug string `json:"slug"`
+	// Values are keyed by Award Force field name: a built-in (email, first_name,
+	// last_name, mobile) or a profile field slug. Missing means empty.
+	Values map[string]string `json:"values"`
+}
+
+// CRMRecord is a CRM record that matched the user's identifier.
+type CRMRecord struct {
+	// ID is the record id.
+	ID string `json:"id"`
+	// Values are keyed by API name (looked up case-insensitively); a null is "".
+	Values map[string]string `json:"values"`
+}
+
+// value returns the record's value of field, matching the name case-insensitively.
+func (r CRMRecord) value(field string) string {
+	if v, ok := r.Values[field]; ok {
+		return v
+	}
+	for k, v := range r.Values {
+		if strings.EqualFold(k, field) {
+			return v
+		}
+	}
+	return ""
+}
+
+// Action is what Decide asks the workflow to do with the CRM.
+type Action string
+
+// The actions.
+const (
+	ActionCreate    Action = "create"    // create a record with Decision.CRM
+	ActionUpdate    Action = "update"    // update Decision.RecordID with Decision.CRM
+	ActionNoChange  Action = "no_change" // the record is up to date (AwardForce pulls may remain)
+	ActionSkip      Action = "skip"      // nothing to do; Decision.Reason says why
+	ActionAmbiguous Action = "ambiguous" // several records match: Decision.CandidateIDs
+)
+
+// Decision is Decide's verdict for one user.
+type Decision struct {
+	// Action is what to do with the CRM.
+	Action Action `json:"action"`
+	// Reason explains the action in words (always set; meant for skip,
+	// ambiguous and no_change). It never contains field values.
+	Reason string `json:"reason"`
+	// RecordID is the matched record for update and no_change.
+	RecordID string `json:"record_id,omitempty"`
+	// CandidateIDs are the matching records when ambiguous.
+	CandidateIDs []string `json:"candidate_ids,omitempty"`
+	// CRM lists, for create, every value to set; for update, only the fields that differ.
+	CRM []Change `json:"crm,omitempty"`
+	// AwardForce lists the values to pull into the Award Force profile.
+	AwardForce []Change `json:"award_force,omitempty"`
+}
+
+// Change is one field's value to write.
+type Change struct {
+	// Field is the target field: a CRM API name or an Award Force field name.
+	Field string `json:"field"`
+	// Source is the source field's name, or SourceStatic ("static") for a
+	// static value, SourceSlug ("slug") for the Award Force slug written to the
+	// external id, SourceRecordID ("Id") for the CRM record id.
+	Source string `json:"source"`
+	// Before is the target's current value ("" on create).
+	Before string `json:"before"`
+	// After is the value to write (trimmed).
+	After string `json:"after"`
+}
+
+// SourceStatic is Change.Source for a static value.
+const SourceStatic = "static"
+
+// SourceSlug is Change.Source for the Award Force slug written to the external id.
+const SourceSlug = "slug"
+
+// SourceRecordID is Change.Source for the CRM record id pulled into record_id_field.
+const SourceRecordID = "Id"
+
+// Handles reports whether any option acting on trigger t is on. When it is
+// false Decide skips whatever the lookups return, so a workflow may skip them.
+func (s *Spec) Handles(t Trigger) bool {
+	o := s.Options
+	switch t {
+	case TriggerRegistration, TriggerBackfill, TriggerManual:
+		return o.GetDetailsFromCRM || o.CreateIfMissing || o.UpdateIfExists
+	case TriggerProfileUpdate:
+		return o.UpdateOnProfileChange
+	}
+	return false
+}
+
+// Decide decides what to do for one user p, synced because of t, given the CRM
+// records matching the user's unique identifier. It is pure and deterministic;
+// the package documentation describes the rules.
+func (s *Spec) Decide(t Trigger, p Profile, matches []CRMRecord) Decision {
+	o := s.Options
+	switch t {
+	case TriggerRegistration, TriggerBackfill, TriggerManual, TriggerProfileUpdate:
+	default:
+		return skip(fmt.Sprintf("unknown trigger %q", t))
+	}
+	if !s.Handles(t) {
+		if t == TriggerProfileUpdate {
+			return skip("update_on_profile_change (option 4) is off")
+		}
+		return skip("get_details_from_crm, create_if_missing and update_if_exists (options 1–3) are all off")
+	}
+	idField := s.UniqueIdentifier.AwardForce
+	if strings.TrimSpace(p.Values[idField]) == "" {
+		return skip("user has no " + idField)
+	}
+	switch len(matches) {
+	case 0:
+		if !o.CreateIfMissing {
+			return skip(fmt.Sprintf("no %s matches the user's %s and create_if_missing (option 2) is off", s.Object, idField))
+		}
+		return Decision{
+			Action: ActionCreate,
+			Reason: fmt.Sprintf("no %s matches the user's %s", s.Object, idField),
+			CRM:    s.createValues(p),
+		}
+	case 1:
+	default:
+		ids := make([]string, len(matches))
+		for i, m := range matches {
+			ids[i] = m.ID
+		}
+		return Decision{
+			Action:       ActionAmbiguous,
+			Reason:       fmt.Sprintf("%d %s records share the user's %s: merge or correct them in Salesforce", len(matches), s.Object, s.UniqueIdentifier.CRM),
+			CandidateIDs: ids,
+		}
+	}
+
+	rec := matches[0]
+	update, pull := o.UpdateIfExists, o.GetDetailsFromCRM
+	if t == TriggerProfileUpdate {
+		update, pull = true, false
+	}
+	if !update && !pull {
+		return skip(fmt.Sprintf("a %s matches but update_if_exists (option 3) and get_details_from_crm (option 1) are off", s.Object))
+	}
+	d := Decision{RecordID: rec.ID}
+	if update {
+		d.CRM = s.crmDiffs(p, rec)
+	}
+	if pull {
+		d.AwardForce = s.pulls(p, rec)
+	}
+	if s.RecordIDField != "" && rec.ID != "" {
+		if before := p.Values[s.RecordIDField]; strings.TrimSpace(before) != rec.ID {
+			d.AwardForce = append(d.AwardForce, Change{Field: s.RecordIDField, Source: SourceRecordID, Before: before, After: rec.ID})
+		}
+	}
+	switch {
+	case len(d.CRM) > 0:
+		d.Action = ActionUpdate
+		d.Reason = fmt.Sprintf("%d %s field(s) differ", len(d.CRM), s.Object)
+	case update:
+		d.Action = ActionNoChange
+		d.Reason = fmt.Sprintf("the %s is up to date", s.Object)
+	default:
+		d.Action = ActionNoChange
+		d.Reason = "update_if_exists (option 3) is off: the CRM record is left as it is"
+	}
+	return d
+}
+
+func skip(reason string) Decision {
+	return Decision{Action: ActionSkip, Reason: reason}
+}
+
+// createValues lists what a create sets: the identifier, then the pairs and
+// statics in spec order, then the external id.
+func (s *Spec) createValues(p Profile) []Change {
+	id := s.UniqueIdentifier
+	out := []Change{{Field: id.CRM, Source: id.AwardForce, After: strings.TrimSpace(p.Values[id.AwardForce])}}
+	for _, f := range s.Fields {
+		if !f.toCRM() {
+			continue
+		}
+		if f.Static() {
+			out = append(out, Change{Field: f.CRM, Source: SourceStatic, After: strings.TrimSpace(f.Value)})
+			continue
+		}
+		if v := strings.TrimSpace(p.Values[f.AwardForce]); v != "" {
+			out = append(out, Change{Field: f.CRM, Source: f.AwardForce, After: v})
+		}
+	}
+	if s.ExternalID.CRM != "" && p.Slug != "" {
+		out = append(out, Change{Field: s.ExternalID.CRM, Source: SourceSlug, After: p.Slug})
+	}
+	return out
+}
+
+// crmDiffs lists the to-CRM changes for an existing record.
+func (s *Spec) crmDiffs(p Profile, rec CRMRecord) []Change {
+	var out []Change
+	for _, f := range s.Fields {
+		if !f.toCRM() {
+			continue
+		}
+		source, want := f.AwardForce, ""
+		if f.Static() {
+			source, want = SourceStatic, strings.TrimSpace(f.Value)
+		} else {
+			want = strings.TrimSpace(p.Values[f.AwardForce])
+		}
+		have := rec.value(f.CRM)
+		if shouldWrite(want, have, f.EffectiveOverwrite(), s.foldCase(f)) {
+			out = append(out, Change{Field: f.CRM, Source: source, Before: have, After: want})
+		}
+	}
+	return out
+}
+
+// pulls lists the CRM values to bring into Award Force.
+func (s *Spec) pulls(p Profile, rec CRMRecord) []Change {
+	var out []Change
+	for _, f := range s.Fields {
+		if f.Static() || !f.fromCRM() || f.AwardForce == s.UniqueIdentifier.AwardForce {
+			continue
+		}
+		policy := f.EffectiveOverwrite()
+		if f.EffectiveDirection() == DirectionBoth {
+			policy = OverwriteIfEmpty // both only fills an empty Award Force value
+		}
+		want := strings.TrimSpace(rec.value(f.CRM))
+		have := p.Values[f.AwardForce]
+		if shouldWrite(want, have, policy, s.foldCase(f)) {
+			out = append(out, Change{Field: f.AwardForce, Source: f.CRM, Before: have, After: want})
+		}
+	}
+	return out
+}
+
+// shouldWrite applies an overwrite policy: an empty source never blanks the
+// target; always writes when the values differ; if_empty only into an empty target.
+func shouldWrite(source, target string, policy Overwrite, fold bool) bool {
+	source, target = strings.TrimSpace(source), strings.TrimSpace(target)
+	if source == "" {
+		return false
+	}
+	if policy == OverwriteIfEmpty {
+		return target == ""
+	}
+	if fold {
+		return !strings.EqualFold(source, target)
+	}
+	return source != target
+}
+
+// foldCase reports whether a pair's values compare case-insensitively: email
+// addresses do (Decide has no describe, so an email is a pair whose Award Force
+// side is email), as does the identifier pair, which never appears in Fields.
+func (s *Spec) foldCase(f FieldPair) bool {
+	return f.AwardForce == AFEmail ||
+		f.AwardForce != "" && f.AwardForce == s.UniqueIdentifier.AwardForce
+}

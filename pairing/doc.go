@@ -1,0 +1,70 @@
+// Package pairing holds the integration spec that pairs Award Force users with
+// Salesforce records, its loading and validation, and Decide: the pure function
+// that turns one user and the CRM records matching them into what to write.
+//
+// # The spec
+//
+// A spec is YAML (see testdata/example.yaml). Default is used when none is given:
+//
+//	options:
+//	  get_details_from_crm: false     # option 1: pull CRM values into the AF profile (registration)
+//	  create_if_missing: true         # option 2: create the CRM record when none matches (registration)
+//	  update_if_exists: true          # option 3: update the matching CRM record (registration)
+//	  update_on_profile_change: true  # option 4: update the CRM record when the profile changes
+//	object: Contact                   # Contact, Lead, or a custom object ending in __c
+//	unique_identifier: {awardforce: email, crm: Email}   # required
+//	external_id: {crm: AwardForce_Slug__c}  # optional: stores the AF slug; makes creates idempotent (upsert)
+//	record_id_field: salesforce_id          # optional: AF profile field that receives the CRM record id
+//	fields:
+//	  - {awardforce: first_name, crm: FirstName}
+//	  - {awardforce: last_name, crm: LastName}
+//	  - {awardforce: mobile, crm: Phone, direction: to_crm, overwrite: always}
+//	  - {crm: LeadSource, value: Award Force}   # a static value
+//
+// Options left out keep Default's values (1 off; 2, 3 and 4 on). Award Force
+// fields are the built-ins email, first_name, last_name and mobile, or profile
+// field slugs. A pair's direction is to_crm (the default), from_crm or both; its
+// overwrite policy is always (the default for mapped fields) or if_empty (the
+// default for static values, which are always written to the CRM).
+//
+// Parse rejects unknown keys and every statically wrong setting at once, each
+// problem naming its key path, line and fix (see ValidationError). Spec.Check
+// then validates the spec against the CRM object's describe and Award Force's
+// profile field slugs.
+//
+// # Decide
+//
+// Decide is deterministic and its changes follow the spec's field order.
+//
+//   - A trigger whose options are all off is skipped before anything else
+//     (Handles reports this, so a workflow can avoid the lookups).
+//   - An empty unique identifier (after trimming) is skipped ("user has no email");
+//     more than one matching record is ambiguous, with the candidate ids and
+//     nothing else.
+//   - Registration, backfill and manual syncs apply options 1–3: no match creates
+//     when create_if_missing is on, else skips; one match yields CRM updates when
+//     update_if_exists is on and Award Force pulls when get_details_from_crm is on
+//     (both off: skip).
+//   - A profile update applies option 4: off skips; one match yields CRM updates
+//     (never pulls of field values); no match creates when create_if_missing is on.
+//   - A create sets every to_crm/both pair with a non-empty Award Force value,
+//     every static value, the identifier and, when configured, the external id
+//     (the Award Force slug).
+//   - Updates (to_crm and both pairs, statics): an empty Award Force value never
+//     blanks the CRM; always writes when the values differ; if_empty writes only
+//     into an empty CRM field. The action is update when a CRM change exists,
+//     else no_change.
+//   - Pulls (from_crm; both, which only fills an empty Award Force value): an
+//     empty CRM value never blanks Award Force; always and if_empty as above; the
+//     identifier is never pulled.
+//   - record_id_field: whenever one matching record is acted on (update or
+//     no_change, any trigger) and the id stored in Award Force differs, a pull of
+//     the record id (Source "Id"). After a create the id is unknown to Decide: the
+//     workflow stores the new id itself.
+//   - Values are compared after trimming spaces; the identifier pair and pairs
+//     whose Award Force side is email compare case-insensitively, everything else
+//     exactly. Values written are trimmed.
+//
+// Every type here is plain data with JSON tags so that it travels in Temporal
+// payloads. The package does no I/O besides reading a spec file.
+package pairing

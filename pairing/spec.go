@@ -1,0 +1,282 @@
+package pairing
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+)
+
+// Spec is one integration's pairing configuration: the seed's four options, the
+// CRM object, the unique identifier pair and the field pairs. Build it with
+// Default, Parse or Load; a Spec decoded from a payload may leave Direction and
+// Overwrite empty, which mean their defaults.
+type Spec struct {
+	// Options are the seed's four check boxes.
+	Options Options `yaml:"options" json:"options"`
+	// Object is the CRM object's API name: Contact, Lead or a custom object (…__c).
+	Object string `yaml:"object" json:"object"`
+	// UniqueIdentifier pairs the Award Force field that identifies a user with
+	// the CRM field that holds the same value. Required.
+	UniqueIdentifier Identifier `yaml:"unique_identifier" json:"unique_identifier"`
+	// ExternalID, when set, names a CRM external-id field that stores the Award
+	// Force slug, so that creates can be upserts (idempotent).
+	ExternalID ExternalID `yaml:"external_id,omitempty" json:"external_id,omitzero"`
+	// RecordIDField, when set, is the Award Force profile field slug that
+	// receives the CRM record id.
+	RecordIDField string `yaml:"record_id_field,omitempty" json:"record_id_field,omitempty"`
+	// Fields are the further pairs, in the order changes are reported.
+	Fields []FieldPair `yaml:"fields" json:"fields"`
+}
+
+// Options are the seed's four options. Options 1–3 run on registration (and on
+// backfill and manual syncs); option 4 runs on profile updates.
+type Options struct {
+	// GetDetailsFromCRM (option 1) pulls CRM values into the Award Force profile.
+	GetDetailsFromCRM bool `yaml:"get_details_from_crm" json:"get_details_from_crm"`
+	// CreateIfMissing (option 2) creates the CRM record when none matches.
+	CreateIfMissing bool `yaml:"create_if_missing" json:"create_if_missing"`
+	// UpdateIfExists (option 3) updates the matching CRM record.
+	UpdateIfExists bool `yaml:"update_if_exists" json:"update_if_exists"`
+	// UpdateOnProfileChange (option 4) updates (or creates, with option 2) the
+	// CRM record when the user updates their profile.
+	UpdateOnProfileChange bool `yaml:"update_on_profile_change" json:"update_on_profile_change"`
+}
+
+// Identifier is the unique identifier pair, e.g. {awardforce: email, crm: Email}.
+type Identifier struct {
+	// AwardForce is a built-in field name or a profile field slug.
+	AwardForce string `yaml:"awardforce" json:"awardforce"`
+	// CRM is the CRM field's API name.
+	CRM string `yaml:"crm" json:"crm"`
+}
+
+// ExternalID names the CRM external-id field that stores the Award Force slug.
+type ExternalID struct {
+	// CRM is the field's API name; empty means no external id.
+	CRM string `yaml:"crm,omitempty" json:"crm,omitempty"`
+}
+
+// FieldPair maps an Award Force field to a CRM field, or writes a static Value
+// to a CRM field (then AwardForce is empty).
+type FieldPair struct {
+	// AwardForce is a built-in field name or a profile field slug; empty for a static value.
+	AwardForce string `yaml:"awardforce,omitempty" json:"awardforce,omitempty"`
+	// CRM is the CRM field's API name.
+	CRM string `yaml:"crm" json:"crm"`
+	// Value is the static value written to CRM when AwardForce is empty.
+	Value string `yaml:"value,omitempty" json:"value,omitempty"`
+	// Direction says which way values flow; empty means to_crm.
+	Direction Direction `yaml:"direction,omitempty" json:"direction,omitempty"`
+	// Overwrite says when a non-empty target is overwritten; empty means always
+	// for mapped fields and if_empty for static values.
+	Overwrite Overwrite `yaml:"overwrite,omitempty" json:"overwrite,omitempty"`
+}
+
+// Static reports whether the pair writes a static value rather than an Award Force field.
+func (f FieldPair) Static() bool { return f.AwardForce == "" }
+
+// EffectiveDirection is Direction with its default applied.
+func (f FieldPair) EffectiveDirection() Direction {
+	if f.Direction == "" {
+		return DirectionToCRM
+	}
+	return f.Direction
+}
+
+// EffectiveOverwrite is Overwrite with its default applied.
+func (f FieldPair) EffectiveOverwrite() Overwrite {
+	switch {
+	case f.Overwrite != "":
+		return f.Overwrite
+	case f.Static():
+		return OverwriteIfEmpty
+	default:
+		return OverwriteAlways
+	}
+}
+
+func (f FieldPair) toCRM() bool {
+	d := f.EffectiveDirection()
+	return d == DirectionToCRM || d == DirectionBoth
+}
+
+func (f FieldPair) fromCRM() bool {
+	d := f.EffectiveDirection()
+	return d == DirectionFromCRM || d == DirectionBoth
+}
+
+// Direction says which way a pair's values flow.
+type Direction string
+
+// The directions a pair can take.
+const (
+	DirectionToCRM   Direction = "to_crm"   // Award Force → CRM (the default)
+	DirectionFromCRM Direction = "from_crm" // CRM → Award Force
+	DirectionBoth    Direction = "both"     // to the CRM, and fills an empty Award Force value
+)
+
+// Overwrite says when a target that already holds a value is overwritten.
+type Overwrite string
+
+// The overwrite policies.
+const (
+	OverwriteAlways  Overwrite = "always"   // write whenever the values differ
+	OverwriteIfEmpty Overwrite = "if_empty" // write only into an empty target
+)
+
+// The Award Force built-in user fields; every other Award Force name is a profile field slug.
+const (
+	AFEmail     = "email"
+	AFFirstName = "first_name"
+	AFLastName  = "last_name"
+	AFMobile    = "mobile"
+)
+
+// BuiltinAFFields lists the Award Force built-in user fields.
+func BuiltinAFFields() []string { return []string{AFEmail, AFFirstName, AFLastName, AFMobile} }
+
+// IsBuiltinAFField reports whether name is an Award Force built-in user field.
+func IsBuiltinAFField(name string) bool {
+	switch name {
+	case AFEmail, AFFirstName, AFLastName, AFMobile:
+		return true
+	}
+	return false
+}
+
+// Default returns the seed's usual setup: Contact, email ↔ Email,
+// first_name → FirstName, last_name → LastName, mobile → Phone; options 2, 3
+// and 4 on, option 1 off.
+func Default() *Spec {
+	return &Spec{
+		Options:          defaultOptions(),
+		Object:           "Contact",
+		UniqueIdentifier: Identifier{AwardForce: AFEmail, CRM: "Email"},
+		Fields: []FieldPair{
+			{AwardForce: AFFirstName, CRM: "FirstName", Direction: DirectionToCRM, Overwrite: OverwriteAlways},
+			{AwardForce: AFLastName, CRM: "LastName", Direction: DirectionToCRM, Overwrite: OverwriteAlways},
+			{AwardForce: AFMobile, CRM: "Phone", Direction: DirectionToCRM, Overwrite: OverwriteAlways},
+		},
+	}
+}
+
+func defaultOptions() Options {
+	return Options{CreateIfMissing: true, UpdateIfExists: true, UpdateOnProfileChange: true}
+}
+
+// Load reads and parses the spec file at path; an empty path gives Default().
+func Load(path string) (*Spec, error) {
+	if path == "" {
+		return Default(), nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read pairing spec: %w", err)
+	}
+	s, err := Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return s, nil
+}
+
+// Parse decodes a YAML spec strictly (unknown keys are errors), applies the
+// defaults and validates it statically. All problems are reported at once in a
+// *ValidationError.
+func Parse(data []byte) (*Spec, error) {
+	var ps problems
+	s := decodeYAML(data, &ps)
+	s.applyDefaults()
+	s.validate(&ps)
+	if err := ps.err(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Validate runs Parse's static checks on a spec built in code or received in a payload.
+func (s *Spec) Validate() error {
+	var ps problems
+	s.validate(&ps)
+	return ps.err()
+}
+
+// applyDefaults fills each pair's Direction and Overwrite.
+func (s *Spec) applyDefaults() {
+	for i := range s.Fields {
+		f := &s.Fields[i]
+		if f.Direction == "" {
+			f.Direction = f.EffectiveDirection()
+		}
+		if f.Overwrite == "" {
+			f.Overwrite = f.EffectiveOverwrite()
+		}
+	}
+}
+
+// CRMFields lists the CRM fields to SELECT for Decide: Id, the identifier, and
+// every pair's CRM field (static values included, since if_empty reads them),
+// without duplicates (compared case-insensitively), in spec order.
+func (s *Spec) CRMFields() []string {
+	out := []string{"Id"}
+	add := func(name string) {
+		if name == "" {
+			return
+		}
+		for _, have := range out {
+			if strings.EqualFold(have, name) {
+				return
+			}
+		}
+		out = append(out, name)
+	}
+	add(s.UniqueIdentifier.CRM)
+	for _, f := range s.Fields {
+		add(f.CRM)
+	}
+	return out
+}
+
+// ProfileFieldSlugs lists the Award Force profile field slugs the spec uses
+// (identifier, pairs and record_id_field; built-ins excluded), without
+// duplicates, in spec order. Empty means the user list's data is enough and no
+// per-user GET is needed.
+func (s *Spec) ProfileFieldSlugs() []string {
+	var out []string
+	add := func(name string) {
+		if name == "" || IsBuiltinAFField(name) {
+			return
+		}
+		for _, have := range out {
+			if have == name {
+				return
+			}
+		}
+		out = append(out, name)
+	}
+	add(s.UniqueIdentifier.AwardForce)
+	for _, f := range s.Fields {
+		add(f.AwardForce)
+	}
+	add(s.RecordIDField)
+	return out
+}
+
+// Fingerprint is a short stable hash (12 hex digits) of the canonical spec:
+// defaults applied, so equivalent specs share it and any change alters it. Use
+// it in workflow IDs such as "one backfill per spec".
+func (s *Spec) Fingerprint() string {
+	c := *s
+	c.Fields = make([]FieldPair, len(s.Fields))
+	copy(c.Fields, s.Fields)
+	c.applyDefaults()
+	data, err := json.Marshal(c)
+	if err != nil { // plain strings and bools: cannot happen
+		panic(fmt.Sprintf("pairing: marshal spec: %v", err))
+	}
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:6])
+}
