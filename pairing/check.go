@@ -68,6 +68,16 @@ func (o CRMObject) fieldNames() []string {
 // field, every required CRM field is written on create, and every profile
 // field slug exists. It returns a *ValidationError listing every problem.
 func (s *Spec) Check(crm CRMObject, afProfileFields []string) error {
+	return s.check(crm, afProfileFields, true)
+}
+
+// CheckCRM is Check without the Award Force half: for callers that hold the
+// CRM describe but not the account's profile fields.
+func (s *Spec) CheckCRM(crm CRMObject) error {
+	return s.check(crm, nil, false)
+}
+
+func (s *Spec) check(crm CRMObject, afProfileFields []string, checkAF bool) error {
 	var ps problems
 	if crm.Name != "" && !strings.EqualFold(crm.Name, s.Object) {
 		ps.add("object", fmt.Sprintf("the describe is of %s but the spec's object is %s", crm.Name, s.Object),
@@ -148,6 +158,9 @@ func (s *Spec) Check(crm CRMObject, afProfileFields []string) error {
 		}
 	}
 
+	if !checkAF {
+		return ps.err()
+	}
 	have := map[string]bool{}
 	for _, slug := range afProfileFields {
 		have[slug] = true

@@ -170,10 +170,8 @@ func (s *Spec) Decide(t Trigger, p Profile, matches []CRMRecord) Decision {
 	if pull {
 		d.AwardForce = s.pulls(p, rec)
 	}
-	if s.RecordIDField != "" && rec.ID != "" {
-		if before := p.Values[s.RecordIDField]; strings.TrimSpace(before) != rec.ID {
-			d.AwardForce = append(d.AwardForce, Change{Field: s.RecordIDField, Source: SourceRecordID, Before: before, After: rec.ID})
-		}
+	if c := s.RecordIDChange(p, rec.ID); c != nil {
+		d.AwardForce = append(d.AwardForce, *c)
 	}
 	switch {
 	case len(d.CRM) > 0:
@@ -279,4 +277,19 @@ func shouldWrite(source, target string, policy Overwrite, fold bool) bool {
 func (s *Spec) foldCase(f FieldPair) bool {
 	return f.AwardForce == AFEmail ||
 		f.AwardForce != "" && f.AwardForce == s.UniqueIdentifier.AwardForce
+}
+
+// RecordIDChange is the pull that stores the CRM record id in the spec's
+// record_id_field, or nil when there is no such field or it already holds
+// id. Decide applies it to matched records; after a create, the workflow
+// applies it once the new id is known.
+func (s *Spec) RecordIDChange(p Profile, id string) *Change {
+	if s.RecordIDField == "" || id == "" {
+		return nil
+	}
+	before := p.Values[s.RecordIDField]
+	if strings.TrimSpace(before) == id {
+		return nil
+	}
+	return &Change{Field: s.RecordIDField, Source: SourceRecordID, Before: before, After: id}
 }
