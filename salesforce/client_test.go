@@ -209,6 +209,16 @@ func TestQueryPaging(t *testing.T) {
 
 	_, err = c.Query(context.Background(), "SELECT Id FROM Contact WHERE Email = 'unterminated")
 	assert.Equal(t, "MALFORMED_QUERY", apiError(t, err).ErrorCode)
+
+	// An unbounded IN list: the URI limit answers 414, a permanent error.
+	values := make([]string, 800)
+	for i := range values {
+		values[i] = fmt.Sprintf("user%04d@example.com", i)
+	}
+	_, err = c.Query(context.Background(), "SELECT Id FROM Contact WHERE Email IN "+salesforce.QuoteList(values))
+	e := apiError(t, err)
+	assert.Equal(t, 414, e.HTTPStatus)
+	assert.True(t, salesforce.IsPermanentCode(e.ErrorCode), e.ErrorCode)
 }
 
 func TestRecordOperations(t *testing.T) {

@@ -78,6 +78,8 @@ var permanentCodes = map[string]bool{
 	"JSON_PARSER_ERROR":                 true,
 	"EXCEEDED_ID_LIMIT":                 true,
 	"MISSING_ARGUMENT":                  true,
+	"REQUEST_URI_TOO_LONG":              true, // 414: bound IN lists
+	"METHOD_NOT_ALLOWED":                true,
 	"invalid_grant":                     true,
 	"invalid_client":                    true,
 }

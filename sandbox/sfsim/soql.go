@@ -102,6 +102,7 @@ type QueryError struct {
 	Message   string
 }
 
+// Error implements error.
 func (e *QueryError) Error() string { return e.ErrorCode + ": " + e.Message }
 
 func malformed(format string, args ...any) *QueryError {
