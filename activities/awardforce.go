@@ -1,0 +1,109 @@
+// Package activities wraps every Award Force and Salesforce call that afsync
+// makes in a Temporal activity, so that each call is retried, bounded and
+// recorded in the workflow's history. Errors are classified once, here, into
+// Temporal errors (see classify).
+package activities
+
+import (
+	"context"
+	"strings"
+
+	"go.temporal.io/sdk/activity"
+
+	"github.com/afsync/afsync/awardforce"
+	"github.com/afsync/afsync/pairing"
+)
+
+// Built-in Award Force user fields, as named in pairing specs.
+const (
+	FieldEmail     = "email"
+	FieldFirstName = "first_name"
+	FieldLastName  = "last_name"
+	FieldMobile    = "mobile"
+)
+
+// AwardForce holds the Award Force activities. They run on the rate-limited
+// Award Force task queue. Register one instance with the worker.
+type AwardForce struct {
+	Client *awardforce.Client
+}
+
+// GetUser fetches one Award Force user, by slug or email, with its profile
+// fields, as the values a pairing spec reads.
+func (a *AwardForce) GetUser(ctx context.Context, slugOrEmail string) (pairing.Profile, error) {
+	u, err := a.Client.GetUser(ctx, slugOrEmail)
+	if err != nil {
+		return pairing.Profile{}, classify(err)
+	}
+	activity.GetLogger(ctx).Debug("Fetched Award Force user", "slug", u.Slug)
+	return profileOf(u), nil
+}
+
+// UpdateUserInput is the input of UpdateUser.
+type UpdateUserInput struct {
+	// Slug identifies the user.
+	Slug string `json:"slug"`
+	// Changes are the values to write, keyed by Award Force field name.
+	Changes []pairing.Change `json:"changes"`
+}
+
+// UpdateUser writes values pulled from the CRM into an Award Force profile.
+// Writing the same values twice is harmless, so retries are safe.
+func (a *AwardForce) UpdateUser(ctx context.Context, in UpdateUserInput) error {
+	if len(in.Changes) == 0 {
+		return nil
+	}
+	_, err := a.Client.UpdateUser(ctx, in.Slug, userUpdateOf(in.Changes))
+	return classify(err)
+}
+
+// ProfileFieldSlugs lists the account's user profile field slugs, which a
+// pairing spec may map.
+func (a *AwardForce) ProfileFieldSlugs(ctx context.Context) ([]string, error) {
+	fields, err := a.Client.ListUserFields(ctx)
+	if err != nil {
+		return nil, classify(err)
+	}
+	slugs := make([]string, 0, len(fields))
+	for _, f := range fields {
+		slugs = append(slugs, f.Slug)
+	}
+	return slugs, nil
+}
+
+// profileOf maps an Award Force user onto the field names of pairing specs.
+func profileOf(u *awardforce.User) pairing.Profile {
+	values := map[string]string{
+		FieldEmail:     strings.TrimSpace(u.Email),
+		FieldFirstName: u.FirstName,
+		FieldLastName:  u.LastName,
+		FieldMobile:    u.Mobile,
+	}
+	for _, f := range u.UserFields {
+		values[f.Slug] = f.Value
+	}
+	return pairing.Profile{Slug: u.Slug, Values: values}
+}
+
+func userUpdateOf(changes []pairing.Change) awardforce.UserUpdate {
+	var up awardforce.UserUpdate
+	for _, c := range changes {
+		v := c.After
+		switch c.Field {
+		case FieldEmail:
+			up.Email = &v
+		case FieldFirstName:
+			up.FirstName = &v
+		case FieldLastName:
+			up.LastName = &v
+		case FieldMobile:
+			up.Mobile = &v
+		default:
+			if up.UserFields == nil {
+				up.UserFields = map[string]string{}
+			}
+			up.UserFields[c.Field] = v
+		}
+	}
+	return up
+}

@@ -1,0 +1,258 @@
+package activities
+
+import (
+	"context"
+	"net/url"
+	"strings"
+	"sync"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/afsync/afsync/pairing"
+	"github.com/afsync/afsync/salesforce"
+)
+
+// maxQueryURI keeps a query's request URI under Salesforce's 16,384-byte
+// limit, with room for the instance path and API version.
+const maxQueryURI = 15_000
+
+// Salesforce holds the Salesforce activities. They run on the main task
+// queue. Register one instance with the worker.
+type Salesforce struct {
+	Client *salesforce.Client
+
+	mu        sync.Mutex
+	describes map[string]pairing.CRMObject // by object name; an org's schema rarely changes while a worker runs
+}
+
+// FindRecordsInput is the input of FindRecords.
+type FindRecordsInput struct {
+	// Spec names the object, the identifier field and the fields to read.
+	Spec pairing.Spec `json:"spec"`
+	// Identifiers are unique-identifier values (usually emails) to look up.
+	Identifiers []string `json:"identifiers"`
+}
+
+// FindRecordsResult maps each identifier, lower-cased, to every record that
+// holds it (none, one, or several when the CRM has duplicates).
+type FindRecordsResult struct {
+	Matches map[string][]pairing.CRMRecord `json:"matches"`
+	// Queries is how many SOQL queries the lookup cost.
+	Queries int `json:"queries"`
+}
+
+// IdentifierKey is how FindRecordsResult keys an identifier: Salesforce
+// compares text case-insensitively, so lookups do too.
+func IdentifierKey(v string) string { return strings.ToLower(strings.TrimSpace(v)) }
+
+// FindRecords looks records up by the spec's unique identifier, with as few
+// SOQL queries as the URI limit allows (one `IN (…)` per chunk). It checks the
+// spec against the object's describe first, so that a spec naming a field the
+// org does not have fails here, before any write, with a non-retryable error.
+func (a *Salesforce) FindRecords(ctx context.Context, in FindRecordsInput) (FindRecordsResult, error) {
+	if err := a.checkSpec(ctx, &in.Spec); err != nil {
+		return FindRecordsResult{}, err
+	}
+	res := FindRecordsResult{Matches: map[string][]pairing.CRMRecord{}}
+	fields := in.Spec.CRMFields()
+	for _, q := range buildLookupQueries(in.Spec.Object, in.Spec.UniqueIdentifier.CRM, fields, in.Identifiers) {
+		records, err := a.Client.Query(ctx, q)
+		res.Queries++
+		if err != nil {
+			return FindRecordsResult{}, classify(err)
+		}
+		for _, r := range records {
+			rec := crmRecordOf(r, fields)
+			key := IdentifierKey(rec.Values[in.Spec.UniqueIdentifier.CRM])
+			res.Matches[key] = append(res.Matches[key], rec)
+		}
+	}
+	return res, nil
+}
+
+// buildLookupQueries returns the SOQL queries that find every identifier,
+// each short enough for Salesforce's URI limit once URL-encoded. Empty and
+// repeated identifiers are dropped.
+func buildLookupQueries(object, idField string, fields, identifiers []string) []string {
+	head := "SELECT " + strings.Join(fields, ", ") + " FROM " + object + " WHERE " + idField + " IN ("
+	var (
+		queries []string
+		b       strings.Builder
+		n       int
+		seen    = map[string]bool{}
+	)
+	flush := func() {
+		if n > 0 {
+			queries = append(queries, b.String()+")")
+		}
+		b.Reset()
+		n = 0
+	}
+	for _, id := range identifiers {
+		key := IdentifierKey(id)
+		if key == "" || seen[key] {
+			continue
+		}
+		seen[key] = true
+		lit := salesforce.Quote(strings.TrimSpace(id))
+		if n > 0 && len(url.QueryEscape(b.String()+", "+lit+")")) > maxQueryURI {
+			flush()
+		}
+		if n == 0 {
+			b.WriteString(head)
+		} else {
+			b.WriteString(", ")
+		}
+		b.WriteString(lit)
+		n++
+	}
+	flush()
+	return queries
+}
+
+// CreateRecordInput is the input of CreateRecord.
+type CreateRecordInput struct {
+	Spec pairing.Spec `json:"spec"`
+	// Slug is the Award Force user's slug (the external id value, when the spec has one).
+	Slug string `json:"slug"`
+	// Identifier is the unique-identifier value, used to re-find a record an
+	// earlier attempt created.
+	Identifier string `json:"identifier"`
+	// Values are the CRM fields to set.
+	Values []pairing.Change `json:"values"`
+}
+
+// CreateRecordResult is the output of CreateRecord.
+type CreateRecordResult struct {
+	ID string `json:"id"`
+	// Created is false when an earlier attempt had already created the record.
+	Created bool `json:"created"`
+}
+
+// CreateRecord creates the CRM record, idempotently: with an external-id
+// field it upserts on the Award Force slug; without one, a retry first looks
+// the identifier up again, so that a response lost after Salesforce committed
+// never leads to a second record. The first attempt skips that look-up to
+// spare the API quota.
+func (a *Salesforce) CreateRecord(ctx context.Context, in CreateRecordInput) (CreateRecordResult, error) {
+	fields := fieldsOf(in.Values)
+	obj := in.Spec.Object
+	if ext := in.Spec.ExternalID.CRM; ext != "" {
+		delete(fields, ext)
+		res, err := a.Client.Upsert(ctx, obj, ext, in.Slug, fields)
+		if err != nil {
+			return CreateRecordResult{}, classify(err)
+		}
+		return CreateRecordResult{ID: res.ID, Created: res.Created}, nil
+	}
+	if activity.GetInfo(ctx).Attempt > 1 {
+		found, err := a.FindRecords(ctx, FindRecordsInput{Spec: in.Spec, Identifiers: []string{in.Identifier}})
+		if err != nil {
+			return CreateRecordResult{}, err
+		}
+		switch m := found.Matches[IdentifierKey(in.Identifier)]; len(m) {
+		case 0:
+		case 1:
+			activity.GetLogger(ctx).Info("Record found on retry; an earlier attempt created it", "recordId", m[0].ID)
+			return CreateRecordResult{ID: m[0].ID}, nil
+		default:
+			return CreateRecordResult{}, temporal.NewNonRetryableApplicationError(
+				"several records hold the identifier; not creating another", ErrTypeSalesforceAmbiguous, nil)
+		}
+	}
+	id, err := a.Client.Create(ctx, obj, fields)
+	if err != nil {
+		return CreateRecordResult{}, classify(err)
+	}
+	return CreateRecordResult{ID: id, Created: true}, nil
+}
+
+// UpdateRecordInput is the input of UpdateRecord.
+type UpdateRecordInput struct {
+	Object string           `json:"object"`
+	ID     string           `json:"id"`
+	Values []pairing.Change `json:"values"`
+}
+
+// UpdateRecord writes only the given fields of one record. It is naturally
+// idempotent.
+func (a *Salesforce) UpdateRecord(ctx context.Context, in UpdateRecordInput) error {
+	if len(in.Values) == 0 {
+		return nil
+	}
+	return classify(a.Client.Update(ctx, in.Object, in.ID, fieldsOf(in.Values)))
+}
+
+// checkSpec validates the spec against the object's describe, fetched once
+// per object and worker.
+func (a *Salesforce) checkSpec(ctx context.Context, spec *pairing.Spec) error {
+	obj, err := a.describe(ctx, spec.Object)
+	if err != nil {
+		return err
+	}
+	if err := spec.CheckCRM(obj); err != nil {
+		return temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeInvalidSpec, err)
+	}
+	return nil
+}
+
+// Describe returns the object's schema as pairing specs see it.
+func (a *Salesforce) describe(ctx context.Context, object string) (pairing.CRMObject, error) {
+	a.mu.Lock()
+	obj, ok := a.describes[strings.ToLower(object)]
+	a.mu.Unlock()
+	if ok {
+		return obj, nil
+	}
+	d, err := a.Client.Describe(ctx, object)
+	if err != nil {
+		return pairing.CRMObject{}, classify(err)
+	}
+	obj = CRMObjectOf(d)
+	a.mu.Lock()
+	if a.describes == nil {
+		a.describes = map[string]pairing.CRMObject{}
+	}
+	a.describes[strings.ToLower(object)] = obj
+	a.mu.Unlock()
+	return obj, nil
+}
+
+// CRMObjectOf converts a Salesforce describe into the schema pairing checks
+// specs against.
+func CRMObjectOf(d *salesforce.ObjectDescribe) pairing.CRMObject {
+	obj := pairing.CRMObject{Name: d.Name, Fields: make(map[string]pairing.CRMField, len(d.Fields))}
+	for _, f := range d.Fields {
+		obj.Fields[f.Name] = pairing.CRMField{
+			Name: f.Name, Type: f.Type, Length: f.Length,
+			Createable: f.Createable, Updateable: f.Updateable, Nillable: f.Nillable,
+			ExternalID: f.ExternalID, DefaultedOnCreate: f.DefaultedOnCreate,
+		}
+	}
+	return obj
+}
+
+// crmRecordOf reads a queried record's values under the spec's own field
+// names (Salesforce answers with the describe's spelling).
+func crmRecordOf(r salesforce.Record, fields []string) pairing.CRMRecord {
+	lower := make(map[string]string, len(r))
+	for k := range r {
+		lower[strings.ToLower(k)] = k
+	}
+	values := make(map[string]string, len(fields))
+	for _, f := range fields {
+		if k, ok := lower[strings.ToLower(f)]; ok {
+			values[f] = r.String(k)
+		}
+	}
+	return pairing.CRMRecord{ID: r.ID(), Values: values}
+}
+
+func fieldsOf(changes []pairing.Change) map[string]any {
+	m := make(map[string]any, len(changes))
+	for _, c := range changes {
+		m[c.Field] = c.After
+	}
+	return m
+}

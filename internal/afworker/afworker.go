@@ -1,0 +1,116 @@
+// Package afworker wires afsync's Temporal workers: the main task queue
+// (workflows and Salesforce activities) and the rate-limited Award Force
+// task queue. Both mains and the integration tests use it, so the tests run
+// exactly what production runs.
+package afworker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/operatorservice/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
+
+	"github.com/afsync/afsync/activities"
+	"github.com/afsync/afsync/awardforce"
+	"github.com/afsync/afsync/internal/config"
+	"github.com/afsync/afsync/salesforce"
+	"github.com/afsync/afsync/workflows"
+)
+
+// Worker runs both of afsync's task-queue workers in one process.
+type Worker struct {
+	main, awardForce worker.Worker
+}
+
+// New builds the API clients and registers workflows and activities. It
+// does not start polling; call Start.
+func New(c client.Client, cfg config.Config) (*Worker, error) {
+	afClient, err := awardforce.New(cfg.AwardForce)
+	if err != nil {
+		return nil, err
+	}
+	sfClient, err := salesforce.New(cfg.Salesforce)
+	if err != nil {
+		return nil, err
+	}
+	mainWorker := worker.New(c, workflows.TaskQueue, worker.Options{})
+	mainWorker.RegisterWorkflow(workflows.UserSync)
+	mainWorker.RegisterWorkflow(workflows.ResolveUser)
+	mainWorker.RegisterActivity(&activities.Salesforce{Client: sfClient})
+
+	afOpts := worker.Options{}
+	if cfg.AwardForceRatePerMinute > 0 {
+		// Enforced by the server for every worker polling the queue: the
+		// whole fleet stays within Award Force's per-key limit.
+		afOpts.TaskQueueActivitiesPerSecond = cfg.AwardForceRatePerMinute / 60
+	}
+	afWorker := worker.New(c, workflows.AwardForceTaskQueue, afOpts)
+	afWorker.RegisterActivity(&activities.AwardForce{Client: afClient})
+	return &Worker{main: mainWorker, awardForce: afWorker}, nil
+}
+
+// Start begins polling both task queues.
+func (w *Worker) Start() error {
+	if err := w.awardForce.Start(); err != nil {
+		return fmt.Errorf("award force worker: %w", err)
+	}
+	if err := w.main.Start(); err != nil {
+		w.awardForce.Stop()
+		return fmt.Errorf("main worker: %w", err)
+	}
+	return nil
+}
+
+// Stop stops polling and waits for running activities to finish.
+func (w *Worker) Stop() {
+	w.main.Stop()
+	w.awardForce.Stop()
+}
+
+// EnsureSearchAttributes registers afsync's search attributes on the
+// namespace when they are missing. Where the caller may not register them
+// (Temporal Cloud, or a restricted role), it fails with the exact command an
+// operator must run.
+func EnsureSearchAttributes(ctx context.Context, c client.Client, namespace string) error {
+	ops := c.OperatorService()
+	have, err := ops.ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: namespace})
+	if err != nil {
+		return fmt.Errorf("listing search attributes of namespace %q: %w", namespace, err)
+	}
+	missing := map[string]enums.IndexedValueType{}
+	for _, k := range workflows.SearchAttributeKeys() {
+		if _, ok := have.GetCustomAttributes()[k.GetName()]; !ok {
+			missing[k.GetName()] = k.GetValueType()
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	_, err = ops.AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{Namespace: namespace, SearchAttributes: missing})
+	var denied *serviceerror.PermissionDenied
+	var unimplemented *serviceerror.Unimplemented
+	if errors.As(err, &denied) || errors.As(err, &unimplemented) {
+		return fmt.Errorf("namespace %q lacks afsync's search attributes and this worker may not add them: ask an operator to run:\n  %s", namespace, SearchAttributeCommand(namespace))
+	}
+	if err != nil {
+		return fmt.Errorf("registering search attributes on namespace %q: %w (or run: %s)", namespace, err, SearchAttributeCommand(namespace))
+	}
+	return nil
+}
+
+// SearchAttributeCommand is the temporal CLI command that registers afsync's
+// search attributes.
+func SearchAttributeCommand(namespace string) string {
+	var b strings.Builder
+	b.WriteString("temporal operator search-attribute create --namespace " + namespace)
+	for _, k := range workflows.SearchAttributeKeys() {
+		b.WriteString(" --name " + k.GetName() + " --type " + strings.TrimPrefix(k.GetValueType().String(), "INDEXED_VALUE_TYPE_"))
+	}
+	return b.String()
+}

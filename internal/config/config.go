@@ -1,0 +1,104 @@
+// Package config loads afsync's settings once, from the environment, for
+// both mains. Flags override them; secrets come from the environment only,
+// so that they never show in a process list or in --help.
+//
+// Environment variables:
+//
+//	TEMPORAL_ADDRESS             Temporal frontend host:port (default localhost:7233)
+//	TEMPORAL_NAMESPACE           Temporal namespace (default "default")
+//	TEMPORAL_API_KEY, TEMPORAL_TLS_*, TEMPORAL_PROFILE, TEMPORAL_CONFIG_FILE
+//	                             the rest of the SDK's standard client settings
+//	AWARDFORCE_API_URL           Award Force API base URL (default https://api.cr4ce.com;
+//	                             regional hosts such as https://api.eu.cr4ce.com)
+//	AWARDFORCE_API_KEY           Award Force API key (Read / Write)
+//	AWARDFORCE_RATE_LIMIT        Award Force requests per minute for the whole fleet (default 60; 0 = no limit)
+//	SALESFORCE_LOGIN_URL         the org's My Domain or login URL (token endpoint base)
+//	SALESFORCE_CLIENT_ID         connected app consumer key
+//	SALESFORCE_CLIENT_SECRET     consumer secret (client-credentials flow)
+//	SALESFORCE_USERNAME          username (JWT bearer flow, with SALESFORCE_PRIVATE_KEY_FILE)
+//	SALESFORCE_PRIVATE_KEY_FILE  PEM RSA key whose certificate the connected app holds (JWT bearer flow)
+//	SALESFORCE_AUDIENCE          JWT audience (default https://login.salesforce.com; https://test.salesforce.com for sandboxes)
+//	SALESFORCE_API_VERSION       REST API version (default v62.0)
+//	AFSYNC_CONFIG                path of the pairing spec (YAML); the built-in default when unset
+package config
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/afsync/afsync/awardforce"
+	"github.com/afsync/afsync/pairing"
+	"github.com/afsync/afsync/salesforce"
+)
+
+// DefaultAwardForceRate is Award Force's documented limit: 60 requests per
+// API key per minute.
+const DefaultAwardForceRate = 60
+
+// Config is everything afsync needs besides the Temporal connection.
+type Config struct {
+	AwardForce awardforce.Config
+	// AwardForceRatePerMinute caps Award Force activities for the whole
+	// fleet, through the task queue's rate limit. Zero means no cap.
+	AwardForceRatePerMinute float64
+	Salesforce              salesforce.Config
+	// SpecPath is the pairing spec file; empty means pairing.Default().
+	SpecPath string
+}
+
+// Getenv reads one environment variable; os.Getenv in production, a map in tests.
+type Getenv func(string) string
+
+// FromEnv reads the configuration from the environment. It fails, naming the
+// variable and the fix, only on values that are malformed; missing
+// credentials are reported by the clients when they are built.
+func FromEnv(getenv Getenv) (Config, error) {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	c := Config{
+		AwardForce: awardforce.Config{
+			BaseURL: getenv("AWARDFORCE_API_URL"),
+			APIKey:  getenv("AWARDFORCE_API_KEY"),
+		},
+		AwardForceRatePerMinute: DefaultAwardForceRate,
+		Salesforce: salesforce.Config{
+			LoginURL:     getenv("SALESFORCE_LOGIN_URL"),
+			ClientID:     getenv("SALESFORCE_CLIENT_ID"),
+			ClientSecret: getenv("SALESFORCE_CLIENT_SECRET"),
+			Username:     getenv("SALESFORCE_USERNAME"),
+			Audience:     getenv("SALESFORCE_AUDIENCE"),
+			APIVersion:   getenv("SALESFORCE_API_VERSION"),
+		},
+		SpecPath: getenv("AFSYNC_CONFIG"),
+	}
+	if v := strings.TrimSpace(getenv("AWARDFORCE_RATE_LIMIT")); v != "" {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || f < 0 {
+			return Config{}, fmt.Errorf("AWARDFORCE_RATE_LIMIT=%q: want requests per minute as a number ≥ 0 (60 is Award Force's limit; 0 disables the cap)", v)
+		}
+		c.AwardForceRatePerMinute = f
+	}
+	if path := getenv("SALESFORCE_PRIVATE_KEY_FILE"); path != "" {
+		pem, err := os.ReadFile(path)
+		if err != nil {
+			return Config{}, fmt.Errorf("SALESFORCE_PRIVATE_KEY_FILE: %w (point it at the PEM RSA key of the connected app's certificate)", err)
+		}
+		c.Salesforce.PrivateKeyPEM = pem
+	}
+	return c, nil
+}
+
+// Spec loads the pairing spec named by SpecPath, or the default.
+func (c Config) Spec() (*pairing.Spec, error) {
+	spec, err := pairing.Load(c.SpecPath)
+	if err != nil {
+		if c.SpecPath != "" {
+			return nil, fmt.Errorf("pairing spec %s (AFSYNC_CONFIG or --config): %w", c.SpecPath, err)
+		}
+		return nil, err
+	}
+	return spec, nil
+}

@@ -1,0 +1,226 @@
+// Package devserver runs the official Temporal dev server (`temporal server
+// start-dev`) as a child process: the embedded default of `worker --dev` and
+// the real server of the integration tests.
+package devserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+)
+
+// PinnedVersion is the Temporal CLI afsync is built and tested with (server
+// 1.29.1, UI 2.42.1). Later CLIs cannot be `go install`ed: they carry a
+// replace directive.
+const PinnedVersion = "v1.5.1"
+
+// InstallCommand builds the pinned CLI from the Go module proxy.
+const InstallCommand = "go install github.com/temporalio/cli/cmd/temporal@" + PinnedVersion
+
+// Options configures the dev server.
+type Options struct {
+	// Binary is the temporal CLI; empty means Find().
+	Binary string
+	// IP to listen on; default 127.0.0.1.
+	IP string
+	// Port of the frontend; 0 picks a free one.
+	Port int
+	// UIPort of the web UI; 0 picks a free one, -1 disables the UI.
+	UIPort int
+	// DBFile keeps history in SQLite across restarts; empty keeps it in memory.
+	DBFile string
+	// Namespace to create; default "default".
+	Namespace string
+	// SearchAttributes are registered at start.
+	SearchAttributes []temporal.SearchAttributeKey
+	// Log receives the server's output; nil discards it.
+	Log io.Writer
+}
+
+// Server is a running dev server.
+type Server struct {
+	cmd *exec.Cmd
+	// Address is the frontend's host:port.
+	Address string
+	// UIURL is the web UI's address, empty when disabled.
+	UIURL string
+	// Namespace is the namespace created at start.
+	Namespace string
+	done      chan struct{}
+	waitErr   error
+}
+
+// Find locates the temporal CLI: $AFSYNC_TEMPORAL_CLI, then $GOBIN,
+// $GOPATH/bin and ~/go/bin (where `go install` puts it), then $PATH.
+func Find() (string, error) {
+	if p := os.Getenv("AFSYNC_TEMPORAL_CLI"); p != "" {
+		if _, err := os.Stat(p); err != nil {
+			return "", fmt.Errorf("AFSYNC_TEMPORAL_CLI=%s: %w", p, err)
+		}
+		return p, nil
+	}
+	var dirs []string
+	if d := os.Getenv("GOBIN"); d != "" {
+		dirs = append(dirs, d)
+	}
+	if d := os.Getenv("GOPATH"); d != "" {
+		dirs = append(dirs, filepath.Join(filepath.SplitList(d)[0], "bin"))
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		dirs = append(dirs, filepath.Join(home, "go", "bin"))
+	}
+	for _, d := range dirs {
+		p := filepath.Join(d, "temporal")
+		if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
+			return p, nil
+		}
+	}
+	if p, err := exec.LookPath("temporal"); err == nil {
+		return p, nil
+	}
+	return "", fmt.Errorf("the Temporal CLI is not installed: run `%s` (about 8 minutes the first time), or set AFSYNC_TEMPORAL_CLI to its path", InstallCommand)
+}
+
+// Start launches the dev server and waits until it answers health checks.
+func Start(ctx context.Context, opts Options) (*Server, error) {
+	bin := opts.Binary
+	if bin == "" {
+		var err error
+		if bin, err = Find(); err != nil {
+			return nil, err
+		}
+	}
+	if opts.IP == "" {
+		opts.IP = "127.0.0.1"
+	}
+	if opts.Namespace == "" {
+		opts.Namespace = "default"
+	}
+	port, err := portOrFree(opts.IP, opts.Port)
+	if err != nil {
+		return nil, err
+	}
+	args := []string{"server", "start-dev",
+		"--ip", opts.IP, "--port", strconv.Itoa(port),
+		"--namespace", opts.Namespace,
+		"--log-level", "warn",
+		"--dynamic-config-value", "frontend.enableServerVersionCheck=false",
+	}
+	s := &Server{Address: net.JoinHostPort(opts.IP, strconv.Itoa(port)), Namespace: opts.Namespace, done: make(chan struct{})}
+	if opts.UIPort < 0 {
+		args = append(args, "--headless")
+	} else {
+		ui, err := portOrFree(opts.IP, opts.UIPort)
+		if err != nil {
+			return nil, err
+		}
+		args = append(args, "--ui-port", strconv.Itoa(ui), "--ui-ip", opts.IP)
+		s.UIURL = "http://" + net.JoinHostPort(opts.IP, strconv.Itoa(ui))
+	}
+	if opts.DBFile != "" {
+		if err := os.MkdirAll(filepath.Dir(opts.DBFile), 0o755); err != nil {
+			return nil, err
+		}
+		args = append(args, "--db-filename", opts.DBFile)
+	}
+	for _, k := range opts.SearchAttributes {
+		args = append(args, "--search-attribute", k.GetName()+"="+k.GetValueType().String())
+	}
+	s.cmd = exec.Command(bin, args...)
+	s.cmd.Stdout, s.cmd.Stderr = opts.Log, opts.Log
+	// Its own process group, so that Stop ends the server and its children
+	// and a Ctrl-C in the terminal reaches us first.
+	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
+	if err := s.cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting %s: %w", bin, err)
+	}
+	go func() { s.waitErr = s.cmd.Wait(); close(s.done) }()
+	if err := s.waitReady(ctx); err != nil {
+		_ = s.Stop()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Server) waitReady(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	for {
+		c, err := client.Dial(client.Options{HostPort: s.Address, Namespace: s.Namespace, Logger: quietLogger{}})
+		if err == nil {
+			_, err = c.CheckHealth(ctx, &client.CheckHealthRequest{})
+			if err == nil {
+				_, err = c.DescribeTaskQueue(ctx, "afsync-ready-probe", 1)
+			}
+			c.Close()
+			if err == nil {
+				return nil
+			}
+		}
+		select {
+		case <-s.done:
+			return fmt.Errorf("temporal dev server exited before it was ready: %v (is port %s or the database file in use?)", s.waitErr, s.Address)
+		case <-ctx.Done():
+			return fmt.Errorf("temporal dev server at %s not ready: %w (last error: %v)", s.Address, ctx.Err(), err)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// Stop ends the server gracefully (SIGTERM, then SIGKILL after 10 s) and waits.
+func (s *Server) Stop() error {
+	if s == nil || s.cmd == nil || s.cmd.Process == nil {
+		return nil
+	}
+	select {
+	case <-s.done:
+		return nil
+	default:
+	}
+	_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGTERM)
+	select {
+	case <-s.done:
+	case <-time.After(10 * time.Second):
+		_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
+		<-s.done
+	}
+	var exitErr *exec.ExitError
+	if s.waitErr != nil && !errors.As(s.waitErr, &exitErr) {
+		return s.waitErr
+	}
+	return nil
+}
+
+// Done is closed when the server process has exited.
+func (s *Server) Done() <-chan struct{} { return s.done }
+
+func portOrFree(ip string, port int) (int, error) {
+	if port > 0 {
+		return port, nil
+	}
+	l, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// quietLogger drops the SDK client's logs during readiness probing.
+type quietLogger struct{}
+
+func (quietLogger) Debug(string, ...any) {}
+func (quietLogger) Info(string, ...any)  {}
+func (quietLogger) Warn(string, ...any)  {}
+func (quietLogger) Error(string, ...any) {}

@@ -1,0 +1,71 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"github.com/spf13/cobra"
+	"go.temporal.io/sdk/client"
+
+	"github.com/afsync/afsync/internal/config"
+)
+
+// globalOptions are the flags every command that talks to Temporal shares.
+type globalOptions struct {
+	temporal config.Temporal
+	specPath string
+}
+
+// dial connects to Temporal with the SDK's standard settings and the flags.
+func (g *globalOptions) dial(ctx context.Context) (client.Client, client.Options, error) {
+	copts, err := g.temporal.ClientOptions(slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		return nil, copts, err
+	}
+	c, err := client.DialContext(ctx, copts)
+	if err != nil {
+		return nil, copts, fmt.Errorf("connecting to Temporal at %s (TEMPORAL_ADDRESS or --address; is a worker stack running? try `go run ./worker --dev`): %w", copts.HostPort, err)
+	}
+	return c, copts, nil
+}
+
+func newRootCmd() *cobra.Command {
+	g := &globalOptions{}
+	cmd := &cobra.Command{
+		Use:   "starter",
+		Short: "Trigger and inspect afsync syncs on a running worker",
+		Long: `starter is afsync's ops CLI. It talks to Temporal only (TEMPORAL_ADDRESS,
+TEMPORAL_NAMESPACE and the SDK's other standard settings): the API keys stay
+with the worker. The pairing spec is AFSYNC_CONFIG or --config (the built-in
+default when neither is set).`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	pf := cmd.PersistentFlags()
+	pf.StringVar(&g.temporal.Address, "address", "", "Temporal frontend host:port (overrides TEMPORAL_ADDRESS)")
+	pf.StringVar(&g.temporal.Namespace, "namespace", "", "Temporal namespace (overrides TEMPORAL_NAMESPACE)")
+	pf.StringVar(&g.specPath, "config", "", "pairing spec file (overrides AFSYNC_CONFIG)")
+	cmd.AddCommand(newCmdSync(g), newCmdSandbox())
+	return cmd
+}
+
+// exitError carries a specific exit code (for example 2 when a sync ended
+// in failure) through cobra to main.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+func exitCode(err error) int {
+	var e *exitError
+	if errors.As(err, &e) {
+		return e.code
+	}
+	return 1
+}

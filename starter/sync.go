@@ -1,0 +1,193 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/afsync/afsync/internal/config"
+	"github.com/afsync/afsync/pairing"
+	"github.com/afsync/afsync/workflows"
+)
+
+var slugPattern = regexp.MustCompile(`^[A-Za-z]{8}$`)
+
+type syncOptions struct {
+	*globalOptions
+	user    string
+	trigger string
+	json    bool
+	timeout time.Duration
+	out     io.Writer
+}
+
+func newCmdSync(g *globalOptions) *cobra.Command {
+	o := &syncOptions{globalOptions: g}
+	cmd := &cobra.Command{
+		Use:   "sync <slug-or-email>",
+		Short: "Sync one Award Force user now and show what changed",
+		Long: `Run the UserSync workflow for one Award Force user, wait for it, and print
+the decision, every field's before → after and the Salesforce record id.
+
+The workflow id is afsync-user-<slug>; a sync already running for that user
+is joined rather than started twice. Given an email, the worker resolves it to
+the slug first.`,
+		Example: `  starter sync AbCdEfGh
+  starter sync jane.doe@example.org --json`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.user = args[0]
+			o.out = cmd.OutOrStdout()
+			return runSync(cmd.Context(), o)
+		},
+	}
+	cmd.Flags().StringVar(&o.trigger, "trigger", string(pairing.TriggerManual),
+		"why the sync runs: manual or registration (options 1–3 of the spec), profile_update (option 4)")
+	cmd.Flags().BoolVar(&o.json, "json", false, "print the audit record as JSON")
+	cmd.Flags().DurationVar(&o.timeout, "timeout", 10*time.Minute, "how long to wait for the result")
+	return cmd
+}
+
+// spec loads the pairing spec from --config or AFSYNC_CONFIG.
+func (g *globalOptions) spec() (*pairing.Spec, error) {
+	cfg, err := config.FromEnv(nil)
+	if err != nil {
+		return nil, err
+	}
+	if g.specPath != "" {
+		cfg.SpecPath = g.specPath
+	}
+	return cfg.Spec()
+}
+
+func runSync(ctx context.Context, o *syncOptions) error {
+	trigger := pairing.Trigger(o.trigger)
+	switch trigger {
+	case pairing.TriggerManual, pairing.TriggerRegistration, pairing.TriggerProfileUpdate:
+	default:
+		return fmt.Errorf("--trigger %q: want manual, registration or profile_update", o.trigger)
+	}
+	spec, err := o.spec()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, o.timeout)
+	defer cancel()
+	c, copts, err := o.dial(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+
+	slug, err := resolveSlug(ctx, c, o.user)
+	if err != nil {
+		return err
+	}
+	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                       workflows.UserSyncWorkflowID(slug),
+		TaskQueue:                workflows.TaskQueue,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		WorkflowExecutionTimeout: 24 * time.Hour,
+	}, workflows.UserSync, workflows.UserSyncInput{Slug: slug, Trigger: trigger, Spec: *spec})
+	if err != nil {
+		return fmt.Errorf("starting the sync of %s: %w", slug, err)
+	}
+	var res workflows.UserSyncResult
+	err = run.Get(ctx, &res)
+	var appErr *temporal.ApplicationError
+	if err != nil && errors.As(err, &appErr) && appErr.Type() == workflows.ErrTypeSyncFailed && appErr.HasDetails() {
+		if derr := appErr.Details(&res); derr != nil {
+			return err
+		}
+	} else if err != nil {
+		return fmt.Errorf("sync of %s (workflow %s): %w", slug, run.GetID(), err)
+	}
+	if o.json {
+		enc := json.NewEncoder(o.out)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(res); err != nil {
+			return err
+		}
+	} else {
+		printResult(o.out, &res, copts.Namespace, run)
+	}
+	if res.Outcome == workflows.OutcomeFailed {
+		return &exitError{code: 2, err: fmt.Errorf("sync of %s failed: %s", slug, res.Error)}
+	}
+	return nil
+}
+
+// resolveSlug returns the slug of the user named by a slug or an email,
+// asking the worker (which holds the Award Force key) for emails.
+func resolveSlug(ctx context.Context, c client.Client, user string) (string, error) {
+	if slugPattern.MatchString(user) {
+		return user, nil
+	}
+	if !strings.Contains(user, "@") {
+		return "", fmt.Errorf("%q is neither an Award Force slug (8 letters) nor an email", user)
+	}
+	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                       workflows.ResolveUserWorkflowID(user),
+		TaskQueue:                workflows.TaskQueue,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		WorkflowExecutionTimeout: 10 * time.Minute,
+	}, workflows.ResolveUser, user)
+	if err != nil {
+		return "", fmt.Errorf("looking the email up: %w", err)
+	}
+	var slug string
+	if err := run.Get(ctx, &slug); err != nil {
+		return "", fmt.Errorf("looking the email up in Award Force: %w", err)
+	}
+	return slug, nil
+}
+
+func printResult(w io.Writer, r *workflows.UserSyncResult, namespace string, run client.WorkflowRun) {
+	d := r.Decision
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "User\t%s\n", r.Slug)
+	fmt.Fprintf(tw, "Outcome\t%s\n", r.Outcome)
+	fmt.Fprintf(tw, "Decision\t%s", d.Action)
+	if d.Reason != "" {
+		fmt.Fprintf(tw, " (%s)", d.Reason)
+	}
+	fmt.Fprintln(tw)
+	if r.RecordID != "" {
+		fmt.Fprintf(tw, "Salesforce record\t%s\n", r.RecordID)
+	}
+	if len(d.CandidateIDs) > 0 {
+		fmt.Fprintf(tw, "Matching records\t%s\n", strings.Join(d.CandidateIDs, ", "))
+	}
+	if r.Error != "" {
+		fmt.Fprintf(tw, "Error\t%s\n", r.Error)
+	}
+	fmt.Fprintf(tw, "Workflow\t%s (run %s, namespace %s)\n", run.GetID(), run.GetRunID(), namespace)
+	tw.Flush()
+	printChanges(w, "Salesforce changes", d.CRM)
+	printChanges(w, "Award Force changes", d.AwardForce)
+}
+
+func printChanges(w io.Writer, title string, changes []pairing.Change) {
+	if len(changes) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\n%s:\n", title)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, c := range changes {
+		fmt.Fprintf(tw, "  %s\t%q\t→ %q\t(from %s)\n", c.Field, c.Before, c.After, c.Source)
+	}
+	tw.Flush()
+}

@@ -1,0 +1,239 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	"go.temporal.io/sdk/client"
+
+	"github.com/afsync/afsync/internal/afworker"
+	"github.com/afsync/afsync/internal/config"
+	"github.com/afsync/afsync/internal/devserver"
+	"github.com/afsync/afsync/internal/devstack"
+	"github.com/afsync/afsync/sandbox"
+)
+
+// options are the worker's flags; they override the environment.
+type options struct {
+	temporal config.Temporal
+	specPath string
+	afRate   float64
+	logLevel string
+
+	dev            bool
+	devDir         string
+	devPort        int
+	devUIPort      int
+	sandboxUsers   int
+	sandboxSeed    uint64
+	sandboxAFPort  int
+	sandboxSFPort  int
+	sandboxLatency time.Duration
+	sandboxAFLimit int
+
+	out io.Writer
+}
+
+func newRootCmd() *cobra.Command {
+	o := &options{}
+	cmd := &cobra.Command{
+		Use:   "worker",
+		Short: "Run the afsync Temporal worker (pairs Award Force users with Salesforce records)",
+		Long: `Run the afsync Temporal worker.
+
+It connects to Temporal with the SDK's standard settings (TEMPORAL_ADDRESS,
+TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_*), to Award Force with
+AWARDFORCE_API_URL and AWARDFORCE_API_KEY, and to Salesforce with
+SALESFORCE_LOGIN_URL, SALESFORCE_CLIENT_ID and SALESFORCE_CLIENT_SECRET (or
+SALESFORCE_USERNAME and SALESFORCE_PRIVATE_KEY_FILE for the JWT bearer flow).
+The pairing spec is AFSYNC_CONFIG (the built-in default when unset). On start
+it checks the credentials and the spec, and registers its search attributes.
+
+With --dev it runs the embedded default instead: the Temporal dev server
+(UI on http://127.0.0.1:8233, history kept in --dev-dir), the sandbox APIs
+seeded with realistic users, and the worker pointed at them.`,
+		Example: `  worker --dev                      # everything on this machine
+  AFSYNC_CONFIG=pairing.yaml worker # production: a Temporal cluster and the real APIs`,
+		SilenceUsage: true,
+		Args:         cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			o.out = cmd.OutOrStdout()
+			if !cmd.Flags().Changed("awardforce-rate") {
+				o.afRate = -1
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			if o.dev {
+				return runDev(ctx, o)
+			}
+			return runWorker(ctx, o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.temporal.Address, "address", "", "Temporal frontend host:port (overrides TEMPORAL_ADDRESS)")
+	f.StringVar(&o.temporal.Namespace, "namespace", "", "Temporal namespace (overrides TEMPORAL_NAMESPACE)")
+	f.StringVar(&o.specPath, "config", "", "pairing spec file (overrides AFSYNC_CONFIG)")
+	f.Float64Var(&o.afRate, "awardforce-rate", config.DefaultAwardForceRate, "Award Force requests per minute for the whole fleet; 0 = no cap (overrides AWARDFORCE_RATE_LIMIT)")
+	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	f.BoolVar(&o.dev, "dev", false, "start the embedded default: Temporal dev server + UI, sandbox APIs, worker")
+	f.StringVar(&o.devDir, "dev-dir", ".afsync", "with --dev: where the dev server keeps its SQLite history")
+	f.IntVar(&o.devPort, "dev-port", 7233, "with --dev: Temporal frontend port")
+	f.IntVar(&o.devUIPort, "dev-ui-port", 8233, "with --dev: Temporal UI port")
+	f.IntVar(&o.sandboxUsers, "sandbox-users", 250, "with --dev: Award Force users to seed")
+	f.Uint64Var(&o.sandboxSeed, "sandbox-seed", 1, "with --dev: seed of the sandbox data")
+	f.IntVar(&o.sandboxAFPort, "sandbox-awardforce-port", 8081, "with --dev: Award Force simulator port")
+	f.IntVar(&o.sandboxSFPort, "sandbox-salesforce-port", 8082, "with --dev: Salesforce simulator port")
+	f.DurationVar(&o.sandboxLatency, "sandbox-latency", 0, "with --dev: latency added to every simulated API call")
+	f.IntVar(&o.sandboxAFLimit, "sandbox-awardforce-limit", 0, "with --dev: the Award Force simulator's rate limit per minute (0 = none; Award Force's real one is 60)")
+	return cmd
+}
+
+func newLogger(level string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l})), nil
+}
+
+func (o *options) config(getenv config.Getenv) (config.Config, error) {
+	cfg, err := config.FromEnv(getenv)
+	if err != nil {
+		return cfg, err
+	}
+	if o.specPath != "" {
+		cfg.SpecPath = o.specPath
+	}
+	if o.afRate >= 0 {
+		cfg.AwardForceRatePerMinute = o.afRate
+	}
+	return cfg, nil
+}
+
+func runWorker(ctx context.Context, o *options) error {
+	logger, err := newLogger(o.logLevel)
+	if err != nil {
+		return err
+	}
+	cfg, err := o.config(nil)
+	if err != nil {
+		return err
+	}
+	spec, err := cfg.Spec()
+	if err != nil {
+		return err
+	}
+	if err := afworker.Preflight(ctx, cfg, spec); err != nil {
+		return err
+	}
+	copts, err := o.temporal.ClientOptions(logger)
+	if err != nil {
+		return err
+	}
+	c, err := client.DialContext(ctx, copts)
+	if err != nil {
+		return fmt.Errorf("connecting to Temporal at %s (TEMPORAL_ADDRESS or --address): %w", copts.HostPort, err)
+	}
+	defer c.Close()
+	if err := afworker.EnsureSearchAttributes(ctx, c, copts.Namespace); err != nil {
+		return err
+	}
+	w, err := afworker.New(c, cfg)
+	if err != nil {
+		return err
+	}
+	if err := w.Start(); err != nil {
+		return err
+	}
+	logger.Info("Worker started", "address", copts.HostPort, "namespace", copts.Namespace, "object", spec.Object, "awardForceRatePerMinute", cfg.AwardForceRatePerMinute)
+	<-ctx.Done()
+	logger.Info("Stopping worker")
+	w.Stop()
+	return nil
+}
+
+func runDev(ctx context.Context, o *options) error {
+	logger, err := newLogger(o.logLevel)
+	if err != nil {
+		return err
+	}
+	dir, err := filepath.Abs(o.devDir)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	serverLog, err := os.OpenFile(filepath.Join(dir, "temporal.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	defer serverLog.Close()
+	cfgEnv := os.Getenv
+	if o.specPath != "" {
+		cfgEnv = func(k string) string {
+			if k == "AFSYNC_CONFIG" {
+				return o.specPath
+			}
+			return os.Getenv(k)
+		}
+	}
+	fmt.Fprintf(o.out, "Starting the Temporal dev server (%s)…\n", devserver.PinnedVersion)
+	stack, err := devstack.Start(ctx, devstack.Options{
+		Temporal: devserver.Options{
+			Port: o.devPort, UIPort: o.devUIPort,
+			DBFile: filepath.Join(dir, "temporal.db"),
+			Log:    serverLog,
+		},
+		Sandbox: sandbox.Options{
+			AwardForceAddr:      fmt.Sprintf("127.0.0.1:%d", o.sandboxAFPort),
+			SalesforceAddr:      fmt.Sprintf("127.0.0.1:%d", o.sandboxSFPort),
+			Seed:                sandbox.SeedOptions{Users: o.sandboxUsers, Seed: o.sandboxSeed},
+			AwardForceRateLimit: o.sandboxAFLimit,
+			Latency:             o.sandboxLatency,
+		},
+		AwardForceRatePerMinute: max(o.afRate, 0),
+		Getenv:                  cfgEnv,
+		Logger:                  logger,
+	})
+	if err != nil {
+		return err
+	}
+	defer stack.Stop()
+	sum := stack.Sandbox.Summary
+	fmt.Fprintf(o.out, `
+afsync dev stack is up.
+  Temporal UI         %s
+  Temporal frontend   %s (namespace %s; history in %s)
+  Award Force sandbox %s  (%d users, %d without email)
+  Salesforce sandbox  %s  (%d already paired: %d stale, %d email case only, %d duplicated)
+Try:  go run ./starter sync <slug-or-email>     Stop: Ctrl-C
+`, stack.Server.UIURL, stack.Server.Address, stack.Server.Namespace, filepath.Join(o.devDir, "temporal.db"),
+		stack.Sandbox.AwardForceURL, sum.Users, sum.NoEmail,
+		stack.Sandbox.SalesforceURL, sum.Existing, sum.Stale, sum.CaseOnly, sum.Duplicates)
+	logger.Debug("Sandbox environment", "vars", strings.Join(keys(stack.Sandbox.Env()), ","))
+	select {
+	case <-ctx.Done():
+	case <-stack.Server.Done():
+		return fmt.Errorf("the Temporal dev server exited; see %s", serverLog.Name())
+	}
+	fmt.Fprintln(o.out, "Stopping…")
+	return nil
+}
+
+func keys(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}

@@ -1,0 +1,187 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/afsync/afsync/activities"
+	"github.com/afsync/afsync/pairing"
+)
+
+// Activity receivers: workflows refer to activity methods through nil
+// pointers; the worker registers the real instances.
+var (
+	af *activities.AwardForce
+	sf *activities.Salesforce
+)
+
+// ErrTypeSyncFailed is the type of the error a UserSync fails with when a
+// write was refused; its details carry the UserSyncResult audit record.
+const ErrTypeSyncFailed = "SyncFailed"
+
+// awardForceOptions bounds Award Force activities. The task queue's rate
+// limit may keep an activity waiting before it starts, so the overall bound
+// is generous; permanent errors are non-retryable and end at once.
+func awardForceOptions() workflow.ActivityOptions {
+	return workflow.ActivityOptions{
+		TaskQueue:              AwardForceTaskQueue,
+		StartToCloseTimeout:    30 * time.Second,
+		ScheduleToCloseTimeout: time.Hour,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:    time.Second,
+			BackoffCoefficient: 2,
+			MaximumInterval:    time.Minute,
+		},
+	}
+}
+
+// salesforceOptions bounds Salesforce activities.
+func salesforceOptions() workflow.ActivityOptions {
+	return workflow.ActivityOptions{
+		TaskQueue:              TaskQueue,
+		StartToCloseTimeout:    time.Minute,
+		ScheduleToCloseTimeout: 15 * time.Minute,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:    time.Second,
+			BackoffCoefficient: 2,
+			MaximumInterval:    time.Minute,
+		},
+	}
+}
+
+// UserSync pairs one Award Force user with a CRM record: look up the user
+// and the CRM records holding its unique identifier, decide, write the CRM
+// and pull values back into Award Force. Its result is the audit record.
+func UserSync(ctx workflow.Context, in UserSyncInput) (*UserSyncResult, error) {
+	s := &userSync{in: in, result: &UserSyncResult{Slug: in.Slug}}
+	afCtx := workflow.WithActivityOptions(ctx, awardForceOptions())
+	sfCtx := workflow.WithActivityOptions(ctx, salesforceOptions())
+
+	err := s.lookup(afCtx, sfCtx)
+	if err == nil {
+		s.decide()
+		err = s.writeCRM(sfCtx)
+	}
+	if err == nil {
+		err = s.writeBack(afCtx)
+	}
+	if err != nil {
+		s.result.Outcome = OutcomeFailed
+		s.result.Error = errorMessage(err)
+	}
+	if saErr := s.recordSearchAttributes(ctx); saErr != nil {
+		workflow.GetLogger(ctx).Warn("Could not record search attributes", "error", saErr)
+	}
+	if err != nil {
+		return nil, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("sync of %s failed: %s", in.Slug, s.result.Error), ErrTypeSyncFailed, err, s.result)
+	}
+	return s.result, nil
+}
+
+// userSync is one run's state; one method a step.
+type userSync struct {
+	in      UserSyncInput
+	profile pairing.Profile
+	matches []pairing.CRMRecord
+	result  *UserSyncResult
+}
+
+func (s *userSync) lookup(afCtx, sfCtx workflow.Context) error {
+	if err := workflow.ExecuteActivity(afCtx, af.GetUser, s.in.Slug).Get(afCtx, &s.profile); err != nil {
+		return err
+	}
+	id := s.profile.Values[s.in.Spec.UniqueIdentifier.AwardForce]
+	if activities.IdentifierKey(id) == "" {
+		return nil // Decide skips it with a reason; no CRM call needed.
+	}
+	var found activities.FindRecordsResult
+	in := activities.FindRecordsInput{Spec: s.in.Spec, Identifiers: []string{id}}
+	if err := workflow.ExecuteActivity(sfCtx, sf.FindRecords, in).Get(sfCtx, &found); err != nil {
+		return err
+	}
+	s.matches = found.Matches[activities.IdentifierKey(id)]
+	return nil
+}
+
+func (s *userSync) decide() {
+	d := s.in.Spec.Decide(s.in.Trigger, s.profile, s.matches)
+	s.result.Decision = d
+	s.result.RecordID = d.RecordID
+	s.result.Outcome = outcomeOf(d)
+}
+
+func (s *userSync) writeCRM(ctx workflow.Context) error {
+	d := &s.result.Decision
+	switch d.Action {
+	case pairing.ActionCreate:
+		var res activities.CreateRecordResult
+		in := activities.CreateRecordInput{
+			Spec: s.in.Spec, Slug: s.profile.Slug,
+			Identifier: s.profile.Values[s.in.Spec.UniqueIdentifier.AwardForce],
+			Values:     d.CRM,
+		}
+		if err := workflow.ExecuteActivity(ctx, sf.CreateRecord, in).Get(ctx, &res); err != nil {
+			return err
+		}
+		s.result.RecordID = res.ID
+		if c := s.in.Spec.RecordIDChange(s.profile, res.ID); c != nil {
+			d.AwardForce = append(d.AwardForce, *c)
+		}
+	case pairing.ActionUpdate:
+		in := activities.UpdateRecordInput{Object: s.in.Spec.Object, ID: d.RecordID, Values: d.CRM}
+		if err := workflow.ExecuteActivity(ctx, sf.UpdateRecord, in).Get(ctx, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *userSync) writeBack(ctx workflow.Context) error {
+	changes := s.result.Decision.AwardForce
+	if len(changes) == 0 {
+		return nil
+	}
+	if s.result.Outcome == OutcomeUnchanged {
+		s.result.Outcome = OutcomeUpdated
+	}
+	in := activities.UpdateUserInput{Slug: s.profile.Slug, Changes: changes}
+	return workflow.ExecuteActivity(ctx, af.UpdateUser, in).Get(ctx, nil)
+}
+
+func (s *userSync) recordSearchAttributes(ctx workflow.Context) error {
+	updates := []temporal.SearchAttributeUpdate{OutcomeKey.ValueSet(string(s.result.Outcome))}
+	if s.result.RecordID != "" {
+		updates = append(updates, RecordIDKey.ValueSet(s.result.RecordID))
+	}
+	return workflow.UpsertTypedSearchAttributes(ctx, updates...)
+}
+
+// outcomeOf names the outcome a decision leads to when its writes succeed.
+func outcomeOf(d pairing.Decision) Outcome {
+	switch d.Action {
+	case pairing.ActionCreate:
+		return OutcomeCreated
+	case pairing.ActionUpdate:
+		return OutcomeUpdated
+	case pairing.ActionSkip:
+		return OutcomeSkipped
+	case pairing.ActionAmbiguous:
+		return OutcomeAmbiguous
+	default:
+		return OutcomeUnchanged
+	}
+}
+
+// errorMessage extracts the API's own message from an activity failure.
+func errorMessage(err error) string {
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) {
+		return appErr.Type() + ": " + appErr.Message()
+	}
+	return err.Error()
+}

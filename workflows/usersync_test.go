@@ -1,0 +1,185 @@
+package workflows
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/stretchr/testify/mock"
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/afsync/afsync/activities"
+	"github.com/afsync/afsync/pairing"
+)
+
+func newEnv(t *testing.T) *testsuite.TestWorkflowEnvironment {
+	t.Helper()
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestWorkflowEnvironment()
+	env.RegisterActivity(&activities.AwardForce{})
+	env.RegisterActivity(&activities.Salesforce{})
+	env.RegisterWorkflow(UserSync)
+	return env
+}
+
+func profile(slug, email, first, last string) pairing.Profile {
+	return pairing.Profile{Slug: slug, Values: map[string]string{
+		"email": email, "first_name": first, "last_name": last, "mobile": "",
+	}}
+}
+
+func contact(id, email, first, last string) pairing.CRMRecord {
+	return pairing.CRMRecord{ID: id, Values: map[string]string{"Email": email, "FirstName": first, "LastName": last, "Phone": ""}}
+}
+
+func found(email string, recs ...pairing.CRMRecord) activities.FindRecordsResult {
+	return activities.FindRecordsResult{Matches: map[string][]pairing.CRMRecord{activities.IdentifierKey(email): recs}, Queries: 1}
+}
+
+func run(t *testing.T, env *testsuite.TestWorkflowEnvironment, spec *pairing.Spec) (*UserSyncResult, error) {
+	t.Helper()
+	var outcome string
+	env.OnUpsertTypedSearchAttributes(mock.Anything).Return(nil).Run(func(args mock.Arguments) {
+		sa := args.Get(0).(temporal.SearchAttributes)
+		outcome, _ = sa.GetKeyword(OutcomeKey)
+	})
+	env.ExecuteWorkflow(UserSync, UserSyncInput{Slug: "AbCdEfGh", Trigger: pairing.TriggerManual, Spec: *spec})
+	require.True(t, env.IsWorkflowCompleted())
+	if err := env.GetWorkflowError(); err != nil {
+		return nil, err
+	}
+	var res UserSyncResult
+	require.NoError(t, env.GetWorkflowResult(&res))
+	require.Equal(t, string(res.Outcome), outcome, "the search attribute must carry the outcome")
+	return &res, nil
+}
+
+func TestUserSyncCreatesAMissingRecord(t *testing.T) {
+	env := newEnv(t)
+	p := profile("AbCdEfGh", "ada@example.org", "Ada", "Lovelace")
+	env.OnActivity(af.GetUser, mock.Anything, "AbCdEfGh").Return(p, nil).Once()
+	env.OnActivity(sf.FindRecords, mock.Anything, mock.Anything).Return(found("ada@example.org"), nil).Once()
+	env.OnActivity(sf.CreateRecord, mock.Anything, mock.MatchedBy(func(in activities.CreateRecordInput) bool {
+		return in.Slug == "AbCdEfGh" && in.Identifier == "ada@example.org" && hasChange(in.Values, "LastName", "Lovelace") && hasChange(in.Values, "Email", "ada@example.org")
+	})).Return(activities.CreateRecordResult{ID: "003000000000001AAA", Created: true}, nil).Once()
+
+	res, err := run(t, env, pairing.Default())
+	require.NoError(t, err)
+	require.Equal(t, OutcomeCreated, res.Outcome)
+	require.Equal(t, "003000000000001AAA", res.RecordID)
+	env.AssertExpectations(t)
+	env.AssertActivityNotCalled(t, "UpdateRecord", mock.Anything, mock.Anything)
+}
+
+func TestUserSyncUpdatesOnlyChangedFields(t *testing.T) {
+	env := newEnv(t)
+	p := profile("AbCdEfGh", "ada@example.org", "Ada", "Lovelace")
+	stale := contact("003000000000002AAA", "ADA@EXAMPLE.ORG", "Ada", "Byron")
+	env.OnActivity(af.GetUser, mock.Anything, "AbCdEfGh").Return(p, nil)
+	env.OnActivity(sf.FindRecords, mock.Anything, mock.Anything).Return(found("ada@example.org", stale), nil)
+	var written []pairing.Change
+	env.OnActivity(sf.UpdateRecord, mock.Anything, mock.Anything).Return(nil).Run(func(args mock.Arguments) {
+		in := args.Get(1).(activities.UpdateRecordInput)
+		require.Equal(t, "003000000000002AAA", in.ID)
+		written = in.Values
+	}).Once()
+
+	res, err := run(t, env, pairing.Default())
+	require.NoError(t, err)
+	require.Equal(t, OutcomeUpdated, res.Outcome)
+	require.Len(t, written, 1, "only LastName differs; the email differs in case only")
+	require.Equal(t, pairing.Change{Field: "LastName", Source: "last_name", Before: "Byron", After: "Lovelace"}, written[0])
+	require.Equal(t, written, res.Decision.CRM)
+}
+
+func TestUserSyncMakesNoWriteWhenNothingChanged(t *testing.T) {
+	env := newEnv(t)
+	p := profile("AbCdEfGh", "ada@example.org", "Ada", "Lovelace")
+	env.OnActivity(af.GetUser, mock.Anything, "AbCdEfGh").Return(p, nil)
+	env.OnActivity(sf.FindRecords, mock.Anything, mock.Anything).Return(found("ada@example.org", contact("003000000000003AAA", "ada@example.org", "Ada", "Lovelace")), nil)
+
+	res, err := run(t, env, pairing.Default())
+	require.NoError(t, err)
+	require.Equal(t, OutcomeUnchanged, res.Outcome)
+	require.Equal(t, "003000000000003AAA", res.RecordID)
+	env.AssertActivityNotCalled(t, "UpdateRecord", mock.Anything, mock.Anything)
+	env.AssertActivityNotCalled(t, "CreateRecord", mock.Anything, mock.Anything)
+	env.AssertActivityNotCalled(t, "UpdateUser", mock.Anything, mock.Anything)
+}
+
+func TestUserSyncReportsAmbiguousMatchesAndWritesNothing(t *testing.T) {
+	env := newEnv(t)
+	p := profile("AbCdEfGh", "ada@example.org", "Ada", "Lovelace")
+	env.OnActivity(af.GetUser, mock.Anything, "AbCdEfGh").Return(p, nil)
+	env.OnActivity(sf.FindRecords, mock.Anything, mock.Anything).Return(found("ada@example.org",
+		contact("003000000000004AAA", "ada@example.org", "Ada", "Byron"),
+		contact("003000000000005AAA", "Ada@example.org", "Ada", "Lovelace")), nil)
+
+	res, err := run(t, env, pairing.Default())
+	require.NoError(t, err)
+	require.Equal(t, OutcomeAmbiguous, res.Outcome)
+	require.ElementsMatch(t, []string{"003000000000004AAA", "003000000000005AAA"}, res.Decision.CandidateIDs)
+	env.AssertActivityNotCalled(t, "UpdateRecord", mock.Anything, mock.Anything)
+	env.AssertActivityNotCalled(t, "CreateRecord", mock.Anything, mock.Anything)
+}
+
+func TestUserSyncSkipsAUserWithoutEmailWithoutAskingSalesforce(t *testing.T) {
+	env := newEnv(t)
+	env.OnActivity(af.GetUser, mock.Anything, "AbCdEfGh").Return(profile("AbCdEfGh", "", "Ada", "Lovelace"), nil)
+
+	res, err := run(t, env, pairing.Default())
+	require.NoError(t, err)
+	require.Equal(t, OutcomeSkipped, res.Outcome)
+	require.Contains(t, res.Decision.Reason, "email")
+	env.AssertActivityNotCalled(t, "FindRecords", mock.Anything, mock.Anything)
+}
+
+func TestUserSyncFailsWithSalesforcesMessageAndKeepsTheAudit(t *testing.T) {
+	env := newEnv(t)
+	env.OnActivity(af.GetUser, mock.Anything, "AbCdEfGh").Return(profile("AbCdEfGh", "ada@example.org", "Ada", ""), nil)
+	env.OnActivity(sf.FindRecords, mock.Anything, mock.Anything).Return(found("ada@example.org"), nil)
+	rejected := temporal.NewNonRetryableApplicationError("REQUIRED_FIELD_MISSING: Required fields are missing: [LastName]", activities.ErrTypeSalesforceRejected, nil)
+	env.OnActivity(sf.CreateRecord, mock.Anything, mock.Anything).Return(activities.CreateRecordResult{}, rejected).Once()
+
+	_, err := run(t, env, pairing.Default())
+	var appErr *temporal.ApplicationError
+	require.True(t, errors.As(err, &appErr), "got %v", err)
+	require.Equal(t, ErrTypeSyncFailed, appErr.Type())
+	var audit UserSyncResult
+	require.NoError(t, appErr.Details(&audit))
+	require.Equal(t, OutcomeFailed, audit.Outcome)
+	require.Contains(t, audit.Error, "Required fields are missing: [LastName]")
+	require.Equal(t, pairing.ActionCreate, audit.Decision.Action)
+}
+
+func TestUserSyncPullsCRMValuesIntoAwardForce(t *testing.T) {
+	env := newEnv(t)
+	spec := pairing.Default()
+	spec.Options.GetDetailsFromCRM = true
+	spec.Fields = append(spec.Fields, pairing.FieldPair{AwardForce: "jobTitle", CRM: "Title", Direction: pairing.DirectionFromCRM})
+	p := profile("AbCdEfGh", "ada@example.org", "Ada", "Lovelace")
+	rec := contact("003000000000006AAA", "ada@example.org", "Ada", "Lovelace")
+	rec.Values["Title"] = "Analyst"
+	env.OnActivity(af.GetUser, mock.Anything, "AbCdEfGh").Return(p, nil)
+	env.OnActivity(sf.FindRecords, mock.Anything, mock.Anything).Return(found("ada@example.org", rec), nil)
+	env.OnActivity(af.UpdateUser, mock.Anything, activities.UpdateUserInput{
+		Slug:    "AbCdEfGh",
+		Changes: []pairing.Change{{Field: "jobTitle", Source: "Title", Before: "", After: "Analyst"}},
+	}).Return(nil).Once()
+
+	res, err := run(t, env, spec)
+	require.NoError(t, err)
+	require.Equal(t, OutcomeUpdated, res.Outcome, "a pull into Award Force is an update")
+	env.AssertExpectations(t)
+	env.AssertActivityNotCalled(t, "UpdateRecord", mock.Anything, mock.Anything)
+}
+
+func hasChange(cs []pairing.Change, field, after string) bool {
+	for _, c := range cs {
+		if c.Field == field && c.After == after {
+			return true
+		}
+	}
+	return false
+}
