@@ -136,6 +136,16 @@ type CreateRecordResult struct {
 // never leads to a second record. The first attempt skips that look-up to
 // spare the API quota.
 func (a *Salesforce) CreateRecord(ctx context.Context, in CreateRecordInput) (CreateRecordResult, error) {
+	res, err := a.createRecord(ctx, in, activity.GetInfo(ctx).Attempt > 1)
+	if err == nil && !res.Created {
+		activity.GetLogger(ctx).Info("Record already there; an earlier attempt created it", "recordId", res.ID)
+	}
+	return res, err
+}
+
+// createRecord creates the record; retrying says that an earlier attempt
+// may have created it already.
+func (a *Salesforce) createRecord(ctx context.Context, in CreateRecordInput, retrying bool) (CreateRecordResult, error) {
 	fields := fieldsOf(in.Values)
 	obj := in.Spec.Object
 	if ext := in.Spec.ExternalID.CRM; ext != "" {
@@ -146,7 +156,7 @@ func (a *Salesforce) CreateRecord(ctx context.Context, in CreateRecordInput) (Cr
 		}
 		return CreateRecordResult{ID: res.ID, Created: res.Created}, nil
 	}
-	if activity.GetInfo(ctx).Attempt > 1 {
+	if retrying {
 		found, err := a.FindRecords(ctx, FindRecordsInput{Spec: in.Spec, Identifiers: []string{in.Identifier}})
 		if err != nil {
 			return CreateRecordResult{}, err
@@ -154,7 +164,6 @@ func (a *Salesforce) CreateRecord(ctx context.Context, in CreateRecordInput) (Cr
 		switch m := found.Matches[IdentifierKey(in.Identifier)]; len(m) {
 		case 0:
 		case 1:
-			activity.GetLogger(ctx).Info("Record found on retry; an earlier attempt created it", "recordId", m[0].ID)
 			return CreateRecordResult{ID: m[0].ID}, nil
 		default:
 			return CreateRecordResult{}, temporal.NewNonRetryableApplicationError(

@@ -34,9 +34,9 @@ type SeedSummary struct {
 
 // Profile fields every sandbox account has.
 var profileFields = []afsim.Field{
-	{Slug: "organisation", Type: "text", Label: "Organisation"},
-	{Slug: "jobTitle", Type: "text", Label: "Job title"},
-	{Slug: "salesforceId", Type: "text", Label: "Salesforce ID"},
+	{Slug: "Employer", Type: "text", Label: "Organisation"},
+	{Slug: "JobTitle", Type: "text", Label: "Job title"},
+	{Slug: "SfRecord", Type: "text", Label: "Salesforce record ID"},
 }
 
 var (
@@ -92,10 +92,10 @@ func Seed(af *afsim.Server, sf *sfsim.Server, o SeedOptions) SeedSummary {
 			u.Mobile = fmt.Sprintf("+44 7700 9%05d", r.IntN(100000))
 		}
 		if org := pick(r, organisations); org != "" {
-			u.Fields["organisation"] = org
+			u.Fields["Employer"] = org
 		}
 		if job := pick(r, jobTitles); job != "" {
-			u.Fields["jobTitle"] = job
+			u.Fields["JobTitle"] = job
 		}
 		if i < o.NoEmail {
 			u.Email = ""

@@ -1,0 +1,83 @@
+package activities
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/afsync/afsync/awardforce"
+	"github.com/afsync/afsync/salesforce"
+)
+
+func TestClassify(t *testing.T) {
+	netErr := &net.OpError{Op: "dial", Err: errors.New("connection refused")}
+	cases := []struct {
+		name      string
+		err       error
+		wantType  string // "" means the error passes through as a plain retryable error
+		retryable bool
+		delay     time.Duration
+	}{
+		{"af 429 waits its Retry-After", &awardforce.Error{StatusCode: 429, Message: "Too Many Attempts.", RetryAfter: 17 * time.Second}, ErrTypeAwardForceRateLimited, true, 17 * time.Second},
+		{"af 429 without Retry-After still waits", &awardforce.Error{StatusCode: 429}, ErrTypeAwardForceRateLimited, true, time.Second},
+		{"af 503 maintenance", &awardforce.Error{StatusCode: 503, Message: "Maintenance in progress"}, ErrTypeAwardForceUnavailable, true, 0},
+		{"af 500", &awardforce.Error{StatusCode: 500}, ErrTypeAwardForceUnavailable, true, 0},
+		{"af 404", &awardforce.Error{StatusCode: 404, Message: "Not found"}, ErrTypeAwardForceNotFound, false, 0},
+		{"af 401", &awardforce.Error{StatusCode: 401}, ErrTypeAwardForceAuth, false, 0},
+		{"af 403", &awardforce.Error{StatusCode: 403}, ErrTypeAwardForceAuth, false, 0},
+		{"af 422", &awardforce.Error{StatusCode: 422, FieldErrors: map[string][]string{"email": {"invalid"}}}, ErrTypeAwardForceValidation, false, 0},
+		{"af 400", &awardforce.Error{StatusCode: 400}, ErrTypeAwardForceValidation, false, 0},
+		{"sf quota spent pauses long", &salesforce.Error{HTTPStatus: 403, ErrorCode: "REQUEST_LIMIT_EXCEEDED", Message: "TotalRequests Limit exceeded."}, ErrTypeSalesforceQuotaExhausted, true, QuotaRetryDelay},
+		{"sf concurrency limit is transient", &salesforce.Error{HTTPStatus: 403, ErrorCode: "REQUEST_LIMIT_EXCEEDED", Message: "ConcurrentRequests (concurrent API requests) Limit exceeded."}, ErrTypeSalesforceUnavailable, true, 0},
+		{"sf 503", &salesforce.Error{HTTPStatus: 503, ErrorCode: "SERVER_UNAVAILABLE"}, ErrTypeSalesforceUnavailable, true, 0},
+		{"sf lock", &salesforce.Error{HTTPStatus: 400, ErrorCode: "UNABLE_TO_LOCK_ROW"}, ErrTypeSalesforceUnavailable, true, 0},
+		{"sf session refused twice", &salesforce.Error{HTTPStatus: 401, ErrorCode: "INVALID_SESSION_ID"}, ErrTypeSalesforceUnavailable, true, 0},
+		{"sf bad grant", &salesforce.Error{HTTPStatus: 400, ErrorCode: "invalid_grant", Message: "authentication failure"}, ErrTypeSalesforceAuth, false, 0},
+		{"sf bad client", &salesforce.Error{HTTPStatus: 400, ErrorCode: "invalid_client"}, ErrTypeSalesforceAuth, false, 0},
+		{"sf required field", &salesforce.Error{HTTPStatus: 400, ErrorCode: "REQUIRED_FIELD_MISSING", Message: "Required fields are missing: [LastName]", Fields: []string{"LastName"}}, ErrTypeSalesforceRejected, false, 0},
+		{"sf duplicates", &salesforce.Error{HTTPStatus: 400, ErrorCode: "DUPLICATES_DETECTED"}, ErrTypeSalesforceRejected, false, 0},
+		{"sf malformed query", &salesforce.Error{HTTPStatus: 400, ErrorCode: "MALFORMED_QUERY"}, ErrTypeSalesforceRejected, false, 0},
+		{"sf upsert 300", &salesforce.Error{HTTPStatus: 300, ErrorCode: "MULTIPLE_CHOICES"}, ErrTypeSalesforceAmbiguous, false, 0},
+		{"sf wrapped with %w is still classified", fmt.Errorf("creating: %w", &salesforce.Error{HTTPStatus: 400, ErrorCode: "STRING_TOO_LONG"}), ErrTypeSalesforceRejected, false, 0},
+		{"network errors are retried", netErr, "", true, 0},
+		{"timeouts are retried", context.DeadlineExceeded, "", true, 0},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got := classify(tc.err)
+			var appErr *temporal.ApplicationError
+			if tc.wantType == "" {
+				if errors.As(got, &appErr) {
+					t.Fatalf("got application error %v, want the plain error", got)
+				}
+				if !errors.Is(got, tc.err) {
+					t.Fatalf("got %v, want %v", got, tc.err)
+				}
+				return
+			}
+			if !errors.As(got, &appErr) {
+				t.Fatalf("got %T %v, want an application error", got, got)
+			}
+			if appErr.Type() != tc.wantType {
+				t.Errorf("type %q, want %q", appErr.Type(), tc.wantType)
+			}
+			if appErr.NonRetryable() == tc.retryable {
+				t.Errorf("non-retryable = %v, want retryable = %v", appErr.NonRetryable(), tc.retryable)
+			}
+			if appErr.NextRetryDelay() != tc.delay {
+				t.Errorf("next retry delay %v, want %v", appErr.NextRetryDelay(), tc.delay)
+			}
+			if !errors.Is(got, errors.Unwrap(got)) || errors.Unwrap(got) == nil {
+				t.Errorf("the API error must stay the cause")
+			}
+		})
+	}
+	if classify(nil) != nil {
+		t.Error("classify(nil) must be nil")
+	}
+}

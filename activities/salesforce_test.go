@@ -1,0 +1,161 @@
+package activities
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/afsync/afsync/pairing"
+	"github.com/afsync/afsync/salesforce"
+	"github.com/afsync/afsync/sandbox/sfsim"
+)
+
+func newSalesforce(t *testing.T) (*Salesforce, *sfsim.Server) {
+	t.Helper()
+	sim := sfsim.New(sfsim.Options{ClientID: "id", ClientSecret: "secret"})
+	srv := httptest.NewServer(sim)
+	t.Cleanup(srv.Close)
+	c, err := salesforce.New(salesforce.Config{LoginURL: srv.URL, ClientID: "id", ClientSecret: "secret"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Salesforce{Client: c}, sim
+}
+
+func TestFindRecordsBatchesIdentifiersWithinTheURILimit(t *testing.T) {
+	a, sim := newSalesforce(t)
+	var ids []string
+	for i := range 700 {
+		email := fmt.Sprintf("person.number.%04d@awards.example.com", i)
+		ids = append(ids, email)
+		if i%7 == 0 {
+			sim.Insert("Contact", map[string]any{"Email": strings.ToUpper(email), "LastName": "P"})
+		}
+	}
+	sim.Insert("Contact", map[string]any{"Email": "person.number.0007@awards.example.com", "LastName": "Twin"})
+	ids = append(ids, ids[0], "", "  ") // repeats and blanks cost nothing
+
+	res, err := a.FindRecords(context.Background(), FindRecordsInput{Spec: *pairing.Default(), Identifiers: ids})
+	if err != nil {
+		t.Fatal(err)
+	}
+	queries := sim.Stats().Queries
+	if res.Queries != queries || queries < 2 || queries > 4 {
+		t.Fatalf("%d queries (reported %d) for 700 identifiers: want a few, each as full as the URI limit allows", queries, res.Queries)
+	}
+	for i := 0; i < 700; i++ {
+		m := res.Matches[IdentifierKey(ids[i])]
+		want := 0
+		if i%7 == 0 {
+			want = 1
+		}
+		if i == 7 {
+			want = 2
+		}
+		if len(m) != want {
+			t.Fatalf("%s: %d matches, want %d", ids[i], len(m), want)
+		}
+	}
+}
+
+func TestBuildLookupQueriesStayUnderTheLimitAndCoverEveryIdentifier(t *testing.T) {
+	var ids []string
+	for i := range 2000 {
+		ids = append(ids, fmt.Sprintf("o'hara+%d@例え.example.com", i)) // quotes and non-ASCII grow when encoded
+	}
+	qs := buildLookupQueries("Contact", "Email", []string{"Id", "Email"}, ids)
+	seen := 0
+	for _, q := range qs {
+		if n := len("/services/data/v62.0/query?q=" + url.QueryEscape(q)); n > 16384 {
+			t.Fatalf("query URI of %d bytes exceeds Salesforce's 16,384", n)
+		}
+		q, err := sfsim.ParseSOQL(q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen += len(q.Comparisons()[0].Values)
+	}
+	if seen != len(ids) {
+		t.Fatalf("queries cover %d identifiers, want %d", seen, len(ids))
+	}
+}
+
+func TestFindRecordsRefusesASpecTheDescribeRefutes(t *testing.T) {
+	a, sim := newSalesforce(t)
+	spec := pairing.Default()
+	spec.Fields = append(spec.Fields, pairing.FieldPair{AwardForce: "last_name", CRM: "Surname__c"})
+	_, err := a.FindRecords(context.Background(), FindRecordsInput{Spec: *spec, Identifiers: []string{"a@example.org"}})
+	var appErr *temporal.ApplicationError
+	if !errors.As(err, &appErr) || appErr.Type() != ErrTypeInvalidSpec || !appErr.NonRetryable() {
+		t.Fatalf("got %v, want a non-retryable %s", err, ErrTypeInvalidSpec)
+	}
+	if !strings.Contains(err.Error(), "Surname__c") {
+		t.Fatalf("the error must name the field: %v", err)
+	}
+	if q := sim.Stats().Queries; q != 0 {
+		t.Fatalf("%d queries ran with an invalid spec", q)
+	}
+}
+
+func TestCreateRecordRetryNeverCreatesTwice(t *testing.T) {
+	a, sim := newSalesforce(t)
+	in := CreateRecordInput{
+		Spec: *pairing.Default(), Slug: "AbCdEfGh", Identifier: "grace@example.org",
+		Values: []pairing.Change{{Field: "Email", After: "grace@example.org"}, {Field: "LastName", After: "Hopper"}},
+	}
+	first, err := a.createRecord(context.Background(), in, false)
+	if err != nil || !first.Created {
+		t.Fatalf("first attempt: %+v %v", first, err)
+	}
+	// The response of the first attempt was lost: Temporal retries.
+	again, err := a.createRecord(context.Background(), in, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.ID != first.ID || again.Created {
+		t.Fatalf("retry returned %+v, want the record the first attempt created (%s)", again, first.ID)
+	}
+	if n := len(sim.Records("Contact")); n != 1 {
+		t.Fatalf("%d contacts after a retried create, want 1", n)
+	}
+}
+
+func TestCreateRecordUpsertsOnTheExternalID(t *testing.T) {
+	a, sim := newSalesforce(t)
+	spec := pairing.Default()
+	spec.ExternalID = pairing.ExternalID{CRM: "AwardForce_Slug__c"}
+	in := CreateRecordInput{Spec: *spec, Slug: "AbCdEfGh", Identifier: "grace@example.org",
+		Values: []pairing.Change{{Field: "Email", After: "grace@example.org"}, {Field: "LastName", After: "Hopper"}, {Field: "AwardForce_Slug__c", After: "AbCdEfGh"}}}
+	first, err := a.createRecord(context.Background(), in, false)
+	if err != nil || !first.Created {
+		t.Fatalf("first: %+v %v", first, err)
+	}
+	again, err := a.createRecord(context.Background(), in, false)
+	if err != nil || again.Created || again.ID != first.ID {
+		t.Fatalf("second upsert: %+v %v, want the same record, not created", again, err)
+	}
+	recs := sim.Records("Contact")
+	if len(recs) != 1 || recs[0]["AwardForce_Slug__c"] != "AbCdEfGh" {
+		t.Fatalf("records: %v", recs)
+	}
+}
+
+func TestCreateRecordReportsSalesforcesOwnMessage(t *testing.T) {
+	a, _ := newSalesforce(t)
+	in := CreateRecordInput{Spec: *pairing.Default(), Slug: "AbCdEfGh", Identifier: "nolast@example.org",
+		Values: []pairing.Change{{Field: "Email", After: "nolast@example.org"}}}
+	_, err := a.createRecord(context.Background(), in, false)
+	var appErr *temporal.ApplicationError
+	if !errors.As(err, &appErr) || appErr.Type() != ErrTypeSalesforceRejected || !appErr.NonRetryable() {
+		t.Fatalf("got %v, want non-retryable %s", err, ErrTypeSalesforceRejected)
+	}
+	if !strings.Contains(err.Error(), "REQUIRED_FIELD_MISSING") || !strings.Contains(err.Error(), "LastName") {
+		t.Fatalf("Salesforce's own code and message must reach the audit: %v", err)
+	}
+}

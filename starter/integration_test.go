@@ -1,0 +1,227 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/sdk/client"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/afsync/afsync/internal/devserver"
+	"github.com/afsync/afsync/internal/devstack"
+	"github.com/afsync/afsync/pairing"
+	"github.com/afsync/afsync/sandbox"
+	"github.com/afsync/afsync/sandbox/afsim"
+	"github.com/afsync/afsync/workflows"
+)
+
+// startStack runs the embedded default with an empty sandbox on free ports:
+// a real Temporal dev server, the simulators over real HTTP, the real worker.
+func startStack(t *testing.T, sb sandbox.Options) *devstack.Stack {
+	t.Helper()
+	bin, err := devserver.Find()
+	if err != nil {
+		t.Fatalf("integration tests need the Temporal CLI; `make test` builds it: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	stack, err := devstack.Start(ctx, devstack.Options{
+		Temporal: devserver.Options{Binary: bin, UIPort: -1},
+		Sandbox:  sb,
+		Getenv:   func(string) string { return "" },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stack.Stop)
+	return stack
+}
+
+func syncJSON(t *testing.T, stack *devstack.Stack, user string) (workflows.UserSyncResult, error) {
+	t.Helper()
+	var out bytes.Buffer
+	o := &syncOptions{
+		globalOptions: &globalOptions{temporal: configFor(stack)},
+		user:          user, trigger: string(pairing.TriggerManual), json: true,
+		timeout: time.Minute, out: &out,
+	}
+	err := runSync(context.Background(), o)
+	var res workflows.UserSyncResult
+	if out.Len() > 0 {
+		if jerr := json.Unmarshal(out.Bytes(), &res); jerr != nil {
+			t.Fatalf("--json output is not JSON: %v\n%s", jerr, out.String())
+		}
+	}
+	return res, err
+}
+
+func TestIntegrationUserSyncOnARealTemporalServer(t *testing.T) {
+	stack := startStack(t, sandbox.Options{})
+	af, sf := stack.Sandbox.AwardForce, stack.Sandbox.Salesforce
+	newUser := af.AddUser(afsim.User{Slug: "NewUserA", Email: "grace.hopper@example.org", FirstName: "Grace", LastName: "Hopper", Mobile: "+44 7700 900001"})
+	staleUser := af.AddUser(afsim.User{Slug: "StaleUsr", Email: "ada.lovelace@example.org", FirstName: "Ada", LastName: "Lovelace"})
+	sameUser := af.AddUser(afsim.User{Slug: "SameUser", Email: "alan.turing@example.org", FirstName: "Alan", LastName: "Turing"})
+	twinUser := af.AddUser(afsim.User{Slug: "TwinUser", Email: "kay.twin@example.org", FirstName: "Kay", LastName: "Twin"})
+	noEmail := af.AddUser(afsim.User{Slug: "NoEmailU", Mobile: "+61 491 570 006", FirstName: "Mo", LastName: "Bile"})
+
+	staleID := sf.Insert("Contact", map[string]any{"Email": "ADA.LOVELACE@EXAMPLE.ORG", "FirstName": "Ada", "LastName": "Byron"})
+	sf.Insert("Contact", map[string]any{"Email": "alan.turing@example.org", "FirstName": "Alan", "LastName": "Turing"})
+	twinA := sf.Insert("Contact", map[string]any{"Email": "kay.twin@example.org", "FirstName": "Kay", "LastName": "Twin"})
+	twinB := sf.Insert("Contact", map[string]any{"Email": "Kay.Twin@example.org", "FirstName": "K", "LastName": "Twin"})
+	contactsBefore := len(sf.Records("Contact"))
+
+	t.Run("a new user is created in Salesforce", func(t *testing.T) {
+		res, err := syncJSON(t, stack, newUser.Slug)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Outcome != workflows.OutcomeCreated || res.RecordID == "" {
+			t.Fatalf("outcome %q record %q, want created with an id", res.Outcome, res.RecordID)
+		}
+		rec, ok := sf.Record("Contact", res.RecordID)
+		if !ok {
+			t.Fatalf("record %s not in the sandbox", res.RecordID)
+		}
+		for field, want := range map[string]string{"Email": "grace.hopper@example.org", "FirstName": "Grace", "LastName": "Hopper", "Phone": "+44 7700 900001"} {
+			if rec[field] != want {
+				t.Errorf("%s = %v, want %q", field, rec[field], want)
+			}
+		}
+	})
+
+	t.Run("an existing user with another email case and a stale name is updated, changed fields only", func(t *testing.T) {
+		sf.ResetStats()
+		res, err := syncJSON(t, stack, staleUser.Email) // by email: resolved through the worker
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Outcome != workflows.OutcomeUpdated || res.RecordID != staleID {
+			t.Fatalf("outcome %q record %q, want updated %s", res.Outcome, res.RecordID, staleID)
+		}
+		want := []pairing.Change{{Field: "LastName", Source: "last_name", Before: "Byron", After: "Lovelace"}}
+		if len(res.Decision.CRM) != 1 || res.Decision.CRM[0] != want[0] {
+			t.Fatalf("changes %+v, want %+v", res.Decision.CRM, want)
+		}
+		rec, _ := sf.Record("Contact", staleID)
+		if rec["LastName"] != "Lovelace" || rec["Email"] != "ADA.LOVELACE@EXAMPLE.ORG" {
+			t.Fatalf("record after sync: %v", rec)
+		}
+		if n := sf.Stats().ByRoute["PATCH /sobjects/Contact/{id}"]; n != 1 {
+			t.Fatalf("%d PATCH calls, want exactly 1", n)
+		}
+		saveHistory(t, stack.Client, workflows.UserSyncWorkflowID(staleUser.Slug), "usersync-update.json")
+	})
+
+	t.Run("an unchanged user makes no write call", func(t *testing.T) {
+		sf.ResetStats()
+		res, err := syncJSON(t, stack, sameUser.Slug)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Outcome != workflows.OutcomeUnchanged {
+			t.Fatalf("outcome %q, want unchanged", res.Outcome)
+		}
+		assertNoWrites(t, stack)
+	})
+
+	t.Run("two matching records are reported as ambiguous and nothing is written", func(t *testing.T) {
+		sf.ResetStats()
+		res, err := syncJSON(t, stack, twinUser.Slug)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Outcome != workflows.OutcomeAmbiguous {
+			t.Fatalf("outcome %q, want ambiguous", res.Outcome)
+		}
+		got := strings.Join(res.Decision.CandidateIDs, ",")
+		if !strings.Contains(got, twinA) || !strings.Contains(got, twinB) {
+			t.Fatalf("candidates %q, want %s and %s", got, twinA, twinB)
+		}
+		assertNoWrites(t, stack)
+	})
+
+	t.Run("a user with no email is skipped with a reason", func(t *testing.T) {
+		sf.ResetStats()
+		res, err := syncJSON(t, stack, noEmail.Slug)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Outcome != workflows.OutcomeSkipped || !strings.Contains(res.Decision.Reason, "email") {
+			t.Fatalf("outcome %q reason %q, want skipped because of the email", res.Outcome, res.Decision.Reason)
+		}
+		if n := sf.Stats().APICalls; n != 0 {
+			t.Fatalf("%d Salesforce calls for a user without email, want 0", n)
+		}
+	})
+
+	if got := len(sf.Records("Contact")); got != contactsBefore+1 {
+		t.Errorf("%d contacts, want %d: only the new user may add one", got, contactsBefore+1)
+	}
+
+	t.Run("outcomes are searchable in the UI", func(t *testing.T) {
+		query := workflows.OutcomeKey.GetName() + ` = "ambiguous"`
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			resp, err := stack.Client.ListWorkflow(context.Background(), &workflowListRequest{Namespace: "default", Query: query})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(resp.Executions) == 1 && resp.Executions[0].Execution.WorkflowId == workflows.UserSyncWorkflowID(twinUser.Slug) {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("search %q found %d executions, want the ambiguous sync", query, len(resp.Executions))
+			}
+			time.Sleep(300 * time.Millisecond)
+		}
+	})
+}
+
+func assertNoWrites(t *testing.T, stack *devstack.Stack) {
+	t.Helper()
+	for route, n := range stack.Sandbox.Salesforce.Stats().ByRoute {
+		if n > 0 && !strings.HasPrefix(route, "GET ") {
+			t.Errorf("%d × %s: no write was expected", n, route)
+		}
+	}
+	if w := stack.Sandbox.Salesforce.Stats().Writes; w != 0 {
+		t.Errorf("%d records written, want 0", w)
+	}
+}
+
+// saveHistory refreshes the replay test's saved history when
+// AFSYNC_UPDATE_HISTORY=1, so that workflow changes are checked against the
+// histories of the code that ran before them.
+func saveHistory(t *testing.T, c client.Client, workflowID, name string) {
+	t.Helper()
+	if os.Getenv("AFSYNC_UPDATE_HISTORY") != "1" {
+		return
+	}
+	ctx := context.Background()
+	iter := c.GetWorkflowHistory(ctx, workflowID, "", false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	var h historypb.History
+	for iter.HasNext() {
+		ev, err := iter.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.Events = append(h.Events, ev)
+	}
+	raw, err := protojson.MarshalOptions{Indent: "  "}.Marshal(&h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join("..", "workflows", "testdata", name)
+	if err := os.WriteFile(path, raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("saved %s", path)
+}
