@@ -13,7 +13,7 @@ import (
 func TestAwardForceProfileRoundTrip(t *testing.T) {
 	sim := afsim.New(afsim.Options{Keys: map[string]bool{"key": true}})
 	sim.AddField(afsim.Field{Slug: "JobTitle", Type: "text", Label: "Job title"})
-	u := sim.AddUser(afsim.User{Email: " Ada@Example.org", FirstName: "Ada", LastName: "Lovelace", Mobile: "+44 1", Fields: map[string]string{"JobTitle": "Analyst"}})
+	u := sim.AddUser(afsim.User{Email: "Ada@Example.org", FirstName: "Ada", LastName: "Lovelace", Mobile: "+44 1", Fields: map[string]string{"JobTitle": "Analyst"}})
 	srv := httptest.NewServer(sim)
 	defer srv.Close()
 	c, err := awardforce.New(awardforce.Config{BaseURL: srv.URL, APIKey: "key"})
