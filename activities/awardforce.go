@@ -8,7 +8,6 @@ import (
 	"context"
 	"strings"
 
-	"go.temporal.io/sdk/activity"
 
 	"github.com/afsync/afsync/awardforce"
 	"github.com/afsync/afsync/pairing"
@@ -35,7 +34,6 @@ func (a *AwardForce) GetUser(ctx context.Context, slugOrEmail string) (pairing.P
 	if err != nil {
 		return pairing.Profile{}, classify(err)
 	}
-	activity.GetLogger(ctx).Debug("Fetched Award Force user", "slug", u.Slug)
 	return profileOf(u), nil
 }
 
