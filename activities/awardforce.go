@@ -8,7 +8,6 @@ import (
 	"context"
 	"strings"
 
-
 	"github.com/afsync/afsync/awardforce"
 	"github.com/afsync/afsync/pairing"
 )
