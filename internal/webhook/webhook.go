@@ -1,0 +1,181 @@
+package webhook
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/afsync/afsync/awardforce"
+	"github.com/afsync/afsync/pairing"
+)
+
+// DefaultMaxBodyBytes bounds a webhook body when Options.MaxBodyBytes is unset.
+const DefaultMaxBodyBytes int64 = 1 << 20
+
+// startTimeout bounds one StartUserSync call. The start runs detached from the
+// request's cancellation: Award Force's retries are undocumented, so a sync that
+// is half started when the sender hangs up should still be started.
+const startTimeout = 15 * time.Second
+
+var slugPattern = regexp.MustCompile(`^[A-Za-z]{8}$`)
+
+// Starter starts a user sync; the worker implements it with the Temporal client.
+type Starter interface {
+	StartUserSync(ctx context.Context, slug string, trigger pairing.Trigger) error
+}
+
+// Options configures NewHandler.
+type Options struct {
+	// SigningKey is the webhook's signing key as set in Award Force
+	// (AWARDFORCE_WEBHOOK_SIGNING_KEY). Required.
+	SigningKey string
+	// Starter starts the sync. Required.
+	Starter Starter
+	// Logger receives one line per request; nil discards.
+	Logger *slog.Logger
+	// MaxBodyBytes bounds the request body; 0 or less means DefaultMaxBodyBytes.
+	MaxBodyBytes int64
+}
+
+// NewHandler returns the handler for Award Force webhooks. It fails when the
+// signing key or the Starter is missing.
+func NewHandler(o Options) (http.Handler, error) {
+	if o.SigningKey == "" {
+		return nil, errors.New("webhook: signing key is required (set AWARDFORCE_WEBHOOK_SIGNING_KEY to the key configured in Award Force)")
+	}
+	if o.Starter == nil {
+		return nil, errors.New("webhook: a Starter is required")
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.MaxBodyBytes <= 0 {
+		o.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	return &handler{opts: o}, nil
+}
+
+type handler struct {
+	opts Options
+}
+
+// payload is the part of a webhook body the handler reads. Everything else,
+// including the user's emails, names and user_fields, is left undecoded.
+type payload struct {
+	Event string `json:"event"`
+	Slug  any    `json:"slug"`
+	User  any    `json:"user"`
+}
+
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	log := h.opts.Logger
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		writeJSON(w, http.StatusMethodNotAllowed, "error", "method not allowed")
+		return
+	}
+
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.opts.MaxBodyBytes))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			log.Warn("webhook body too large", "limitBytes", h.opts.MaxBodyBytes)
+			writeJSON(w, http.StatusRequestEntityTooLarge, "error", "body too large")
+			return
+		}
+		log.Warn("webhook body unreadable", "error", err)
+		writeJSON(w, http.StatusBadRequest, "error", "unreadable body")
+		return
+	}
+
+	if !awardforce.VerifySignature(body, r.Header.Get("Signature"), h.opts.SigningKey) {
+		log.Warn("webhook signature rejected", "signaturePresent", r.Header.Get("Signature") != "")
+		writeJSON(w, http.StatusUnauthorized, "error", "invalid signature")
+		return
+	}
+
+	var p payload
+	if err := json.Unmarshal(body, &p); err != nil {
+		// json's syntax errors quote no input, but type errors can name values; log neither.
+		log.Warn("webhook body is not valid JSON")
+		writeJSON(w, http.StatusBadRequest, "error", "malformed JSON")
+		return
+	}
+	if strings.TrimSpace(p.Event) == "" {
+		log.Warn("webhook without event")
+		writeJSON(w, http.StatusBadRequest, "error", "missing event")
+		return
+	}
+
+	trigger, ok := triggerFor(p.Event)
+	if !ok {
+		log.Info("webhook event ignored", "event", p.Event)
+		writeJSON(w, http.StatusOK, "status", "ignored")
+		return
+	}
+
+	slug := p.slug()
+	if !slugPattern.MatchString(slug) {
+		// The value is not logged: whatever sits where a slug should be might be PII.
+		log.Warn("webhook without a valid user slug", "event", p.Event, "slugPresent", slug != "")
+		writeJSON(w, http.StatusBadRequest, "error", "missing or invalid user slug")
+		return
+	}
+
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), startTimeout)
+	defer cancel()
+	if err := h.opts.Starter.StartUserSync(ctx, slug, trigger); err != nil {
+		log.Error("webhook could not start user sync", "event", p.Event, "slug", slug, "trigger", string(trigger), "error", err)
+		writeJSON(w, http.StatusServiceUnavailable, "error", "could not start sync; retry later")
+		return
+	}
+	log.Info("webhook started user sync", "event", p.Event, "slug", slug, "trigger", string(trigger))
+	writeJSON(w, http.StatusAccepted, "status", "accepted")
+}
+
+// triggerFor maps an event, in snake_case or as a label, to the sync trigger it
+// starts; ok is false for events that start nothing.
+func triggerFor(event string) (pairing.Trigger, bool) {
+	switch normalizeEvent(event) {
+	case "membership_registered", "user_created":
+		return pairing.TriggerRegistration, true
+	case "user_updated":
+		return pairing.TriggerProfileUpdate, true
+	}
+	return "", false
+}
+
+// normalizeEvent folds "User created", "user-created" and "USER_CREATED" to
+// "user_created".
+func normalizeEvent(event string) string {
+	f := strings.FieldsFunc(strings.ToLower(event), func(r rune) bool {
+		return r == ' ' || r == '_' || r == '-' || r == '\t'
+	})
+	return strings.Join(f, "_")
+}
+
+// slug returns the user's slug: user.slug when the user object carries one,
+// else the top-level slug; "" when neither is a string.
+func (p payload) slug() string {
+	if u, ok := p.User.(map[string]any); ok {
+		if s, ok := u["slug"].(string); ok && s != "" {
+			return strings.TrimSpace(s)
+		}
+	}
+	if s, ok := p.Slug.(string); ok {
+		return strings.TrimSpace(s)
+	}
+	return ""
+}
+
+func writeJSON(w http.ResponseWriter, code int, key, value string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(map[string]string{key: value})
+}
