@@ -6,6 +6,7 @@ package activities
 
 import (
 	"context"
+	"net/url"
 	"strings"
 
 	"github.com/afsync/afsync/awardforce"
@@ -103,4 +104,49 @@ func userUpdateOf(changes []pairing.Change) awardforce.UserUpdate {
 		}
 	}
 	return up
+}
+
+// UserFilter narrows the Award Force user list to what GET /user can filter.
+type UserFilter struct {
+	// Role is the `role` filter.
+	Role string `json:"role,omitempty"`
+	// Season is the `season_joined` filter.
+	Season string `json:"season,omitempty"`
+}
+
+// ListUsersInput is the input of ListUsers.
+type ListUsersInput struct {
+	Page    int        `json:"page"`
+	PerPage int        `json:"per_page"`
+	Filter  UserFilter `json:"filter"`
+}
+
+// ListUsersResult is one page of users.
+type ListUsersResult struct {
+	// Users carry the list's fields only: the list has no profile fields.
+	Users    []pairing.Profile `json:"users"`
+	Total    int               `json:"total"`
+	LastPage int               `json:"last_page"`
+}
+
+// PageSize is the largest page Award Force serves.
+const PageSize = 100
+
+// ListUsers reads one page of the user list, oldest registration first: an
+// order that new registrations and profile edits do not shuffle while a
+// backfill pages through it.
+func (a *AwardForce) ListUsers(ctx context.Context, in ListUsersInput) (ListUsersResult, error) {
+	opts := awardforce.ListOptions{Page: in.Page, PerPage: in.PerPage, Order: "created_at", Dir: "asc", Role: in.Filter.Role}
+	if in.Filter.Season != "" {
+		opts.Extra = url.Values{"season_joined": {in.Filter.Season}}
+	}
+	page, err := a.Client.ListUsers(ctx, opts)
+	if err != nil {
+		return ListUsersResult{}, classify(err)
+	}
+	res := ListUsersResult{Total: page.Total, LastPage: page.LastPage, Users: make([]pairing.Profile, 0, len(page.Users))}
+	for i := range page.Users {
+		res.Users = append(res.Users, profileOf(&page.Users[i]))
+	}
+	return res, nil
 }

@@ -4,8 +4,12 @@
 package workflows
 
 import (
+	"fmt"
+	"time"
+
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/afsync/afsync/activities"
 	"github.com/afsync/afsync/pairing"
 )
 
@@ -78,4 +82,151 @@ type UserSyncResult struct {
 	RecordID string `json:"record_id,omitempty"`
 	// Error is Salesforce's or Award Force's own message when a write failed.
 	Error string `json:"error,omitempty"`
+}
+
+// BackfillWorkflowID names the backfill of a spec: one at a time per spec,
+// so that a second start attaches to the running one. A dry run has its own.
+func BackfillWorkflowID(spec *pairing.Spec, dryRun bool) string {
+	id := "afsync-backfill-" + spec.Fingerprint()
+	if dryRun {
+		id += "-dry-run"
+	}
+	return id
+}
+
+// ChunkWorkflowID names one chunk of a backfill; chunks are numbered from 1
+// across continue-as-new, so the starter can read every chunk's audit.
+func ChunkWorkflowID(backfillID string, seq int) string {
+	return fmt.Sprintf("%s/chunk-%05d", backfillID, seq)
+}
+
+// ProgressQuery is the name of the backfill's query that returns a Progress.
+const ProgressQuery = "progress"
+
+// UserFilter narrows the Award Force user list to the filters GET /user
+// supports (there is no email or updated-since filter).
+type UserFilter = activities.UserFilter
+
+// BackfillInput starts (or continues, after continue-as-new) a backfill.
+type BackfillInput struct {
+	Spec   pairing.Spec `json:"spec"`
+	Filter UserFilter   `json:"filter"`
+	// Limit stops after this many users; 0 means all.
+	Limit int `json:"limit,omitempty"`
+	// DryRun decides every user but writes nothing; the plan is in the chunks' results.
+	DryRun bool `json:"dry_run,omitempty"`
+	// PagesPerChunk is how many Award Force pages (100 users each) one chunk
+	// handles; larger chunks mean fewer Salesforce calls. Default 5.
+	PagesPerChunk int `json:"pages_per_chunk,omitempty"`
+	// Concurrency is how many chunks run at once. Default 4.
+	Concurrency int `json:"concurrency,omitempty"`
+	// ChunksPerRun bounds one run's history: after this many chunks the
+	// workflow continues as new. Default 40.
+	ChunksPerRun int `json:"chunks_per_run,omitempty"`
+	// State carries progress across continue-as-new; nil on the first run.
+	State *BackfillState `json:"state,omitempty"`
+}
+
+// BackfillState is what a backfill carries from one run to the next.
+type BackfillState struct {
+	// NextPage is the next Award Force page to hand to a chunk.
+	NextPage int `json:"next_page"`
+	// NextSeq is the next chunk's number.
+	NextSeq int `json:"next_seq"`
+	// LastPage is the last Award Force page the backfill covers.
+	LastPage int      `json:"last_page"`
+	Progress Progress `json:"progress"`
+}
+
+// Counts tallies user outcomes.
+type Counts struct {
+	Seen      int `json:"seen"`
+	Created   int `json:"created"`
+	Updated   int `json:"updated"`
+	Unchanged int `json:"unchanged"`
+	Skipped   int `json:"skipped"`
+	Ambiguous int `json:"ambiguous"`
+	Failed    int `json:"failed"`
+	// SalesforceCalls and AwardForceCalls are the API requests the chunks made.
+	SalesforceCalls int `json:"salesforce_calls"`
+	AwardForceCalls int `json:"award_force_calls"`
+}
+
+// Add adds o to c.
+func (c *Counts) Add(o Counts) {
+	c.Seen += o.Seen
+	c.Created += o.Created
+	c.Updated += o.Updated
+	c.Unchanged += o.Unchanged
+	c.Skipped += o.Skipped
+	c.Ambiguous += o.Ambiguous
+	c.Failed += o.Failed
+	c.SalesforceCalls += o.SalesforceCalls
+	c.AwardForceCalls += o.AwardForceCalls
+}
+
+// Count tallies one outcome.
+func (c *Counts) Count(o Outcome) {
+	c.Seen++
+	switch o {
+	case OutcomeCreated:
+		c.Created++
+	case OutcomeUpdated:
+		c.Updated++
+	case OutcomeUnchanged:
+		c.Unchanged++
+	case OutcomeSkipped:
+		c.Skipped++
+	case OutcomeAmbiguous:
+		c.Ambiguous++
+	case OutcomeFailed:
+		c.Failed++
+	}
+}
+
+// Failure is one user a backfill could not pair, with the API's own message.
+type Failure struct {
+	Slug  string `json:"slug"`
+	Error string `json:"error"`
+}
+
+// MaxReportedFailures bounds the failures a backfill keeps in its progress;
+// every failure stays in its chunk's result.
+const MaxReportedFailures = 50
+
+// Progress is the backfill's live state, returned by ProgressQuery and as
+// the workflow's result.
+type Progress struct {
+	BackfillID string `json:"backfill_id"`
+	DryRun     bool   `json:"dry_run"`
+	// Total is how many users the backfill will see (the list's total, capped by Limit).
+	Total int `json:"total"`
+	Counts
+	// Chunks is how many chunks have finished.
+	Chunks int `json:"chunks"`
+	// FailedChunks lists chunks that failed as a whole (their users are counted as failed).
+	FailedChunks []string  `json:"failed_chunks,omitempty"`
+	Failures     []Failure `json:"failures,omitempty"`
+	StartedAt    time.Time `json:"started_at"`
+	// FinishedAt is set once the backfill is done.
+	FinishedAt time.Time `json:"finished_at,omitzero"`
+	Done       bool      `json:"done"`
+}
+
+// ChunkInput is the input of one BackfillChunk workflow.
+type ChunkInput struct {
+	Spec   pairing.Spec `json:"spec"`
+	Filter UserFilter   `json:"filter"`
+	// FirstPage and LastPage are the Award Force pages this chunk lists.
+	FirstPage int `json:"first_page"`
+	LastPage  int `json:"last_page"`
+	// MaxUsers caps the users taken from these pages (for --limit); 0 means all.
+	MaxUsers int  `json:"max_users,omitempty"`
+	DryRun   bool `json:"dry_run,omitempty"`
+}
+
+// ChunkResult is the audit of one chunk: every user's result.
+type ChunkResult struct {
+	Counts Counts           `json:"counts"`
+	Users  []UserSyncResult `json:"users"`
 }

@@ -42,6 +42,8 @@ func New(c client.Client, cfg config.Config) (*Worker, error) {
 	mainWorker := worker.New(c, workflows.TaskQueue, worker.Options{})
 	mainWorker.RegisterWorkflow(workflows.UserSync)
 	mainWorker.RegisterWorkflow(workflows.ResolveUser)
+	mainWorker.RegisterWorkflow(workflows.Backfill)
+	mainWorker.RegisterWorkflow(workflows.BackfillChunk)
 	mainWorker.RegisterActivity(&activities.Salesforce{Client: sfClient})
 
 	afOpts := worker.Options{}

@@ -1,0 +1,302 @@
+package workflows
+
+import (
+	"errors"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/afsync/afsync/activities"
+	"github.com/afsync/afsync/pairing"
+)
+
+// fatalErrorTypes end a whole backfill: every other chunk would fail the
+// same way, so going on would only spend quota.
+var fatalErrorTypes = map[string]bool{
+	activities.ErrTypeInvalidSpec:          true,
+	activities.ErrTypeAwardForceAuth:       true,
+	activities.ErrTypeSalesforceAuth:       true,
+	activities.ErrTypeAwardForceValidation: true,
+}
+
+// isFatal reports whether err (or its cause) is one of fatalErrorTypes.
+func isFatal(err error) bool {
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		var appErr *temporal.ApplicationError
+		if errors.As(e, &appErr) && fatalErrorTypes[appErr.Type()] {
+			return true
+		}
+		if appErr == nil {
+			break
+		}
+	}
+	return false
+}
+
+// backfillAwardForceOptions bounds a backfill's Award Force activities. The
+// fleet-wide rate limit can keep a chunk's requests queued for a while, so
+// the overall bound is generous; permanent errors still end at once.
+func backfillAwardForceOptions() workflow.ActivityOptions {
+	o := awardForceOptions()
+	o.ScheduleToCloseTimeout = 6 * time.Hour
+	return o
+}
+
+// backfillSalesforceOptions bounds a backfill's Salesforce activities: long
+// enough to sit out a spent daily allocation (retried every QuotaRetryDelay)
+// rather than fail thousands of users.
+func backfillSalesforceOptions() workflow.ActivityOptions {
+	o := salesforceOptions()
+	o.StartToCloseTimeout = 2 * time.Minute
+	o.ScheduleToCloseTimeout = 24 * time.Hour
+	o.RetryPolicy.MaximumInterval = 5 * time.Minute
+	return o
+}
+
+// BackfillChunk pairs the users of a few Award Force pages at once: it
+// lists them, looks all of them up with as few SOQL queries as the URI limit
+// allows, decides each with the same Decide as a single sync, and writes
+// with sObject Collections (up to 200 records a call). Users that need no
+// change cost no write. A record Salesforce refuses is reported in its
+// user's result and never fails the chunk.
+func BackfillChunk(ctx workflow.Context, in ChunkInput) (*ChunkResult, error) {
+	c := &chunk{in: in, res: &ChunkResult{}}
+	afCtx := workflow.WithActivityOptions(ctx, backfillAwardForceOptions())
+	sfCtx := workflow.WithActivityOptions(ctx, backfillSalesforceOptions())
+	if err := c.list(afCtx); err != nil {
+		return nil, err
+	}
+	if err := c.fetchProfileFields(afCtx); err != nil {
+		return nil, err
+	}
+	if err := c.lookup(sfCtx); err != nil {
+		return nil, err
+	}
+	c.decide()
+	if !in.DryRun {
+		if err := c.writeCRM(sfCtx); err != nil {
+			return nil, err
+		}
+		if err := c.writeBack(afCtx); err != nil {
+			return nil, err
+		}
+	}
+	for _, u := range c.res.Users {
+		c.res.Counts.Count(u.Outcome)
+	}
+	return c.res, nil
+}
+
+// chunk is one BackfillChunk's state; one method a step.
+type chunk struct {
+	in       ChunkInput
+	profiles []pairing.Profile
+	matches  map[string][]pairing.CRMRecord
+	res      *ChunkResult
+}
+
+func (c *chunk) list(ctx workflow.Context) error {
+	futures := make([]workflow.Future, 0, c.in.LastPage-c.in.FirstPage+1)
+	for p := c.in.FirstPage; p <= c.in.LastPage; p++ {
+		in := activities.ListUsersInput{Page: p, PerPage: activities.PageSize, Filter: c.in.Filter}
+		futures = append(futures, workflow.ExecuteActivity(ctx, af.ListUsers, in))
+	}
+	for _, f := range futures {
+		var page activities.ListUsersResult
+		if err := f.Get(ctx, &page); err != nil {
+			return err
+		}
+		c.res.Counts.AwardForceCalls++
+		c.profiles = append(c.profiles, page.Users...)
+	}
+	if c.in.MaxUsers > 0 && len(c.profiles) > c.in.MaxUsers {
+		c.profiles = c.profiles[:c.in.MaxUsers]
+	}
+	c.res.Users = make([]UserSyncResult, len(c.profiles))
+	for i, p := range c.profiles {
+		c.res.Users[i].Slug = p.Slug
+	}
+	return nil
+}
+
+// fetchProfileFields replaces list data with each user's full profile, one
+// request a user, but only when the spec maps profile fields: the list does
+// not carry them.
+func (c *chunk) fetchProfileFields(ctx workflow.Context) error {
+	if len(c.in.Spec.ProfileFieldSlugs()) == 0 {
+		return nil
+	}
+	futures := make([]workflow.Future, len(c.profiles))
+	for i, p := range c.profiles {
+		futures[i] = workflow.ExecuteActivity(ctx, af.GetUser, p.Slug)
+	}
+	for i, f := range futures {
+		var full pairing.Profile
+		err := f.Get(ctx, &full)
+		c.res.Counts.AwardForceCalls++
+		if err != nil {
+			if isFatal(err) {
+				return err
+			}
+			c.fail(i, err)
+			continue
+		}
+		c.profiles[i] = full
+	}
+	return nil
+}
+
+func (c *chunk) lookup(ctx workflow.Context) error {
+	spec := &c.in.Spec
+	var ids []string
+	for i, p := range c.profiles {
+		if c.res.Users[i].Outcome == "" {
+			ids = append(ids, p.Values[spec.UniqueIdentifier.AwardForce])
+		}
+	}
+	c.matches = map[string][]pairing.CRMRecord{}
+	if !spec.Handles(pairing.TriggerBackfill) || len(ids) == 0 {
+		return nil
+	}
+	var found activities.FindRecordsResult
+	err := workflow.ExecuteActivity(ctx, sf.FindRecords, activities.FindRecordsInput{Spec: *spec, Identifiers: ids}).Get(ctx, &found)
+	if err != nil {
+		return err
+	}
+	c.res.Counts.SalesforceCalls += found.Queries
+	c.matches = found.Matches
+	return nil
+}
+
+func (c *chunk) decide() {
+	spec := &c.in.Spec
+	for i, p := range c.profiles {
+		u := &c.res.Users[i]
+		if u.Outcome != "" {
+			continue // failed earlier
+		}
+		key := activities.IdentifierKey(p.Values[spec.UniqueIdentifier.AwardForce])
+		u.Decision = spec.Decide(pairing.TriggerBackfill, p, c.matches[key])
+		u.RecordID = u.Decision.RecordID
+		u.Outcome = outcomeOf(u.Decision)
+	}
+}
+
+// writeCRM sends every batch of creates and of updates at once and waits.
+func (c *chunk) writeCRM(ctx workflow.Context) error {
+	spec := &c.in.Spec
+	var creates, updates []int // user indexes
+	for i, u := range c.res.Users {
+		switch {
+		case u.Outcome == OutcomeFailed:
+		case u.Decision.Action == pairing.ActionCreate:
+			creates = append(creates, i)
+		case u.Decision.Action == pairing.ActionUpdate:
+			updates = append(updates, i)
+		}
+	}
+	type batch struct {
+		users []int
+		f     workflow.Future
+	}
+	var batches []batch
+	for _, b := range split(creates, activities.MaxBatch) {
+		in := activities.CreateRecordsInput{Spec: *spec, Items: make([]activities.CreateItem, len(b))}
+		for j, i := range b {
+			p := c.profiles[i]
+			in.Items[j] = activities.CreateItem{Slug: p.Slug, Identifier: p.Values[spec.UniqueIdentifier.AwardForce], Values: c.res.Users[i].Decision.CRM}
+		}
+		batches = append(batches, batch{b, workflow.ExecuteActivity(ctx, sf.CreateRecords, in)})
+	}
+	for _, b := range split(updates, activities.MaxBatch) {
+		in := activities.UpdateRecordsInput{Object: spec.Object, Items: make([]activities.UpdateItem, len(b))}
+		for j, i := range b {
+			u := c.res.Users[i]
+			in.Items[j] = activities.UpdateItem{Slug: u.Slug, ID: u.Decision.RecordID, Values: u.Decision.CRM}
+		}
+		batches = append(batches, batch{b, workflow.ExecuteActivity(ctx, sf.UpdateRecords, in)})
+	}
+	for _, b := range batches {
+		var out activities.WriteRecordsResult
+		err := b.f.Get(ctx, &out)
+		c.res.Counts.SalesforceCalls += max(out.Calls, 1)
+		if err != nil {
+			if isFatal(err) {
+				return err
+			}
+			for _, i := range b.users {
+				c.fail(i, err)
+			}
+			continue
+		}
+		for j, i := range b.users {
+			c.applyWrite(i, out.Results[j])
+		}
+	}
+	return nil
+}
+
+func (c *chunk) applyWrite(i int, r activities.WriteResult) {
+	u := &c.res.Users[i]
+	if r.Error != "" {
+		u.Outcome, u.Error = OutcomeFailed, r.Error
+		return
+	}
+	u.RecordID = r.ID
+	if u.Decision.Action == pairing.ActionCreate {
+		if ch := c.in.Spec.RecordIDChange(c.profiles[i], r.ID); ch != nil {
+			u.Decision.AwardForce = append(u.Decision.AwardForce, *ch)
+		}
+	}
+}
+
+// writeBack pulls CRM values (and new record ids) into Award Force, one
+// request a user that needs it.
+func (c *chunk) writeBack(ctx workflow.Context) error {
+	type pending struct {
+		i int
+		f workflow.Future
+	}
+	var ps []pending
+	for i, u := range c.res.Users {
+		if u.Outcome == OutcomeFailed || len(u.Decision.AwardForce) == 0 {
+			continue
+		}
+		in := activities.UpdateUserInput{Slug: u.Slug, Changes: u.Decision.AwardForce}
+		ps = append(ps, pending{i, workflow.ExecuteActivity(ctx, af.UpdateUser, in)})
+	}
+	for _, p := range ps {
+		err := p.f.Get(ctx, nil)
+		c.res.Counts.AwardForceCalls++
+		if err != nil {
+			if isFatal(err) {
+				return err
+			}
+			c.fail(p.i, err)
+			continue
+		}
+		if u := &c.res.Users[p.i]; u.Outcome == OutcomeUnchanged {
+			u.Outcome = OutcomeUpdated
+		}
+	}
+	return nil
+}
+
+func (c *chunk) fail(i int, err error) {
+	c.res.Users[i].Outcome = OutcomeFailed
+	c.res.Users[i].Error = errorMessage(err)
+}
+
+// split cuts xs into runs of at most n.
+func split(xs []int, n int) [][]int {
+	var out [][]int
+	for len(xs) > n {
+		out = append(out, xs[:n])
+		xs = xs[n:]
+	}
+	if len(xs) > 0 {
+		out = append(out, xs)
+	}
+	return out
+}
