@@ -1,0 +1,220 @@
+package workflows
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/mock"
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/afsync/afsync/activities"
+	"github.com/afsync/afsync/pairing"
+)
+
+// world is a fake pair of APIs behind the mocked activities: users in Award
+// Force, contacts in Salesforce, and a log of every write.
+type world struct {
+	mu       sync.Mutex
+	users    []pairing.Profile
+	contacts map[string][]pairing.CRMRecord // by identifier key
+	creates  map[string]int                 // by slug: records created
+	updates  map[string]int                 // by record id
+	lists    int
+	finds    int
+	writes   int    // collection calls
+	reject   string // slug whose create Salesforce refuses
+	nextID   int
+}
+
+func newWorld(n int) *world {
+	w := &world{contacts: map[string][]pairing.CRMRecord{}, creates: map[string]int{}, updates: map[string]int{}}
+	for i := range n {
+		email := fmt.Sprintf("user%05d@example.org", i)
+		if i%50 == 49 {
+			email = "" // registered with a mobile number only
+		}
+		p := pairing.Profile{Slug: fmt.Sprintf("U%07d", i), Values: map[string]string{"email": email, "first_name": "F", "last_name": fmt.Sprintf("L%d", i)}}
+		w.users = append(w.users, p)
+		switch {
+		case email == "":
+		case i%10 == 0: // already there, up to date
+			w.contacts[activities.IdentifierKey(email)] = []pairing.CRMRecord{{ID: fmt.Sprintf("003-%d", i), Values: map[string]string{"Email": email, "FirstName": "F", "LastName": p.Values["last_name"]}}}
+		case i%10 == 1: // already there, stale
+			w.contacts[activities.IdentifierKey(email)] = []pairing.CRMRecord{{ID: fmt.Sprintf("003-%d", i), Values: map[string]string{"Email": email, "FirstName": "F", "LastName": "Old"}}}
+		}
+	}
+	return w
+}
+
+func (w *world) listUsers(_ context.Context, in activities.ListUsersInput) (activities.ListUsersResult, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.lists++
+	res := activities.ListUsersResult{Total: len(w.users), LastPage: (len(w.users) + in.PerPage - 1) / in.PerPage}
+	for i := (in.Page - 1) * in.PerPage; i < len(w.users) && i < in.Page*in.PerPage; i++ {
+		res.Users = append(res.Users, w.users[i])
+	}
+	return res, nil
+}
+
+func (w *world) findRecords(_ context.Context, in activities.FindRecordsInput) (activities.FindRecordsResult, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.finds++
+	res := activities.FindRecordsResult{Matches: map[string][]pairing.CRMRecord{}, Queries: 1}
+	for _, id := range in.Identifiers {
+		if m, ok := w.contacts[activities.IdentifierKey(id)]; ok {
+			res.Matches[activities.IdentifierKey(id)] = m
+		}
+	}
+	return res, nil
+}
+
+func (w *world) createRecords(_ context.Context, in activities.CreateRecordsInput) (activities.WriteRecordsResult, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(in.Items) > activities.MaxBatch {
+		return activities.WriteRecordsResult{}, errors.New("batch too large")
+	}
+	w.writes++
+	out := activities.WriteRecordsResult{Calls: 1}
+	for _, it := range in.Items {
+		if it.Slug == w.reject {
+			out.Results = append(out.Results, activities.WriteResult{Slug: it.Slug, Error: "REQUIRED_FIELD_MISSING: Required fields are missing: [LastName] (LastName)"})
+			continue
+		}
+		w.nextID++
+		w.creates[it.Slug]++
+		out.Results = append(out.Results, activities.WriteResult{Slug: it.Slug, ID: fmt.Sprintf("003-new-%d", w.nextID), Created: true})
+	}
+	return out, nil
+}
+
+func (w *world) updateRecords(_ context.Context, in activities.UpdateRecordsInput) (activities.WriteRecordsResult, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.writes++
+	out := activities.WriteRecordsResult{Calls: 1}
+	for _, it := range in.Items {
+		w.updates[it.ID]++
+		out.Results = append(out.Results, activities.WriteResult{Slug: it.Slug, ID: it.ID})
+	}
+	return out, nil
+}
+
+func backfillEnv(w *world) *testsuite.TestWorkflowEnvironment {
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestWorkflowEnvironment()
+	env.RegisterWorkflow(Backfill)
+	env.RegisterWorkflow(BackfillChunk)
+	env.RegisterActivity(&activities.AwardForce{})
+	env.RegisterActivity(&activities.Salesforce{})
+	env.OnActivity(af.ListUsers, mock.Anything, mock.Anything).Return(w.listUsers)
+	env.OnActivity(sf.FindRecords, mock.Anything, mock.Anything).Return(w.findRecords)
+	env.OnActivity(sf.CreateRecords, mock.Anything, mock.Anything).Return(w.createRecords)
+	env.OnActivity(sf.UpdateRecords, mock.Anything, mock.Anything).Return(w.updateRecords)
+	return env
+}
+
+// runBackfill runs a backfill to the end, following continue-as-new the
+// way the server would, and returns the final progress and the number of runs.
+func runBackfill(t *testing.T, w *world, in BackfillInput) (Progress, int) {
+	t.Helper()
+	for runs := 1; runs < 100; runs++ {
+		env := backfillEnv(w)
+		env.ExecuteWorkflow(Backfill, in)
+		require.True(t, env.IsWorkflowCompleted())
+		err := env.GetWorkflowError()
+		var can *workflow.ContinueAsNewError
+		if errors.As(err, &can) {
+			require.NoError(t, converter.GetDefaultDataConverter().FromPayloads(can.Input, &in))
+			require.NotNil(t, in.State, "continue-as-new must carry the state")
+			continue
+		}
+		require.NoError(t, err)
+		var p Progress
+		require.NoError(t, env.GetWorkflowResult(&p))
+		return p, runs
+	}
+	t.Fatal("backfill never finished")
+	return Progress{}, 0
+}
+
+func TestBackfillPairsEveryUserOnceAcrossContinueAsNew(t *testing.T) {
+	w := newWorld(1234)
+	p, runs := runBackfill(t, w, BackfillInput{Spec: *pairing.Default(), PagesPerChunk: 2, Concurrency: 3, ChunksPerRun: 2})
+
+	require.True(t, p.Done)
+	require.Equal(t, 1234, p.Total)
+	require.Equal(t, 1234, p.Seen)
+	require.Equal(t, 4, runs, "13 pages, 2 per chunk, 2 chunks per run: 7 chunks in 4 runs")
+	require.Equal(t, 7, p.Chunks)
+	noEmail := 1234 / 50
+	require.Equal(t, noEmail, p.Skipped)
+	require.Equal(t, 124, p.Unchanged) // i%10 == 0
+	require.Equal(t, 124, p.Updated)   // i%10 == 1
+	require.Equal(t, 1234-noEmail-124-124, p.Created)
+	require.Zero(t, p.Failed)
+	for slug, n := range w.creates {
+		require.Equal(t, 1, n, "user %s created %d times", slug, n)
+	}
+	require.Len(t, w.creates, p.Created)
+	require.Equal(t, 1+13, w.lists, "one count probe, then each page once")
+	require.Equal(t, 7, w.finds, "one lookup per chunk")
+	require.Equal(t, w.finds+w.writes, p.SalesforceCalls, "Salesforce calls are tallied")
+}
+
+func TestBackfillIsolatesARefusedRecord(t *testing.T) {
+	w := newWorld(300)
+	w.reject = "U0000005"
+	p, _ := runBackfill(t, w, BackfillInput{Spec: *pairing.Default()})
+	require.Equal(t, 1, p.Failed)
+	require.Equal(t, []Failure{{Slug: "U0000005", Error: "REQUIRED_FIELD_MISSING: Required fields are missing: [LastName] (LastName)"}}, p.Failures)
+	require.Equal(t, 300-1-p.Skipped-p.Updated-p.Unchanged, p.Created, "the rest of the batch is created")
+}
+
+func TestBackfillDryRunWritesNothingAndDecidesTheSame(t *testing.T) {
+	w := newWorld(450)
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestWorkflowEnvironment()
+	env.RegisterWorkflow(BackfillChunk)
+	env.RegisterActivity(&activities.AwardForce{})
+	env.RegisterActivity(&activities.Salesforce{})
+	env.OnActivity(af.ListUsers, mock.Anything, mock.Anything).Return(w.listUsers)
+	env.OnActivity(sf.FindRecords, mock.Anything, mock.Anything).Return(w.findRecords)
+	env.ExecuteWorkflow(BackfillChunk, ChunkInput{Spec: *pairing.Default(), FirstPage: 1, LastPage: 5, DryRun: true})
+	require.NoError(t, env.GetWorkflowError())
+	var plan ChunkResult
+	require.NoError(t, env.GetWorkflowResult(&plan))
+	env.AssertActivityNotCalled(t, "CreateRecords", mock.Anything, mock.Anything)
+	env.AssertActivityNotCalled(t, "UpdateRecords", mock.Anything, mock.Anything)
+	env.AssertActivityNotCalled(t, "UpdateUser", mock.Anything, mock.Anything)
+	require.Len(t, plan.Users, 450)
+
+	stale := plan.Users[1] // i%10 == 1: LastName is stale
+	require.Equal(t, pairing.ActionUpdate, stale.Decision.Action)
+	require.Equal(t, []pairing.Change{{Field: "LastName", Source: "last_name", Before: "Old", After: "L1"}}, stale.Decision.CRM)
+	// The same Decide as a single sync.
+	key := activities.IdentifierKey(w.users[1].Values["email"])
+	require.Equal(t, pairing.Default().Decide(pairing.TriggerBackfill, w.users[1], w.contacts[key]), stale.Decision)
+
+	// And the real run does what the plan said.
+	real, _ := runBackfill(t, w, BackfillInput{Spec: *pairing.Default(), Limit: 450})
+	require.Equal(t, plan.Counts.Created, real.Created)
+	require.Equal(t, plan.Counts.Updated, real.Updated)
+	require.Equal(t, plan.Counts.Unchanged, real.Unchanged)
+}
+
+func TestBackfillHonoursTheLimit(t *testing.T) {
+	w := newWorld(1000)
+	p, _ := runBackfill(t, w, BackfillInput{Spec: *pairing.Default(), Limit: 250, PagesPerChunk: 2})
+	require.Equal(t, 250, p.Total)
+	require.Equal(t, 250, p.Seen)
+	require.Equal(t, 1+3, w.lists, "the probe, then pages 1 to 3 only")
+}
