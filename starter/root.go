@@ -48,7 +48,7 @@ default when neither is set).`,
 	pf.StringVar(&g.temporal.Address, "address", "", "Temporal frontend host:port (overrides TEMPORAL_ADDRESS)")
 	pf.StringVar(&g.temporal.Namespace, "namespace", "", "Temporal namespace (overrides TEMPORAL_NAMESPACE)")
 	pf.StringVar(&g.specPath, "config", "", "pairing spec file (overrides AFSYNC_CONFIG)")
-	cmd.AddCommand(newCmdSync(g), newCmdSandbox())
+	cmd.AddCommand(newCmdSync(g), newCmdBackfill(g), newCmdStatus(g), newCmdSandbox())
 	return cmd
 }
 

@@ -48,7 +48,6 @@ func backfillAwardForceOptions() workflow.ActivityOptions {
 // rather than fail thousands of users.
 func backfillSalesforceOptions() workflow.ActivityOptions {
 	o := salesforceOptions()
-	o.StartToCloseTimeout = 2 * time.Minute
 	o.ScheduleToCloseTimeout = 24 * time.Hour
 	o.RetryPolicy.MaximumInterval = 5 * time.Minute
 	return o

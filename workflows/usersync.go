@@ -39,11 +39,13 @@ func awardForceOptions() workflow.ActivityOptions {
 	}
 }
 
-// salesforceOptions bounds Salesforce activities.
+// salesforceOptions bounds Salesforce activities. StartToClose is short:
+// the client gives up on a call after 20 s, and a worker that died mid-call
+// is noticed, and the call retried elsewhere, within 30 s.
 func salesforceOptions() workflow.ActivityOptions {
 	return workflow.ActivityOptions{
 		TaskQueue:              TaskQueue,
-		StartToCloseTimeout:    time.Minute,
+		StartToCloseTimeout:    30 * time.Second,
 		ScheduleToCloseTimeout: 15 * time.Minute,
 		RetryPolicy: &temporal.RetryPolicy{
 			InitialInterval:    time.Second,

@@ -91,15 +91,17 @@ type Server struct {
 	orgID   string
 	userID  string
 
-	mu       sync.Mutex
-	tables   map[string]*table // by canonical object name
-	seq      uint64
-	tokens   map[string]time.Time
-	used     int
-	stats    Stats
-	faults   []fault
-	cursors  map[string]*cursor
-	cursorID uint64
+	mu     sync.Mutex
+	tables map[string]*table // by canonical object name
+	seq    uint64
+	tokens map[string]time.Time
+	used   int
+	stats  Stats
+	faults []fault
+	// lostResponses counts the writes still to commit without an answer.
+	lostResponses int
+	cursors       map[string]*cursor
+	cursorID      uint64
 }
 
 // New returns a Server with an empty org. The instance_url it hands out is
@@ -176,6 +178,25 @@ func (s *Server) InjectFaults(n int, status int, errorCode, message string) {
 	s.faults = append(s.faults, fault{n: n, status: status, code: errorCode, message: message})
 }
 
+// InjectLostResponses makes the next n successful API writes (POST, PATCH,
+// DELETE; token requests are not affected) commit and then drop the connection before answering: the fault
+// that makes a naive client create a record twice when it retries.
+func (s *Server) InjectLostResponses(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.lostResponses += n
+}
+
+func (s *Server) takeLostResponse() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.lostResponses <= 0 {
+		return false
+	}
+	s.lostResponses--
+	return true
+}
+
 // reply is a response computed under the lock and written after it.
 type reply struct {
 	status int
@@ -213,6 +234,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	rep := s.serve(r)
+	if r.Method != http.MethodGet && rep.status < 300 && strings.HasPrefix(r.URL.Path, "/services/data/") && s.takeLostResponse() {
+		// The write is committed; the answer never arrives.
+		if hj, ok := w.(http.Hijacker); ok {
+			if conn, _, err := hj.Hijack(); err == nil {
+				_ = conn.Close()
+				return
+			}
+		}
+	}
 	for k, v := range rep.header {
 		w.Header()[k] = v
 	}

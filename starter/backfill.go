@@ -1,0 +1,347 @@
+package main
+
+import (
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	"golang.org/x/term"
+
+	"github.com/afsync/afsync/workflows"
+)
+
+type backfillOptions struct {
+	*globalOptions
+	filter        workflows.UserFilter
+	limit         int
+	dryRun        bool
+	out           string
+	format        string
+	fresh         bool
+	attach        bool
+	id            string
+	json          bool
+	concurrency   int
+	pagesPerChunk int
+	chunksPerRun  int
+	interval      time.Duration
+
+	stdout   io.Writer
+	terminal bool
+	width    int
+}
+
+func newCmdBackfill(g *globalOptions) *cobra.Command {
+	o := &backfillOptions{globalOptions: g}
+	cmd := &cobra.Command{
+		Use:   "backfill",
+		Short: "Pair every existing Award Force user, with a live progress bar",
+		Long: `Start a Backfill workflow over all Award Force users (or those --role,
+--season and --limit select) and follow its progress until it ends, then print
+a summary. It pages through Award Force within the fleet-wide rate limit, looks
+users up in Salesforce in batches and writes with sObject Collections; users
+that need no change cost no write.
+
+Ctrl-C detaches: the backfill goes on in Temporal, and "starter backfill
+--attach" (or "starter status") follows it again. There is one backfill at a
+time per pairing spec: starting a second one attaches to the running one,
+unless --new is given.
+
+Without a terminal it prints a plain progress line every few seconds, waits for
+the end, and exits with status 2 if any user failed.
+
+--dry-run decides every user without writing anything and saves the plan, one
+line per field change with its before → after, as CSV or JSON lines (--out).`,
+		Example: `  starter backfill
+  starter backfill --role Judge --limit 500
+  starter backfill --dry-run --out plan.csv
+  starter backfill --attach`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			o.stdout = cmd.OutOrStdout()
+			if f, ok := o.stdout.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+				o.terminal = true
+				o.width, _, _ = term.GetSize(int(f.Fd()))
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return runBackfill(ctx, o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.filter.Role, "role", "", "only users with this role (Award Force's role filter)")
+	f.StringVar(&o.filter.Season, "season", "", "only users who joined in this season (Award Force's season_joined filter)")
+	f.IntVar(&o.limit, "limit", 0, "stop after this many users (0 = all)")
+	f.BoolVar(&o.dryRun, "dry-run", false, "decide every user but write nothing; save the plan to --out")
+	f.StringVar(&o.out, "out", "afsync-plan.csv", "with --dry-run: the plan file (.csv, or .jsonl for JSON lines)")
+	f.StringVar(&o.format, "format", "", "with --dry-run: csv or jsonl (default: from --out's extension)")
+	f.BoolVar(&o.fresh, "new", false, "start a new backfill even if one is running for this spec")
+	f.BoolVar(&o.attach, "attach", false, "follow the running backfill of this spec instead of starting one")
+	f.StringVar(&o.id, "id", "", "with --attach: the backfill's workflow id (default: this spec's)")
+	f.BoolVar(&o.json, "json", false, "print the final summary as JSON")
+	f.IntVar(&o.concurrency, "concurrency", workflows.DefaultConcurrency, "chunks processed at once")
+	f.IntVar(&o.pagesPerChunk, "pages-per-chunk", workflows.DefaultPagesPerChunk, "Award Force pages (100 users) per chunk; larger chunks spend fewer Salesforce calls")
+	f.DurationVar(&o.interval, "interval", 0, "how often to refresh progress (default 500ms on a terminal, 5s otherwise)")
+	return cmd
+}
+
+func newCmdStatus(g *globalOptions) *cobra.Command {
+	o := &backfillOptions{globalOptions: g, attach: true}
+	cmd := &cobra.Command{
+		Use:   "status [backfill-id]",
+		Short: "Follow a running backfill (the one of this spec by default)",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				o.id = args[0]
+			}
+			o.stdout = cmd.OutOrStdout()
+			if f, ok := o.stdout.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+				o.terminal = true
+				o.width, _, _ = term.GetSize(int(f.Fd()))
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return runBackfill(ctx, o)
+		},
+	}
+	cmd.Flags().BoolVar(&o.dryRun, "dry-run", false, "follow this spec's dry run")
+	cmd.Flags().BoolVar(&o.json, "json", false, "print the final summary as JSON")
+	cmd.Flags().StringVar(&o.out, "out", "afsync-plan.csv", "for a dry run: the plan file")
+	return cmd
+}
+
+func runBackfill(ctx context.Context, o *backfillOptions) error {
+	if o.limit < 0 {
+		return fmt.Errorf("--limit %d: want 0 (all users) or more", o.limit)
+	}
+	format, err := planFormat(o.format, o.out)
+	if err != nil {
+		return err
+	}
+	spec, err := o.spec()
+	if err != nil {
+		return err
+	}
+	c, _, err := o.dial(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+
+	id := o.id
+	if id == "" {
+		id = workflows.BackfillWorkflowID(spec, o.dryRun)
+		if o.fresh {
+			id += "-" + time.Now().UTC().Format("20060102T150405Z")
+		}
+	}
+	running, err := isRunning(ctx, c, id)
+	if err != nil {
+		return err
+	}
+	switch {
+	case o.attach && !running:
+		if _, err := c.DescribeWorkflowExecution(ctx, id, ""); err != nil {
+			return fmt.Errorf("no backfill %s to attach to: %w", id, err)
+		}
+		fmt.Fprintf(o.stdout, "Backfill %s is not running any more; its result:\n", id)
+	case running:
+		fmt.Fprintf(o.stdout, "Attached to the running backfill %s (start another with --new).\n", id)
+	default:
+		_, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+			ID:                       id,
+			TaskQueue:                workflows.TaskQueue,
+			WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+			WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		}, workflows.Backfill, workflows.BackfillInput{
+			Spec: *spec, Filter: o.filter, Limit: o.limit, DryRun: o.dryRun,
+			Concurrency: o.concurrency, PagesPerChunk: o.pagesPerChunk, ChunksPerRun: o.chunksPerRun,
+		})
+		if err != nil {
+			return fmt.Errorf("starting the backfill: %w", err)
+		}
+		fmt.Fprintf(o.stdout, "Started backfill %s. Ctrl-C detaches; it goes on in Temporal.\n", id)
+	}
+
+	final, err := follow(ctx, c, id, o)
+	if errors.Is(err, context.Canceled) {
+		fmt.Fprintf(o.stdout, "\nDetached: the backfill goes on. Follow it again with: starter status %s\n", id)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("backfill %s: %w", id, err)
+	}
+	if final.DryRun {
+		n, err := writePlan(ctx, c, final, o.out, format)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(o.stdout, "\nPlan: %d users written to %s\n", n, o.out)
+	}
+	if o.json {
+		enc := json.NewEncoder(o.stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(final); err != nil {
+			return err
+		}
+	} else {
+		printSummary(o.stdout, *final)
+	}
+	if final.Failed > 0 || len(final.FailedChunks) > 0 {
+		return &exitError{code: 2, err: fmt.Errorf("%d users failed, %d chunks failed", final.Failed, len(final.FailedChunks))}
+	}
+	return nil
+}
+
+func isRunning(ctx context.Context, c client.Client, id string) (bool, error) {
+	d, err := c.DescribeWorkflowExecution(ctx, id, "")
+	var notFound *serviceerror.NotFound
+	if errors.As(err, &notFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return d.GetWorkflowExecutionInfo().GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING, nil
+}
+
+// follow shows progress until the backfill (and every run it continues as)
+// ends, and returns the final progress.
+func follow(ctx context.Context, c client.Client, id string, o *backfillOptions) (*workflows.Progress, error) {
+	type outcome struct {
+		p   workflows.Progress
+		err error
+	}
+	done := make(chan outcome, 1)
+	go func() {
+		var p workflows.Progress
+		err := c.GetWorkflow(ctx, id, "").Get(ctx, &p)
+		done <- outcome{p, err}
+	}()
+	interval := o.interval
+	if interval == 0 {
+		interval = 5 * time.Second
+		if o.terminal {
+			interval = 500 * time.Millisecond
+		}
+	}
+	view := &progressView{w: o.stdout, terminal: o.terminal, width: o.width, every: interval}
+	if o.json {
+		view.w = io.Discard // keep stdout machine-readable
+	}
+	tick := time.NewTicker(min(interval, time.Second))
+	defer tick.Stop()
+	for {
+		select {
+		case r := <-done:
+			if r.err != nil {
+				return nil, r.err
+			}
+			view.update(r.p, time.Now())
+			return &r.p, nil
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case now := <-tick.C:
+			v, err := c.QueryWorkflow(ctx, id, "", workflows.ProgressQuery)
+			if err != nil {
+				continue // between runs of continue-as-new, or the worker is restarting
+			}
+			var p workflows.Progress
+			if v.Get(&p) == nil {
+				view.update(p, now)
+			}
+		}
+	}
+}
+
+func planFormat(format, out string) (string, error) {
+	if format == "" {
+		switch strings.ToLower(filepath.Ext(out)) {
+		case ".jsonl", ".json", ".ndjson":
+			format = "jsonl"
+		default:
+			format = "csv"
+		}
+	}
+	if format != "csv" && format != "jsonl" {
+		return "", fmt.Errorf("--format %q: want csv or jsonl", format)
+	}
+	return format, nil
+}
+
+// writePlan reads every chunk's audit and writes the plan: per user the
+// decision and every field's before → after.
+func writePlan(ctx context.Context, c client.Client, p *workflows.Progress, path, format string) (int, error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return 0, fmt.Errorf("--out: %w", err)
+	}
+	defer f.Close()
+	var (
+		cw  *csv.Writer
+		enc *json.Encoder
+	)
+	if format == "csv" {
+		cw = csv.NewWriter(f)
+		_ = cw.Write([]string{"slug", "action", "outcome", "record_id", "reason", "target", "field", "source", "before", "after"})
+	} else {
+		enc = json.NewEncoder(f)
+	}
+	n := 0
+	for _, id := range workflows.ChunkIDs(p) {
+		var res workflows.ChunkResult
+		if err := c.GetWorkflow(ctx, id, "").Get(ctx, &res); err != nil {
+			return n, fmt.Errorf("reading chunk %s: %w", id, err)
+		}
+		for _, u := range res.Users {
+			n++
+			if enc != nil {
+				if err := enc.Encode(u); err != nil {
+					return n, err
+				}
+				continue
+			}
+			d := u.Decision
+			base := []string{u.Slug, string(d.Action), string(u.Outcome), u.RecordID, firstNonEmpty(u.Error, d.Reason)}
+			if len(d.CRM)+len(d.AwardForce) == 0 {
+				_ = cw.Write(append(base, "", "", "", "", ""))
+			}
+			for _, ch := range d.CRM {
+				_ = cw.Write(append(base, "salesforce", ch.Field, ch.Source, ch.Before, ch.After))
+			}
+			for _, ch := range d.AwardForce {
+				_ = cw.Write(append(base, "awardforce", ch.Field, ch.Source, ch.Before, ch.After))
+			}
+		}
+	}
+	if cw != nil {
+		cw.Flush()
+		if err := cw.Error(); err != nil {
+			return n, err
+		}
+	}
+	return n, f.Close()
+}
+
+func firstNonEmpty(xs ...string) string {
+	for _, x := range xs {
+		if x != "" {
+			return x
+		}
+	}
+	return ""
+}

@@ -1,0 +1,153 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/afsync/afsync/internal/devstack"
+	"github.com/afsync/afsync/pairing"
+	"github.com/afsync/afsync/sandbox"
+	"github.com/afsync/afsync/workflows"
+)
+
+// syncBuffer is a bytes.Buffer safe to read while the backfill writes it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestIntegrationBackfillSurvivesAWorkerKilledMidRun(t *testing.T) {
+	const users = 600
+	stack := startStack(t, sandbox.Options{
+		Seed:    sandbox.SeedOptions{Users: users, Seed: 7},
+		Latency: 40 * time.Millisecond, // long enough to kill the worker mid-run
+	})
+	af, sf := stack.Sandbox.AwardForce, stack.Sandbox.Salesforce
+	before := contactsByEmail(sf.Records("Contact"))
+	spec := pairing.Default()
+	// The first writes commit in Salesforce but their answers are lost: the
+	// retries must not create those records again.
+	sf.InjectLostResponses(3)
+
+	out := &syncBuffer{}
+	o := &backfillOptions{
+		globalOptions: &globalOptions{temporal: configFor(stack)},
+		// One page a chunk, one chunk at a time, two chunks a run: the kill
+		// lands mid-run and the backfill continues as new several times.
+		concurrency: 1, pagesPerChunk: 1, chunksPerRun: 2, out: t.TempDir() + "/plan.csv",
+		interval: 200 * time.Millisecond, stdout: out,
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- runBackfill(context.Background(), o) }()
+
+	id := workflows.BackfillWorkflowID(spec, false)
+	for _, at := range []int{1, 300} { // kill it twice
+		seen := waitForProgress(t, stack, id, at, out)
+		if seen >= users {
+			t.Fatalf("the backfill finished (%d users) before the worker could be killed", seen)
+		}
+		stack.StopWorker()
+		t.Logf("worker killed after %d of %d users", seen, users)
+		time.Sleep(time.Second)
+		if err := stack.StartWorker(); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	select {
+	case err := <-errc:
+		if err != nil {
+			t.Fatalf("backfill: %v\n%s", err, out.String())
+		}
+	case <-time.After(4 * time.Minute):
+		t.Fatalf("backfill did not finish after the restart\n%s", out.String())
+	}
+	if !strings.Contains(out.String(), "users seen") || !strings.Contains(out.String(), "progress:") {
+		t.Fatalf("want plain progress lines and a summary, got:\n%s", out.String())
+	}
+
+	after := contactsByEmail(sf.Records("Contact"))
+	created := 0
+	for _, u := range af.Users() {
+		if u.Email == "" {
+			continue
+		}
+		key := strings.ToLower(u.Email)
+		recs := after[key]
+		switch n := len(before[key]); {
+		case n > 1: // seeded duplicates stay ambiguous and untouched
+			if len(recs) != n {
+				t.Errorf("%s: %d records, was %d: an ambiguous user must not be written", u.Slug, len(recs), n)
+			}
+			continue
+		case n == 0:
+			created++
+		}
+		if len(recs) != 1 {
+			t.Errorf("%s: %d records, want exactly 1", u.Slug, len(recs))
+			continue
+		}
+		r := recs[0]
+		if r["FirstName"] != u.FirstName || r["LastName"] != u.LastName {
+			t.Errorf("%s: record has %v %v, want %s %s", u.Slug, r["FirstName"], r["LastName"], u.FirstName, u.LastName)
+		}
+		if u.Mobile != "" && r["Phone"] != u.Mobile {
+			t.Errorf("%s: Phone %v, want %s", u.Slug, r["Phone"], u.Mobile)
+		}
+	}
+	if total := len(sf.Records("Contact")); total != countRecords(before)+created {
+		t.Errorf("%d contacts, want %d before + %d created: a record was created twice", total, countRecords(before), created)
+	}
+}
+
+// waitForProgress polls the backfill's progress until it has seen at least
+// n users, and returns how many it has seen.
+func waitForProgress(t *testing.T, stack *devstack.Stack, id string, n int, out *syncBuffer) int {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		if v, err := stack.Client.QueryWorkflow(context.Background(), id, "", workflows.ProgressQuery); err == nil {
+			var p workflows.Progress
+			if v.Get(&p) == nil && p.Seen >= n {
+				return p.Seen
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the backfill never saw %d users; output:\n%s", n, out.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func contactsByEmail(recs []map[string]any) map[string][]map[string]any {
+	m := map[string][]map[string]any{}
+	for _, r := range recs {
+		email, _ := r["Email"].(string)
+		m[strings.ToLower(email)] = append(m[strings.ToLower(email)], r)
+	}
+	return m
+}
+
+func countRecords(m map[string][]map[string]any) int {
+	n := 0
+	for _, rs := range m {
+		n += len(rs)
+	}
+	return n
+}
