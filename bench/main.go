@@ -1,0 +1,279 @@
+// Command bench measures a backfill end to end on the real Temporal dev
+// server: the sandbox seeded with --users users (30% already in Salesforce,
+// some stale), with added latency and rate limits set by flags, and the real
+// worker in its own process. It prints a summary and, last, one JSON line:
+//
+//	go run ./bench --users 10000 --latency 2ms --awardforce-limit 0
+//	go run ./bench --users 10000 --awardforce-limit 60
+//
+// Ratios and API-call counts are stable on noisy machines; absolute times
+// are not, so report them side by side.
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+
+	"github.com/afsync/afsync/internal/devserver"
+	"github.com/afsync/afsync/pairing"
+	"github.com/afsync/afsync/sandbox"
+	"github.com/afsync/afsync/workflows"
+)
+
+type options struct {
+	users         int
+	latency       time.Duration
+	afLimit       int
+	concurrency   int
+	pagesPerChunk int
+	seed          uint64
+}
+
+// Result is the benchmark's JSON line.
+type Result struct {
+	Users                 int     `json:"users"`
+	Seconds               float64 `json:"seconds"`
+	UsersPerSecond        float64 `json:"users_per_second"`
+	AwardForceBound       float64 `json:"award_force_bound_users_per_second,omitempty"`
+	RatioToAwardForce     float64 `json:"ratio_to_award_force_bound,omitempty"`
+	SalesforceCallsPer1k  float64 `json:"salesforce_calls_per_1000_users"`
+	AwardForceCallsPer1k  float64 `json:"award_force_calls_per_1000_users"`
+	AwardForce429s        int     `json:"award_force_429s"`
+	HistoryEventsPerUser  float64 `json:"history_events_per_user"`
+	PeakWorkerMemoryMiB   float64 `json:"peak_worker_memory_mib"`
+	Created               int     `json:"created"`
+	Updated               int     `json:"updated"`
+	Unchanged             int     `json:"unchanged"`
+	Skipped               int     `json:"skipped"`
+	Ambiguous             int     `json:"ambiguous"`
+	Failed                int     `json:"failed"`
+	LatencyMillis         float64 `json:"latency_ms"`
+	AwardForceLimitPerMin int     `json:"award_force_limit_per_minute"`
+	Concurrency           int     `json:"concurrency"`
+	PagesPerChunk         int     `json:"pages_per_chunk"`
+	CPUs                  int     `json:"cpus"`
+}
+
+func main() {
+	o := &options{}
+	cmd := &cobra.Command{
+		Use:          "bench",
+		Short:        "Measure a sandbox backfill on the real Temporal dev server",
+		SilenceUsage: true,
+		Args:         cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return run(cmd.Context(), o, cmd.OutOrStdout())
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&o.users, "users", 10000, "Award Force users to seed and backfill")
+	f.DurationVar(&o.latency, "latency", 2*time.Millisecond, "latency the sandbox adds to every request")
+	f.IntVar(&o.afLimit, "awardforce-limit", 0, "Award Force requests per minute (sandbox and worker); 0 = none, 60 = Award Force's real limit")
+	f.IntVar(&o.concurrency, "concurrency", workflows.DefaultConcurrency, "backfill chunks at once")
+	f.IntVar(&o.pagesPerChunk, "pages-per-chunk", workflows.DefaultPagesPerChunk, "Award Force pages per chunk")
+	f.Uint64Var(&o.seed, "seed", 42, "sandbox data seed")
+	if err := cmd.Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, o *options, out io.Writer) error {
+	tmp, err := os.MkdirTemp("", "afsync-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	workerBin := filepath.Join(tmp, "worker")
+	fmt.Fprintln(out, "building the worker…")
+	if b, err := exec.CommandContext(ctx, "go", "build", "-o", workerBin, "./worker").CombinedOutput(); err != nil {
+		return fmt.Errorf("go build ./worker (run from the repository root): %v\n%s", err, b)
+	}
+
+	srv, err := devserver.Start(ctx, devserver.Options{UIPort: -1, SearchAttributes: workflows.SearchAttributeKeys()})
+	if err != nil {
+		return err
+	}
+	defer srv.Stop()
+	fmt.Fprintf(out, "seeding %d users…\n", o.users)
+	sb, err := sandbox.Start(sandbox.Options{
+		Seed:                sandbox.SeedOptions{Users: o.users, Seed: o.seed},
+		Latency:             o.latency,
+		AwardForceRateLimit: o.afLimit,
+		// A real org's allocation would not survive a plain loop; the
+		// benchmark only counts calls.
+		SalesforceDailyLimit: 10_000_000,
+	})
+	if err != nil {
+		return err
+	}
+	defer sb.Close()
+
+	worker := exec.CommandContext(ctx, workerBin, "--log-level", "warn")
+	worker.Env = append(os.Environ(), "TEMPORAL_ADDRESS="+srv.Address, "TEMPORAL_NAMESPACE="+srv.Namespace,
+		"AWARDFORCE_RATE_LIMIT="+strconv.Itoa(o.afLimit), "AFSYNC_CONFIG=")
+	for k, v := range sb.Env() {
+		worker.Env = append(worker.Env, k+"="+v)
+	}
+	worker.Stdout, worker.Stderr = os.Stderr, os.Stderr
+	if err := worker.Start(); err != nil {
+		return err
+	}
+	defer func() { _ = worker.Process.Kill(); _ = worker.Wait() }()
+
+	c, err := client.DialContext(ctx, client.Options{HostPort: srv.Address, Namespace: srv.Namespace})
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if err := waitForPollers(ctx, c); err != nil {
+		return err
+	}
+	// Let the preflight's requests leave the rate-limit window, then count
+	// only what the backfill does.
+	if o.afLimit > 0 {
+		time.Sleep(time.Minute + time.Second)
+	}
+	sb.AwardForce.ResetStats()
+	sb.Salesforce.ResetStats()
+
+	spec := pairing.Default()
+	fmt.Fprintln(out, "backfilling…")
+	start := time.Now()
+	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID: workflows.BackfillWorkflowID(spec, false), TaskQueue: workflows.TaskQueue,
+	}, workflows.Backfill, workflows.BackfillInput{Spec: *spec, Concurrency: o.concurrency, PagesPerChunk: o.pagesPerChunk})
+	if err != nil {
+		return err
+	}
+	var p workflows.Progress
+	if err := run.Get(ctx, &p); err != nil {
+		return err
+	}
+	elapsed := time.Since(start).Seconds()
+	peak, err := peakMemoryMiB(worker.Process.Pid)
+	if err != nil {
+		return err
+	}
+	events, err := historyEvents(ctx, c, run.GetID(), &p)
+	if err != nil {
+		return err
+	}
+	af, sf := sb.AwardForce.Stats(), sb.Salesforce.Stats()
+	r := Result{
+		Users: p.Seen, Seconds: round(elapsed, 2), UsersPerSecond: round(float64(p.Seen)/elapsed, 1),
+		SalesforceCallsPer1k: round(float64(sf.APICalls)*1000/float64(p.Seen), 2),
+		AwardForceCallsPer1k: round(float64(af.Requests)*1000/float64(p.Seen), 2),
+		AwardForce429s:       af.RateLimited,
+		HistoryEventsPerUser: round(float64(events)/float64(p.Seen), 3),
+		PeakWorkerMemoryMiB:  round(peak, 1),
+		Created:              p.Created, Updated: p.Updated, Unchanged: p.Unchanged, Skipped: p.Skipped, Ambiguous: p.Ambiguous, Failed: p.Failed,
+		LatencyMillis: float64(o.latency.Microseconds()) / 1000, AwardForceLimitPerMin: o.afLimit,
+		Concurrency: o.concurrency, PagesPerChunk: o.pagesPerChunk, CPUs: runtime.NumCPU(),
+	}
+	if o.afLimit > 0 {
+		// Without profile fields a backfill needs one list request per 100 users.
+		r.AwardForceBound = float64(o.afLimit) / 60 * 100
+		r.RatioToAwardForce = round(r.UsersPerSecond/r.AwardForceBound, 3)
+	}
+	fmt.Fprintf(out, "\n%d users in %.2fs: %.1f users/s", r.Users, r.Seconds, r.UsersPerSecond)
+	if r.AwardForceBound > 0 {
+		fmt.Fprintf(out, " (%.1f%% of the Award Force bound of %.0f users/s)", 100*r.RatioToAwardForce, r.AwardForceBound)
+	}
+	fmt.Fprintf(out, "\nSalesforce calls: %d (%.2f per 1,000 users); Award Force calls: %d (%.2f per 1,000), 429s: %d\n",
+		sf.APICalls, r.SalesforceCallsPer1k, af.Requests, r.AwardForceCallsPer1k, af.RateLimited)
+	fmt.Fprintf(out, "history events: %d (%.3f per user); peak worker memory: %.1f MiB\n", events, r.HistoryEventsPerUser, r.PeakWorkerMemoryMiB)
+	line, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(out, string(line))
+	return nil
+}
+
+func waitForPollers(ctx context.Context, c client.Client) error {
+	deadline := time.Now().Add(2 * time.Minute)
+	for _, q := range []string{workflows.TaskQueue, workflows.AwardForceTaskQueue} {
+		for {
+			d, err := c.DescribeTaskQueue(ctx, q, enumspb.TASK_QUEUE_TYPE_ACTIVITY)
+			if err == nil && len(d.GetPollers()) > 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("the worker never polled %s", q)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	return nil
+}
+
+// historyEvents counts the events of every run of the backfill and of every chunk.
+func historyEvents(ctx context.Context, c client.Client, id string, p *workflows.Progress) (int, error) {
+	resp, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: fmt.Sprintf("WorkflowId = '%s'", id)})
+	if err != nil {
+		return 0, err
+	}
+	total := 0
+	count := func(wid, rid string) error {
+		it := c.GetWorkflowHistory(ctx, wid, rid, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+		for it.HasNext() {
+			if _, err := it.Next(); err != nil {
+				return err
+			}
+			total++
+		}
+		return nil
+	}
+	for _, e := range resp.GetExecutions() {
+		if err := count(id, e.GetExecution().GetRunId()); err != nil {
+			return 0, err
+		}
+	}
+	for _, cid := range workflows.ChunkIDs(p) {
+		if err := count(cid, ""); err != nil {
+			return 0, err
+		}
+	}
+	return total, nil
+}
+
+// peakMemoryMiB reads the process's peak resident set (VmHWM) from /proc.
+func peakMemoryMiB(pid int) (float64, error) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	s := bufio.NewScanner(f)
+	for s.Scan() {
+		if rest, ok := strings.CutPrefix(s.Text(), "VmHWM:"); ok {
+			kb, err := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")))
+			return float64(kb) / 1024, err
+		}
+	}
+	return 0, fmt.Errorf("no VmHWM in /proc/%d/status", pid)
+}
+
+func round(x float64, digits int) float64 {
+	p := 1.0
+	for range digits {
+		p *= 10
+	}
+	return float64(int64(x*p+0.5)) / p
+}
