@@ -10,7 +10,7 @@ export AFSYNC_TEMPORAL_CLI := $(TEMPORAL)
 # The main job on the embedded default: Temporal dev server + UI, the sandbox
 # APIs, the worker, and a backfill of the sandbox's users.
 dev: $(TEMPORAL)
-	go run ./worker --dev
+	./scripts/dev
 
 # Every test, including the integration tests on a real Temporal dev server.
 test: $(TEMPORAL) vet

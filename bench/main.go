@@ -42,6 +42,7 @@ type options struct {
 	concurrency   int
 	pagesPerChunk int
 	seed          uint64
+	serverArgs    []string
 }
 
 // Result is the benchmark's JSON line.
@@ -87,6 +88,7 @@ func main() {
 	f.IntVar(&o.concurrency, "concurrency", workflows.DefaultConcurrency, "backfill chunks at once")
 	f.IntVar(&o.pagesPerChunk, "pages-per-chunk", workflows.DefaultPagesPerChunk, "Award Force pages per chunk")
 	f.Uint64Var(&o.seed, "seed", 42, "sandbox data seed")
+	f.StringArrayVar(&o.serverArgs, "server-arg", nil, "extra argument for `temporal server start-dev` (repeatable), e.g. --server-arg=--dynamic-config-value --server-arg=KEY=VALUE")
 	if err := cmd.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
@@ -105,7 +107,7 @@ func run(ctx context.Context, o *options, out io.Writer) error {
 		return fmt.Errorf("go build ./worker (run from the repository root): %v\n%s", err, b)
 	}
 
-	srv, err := devserver.Start(ctx, devserver.Options{UIPort: -1, SearchAttributes: workflows.SearchAttributeKeys()})
+	srv, err := devserver.Start(ctx, devserver.Options{UIPort: -1, SearchAttributes: workflows.SearchAttributeKeys(), ExtraArgs: o.serverArgs})
 	if err != nil {
 		return err
 	}

@@ -224,8 +224,8 @@ func TestExample(t *testing.T) {
 	assert.True(t, s.Options.GetDetailsFromCRM)
 	assert.Equal(t, "AwardForce_Slug__c", s.ExternalID.CRM)
 	assert.Equal(t, []string{"Id", "Email", "FirstName", "LastName", "Phone", "Title", "Department", "LeadSource"}, s.CRMFields())
-	assert.Equal(t, []string{"job_title", "organisation", "salesforce_id"}, s.ProfileFieldSlugs())
-	require.NoError(t, s.Check(contactDescribe(), []string{"job_title", "organisation", "salesforce_id", "unused"}))
+	assert.Equal(t, []string{"JobTitle", "Employer", "SfRecord"}, s.ProfileFieldSlugs())
+	require.NoError(t, s.Check(contactDescribe(), []string{"Employer", "JobTitle", "SfRecord", "unused"}))
 }
 
 func TestJSONRoundTrip(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"time"
 
 	"github.com/spf13/cobra"
 	"go.temporal.io/sdk/client"
@@ -17,6 +18,7 @@ import (
 type globalOptions struct {
 	temporal config.Temporal
 	specPath string
+	wait     time.Duration
 }
 
 // dial connects to Temporal with the SDK's standard settings and the flags.
@@ -25,7 +27,12 @@ func (g *globalOptions) dial(ctx context.Context) (client.Client, client.Options
 	if err != nil {
 		return nil, copts, err
 	}
+	deadline := time.Now().Add(g.wait)
 	c, err := client.DialContext(ctx, copts)
+	for err != nil && time.Now().Before(deadline) && ctx.Err() == nil {
+		time.Sleep(500 * time.Millisecond)
+		c, err = client.DialContext(ctx, copts)
+	}
 	if err != nil {
 		return nil, copts, fmt.Errorf("connecting to Temporal at %s (TEMPORAL_ADDRESS or --address; is a worker stack running? try `go run ./worker --dev`): %w", copts.HostPort, err)
 	}
@@ -48,6 +55,7 @@ default when neither is set).`,
 	pf.StringVar(&g.temporal.Address, "address", "", "Temporal frontend host:port (overrides TEMPORAL_ADDRESS)")
 	pf.StringVar(&g.temporal.Namespace, "namespace", "", "Temporal namespace (overrides TEMPORAL_NAMESPACE)")
 	pf.StringVar(&g.specPath, "config", "", "pairing spec file (overrides AFSYNC_CONFIG)")
+	pf.DurationVar(&g.wait, "wait", 0, "keep trying to reach Temporal this long (for scripts that start the worker at the same time)")
 	cmd.AddCommand(newCmdSync(g), newCmdBackfill(g), newCmdStatus(g), newCmdSandbox())
 	return cmd
 }

@@ -2,13 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"time"
 
@@ -19,6 +19,7 @@ import (
 	"github.com/afsync/afsync/internal/config"
 	"github.com/afsync/afsync/internal/devserver"
 	"github.com/afsync/afsync/internal/devstack"
+	"github.com/afsync/afsync/pairing"
 	"github.com/afsync/afsync/sandbox"
 )
 
@@ -28,6 +29,7 @@ type options struct {
 	specPath string
 	afRate   float64
 	logLevel string
+	httpAddr string
 
 	dev            bool
 	devDir         string
@@ -84,6 +86,7 @@ seeded with realistic users, and the worker pointed at them.`,
 	f.StringVar(&o.specPath, "config", "", "pairing spec file (overrides AFSYNC_CONFIG)")
 	f.Float64Var(&o.afRate, "awardforce-rate", config.DefaultAwardForceRate, "Award Force requests per minute for the whole fleet; 0 = no cap (overrides AWARDFORCE_RATE_LIMIT)")
 	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	f.StringVar(&o.httpAddr, "http-addr", "", "serve /healthz, the Award Force webhook and the codec server here (overrides AFSYNC_HTTP_ADDR; --dev default 127.0.0.1:8234)")
 	f.BoolVar(&o.dev, "dev", false, "start the embedded default: Temporal dev server + UI, sandbox APIs, worker")
 	f.StringVar(&o.devDir, "dev-dir", ".afsync", "with --dev: where the dev server keeps its SQLite history")
 	f.IntVar(&o.devPort, "dev-port", 7233, "with --dev: Temporal frontend port")
@@ -93,7 +96,7 @@ seeded with realistic users, and the worker pointed at them.`,
 	f.IntVar(&o.sandboxAFPort, "sandbox-awardforce-port", 8081, "with --dev: Award Force simulator port")
 	f.IntVar(&o.sandboxSFPort, "sandbox-salesforce-port", 8082, "with --dev: Salesforce simulator port")
 	f.DurationVar(&o.sandboxLatency, "sandbox-latency", 0, "with --dev: latency added to every simulated API call")
-	f.IntVar(&o.sandboxAFLimit, "sandbox-awardforce-limit", 0, "with --dev: the Award Force simulator's rate limit per minute (0 = none; Award Force's real one is 60)")
+	f.IntVar(&o.sandboxAFLimit, "sandbox-awardforce-limit", 60, "with --dev: the Award Force simulator's rate limit per minute, as Award Force's own (0 = none)")
 	return cmd
 }
 
@@ -116,7 +119,29 @@ func (o *options) config(getenv config.Getenv) (config.Config, error) {
 	if o.afRate >= 0 {
 		cfg.AwardForceRatePerMinute = o.afRate
 	}
+	if o.httpAddr != "" {
+		cfg.HTTPAddr = o.httpAddr
+	}
 	return cfg, nil
+}
+
+// serveHTTP runs the worker's HTTP endpoints in the background when an
+// address is configured; a failure to listen stops the worker.
+func serveHTTP(ctx context.Context, cancel context.CancelCauseFunc, c client.Client, cfg config.Config, spec *pairing.Spec, logger *slog.Logger) error {
+	if cfg.HTTPAddr == "" {
+		return nil
+	}
+	h, err := afworker.HTTPHandler(c, cfg, spec, logger)
+	if err != nil {
+		return err
+	}
+	go func() {
+		if err := afworker.ServeHTTP(ctx, cfg.HTTPAddr, h); err != nil {
+			cancel(err)
+		}
+	}()
+	logger.Info("Serving HTTP", "address", cfg.HTTPAddr, "webhook", cfg.WebhookSigningKey != "")
+	return nil
 }
 
 func runWorker(ctx context.Context, o *options) error {
@@ -154,10 +179,18 @@ func runWorker(ctx context.Context, o *options) error {
 	if err := w.Start(); err != nil {
 		return err
 	}
+	defer w.Stop()
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	if err := serveHTTP(ctx, cancel, c, cfg, spec, logger); err != nil {
+		return err
+	}
 	logger.Info("Worker started", "address", copts.HostPort, "namespace", copts.Namespace, "object", spec.Object, "awardForceRatePerMinute", cfg.AwardForceRatePerMinute)
 	<-ctx.Done()
 	logger.Info("Stopping worker")
-	w.Stop()
+	if err := context.Cause(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
 	return nil
 }
 
@@ -187,12 +220,22 @@ func runDev(ctx context.Context, o *options) error {
 			return os.Getenv(k)
 		}
 	}
+	httpAddr := o.httpAddr
+	if httpAddr == "" {
+		httpAddr = "127.0.0.1:8234"
+	}
+	var extra []string
+	if os.Getenv("AFSYNC_CODEC_KEY") != "" {
+		// The UI decrypts payloads through the worker's codec server.
+		extra = append(extra, "--ui-codec-endpoint", "http://"+httpAddr+"/codec")
+	}
 	fmt.Fprintf(o.out, "Starting the Temporal dev server (%s)…\n", devserver.PinnedVersion)
 	stack, err := devstack.Start(ctx, devstack.Options{
 		Temporal: devserver.Options{
 			Port: o.devPort, UIPort: o.devUIPort,
-			DBFile: filepath.Join(dir, "temporal.db"),
-			Log:    serverLog,
+			DBFile:    filepath.Join(dir, "temporal.db"),
+			Log:       serverLog,
+			ExtraArgs: extra,
 		},
 		Sandbox: sandbox.Options{
 			AwardForceAddr:      fmt.Sprintf("127.0.0.1:%d", o.sandboxAFPort),
@@ -209,6 +252,12 @@ func runDev(ctx context.Context, o *options) error {
 		return err
 	}
 	defer stack.Stop()
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	stack.Config.HTTPAddr = httpAddr
+	if err := serveHTTP(ctx, cancel, stack.Client, stack.Config, stack.Spec, logger); err != nil {
+		return err
+	}
 	sum := stack.Sandbox.Summary
 	fmt.Fprintf(o.out, `
 afsync dev stack is up.
@@ -220,20 +269,14 @@ Try:  go run ./starter sync <slug-or-email>     Stop: Ctrl-C
 `, stack.Server.UIURL, stack.Server.Address, stack.Server.Namespace, filepath.Join(o.devDir, "temporal.db"),
 		stack.Sandbox.AwardForceURL, sum.Users, sum.NoEmail,
 		stack.Sandbox.SalesforceURL, sum.Existing, sum.Stale, sum.CaseOnly, sum.Duplicates)
-	logger.Debug("Sandbox environment", "vars", strings.Join(keys(stack.Sandbox.Env()), ","))
 	select {
 	case <-ctx.Done():
 	case <-stack.Server.Done():
 		return fmt.Errorf("the Temporal dev server exited; see %s", serverLog.Name())
 	}
 	fmt.Fprintln(o.out, "Stopping…")
-	return nil
-}
-
-func keys(m map[string]string) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
+	if err := context.Cause(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		return err
 	}
-	return out
+	return nil
 }

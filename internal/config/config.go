@@ -20,6 +20,12 @@
 //	SALESFORCE_AUDIENCE          JWT audience (default https://login.salesforce.com; https://test.salesforce.com for sandboxes)
 //	SALESFORCE_API_VERSION       REST API version (default v62.0)
 //	AFSYNC_CONFIG                path of the pairing spec (YAML); the built-in default when unset
+//	AFSYNC_CODEC_KEY             32 bytes, base64: encrypts workflow payloads (PII) with AES-256-GCM
+//	AFSYNC_CODEC_KEY_ID          the key's id (default "default"); AFSYNC_CODEC_OLD_KEYS="id:base64,…" decrypts older payloads
+//	AFSYNC_HTTP_ADDR             worker: address of its HTTP endpoints (health, webhooks, codec server); off when unset
+//	AWARDFORCE_WEBHOOK_SIGNING_KEY  worker: the Award Force webhook's signing key; enables POST /webhooks/awardforce
+//	AFSYNC_CODEC_CORS_ORIGINS    worker: Temporal UI origins allowed to call the codec server (default http://localhost:8233,http://127.0.0.1:8233)
+//	AFSYNC_CODEC_TOKEN           worker: bearer token the codec server requires, when set
 package config
 
 import (
@@ -46,6 +52,15 @@ type Config struct {
 	Salesforce              salesforce.Config
 	// SpecPath is the pairing spec file; empty means pairing.Default().
 	SpecPath string
+	// HTTPAddr is where the worker serves /healthz, webhooks and the codec
+	// server; empty turns them off.
+	HTTPAddr string
+	// WebhookSigningKey enables the Award Force webhook receiver.
+	WebhookSigningKey string
+	// CodecCORSOrigins are the UI origins allowed to call the codec server.
+	CodecCORSOrigins []string
+	// CodecToken, when set, is required by the codec server as a bearer token.
+	CodecToken string
 }
 
 // Getenv reads one environment variable; os.Getenv in production, a map in tests.
@@ -72,7 +87,14 @@ func FromEnv(getenv Getenv) (Config, error) {
 			Audience:     getenv("SALESFORCE_AUDIENCE"),
 			APIVersion:   getenv("SALESFORCE_API_VERSION"),
 		},
-		SpecPath: getenv("AFSYNC_CONFIG"),
+		SpecPath:          getenv("AFSYNC_CONFIG"),
+		HTTPAddr:          getenv("AFSYNC_HTTP_ADDR"),
+		WebhookSigningKey: getenv("AWARDFORCE_WEBHOOK_SIGNING_KEY"),
+		CodecCORSOrigins:  []string{"http://localhost:8233", "http://127.0.0.1:8233"},
+		CodecToken:        getenv("AFSYNC_CODEC_TOKEN"),
+	}
+	if v := strings.TrimSpace(getenv("AFSYNC_CODEC_CORS_ORIGINS")); v != "" {
+		c.CodecCORSOrigins = strings.Split(v, ",")
 	}
 	if v := strings.TrimSpace(getenv("AWARDFORCE_RATE_LIMIT")); v != "" {
 		f, err := strconv.ParseFloat(v, 64)

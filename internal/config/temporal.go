@@ -3,10 +3,13 @@ package config
 import (
 	"fmt"
 	"log/slog"
+	"os"
 
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/contrib/envconfig"
 	tlog "go.temporal.io/sdk/log"
+
+	"github.com/afsync/afsync/internal/codec"
 )
 
 // Temporal holds the flags that override the SDK's standard settings
@@ -17,8 +20,9 @@ type Temporal struct {
 	Namespace string
 }
 
-// ClientOptions loads the SDK's standard settings, applies the overrides and
-// hands the SDK our logger.
+// ClientOptions loads the SDK's standard settings, applies the overrides,
+// hands the SDK our logger and, when AFSYNC_CODEC_KEY is set, encrypts every
+// payload (user emails and names are PII) with the codec.
 func (t Temporal) ClientOptions(logger *slog.Logger) (client.Options, error) {
 	opts, err := envconfig.LoadClientOptions(envconfig.LoadClientOptionsRequest{})
 	if err != nil {
@@ -38,6 +42,13 @@ func (t Temporal) ClientOptions(logger *slog.Logger) (client.Options, error) {
 	}
 	if logger != nil {
 		opts.Logger = tlog.NewStructuredLogger(logger)
+	}
+	c, err := codec.FromEnv(os.Getenv)
+	if err != nil {
+		return client.Options{}, err
+	}
+	if c != nil {
+		opts.DataConverter = c.DataConverter()
 	}
 	return opts, nil
 }

@@ -46,6 +46,9 @@ type Options struct {
 	SearchAttributes []temporal.SearchAttributeKey
 	// Log receives the server's output; nil discards it.
 	Log io.Writer
+	// ExtraArgs are passed to `temporal server start-dev` as they are (for
+	// example --ui-codec-endpoint).
+	ExtraArgs []string
 }
 
 // Server is a running dev server.
@@ -137,6 +140,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	for _, k := range opts.SearchAttributes {
 		args = append(args, "--search-attribute", k.GetName()+"="+k.GetValueType().String())
 	}
+	args = append(args, opts.ExtraArgs...)
 	s.cmd = exec.Command(bin, args...)
 	s.cmd.Stdout, s.cmd.Stderr = opts.Log, opts.Log
 	// Its own process group, so that Stop ends the server and its children

@@ -15,6 +15,7 @@ import (
 	"github.com/afsync/afsync/internal/afworker"
 	"github.com/afsync/afsync/internal/config"
 	"github.com/afsync/afsync/internal/devserver"
+	"github.com/afsync/afsync/pairing"
 	"github.com/afsync/afsync/sandbox"
 	"github.com/afsync/afsync/workflows"
 )
@@ -43,6 +44,8 @@ type Stack struct {
 	Worker  *afworker.Worker
 	// Config is the worker's configuration, pointing at the sandbox.
 	Config config.Config
+	// Spec is the worker's pairing spec (AFSYNC_CONFIG or the default).
+	Spec *pairing.Spec
 }
 
 // Start brings the stack up in order: Temporal, the sandbox, the worker.
@@ -77,6 +80,12 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	s.Config.AwardForceRatePerMinute = opts.AwardForceRatePerMinute
 	if s.Config.AwardForceRatePerMinute == 0 {
 		s.Config.AwardForceRatePerMinute = float64(opts.Sandbox.AwardForceRateLimit)
+	}
+	if s.Spec, err = s.Config.Spec(); err != nil {
+		return nil, err
+	}
+	if err = afworker.Preflight(ctx, s.Config, s.Spec); err != nil {
+		return nil, err
 	}
 	logger := opts.Logger
 	if logger == nil {

@@ -1,0 +1,91 @@
+package afworker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+
+	"github.com/afsync/afsync/internal/codec"
+	"github.com/afsync/afsync/internal/config"
+	"github.com/afsync/afsync/internal/webhook"
+	"github.com/afsync/afsync/pairing"
+	"github.com/afsync/afsync/workflows"
+)
+
+// SyncStarter starts UserSync workflows for webhook events.
+type SyncStarter struct {
+	Client client.Client
+	Spec   *pairing.Spec
+}
+
+// StartUserSync starts the sync of one user. A sync already running for the
+// user is left to finish rather than started twice: it reads the user's
+// profile when it runs.
+func (s *SyncStarter) StartUserSync(ctx context.Context, slug string, trigger pairing.Trigger) error {
+	_, err := s.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                       workflows.UserSyncWorkflowID(slug),
+		TaskQueue:                workflows.TaskQueue,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		WorkflowExecutionTimeout: 24 * time.Hour,
+	}, workflows.UserSync, workflows.UserSyncInput{Slug: slug, Trigger: trigger, Spec: *s.Spec})
+	return err
+}
+
+// HTTPHandler serves the worker's endpoints: GET /healthz always; POST
+// /webhooks/awardforce when a signing key is configured; the codec server
+// under /codec/ when payload encryption is on.
+func HTTPHandler(c client.Client, cfg config.Config, spec *pairing.Spec, logger *slog.Logger) (http.Handler, error) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	if cfg.WebhookSigningKey != "" {
+		h, err := webhook.NewHandler(webhook.Options{
+			SigningKey: cfg.WebhookSigningKey,
+			Starter:    &SyncStarter{Client: c, Spec: spec},
+			Logger:     logger,
+		})
+		if err != nil {
+			return nil, err
+		}
+		mux.Handle("/webhooks/awardforce", h)
+	}
+	cd, err := codec.FromEnv(os.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	if cd != nil {
+		mux.Handle("/codec/", http.StripPrefix("/codec", codec.Handler(cd, codec.HandlerOptions{
+			AllowedOrigins: cfg.CodecCORSOrigins, Token: cfg.CodecToken,
+		})))
+	}
+	return mux, nil
+}
+
+// ServeHTTP serves h on addr until ctx ends.
+func ServeHTTP(ctx context.Context, addr string, h http.Handler) error {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("AFSYNC_HTTP_ADDR / --http-addr %s: %w", addr, err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	}()
+	if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
