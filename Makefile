@@ -26,5 +26,12 @@ temporal-cli: $(TEMPORAL)
 $(TEMPORAL):
 	go install github.com/temporalio/cli/cmd/temporal@$(TEMPORAL_CLI_VERSION)
 
+# The backfill benchmark (docs/benchmarks.md): 10,000 sandbox users on the
+# real dev server, first with 2 ms latency and no rate limit, then at Award
+# Force's real 60 requests a minute.
+bench: $(TEMPORAL)
+	go run ./bench --users 10000 --latency 2ms --awardforce-limit 0
+	go run ./bench --users 10000 --latency 2ms --awardforce-limit 60
+
 fuzz:
 	go test -run '^$$' -fuzz FuzzQuote -fuzztime 60s ./salesforce/
