@@ -151,3 +151,39 @@ func countRecords(m map[string][]map[string]any) int {
 	}
 	return n
 }
+
+func TestIntegrationBackfillStaysWithinTheAwardForceRateLimit(t *testing.T) {
+	// 120 requests a minute on both sides: the simulator refuses the 121st
+	// within a window; the worker's task-queue rate limit must never let it.
+	const users, perMinute = 1800, 120
+	stack := startStack(t, sandbox.Options{
+		Seed:                sandbox.SeedOptions{Users: users, Seed: 3},
+		AwardForceRateLimit: perMinute,
+	})
+	af := stack.Sandbox.AwardForce
+	af.ResetStats()
+	out := &syncBuffer{}
+	o := &backfillOptions{
+		globalOptions: &globalOptions{temporal: configFor(stack)},
+		concurrency:   4, pagesPerChunk: 2, out: t.TempDir() + "/plan.csv", json: true, stdout: out,
+	}
+	start := time.Now()
+	if err := runBackfill(context.Background(), o); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	elapsed := time.Since(start)
+	st := af.Stats()
+	if st.RateLimited != 0 {
+		t.Fatalf("Award Force answered %d × 429 during the backfill", st.RateLimited)
+	}
+	// 1 count + 18 pages; at 2 a second after a burst of at most a few.
+	if st.Requests != 19 {
+		t.Fatalf("%d Award Force requests, want 19 (a probe and 18 pages)", st.Requests)
+	}
+	if min := 7 * time.Second; elapsed < min {
+		t.Fatalf("19 requests in %v: faster than 2 a second, the rate limit is not applied", elapsed)
+	}
+	if !strings.Contains(out.String(), `"seen": 1800`) {
+		t.Fatalf("--json summary missing or wrong:\n%s", out.String())
+	}
+}

@@ -3,7 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,6 +20,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/afsync/afsync/internal/afworker"
 	"github.com/afsync/afsync/internal/devserver"
 	"github.com/afsync/afsync/internal/devstack"
 	"github.com/afsync/afsync/pairing"
@@ -120,6 +126,20 @@ func TestIntegrationUserSyncOnARealTemporalServer(t *testing.T) {
 		saveHistory(t, stack.Client, workflows.UserSyncWorkflowID(staleUser.Slug), "usersync-update.json")
 	})
 
+	t.Run("a 429 from Award Force is waited out", func(t *testing.T) {
+		af.InjectFaults(1, http.StatusTooManyRequests) // answers Retry-After: 1
+		res, err := syncJSON(t, stack, sameUser.Slug)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Outcome != workflows.OutcomeUnchanged {
+			t.Fatalf("outcome %q, want unchanged after the retry", res.Outcome)
+		}
+		if n := af.Stats().RateLimited; n != 1 {
+			t.Fatalf("%d 429s served, want the injected one", n)
+		}
+	})
+
 	t.Run("an unchanged user makes no write call", func(t *testing.T) {
 		sf.ResetStats()
 		res, err := syncJSON(t, stack, sameUser.Slug)
@@ -162,9 +182,44 @@ func TestIntegrationUserSyncOnARealTemporalServer(t *testing.T) {
 		}
 	})
 
-	if got := len(sf.Records("Contact")); got != contactsBefore+1 {
-		t.Errorf("%d contacts, want %d: only the new user may add one", got, contactsBefore+1)
-	}
+	t.Run("an Award Force webhook starts the sync", func(t *testing.T) {
+		u := af.AddUser(afsim.User{Slug: "WebHookU", Email: "hedy.lamarr@example.org", FirstName: "Hedy", LastName: "Lamarr"})
+		cfg := stack.Config
+		cfg.WebhookSigningKey = "test-signing-key"
+		h, err := afworker.HTTPHandler(stack.Client, cfg, stack.Spec, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := httptest.NewServer(h)
+		defer srv.Close()
+		body := []byte(`{"event":"membership_registered","source":"ui","user":{"slug":"WebHookU","email":"hedy.lamarr@example.org"}}`)
+		mac := hmac.New(sha256.New, []byte("test-signing-key"))
+		mac.Write(body)
+		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/webhooks/awardforce", bytes.NewReader(body))
+		req.Header.Set("Signature", hex.EncodeToString(mac.Sum(nil)))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusAccepted {
+			t.Fatalf("webhook answered %s, want 202", resp.Status)
+		}
+		var res workflows.UserSyncResult
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := stack.Client.GetWorkflow(ctx, workflows.UserSyncWorkflowID(u.Slug), "").Get(ctx, &res); err != nil {
+			t.Fatal(err)
+		}
+		if res.Outcome != workflows.OutcomeCreated {
+			t.Fatalf("outcome %q, want created", res.Outcome)
+		}
+		if rec, ok := sf.Record("Contact", res.RecordID); !ok || rec["LastName"] != "Lamarr" {
+			t.Fatalf("record %s: %v", res.RecordID, rec)
+		}
+		contactsBefore++ // this user adds one too
+	})
 
 	t.Run("outcomes are searchable in the UI", func(t *testing.T) {
 		query := workflows.OutcomeKey.GetName() + ` = "ambiguous"`
@@ -183,6 +238,10 @@ func TestIntegrationUserSyncOnARealTemporalServer(t *testing.T) {
 			time.Sleep(300 * time.Millisecond)
 		}
 	})
+
+	if got := len(sf.Records("Contact")); got != contactsBefore+1 {
+		t.Errorf("%d contacts, want %d: only the new users may add one each", got, contactsBefore+1)
+	}
 }
 
 func assertNoWrites(t *testing.T, stack *devstack.Stack) {
