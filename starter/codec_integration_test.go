@@ -1,0 +1,47 @@
+package main
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/afsync/afsync/sandbox"
+	"github.com/afsync/afsync/sandbox/afsim"
+	"github.com/afsync/afsync/workflows"
+)
+
+func TestIntegrationPayloadsAreEncryptedWhenACodecKeyIsSet(t *testing.T) {
+	t.Setenv("AFSYNC_CODEC_KEY", "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=") // 32 bytes, test only
+	stack := startStack(t, sandbox.Options{})
+	u := stack.Sandbox.AwardForce.AddUser(afsim.User{Slug: "SecretUs", Email: "katherine.johnson@example.org", FirstName: "Katherine", LastName: "Johnson"})
+
+	res, err := syncJSON(t, stack, u.Slug)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Outcome != workflows.OutcomeCreated {
+		t.Fatalf("outcome %q, want created", res.Outcome)
+	}
+	it := stack.Client.GetWorkflowHistory(context.Background(), workflows.UserSyncWorkflowID(u.Slug), "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	var raw strings.Builder
+	for it.HasNext() {
+		ev, err := it.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := protojson.Marshal(ev)
+		raw.Write(b)
+	}
+	h := raw.String()
+	if !strings.Contains(h, "YmluYXJ5L2VuY3J5cHRlZA") { // "binary/encrypted", base64 in JSON
+		t.Fatal("history payloads are not marked binary/encrypted")
+	}
+	for _, pii := range []string{"katherine", "Katherine", "Johnson", "a2F0aGVyaW5l" /* base64 of "katherine" */} {
+		if strings.Contains(h, pii) {
+			t.Errorf("the history shows %q in plain sight", pii)
+		}
+	}
+}
