@@ -43,6 +43,7 @@ type options struct {
 	pagesPerChunk int
 	seed          uint64
 	serverArgs    []string
+	baseline      int
 }
 
 // Result is the benchmark's JSON line.
@@ -88,6 +89,7 @@ func main() {
 	f.IntVar(&o.concurrency, "concurrency", workflows.DefaultConcurrency, "backfill chunks at once")
 	f.IntVar(&o.pagesPerChunk, "pages-per-chunk", workflows.DefaultPagesPerChunk, "Award Force pages per chunk")
 	f.Uint64Var(&o.seed, "seed", 42, "sandbox data seed")
+	f.IntVar(&o.baseline, "baseline", 0, "instead of afsync, time a plain N-way per-user loop without durability (the yardstick)")
 	f.StringArrayVar(&o.serverArgs, "server-arg", nil, "extra argument for `temporal server start-dev` (repeatable), e.g. --server-arg=--dynamic-config-value --server-arg=KEY=VALUE")
 	if err := cmd.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -96,6 +98,14 @@ func main() {
 }
 
 func run(ctx context.Context, o *options, out io.Writer) error {
+	if o.baseline > 0 {
+		sb, err := sandbox.Start(sandbox.Options{Seed: sandbox.SeedOptions{Users: o.users, Seed: o.seed}, Latency: o.latency, SalesforceDailyLimit: 10_000_000})
+		if err != nil {
+			return err
+		}
+		defer sb.Close()
+		return runBaseline(ctx, o, sb, out)
+	}
 	tmp, err := os.MkdirTemp("", "afsync-bench-")
 	if err != nil {
 		return err

@@ -70,16 +70,7 @@ line per field change with its before → after, as CSV or JSON lines (--out).`,
   starter backfill --dry-run --out plan.csv
   starter backfill --attach`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			o.stdout = cmd.OutOrStdout()
-			if f, ok := o.stdout.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-				o.terminal = true
-				o.width, _, _ = term.GetSize(int(f.Fd()))
-			}
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
-			return runBackfill(ctx, o)
-		},
+		RunE: func(cmd *cobra.Command, _ []string) error { return o.runFrom(cmd) },
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.filter.Role, "role", "", "only users with this role (Award Force's role filter)")
@@ -108,20 +99,26 @@ func newCmdStatus(g *globalOptions) *cobra.Command {
 			if len(args) == 1 {
 				o.id = args[0]
 			}
-			o.stdout = cmd.OutOrStdout()
-			if f, ok := o.stdout.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-				o.terminal = true
-				o.width, _, _ = term.GetSize(int(f.Fd()))
-			}
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
-			return runBackfill(ctx, o)
+			return o.runFrom(cmd)
 		},
 	}
 	cmd.Flags().BoolVar(&o.dryRun, "dry-run", false, "follow this spec's dry run")
 	cmd.Flags().BoolVar(&o.json, "json", false, "print the final summary as JSON")
 	cmd.Flags().StringVar(&o.out, "out", "afsync-plan.csv", "for a dry run: the plan file")
 	return cmd
+}
+
+// runFrom runs the command: a progress bar when stdout is a terminal, and
+// Ctrl-C detaches rather than kills.
+func (o *backfillOptions) runFrom(cmd *cobra.Command) error {
+	o.stdout = cmd.OutOrStdout()
+	if f, ok := o.stdout.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		o.terminal = true
+		o.width, _, _ = term.GetSize(int(f.Fd()))
+	}
+	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return runBackfill(ctx, o)
 }
 
 func runBackfill(ctx context.Context, o *backfillOptions) error {

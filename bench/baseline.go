@@ -1,0 +1,110 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/afsync/afsync/activities"
+	"github.com/afsync/afsync/awardforce"
+	"github.com/afsync/afsync/pairing"
+	"github.com/afsync/afsync/salesforce"
+	"github.com/afsync/afsync/sandbox"
+)
+
+// runBaseline pairs the sandbox's users with a plain loop and no durability:
+// list the pages, then per user one SOQL query and one create or update,
+// `workers` users at once. It is the yardstick the backfill is compared to.
+func runBaseline(ctx context.Context, o *options, sb *sandbox.Sandbox, out io.Writer) error {
+	env := sb.Env()
+	afc, err := awardforce.New(awardforce.Config{BaseURL: env["AWARDFORCE_API_URL"], APIKey: env["AWARDFORCE_API_KEY"]})
+	if err != nil {
+		return err
+	}
+	sfc, err := salesforce.New(salesforce.Config{LoginURL: env["SALESFORCE_LOGIN_URL"], ClientID: env["SALESFORCE_CLIENT_ID"], ClientSecret: env["SALESFORCE_CLIENT_SECRET"]})
+	if err != nil {
+		return err
+	}
+	spec := pairing.Default()
+	sb.AwardForce.ResetStats()
+	sb.Salesforce.ResetStats()
+	start := time.Now()
+	var users []awardforce.User
+	for page := 1; ; page++ {
+		p, err := afc.ListUsers(ctx, awardforce.ListOptions{Page: page, PerPage: activities.PageSize, Order: "created_at", Dir: "asc"})
+		if err != nil {
+			return err
+		}
+		users = append(users, p.Users...)
+		if !p.HasMore() {
+			break
+		}
+	}
+	jobs := make(chan awardforce.User)
+	var (
+		wg     sync.WaitGroup
+		mu     sync.Mutex
+		failed int
+	)
+	fields := spec.CRMFields()
+	for range o.baseline {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for u := range jobs {
+				if err := baselineOne(ctx, sfc, spec, fields, u); err != nil {
+					mu.Lock()
+					failed++
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	for _, u := range users {
+		jobs <- u
+	}
+	close(jobs)
+	wg.Wait()
+	elapsed := time.Since(start).Seconds()
+	sf := sb.Salesforce.Stats()
+	fmt.Fprintf(out, "\nplain %d-way loop: %d users in %.2fs: %.1f users/s; %.2f Salesforce calls per 1,000 users; %d failed\n",
+		o.baseline, len(users), elapsed, float64(len(users))/elapsed, float64(sf.APICalls)*1000/float64(len(users)), failed)
+	fmt.Fprintf(out, `{"baseline_workers":%d,"users":%d,"seconds":%.2f,"users_per_second":%.1f,"salesforce_calls_per_1000_users":%.2f,"failed":%d}`+"\n",
+		o.baseline, len(users), elapsed, float64(len(users))/elapsed, float64(sf.APICalls)*1000/float64(len(users)), failed)
+	return nil
+}
+
+func baselineOne(ctx context.Context, sfc *salesforce.Client, spec *pairing.Spec, fields []string, u awardforce.User) error {
+	if strings.TrimSpace(u.Email) == "" {
+		return nil
+	}
+	q := "SELECT " + strings.Join(fields, ", ") + " FROM Contact WHERE Email = " + salesforce.Quote(u.Email)
+	recs, err := sfc.Query(ctx, q)
+	if err != nil {
+		return err
+	}
+	p := pairing.Profile{Slug: u.Slug, Values: map[string]string{"email": u.Email, "first_name": u.FirstName, "last_name": u.LastName, "mobile": u.Mobile}}
+	var matches []pairing.CRMRecord
+	for _, r := range recs {
+		vals := map[string]string{}
+		for _, f := range fields {
+			vals[f] = r.String(f)
+		}
+		matches = append(matches, pairing.CRMRecord{ID: r.ID(), Values: vals})
+	}
+	d := spec.Decide(pairing.TriggerBackfill, p, matches)
+	values := map[string]any{}
+	for _, c := range d.CRM {
+		values[c.Field] = c.After
+	}
+	switch d.Action {
+	case pairing.ActionCreate:
+		_, err = sfc.Create(ctx, "Contact", values)
+	case pairing.ActionUpdate:
+		err = sfc.Update(ctx, "Contact", d.RecordID, values)
+	}
+	return err
+}
