@@ -1,6 +1,7 @@
 package sfsim
 
 import (
+	"bytes"
 	"fmt"
 	"net/http"
 	"slices"
@@ -8,60 +9,89 @@ import (
 	"strings"
 )
 
-// cursor holds the rest of a query result for nextRecordsUrl.
+// cursor holds a query result for nextRecordsUrl.
 type cursor struct {
-	version string
-	records []ordered
+	records recordList
 }
 
-// compiled is a Query resolved against the schema.
-type compiled struct {
-	obj    *objectDef
-	fields []*fieldDef
-	where  func(row) bool
+// preparedQuery is a query resolved against the schema. The schema never
+// changes, so it is built before the server's lock is taken; err is the
+// answer for a query that cannot run.
+type preparedQuery struct {
+	version    string
+	obj        *objectDef
+	fields     []*fieldDef
+	where      func(row) bool
+	probe      *probe // nil: scan every record
+	orderBy    *OrderBy
+	orderField *fieldDef
+	limit      int
+	err        *reply
 }
 
 func invalidField(name string, o *objectDef) reply {
 	return errReply(http.StatusBadRequest, "INVALID_FIELD", fmt.Sprintf("No such column '%s' on entity '%s'. If you are attempting to use a custom field, be sure to append the '__c' after the custom field name. Please reference your WSDL or the describe call for the appropriate names.", name, o.Name))
 }
 
-func (s *Server) query(version, soql string) reply {
+// prepareQuery parses and resolves soql; it needs no lock.
+func (s *Server) prepareQuery(version, soql string) *preparedQuery {
+	fail := func(rep reply) *preparedQuery { return &preparedQuery{err: &rep} }
 	q, err := ParseSOQL(soql)
 	if err != nil {
-		return errReply(http.StatusBadRequest, "MALFORMED_QUERY", err.(*QueryError).Message)
+		return fail(errReply(http.StatusBadRequest, "MALFORMED_QUERY", err.(*QueryError).Message))
 	}
 	o := s.objects[strings.ToLower(q.Object)]
 	if o == nil {
-		return errReply(http.StatusBadRequest, "INVALID_TYPE", fmt.Sprintf("sObject type '%s' is not supported. If you are attempting to use a custom object, be sure to append the '__c' after the entity name. Please reference your WSDL or the describe call for the appropriate names.", q.Object))
+		return fail(errReply(http.StatusBadRequest, "INVALID_TYPE", fmt.Sprintf("sObject type '%s' is not supported. If you are attempting to use a custom object, be sure to append the '__c' after the entity name. Please reference your WSDL or the describe call for the appropriate names.", q.Object)))
 	}
-	c := compiled{obj: o}
+	p := &preparedQuery{version: version, obj: o, orderBy: q.OrderBy, limit: q.Limit}
 	for _, name := range q.Fields {
 		f := o.field(name)
 		if f == nil {
-			return invalidField(name, o)
+			return fail(invalidField(name, o))
 		}
-		c.fields = append(c.fields, f)
+		p.fields = append(p.fields, f)
 	}
 	if q.Where != nil {
 		pred, rep := compile(o, q.Where)
 		if rep != nil {
-			return *rep
+			return fail(*rep)
 		}
-		c.where = pred
-	}
-	t := s.tables[o.Name]
-	var rows []row
-	for _, id := range t.order {
-		r := t.rows[id]
-		if r != nil && (c.where == nil || c.where(r)) {
-			rows = append(rows, r)
-		}
+		p.where = pred
+		p.probe = planProbe(o, q.Where)
 	}
 	if ob := q.OrderBy; ob != nil {
-		f := o.field(ob.Field)
-		if f == nil {
-			return invalidField(ob.Field, o)
+		if p.orderField = o.field(ob.Field); p.orderField == nil {
+			return fail(invalidField(ob.Field, o))
 		}
+	}
+	return p
+}
+
+// query runs a prepared query; the caller holds s.mu. Records come in scan
+// (creation) order, then ORDER BY, then LIMIT, whether the indexes or a scan
+// found them.
+func (s *Server) query(p *preparedQuery) reply {
+	if p.err != nil {
+		return *p.err
+	}
+	t := s.tables[p.obj.Name]
+	var rows []row
+	if p.probe != nil && !s.forceScan.Load() {
+		for _, id := range t.inScanOrder(p.probe.ids(t)) {
+			if r := t.rows[id]; r != nil && p.where(r) {
+				rows = append(rows, r)
+			}
+		}
+	} else {
+		for _, id := range t.order {
+			r := t.rows[id]
+			if r != nil && (p.where == nil || p.where(r)) {
+				rows = append(rows, r)
+			}
+		}
+	}
+	if ob, f := p.orderBy, p.orderField; ob != nil {
 		slices.SortStableFunc(rows, func(a, b row) int {
 			av, aok := str(a[f.Name])
 			bv, bok := str(b[f.Name])
@@ -82,39 +112,63 @@ func (s *Server) query(version, soql string) reply {
 			return n
 		})
 	}
-	if q.Limit >= 0 && len(rows) > q.Limit {
-		rows = rows[:q.Limit]
+	if p.limit >= 0 && len(rows) > p.limit {
+		rows = rows[:p.limit]
 	}
-	out := make([]ordered, len(rows))
-	for i, r := range rows {
-		out[i] = render(version, o, r, c.fields)
-	}
-	return s.page(version, out, len(out), 0, "")
+	return s.page(&cursor{records: recordList{version: p.version, obj: p.obj, fields: p.fields, rows: rows}}, 0, "")
 }
 
-// page answers with records[from:from+pageSize] and, when more remain, a
-// locator for the rest.
-func (s *Server) page(version string, all []ordered, total, from int, locator string) reply {
-	end := min(len(all), from+s.opts.QueryPageSize)
-	res := ordered{{"totalSize", total}, {"done", end == len(all)}}
-	if end < len(all) {
+// recordList is query result records, rendered only when marshalled: the
+// reply is marshalled after the server's lock is released, which is safe
+// because stored rows are never mutated.
+type recordList struct {
+	version string
+	obj     *objectDef
+	fields  []*fieldDef
+	rows    []row
+}
+
+func (l recordList) slice(from, to int) recordList {
+	l.rows = l.rows[from:to]
+	return l
+}
+
+// MarshalJSON implements json.Marshaler.
+func (l recordList) MarshalJSON() ([]byte, error) {
+	var b bytes.Buffer
+	b.WriteByte('[')
+	for i, r := range l.rows {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		j, err := render(l.version, l.obj, r, l.fields).MarshalJSON()
+		if err != nil {
+			return nil, err
+		}
+		b.Write(j)
+	}
+	b.WriteByte(']')
+	return b.Bytes(), nil
+}
+
+// page answers with c's records[from:from+pageSize] and, when more remain, a
+// locator for the rest; the caller holds s.mu.
+func (s *Server) page(c *cursor, from int, locator string) reply {
+	all := c.records
+	n := len(all.rows)
+	end := min(n, from+s.opts.QueryPageSize)
+	res := ordered{{"totalSize", n}, {"done", end == n}}
+	if end < n {
 		if locator == "" {
 			locator = s.newLocator()
-			s.cursors[locator] = &cursor{version: version, records: all}
+			s.cursors[locator] = c
 		}
-		res = append(res, kv{"nextRecordsUrl", fmt.Sprintf("/services/data/%s/query/%s-%d", version, locator, end)})
+		res = append(res, kv{"nextRecordsUrl", fmt.Sprintf("/services/data/%s/query/%s-%d", all.version, locator, end)})
 	} else if locator != "" {
 		delete(s.cursors, locator)
 	}
-	res = append(res, kv{"records", nonNilRecords(all[from:end])})
+	res = append(res, kv{"records", all.slice(from, end)})
 	return reply{status: http.StatusOK, body: res}
-}
-
-func nonNilRecords(r []ordered) []ordered {
-	if r == nil {
-		return []ordered{}
-	}
-	return r
 }
 
 func (s *Server) queryMore(seg string) reply {
@@ -125,10 +179,10 @@ func (s *Server) queryMore(seg string) reply {
 	loc := seg[:i]
 	from, err := strconv.Atoi(seg[i+1:])
 	c := s.cursors[loc]
-	if err != nil || c == nil || from < 0 || from > len(c.records) {
+	if err != nil || c == nil || from < 0 || from > len(c.records.rows) {
 		return errReply(http.StatusBadRequest, "INVALID_QUERY_LOCATOR", "invalid query locator")
 	}
-	return s.page(c.version, c.records, len(c.records), from, loc)
+	return s.page(c, from, loc)
 }
 
 // compile resolves a condition against o. Text comparisons are

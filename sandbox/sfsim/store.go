@@ -18,24 +18,27 @@ type row map[string]any
 type table struct {
 	obj   *objectDef
 	rows  map[string]row
-	order []string // insertion order, may hold deleted ids
-	// index maps an indexed field (external id, unique or email) to
-	// folded value → ids.
+	order []string // insertion order, may hold deleted ids: the scan order
+	// pos is each id's place in order, to put index hits in scan order.
+	pos map[string]int
+	// index maps each indexed field but Id (see indexedField) to key
+	// (indexKey) → ids. Id is served by rows, which is keyed by the
+	// 18-character id.
 	index   map[string]map[string][]string
+	indexed []*fieldDef
 	deleted map[string]bool
 }
 
 func newTable(o *objectDef) *table {
-	t := &table{obj: o, rows: map[string]row{}, index: map[string]map[string][]string{}, deleted: map[string]bool{}}
+	t := &table{obj: o, rows: map[string]row{}, pos: map[string]int{}, index: map[string]map[string][]string{}, deleted: map[string]bool{}}
 	for _, f := range o.Fields {
-		if f.ExternalID || f.Unique || f.Type == "email" {
+		if f.Name != "Id" && indexedField(f) {
 			t.index[f.Name] = map[string][]string{}
+			t.indexed = append(t.indexed, f)
 		}
 	}
 	return t
 }
-
-func fold(s string) string { return strings.ToLower(s) }
 
 func str(v any) (string, bool) {
 	switch v := v.(type) {
@@ -53,14 +56,17 @@ func str(v any) (string, bool) {
 func (t *table) put(id string, r row) row {
 	prev := t.rows[id]
 	t.unindex(id, prev)
-	if prev == nil {
+	if _, seen := t.pos[id]; !seen {
+		t.pos[id] = len(t.order)
 		t.order = append(t.order, id)
 	}
 	t.rows[id] = r
-	for name, idx := range t.index {
-		if v, ok := str(r[name]); ok {
-			k := fold(v)
-			idx[k] = append(idx[k], id)
+	for _, f := range t.indexed {
+		if v, ok := str(r[f.Name]); ok {
+			if k, ok := indexKey(f, v); ok {
+				idx := t.index[f.Name]
+				idx[k] = append(idx[k], id)
+			}
 		}
 	}
 	return prev
@@ -70,9 +76,13 @@ func (t *table) unindex(id string, r row) {
 	if r == nil {
 		return
 	}
-	for name, idx := range t.index {
-		if v, ok := str(r[name]); ok {
-			k := fold(v)
+	for _, f := range t.indexed {
+		if v, ok := str(r[f.Name]); ok {
+			k, ok := indexKey(f, v)
+			if !ok {
+				continue
+			}
+			idx := t.index[f.Name]
 			ids := slices.DeleteFunc(slices.Clone(idx[k]), func(x string) bool { return x == id })
 			if len(ids) == 0 {
 				delete(idx, k)
@@ -90,15 +100,29 @@ func (t *table) remove(id string) row {
 	return prev
 }
 
-// lookup returns the ids whose field equals v case-insensitively.
+// lookup returns the ids whose field equals v as a query's = compares them:
+// case-insensitively for text, in either id form for Id.
 func (t *table) lookup(field, v string) []string {
-	if field == "Id" {
-		if id, ok := normalizeID(v); ok && t.rows[id] != nil {
-			return []string{id}
+	f := t.obj.field(field)
+	if f == nil {
+		return nil
+	}
+	k, ok := indexKey(f, v)
+	if !ok {
+		return nil
+	}
+	return slices.Clone(t.lookupKey(f, k))
+}
+
+// lookupKey returns the ids stored under index key k of f, without copying.
+func (t *table) lookupKey(f *fieldDef, k string) []string {
+	if f.Name == "Id" {
+		if t.rows[k] != nil {
+			return []string{k}
 		}
 		return nil
 	}
-	return slices.Clone(t.index[field][fold(v)])
+	return t.index[f.Name][k]
 }
 
 // undoLog lets a collection request with allOrNone roll back.
@@ -117,6 +141,7 @@ func (u undoLog) rollback() {
 			e.t.remove(e.id)
 			if n := len(e.t.order); n > 0 && e.t.order[n-1] == e.id {
 				e.t.order = e.t.order[:n-1]
+				delete(e.t.pos, e.id)
 			}
 		} else {
 			e.t.put(e.id, e.prev)

@@ -1,0 +1,81 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func env(m map[string]string) Getenv { return func(k string) string { return m[k] } }
+
+func TestFromEnvReadsEveryVariable(t *testing.T) {
+	key := filepath.Join(t.TempDir(), "sf.pem")
+	if err := os.WriteFile(key, []byte("-----BEGIN PRIVATE KEY-----"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := FromEnv(env(map[string]string{
+		"AWARDFORCE_API_URL": "https://api.eu.cr4ce.com", "AWARDFORCE_API_KEY": "k", "AWARDFORCE_RATE_LIMIT": "30",
+		"SALESFORCE_LOGIN_URL": "https://acme.my.salesforce.com", "SALESFORCE_CLIENT_ID": "id", "SALESFORCE_CLIENT_SECRET": "s",
+		"SALESFORCE_USERNAME": "u@acme", "SALESFORCE_PRIVATE_KEY_FILE": key, "SALESFORCE_AUDIENCE": "https://test.salesforce.com",
+		"SALESFORCE_API_VERSION": "v61.0", "AFSYNC_CONFIG": "spec.yaml", "AFSYNC_HTTP_ADDR": ":8234",
+		"AWARDFORCE_WEBHOOK_SIGNING_KEY": "wh", "AFSYNC_CODEC_CORS_ORIGINS": "https://ui.example", "AFSYNC_CODEC_TOKEN": "tok",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.AwardForce.BaseURL != "https://api.eu.cr4ce.com" || c.AwardForce.APIKey != "k" || c.AwardForceRatePerMinute != 30 {
+		t.Errorf("award force: %+v rate %v", c.AwardForce, c.AwardForceRatePerMinute)
+	}
+	s := c.Salesforce
+	if s.LoginURL != "https://acme.my.salesforce.com" || s.ClientID != "id" || s.ClientSecret != "s" || s.Username != "u@acme" ||
+		string(s.PrivateKeyPEM) != "-----BEGIN PRIVATE KEY-----" || s.Audience != "https://test.salesforce.com" || s.APIVersion != "v61.0" {
+		t.Errorf("salesforce: %+v", s)
+	}
+	if c.SpecPath != "spec.yaml" || c.HTTPAddr != ":8234" || c.WebhookSigningKey != "wh" || c.CodecToken != "tok" ||
+		len(c.CodecCORSOrigins) != 1 || c.CodecCORSOrigins[0] != "https://ui.example" {
+		t.Errorf("afsync settings: %+v", c)
+	}
+}
+
+func TestFromEnvDefaults(t *testing.T) {
+	c, err := FromEnv(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.AwardForceRatePerMinute != DefaultAwardForceRate || c.HTTPAddr != "" || c.SpecPath != "" {
+		t.Errorf("defaults: %+v", c)
+	}
+	spec, err := c.Spec()
+	if err != nil || spec.Object != "Contact" {
+		t.Errorf("no AFSYNC_CONFIG must mean the default spec: %v %v", spec, err)
+	}
+}
+
+func TestFromEnvErrorsNameTheVariableAndTheFix(t *testing.T) {
+	cases := map[string]struct {
+		env  map[string]string
+		want []string
+	}{
+		"rate not a number": {map[string]string{"AWARDFORCE_RATE_LIMIT": "fast"}, []string{"AWARDFORCE_RATE_LIMIT", "requests per minute"}},
+		"negative rate":     {map[string]string{"AWARDFORCE_RATE_LIMIT": "-1"}, []string{"AWARDFORCE_RATE_LIMIT", "≥ 0"}},
+		"missing key file":  {map[string]string{"SALESFORCE_PRIVATE_KEY_FILE": "/nonexistent/key.pem"}, []string{"SALESFORCE_PRIVATE_KEY_FILE", "PEM"}},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			_, err := FromEnv(env(tc.env))
+			if err == nil {
+				t.Fatal("want an error")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("%q lacks %q", err, w)
+				}
+			}
+		})
+	}
+	_, err := Config{SpecPath: "/nonexistent/spec.yaml"}.Spec()
+	if err == nil || !strings.Contains(err.Error(), "AFSYNC_CONFIG") {
+		t.Errorf("a missing spec file must name AFSYNC_CONFIG: %v", err)
+	}
+}
