@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
 
@@ -217,4 +218,76 @@ func TestBackfillHonoursTheLimit(t *testing.T) {
 	require.Equal(t, 250, p.Total)
 	require.Equal(t, 250, p.Seen)
 	require.Equal(t, 1+3, w.lists, "the probe, then pages 1 to 3 only")
+}
+
+func TestIsFatal(t *testing.T) {
+	spec := temporal.NewNonRetryableApplicationError("no field Surname", activities.ErrTypeInvalidSpec, nil)
+	cases := []struct {
+		err  error
+		want bool
+	}{
+		{spec, true},
+		{fmt.Errorf("chunk: %w", spec), true},
+		{temporal.NewNonRetryableApplicationError("sync failed", ErrTypeSyncFailed, spec), true},
+		{temporal.NewNonRetryableApplicationError("bad key", activities.ErrTypeSalesforceAuth, nil), true},
+		{temporal.NewNonRetryableApplicationError("422", activities.ErrTypeAwardForceValidation, nil), false},
+		{temporal.NewNonRetryableApplicationError("refused", activities.ErrTypeSalesforceRejected, nil), false},
+		{errors.New("network"), false},
+		{nil, false},
+	}
+	for i, tc := range cases {
+		if got := isFatal(tc.err); got != tc.want {
+			t.Errorf("%d: isFatal(%v) = %v, want %v", i, tc.err, got, tc.want)
+		}
+	}
+}
+
+func TestBackfillStopsOnASpecTheOrgRefutes(t *testing.T) {
+	w := newWorld(300)
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestWorkflowEnvironment()
+	env.RegisterWorkflow(Backfill)
+	env.RegisterWorkflow(BackfillChunk)
+	env.RegisterActivity(&activities.AwardForce{})
+	env.RegisterActivity(&activities.Salesforce{})
+	env.OnActivity(af.ListUsers, mock.Anything, mock.Anything).Return(w.listUsers)
+	env.OnActivity(sf.FindRecords, mock.Anything, mock.Anything).Return(activities.FindRecordsResult{},
+		temporal.NewNonRetryableApplicationError("Contact has no field Surname", activities.ErrTypeInvalidSpec, nil))
+	env.ExecuteWorkflow(Backfill, BackfillInput{Spec: *pairing.Default(), PagesPerChunk: 1})
+	var appErr *temporal.ApplicationError
+	require.True(t, errors.As(env.GetWorkflowError(), &appErr))
+	require.Equal(t, ErrTypeBackfillStopped, appErr.Type())
+	require.Contains(t, appErr.Error(), "Surname")
+	env.AssertActivityNotCalled(t, "CreateRecords", mock.Anything, mock.Anything)
+}
+
+func TestChunkKeepsGoingWhenOneAwardForceWriteIsRefused(t *testing.T) {
+	w := newWorld(100)
+	env := backfillEnv(w)
+	spec := pairing.Default()
+	spec.RecordIDField = "SfRecord" // every created user gets its id written back
+	env.OnActivity(af.GetUser, mock.Anything, mock.Anything).Return(func(_ context.Context, slug string) (pairing.Profile, error) {
+		for _, u := range w.users {
+			if u.Slug == slug {
+				return u, nil
+			}
+		}
+		return pairing.Profile{}, errors.New("no such user")
+	})
+	env.OnActivity(af.UpdateUser, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.UpdateUserInput) error {
+		if in.Slug == "U0000002" {
+			return temporal.NewNonRetryableApplicationError("422: The salesforce id may not be greater than 8 characters.", activities.ErrTypeAwardForceValidation, nil)
+		}
+		return nil
+	})
+	env.ExecuteWorkflow(BackfillChunk, ChunkInput{Spec: *spec, FirstPage: 1, LastPage: 1})
+	require.NoError(t, env.GetWorkflowError())
+	var res ChunkResult
+	require.NoError(t, env.GetWorkflowResult(&res))
+	require.Equal(t, 1, res.Counts.Failed)
+	require.Equal(t, OutcomeFailed, res.Users[2].Outcome)
+	require.Contains(t, res.Users[2].Error, "may not be greater")
+	require.Equal(t, OutcomeCreated, res.Users[3].Outcome)
+	env.AssertActivityNumberOfCalls(t, "GetUser", 100) // the spec maps a profile field: one fetch a user
+	env.AssertActivityNumberOfCalls(t, "UpdateUser", 98) // every user with a record gets its id (2 have no email)
 }

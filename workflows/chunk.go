@@ -12,24 +12,23 @@ import (
 )
 
 // fatalErrorTypes end a whole backfill: every other chunk would fail the
-// same way, so going on would only spend quota.
+// same way, so going on would only spend quota. Anything else fails one
+// user, or one chunk, and the backfill goes on.
 var fatalErrorTypes = map[string]bool{
-	activities.ErrTypeInvalidSpec:          true,
-	activities.ErrTypeAwardForceAuth:       true,
-	activities.ErrTypeSalesforceAuth:       true,
-	activities.ErrTypeAwardForceValidation: true,
+	activities.ErrTypeInvalidSpec:    true,
+	activities.ErrTypeAwardForceAuth: true,
+	activities.ErrTypeSalesforceAuth: true,
 }
 
-// isFatal reports whether err (or its cause) is one of fatalErrorTypes.
+// isFatal reports whether err, or any application error it wraps, is of a
+// fatal type.
 func isFatal(err error) bool {
-	for e := err; e != nil; e = errors.Unwrap(e) {
-		var appErr *temporal.ApplicationError
-		if errors.As(e, &appErr) && fatalErrorTypes[appErr.Type()] {
+	var appErr *temporal.ApplicationError
+	for errors.As(err, &appErr) {
+		if fatalErrorTypes[appErr.Type()] {
 			return true
 		}
-		if appErr == nil {
-			break
-		}
+		err = appErr.Unwrap()
 	}
 	return false
 }
