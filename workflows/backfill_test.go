@@ -288,6 +288,6 @@ func TestChunkKeepsGoingWhenOneAwardForceWriteIsRefused(t *testing.T) {
 	require.Equal(t, OutcomeFailed, res.Users[2].Outcome)
 	require.Contains(t, res.Users[2].Error, "may not be greater")
 	require.Equal(t, OutcomeCreated, res.Users[3].Outcome)
-	env.AssertActivityNumberOfCalls(t, "GetUser", 100) // the spec maps a profile field: one fetch a user
+	env.AssertActivityNumberOfCalls(t, "GetUser", 100)   // the spec maps a profile field: one fetch a user
 	env.AssertActivityNumberOfCalls(t, "UpdateUser", 98) // every user with a record gets its id (2 have no email)
 }
