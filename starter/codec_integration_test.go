@@ -44,4 +44,24 @@ func TestIntegrationPayloadsAreEncryptedWhenACodecKeyIsSet(t *testing.T) {
 			t.Errorf("the history shows %q in plain sight", pii)
 		}
 	}
+
+	// Failure messages can quote values (Salesforce's own messages do): they
+	// are encrypted too, and the starter still shows them decrypted.
+	bad := stack.Sandbox.AwardForce.AddUser(afsim.User{Slug: "NoLastNm", Email: "mary.jackson@example.org", FirstName: "Mary", LastName: "X"})
+	stack.Sandbox.Salesforce.InjectFaults(1, 400, "INVALID_EMAIL_ADDRESS", "Email: invalid email address: mary.jackson@example.org")
+	failed, err := syncJSON(t, stack, bad.Slug)
+	if err == nil || failed.Outcome != workflows.OutcomeFailed || !strings.Contains(failed.Error, "invalid email address: mary.jackson@example.org") {
+		t.Fatalf("want a failed sync showing Salesforce's message, got %+v, %v", failed, err)
+	}
+	it = stack.Client.GetWorkflowHistory(context.Background(), workflows.UserSyncWorkflowID(bad.Slug), "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for it.HasNext() {
+		ev, err := it.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := protojson.Marshal(ev)
+		if strings.Contains(string(b), "mary.jackson") {
+			t.Fatalf("a failure in the history shows the email in plain sight: %s", b)
+		}
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/contrib/envconfig"
 	tlog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/afsync/afsync/internal/codec"
 )
@@ -49,6 +50,11 @@ func (t Temporal) ClientOptions(logger *slog.Logger) (client.Options, error) {
 	}
 	if c != nil {
 		opts.DataConverter = c.DataConverter()
+		// Error messages can quote values too (Salesforce's
+		// INVALID_EMAIL_ADDRESS names the address): encrypt them as well.
+		opts.FailureConverter = temporal.NewDefaultFailureConverter(temporal.DefaultFailureConverterOptions{
+			DataConverter: opts.DataConverter, EncodeCommonAttributes: true,
+		})
 	}
 	return opts, nil
 }
