@@ -19,6 +19,7 @@ import (
 	"github.com/afsync/afsync/internal/config"
 	"github.com/afsync/afsync/internal/devserver"
 	"github.com/afsync/afsync/internal/devstack"
+	"github.com/afsync/afsync/internal/logging"
 	"github.com/afsync/afsync/pairing"
 	"github.com/afsync/afsync/sandbox"
 )
@@ -105,7 +106,7 @@ func newLogger(level string) (*slog.Logger, error) {
 	if err := l.UnmarshalText([]byte(level)); err != nil {
 		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
 	}
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l})), nil
+	return logging.New(os.Stderr, l), nil
 }
 
 func (o *options) config(getenv config.Getenv) (config.Config, error) {
