@@ -3,6 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -185,5 +189,73 @@ func TestIntegrationBackfillStaysWithinTheAwardForceRateLimit(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), `"seen": 1800`) {
 		t.Fatalf("--json summary missing or wrong:\n%s", out.String())
+	}
+}
+
+func TestIntegrationDryRunPlansEverythingAndWritesNothing(t *testing.T) {
+	const users = 300
+	stack := startStack(t, sandbox.Options{Seed: sandbox.SeedOptions{Users: users, Seed: 11}})
+	af, sf := stack.Sandbox.AwardForce, stack.Sandbox.Salesforce
+	sf.ResetStats()
+	af.ResetStats()
+	dir := t.TempDir()
+	for _, out := range []string{dir + "/plan.csv", dir + "/plan.jsonl"} {
+		buf := &syncBuffer{}
+		o := &backfillOptions{
+			globalOptions: &globalOptions{temporal: configFor(stack)},
+			dryRun:        true, out: out, stdout: buf,
+		}
+		if err := runBackfill(context.Background(), o); err != nil {
+			t.Fatalf("%v\n%s", err, buf.String())
+		}
+		if !strings.Contains(buf.String(), "nothing was written") || !strings.Contains(buf.String(), fmt.Sprintf("Plan: %d users written to %s", users, out)) {
+			t.Fatalf("summary:\n%s", buf.String())
+		}
+	}
+	if st := sf.Stats(); st.Writes != 0 {
+		t.Fatalf("a dry run wrote %d Salesforce records (%v)", st.Writes, st.ByRoute)
+	}
+	if st := af.Stats(); st.Writes != 0 {
+		t.Fatalf("a dry run wrote %d Award Force users", st.Writes)
+	}
+
+	f, err := os.Open(dir + "/plan.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(rows[0], ","); got != "slug,action,outcome,record_id,reason,target,field,source,before,after" {
+		t.Fatalf("header %q", got)
+	}
+	slugs := map[string]bool{}
+	staleSeen := false
+	for _, r := range rows[1:] {
+		slugs[r[0]] = true
+		if r[1] == "update" && r[6] == "LastName" && r[8] != r[9] && r[8] != "" {
+			staleSeen = true
+		}
+	}
+	if len(slugs) != users {
+		t.Fatalf("plan covers %d users, want %d", len(slugs), users)
+	}
+	if !staleSeen {
+		t.Fatal("no stale surname planned as a before → after update")
+	}
+
+	raw, err := os.ReadFile(dir + "/plan.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(raw)), "\n")
+	if len(lines) != users {
+		t.Fatalf("%d JSON lines, want one per user (%d)", len(lines), users)
+	}
+	var first workflows.UserSyncResult
+	if err := json.Unmarshal([]byte(lines[0]), &first); err != nil || first.Slug == "" || first.Decision.Action == "" {
+		t.Fatalf("JSON line %q: %v", lines[0], err)
 	}
 }
