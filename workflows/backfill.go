@@ -24,6 +24,9 @@ const (
 // small for any number of users. Killing the worker at any moment is safe:
 // chunks resume where their history stands, and their writes are idempotent.
 func Backfill(ctx workflow.Context, in BackfillInput) (*Progress, error) {
+	if err := in.Spec.Validate(); err != nil {
+		return nil, temporal.NewNonRetryableApplicationError(err.Error(), activities.ErrTypeInvalidSpec, nil)
+	}
 	b := &backfill{in: in}
 	b.applyDefaults()
 	if err := workflow.SetQueryHandler(ctx, ProgressQuery, func() (Progress, error) { return b.state.Progress, nil }); err != nil {

@@ -63,7 +63,17 @@ func UserSync(ctx workflow.Context, in UserSyncInput) (*UserSyncResult, error) {
 	afCtx := workflow.WithActivityOptions(ctx, awardForceOptions())
 	sfCtx := workflow.WithActivityOptions(ctx, salesforceOptions())
 
-	err := s.lookup(afCtx, sfCtx)
+	var err error
+	switch {
+	case in.Spec.Validate() != nil:
+		err = temporal.NewNonRetryableApplicationError(in.Spec.Validate().Error(), activities.ErrTypeInvalidSpec, nil)
+	case !in.Spec.Handles(in.Trigger):
+		// Every option this trigger applies is off: Decide skips with the
+		// reason, and no API is called.
+		s.profile = pairing.Profile{Slug: in.Slug}
+	default:
+		err = s.lookup(afCtx, sfCtx)
+	}
 	if err == nil {
 		s.decide()
 		err = s.writeCRM(sfCtx)

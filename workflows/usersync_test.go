@@ -183,3 +183,37 @@ func hasChange(cs []pairing.Change, field, after string) bool {
 	}
 	return false
 }
+
+func TestUserSyncCallsNoAPIWhenTheTriggersOptionsAreOff(t *testing.T) {
+	env := newEnv(t)
+	spec := pairing.Default()
+	spec.Options.UpdateOnProfileChange = false
+	var outcome string
+	env.OnUpsertTypedSearchAttributes(mock.Anything).Return(nil).Run(func(args mock.Arguments) {
+		outcome, _ = args.Get(0).(temporal.SearchAttributes).GetKeyword(OutcomeKey)
+	})
+	env.ExecuteWorkflow(UserSync, UserSyncInput{Slug: "AbCdEfGh", Trigger: pairing.TriggerProfileUpdate, Spec: *spec})
+	require.NoError(t, env.GetWorkflowError())
+	var res UserSyncResult
+	require.NoError(t, env.GetWorkflowResult(&res))
+	require.Equal(t, OutcomeSkipped, res.Outcome)
+	require.Equal(t, string(OutcomeSkipped), outcome)
+	require.Contains(t, res.Decision.Reason, "update_on_profile_change")
+	env.AssertActivityNotCalled(t, "GetUser", mock.Anything, mock.Anything)
+	env.AssertActivityNotCalled(t, "FindRecords", mock.Anything, mock.Anything)
+}
+
+func TestUserSyncRefusesAnInvalidSpecWithoutCallingAnyAPI(t *testing.T) {
+	env := newEnv(t)
+	spec := pairing.Default()
+	spec.UniqueIdentifier = pairing.Identifier{}
+	env.OnUpsertTypedSearchAttributes(mock.Anything).Return(nil)
+	env.ExecuteWorkflow(UserSync, UserSyncInput{Slug: "AbCdEfGh", Trigger: pairing.TriggerManual, Spec: *spec})
+	var appErr *temporal.ApplicationError
+	require.True(t, errors.As(env.GetWorkflowError(), &appErr))
+	var audit UserSyncResult
+	require.NoError(t, appErr.Details(&audit))
+	require.Equal(t, OutcomeFailed, audit.Outcome)
+	require.Contains(t, audit.Error, "unique_identifier")
+	env.AssertActivityNotCalled(t, "GetUser", mock.Anything, mock.Anything)
+}
