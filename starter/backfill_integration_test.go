@@ -233,8 +233,12 @@ func TestIntegrationDryRunPlansEverythingAndWritesNothing(t *testing.T) {
 	}
 	slugs := map[string]bool{}
 	staleSeen := false
+	ambiguous := ""
 	for _, r := range rows[1:] {
 		slugs[r[0]] = true
+		if r[1] == "ambiguous" {
+			ambiguous = r[0]
+		}
 		if r[1] == "update" && r[6] == "LastName" && r[8] != r[9] && r[8] != "" {
 			staleSeen = true
 		}
@@ -244,6 +248,25 @@ func TestIntegrationDryRunPlansEverythingAndWritesNothing(t *testing.T) {
 	}
 	if !staleSeen {
 		t.Fatal("no stale surname planned as a before → after update")
+	}
+	if ambiguous == "" {
+		t.Fatal("the seed's duplicates must be planned as ambiguous")
+	}
+	// Ops find the chunk that holds an ambiguous user by search attribute.
+	query := workflows.AmbiguousUsersKey.GetName() + " = '" + ambiguous + "'"
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := stack.Client.ListWorkflow(context.Background(), &workflowListRequest{Namespace: "default", Query: query})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(resp.Executions) > 0 && strings.Contains(resp.Executions[0].Execution.WorkflowId, "/chunk-") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s found %d executions, want the chunk", query, len(resp.Executions))
+		}
+		time.Sleep(300 * time.Millisecond)
 	}
 
 	raw, err := os.ReadFile(dir + "/plan.jsonl")

@@ -280,8 +280,13 @@ func TestChunkKeepsGoingWhenOneAwardForceWriteIsRefused(t *testing.T) {
 		}
 		return nil
 	})
+	var failedSA []string
+	env.OnUpsertTypedSearchAttributes(mock.Anything).Return(nil).Run(func(args mock.Arguments) {
+		failedSA, _ = args.Get(0).(temporal.SearchAttributes).GetKeywordList(FailedUsersKey)
+	})
 	env.ExecuteWorkflow(BackfillChunk, ChunkInput{Spec: *spec, FirstPage: 1, LastPage: 1})
 	require.NoError(t, env.GetWorkflowError())
+	require.Equal(t, []string{"U0000002"}, failedSA, "ops find the failed user's chunk by search attribute")
 	var res ChunkResult
 	require.NoError(t, env.GetWorkflowResult(&res))
 	require.Equal(t, 1, res.Counts.Failed)

@@ -83,7 +83,35 @@ func BackfillChunk(ctx workflow.Context, in ChunkInput) (*ChunkResult, error) {
 	for _, u := range c.res.Users {
 		c.res.Counts.Count(u.Outcome)
 	}
+	if err := c.recordSearchAttributes(ctx); err != nil {
+		workflow.GetLogger(ctx).Warn("Could not record search attributes", "error", err)
+	}
 	return c.res, nil
+}
+
+// recordSearchAttributes lists the chunk's failed and ambiguous users so
+// that ops can find them in the UI.
+func (c *chunk) recordSearchAttributes(ctx workflow.Context) error {
+	var failed, ambiguous []string
+	for _, u := range c.res.Users {
+		switch {
+		case u.Outcome == OutcomeFailed && len(failed) < MaxSlugsPerAttribute:
+			failed = append(failed, u.Slug)
+		case u.Outcome == OutcomeAmbiguous && len(ambiguous) < MaxSlugsPerAttribute:
+			ambiguous = append(ambiguous, u.Slug)
+		}
+	}
+	var updates []temporal.SearchAttributeUpdate
+	if len(failed) > 0 {
+		updates = append(updates, FailedUsersKey.ValueSet(failed))
+	}
+	if len(ambiguous) > 0 {
+		updates = append(updates, AmbiguousUsersKey.ValueSet(ambiguous))
+	}
+	if len(updates) == 0 {
+		return nil
+	}
+	return workflow.UpsertTypedSearchAttributes(ctx, updates...)
 }
 
 // chunk is one BackfillChunk's state; one method a step.

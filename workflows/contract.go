@@ -32,11 +32,22 @@ var (
 	OutcomeKey = temporal.NewSearchAttributeKeyKeyword("AfsyncOutcome")
 	// RecordIDKey is the Salesforce record id a user is paired with.
 	RecordIDKey = temporal.NewSearchAttributeKeyKeyword("AfsyncRecordId")
+	// FailedUsersKey lists, on a backfill chunk, the slugs of the users it
+	// failed to pair (`AfsyncFailedUsers = "AbCdEfGh"` finds the chunk holding
+	// that user's audit), at most MaxSlugsPerAttribute of them.
+	FailedUsersKey = temporal.NewSearchAttributeKeyKeywordList("AfsyncFailedUsers")
+	// AmbiguousUsersKey lists, on a backfill chunk, the slugs of the users
+	// whose identifier matched several records.
+	AmbiguousUsersKey = temporal.NewSearchAttributeKeyKeywordList("AfsyncAmbiguousUsers")
 )
+
+// MaxSlugsPerAttribute keeps a slug list within the server's 2 KB limit on
+// one search attribute value; the chunk's result always lists every user.
+const MaxSlugsPerAttribute = 100
 
 // SearchAttributeKeys lists every custom search attribute afsync uses.
 func SearchAttributeKeys() []temporal.SearchAttributeKey {
-	return []temporal.SearchAttributeKey{OutcomeKey, RecordIDKey}
+	return []temporal.SearchAttributeKey{OutcomeKey, RecordIDKey, FailedUsersKey, AmbiguousUsersKey}
 }
 
 // Outcome is what a user sync ended with, as shown in the UI's search
