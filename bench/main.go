@@ -167,9 +167,7 @@ func run(ctx context.Context, o *options, out io.Writer) error {
 	spec := pairing.Default()
 	fmt.Fprintln(out, "backfilling…")
 	start := time.Now()
-	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID: workflows.BackfillWorkflowID(spec, false), TaskQueue: workflows.TaskQueue,
-	}, workflows.Backfill, workflows.BackfillInput{Spec: *spec, Concurrency: o.concurrency, PagesPerChunk: o.pagesPerChunk})
+	run, err := c.ExecuteWorkflow(ctx, workflows.StartOptions(workflows.BackfillWorkflowID(spec, false), workflows.BackfillTimeout), workflows.Backfill, workflows.BackfillInput{Spec: *spec, Concurrency: o.concurrency, PagesPerChunk: o.pagesPerChunk})
 	if err != nil {
 		return err
 	}

@@ -159,12 +159,7 @@ func runBackfill(ctx context.Context, o *backfillOptions) error {
 	case running:
 		fmt.Fprintf(o.stdout, "Attached to the running backfill %s (start another with --new).\n", id)
 	default:
-		_, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-			ID:                       id,
-			TaskQueue:                workflows.TaskQueue,
-			WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-			WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-		}, workflows.Backfill, workflows.BackfillInput{
+		_, err := c.ExecuteWorkflow(ctx, workflows.StartOptions(id, workflows.BackfillTimeout), workflows.Backfill, workflows.BackfillInput{
 			Spec: *spec, Filter: o.filter, Limit: o.limit, DryRun: o.dryRun,
 			Concurrency: o.concurrency, PagesPerChunk: o.pagesPerChunk, ChunksPerRun: o.chunksPerRun,
 		})

@@ -8,7 +8,6 @@ import (
 	"os/signal"
 	"sort"
 	"syscall"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -16,13 +15,8 @@ import (
 )
 
 type sandboxOptions struct {
-	afPort, sfPort int
-	users          int
-	seed           uint64
-	latency        time.Duration
-	afLimit        int
-	sfDailyLimit   int
-	out            io.Writer
+	flags sandbox.Flags
+	out   io.Writer
 }
 
 func newCmdSandbox() *cobra.Command {
@@ -43,26 +37,12 @@ It prints the environment that points a worker at them.`,
 			return runSandbox(ctx, o)
 		},
 	}
-	f := cmd.Flags()
-	f.IntVar(&o.afPort, "awardforce-port", 8081, "Award Force simulator port")
-	f.IntVar(&o.sfPort, "salesforce-port", 8082, "Salesforce simulator port")
-	f.IntVar(&o.users, "users", 250, "Award Force users to seed")
-	f.Uint64Var(&o.seed, "seed", 1, "seed of the generated data (equal seeds, equal data)")
-	f.DurationVar(&o.latency, "latency", 0, "latency added to every request")
-	f.IntVar(&o.afLimit, "awardforce-limit", 60, "Award Force requests per minute per key (0 = none)")
-	f.IntVar(&o.sfDailyLimit, "salesforce-daily-limit", 100000, "Salesforce daily API allocation")
+	o.flags.Register(cmd.Flags(), "", "")
 	return cmd
 }
 
 func runSandbox(ctx context.Context, o *sandboxOptions) error {
-	sb, err := sandbox.Start(sandbox.Options{
-		AwardForceAddr:       fmt.Sprintf("127.0.0.1:%d", o.afPort),
-		SalesforceAddr:       fmt.Sprintf("127.0.0.1:%d", o.sfPort),
-		Seed:                 sandbox.SeedOptions{Users: o.users, Seed: o.seed},
-		AwardForceRateLimit:  o.afLimit,
-		Latency:              o.latency,
-		SalesforceDailyLimit: o.sfDailyLimit,
-	})
+	sb, err := sandbox.Start(o.flags.Options())
 	if err != nil {
 		return err
 	}

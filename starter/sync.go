@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
@@ -94,13 +93,7 @@ func runSync(ctx context.Context, o *syncOptions) error {
 	if err != nil {
 		return err
 	}
-	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID:                       workflows.UserSyncWorkflowID(slug),
-		TaskQueue:                workflows.TaskQueue,
-		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-		WorkflowExecutionTimeout: 24 * time.Hour,
-	}, workflows.UserSync, workflows.UserSyncInput{Slug: slug, Trigger: trigger, Spec: *spec})
+	run, err := c.ExecuteWorkflow(ctx, workflows.StartOptions(workflows.UserSyncWorkflowID(slug), workflows.UserSyncTimeout), workflows.UserSync, workflows.UserSyncInput{Slug: slug, Trigger: trigger, Spec: *spec})
 	if err != nil {
 		return fmt.Errorf("starting the sync of %s: %w", slug, err)
 	}
@@ -138,13 +131,7 @@ func resolveSlug(ctx context.Context, c client.Client, user string) (string, err
 	if !strings.Contains(user, "@") {
 		return "", fmt.Errorf("%q is neither an Award Force slug (8 letters) nor an email", user)
 	}
-	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID:                       workflows.ResolveUserWorkflowID(user),
-		TaskQueue:                workflows.TaskQueue,
-		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-		WorkflowExecutionTimeout: 10 * time.Minute,
-	}, workflows.ResolveUser, user)
+	run, err := c.ExecuteWorkflow(ctx, workflows.StartOptions(workflows.ResolveUserWorkflowID(user), workflows.ResolveUserTimeout), workflows.ResolveUser, user)
 	if err != nil {
 		return "", fmt.Errorf("looking the email up: %w", err)
 	}

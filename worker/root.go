@@ -10,7 +10,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"syscall"
-	"time"
 
 	"github.com/spf13/cobra"
 	"go.temporal.io/sdk/client"
@@ -32,16 +31,11 @@ type options struct {
 	logLevel string
 	httpAddr string
 
-	dev            bool
-	devDir         string
-	devPort        int
-	devUIPort      int
-	sandboxUsers   int
-	sandboxSeed    uint64
-	sandboxAFPort  int
-	sandboxSFPort  int
-	sandboxLatency time.Duration
-	sandboxAFLimit int
+	dev       bool
+	devDir    string
+	devPort   int
+	devUIPort int
+	sandbox   sandbox.Flags
 
 	out io.Writer
 }
@@ -92,12 +86,7 @@ seeded with realistic users, and the worker pointed at them.`,
 	f.StringVar(&o.devDir, "dev-dir", ".afsync", "with --dev: where the dev server keeps its SQLite history")
 	f.IntVar(&o.devPort, "dev-port", 7233, "with --dev: Temporal frontend port")
 	f.IntVar(&o.devUIPort, "dev-ui-port", 8233, "with --dev: Temporal UI port")
-	f.IntVar(&o.sandboxUsers, "sandbox-users", 250, "with --dev: Award Force users to seed")
-	f.Uint64Var(&o.sandboxSeed, "sandbox-seed", 1, "with --dev: seed of the sandbox data")
-	f.IntVar(&o.sandboxAFPort, "sandbox-awardforce-port", 8081, "with --dev: Award Force simulator port")
-	f.IntVar(&o.sandboxSFPort, "sandbox-salesforce-port", 8082, "with --dev: Salesforce simulator port")
-	f.DurationVar(&o.sandboxLatency, "sandbox-latency", 0, "with --dev: latency added to every simulated API call")
-	f.IntVar(&o.sandboxAFLimit, "sandbox-awardforce-limit", 60, "with --dev: the Award Force simulator's rate limit per minute, as Award Force's own (0 = none)")
+	o.sandbox.Register(f, "sandbox-", "with --dev: ")
 	return cmd
 }
 
@@ -238,13 +227,7 @@ func runDev(ctx context.Context, o *options) error {
 			Log:       serverLog,
 			ExtraArgs: extra,
 		},
-		Sandbox: sandbox.Options{
-			AwardForceAddr:      fmt.Sprintf("127.0.0.1:%d", o.sandboxAFPort),
-			SalesforceAddr:      fmt.Sprintf("127.0.0.1:%d", o.sandboxSFPort),
-			Seed:                sandbox.SeedOptions{Users: o.sandboxUsers, Seed: o.sandboxSeed},
-			AwardForceRateLimit: o.sandboxAFLimit,
-			Latency:             o.sandboxLatency,
-		},
+		Sandbox:                 o.sandbox.Options(),
 		AwardForceRatePerMinute: max(o.afRate, 0),
 		Getenv:                  cfgEnv,
 		Logger:                  logger,

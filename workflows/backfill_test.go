@@ -109,7 +109,9 @@ func (w *world) updateRecords(_ context.Context, in activities.UpdateRecordsInpu
 	return out, nil
 }
 
-func backfillEnv(w *world) *testsuite.TestWorkflowEnvironment {
+// listingEnv is a test environment whose Award Force list is w's; the
+// Salesforce activities are left for the test to mock.
+func listingEnv(w *world) *testsuite.TestWorkflowEnvironment {
 	var s testsuite.WorkflowTestSuite
 	env := s.NewTestWorkflowEnvironment()
 	env.RegisterWorkflow(Backfill)
@@ -117,6 +119,12 @@ func backfillEnv(w *world) *testsuite.TestWorkflowEnvironment {
 	env.RegisterActivity(&activities.AwardForce{})
 	env.RegisterActivity(&activities.Salesforce{})
 	env.OnActivity(af.ListUsers, mock.Anything, mock.Anything).Return(w.listUsers)
+	return env
+}
+
+// backfillEnv is a test environment whose APIs are w.
+func backfillEnv(w *world) *testsuite.TestWorkflowEnvironment {
+	env := listingEnv(w)
 	env.OnActivity(sf.FindRecords, mock.Anything, mock.Anything).Return(w.findRecords)
 	env.OnActivity(sf.CreateRecords, mock.Anything, mock.Anything).Return(w.createRecords)
 	env.OnActivity(sf.UpdateRecords, mock.Anything, mock.Anything).Return(w.updateRecords)
@@ -182,12 +190,7 @@ func TestBackfillIsolatesARefusedRecord(t *testing.T) {
 
 func TestBackfillDryRunWritesNothingAndDecidesTheSame(t *testing.T) {
 	w := newWorld(450)
-	var s testsuite.WorkflowTestSuite
-	env := s.NewTestWorkflowEnvironment()
-	env.RegisterWorkflow(BackfillChunk)
-	env.RegisterActivity(&activities.AwardForce{})
-	env.RegisterActivity(&activities.Salesforce{})
-	env.OnActivity(af.ListUsers, mock.Anything, mock.Anything).Return(w.listUsers)
+	env := listingEnv(w)
 	env.OnActivity(sf.FindRecords, mock.Anything, mock.Anything).Return(w.findRecords)
 	env.ExecuteWorkflow(BackfillChunk, ChunkInput{Spec: *pairing.Default(), FirstPage: 1, LastPage: 5, DryRun: true})
 	require.NoError(t, env.GetWorkflowError())
@@ -244,13 +247,7 @@ func TestIsFatal(t *testing.T) {
 
 func TestBackfillStopsOnASpecTheOrgRefutes(t *testing.T) {
 	w := newWorld(300)
-	var s testsuite.WorkflowTestSuite
-	env := s.NewTestWorkflowEnvironment()
-	env.RegisterWorkflow(Backfill)
-	env.RegisterWorkflow(BackfillChunk)
-	env.RegisterActivity(&activities.AwardForce{})
-	env.RegisterActivity(&activities.Salesforce{})
-	env.OnActivity(af.ListUsers, mock.Anything, mock.Anything).Return(w.listUsers)
+	env := listingEnv(w)
 	env.OnActivity(sf.FindRecords, mock.Anything, mock.Anything).Return(activities.FindRecordsResult{},
 		temporal.NewNonRetryableApplicationError("Contact has no field Surname", activities.ErrTypeInvalidSpec, nil))
 	env.ExecuteWorkflow(Backfill, BackfillInput{Spec: *pairing.Default(), PagesPerChunk: 1})

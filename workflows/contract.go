@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/afsync/afsync/activities"
@@ -68,6 +70,29 @@ const (
 // It is derived from the slug, never from the email, so that no PII shows in
 // workflow lists.
 func UserSyncWorkflowID(slug string) string { return "afsync-user-" + slug }
+
+// StartOptions starts (or joins) the workflow with the given ID on afsync's
+// task queue: a workflow of that ID already running is joined rather than
+// started twice; a finished one may run again.
+func StartOptions(id string, timeout time.Duration) client.StartWorkflowOptions {
+	return client.StartWorkflowOptions{
+		ID:                       id,
+		TaskQueue:                TaskQueue,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		WorkflowExecutionTimeout: timeout,
+	}
+}
+
+// Bounds on whole executions, for StartOptions.
+const (
+	UserSyncTimeout    = 24 * time.Hour
+	ResolveUserTimeout = 10 * time.Minute
+	// BackfillTimeout bounds a backfill across all its runs: long enough for
+	// a million users at Award Force's rate with profile fields (one request
+	// a user: about 12 days), with margin.
+	BackfillTimeout = 30 * 24 * time.Hour
+)
 
 // UserSyncInput starts a UserSync workflow. A single struct keeps later
 // additions backward compatible.

@@ -10,7 +10,6 @@ import (
 	"os"
 	"time"
 
-	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 
 	"github.com/afsync/afsync/internal/codec"
@@ -30,13 +29,7 @@ type SyncStarter struct {
 // user is left to finish rather than started twice: it reads the user's
 // profile when it runs.
 func (s *SyncStarter) StartUserSync(ctx context.Context, slug string, trigger pairing.Trigger) error {
-	_, err := s.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID:                       workflows.UserSyncWorkflowID(slug),
-		TaskQueue:                workflows.TaskQueue,
-		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-		WorkflowExecutionTimeout: 24 * time.Hour,
-	}, workflows.UserSync, workflows.UserSyncInput{Slug: slug, Trigger: trigger, Spec: *s.Spec})
+	_, err := s.Client.ExecuteWorkflow(ctx, workflows.StartOptions(workflows.UserSyncWorkflowID(slug), workflows.UserSyncTimeout), workflows.UserSync, workflows.UserSyncInput{Slug: slug, Trigger: trigger, Spec: *s.Spec})
 	return err
 }
 
