@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/afsync/afsync/sandbox"
@@ -43,6 +44,18 @@ func TestIntegrationPayloadsAreEncryptedWhenACodecKeyIsSet(t *testing.T) {
 		if strings.Contains(h, pii) {
 			t.Errorf("the history shows %q in plain sight", pii)
 		}
+	}
+
+	// A starter without the key cannot read the result, and is told why.
+	plain, err := client.Dial(client.Options{HostPort: stack.Server.Address, Namespace: stack.Server.Namespace})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plain.Close()
+	var unreadable workflows.UserSyncResult
+	err = plain.GetWorkflow(context.Background(), workflows.UserSyncWorkflowID(u.Slug), "").Get(context.Background(), &unreadable)
+	if err == nil || !strings.Contains(withHint(err).Error(), "set AFSYNC_CODEC_KEY") {
+		t.Fatalf("reading an encrypted result without the key: %v", err)
 	}
 
 	// Failure messages can quote values (Salesforce's own messages do): they

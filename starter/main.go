@@ -9,7 +9,7 @@ import (
 
 func main() {
 	if err := newRootCmd().Execute(); err != nil {
-		fmt.Fprintln(os.Stderr, "starter:", err)
+		fmt.Fprintln(os.Stderr, "starter:", withHint(err))
 		os.Exit(exitCode(err))
 	}
 }

@@ -1,0 +1,17 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+)
+
+// withHint adds the fix to errors whose cause a user would not guess.
+func withHint(err error) error {
+	if err == nil {
+		return nil
+	}
+	if strings.Contains(err.Error(), "binary/encrypted") {
+		return fmt.Errorf("%w\n(the worker encrypts payloads: set AFSYNC_CODEC_KEY here to the worker's key)", err)
+	}
+	return err
+}
