@@ -282,3 +282,51 @@ func TestIntegrationDryRunPlansEverythingAndWritesNothing(t *testing.T) {
 		t.Fatalf("JSON line %q: %v", lines[0], err)
 	}
 }
+
+func TestIntegrationCtrlCDetachesAndStatusFollowsAgain(t *testing.T) {
+	stack := startStack(t, sandbox.Options{
+		Seed:    sandbox.SeedOptions{Users: 400, Seed: 5},
+		Latency: 30 * time.Millisecond,
+	})
+	spec := pairing.Default()
+	id := workflows.BackfillWorkflowID(spec, false)
+	out := &syncBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	o := &backfillOptions{
+		globalOptions: &globalOptions{temporal: configFor(stack)},
+		concurrency:   1, pagesPerChunk: 1, out: t.TempDir() + "/plan.csv", stdout: out,
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- runBackfill(ctx, o) }()
+	waitForProgress(t, stack, id, 1, out)
+	cancel() // what Ctrl-C does
+	if err := <-errc; err != nil {
+		t.Fatalf("detaching must not be an error: %v", err)
+	}
+	if !strings.Contains(out.String(), "Detached: the backfill goes on") {
+		t.Fatalf("output:\n%s", out.String())
+	}
+	if running, err := isRunning(context.Background(), stack.Client, id); err != nil || !running {
+		t.Fatalf("the backfill must go on after a detach (running %v, %v)", running, err)
+	}
+
+	// A second start attaches instead of starting another.
+	again := &syncBuffer{}
+	o2 := &backfillOptions{globalOptions: o.globalOptions, concurrency: 1, pagesPerChunk: 1, out: o.out, stdout: again}
+	if err := runBackfill(context.Background(), o2); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(again.String(), "Attached to the running backfill "+id) || !strings.Contains(again.String(), "users seen                  400") {
+		t.Fatalf("second start:\n%s", again.String())
+	}
+
+	// status shows the finished backfill's result.
+	status := &syncBuffer{}
+	o3 := &backfillOptions{globalOptions: o.globalOptions, attach: true, out: o.out, stdout: status}
+	if err := runBackfill(context.Background(), o3); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(status.String(), "is not running any more") || !strings.Contains(status.String(), "users seen                  400") {
+		t.Fatalf("status:\n%s", status.String())
+	}
+}
