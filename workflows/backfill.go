@@ -56,7 +56,6 @@ func Backfill(ctx workflow.Context, in BackfillInput) (*Progress, error) {
 type backfill struct {
 	in       BackfillInput
 	state    BackfillState
-	lastPage int // of the list, as last seen
 	inflight int
 	launched int
 	fatal    error

@@ -63,10 +63,10 @@ func UserSync(ctx workflow.Context, in UserSyncInput) (*UserSyncResult, error) {
 	afCtx := workflow.WithActivityOptions(ctx, awardForceOptions())
 	sfCtx := workflow.WithActivityOptions(ctx, salesforceOptions())
 
-	var err error
+	err := in.Spec.Validate()
 	switch {
-	case in.Spec.Validate() != nil:
-		err = temporal.NewNonRetryableApplicationError(in.Spec.Validate().Error(), activities.ErrTypeInvalidSpec, nil)
+	case err != nil:
+		err = temporal.NewNonRetryableApplicationError(err.Error(), activities.ErrTypeInvalidSpec, nil)
 	case !in.Spec.Handles(in.Trigger):
 		// Every option this trigger applies is off: Decide skips with the
 		// reason, and no API is called.
