@@ -187,6 +187,9 @@ func TestIntegrationBackfillStaysWithinTheAwardForceRateLimit(t *testing.T) {
 	if min := 7 * time.Second; elapsed < min {
 		t.Fatalf("19 requests in %v: faster than 2 a second, the rate limit is not applied", elapsed)
 	}
+	id := workflows.BackfillWorkflowID(pairing.Default(), false)
+	saveHistory(t, stack.Client, id, "backfill.json")
+	saveHistory(t, stack.Client, workflows.ChunkWorkflowID(id, 1), "backfill-chunk.json")
 	if !strings.Contains(out.String(), `"seen": 1800`) {
 		t.Fatalf("--json summary missing or wrong:\n%s", out.String())
 	}
@@ -212,6 +215,9 @@ func TestIntegrationDryRunPlansEverythingAndWritesNothing(t *testing.T) {
 			t.Fatalf("summary:\n%s", buf.String())
 		}
 	}
+	id := workflows.BackfillWorkflowID(pairing.Default(), true)
+	saveHistory(t, stack.Client, id, "backfill-dry-run.json")
+	saveHistory(t, stack.Client, workflows.ChunkWorkflowID(id, 1), "backfill-chunk-dry-run.json")
 	if st := sf.Stats(); st.Writes != 0 {
 		t.Fatalf("a dry run wrote %d Salesforce records (%v)", st.Writes, st.ByRoute)
 	}
