@@ -159,6 +159,7 @@ func runBackfill(ctx context.Context, o *backfillOptions) error {
 	case running:
 		fmt.Fprintf(o.stdout, "Attached to the running backfill %s (start another with --new).\n", id)
 	default:
+		o.warnIfNoWorker(ctx, c)
 		_, err := c.ExecuteWorkflow(ctx, workflows.StartOptions(id, workflows.BackfillTimeout), workflows.Backfill, workflows.BackfillInput{
 			Spec: *spec, Filter: o.filter, Limit: o.limit, DryRun: o.dryRun,
 			Concurrency: o.concurrency, PagesPerChunk: o.pagesPerChunk, ChunksPerRun: o.chunksPerRun,

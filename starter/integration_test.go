@@ -21,6 +21,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/afsync/afsync/internal/afworker"
+	"github.com/afsync/afsync/internal/config"
 	"github.com/afsync/afsync/internal/devserver"
 	"github.com/afsync/afsync/internal/devstack"
 	"github.com/afsync/afsync/pairing"
@@ -40,9 +41,10 @@ func startStack(t *testing.T, sb sandbox.Options) *devstack.Stack {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	stack, err := devstack.Start(ctx, devstack.Options{
-		Temporal: devserver.Options{Binary: bin, UIPort: -1},
-		Sandbox:  sb,
-		Getenv:   func(string) string { return "" },
+		Temporal:   devserver.Options{Binary: bin, UIPort: -1},
+		Sandbox:    sb,
+		Getenv:     func(string) string { return "" },
+		KillWorker: true,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -283,4 +285,50 @@ func saveHistory(t *testing.T, c client.Client, workflowID, name string) {
 		t.Fatal(err)
 	}
 	t.Logf("saved %s", path)
+}
+
+func TestIntegrationStarterWarnsWhenNoWorkerPolls(t *testing.T) {
+	// With the worker polling, there is nothing to say.
+	stack := startStack(t, sandbox.Options{})
+	var warn bytes.Buffer
+	g := &globalOptions{temporal: configFor(stack), stderr: &warn}
+	c, _, err := g.dial(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for i := 0; ; i++ {
+		warn.Reset()
+		g.warnIfNoWorker(context.Background(), c)
+		if warn.Len() == 0 {
+			break
+		}
+		if i == 30 {
+			t.Fatalf("warned with a worker running: %q", warn.String())
+		}
+		time.Sleep(time.Second)
+	}
+
+	// On a server no worker ever polled, the starter says so.
+	bin, err := devserver.Find()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	bare, err := devserver.Start(ctx, devserver.Options{Binary: bin, UIPort: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bare.Stop()
+	g2 := &globalOptions{temporal: config.Temporal{Address: bare.Address, Namespace: bare.Namespace}, stderr: &warn}
+	c2, _, err := g2.dial(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	g2.warnIfNoWorker(ctx, c2)
+	if !strings.Contains(warn.String(), "no worker polls") {
+		t.Fatalf("no warning: %q", warn.String())
+	}
 }

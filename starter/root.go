@@ -9,9 +9,11 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 
 	"github.com/afsync/afsync/internal/config"
+	"github.com/afsync/afsync/workflows"
 )
 
 // globalOptions are the flags every command that talks to Temporal shares.
@@ -19,6 +21,30 @@ type globalOptions struct {
 	temporal config.Temporal
 	specPath string
 	wait     time.Duration
+	stderr   io.Writer // warnings; stdout stays machine-readable with --json
+}
+
+// warnIfNoWorker says so when no worker polls afsync's task queue: what the
+// starter starts would wait for one.
+func (g *globalOptions) warnIfNoWorker(ctx context.Context, c client.Client) {
+	if g.stderr == nil {
+		return
+	}
+	d, err := c.DescribeTaskQueue(ctx, workflows.TaskQueue, enumspb.TASK_QUEUE_TYPE_WORKFLOW)
+	if err != nil {
+		return
+	}
+	// The server lists pollers for minutes after they stop; a live one
+	// polls again at least every long-poll (about a minute).
+	live := false
+	for _, p := range d.GetPollers() {
+		if time.Since(p.GetLastAccessTime().AsTime()) < 2*time.Minute {
+			live = true
+		}
+	}
+	if !live {
+		fmt.Fprintf(g.stderr, "warning: no worker polls the %q task queue yet; this waits until one does (start one with `worker`, or `make dev`)\n", workflows.TaskQueue)
+	}
 }
 
 // dial connects to Temporal with the SDK's standard settings and the flags.
@@ -50,6 +76,9 @@ with the worker. The pairing spec is AFSYNC_CONFIG or --config (the built-in
 default when neither is set).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		PersistentPreRun: func(cmd *cobra.Command, _ []string) {
+			g.stderr = cmd.ErrOrStderr()
+		},
 	}
 	pf := cmd.PersistentFlags()
 	pf.StringVar(&g.temporal.Address, "address", "", "Temporal frontend host:port (overrides TEMPORAL_ADDRESS)")

@@ -89,6 +89,7 @@ func runSync(ctx context.Context, o *syncOptions) error {
 	}
 	defer c.Close()
 
+	o.warnIfNoWorker(ctx, c)
 	slug, err := resolveSlug(ctx, c, o.user)
 	if err != nil {
 		return err

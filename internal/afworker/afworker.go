@@ -39,14 +39,16 @@ func New(c client.Client, cfg config.Config) (*Worker, error) {
 	if err != nil {
 		return nil, err
 	}
-	mainWorker := worker.New(c, workflows.TaskQueue, worker.Options{})
+	// On SIGTERM (a deploy, a scale-down) running activities get this long
+	// to finish, so that their writes are reported rather than retried.
+	mainWorker := worker.New(c, workflows.TaskQueue, worker.Options{WorkerStopTimeout: cfg.StopTimeout})
 	mainWorker.RegisterWorkflow(workflows.UserSync)
 	mainWorker.RegisterWorkflow(workflows.ResolveUser)
 	mainWorker.RegisterWorkflow(workflows.Backfill)
 	mainWorker.RegisterWorkflow(workflows.BackfillChunk)
 	mainWorker.RegisterActivity(&activities.Salesforce{Client: sfClient})
 
-	afOpts := worker.Options{}
+	afOpts := worker.Options{WorkerStopTimeout: cfg.StopTimeout}
 	if cfg.AwardForceRatePerMinute > 0 {
 		// Enforced by the server for every worker polling the queue: the
 		// whole fleet stays within Award Force's per-key limit.

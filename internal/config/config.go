@@ -33,6 +33,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/afsync/afsync/awardforce"
 	"github.com/afsync/afsync/pairing"
@@ -61,7 +62,14 @@ type Config struct {
 	CodecCORSOrigins []string
 	// CodecToken, when set, is required by the codec server as a bearer token.
 	CodecToken string
+	// StopTimeout is how long a stopping worker lets running activities
+	// finish (DefaultStopTimeout; the integration tests use 0 to kill it).
+	StopTimeout time.Duration
 }
+
+// DefaultStopTimeout is shorter than the usual 30 s a container platform
+// waits between SIGTERM and SIGKILL.
+const DefaultStopTimeout = 20 * time.Second
 
 // Getenv reads one environment variable; os.Getenv in production, a map in tests.
 type Getenv func(string) string
@@ -92,6 +100,7 @@ func FromEnv(getenv Getenv) (Config, error) {
 		WebhookSigningKey: getenv("AWARDFORCE_WEBHOOK_SIGNING_KEY"),
 		CodecCORSOrigins:  []string{"http://localhost:8233", "http://127.0.0.1:8233"},
 		CodecToken:        getenv("AFSYNC_CODEC_TOKEN"),
+		StopTimeout:       DefaultStopTimeout,
 	}
 	if v := strings.TrimSpace(getenv("AFSYNC_CODEC_CORS_ORIGINS")); v != "" {
 		c.CodecCORSOrigins = strings.Split(v, ",")

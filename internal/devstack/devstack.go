@@ -34,6 +34,9 @@ type Options struct {
 	Getenv config.Getenv
 	// Logger is handed to the SDK; nil discards its logs.
 	Logger *slog.Logger
+	// KillWorker makes StopWorker stop the worker at once, cancelling running
+	// activities as a crash would (the integration tests use it).
+	KillWorker bool
 }
 
 // Stack is a running embedded default.
@@ -76,6 +79,9 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		return getenv(k)
 	}); err != nil {
 		return nil, err
+	}
+	if opts.KillWorker {
+		s.Config.StopTimeout = 0
 	}
 	s.Config.AwardForceRatePerMinute = opts.AwardForceRatePerMinute
 	if s.Config.AwardForceRatePerMinute == 0 {
