@@ -16,9 +16,12 @@ dev: $(TEMPORAL)
 test: $(TEMPORAL) vet
 	go test -count=1 -timeout 25m ./...
 
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: the files above need formatting"; exit 1; }
 	go vet ./...
+	go run $(STATICCHECK) ./...
 
 # The Temporal CLI (dev server 1.29.1 with UI 2.42.1), built once from the Go
 # module proxy (about 8 minutes on 2 cores the first time, then cached).

@@ -183,17 +183,16 @@ func TestPlanProbe(t *testing.T) {
 // dataset builds a random org through seeding and the API and returns the
 // ids it handed out (some since deleted) and the values it used.
 type dataset struct {
-	rng     *rand.Rand
-	d       *direct
-	ids     []string
-	parts   []string
-	emails  []string
-	slugs   []string
-	afIDs   []string
-	names   []string
-	lasts   []string
-	titles  []string
-	objects map[string]*objectDef
+	rng    *rand.Rand
+	d      *direct
+	ids    []string
+	parts  []string
+	emails []string
+	slugs  []string
+	afIDs  []string
+	names  []string
+	lasts  []string
+	titles []string
 }
 
 func (ds *dataset) pick(s []string) string { return s[ds.rng.IntN(len(s))] }
