@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"go.temporal.io/sdk/client"
+
 	"github.com/afsync/afsync/internal/devstack"
 	"github.com/afsync/afsync/pairing"
 	"github.com/afsync/afsync/sandbox"
@@ -334,5 +336,63 @@ func TestIntegrationCtrlCDetachesAndStatusFollowsAgain(t *testing.T) {
 	}
 	if !strings.Contains(status.String(), "is not running any more") || !strings.Contains(status.String(), "users seen                  400") {
 		t.Fatalf("status:\n%s", status.String())
+	}
+}
+
+func TestIntegrationScheduledBackfills(t *testing.T) {
+	stack := startStack(t, sandbox.Options{Seed: sandbox.SeedOptions{Users: 120, Seed: 9}})
+	var out bytes.Buffer
+	o := &scheduleOptions{globalOptions: &globalOptions{temporal: configFor(stack)}, every: time.Hour, out: &out}
+	if err := runSchedule(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	o.every = 30 * time.Minute
+	if err := runSchedule(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "Created schedule") || !strings.Contains(out.String(), "Updated schedule") {
+		t.Fatalf("output:\n%s", out.String())
+	}
+	id := scheduleID(pairing.Default())
+	h := stack.Client.ScheduleClient().GetHandle(context.Background(), id)
+	d, err := h.Describe(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := d.Schedule.Spec.Intervals; len(got) != 1 || got[0].Every != 30*time.Minute {
+		t.Fatalf("intervals %+v, want every 30m after the update", got)
+	}
+	// Trigger it now and wait for the backfill it starts to pair everyone.
+	if err := h.Trigger(context.Background(), client.ScheduleTriggerOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(time.Minute)
+	for {
+		d, err = h.Describe(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if recent := d.Info.RecentActions; len(recent) > 0 {
+			run := recent[0].StartWorkflowResult
+			var p workflows.Progress
+			if err := stack.Client.GetWorkflow(context.Background(), run.WorkflowID, run.FirstExecutionRunID).Get(context.Background(), &p); err != nil {
+				t.Fatal(err)
+			}
+			if p.Seen != 120 || !p.Done {
+				t.Fatalf("scheduled backfill: %+v", p)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the triggered schedule started nothing")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	o.delete = true
+	if err := runSchedule(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.Describe(context.Background()); err == nil {
+		t.Fatal("the schedule survived --delete")
 	}
 }
