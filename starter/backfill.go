@@ -129,11 +129,7 @@ func runBackfill(ctx context.Context, o *backfillOptions) error {
 	if err != nil {
 		return err
 	}
-	spec, err := o.spec()
-	if err != nil {
-		return err
-	}
-	c, _, err := o.dial(ctx)
+	spec, c, _, err := o.session(ctx)
 	if err != nil {
 		return err
 	}

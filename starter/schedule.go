@@ -62,11 +62,7 @@ func runSchedule(ctx context.Context, o *scheduleOptions) error {
 	if !o.delete && o.every < time.Minute {
 		return fmt.Errorf("--every %s: want a minute or more", o.every)
 	}
-	spec, err := o.spec()
-	if err != nil {
-		return err
-	}
-	c, _, err := o.dial(ctx)
+	spec, c, _, err := o.session(ctx)
 	if err != nil {
 		return err
 	}

@@ -58,6 +58,20 @@ the slug first.`,
 	return cmd
 }
 
+// session loads the pairing spec and connects to Temporal: what every
+// command that starts workflows needs first. The caller closes the client.
+func (g *globalOptions) session(ctx context.Context) (*pairing.Spec, client.Client, client.Options, error) {
+	spec, err := g.spec()
+	if err != nil {
+		return nil, nil, client.Options{}, err
+	}
+	c, copts, err := g.dial(ctx)
+	if err != nil {
+		return nil, nil, copts, err
+	}
+	return spec, c, copts, nil
+}
+
 // spec loads the pairing spec from --config or AFSYNC_CONFIG.
 func (g *globalOptions) spec() (*pairing.Spec, error) {
 	cfg, err := config.FromEnv(nil)
@@ -77,13 +91,9 @@ func runSync(ctx context.Context, o *syncOptions) error {
 	default:
 		return fmt.Errorf("--trigger %q: want manual, registration or profile_update", o.trigger)
 	}
-	spec, err := o.spec()
-	if err != nil {
-		return err
-	}
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
-	c, copts, err := o.dial(ctx)
+	spec, c, copts, err := o.session(ctx)
 	if err != nil {
 		return err
 	}
