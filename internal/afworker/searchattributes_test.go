@@ -2,11 +2,14 @@ package afworker
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
 	"go.temporal.io/api/operatorservice/v1"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
+	"google.golang.org/grpc"
 
 	"github.com/afsync/afsync/internal/devserver"
 	"github.com/afsync/afsync/workflows"
@@ -50,5 +53,30 @@ func TestEnsureSearchAttributesRegistersTheMissingOnes(t *testing.T) {
 		if got, ok := have.GetCustomAttributes()[k.GetName()]; !ok || got != k.GetValueType() {
 			t.Errorf("%s: registered %v (%v), want %v", k.GetName(), ok, got, k.GetValueType())
 		}
+	}
+}
+
+// deniedOperator answers like Temporal Cloud or a restricted role: it lists
+// no afsync attribute and refuses to add one.
+type deniedOperator struct {
+	operatorservice.OperatorServiceClient
+}
+
+func (deniedOperator) ListSearchAttributes(context.Context, *operatorservice.ListSearchAttributesRequest, ...grpc.CallOption) (*operatorservice.ListSearchAttributesResponse, error) {
+	return &operatorservice.ListSearchAttributesResponse{}, nil
+}
+
+func (deniedOperator) AddSearchAttributes(context.Context, *operatorservice.AddSearchAttributesRequest, ...grpc.CallOption) (*operatorservice.AddSearchAttributesResponse, error) {
+	return nil, serviceerror.NewPermissionDenied("not allowed", "")
+}
+
+type deniedClient struct{ client.Client }
+
+func (deniedClient) OperatorService() operatorservice.OperatorServiceClient { return deniedOperator{} }
+
+func TestEnsureSearchAttributesNamesTheCommandWhenItMayNot(t *testing.T) {
+	err := EnsureSearchAttributes(context.Background(), deniedClient{}, "prod")
+	if err == nil || !strings.Contains(err.Error(), SearchAttributeCommand("prod")) {
+		t.Fatalf("want the exact command in the error, got %v", err)
 	}
 }
