@@ -28,6 +28,7 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/afsync/afsync/internal/devserver"
 	"github.com/afsync/afsync/pairing"
@@ -57,6 +58,7 @@ type Result struct {
 	AwardForceCallsPer1k  float64 `json:"award_force_calls_per_1000_users"`
 	AwardForce429s        int     `json:"award_force_429s"`
 	HistoryEventsPerUser  float64 `json:"history_events_per_user"`
+	LargestHistoryKiB     float64 `json:"largest_history_kib"`
 	PeakWorkerMemoryMiB   float64 `json:"peak_worker_memory_mib"`
 	Created               int     `json:"created"`
 	Updated               int     `json:"updated"`
@@ -180,7 +182,7 @@ func run(ctx context.Context, o *options, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	events, err := historyEvents(ctx, c, run.GetID(), &p)
+	events, largest, err := historyEvents(ctx, c, run.GetID(), &p)
 	if err != nil {
 		return err
 	}
@@ -191,6 +193,7 @@ func run(ctx context.Context, o *options, out io.Writer) error {
 		AwardForceCallsPer1k: round(float64(af.Requests)*1000/float64(p.Seen), 2),
 		AwardForce429s:       af.RateLimited,
 		HistoryEventsPerUser: round(float64(events)/float64(p.Seen), 3),
+		LargestHistoryKiB:    round(float64(largest)/1024, 1),
 		PeakWorkerMemoryMiB:  round(peak, 1),
 		Created:              p.Created, Updated: p.Updated, Unchanged: p.Unchanged, Skipped: p.Skipped, Ambiguous: p.Ambiguous, Failed: p.Failed,
 		LatencyMillis: float64(o.latency.Microseconds()) / 1000, AwardForceLimitPerMin: o.afLimit,
@@ -207,7 +210,8 @@ func run(ctx context.Context, o *options, out io.Writer) error {
 	}
 	fmt.Fprintf(out, "\nSalesforce calls: %d (%.2f per 1,000 users); Award Force calls: %d (%.2f per 1,000), 429s: %d\n",
 		sf.APICalls, r.SalesforceCallsPer1k, af.Requests, r.AwardForceCallsPer1k, af.RateLimited)
-	fmt.Fprintf(out, "history events: %d (%.3f per user); peak worker memory: %.1f MiB\n", events, r.HistoryEventsPerUser, r.PeakWorkerMemoryMiB)
+	fmt.Fprintf(out, "history events: %d (%.3f per user), largest history %.1f KiB; peak worker memory: %.1f MiB\n",
+		events, r.HistoryEventsPerUser, r.LargestHistoryKiB, r.PeakWorkerMemoryMiB)
 	line, err := json.Marshal(r)
 	if err != nil {
 		return err
@@ -233,34 +237,38 @@ func waitForPollers(ctx context.Context, c client.Client) error {
 	return nil
 }
 
-// historyEvents counts the events of every run of the backfill and of every chunk.
-func historyEvents(ctx context.Context, c client.Client, id string, p *workflows.Progress) (int, error) {
+// historyEvents counts the events of every run of the backfill and of every
+// chunk, and finds the largest single history in bytes.
+func historyEvents(ctx context.Context, c client.Client, id string, p *workflows.Progress) (events, largest int, err error) {
 	resp, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: fmt.Sprintf("WorkflowId = '%s'", id)})
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	total := 0
 	count := func(wid, rid string) error {
 		it := c.GetWorkflowHistory(ctx, wid, rid, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+		size := 0
 		for it.HasNext() {
-			if _, err := it.Next(); err != nil {
+			ev, err := it.Next()
+			if err != nil {
 				return err
 			}
-			total++
+			events++
+			size += proto.Size(ev)
 		}
+		largest = max(largest, size)
 		return nil
 	}
 	for _, e := range resp.GetExecutions() {
 		if err := count(id, e.GetExecution().GetRunId()); err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 	}
 	for _, cid := range workflows.ChunkIDs(p) {
 		if err := count(cid, ""); err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 	}
-	return total, nil
+	return events, largest, nil
 }
 
 // peakMemoryMiB reads the process's peak resident set (VmHWM) from /proc.

@@ -14,7 +14,10 @@ import (
 const (
 	DefaultPagesPerChunk = 5
 	DefaultConcurrency   = 4
-	DefaultChunksPerRun  = 40
+	// DefaultChunksPerRun bounds a run's history in bytes too: each chunk's
+	// result (every user's audit, about 200 KB for 500 users) lands in the
+	// parent's history, and the server warns at 10 MB.
+	DefaultChunksPerRun = 20
 )
 
 // Backfill pairs every existing Award Force user (or those the filter and

@@ -157,7 +157,7 @@ type BackfillInput struct {
 	// Concurrency is how many chunks run at once. Default 4.
 	Concurrency int `json:"concurrency,omitempty"`
 	// ChunksPerRun bounds one run's history: after this many chunks the
-	// workflow continues as new. Default 40.
+	// workflow continues as new. Default 20.
 	ChunksPerRun int `json:"chunks_per_run,omitempty"`
 	// State carries progress across continue-as-new; nil on the first run.
 	State *BackfillState `json:"state,omitempty"`
