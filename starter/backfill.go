@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"golang.org/x/term"
 
@@ -146,6 +147,16 @@ func runBackfill(ctx context.Context, o *backfillOptions) error {
 	if err != nil {
 		return err
 	}
+	if o.attach && !running && o.id == "" {
+		// Started by a schedule or with --new: its id carries a suffix.
+		other, otherRunning, err := latestBackfill(ctx, c, id)
+		if err != nil {
+			return err
+		}
+		if other != "" {
+			id, running = other, otherRunning
+		}
+	}
 	switch {
 	case o.attach && !running:
 		if _, err := c.DescribeWorkflowExecution(ctx, id, ""); err != nil {
@@ -194,6 +205,31 @@ func runBackfill(ctx context.Context, o *backfillOptions) error {
 		return &exitError{code: 2, err: fmt.Errorf("%d users failed, %d chunks failed", final.Failed, len(final.FailedChunks))}
 	}
 	return nil
+}
+
+// latestBackfill finds the backfill of the id prefix (a spec's, possibly
+// started by a schedule or with --new) that is running, or else the one
+// started last.
+func latestBackfill(ctx context.Context, c client.Client, prefix string) (id string, running bool, err error) {
+	resp, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: "WorkflowType = 'Backfill'"})
+	if err != nil {
+		return "", false, fmt.Errorf("looking for a backfill: %w", err)
+	}
+	var started time.Time
+	for _, e := range resp.GetExecutions() {
+		wid := e.GetExecution().GetWorkflowId()
+		// Schedules and --new suffix the id with a time ("-2026…"); a dry
+		// run's "-dry-run" is another backfill.
+		if wid != prefix && !strings.HasPrefix(wid, prefix+"-20") {
+			continue
+		}
+		r := e.GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING
+		t := e.GetStartTime().AsTime()
+		if id == "" || (r && !running) || (r == running && t.After(started)) {
+			id, running, started = wid, r, t
+		}
+	}
+	return id, running, nil
 }
 
 func isRunning(ctx context.Context, c client.Client, id string) (bool, error) {

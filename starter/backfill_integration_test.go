@@ -362,9 +362,25 @@ func TestIntegrationScheduledBackfills(t *testing.T) {
 	if got := d.Schedule.Spec.Intervals; len(got) != 1 || got[0].Every != 30*time.Minute {
 		t.Fatalf("intervals %+v, want every 30m after the update", got)
 	}
-	// Trigger it now and wait for the backfill it starts to pair everyone.
+	// Trigger it now; `starter status` finds the run the schedule started
+	// (its id carries the scheduled time) and follows it to the end.
 	if err := h.Trigger(context.Background(), client.ScheduleTriggerOptions{}); err != nil {
 		t.Fatal(err)
+	}
+	status := &syncBuffer{}
+	so := &backfillOptions{globalOptions: o.globalOptions, attach: true, out: t.TempDir() + "/plan.csv", stdout: status}
+	for i := 0; ; i++ {
+		status = &syncBuffer{}
+		so.stdout = status
+		if err := runBackfill(context.Background(), so); err == nil {
+			break
+		} else if i == 50 {
+			t.Fatalf("status never found the scheduled backfill: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if !strings.Contains(status.String(), "users seen                  120") {
+		t.Fatalf("status:\n%s", status.String())
 	}
 	deadline := time.Now().Add(time.Minute)
 	for {
