@@ -122,6 +122,19 @@ func (o *backfillOptions) runFrom(cmd *cobra.Command) error {
 	return runBackfill(ctx, o)
 }
 
+// say writes a message for people: to stdout, or to stderr with --json so
+// that stdout holds the JSON summary alone.
+func (o *backfillOptions) say(format string, args ...any) {
+	w := o.stdout
+	if o.json {
+		w = o.stderr
+		if w == nil {
+			w = io.Discard
+		}
+	}
+	fmt.Fprintf(w, format, args...)
+}
+
 func runBackfill(ctx context.Context, o *backfillOptions) error {
 	if o.limit < 0 {
 		return fmt.Errorf("--limit %d: want 0 (all users) or more", o.limit)
@@ -162,9 +175,9 @@ func runBackfill(ctx context.Context, o *backfillOptions) error {
 		if _, err := c.DescribeWorkflowExecution(ctx, id, ""); err != nil {
 			return fmt.Errorf("no backfill %s to attach to: %w", id, err)
 		}
-		fmt.Fprintf(o.stdout, "Backfill %s is not running any more; its result:\n", id)
+		o.say("Backfill %s is not running any more; its result:\n", id)
 	case running:
-		fmt.Fprintf(o.stdout, "Attached to the running backfill %s (start another with --new).\n", id)
+		o.say("Attached to the running backfill %s (start another with --new).\n", id)
 	default:
 		o.warnIfNoWorker(ctx, c)
 		_, err := c.ExecuteWorkflow(ctx, workflows.StartOptions(id, workflows.BackfillTimeout), workflows.Backfill, workflows.BackfillInput{
@@ -174,12 +187,12 @@ func runBackfill(ctx context.Context, o *backfillOptions) error {
 		if err != nil {
 			return fmt.Errorf("starting the backfill: %w", err)
 		}
-		fmt.Fprintf(o.stdout, "Started backfill %s. Ctrl-C detaches; it goes on in Temporal.\n", id)
+		o.say("Started backfill %s. Ctrl-C detaches; it goes on in Temporal.\n", id)
 	}
 
 	final, err := follow(ctx, c, id, o)
 	if errors.Is(err, context.Canceled) {
-		fmt.Fprintf(o.stdout, "\nDetached: the backfill goes on. Follow it again with: starter status %s\n", id)
+		o.say("\nDetached: the backfill goes on. Follow it again with: starter status %s\n", id)
 		return nil
 	}
 	if err != nil {
@@ -190,7 +203,7 @@ func runBackfill(ctx context.Context, o *backfillOptions) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(o.stdout, "\nPlan: %d users written to %s\n", n, o.out)
+		o.say("\nPlan: %d users written to %s\n", n, o.out)
 	}
 	if o.json {
 		enc := json.NewEncoder(o.stdout)

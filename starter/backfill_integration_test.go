@@ -192,8 +192,9 @@ func TestIntegrationBackfillStaysWithinTheAwardForceRateLimit(t *testing.T) {
 	id := workflows.BackfillWorkflowID(pairing.Default(), false)
 	saveHistory(t, stack.Client, id, "backfill.json")
 	saveHistory(t, stack.Client, workflows.ChunkWorkflowID(id, 1), "backfill-chunk.json")
-	if !strings.Contains(out.String(), `"seen": 1800`) {
-		t.Fatalf("--json summary missing or wrong:\n%s", out.String())
+	var summary workflows.Progress
+	if err := json.Unmarshal([]byte(out.String()), &summary); err != nil || summary.Seen != 1800 || !summary.Done {
+		t.Fatalf("with --json stdout must be the JSON summary alone (%v):\n%s", err, out.String())
 	}
 }
 
