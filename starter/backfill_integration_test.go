@@ -375,7 +375,7 @@ func TestIntegrationScheduledBackfills(t *testing.T) {
 		so.stdout = status
 		if err := runBackfill(context.Background(), so); err == nil {
 			break
-		} else if i == 50 {
+		} else if i == 300 {
 			t.Fatalf("status never found the scheduled backfill: %v", err)
 		}
 		time.Sleep(100 * time.Millisecond)
