@@ -14,9 +14,10 @@ import (
 
 	"go.temporal.io/sdk/client"
 
-	"github.com/afsync/afsync/internal/devstack"
+	"github.com/afsync/afsync/activities"
 	"github.com/afsync/afsync/pairing"
 	"github.com/afsync/afsync/sandbox"
+	"github.com/afsync/afsync/sandbox/afsim"
 	"github.com/afsync/afsync/workflows"
 )
 
@@ -46,7 +47,6 @@ func TestIntegrationBackfillSurvivesAWorkerKilledMidRun(t *testing.T) {
 	})
 	af, sf := stack.Sandbox.AwardForce, stack.Sandbox.Salesforce
 	before := contactsByEmail(sf.Records("Contact"))
-	spec := pairing.Default()
 	// The first writes commit in Salesforce but their answers are lost: the
 	// retries must not create those records again.
 	sf.InjectLostResponses(3)
@@ -62,14 +62,23 @@ func TestIntegrationBackfillSurvivesAWorkerKilledMidRun(t *testing.T) {
 	errc := make(chan error, 1)
 	go func() { errc <- runBackfill(context.Background(), o) }()
 
-	id := workflows.BackfillWorkflowID(spec, false)
-	for _, at := range []int{1, 300} { // kill it twice
-		seen := waitForProgress(t, stack, id, at, out)
-		if seen >= users {
-			t.Fatalf("the backfill finished (%d users) before the worker could be killed", seen)
+	// Kill the worker twice, each time while it waits on a page request: once
+	// after two pages, once two pages after the restart. The trigger is the
+	// simulator's own request count, which needs no worker to answer (a
+	// progress query does, and it can stall for seconds after a restart while
+	// the rest of the backfill finishes). A page request takes 40 ms, so the
+	// kill lands with that page's activity in flight.
+	const listRoute = "GET /user" // the probe, then one request per page
+	pages := 0
+	for _, more := range []int{3, 2} {
+		pages = waitForRequests(t, af, listRoute, pages+more, out)
+		select {
+		case err := <-errc:
+			t.Fatalf("the backfill ended (%v) before the worker could be killed\n%s", err, out.String())
+		default:
 		}
 		stack.StopWorker()
-		t.Logf("worker killed after %d of %d users", seen, users)
+		t.Logf("worker killed at Award Force page request %d of %d", pages-1, users/activities.PageSize)
 		time.Sleep(time.Second)
 		if err := stack.StartWorker(); err != nil {
 			t.Fatal(err)
@@ -122,22 +131,19 @@ func TestIntegrationBackfillSurvivesAWorkerKilledMidRun(t *testing.T) {
 	}
 }
 
-// waitForProgress polls the backfill's progress until it has seen at least
-// n users, and returns how many it has seen.
-func waitForProgress(t *testing.T, stack *devstack.Stack, id string, n int, out *syncBuffer) int {
+// waitForRequests waits until the Award Force simulator has received at
+// least n requests on route, and returns how many it has received.
+func waitForRequests(t *testing.T, af *afsim.Server, route string, n int, out *syncBuffer) int {
 	t.Helper()
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
-		if v, err := stack.Client.QueryWorkflow(context.Background(), id, "", workflows.ProgressQuery); err == nil {
-			var p workflows.Progress
-			if v.Get(&p) == nil && p.Seen >= n {
-				return p.Seen
-			}
+		if got := af.Stats().ByRoute[route]; got >= n {
+			return got
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the backfill never saw %d users; output:\n%s", n, out.String())
+			t.Fatalf("Award Force never received %d requests on %s; output:\n%s", n, route, out.String())
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(2 * time.Millisecond)
 	}
 }
 
@@ -307,7 +313,9 @@ func TestIntegrationCtrlCDetachesAndStatusFollowsAgain(t *testing.T) {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- runBackfill(ctx, o) }()
-	waitForProgress(t, stack, id, 1, out)
+	// Detach as soon as the first page is asked for: three pages of 30 ms
+	// calls remain, so the backfill is certainly still running.
+	waitForRequests(t, stack.Sandbox.AwardForce, "GET /user", 2, out)
 	cancel() // what Ctrl-C does
 	if err := <-errc; err != nil {
 		t.Fatalf("detaching must not be an error: %v", err)
