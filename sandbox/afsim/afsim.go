@@ -13,7 +13,6 @@
 package afsim
 
 import (
-	"context"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -23,6 +22,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/afsync/afsync/sandbox/internal/latency"
 )
 
 // AcceptHeader is the only Accept value the API answers in JSON; the version travels in it.
@@ -265,7 +266,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.stats.ByRoute[rt.name]++
 	s.mu.Unlock()
 
-	if s.opts.Latency > 0 && !sleep(r.Context(), s.opts.Latency) {
+	if s.opts.Latency > 0 && !latency.Wait(r.Context(), s.opts.Latency) {
 		return // the caller has gone; nobody would read an answer
 	}
 
@@ -393,18 +394,6 @@ func (s *Server) writeError(w http.ResponseWriter, status int, msg string, field
 		body["errors"] = fieldErrors
 	}
 	writeJSON(w, status, body)
-}
-
-// sleep waits for d or until ctx is done, reporting whether the full wait elapsed.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }
 
 func now() time.Time { return time.Now().UTC().Truncate(time.Second) }

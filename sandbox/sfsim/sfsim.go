@@ -12,7 +12,6 @@
 package sfsim
 
 import (
-	"context"
 	"crypto"
 	"crypto/hmac"
 	"crypto/rand"
@@ -31,6 +30,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/afsync/afsync/sandbox/internal/latency"
 )
 
 // Options configures a Server. The zero value is usable but accepts no
@@ -234,7 +235,7 @@ var versionRE = regexp.MustCompile(`^v[0-9]+\.[0-9]$`)
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if s.opts.Latency > 0 {
-		if !sleep(r.Context(), s.opts.Latency) {
+		if !latency.Wait(r.Context(), s.opts.Latency) {
 			return
 		}
 	}
@@ -269,17 +270,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json;charset=UTF-8")
 	w.WriteHeader(rep.status)
 	_, _ = w.Write(b)
-}
-
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }
 
 func (s *Server) serve(r *http.Request) reply {
