@@ -78,7 +78,7 @@ line per field change with its before → after, as CSV or JSON lines (--out).`,
 	f.StringVar(&o.filter.Season, "season", "", "only users who joined in this season (Award Force's season_joined filter)")
 	f.IntVar(&o.limit, "limit", 0, "stop after this many users (0 = all)")
 	f.BoolVar(&o.dryRun, "dry-run", false, "decide every user but write nothing; save the plan to --out")
-	f.StringVar(&o.out, "out", "afsync-plan.csv", "with --dry-run: the plan file (.csv, or .jsonl for JSON lines)")
+	f.StringVar(&o.out, "out", "afsync-plan.csv", "with --dry-run: the plan file (.csv, or .jsonl for JSON lines; CSV cells starting with = + - @ get a leading ' so spreadsheets show them as text)")
 	f.StringVar(&o.format, "format", "", "with --dry-run: csv or jsonl (default: from --out's extension)")
 	f.BoolVar(&o.fresh, "new", false, "start a new backfill even if one is running for this spec")
 	f.BoolVar(&o.attach, "attach", false, "follow the running backfill of this spec instead of starting one")
@@ -335,7 +335,7 @@ func writePlan(ctx context.Context, c client.Client, p *workflows.Progress, path
 	)
 	if format == "csv" {
 		cw = csv.NewWriter(f)
-		_ = cw.Write([]string{"slug", "action", "outcome", "record_id", "reason", "target", "field", "source", "before", "after"})
+		_ = cw.Write(planHeader)
 	} else {
 		enc = json.NewEncoder(f)
 	}
@@ -353,16 +353,8 @@ func writePlan(ctx context.Context, c client.Client, p *workflows.Progress, path
 				}
 				continue
 			}
-			d := u.Decision
-			base := []string{u.Slug, string(d.Action), string(u.Outcome), u.RecordID, firstNonEmpty(u.Error, d.Reason)}
-			if len(d.CRM)+len(d.AwardForce) == 0 {
-				_ = cw.Write(append(base, "", "", "", "", ""))
-			}
-			for _, ch := range d.CRM {
-				_ = cw.Write(append(base, "salesforce", ch.Field, ch.Source, ch.Before, ch.After))
-			}
-			for _, ch := range d.AwardForce {
-				_ = cw.Write(append(base, "awardforce", ch.Field, ch.Source, ch.Before, ch.After))
+			for _, row := range planRows(u) {
+				_ = cw.Write(row) // a write error sticks: cw.Error reports it below
 			}
 		}
 	}
@@ -373,6 +365,48 @@ func writePlan(ctx context.Context, c client.Client, p *workflows.Progress, path
 		}
 	}
 	return n, f.Close()
+}
+
+// planHeader names the CSV plan's columns.
+var planHeader = []string{"slug", "action", "outcome", "record_id", "reason", "target", "field", "source", "before", "after"}
+
+// planRows renders one user's audit as CSV rows: one per field change, or a
+// single row when nothing changes. Every cell is made spreadsheet-safe.
+func planRows(u workflows.UserSyncResult) [][]string {
+	d := u.Decision
+	base := []string{u.Slug, string(d.Action), string(u.Outcome), u.RecordID, firstNonEmpty(u.Error, d.Reason)}
+	row := func(cells ...string) []string {
+		r := make([]string, 0, len(planHeader))
+		for _, c := range base {
+			r = append(r, spreadsheetSafe(c))
+		}
+		for _, c := range cells {
+			r = append(r, spreadsheetSafe(c))
+		}
+		return r
+	}
+	var rows [][]string
+	for _, ch := range d.CRM {
+		rows = append(rows, row("salesforce", ch.Field, ch.Source, ch.Before, ch.After))
+	}
+	for _, ch := range d.AwardForce {
+		rows = append(rows, row("awardforce", ch.Field, ch.Source, ch.Before, ch.After))
+	}
+	if len(rows) == 0 {
+		rows = append(rows, row("", "", "", "", ""))
+	}
+	return rows
+}
+
+// spreadsheetSafe defuses a cell that a spreadsheet would run as a formula
+// (CSV injection: the values come from people's own profiles): one starting
+// with = + - @, a tab or a carriage return gets a leading apostrophe, which
+// spreadsheets read as "text". The JSON-lines plan carries values untouched.
+func spreadsheetSafe(s string) string {
+	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return "'" + s
+	}
+	return s
 }
 
 func firstNonEmpty(xs ...string) string {
