@@ -289,7 +289,7 @@ func follow(ctx context.Context, c client.Client, id string, o *backfillOptions)
 			if r.err != nil {
 				return nil, r.err
 			}
-			view.update(r.p, time.Now())
+			view.update(r.p, 0, time.Now())
 			return &r.p, nil
 		case <-ctx.Done():
 			return nil, ctx.Err()
@@ -300,10 +300,27 @@ func follow(ctx context.Context, c client.Client, id string, o *backfillOptions)
 			}
 			var p workflows.Progress
 			if v.Get(&p) == nil {
-				view.update(p, now)
+				view.update(p, listedInFlight(ctx, c, p.Running), now)
 			}
 		}
 	}
+}
+
+// listedInFlight asks each running chunk how many users it has read so far.
+// A chunk that cannot answer (not started yet, or its worker is restarting)
+// counts zero: progress is a view, never a reason to fail.
+func listedInFlight(ctx context.Context, c client.Client, chunks []string) int {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	n := 0
+	for _, id := range chunks {
+		v, err := c.QueryWorkflow(ctx, id, "", workflows.ChunkProgressQuery)
+		var cp workflows.ChunkProgress
+		if err == nil && v.Get(&cp) == nil {
+			n += cp.Listed
+		}
+	}
+	return n
 }
 
 func planFormat(format, out string) (string, error) {

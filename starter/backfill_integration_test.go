@@ -421,3 +421,42 @@ func TestIntegrationScheduledBackfills(t *testing.T) {
 		t.Fatal("the schedule survived --delete")
 	}
 }
+
+func TestIntegrationProgressMovesAPageAtATime(t *testing.T) {
+	// One chunk of six pages, read at two pages a second: without asking
+	// the chunk, progress would sit at 0 and then jump to 600.
+	const users = 600
+	stack := startStack(t, sandbox.Options{
+		Seed:                sandbox.SeedOptions{Users: users, Seed: 11},
+		AwardForceRateLimit: 120,
+	})
+	out := &syncBuffer{}
+	o := &backfillOptions{
+		globalOptions: &globalOptions{temporal: configFor(stack)},
+		concurrency:   1, pagesPerChunk: 6, out: t.TempDir() + "/plan.csv",
+		interval: 50 * time.Millisecond, stdout: out,
+	}
+	if err := runBackfill(context.Background(), o); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	inFlight := map[string]bool{}
+	last := 0
+	for _, line := range strings.Split(out.String(), "\n") {
+		if !strings.HasPrefix(line, "progress: ") {
+			continue
+		}
+		var seen, total, busy int
+		if n, _ := fmt.Sscanf(line, "progress: %d/%d users (+%d in progress)", &seen, &total, &busy); n == 3 {
+			inFlight[fmt.Sprint(busy)] = true
+		}
+		if pos := seen + busy; pos < last {
+			t.Fatalf("progress went back from %d to %d:\n%s", last, pos, out.String())
+		} else {
+			last = pos
+		}
+	}
+	if len(inFlight) < 2 || last != users {
+		t.Fatalf("want the bar to move a page at a time (saw %v in progress) and end at %d (ended at %d):\n%s",
+			inFlight, users, last, out.String())
+	}
+}

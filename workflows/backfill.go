@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -32,7 +33,7 @@ func Backfill(ctx workflow.Context, in BackfillInput) (*Progress, error) {
 	}
 	b := &backfill{in: in}
 	b.applyDefaults()
-	if err := workflow.SetQueryHandler(ctx, ProgressQuery, func() (Progress, error) { return b.state.Progress, nil }); err != nil {
+	if err := workflow.SetQueryHandler(ctx, ProgressQuery, b.progress); err != nil {
 		return nil, err
 	}
 	if b.in.State == nil {
@@ -59,9 +60,16 @@ func Backfill(ctx workflow.Context, in BackfillInput) (*Progress, error) {
 type backfill struct {
 	in       BackfillInput
 	state    BackfillState
-	inflight int
+	running  []string // IDs of the chunks in flight, oldest first
 	launched int
 	fatal    error
+}
+
+// progress answers ProgressQuery.
+func (b *backfill) progress() (Progress, error) {
+	p := b.state.Progress
+	p.Running = slices.Clone(b.running)
+	return p, nil
 }
 
 func (b *backfill) applyDefaults() {
@@ -115,7 +123,7 @@ func (b *backfill) more() bool {
 // waits for all of them: a run never ends with a chunk in flight.
 func (b *backfill) runChunks(ctx workflow.Context) error {
 	for b.more() && b.launched < b.in.ChunksPerRun {
-		if err := workflow.Await(ctx, func() bool { return b.inflight < b.in.Concurrency || b.fatal != nil }); err != nil {
+		if err := workflow.Await(ctx, func() bool { return len(b.running) < b.in.Concurrency || b.fatal != nil }); err != nil {
 			return err
 		}
 		if b.fatal != nil {
@@ -123,7 +131,7 @@ func (b *backfill) runChunks(ctx workflow.Context) error {
 		}
 		b.launch(ctx)
 	}
-	if err := workflow.Await(ctx, func() bool { return b.inflight == 0 }); err != nil {
+	if err := workflow.Await(ctx, func() bool { return len(b.running) == 0 }); err != nil {
 		return err
 	}
 	if b.fatal != nil {
@@ -148,13 +156,13 @@ func (b *backfill) launch(ctx workflow.Context) {
 	future := workflow.ExecuteChildWorkflow(cctx, BackfillChunk, in)
 	b.state.NextPage = last + 1
 	b.state.NextSeq++
-	b.inflight++
 	b.launched++
+	b.running = append(b.running, id)
 	workflow.Go(ctx, func(gctx workflow.Context) {
-		defer func() { b.inflight-- }()
 		var res ChunkResult
 		err := future.Get(gctx, &res)
 		b.absorb(id, &res, err)
+		b.running = slices.DeleteFunc(b.running, func(r string) bool { return r == id })
 	})
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
@@ -292,4 +293,63 @@ func TestChunkKeepsGoingWhenOneAwardForceWriteIsRefused(t *testing.T) {
 	require.Equal(t, OutcomeCreated, res.Users[3].Outcome)
 	env.AssertActivityNumberOfCalls(t, "GetUser", 100)   // the spec maps a profile field: one fetch a user
 	env.AssertActivityNumberOfCalls(t, "UpdateUser", 98) // every user with a record gets its id (2 have no email)
+}
+
+// slowPageEnv is a backfill environment whose Award Force takes an hour to
+// answer page 3: long enough to look at the backfill while it waits.
+func slowPageEnv(w *world) *testsuite.TestWorkflowEnvironment {
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestWorkflowEnvironment()
+	env.RegisterWorkflow(Backfill)
+	env.RegisterWorkflow(BackfillChunk)
+	env.RegisterActivity(&activities.AwardForce{})
+	env.RegisterActivity(&activities.Salesforce{})
+	page3 := mock.MatchedBy(func(in activities.ListUsersInput) bool { return in.Page == 3 && in.PerPage == activities.PageSize })
+	env.OnActivity(af.ListUsers, mock.Anything, page3).After(time.Hour).Return(w.listUsers)
+	env.OnActivity(af.ListUsers, mock.Anything, mock.Anything).Return(w.listUsers)
+	env.OnActivity(sf.FindRecords, mock.Anything, mock.Anything).Return(w.findRecords)
+	env.OnActivity(sf.CreateRecords, mock.Anything, mock.Anything).Return(w.createRecords)
+	env.OnActivity(sf.UpdateRecords, mock.Anything, mock.Anything).Return(w.updateRecords)
+	return env
+}
+
+func TestChunkAnswersHowFarItHasGot(t *testing.T) {
+	w := newWorld(450)
+	env := slowPageEnv(w)
+	var during ChunkProgress
+	env.RegisterDelayedCallback(func() {
+		v, err := env.QueryWorkflow(ChunkProgressQuery)
+		require.NoError(t, err)
+		require.NoError(t, v.Get(&during))
+	}, time.Minute)
+	env.ExecuteWorkflow(BackfillChunk, ChunkInput{Spec: *pairing.Default(), FirstPage: 1, LastPage: 5})
+	require.NoError(t, env.GetWorkflowError())
+	require.Equal(t, ChunkProgress{Stage: StageListing, Listed: 200}, during, "pages 1 and 2 are in; page 3 is not")
+
+	v, err := env.QueryWorkflow(ChunkProgressQuery)
+	require.NoError(t, err)
+	var after ChunkProgress
+	require.NoError(t, v.Get(&after))
+	require.Equal(t, ChunkProgress{Stage: StageDone, Listed: 450}, after)
+}
+
+func TestBackfillProgressNamesTheChunksInFlight(t *testing.T) {
+	w := newWorld(450) // pages 1-2, 3-4 and 5: the second chunk waits on page 3
+	env := slowPageEnv(w)
+	var during Progress
+	env.RegisterDelayedCallback(func() {
+		v, err := env.QueryWorkflow(ProgressQuery)
+		require.NoError(t, err)
+		require.NoError(t, v.Get(&during))
+	}, time.Minute)
+	env.ExecuteWorkflow(Backfill, BackfillInput{Spec: *pairing.Default(), PagesPerChunk: 2, Concurrency: 2})
+	require.NoError(t, env.GetWorkflowError())
+	id := during.BackfillID
+	require.Equal(t, []string{ChunkWorkflowID(id, 2)}, during.Running, "chunks 1 and 3 are done, chunk 2 waits")
+	require.Equal(t, 200+50, during.Seen, "pages 1-2 and page 5")
+
+	var final Progress
+	require.NoError(t, env.GetWorkflowResult(&final))
+	require.Empty(t, final.Running)
+	require.Equal(t, 450, final.Seen)
 }

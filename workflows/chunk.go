@@ -59,23 +59,30 @@ func backfillSalesforceOptions() workflow.ActivityOptions {
 // change cost no write. A record Salesforce refuses is reported in its
 // user's result and never fails the chunk.
 func BackfillChunk(ctx workflow.Context, in ChunkInput) (*ChunkResult, error) {
-	c := &chunk{in: in, res: &ChunkResult{}}
+	c := &chunk{in: in, res: &ChunkResult{}, progress: ChunkProgress{Stage: StageListing}}
+	if err := workflow.SetQueryHandler(ctx, ChunkProgressQuery, func() (ChunkProgress, error) { return c.progress, nil }); err != nil {
+		return nil, err
+	}
 	afCtx := workflow.WithActivityOptions(ctx, backfillAwardForceOptions())
 	sfCtx := workflow.WithActivityOptions(ctx, backfillSalesforceOptions())
 	if err := c.list(afCtx); err != nil {
 		return nil, err
 	}
+	c.progress.Stage = StageProfiles
 	if err := c.fetchProfileFields(afCtx); err != nil {
 		return nil, err
 	}
+	c.progress.Stage = StageLookup
 	if err := c.lookup(sfCtx); err != nil {
 		return nil, err
 	}
 	c.decide()
 	if !in.DryRun {
+		c.progress.Stage = StageWriting
 		if err := c.writeCRM(sfCtx); err != nil {
 			return nil, err
 		}
+		c.progress.Stage = StageWritingBack
 		if err := c.writeBack(afCtx); err != nil {
 			return nil, err
 		}
@@ -83,6 +90,7 @@ func BackfillChunk(ctx workflow.Context, in ChunkInput) (*ChunkResult, error) {
 	for _, u := range c.res.Users {
 		c.res.Counts.Count(u.Outcome)
 	}
+	c.progress.Stage = StageDone
 	if err := c.recordSearchAttributes(ctx); err != nil {
 		workflow.GetLogger(ctx).Warn("Could not record search attributes", "error", err)
 	}
@@ -120,6 +128,7 @@ type chunk struct {
 	profiles []pairing.Profile
 	matches  map[string][]pairing.CRMRecord
 	res      *ChunkResult
+	progress ChunkProgress
 }
 
 func (c *chunk) list(ctx workflow.Context) error {
@@ -135,6 +144,10 @@ func (c *chunk) list(ctx workflow.Context) error {
 		}
 		c.res.Counts.AwardForceCalls++
 		c.profiles = append(c.profiles, page.Users...)
+		c.progress.Listed = len(c.profiles)
+		if c.in.MaxUsers > 0 {
+			c.progress.Listed = min(c.progress.Listed, c.in.MaxUsers)
+		}
 	}
 	if c.in.MaxUsers > 0 && len(c.profiles) > c.in.MaxUsers {
 		c.profiles = c.profiles[:c.in.MaxUsers]

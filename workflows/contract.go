@@ -247,7 +247,34 @@ type Progress struct {
 	// FinishedAt is set once the backfill is done.
 	FinishedAt time.Time `json:"finished_at,omitzero"`
 	Done       bool      `json:"done"`
+	// Running lists the chunk workflows in flight, oldest first. Only the
+	// query answer carries it (a finished backfill has none): a client
+	// wanting finer progress than a chunk asks each of them ChunkProgressQuery.
+	Running []string `json:"running,omitempty"`
 }
+
+// ChunkProgressQuery is the name of a chunk's query that returns a
+// ChunkProgress: how far a running chunk has got, for progress finer than a
+// chunk and for ops looking at a slow chunk in the UI.
+const ChunkProgressQuery = "chunk-progress"
+
+// ChunkProgress is a running chunk's state.
+type ChunkProgress struct {
+	// Stage is the step under way: one of the Stage* constants.
+	Stage string `json:"stage"`
+	// Listed counts the users read from Award Force so far.
+	Listed int `json:"listed"`
+}
+
+// The stages of a chunk, in order.
+const (
+	StageListing     = "listing Award Force users"
+	StageProfiles    = "reading profile fields"
+	StageLookup      = "looking up Salesforce records"
+	StageWriting     = "writing to Salesforce"
+	StageWritingBack = "writing back to Award Force"
+	StageDone        = "done"
+)
 
 // ChunkInput is the input of one BackfillChunk workflow.
 type ChunkInput struct {
