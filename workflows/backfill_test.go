@@ -313,23 +313,29 @@ func slowPageEnv(w *world) *testsuite.TestWorkflowEnvironment {
 	return env
 }
 
+// query asks the workflow under test the named query, into out.
+func query(t *testing.T, env *testsuite.TestWorkflowEnvironment, name string, out any) {
+	t.Helper()
+	v, err := env.QueryWorkflow(name)
+	require.NoError(t, err)
+	require.NoError(t, v.Get(out))
+}
+
+// queryAfter asks the named query once d of workflow time has passed.
+func queryAfter(t *testing.T, env *testsuite.TestWorkflowEnvironment, d time.Duration, name string, out any) {
+	env.RegisterDelayedCallback(func() { query(t, env, name, out) }, d)
+}
+
 func TestChunkAnswersHowFarItHasGot(t *testing.T) {
 	w := newWorld(450)
 	env := slowPageEnv(w)
-	var during ChunkProgress
-	env.RegisterDelayedCallback(func() {
-		v, err := env.QueryWorkflow(ChunkProgressQuery)
-		require.NoError(t, err)
-		require.NoError(t, v.Get(&during))
-	}, time.Minute)
+	var during, after ChunkProgress
+	queryAfter(t, env, time.Minute, ChunkProgressQuery, &during)
 	env.ExecuteWorkflow(BackfillChunk, ChunkInput{Spec: *pairing.Default(), FirstPage: 1, LastPage: 5})
 	require.NoError(t, env.GetWorkflowError())
 	require.Equal(t, ChunkProgress{Stage: StageListing, Listed: 200}, during, "pages 1 and 2 are in; page 3 is not")
 
-	v, err := env.QueryWorkflow(ChunkProgressQuery)
-	require.NoError(t, err)
-	var after ChunkProgress
-	require.NoError(t, v.Get(&after))
+	query(t, env, ChunkProgressQuery, &after)
 	require.Equal(t, ChunkProgress{Stage: StageDone, Listed: 450}, after)
 }
 
@@ -337,11 +343,7 @@ func TestBackfillProgressNamesTheChunksInFlight(t *testing.T) {
 	w := newWorld(450) // pages 1-2, 3-4 and 5: the second chunk waits on page 3
 	env := slowPageEnv(w)
 	var during Progress
-	env.RegisterDelayedCallback(func() {
-		v, err := env.QueryWorkflow(ProgressQuery)
-		require.NoError(t, err)
-		require.NoError(t, v.Get(&during))
-	}, time.Minute)
+	queryAfter(t, env, time.Minute, ProgressQuery, &during)
 	env.ExecuteWorkflow(Backfill, BackfillInput{Spec: *pairing.Default(), PagesPerChunk: 2, Concurrency: 2})
 	require.NoError(t, env.GetWorkflowError())
 	id := during.BackfillID
