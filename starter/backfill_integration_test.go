@@ -195,6 +195,10 @@ func TestIntegrationBackfillStaysWithinTheAwardForceRateLimit(t *testing.T) {
 	if min := 7 * time.Second; elapsed < min {
 		t.Fatalf("19 requests in %v: faster than 2 a second, the rate limit is not applied", elapsed)
 	}
+	body := scrapeMetrics(t, stack)
+	if n := metricSum(body, "afsync_user_syncs_total", `trigger="backfill"`, `workflow_type="BackfillChunk"`); n != users {
+		t.Errorf("afsync_user_syncs_total{trigger=\"backfill\"} = %v, want %d", n, users)
+	}
 	id := workflows.BackfillWorkflowID(pairing.Default(), false)
 	saveHistory(t, stack.Client, id, "backfill.json")
 	saveHistory(t, stack.Client, workflows.ChunkWorkflowID(id, 1), "backfill-chunk.json")
@@ -232,6 +236,9 @@ func TestIntegrationDryRunPlansEverythingAndWritesNothing(t *testing.T) {
 	}
 	if st := af.Stats(); st.Writes != 0 {
 		t.Fatalf("a dry run wrote %d Award Force users", st.Writes)
+	}
+	if n := metricSum(scrapeMetrics(t, stack), "afsync_user_syncs_total"); n != 0 {
+		t.Fatalf("a dry run synced nobody, but the metrics count %v syncs", n)
 	}
 
 	f, err := os.Open(dir + "/plan.csv")

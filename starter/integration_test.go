@@ -7,10 +7,12 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -188,7 +190,7 @@ func TestIntegrationUserSyncOnARealTemporalServer(t *testing.T) {
 		u := af.AddUser(afsim.User{Slug: "WebHookU", Email: "hedy.lamarr@example.org", FirstName: "Hedy", LastName: "Lamarr"})
 		cfg := stack.Config
 		cfg.WebhookSigningKey = "test-signing-key"
-		h, err := afworker.HTTPHandler(stack.Client, cfg, stack.Spec, nil)
+		h, err := afworker.HTTPHandler(stack.Client, cfg, stack.Spec, nil, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -241,9 +243,83 @@ func TestIntegrationUserSyncOnARealTemporalServer(t *testing.T) {
 		}
 	})
 
+	t.Run("the worker's metrics count every outcome and the Salesforce quota", func(t *testing.T) {
+		body := scrapeMetrics(t, stack)
+		for _, c := range []struct {
+			name   string
+			labels []string
+			want   float64
+		}{
+			{"afsync_user_syncs_total", []string{`outcome="created"`, `trigger="manual"`, `workflow_type="UserSync"`}, 1},
+			{"afsync_user_syncs_total", []string{`outcome="created"`, `trigger="registration"`}, 1}, // the webhook's
+			{"afsync_user_syncs_total", []string{`outcome="updated"`}, 1},
+			{"afsync_user_syncs_total", []string{`outcome="unchanged"`}, 2},
+			{"afsync_user_syncs_total", []string{`outcome="ambiguous"`}, 1},
+			{"afsync_user_syncs_total", []string{`outcome="skipped"`}, 1},
+			{"afsync_user_syncs_total", []string{`outcome="failed"`}, 0},
+			{"temporal_workflow_completed_total", []string{`workflow_type="UserSync"`}, 7},
+		} {
+			if got := metricSum(body, c.name, c.labels...); got != c.want {
+				t.Errorf("%s%v = %v, want %v", c.name, c.labels, got, c.want)
+			}
+		}
+		if used := metricSum(body, "afsync_salesforce_api_used"); used <= 0 || metricSum(body, "afsync_salesforce_api_max") < used {
+			t.Errorf("Salesforce usage %v of %v: want what Sforce-Limit-Info reported", used, metricSum(body, "afsync_salesforce_api_max"))
+		}
+		if t.Failed() {
+			t.Logf("GET /metrics:\n%s", body)
+		}
+	})
+
 	if got := len(sf.Records("Contact")); got != contactsBefore+1 {
 		t.Errorf("%d contacts, want %d: only the new users may add one each", got, contactsBefore+1)
 	}
+}
+
+// scrapeMetrics reads the worker's /metrics, through the worker's own HTTP
+// handler, over HTTP.
+func scrapeMetrics(t *testing.T, stack *devstack.Stack) string {
+	t.Helper()
+	h, err := afworker.HTTPHandler(stack.Client, stack.Config, stack.Spec, stack.Metrics.HTTP, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /metrics: %s %v\n%s", resp.Status, err, raw)
+	}
+	return string(raw)
+}
+
+// metricSum adds up the samples of the named metric, in Prometheus's text
+// format, whose labels include all of labels.
+func metricSum(body, name string, labels ...string) float64 {
+	sum := 0.0
+	for _, line := range strings.Split(body, "\n") {
+		rest, ok := strings.CutPrefix(line, name)
+		if !ok || (rest != "" && rest[0] != '{' && rest[0] != ' ') {
+			continue // another metric whose name starts the same
+		}
+		i := strings.LastIndexByte(rest, ' ')
+		if i < 0 {
+			continue
+		}
+		matches := true
+		for _, l := range labels {
+			matches = matches && strings.Contains(rest[:i], l)
+		}
+		if v, err := strconv.ParseFloat(rest[i+1:], 64); err == nil && matches {
+			sum += v
+		}
+	}
+	return sum
 }
 
 func assertNoWrites(t *testing.T, stack *devstack.Stack) {

@@ -19,6 +19,7 @@ import (
 	"github.com/afsync/afsync/internal/devserver"
 	"github.com/afsync/afsync/internal/devstack"
 	"github.com/afsync/afsync/internal/logging"
+	"github.com/afsync/afsync/internal/metrics"
 	"github.com/afsync/afsync/pairing"
 	"github.com/afsync/afsync/sandbox"
 )
@@ -81,7 +82,7 @@ seeded with realistic users, and the worker pointed at them.`,
 	f.StringVar(&o.specPath, "config", "", "pairing spec file (overrides AFSYNC_CONFIG)")
 	f.Float64Var(&o.afRate, "awardforce-rate", config.DefaultAwardForceRate, "Award Force requests per minute for the whole fleet; 0 = no cap (overrides AWARDFORCE_RATE_LIMIT)")
 	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
-	f.StringVar(&o.httpAddr, "http-addr", "", "serve /healthz, the Award Force webhook and the codec server here (overrides AFSYNC_HTTP_ADDR; --dev default 127.0.0.1:8234)")
+	f.StringVar(&o.httpAddr, "http-addr", "", "serve /healthz, /metrics, the Award Force webhook and the codec server here (overrides AFSYNC_HTTP_ADDR; --dev default 127.0.0.1:8234)")
 	f.BoolVar(&o.dev, "dev", false, "start the embedded default: Temporal dev server + UI, sandbox APIs, worker")
 	f.StringVar(&o.devDir, "dev-dir", ".afsync", "with --dev: where the dev server keeps its SQLite history")
 	f.IntVar(&o.devPort, "dev-port", 7233, "with --dev: Temporal frontend port")
@@ -117,11 +118,11 @@ func (o *options) config(getenv config.Getenv) (config.Config, error) {
 
 // serveHTTP runs the worker's HTTP endpoints in the background when an
 // address is configured; a failure to listen stops the worker.
-func serveHTTP(ctx context.Context, cancel context.CancelCauseFunc, c client.Client, cfg config.Config, spec *pairing.Spec, logger *slog.Logger) error {
+func serveHTTP(ctx context.Context, cancel context.CancelCauseFunc, c client.Client, cfg config.Config, spec *pairing.Spec, m *metrics.Metrics, logger *slog.Logger) error {
 	if cfg.HTTPAddr == "" {
 		return nil
 	}
-	h, err := afworker.HTTPHandler(c, cfg, spec, logger)
+	h, err := afworker.HTTPHandler(c, cfg, spec, m.HTTP, logger)
 	if err != nil {
 		return err
 	}
@@ -154,6 +155,12 @@ func runWorker(ctx context.Context, o *options) error {
 	if err != nil {
 		return err
 	}
+	m, err := metrics.New(logger)
+	if err != nil {
+		return err
+	}
+	defer m.Close(context.Background())
+	copts.MetricsHandler = m.Handler
 	c, err := client.DialContext(ctx, copts)
 	if err != nil {
 		return fmt.Errorf("connecting to Temporal at %s (TEMPORAL_ADDRESS or --address): %w", copts.HostPort, err)
@@ -166,13 +173,16 @@ func runWorker(ctx context.Context, o *options) error {
 	if err != nil {
 		return err
 	}
+	if err := afworker.ObserveSalesforceUsage(m, func() *afworker.Worker { return w }); err != nil {
+		return err
+	}
 	if err := w.Start(); err != nil {
 		return err
 	}
 	defer w.Stop()
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	if err := serveHTTP(ctx, cancel, c, cfg, spec, logger); err != nil {
+	if err := serveHTTP(ctx, cancel, c, cfg, spec, m, logger); err != nil {
 		return err
 	}
 	logger.Info("Worker started", "address", copts.HostPort, "namespace", copts.Namespace, "object", spec.Object, "awardForceRatePerMinute", cfg.AwardForceRatePerMinute)
@@ -239,7 +249,7 @@ func runDev(ctx context.Context, o *options) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	stack.Config.HTTPAddr = httpAddr
-	if err := serveHTTP(ctx, cancel, stack.Client, stack.Config, stack.Spec, logger); err != nil {
+	if err := serveHTTP(ctx, cancel, stack.Client, stack.Config, stack.Spec, stack.Metrics, logger); err != nil {
 		return err
 	}
 	sum := stack.Sandbox.Summary

@@ -90,6 +90,9 @@ func BackfillChunk(ctx workflow.Context, in ChunkInput) (*ChunkResult, error) {
 	for _, u := range c.res.Users {
 		c.res.Counts.Count(u.Outcome)
 	}
+	if !in.DryRun {
+		countChunk(ctx, c.res.Counts)
+	}
 	c.progress.Stage = StageDone
 	if err := c.recordSearchAttributes(ctx); err != nil {
 		workflow.GetLogger(ctx).Warn("Could not record search attributes", "error", err)

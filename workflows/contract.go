@@ -136,6 +136,13 @@ func ChunkWorkflowID(backfillID string, seq int) string {
 	return fmt.Sprintf("%s/chunk-%05d", backfillID, seq)
 }
 
+// MetricUserSyncs counts finished user syncs, tagged with their outcome and
+// trigger (in Prometheus: afsync_user_syncs_total). A backfill counts its
+// users as its chunks finish; dry runs write nothing and are not counted.
+// Workflows record it through the SDK's replay-aware metrics handler, so a
+// replay never counts a sync twice.
+const MetricUserSyncs = "afsync_user_syncs"
+
 // ProgressQuery is the name of the backfill's query that returns a Progress.
 const ProgressQuery = "progress"
 

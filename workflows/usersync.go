@@ -88,6 +88,7 @@ func UserSync(ctx workflow.Context, in UserSyncInput) (*UserSyncResult, error) {
 	if saErr := s.recordSearchAttributes(ctx); saErr != nil {
 		workflow.GetLogger(ctx).Warn("Could not record search attributes", "error", saErr)
 	}
+	countSyncs(ctx, in.Trigger, s.result.Outcome, 1)
 	if err != nil {
 		return nil, temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("sync of %s failed: %s", in.Slug, s.result.Error), ErrTypeSyncFailed, err, s.result)

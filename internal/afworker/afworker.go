@@ -19,6 +19,7 @@ import (
 	"github.com/afsync/afsync/activities"
 	"github.com/afsync/afsync/awardforce"
 	"github.com/afsync/afsync/internal/config"
+	"github.com/afsync/afsync/internal/metrics"
 	"github.com/afsync/afsync/salesforce"
 	"github.com/afsync/afsync/workflows"
 )
@@ -26,6 +27,7 @@ import (
 // Worker runs both of afsync's task-queue workers in one process.
 type Worker struct {
 	main, awardForce worker.Worker
+	salesforce       *salesforce.Client
 }
 
 // New builds the API clients and registers workflows and activities. It
@@ -56,7 +58,30 @@ func New(c client.Client, cfg config.Config) (*Worker, error) {
 	}
 	afWorker := worker.New(c, workflows.AwardForceTaskQueue, afOpts)
 	afWorker.RegisterActivity(&activities.AwardForce{Client: afClient})
-	return &Worker{main: mainWorker, awardForce: afWorker}, nil
+	return &Worker{main: mainWorker, awardForce: afWorker, salesforce: sfClient}, nil
+}
+
+// ObserveSalesforceUsage publishes the org's daily API usage, as the worker
+// that current returns last read it from Sforce-Limit-Info, as the gauges
+// afsync_salesforce_api_used and afsync_salesforce_api_max: alert before a
+// backfill spends the allocation. current returns nil while no worker runs.
+func ObserveSalesforceUsage(m *metrics.Metrics, current func() *Worker) error {
+	usage := func(pick func(salesforce.Usage) int) func() (int64, bool) {
+		return func() (int64, bool) {
+			w := current()
+			if w == nil {
+				return 0, false
+			}
+			u := w.salesforce.Usage()
+			return int64(pick(u)), u.Max > 0 // nothing until the org has said
+		}
+	}
+	if err := m.ObserveGauge("afsync_salesforce_api_used", "Salesforce API requests used in the last 24 hours (Sforce-Limit-Info)",
+		usage(func(u salesforce.Usage) int { return u.Used })); err != nil {
+		return err
+	}
+	return m.ObserveGauge("afsync_salesforce_api_max", "the org's Salesforce API allocation for 24 hours (Sforce-Limit-Info)",
+		usage(func(u salesforce.Usage) int { return u.Max }))
 }
 
 // Start begins polling both task queues.

@@ -33,14 +33,18 @@ func (s *SyncStarter) StartUserSync(ctx context.Context, slug string, trigger pa
 	return err
 }
 
-// HTTPHandler serves the worker's endpoints: GET /healthz always; POST
-// /webhooks/awardforce when a signing key is configured; the codec server
-// under /codec/ when payload encryption is on.
-func HTTPHandler(c client.Client, cfg config.Config, spec *pairing.Spec, logger *slog.Logger) (http.Handler, error) {
+// HTTPHandler serves the worker's endpoints: GET /healthz always; GET
+// /metrics when metrics is not nil; POST /webhooks/awardforce when a signing
+// key is configured; the codec server under /codec/ when payload encryption
+// is on.
+func HTTPHandler(c client.Client, cfg config.Config, spec *pairing.Spec, metrics http.Handler, logger *slog.Logger) (http.Handler, error) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = w.Write([]byte("ok\n"))
 	})
+	if metrics != nil {
+		mux.Handle("GET /metrics", metrics)
+	}
 	if cfg.WebhookSigningKey != "" {
 		h, err := webhook.NewHandler(webhook.Options{
 			SigningKey: cfg.WebhookSigningKey,

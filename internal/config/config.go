@@ -22,7 +22,7 @@
 //	AFSYNC_CONFIG                path of the pairing spec (YAML); the built-in default when unset
 //	AFSYNC_CODEC_KEY             32 bytes, base64: encrypts workflow payloads (PII) with AES-256-GCM
 //	AFSYNC_CODEC_KEY_ID          the key's id (default "default"); AFSYNC_CODEC_OLD_KEYS="id:base64,…" decrypts older payloads
-//	AFSYNC_HTTP_ADDR             worker: address of its HTTP endpoints (health, webhooks, codec server); off when unset
+//	AFSYNC_HTTP_ADDR             worker: address of its HTTP endpoints (health, metrics, webhooks, codec server); off when unset
 //	AWARDFORCE_WEBHOOK_SIGNING_KEY  worker: the Award Force webhook's signing key; enables POST /webhooks/awardforce
 //	AFSYNC_CODEC_CORS_ORIGINS    worker: Temporal UI origins allowed to call the codec server (default http://localhost:8233,http://127.0.0.1:8233)
 //	AFSYNC_CODEC_TOKEN           worker: bearer token the codec server requires, when set

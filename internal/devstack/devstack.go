@@ -9,12 +9,14 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"sync/atomic"
 
 	"go.temporal.io/sdk/client"
 
 	"github.com/afsync/afsync/internal/afworker"
 	"github.com/afsync/afsync/internal/config"
 	"github.com/afsync/afsync/internal/devserver"
+	"github.com/afsync/afsync/internal/metrics"
 	"github.com/afsync/afsync/pairing"
 	"github.com/afsync/afsync/sandbox"
 	"github.com/afsync/afsync/workflows"
@@ -45,10 +47,14 @@ type Stack struct {
 	Sandbox *sandbox.Sandbox
 	Client  client.Client
 	Worker  *afworker.Worker
+	// Metrics records the SDK's and afsync's metrics; serve Metrics.HTTP.
+	Metrics *metrics.Metrics
 	// Config is the worker's configuration, pointing at the sandbox.
 	Config config.Config
 	// Spec is the worker's pairing spec (AFSYNC_CONFIG or the default).
 	Spec *pairing.Spec
+
+	running atomic.Pointer[afworker.Worker] // Worker, for readers on other goroutines (metrics)
 }
 
 // Start brings the stack up in order: Temporal, the sandbox, the worker.
@@ -101,6 +107,13 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if s.Metrics, err = metrics.New(logger); err != nil {
+		return nil, err
+	}
+	copts.MetricsHandler = s.Metrics.Handler
+	if err = afworker.ObserveSalesforceUsage(s.Metrics, s.running.Load); err != nil {
+		return nil, err
+	}
 	if s.Client, err = client.DialContext(ctx, copts); err != nil {
 		return nil, fmt.Errorf("connecting to the dev server: %w", err)
 	}
@@ -124,12 +137,14 @@ func (s *Stack) StartWorker() error {
 		return err
 	}
 	s.Worker = w
+	s.running.Store(w)
 	return nil
 }
 
 // StopWorker stops the worker, leaving Temporal and the sandbox running.
 func (s *Stack) StopWorker() {
 	if s.Worker != nil {
+		s.running.Store(nil)
 		s.Worker.Stop()
 		s.Worker = nil
 	}
@@ -140,6 +155,9 @@ func (s *Stack) Stop() {
 	s.StopWorker()
 	if s.Client != nil {
 		s.Client.Close()
+	}
+	if s.Metrics != nil {
+		_ = s.Metrics.Close(context.Background())
 	}
 	if s.Sandbox != nil {
 		s.Sandbox.Close()

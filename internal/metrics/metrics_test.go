@@ -1,0 +1,56 @@
+package metrics
+
+import (
+	"context"
+	"io"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+)
+
+func scrape(t *testing.T, m *Metrics) string {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	m.HTTP.ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	body, _ := io.ReadAll(rec.Body)
+	if rec.Code != 200 {
+		t.Fatalf("GET /metrics: %d\n%s", rec.Code, body)
+	}
+	return string(body)
+}
+
+func TestTemporalMetricsReachPrometheus(t *testing.T) {
+	m, err := New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close(context.Background())
+	h := m.Handler.WithTags(map[string]string{"outcome": "created"})
+	h.Counter("afsync_user_syncs").Inc(2)
+	h.Counter("afsync_user_syncs").Inc(1)
+	m.Handler.Timer("temporal_activity_execution_latency").Record(1500 * time.Millisecond)
+	used := int64(0)
+	if err := m.ObserveGauge("afsync_salesforce_api_used", "calls", func() (int64, bool) { return used, used > 0 }); err != nil {
+		t.Fatal(err)
+	}
+
+	body := scrape(t, m)
+	for _, want := range []string{
+		`afsync_user_syncs_total{outcome="created"} 3`,
+		`temporal_activity_execution_latency_seconds_count 1`,
+		`temporal_activity_execution_latency_seconds_sum 1.5`,
+		"go_goroutines ",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("missing %q in:\n%s", want, body)
+		}
+	}
+	if strings.Contains(body, "afsync_salesforce_api_used") {
+		t.Errorf("a gauge with nothing to report must not appear:\n%s", body)
+	}
+	used = 4242
+	if body := scrape(t, m); !strings.Contains(body, "afsync_salesforce_api_used 4242") {
+		t.Errorf("the gauge must be read at scrape time:\n%s", body)
+	}
+}

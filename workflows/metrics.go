@@ -1,0 +1,29 @@
+package workflows
+
+import (
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/afsync/afsync/pairing"
+)
+
+// countSyncs adds n syncs with outcome o to MetricUserSyncs.
+func countSyncs(ctx workflow.Context, trigger pairing.Trigger, o Outcome, n int) {
+	if n <= 0 {
+		return
+	}
+	workflow.GetMetricsHandler(ctx).WithTags(map[string]string{"outcome": string(o), "trigger": string(trigger)}).
+		Counter(MetricUserSyncs).Inc(int64(n))
+}
+
+// countChunk adds a chunk's users to MetricUserSyncs, outcome by outcome.
+func countChunk(ctx workflow.Context, n Counts) {
+	for _, c := range []struct {
+		o Outcome
+		n int
+	}{
+		{OutcomeCreated, n.Created}, {OutcomeUpdated, n.Updated}, {OutcomeUnchanged, n.Unchanged},
+		{OutcomeSkipped, n.Skipped}, {OutcomeAmbiguous, n.Ambiguous}, {OutcomeFailed, n.Failed},
+	} {
+		countSyncs(ctx, pairing.TriggerBackfill, c.o, c.n)
+	}
+}
