@@ -467,3 +467,58 @@ func TestIntegrationProgressMovesAPageAtATime(t *testing.T) {
 			inFlight, users, last, out.String())
 	}
 }
+
+func TestIntegrationRetrySyncsTheUsersABackfillFailedOn(t *testing.T) {
+	stack := startStack(t, sandbox.Options{Seed: sandbox.SeedOptions{Users: 30, Seed: 13}})
+	af, sf := stack.Sandbox.AwardForce, stack.Sandbox.Salesforce
+	tooLong := strings.Repeat("x", 81) // Contact.LastName holds 80
+	fixed := af.AddUser(afsim.User{Slug: "FixedUsr", Email: "fixed.later@example.org", FirstName: "Fix", LastName: tooLong})
+	broken := af.AddUser(afsim.User{Slug: "BrokenUs", Email: "still.broken@example.org", FirstName: "Bro", LastName: tooLong})
+	g := &globalOptions{temporal: configFor(stack)}
+
+	out := &syncBuffer{}
+	err := runBackfill(context.Background(), &backfillOptions{globalOptions: g, out: t.TempDir() + "/plan.csv", stdout: out})
+	if code := exitCode(err); code != 2 || !strings.Contains(out.String(), "data value too large") {
+		t.Fatalf("backfill: exit %d (%v), want 2 with Salesforce's message:\n%s", code, err, out.String())
+	}
+
+	// One user's data is fixed in Award Force; the other's is not.
+	fixed.LastName = "Later"
+	af.AddUser(fixed)
+	out = &syncBuffer{}
+	err = runRetry(context.Background(), &retryOptions{globalOptions: g, concurrency: 2, timeout: time.Minute, stdout: out})
+	if code := exitCode(err); code != 2 {
+		t.Fatalf("retry: exit %d (%v), want 2: one user still fails\n%s", code, err, out.String())
+	}
+	for _, want := range []string{
+		"Retrying 2 users", "FixedUsr  created", "BrokenUs  failed", "data value too large",
+		"Retried 2: created 1 · updated 0 · unchanged 0 · skipped 0 · ambiguous 0 · still failing 1",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("retry output lacks %q:\n%s", want, out.String())
+		}
+	}
+	if recs := contactsByEmail(sf.Records("Contact"))[fixed.Email]; len(recs) != 1 || recs[0]["LastName"] != "Later" {
+		t.Fatalf("the fixed user's records: %v", recs)
+	}
+
+	// Fixed too: a second retry goes through, and the first user, paired
+	// already, costs no write.
+	broken.LastName = "Mended"
+	af.AddUser(broken)
+	out = &syncBuffer{}
+	if err := runRetry(context.Background(), &retryOptions{globalOptions: g, concurrency: 2, timeout: time.Minute, json: true, stdout: out}); err != nil {
+		t.Fatalf("retry: %v\n%s", err, out.String())
+	}
+	var audits []workflows.UserSyncResult
+	if err := json.Unmarshal([]byte(out.String()), &audits); err != nil {
+		t.Fatalf("--json must print the audits alone: %v\n%s", err, out.String())
+	}
+	got := map[string]workflows.Outcome{}
+	for _, a := range audits {
+		got[a.Slug] = a.Outcome
+	}
+	if len(audits) != 2 || got[fixed.Slug] != workflows.OutcomeUnchanged || got[broken.Slug] != workflows.OutcomeCreated {
+		t.Fatalf("second retry: %v", got)
+	}
+}

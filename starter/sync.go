@@ -104,19 +104,9 @@ func runSync(ctx context.Context, o *syncOptions) error {
 	if err != nil {
 		return err
 	}
-	run, err := c.ExecuteWorkflow(ctx, workflows.StartOptions(workflows.UserSyncWorkflowID(slug), workflows.UserSyncTimeout), workflows.UserSync, workflows.UserSyncInput{Slug: slug, Trigger: trigger, Spec: *spec})
+	res, run, err := syncUser(ctx, c, spec, slug, trigger)
 	if err != nil {
-		return fmt.Errorf("starting the sync of %s: %w", slug, err)
-	}
-	var res workflows.UserSyncResult
-	err = run.Get(ctx, &res)
-	var appErr *temporal.ApplicationError
-	if err != nil && errors.As(err, &appErr) && appErr.Type() == workflows.ErrTypeSyncFailed && appErr.HasDetails() {
-		if derr := appErr.Details(&res); derr != nil {
-			return err
-		}
-	} else if err != nil {
-		return fmt.Errorf("sync of %s (workflow %s): %w", slug, run.GetID(), err)
+		return err
 	}
 	if o.json {
 		enc := json.NewEncoder(o.out)
@@ -131,6 +121,27 @@ func runSync(ctx context.Context, o *syncOptions) error {
 		return &exitError{code: 2, err: fmt.Errorf("sync of %s failed: %s", slug, res.Error)}
 	}
 	return nil
+}
+
+// syncUser runs the UserSync workflow of one user and waits for its audit.
+// A sync that ran and failed (Salesforce refused the record, say) is not an
+// error here: its audit says so, with the API's own message.
+func syncUser(ctx context.Context, c client.Client, spec *pairing.Spec, slug string, trigger pairing.Trigger) (workflows.UserSyncResult, client.WorkflowRun, error) {
+	var res workflows.UserSyncResult
+	run, err := c.ExecuteWorkflow(ctx, workflows.StartOptions(workflows.UserSyncWorkflowID(slug), workflows.UserSyncTimeout), workflows.UserSync, workflows.UserSyncInput{Slug: slug, Trigger: trigger, Spec: *spec})
+	if err != nil {
+		return res, nil, fmt.Errorf("starting the sync of %s: %w", slug, err)
+	}
+	err = run.Get(ctx, &res)
+	var appErr *temporal.ApplicationError
+	if err != nil && errors.As(err, &appErr) && appErr.Type() == workflows.ErrTypeSyncFailed && appErr.HasDetails() {
+		if derr := appErr.Details(&res); derr != nil {
+			return res, run, err
+		}
+	} else if err != nil {
+		return res, run, fmt.Errorf("sync of %s (workflow %s): %w", slug, run.GetID(), err)
+	}
+	return res, run, nil
 }
 
 // resolveSlug returns the slug of the user named by a slug or an email,

@@ -1,0 +1,185 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"go.temporal.io/sdk/client"
+
+	"github.com/afsync/afsync/pairing"
+	"github.com/afsync/afsync/workflows"
+)
+
+type retryOptions struct {
+	*globalOptions
+	id          string
+	concurrency int
+	json        bool
+	timeout     time.Duration
+	stdout      io.Writer
+}
+
+func newCmdRetry(g *globalOptions) *cobra.Command {
+	o := &retryOptions{globalOptions: g}
+	cmd := &cobra.Command{
+		Use:   "retry",
+		Short: "Sync again every user the last backfill failed on",
+		Long: `Find every user the last backfill of this spec (or --id) failed on, in
+its chunks' audits, and sync each again with its own UserSync workflow (as
+"starter sync" does), a few at a time; then print one line per user and a
+summary. Fix the data first (the failure lines carry Salesforce's or Award
+Force's own message), then retry.
+
+Exits with status 2 if any user still fails. A chunk that failed as a whole
+left no list of its users: run the backfill again for those (it only writes
+what differs).`,
+		Example: `  starter retry
+  starter retry --id afsync-backfill-1a2b3c4d5e6f --json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			o.stdout = cmd.OutOrStdout()
+			return runRetry(cmd.Context(), o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.id, "id", "", "the backfill's workflow id (default: the last backfill of this spec)")
+	f.IntVar(&o.concurrency, "concurrency", 8, "user syncs run at once")
+	f.BoolVar(&o.json, "json", false, "print every user's audit as one JSON array")
+	f.DurationVar(&o.timeout, "timeout", 30*time.Minute, "how long to wait for all the syncs")
+	return cmd
+}
+
+func runRetry(ctx context.Context, o *retryOptions) error {
+	if o.concurrency < 1 {
+		return fmt.Errorf("--concurrency %d: want at least 1", o.concurrency)
+	}
+	ctx, cancel := context.WithTimeout(ctx, o.timeout)
+	defer cancel()
+	spec, c, _, err := o.session(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+
+	id := o.id
+	if id == "" {
+		var running bool
+		if id, running, err = latestBackfill(ctx, c, workflows.BackfillWorkflowID(spec, false)); err != nil {
+			return err
+		}
+		if id == "" {
+			return fmt.Errorf("no backfill of this spec was found: start one with `starter backfill`")
+		}
+		if running {
+			return fmt.Errorf("backfill %s is still running: retry once it ends (`starter status` follows it)", id)
+		}
+	} else if running, err := isRunning(ctx, c, id); err != nil {
+		return err
+	} else if running {
+		return fmt.Errorf("backfill %s is still running: retry once it ends (`starter status %s` follows it)", id, id)
+	}
+	failed, failedChunks, err := failedUsers(ctx, c, id)
+	if err != nil {
+		return err
+	}
+	say := o.stdout
+	if o.json {
+		say = io.Discard
+		if o.stderr != nil {
+			say = o.stderr
+		}
+	}
+	for _, ch := range failedChunks {
+		fmt.Fprintf(say, "chunk failed as a whole (run the backfill again for its users): %s\n", ch)
+	}
+	if len(failed) == 0 {
+		fmt.Fprintf(say, "Backfill %s has no failed user to retry.\n", id)
+		if o.json {
+			fmt.Fprintln(o.stdout, "[]")
+		}
+		return nil
+	}
+	fmt.Fprintf(say, "Retrying %d users that backfill %s failed on…\n", len(failed), id)
+	o.warnIfNoWorker(ctx, c)
+
+	results := retryAll(ctx, c, spec, failed, o.concurrency)
+	if o.json {
+		enc := json.NewEncoder(o.stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(results); err != nil {
+			return err
+		}
+	}
+	var counts workflows.Counts
+	tw := tabwriter.NewWriter(say, 0, 4, 2, ' ', 0)
+	for _, r := range results {
+		counts.Count(r.Outcome)
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", r.Slug, r.Outcome, firstNonEmpty(r.Error, r.RecordID, r.Decision.Reason))
+	}
+	tw.Flush()
+	fmt.Fprintf(say, "Retried %d: created %d · updated %d · unchanged %d · skipped %d · ambiguous %d · still failing %d\n",
+		counts.Seen, counts.Created, counts.Updated, counts.Unchanged, counts.Skipped, counts.Ambiguous, counts.Failed)
+	if counts.Failed > 0 {
+		return &exitError{code: 2, err: fmt.Errorf("%d of %d users still fail", counts.Failed, counts.Seen)}
+	}
+	return nil
+}
+
+// failedUsers reads a finished backfill's chunk audits and returns the
+// slugs of the users it failed on, in list order, and the chunks that
+// failed as a whole.
+func failedUsers(ctx context.Context, c client.Client, id string) (slugs, failedChunks []string, err error) {
+	var p workflows.Progress
+	if err := c.GetWorkflow(ctx, id, "").Get(ctx, &p); err != nil {
+		return nil, nil, fmt.Errorf("reading backfill %s: %w", id, err)
+	}
+	if p.DryRun {
+		return nil, nil, fmt.Errorf("backfill %s is a dry run: it wrote nothing, so there is nothing to retry", id)
+	}
+	for _, chunkID := range workflows.ChunkIDs(&p) {
+		var res workflows.ChunkResult
+		if err := c.GetWorkflow(ctx, chunkID, "").Get(ctx, &res); err != nil {
+			if slices.ContainsFunc(p.FailedChunks, func(f string) bool { return strings.HasPrefix(f, chunkID+": ") }) {
+				continue // failed as a whole: reported with p.FailedChunks
+			}
+			return nil, nil, fmt.Errorf("reading chunk %s: %w", chunkID, err)
+		}
+		for _, u := range res.Users {
+			if u.Outcome == workflows.OutcomeFailed {
+				slugs = append(slugs, u.Slug)
+			}
+		}
+	}
+	return slugs, p.FailedChunks, nil
+}
+
+// retryAll syncs every slug again, n at a time, and returns the audits in
+// the order of slugs. A sync that could not run at all (Temporal
+// unreachable, the deadline) is reported as failed with that error.
+func retryAll(ctx context.Context, c client.Client, spec *pairing.Spec, slugs []string, n int) []workflows.UserSyncResult {
+	out := make([]workflows.UserSyncResult, len(slugs))
+	sem := make(chan struct{}, n)
+	var wg sync.WaitGroup
+	for i, slug := range slugs {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			res, _, err := syncUser(ctx, c, spec, slug, pairing.TriggerManual)
+			if err != nil {
+				res = workflows.UserSyncResult{Slug: slug, Outcome: workflows.OutcomeFailed, Error: err.Error()}
+			}
+			out[i] = res
+		}()
+	}
+	wg.Wait()
+	return out
+}
