@@ -6,6 +6,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"sync"
@@ -475,6 +476,10 @@ func TestIntegrationRetrySyncsTheUsersABackfillFailedOn(t *testing.T) {
 	fixed := af.AddUser(afsim.User{Slug: "FixedUsr", Email: "fixed.later@example.org", FirstName: "Fix", LastName: tooLong})
 	broken := af.AddUser(afsim.User{Slug: "BrokenUs", Email: "still.broken@example.org", FirstName: "Bro", LastName: tooLong})
 	g := &globalOptions{temporal: configFor(stack)}
+	if err := runRetry(context.Background(), &retryOptions{globalOptions: g, concurrency: 2, timeout: time.Minute, stdout: io.Discard}); err == nil ||
+		!strings.Contains(err.Error(), "no backfill of this spec was found") {
+		t.Fatalf("retry before any backfill: %v", err)
+	}
 
 	out := &syncBuffer{}
 	err := runBackfill(context.Background(), &backfillOptions{globalOptions: g, out: t.TempDir() + "/plan.csv", stdout: out})

@@ -71,17 +71,14 @@ func runRetry(ctx context.Context, o *retryOptions) error {
 
 	id := o.id
 	if id == "" {
-		var running bool
-		if id, running, err = latestBackfill(ctx, c, workflows.BackfillWorkflowID(spec, false)); err != nil {
+		if id, _, err = latestBackfill(ctx, c, workflows.BackfillWorkflowID(spec, false)); err != nil {
 			return err
 		}
 		if id == "" {
 			return fmt.Errorf("no backfill of this spec was found: start one with `starter backfill`")
 		}
-		if running {
-			return fmt.Errorf("backfill %s is still running: retry once it ends (`starter status` follows it)", id)
-		}
-	} else if running, err := isRunning(ctx, c, id); err != nil {
+	}
+	if running, err := isRunning(ctx, c, id); err != nil {
 		return err
 	} else if running {
 		return fmt.Errorf("backfill %s is still running: retry once it ends (`starter status %s` follows it)", id, id)
