@@ -17,6 +17,15 @@ const (
 	TriggerManual        Trigger = "manual"
 )
 
+// Known reports whether t is one of the triggers above.
+func (t Trigger) Known() bool {
+	switch t {
+	case TriggerRegistration, TriggerProfileUpdate, TriggerBackfill, TriggerManual:
+		return true
+	}
+	return false
+}
+
 // Profile is an Award Force user as Decide sees it.
 type Profile struct {
 	// Slug is the user's Award Force slug (the external id's value on create).

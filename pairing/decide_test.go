@@ -400,3 +400,16 @@ func TestDecisionJSON(t *testing.T) {
 	require.NoError(t, json.Unmarshal(data, &back))
 	assert.Equal(t, d, back)
 }
+
+func TestTriggerKnown(t *testing.T) {
+	for _, tr := range []Trigger{TriggerRegistration, TriggerProfileUpdate, TriggerBackfill, TriggerManual} {
+		if !tr.Known() {
+			t.Errorf("%q must be known", tr)
+		}
+	}
+	for _, tr := range []Trigger{"", "profile-update", "Manual", "deleted"} {
+		if tr.Known() {
+			t.Errorf("%q must not be known", tr)
+		}
+	}
+}

@@ -188,28 +188,7 @@ func TestIntegrationUserSyncOnARealTemporalServer(t *testing.T) {
 
 	t.Run("an Award Force webhook starts the sync", func(t *testing.T) {
 		u := af.AddUser(afsim.User{Slug: "WebHookU", Email: "hedy.lamarr@example.org", FirstName: "Hedy", LastName: "Lamarr"})
-		cfg := stack.Config
-		cfg.WebhookSigningKey = "test-signing-key"
-		h, err := afworker.HTTPHandler(stack.Client, cfg, stack.Spec, nil, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		srv := httptest.NewServer(h)
-		defer srv.Close()
-		body := []byte(`{"event":"membership_registered","source":"ui","user":{"slug":"WebHookU","email":"hedy.lamarr@example.org"}}`)
-		mac := hmac.New(sha256.New, []byte("test-signing-key"))
-		mac.Write(body)
-		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/webhooks/awardforce", bytes.NewReader(body))
-		req.Header.Set("Signature", hex.EncodeToString(mac.Sum(nil)))
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusAccepted {
-			t.Fatalf("webhook answered %s, want 202", resp.Status)
-		}
+		postWebhook(t, webhookServer(t, stack), `{"event":"membership_registered","source":"ui","user":{"slug":"WebHookU","email":"hedy.lamarr@example.org"}}`)
 		var res workflows.UserSyncResult
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
@@ -339,11 +318,17 @@ func assertNoWrites(t *testing.T, stack *devstack.Stack) {
 // histories of the code that ran before them.
 func saveHistory(t *testing.T, c client.Client, workflowID, name string) {
 	t.Helper()
+	saveRunHistory(t, c, workflowID, "", name)
+}
+
+// saveRunHistory is saveHistory for one run of the workflow ("" is the latest).
+func saveRunHistory(t *testing.T, c client.Client, workflowID, runID, name string) {
+	t.Helper()
 	if os.Getenv("AFSYNC_UPDATE_HISTORY") != "1" {
 		return
 	}
 	ctx := context.Background()
-	iter := c.GetWorkflowHistory(ctx, workflowID, "", false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	iter := c.GetWorkflowHistory(ctx, workflowID, runID, false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 	var h historypb.History
 	for iter.HasNext() {
 		ev, err := iter.Next()
@@ -407,4 +392,95 @@ func TestIntegrationStarterWarnsWhenNoWorkerPolls(t *testing.T) {
 	if !strings.Contains(warn.String(), "no worker polls") {
 		t.Fatalf("no warning: %q", warn.String())
 	}
+}
+
+func TestIntegrationAnEditDuringASyncIsNotLost(t *testing.T) {
+	stack := startStack(t, sandbox.Options{Latency: 300 * time.Millisecond})
+	af, sf := stack.Sandbox.AwardForce, stack.Sandbox.Salesforce
+	u := af.AddUser(afsim.User{Slug: "EditedMe", Email: "edited.midway@example.org", FirstName: "Eda", LastName: "Before"})
+	webhooks := webhookServer(t, stack)
+	post := func(event string) {
+		t.Helper()
+		postWebhook(t, webhooks, `{"event":"`+event+`","user":{"slug":"EditedMe"}}`)
+	}
+
+	queries := sf.Stats().ByRoute["GET /query"]
+	post("membership_registered")
+	// The sync has read the profile once it looks the email up in Salesforce.
+	for deadline := time.Now().Add(time.Minute); sf.Stats().ByRoute["GET /query"] == queries; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the sync never looked the user up")
+		}
+	}
+	// Now the user edits the profile: Award Force sends another webhook
+	// while the first sync is still writing what it read.
+	u.LastName = "After"
+	af.AddUser(u)
+	post("user_updated")
+
+	id := workflows.UserSyncWorkflowID(u.Slug)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var res workflows.UserSyncResult
+	if err := stack.Client.GetWorkflow(ctx, id, "").Get(ctx, &res); err != nil {
+		t.Fatal(err)
+	}
+	recs := contactsByEmailIn(sf.Records("Contact"), u.Email)
+	if len(recs) != 1 || recs[0]["LastName"] != "After" {
+		t.Fatalf("records of the edited user: %v; want one, with the edit", recs)
+	}
+	d, err := stack.Client.DescribeWorkflowExecution(ctx, id, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info := d.GetWorkflowExecutionInfo(); info.GetFirstRunId() == info.GetExecution().GetRunId() {
+		t.Fatalf("the edit arrived after the first sync had ended (outcome %s): the test proves nothing; make the sandbox slower", res.Outcome)
+	}
+	saveRunHistory(t, stack.Client, id, d.GetWorkflowExecutionInfo().GetFirstRunId(), "usersync-resync.json")
+}
+
+const testSigningKey = "test-signing-key"
+
+// webhookServer serves the worker's HTTP endpoints, webhook included
+// (signed with testSigningKey), for the rest of the test; it returns the URL.
+func webhookServer(t *testing.T, stack *devstack.Stack) string {
+	t.Helper()
+	cfg := stack.Config
+	cfg.WebhookSigningKey = testSigningKey
+	h, err := afworker.HTTPHandler(stack.Client, cfg, stack.Spec, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// postWebhook sends an Award Force webhook signed with testSigningKey and
+// wants it accepted.
+func postWebhook(t *testing.T, baseURL, body string) {
+	t.Helper()
+	mac := hmac.New(sha256.New, []byte(testSigningKey))
+	mac.Write([]byte(body))
+	req, _ := http.NewRequest(http.MethodPost, baseURL+"/webhooks/awardforce", strings.NewReader(body))
+	req.Header.Set("Signature", hex.EncodeToString(mac.Sum(nil)))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("webhook %s answered %s, want 202", body, resp.Status)
+	}
+}
+
+func contactsByEmailIn(recs []map[string]any, email string) []map[string]any {
+	var out []map[string]any
+	for _, r := range recs {
+		if e, _ := r["Email"].(string); strings.EqualFold(e, email) {
+			out = append(out, r)
+		}
+	}
+	return out
 }

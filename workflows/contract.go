@@ -106,6 +106,19 @@ type UserSyncInput struct {
 	Spec pairing.Spec `json:"spec"`
 }
 
+// ResyncSignal is the name of the signal that tells a running UserSync the
+// user changed again (a webhook arrived while it ran). Changes signalled
+// before the sync reads the profile are in that pass; a signal after it
+// makes the sync continue as new for another pass, so no edit is lost.
+// Senders use SignalWithStart: a user with no sync running gets one.
+const ResyncSignal = "resync"
+
+// Resync is ResyncSignal's payload.
+type Resync struct {
+	// Trigger is the new change's trigger; the next pass runs with it.
+	Trigger pairing.Trigger `json:"trigger"`
+}
+
 // UserSyncResult is the audit record of one user sync.
 type UserSyncResult struct {
 	// Slug is the Award Force user's slug.

@@ -16,6 +16,7 @@ import (
 // Backfill derives its chunks' IDs from its own, so replays need it.
 var recorded = map[string]string{
 	"usersync-update.json":        UserSyncWorkflowID("StaleUsr"),
+	"usersync-resync.json":        UserSyncWorkflowID("EditedMe"), // signalled mid-run; continues as new
 	"backfill.json":               BackfillWorkflowID(pairing.Default(), false),
 	"backfill-chunk.json":         ChunkWorkflowID(BackfillWorkflowID(pairing.Default(), false), 1),
 	"backfill-dry-run.json":       BackfillWorkflowID(pairing.Default(), true),

@@ -62,6 +62,9 @@ func UserSync(ctx workflow.Context, in UserSyncInput) (*UserSyncResult, error) {
 	s := &userSync{in: in, result: &UserSyncResult{Slug: in.Slug}}
 	afCtx := workflow.WithActivityOptions(ctx, awardForceOptions())
 	sfCtx := workflow.WithActivityOptions(ctx, salesforceOptions())
+	// Changes signalled so far are read with the profile, in this pass.
+	resync := workflow.GetSignalChannel(ctx, ResyncSignal)
+	pendingResync(resync)
 
 	err := in.Spec.Validate()
 	switch {
@@ -89,11 +92,36 @@ func UserSync(ctx workflow.Context, in UserSyncInput) (*UserSyncResult, error) {
 		workflow.GetLogger(ctx).Warn("Could not record search attributes", "error", saErr)
 	}
 	countSyncs(ctx, in.Trigger, s.result.Outcome, 1)
+	if next, ok := pendingResync(resync); ok {
+		// The user changed after this pass read the profile (perhaps to fix
+		// what made it fail): one more pass, for the new change. A failed
+		// registration stays a registration: the record still has to be
+		// created.
+		if next.Known() && (err == nil || in.Trigger != pairing.TriggerRegistration) {
+			in.Trigger = next
+		}
+		workflow.GetLogger(ctx).Info("The user changed during the sync; syncing again", "slug", in.Slug, "trigger", in.Trigger)
+		return nil, workflow.NewContinueAsNewError(ctx, UserSync, in)
+	}
 	if err != nil {
 		return nil, temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("sync of %s failed: %s", in.Slug, s.result.Error), ErrTypeSyncFailed, err, s.result)
 	}
 	return s.result, nil
+}
+
+// pendingResync drains the resync signals received so far and returns the
+// trigger of the last one.
+func pendingResync(ch workflow.ReceiveChannel) (pairing.Trigger, bool) {
+	var last Resync
+	got := false
+	for {
+		var r Resync
+		if !ch.ReceiveAsync(&r) {
+			return last.Trigger, got
+		}
+		last, got = r, true
+	}
 }
 
 // userSync is one run's state; one method a step.

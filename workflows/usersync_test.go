@@ -3,11 +3,14 @@ package workflows
 import (
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/afsync/afsync/activities"
 	"github.com/afsync/afsync/pairing"
@@ -216,4 +219,68 @@ func TestUserSyncRefusesAnInvalidSpecWithoutCallingAnyAPI(t *testing.T) {
 	require.Equal(t, OutcomeFailed, audit.Outcome)
 	require.Contains(t, audit.Error, "unique_identifier")
 	env.AssertActivityNotCalled(t, "GetUser", mock.Anything, mock.Anything)
+}
+
+// resyncEnv is a UserSync of a new user whose profile read takes a minute
+// of workflow time, with the create mocked.
+func resyncEnv(t *testing.T) *testsuite.TestWorkflowEnvironment {
+	env := newEnv(t)
+	env.OnUpsertTypedSearchAttributes(mock.Anything).Return(nil)
+	env.OnActivity(af.GetUser, mock.Anything, "AbCdEfGh").After(time.Minute).Return(profile("AbCdEfGh", "ada@example.org", "Ada", "Lovelace"), nil)
+	env.OnActivity(sf.FindRecords, mock.Anything, mock.Anything).Return(found("ada@example.org"), nil)
+	env.OnActivity(sf.CreateRecord, mock.Anything, mock.Anything).Return(activities.CreateRecordResult{ID: "003000000000001AAA", Created: true}, nil)
+	return env
+}
+
+// continuedAs returns the input the workflow continued as new with.
+func continuedAs(t *testing.T, env *testsuite.TestWorkflowEnvironment) UserSyncInput {
+	t.Helper()
+	var can *workflow.ContinueAsNewError
+	require.True(t, errors.As(env.GetWorkflowError(), &can), "want continue-as-new, got %v", env.GetWorkflowError())
+	var next UserSyncInput
+	require.NoError(t, converter.GetDefaultDataConverter().FromPayloads(can.Input, &next))
+	return next
+}
+
+func TestUserSyncRunsAgainWhenTheUserChangesMidSync(t *testing.T) {
+	env := resyncEnv(t)
+	// Signalled while the profile is being read: this pass may have missed it.
+	env.RegisterDelayedCallback(func() {
+		env.SignalWorkflow(ResyncSignal, Resync{Trigger: pairing.TriggerProfileUpdate})
+	}, 30*time.Second)
+	env.ExecuteWorkflow(UserSync, UserSyncInput{Slug: "AbCdEfGh", Trigger: pairing.TriggerRegistration, Spec: *pairing.Default()})
+
+	next := continuedAs(t, env)
+	require.Equal(t, "AbCdEfGh", next.Slug)
+	require.Equal(t, pairing.TriggerProfileUpdate, next.Trigger, "the next pass is for the change")
+	require.Equal(t, pairing.Default().Fingerprint(), next.Spec.Fingerprint())
+}
+
+func TestUserSyncDoesNotRunAgainForAChangeItAlreadyRead(t *testing.T) {
+	env := resyncEnv(t)
+	// Delivered with the start (SignalWithStart): before the profile read.
+	env.RegisterDelayedCallback(func() {
+		env.SignalWorkflow(ResyncSignal, Resync{Trigger: pairing.TriggerProfileUpdate})
+	}, 0)
+	env.ExecuteWorkflow(UserSync, UserSyncInput{Slug: "AbCdEfGh", Trigger: pairing.TriggerRegistration, Spec: *pairing.Default()})
+	require.NoError(t, env.GetWorkflowError())
+	var res UserSyncResult
+	require.NoError(t, env.GetWorkflowResult(&res))
+	require.Equal(t, OutcomeCreated, res.Outcome)
+}
+
+func TestAFailedRegistrationStaysARegistrationOnResync(t *testing.T) {
+	env := newEnv(t)
+	env.OnUpsertTypedSearchAttributes(mock.Anything).Return(nil)
+	env.OnActivity(af.GetUser, mock.Anything, "AbCdEfGh").After(time.Minute).Return(profile("AbCdEfGh", "ada@example.org", "Ada", "Lovelace"), nil)
+	env.OnActivity(sf.FindRecords, mock.Anything, mock.Anything).Return(found("ada@example.org"), nil)
+	env.OnActivity(sf.CreateRecord, mock.Anything, mock.Anything).Return(activities.CreateRecordResult{},
+		temporal.NewNonRetryableApplicationError("STRING_TOO_LONG: Last Name: data value too large", activities.ErrTypeSalesforceRejected, nil))
+	env.RegisterDelayedCallback(func() {
+		env.SignalWorkflow(ResyncSignal, Resync{Trigger: pairing.TriggerProfileUpdate}) // the user fixes the name
+	}, 30*time.Second)
+	env.ExecuteWorkflow(UserSync, UserSyncInput{Slug: "AbCdEfGh", Trigger: pairing.TriggerRegistration, Spec: *pairing.Default()})
+
+	next := continuedAs(t, env)
+	require.Equal(t, pairing.TriggerRegistration, next.Trigger, "the record still has to be created")
 }

@@ -25,11 +25,15 @@ type SyncStarter struct {
 	Spec   *pairing.Spec
 }
 
-// StartUserSync starts the sync of one user. A sync already running for the
-// user is left to finish rather than started twice: it reads the user's
-// profile when it runs.
+// StartUserSync starts the sync of one user, or, when one is running
+// already, signals it (ResyncSignal) so that it syncs again if it read the
+// profile before this change: never two syncs of a user at once, and no
+// edit lost.
 func (s *SyncStarter) StartUserSync(ctx context.Context, slug string, trigger pairing.Trigger) error {
-	_, err := s.Client.ExecuteWorkflow(ctx, workflows.StartOptions(workflows.UserSyncWorkflowID(slug), workflows.UserSyncTimeout), workflows.UserSync, workflows.UserSyncInput{Slug: slug, Trigger: trigger, Spec: *s.Spec})
+	_, err := s.Client.SignalWithStartWorkflow(ctx, workflows.UserSyncWorkflowID(slug),
+		workflows.ResyncSignal, workflows.Resync{Trigger: trigger},
+		workflows.StartOptions(workflows.UserSyncWorkflowID(slug), workflows.UserSyncTimeout),
+		workflows.UserSync, workflows.UserSyncInput{Slug: slug, Trigger: trigger, Spec: *s.Spec})
 	return err
 }
 

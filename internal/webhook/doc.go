@@ -33,7 +33,7 @@
 //
 // # Responses
 //
-//	202 {"status":"accepted"}  the sync was started
+//	202 {"status":"accepted"}  the sync was started (or the running one told to sync again)
 //	200 {"status":"ignored"}   the event does not start a sync
 //	400 {"error":"…"}          malformed JSON, no event, or no valid user slug
 //	401 {"error":"…"}          missing or wrong Signature header
