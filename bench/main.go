@@ -169,7 +169,7 @@ func run(ctx context.Context, o *options, out io.Writer) error {
 	spec := pairing.Default()
 	fmt.Fprintln(out, "backfilling…")
 	start := time.Now()
-	run, err := c.ExecuteWorkflow(ctx, workflows.StartOptions(workflows.BackfillWorkflowID(spec, false), workflows.BackfillTimeout), workflows.Backfill, workflows.BackfillInput{Spec: *spec, Concurrency: o.concurrency, PagesPerChunk: o.pagesPerChunk})
+	run, err := c.ExecuteWorkflow(ctx, workflows.BackfillStartOptions(workflows.BackfillWorkflowID(spec, false), spec, false), workflows.Backfill, workflows.BackfillInput{Spec: *spec, Concurrency: o.concurrency, PagesPerChunk: o.pagesPerChunk})
 	if err != nil {
 		return err
 	}

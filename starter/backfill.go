@@ -180,7 +180,7 @@ func runBackfill(ctx context.Context, o *backfillOptions) error {
 		o.say("Attached to the running backfill %s (start another with --new).\n", id)
 	default:
 		o.warnIfNoWorker(ctx, c)
-		_, err := c.ExecuteWorkflow(ctx, workflows.StartOptions(id, workflows.BackfillTimeout), workflows.Backfill, workflows.BackfillInput{
+		_, err := c.ExecuteWorkflow(ctx, workflows.BackfillStartOptions(id, spec, o.dryRun), workflows.Backfill, workflows.BackfillInput{
 			Spec: *spec, Filter: o.filter, Limit: o.limit, DryRun: o.dryRun,
 			Concurrency: o.concurrency, PagesPerChunk: o.pagesPerChunk, ChunksPerRun: o.chunksPerRun,
 		})

@@ -20,6 +20,7 @@ import (
 	"go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/afsync/afsync/internal/afworker"
@@ -219,6 +220,45 @@ func TestIntegrationUserSyncOnARealTemporalServer(t *testing.T) {
 				t.Fatalf("search %q found %d executions, want the ambiguous sync", query, len(resp.Executions))
 			}
 			time.Sleep(300 * time.Millisecond)
+		}
+	})
+
+	t.Run("the UI labels the sync and each of its steps, without PII", func(t *testing.T) {
+		id := workflows.UserSyncWorkflowID(staleUser.Slug)
+		d, err := stack.Client.DescribeWorkflowExecution(context.Background(), id, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var summary string
+		if err := converter.GetDefaultDataConverter().FromPayload(d.GetExecutionConfig().GetUserMetadata().GetSummary(), &summary); err != nil {
+			t.Fatal(err)
+		}
+		if summary != "Sync Award Force user StaleUsr (manual)" {
+			t.Errorf("workflow summary %q", summary)
+		}
+		var steps []string
+		iter := stack.Client.GetWorkflowHistory(context.Background(), id, "", false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+		for iter.HasNext() {
+			ev, err := iter.Next()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p := ev.GetUserMetadata().GetSummary(); p != nil && ev.GetEventType() == enums.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED {
+				var step string
+				if err := converter.GetDefaultDataConverter().FromPayload(p, &step); err != nil {
+					t.Fatal(err)
+				}
+				steps = append(steps, step)
+			}
+		}
+		want := []string{"Read Award Force user StaleUsr", "Look up Contact records by Email", "Update Contact " + staleID + ": LastName"}
+		if strings.Join(steps, " | ") != strings.Join(want, " | ") {
+			t.Errorf("activity summaries\n got %q\nwant %q", steps, want)
+		}
+		for _, s := range steps {
+			if strings.Contains(strings.ToLower(s), "lovelace") || strings.Contains(s, "@") {
+				t.Errorf("a summary shows PII: %q", s)
+			}
 		}
 	})
 

@@ -128,7 +128,7 @@ func runSync(ctx context.Context, o *syncOptions) error {
 // error here: its audit says so, with the API's own message.
 func syncUser(ctx context.Context, c client.Client, spec *pairing.Spec, slug string, trigger pairing.Trigger) (workflows.UserSyncResult, client.WorkflowRun, error) {
 	var res workflows.UserSyncResult
-	run, err := c.ExecuteWorkflow(ctx, workflows.StartOptions(workflows.UserSyncWorkflowID(slug), workflows.UserSyncTimeout), workflows.UserSync, workflows.UserSyncInput{Slug: slug, Trigger: trigger, Spec: *spec})
+	run, err := c.ExecuteWorkflow(ctx, workflows.UserSyncStartOptions(slug, trigger), workflows.UserSync, workflows.UserSyncInput{Slug: slug, Trigger: trigger, Spec: *spec})
 	if err != nil {
 		return res, nil, fmt.Errorf("starting the sync of %s: %w", slug, err)
 	}

@@ -90,6 +90,7 @@ func (b *backfill) start(ctx workflow.Context) error {
 	ctx = workflow.WithActivityOptions(ctx, backfillAwardForceOptions())
 	var probe activities.ListUsersResult
 	in := activities.ListUsersInput{Page: 1, PerPage: 1, Filter: b.in.Filter}
+	ctx = summarized(ctx, "Count the Award Force users to pair")
 	if err := workflow.ExecuteActivity(ctx, af.ListUsers, in).Get(ctx, &probe); err != nil {
 		return err
 	}
@@ -152,6 +153,7 @@ func (b *backfill) launch(ctx workflow.Context) {
 		WorkflowID:               id,
 		TaskQueue:                TaskQueue,
 		WorkflowExecutionTimeout: 7 * 24 * time.Hour,
+		StaticSummary:            fmt.Sprintf("Pair the users of Award Force pages %d–%d", first, last),
 	})
 	future := workflow.ExecuteChildWorkflow(cctx, BackfillChunk, in)
 	b.state.NextPage = last + 1

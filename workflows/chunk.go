@@ -138,7 +138,7 @@ func (c *chunk) list(ctx workflow.Context) error {
 	futures := make([]workflow.Future, 0, c.in.LastPage-c.in.FirstPage+1)
 	for p := c.in.FirstPage; p <= c.in.LastPage; p++ {
 		in := activities.ListUsersInput{Page: p, PerPage: activities.PageSize, Filter: c.in.Filter}
-		futures = append(futures, workflow.ExecuteActivity(ctx, af.ListUsers, in))
+		futures = append(futures, workflow.ExecuteActivity(summarized(ctx, "List Award Force users, page %d", p), af.ListUsers, in))
 	}
 	for _, f := range futures {
 		var page activities.ListUsersResult
@@ -171,7 +171,7 @@ func (c *chunk) fetchProfileFields(ctx workflow.Context) error {
 	}
 	futures := make([]workflow.Future, len(c.profiles))
 	for i, p := range c.profiles {
-		futures[i] = workflow.ExecuteActivity(ctx, af.GetUser, p.Slug)
+		futures[i] = workflow.ExecuteActivity(summarized(ctx, "Read the profile fields of user %s", p.Slug), af.GetUser, p.Slug)
 	}
 	for i, f := range futures {
 		var full pairing.Profile
@@ -202,6 +202,7 @@ func (c *chunk) lookup(ctx workflow.Context) error {
 		return nil
 	}
 	var found activities.FindRecordsResult
+	ctx = summarized(ctx, "Look up %d users' %s records by %s", len(ids), spec.Object, spec.UniqueIdentifier.CRM)
 	err := workflow.ExecuteActivity(ctx, sf.FindRecords, activities.FindRecordsInput{Spec: *spec, Identifiers: ids}).Get(ctx, &found)
 	if err != nil {
 		return err
@@ -249,7 +250,7 @@ func (c *chunk) writeCRM(ctx workflow.Context) error {
 			p := c.profiles[i]
 			in.Items[j] = activities.CreateItem{Slug: p.Slug, Identifier: p.Values[spec.UniqueIdentifier.AwardForce], Values: c.res.Users[i].Decision.CRM}
 		}
-		batches = append(batches, batch{b, workflow.ExecuteActivity(ctx, sf.CreateRecords, in)})
+		batches = append(batches, batch{b, workflow.ExecuteActivity(summarized(ctx, "Create %d %s records", len(b), spec.Object), sf.CreateRecords, in)})
 	}
 	for _, b := range split(updates, activities.MaxBatch) {
 		in := activities.UpdateRecordsInput{Object: spec.Object, Items: make([]activities.UpdateItem, len(b))}
@@ -257,7 +258,7 @@ func (c *chunk) writeCRM(ctx workflow.Context) error {
 			u := c.res.Users[i]
 			in.Items[j] = activities.UpdateItem{Slug: u.Slug, ID: u.Decision.RecordID, Values: u.Decision.CRM}
 		}
-		batches = append(batches, batch{b, workflow.ExecuteActivity(ctx, sf.UpdateRecords, in)})
+		batches = append(batches, batch{b, workflow.ExecuteActivity(summarized(ctx, "Update %d %s records", len(b), spec.Object), sf.UpdateRecords, in)})
 	}
 	for _, b := range batches {
 		var out activities.WriteRecordsResult
@@ -306,7 +307,8 @@ func (c *chunk) writeBack(ctx workflow.Context) error {
 			continue
 		}
 		in := activities.UpdateUserInput{Slug: u.Slug, Changes: u.Decision.AwardForce}
-		ps = append(ps, pending{i, workflow.ExecuteActivity(ctx, af.UpdateUser, in)})
+		actx := summarized(ctx, "Write %s into Award Force user %s", fieldNames(u.Decision.AwardForce), u.Slug)
+		ps = append(ps, pending{i, workflow.ExecuteActivity(actx, af.UpdateUser, in)})
 	}
 	for _, p := range ps {
 		err := p.f.Get(ctx, nil)

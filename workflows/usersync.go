@@ -133,6 +133,7 @@ type userSync struct {
 }
 
 func (s *userSync) lookup(afCtx, sfCtx workflow.Context) error {
+	afCtx = summarized(afCtx, "Read Award Force user %s", s.in.Slug)
 	if err := workflow.ExecuteActivity(afCtx, af.GetUser, s.in.Slug).Get(afCtx, &s.profile); err != nil {
 		return err
 	}
@@ -142,6 +143,7 @@ func (s *userSync) lookup(afCtx, sfCtx workflow.Context) error {
 	}
 	var found activities.FindRecordsResult
 	in := activities.FindRecordsInput{Spec: s.in.Spec, Identifiers: []string{id}}
+	sfCtx = summarized(sfCtx, "Look up %s records by %s", s.in.Spec.Object, s.in.Spec.UniqueIdentifier.CRM)
 	if err := workflow.ExecuteActivity(sfCtx, sf.FindRecords, in).Get(sfCtx, &found); err != nil {
 		return err
 	}
@@ -166,6 +168,7 @@ func (s *userSync) writeCRM(ctx workflow.Context) error {
 			Identifier: s.profile.Values[s.in.Spec.UniqueIdentifier.AwardForce],
 			Values:     d.CRM,
 		}
+		ctx := summarized(ctx, "Create a %s: %s", s.in.Spec.Object, fieldNames(d.CRM))
 		if err := workflow.ExecuteActivity(ctx, sf.CreateRecord, in).Get(ctx, &res); err != nil {
 			return err
 		}
@@ -175,6 +178,7 @@ func (s *userSync) writeCRM(ctx workflow.Context) error {
 		}
 	case pairing.ActionUpdate:
 		in := activities.UpdateRecordInput{Object: s.in.Spec.Object, ID: d.RecordID, Values: d.CRM}
+		ctx := summarized(ctx, "Update %s %s: %s", s.in.Spec.Object, d.RecordID, fieldNames(d.CRM))
 		if err := workflow.ExecuteActivity(ctx, sf.UpdateRecord, in).Get(ctx, nil); err != nil {
 			return err
 		}
@@ -191,6 +195,7 @@ func (s *userSync) writeBack(ctx workflow.Context) error {
 		s.result.Outcome = OutcomeUpdated
 	}
 	in := activities.UpdateUserInput{Slug: s.profile.Slug, Changes: changes}
+	ctx = summarized(ctx, "Write %s into Award Force user %s", fieldNames(changes), s.profile.Slug)
 	return workflow.ExecuteActivity(ctx, af.UpdateUser, in).Get(ctx, nil)
 }
 

@@ -32,7 +32,7 @@ type SyncStarter struct {
 func (s *SyncStarter) StartUserSync(ctx context.Context, slug string, trigger pairing.Trigger) error {
 	_, err := s.Client.SignalWithStartWorkflow(ctx, workflows.UserSyncWorkflowID(slug),
 		workflows.ResyncSignal, workflows.Resync{Trigger: trigger},
-		workflows.StartOptions(workflows.UserSyncWorkflowID(slug), workflows.UserSyncTimeout),
+		workflows.UserSyncStartOptions(slug, trigger),
 		workflows.UserSync, workflows.UserSyncInput{Slug: slug, Trigger: trigger, Spec: *s.Spec})
 	return err
 }
