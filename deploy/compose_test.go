@@ -122,6 +122,14 @@ func TestComposeFileIsValidAndComplete(t *testing.T) {
 	if w.Build == nil {
 		t.Error("worker must build from the repository's Dockerfile")
 	}
+	// Its health (and /metrics) are served, and probed with the worker's
+	// own healthcheck command: the distroless image has no shell or curl.
+	if v := w.Environment["AFSYNC_HTTP_ADDR"]; v == nil || *v != "0.0.0.0:8234" {
+		t.Errorf("worker AFSYNC_HTTP_ADDR = %v, want 0.0.0.0:8234", v)
+	}
+	if hc := w.HealthCheck; hc == nil || strings.Join(hc.Test, " ") != "CMD worker healthcheck" {
+		t.Errorf("worker healthcheck = %+v, want [CMD worker healthcheck]", hc)
+	}
 	if _, err := os.Stat(filepath.Join("..", "Dockerfile")); err != nil {
 		t.Errorf("the worker's build needs a Dockerfile: %v", err)
 	}

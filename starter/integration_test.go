@@ -432,6 +432,26 @@ func TestIntegrationStarterWarnsWhenNoWorkerPolls(t *testing.T) {
 	if !strings.Contains(warn.String(), "no worker polls") {
 		t.Fatalf("no warning: %q", warn.String())
 	}
+
+	// The worker's /healthz follows its Temporal frontend.
+	h, err := afworker.HTTPHandler(c2, stack.Config, stack.Spec, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	health := func() int {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/healthz", nil))
+		return rec.Code
+	}
+	if code := health(); code != http.StatusOK {
+		t.Fatalf("/healthz with Temporal up: %d", code)
+	}
+	if err := bare.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if code := health(); code != http.StatusServiceUnavailable {
+		t.Fatalf("/healthz with Temporal down: %d, want 503", code)
+	}
 }
 
 func TestIntegrationAnEditDuringASyncIsNotLost(t *testing.T) {

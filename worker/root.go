@@ -88,6 +88,7 @@ seeded with realistic users, and the worker pointed at them.`,
 	f.IntVar(&o.devPort, "dev-port", 7233, "with --dev: Temporal frontend port")
 	f.IntVar(&o.devUIPort, "dev-ui-port", 8233, "with --dev: Temporal UI port")
 	o.sandbox.Register(f, "sandbox-", "with --dev: ")
+	cmd.AddCommand(newCmdHealthcheck())
 	return cmd
 }
 

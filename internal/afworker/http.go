@@ -37,13 +37,25 @@ func (s *SyncStarter) StartUserSync(ctx context.Context, slug string, trigger pa
 	return err
 }
 
-// HTTPHandler serves the worker's endpoints: GET /healthz always; GET
+// HTTPHandler serves the worker's endpoints: GET /healthz always (200 while
+// the Temporal frontend answers, 503 otherwise); GET
 // /metrics when metrics is not nil; POST /webhooks/awardforce when a signing
 // key is configured; the codec server under /codec/ when payload encryption
 // is on.
 func HTTPHandler(c client.Client, cfg config.Config, spec *pairing.Spec, metrics http.Handler, logger *slog.Logger) (http.Handler, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		// Healthy means able to work: the Temporal frontend answers.
+		ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+		defer cancel()
+		if _, err := c.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
+			logger.Warn("Health check: Temporal unreachable", "error", err)
+			http.Error(w, "temporal unreachable", http.StatusServiceUnavailable)
+			return
+		}
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	if metrics != nil {

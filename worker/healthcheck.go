@@ -1,0 +1,77 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+)
+
+// newCmdHealthcheck probes a running worker's /healthz, for container
+// healthchecks: the worker image has no shell and no curl.
+func newCmdHealthcheck() *cobra.Command {
+	var url string
+	var timeout time.Duration
+	cmd := &cobra.Command{
+		Use:   "healthcheck",
+		Short: "Exit 0 when the worker on this host is up and reaches Temporal, 1 otherwise",
+		Long: `Ask a running worker's GET /healthz (served when AFSYNC_HTTP_ADDR is set),
+which answers 200 only while the worker reaches its Temporal frontend. For
+container healthchecks: docker-compose.yml runs "worker healthcheck".`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if url == "" {
+				u, err := healthURL(os.Getenv("AFSYNC_HTTP_ADDR"))
+				if err != nil {
+					return err
+				}
+				url = u
+			}
+			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
+			defer cancel()
+			return probe(ctx, url)
+		},
+	}
+	cmd.Flags().StringVar(&url, "url", "", "the health URL (default: /healthz on AFSYNC_HTTP_ADDR's port, on 127.0.0.1)")
+	cmd.Flags().DurationVar(&timeout, "timeout", 5*time.Second, "give up after this long")
+	return cmd
+}
+
+// healthURL turns the worker's listen address into the URL to probe from the
+// same host: a wildcard or empty host becomes 127.0.0.1.
+func healthURL(addr string) (string, error) {
+	if addr == "" {
+		return "", fmt.Errorf("AFSYNC_HTTP_ADDR is not set, so the worker serves no /healthz: set it (e.g. 0.0.0.0:8234) or pass --url")
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", fmt.Errorf("AFSYNC_HTTP_ADDR %q: want host:port (%v)", addr, err)
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, port) + "/healthz", nil
+}
+
+func probe(ctx context.Context, url string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("unhealthy: %w", err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("unhealthy: %s: %s", resp.Status, strings.TrimSpace(string(body)))
+	}
+	return nil
+}
