@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -306,19 +307,30 @@ func follow(ctx context.Context, c client.Client, id string, o *backfillOptions)
 	}
 }
 
-// listedInFlight asks each running chunk how many users it has read so far.
-// A chunk that cannot answer (not started yet, or its worker is restarting)
-// counts zero: progress is a view, never a reason to fail.
+// listedInFlight asks the running chunks, at once, how many users each has
+// read so far. A chunk that cannot answer within a second (not started yet,
+// its worker busy or restarting) counts zero: progress is a view, never a
+// reason to wait or fail.
 func listedInFlight(ctx context.Context, c client.Client, chunks []string) int {
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
+	listed := make([]int, len(chunks))
+	var wg sync.WaitGroup
+	for i, id := range chunks {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			v, err := c.QueryWorkflow(ctx, id, "", workflows.ChunkProgressQuery)
+			var cp workflows.ChunkProgress
+			if err == nil && v.Get(&cp) == nil {
+				listed[i] = cp.Listed
+			}
+		}()
+	}
+	wg.Wait()
 	n := 0
-	for _, id := range chunks {
-		v, err := c.QueryWorkflow(ctx, id, "", workflows.ChunkProgressQuery)
-		var cp workflows.ChunkProgress
-		if err == nil && v.Get(&cp) == nil {
-			n += cp.Listed
-		}
+	for _, l := range listed {
+		n += l
 	}
 	return n
 }

@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"cmp"
 	"errors"
 	"time"
 
@@ -134,23 +135,40 @@ type chunk struct {
 	progress ChunkProgress
 }
 
+// list reads the chunk's pages, all requested at once. The rate-limited
+// queue may answer them in any order: each counts towards the progress as it
+// arrives, and the users keep the list's order.
 func (c *chunk) list(ctx workflow.Context) error {
-	futures := make([]workflow.Future, 0, c.in.LastPage-c.in.FirstPage+1)
-	for p := c.in.FirstPage; p <= c.in.LastPage; p++ {
+	n := c.in.LastPage - c.in.FirstPage + 1
+	pages := make([][]pairing.Profile, n)
+	sel := workflow.NewSelector(ctx)
+	var failed error
+	for i := range n {
+		p := c.in.FirstPage + i
 		in := activities.ListUsersInput{Page: p, PerPage: activities.PageSize, Filter: c.in.Filter}
-		futures = append(futures, workflow.ExecuteActivity(summarized(ctx, "List Award Force users, page %d", p), af.ListUsers, in))
+		f := workflow.ExecuteActivity(summarized(ctx, "List Award Force users, page %d", p), af.ListUsers, in)
+		sel.AddFuture(f, func(f workflow.Future) {
+			var page activities.ListUsersResult
+			if err := f.Get(ctx, &page); err != nil {
+				failed = cmp.Or(failed, err)
+				return
+			}
+			c.res.Counts.AwardForceCalls++
+			pages[i] = page.Users
+			c.progress.Listed += len(page.Users)
+			if c.in.MaxUsers > 0 {
+				c.progress.Listed = min(c.progress.Listed, c.in.MaxUsers)
+			}
+		})
 	}
-	for _, f := range futures {
-		var page activities.ListUsersResult
-		if err := f.Get(ctx, &page); err != nil {
-			return err
+	for range n {
+		sel.Select(ctx)
+		if failed != nil {
+			return failed
 		}
-		c.res.Counts.AwardForceCalls++
-		c.profiles = append(c.profiles, page.Users...)
-		c.progress.Listed = len(c.profiles)
-		if c.in.MaxUsers > 0 {
-			c.progress.Listed = min(c.progress.Listed, c.in.MaxUsers)
-		}
+	}
+	for _, users := range pages {
+		c.profiles = append(c.profiles, users...)
 	}
 	if c.in.MaxUsers > 0 && len(c.profiles) > c.in.MaxUsers {
 		c.profiles = c.profiles[:c.in.MaxUsers]

@@ -111,6 +111,7 @@ type Server struct {
 	windows map[string]*window // per bucket (API key, or address without one)
 	faults  int
 	faultSC int
+	stalled chan struct{} // closed by Resume; nil when not stalled
 }
 
 type window struct {
@@ -254,7 +255,29 @@ func (s *Server) InjectFaults(n int, status int) {
 	s.faults, s.faultSC = n, status
 }
 
-// ServeHTTP answers one API request. The checks run in this order: latency, rate limit
+// Stall makes the requests that arrive from now on hang, as behind a stalled
+// proxy, until Resume or until their callers give up (they are counted in
+// Stats as they arrive). For drills: what a sync or a backfill shows, and
+// does, while Award Force stops answering.
+func (s *Server) Stall() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stalled == nil {
+		s.stalled = make(chan struct{})
+	}
+}
+
+// Resume lets the stalled requests, and new ones, through.
+func (s *Server) Resume() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stalled != nil {
+		close(s.stalled)
+		s.stalled = nil
+	}
+}
+
+// ServeHTTP answers one API request. The checks run in this order: a stall, latency, rate limit
 // (429), key (401 missing, 403 unknown), injected faults, Accept (400), route (404/405),
 // write access (403), then the endpoint itself. Limiting first puts X-RateLimit-* on
 // every response and throttles key guessing too.
@@ -264,7 +287,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.stats.Requests++
 	s.stats.ByRoute[rt.name]++
+	stalled := s.stalled
 	s.mu.Unlock()
+	if stalled != nil {
+		select {
+		case <-stalled:
+		case <-r.Context().Done():
+			return // the caller has gone
+		}
+	}
 
 	if s.opts.Latency > 0 && !latency.Wait(r.Context(), s.opts.Latency) {
 		return // the caller has gone; nobody would read an answer

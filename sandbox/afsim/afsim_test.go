@@ -610,3 +610,43 @@ func TestRateLimitHeadersOnEveryResponse(t *testing.T) {
 	call(t, s, "GET", "/user", "guess-1", nil)
 	assertError(t, call(t, s, "GET", "/user", "guess-1", nil), http.StatusTooManyRequests)
 }
+
+func TestStallHoldsRequestsUntilResume(t *testing.T) {
+	s := newServer(t, Options{})
+	s.Stall()
+	s.Stall() // idempotent
+	done := make(chan reply, 1)
+	go func() { done <- call(t, s, "GET", "/user", rwKey, nil) }()
+	select {
+	case r := <-done:
+		t.Fatalf("a stalled server answered %d", r.code)
+	case <-time.After(100 * time.Millisecond):
+	}
+	if n := s.Stats().ByRoute["GET /user"]; n != 1 {
+		t.Fatalf("a stalled request is counted as it arrives: %d", n)
+	}
+	s.Resume()
+	if r := <-done; r.code != 200 {
+		t.Fatalf("after Resume: %d", r.code)
+	}
+	if r := call(t, s, "GET", "/user", rwKey, nil); r.code != 200 {
+		t.Fatalf("a new request after Resume: %d", r.code)
+	}
+	s.Resume() // idempotent
+
+	// A caller that gives up is let go.
+	s.Stall()
+	defer s.Resume()
+	ctx, cancel := context.WithCancel(context.Background())
+	req := httptest.NewRequest("GET", "http://af.test/user", nil).WithContext(ctx)
+	req.Header.Set("Accept", AcceptHeader)
+	req.Header.Set("x-api-key", rwKey)
+	gone := make(chan struct{})
+	go func() { s.ServeHTTP(httptest.NewRecorder(), req); close(gone) }()
+	cancel()
+	select {
+	case <-gone:
+	case <-time.After(5 * time.Second):
+		t.Fatal("a stalled request outlived its caller")
+	}
+}
