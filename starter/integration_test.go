@@ -455,7 +455,7 @@ func TestIntegrationStarterWarnsWhenNoWorkerPolls(t *testing.T) {
 }
 
 func TestIntegrationAnEditDuringASyncIsNotLost(t *testing.T) {
-	stack := startStack(t, sandbox.Options{Latency: 300 * time.Millisecond})
+	stack := startStack(t, sandbox.Options{Latency: 600 * time.Millisecond}) // a wide window for the second webhook
 	af, sf := stack.Sandbox.AwardForce, stack.Sandbox.Salesforce
 	u := af.AddUser(afsim.User{Slug: "EditedMe", Email: "edited.midway@example.org", FirstName: "Eda", LastName: "Before"})
 	webhooks := webhookServer(t, stack)
