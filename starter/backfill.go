@@ -2,14 +2,12 @@ package main
 
 import (
 	"context"
-	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -333,109 +331,6 @@ func listedInFlight(ctx context.Context, c client.Client, chunks []string) int {
 		n += l
 	}
 	return n
-}
-
-func planFormat(format, out string) (string, error) {
-	if format == "" {
-		switch strings.ToLower(filepath.Ext(out)) {
-		case ".jsonl", ".json", ".ndjson":
-			format = "jsonl"
-		default:
-			format = "csv"
-		}
-	}
-	if format != "csv" && format != "jsonl" {
-		return "", fmt.Errorf("--format %q: want csv or jsonl", format)
-	}
-	return format, nil
-}
-
-// writePlan reads every chunk's audit and writes the plan: per user the
-// decision and every field's before → after.
-func writePlan(ctx context.Context, c client.Client, p *workflows.Progress, path, format string) (int, error) {
-	f, err := os.Create(path)
-	if err != nil {
-		return 0, fmt.Errorf("--out: %w", err)
-	}
-	defer f.Close()
-	var (
-		cw  *csv.Writer
-		enc *json.Encoder
-	)
-	if format == "csv" {
-		cw = csv.NewWriter(f)
-		_ = cw.Write(planHeader)
-	} else {
-		enc = json.NewEncoder(f)
-	}
-	n := 0
-	for _, id := range workflows.ChunkIDs(p) {
-		var res workflows.ChunkResult
-		if err := c.GetWorkflow(ctx, id, "").Get(ctx, &res); err != nil {
-			return n, fmt.Errorf("reading chunk %s: %w", id, err)
-		}
-		for _, u := range res.Users {
-			n++
-			if enc != nil {
-				if err := enc.Encode(u); err != nil {
-					return n, err
-				}
-				continue
-			}
-			for _, row := range planRows(u) {
-				_ = cw.Write(row) // a write error sticks: cw.Error reports it below
-			}
-		}
-	}
-	if cw != nil {
-		cw.Flush()
-		if err := cw.Error(); err != nil {
-			return n, err
-		}
-	}
-	return n, f.Close()
-}
-
-// planHeader names the CSV plan's columns.
-var planHeader = []string{"slug", "action", "outcome", "record_id", "reason", "target", "field", "source", "before", "after"}
-
-// planRows renders one user's audit as CSV rows: one per field change, or a
-// single row when nothing changes. Every cell is made spreadsheet-safe.
-func planRows(u workflows.UserSyncResult) [][]string {
-	d := u.Decision
-	base := []string{u.Slug, string(d.Action), string(u.Outcome), u.RecordID, firstNonEmpty(u.Error, d.Reason)}
-	row := func(cells ...string) []string {
-		r := make([]string, 0, len(planHeader))
-		for _, c := range base {
-			r = append(r, spreadsheetSafe(c))
-		}
-		for _, c := range cells {
-			r = append(r, spreadsheetSafe(c))
-		}
-		return r
-	}
-	var rows [][]string
-	for _, ch := range d.CRM {
-		rows = append(rows, row("salesforce", ch.Field, ch.Source, ch.Before, ch.After))
-	}
-	for _, ch := range d.AwardForce {
-		rows = append(rows, row("awardforce", ch.Field, ch.Source, ch.Before, ch.After))
-	}
-	if len(rows) == 0 {
-		rows = append(rows, row("", "", "", "", ""))
-	}
-	return rows
-}
-
-// spreadsheetSafe defuses a cell that a spreadsheet would run as a formula
-// (CSV injection: the values come from people's own profiles): one starting
-// with = + - @, a tab or a carriage return gets a leading apostrophe, which
-// spreadsheets read as "text". The JSON-lines plan carries values untouched.
-func spreadsheetSafe(s string) string {
-	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
-		return "'" + s
-	}
-	return s
 }
 
 func firstNonEmpty(xs ...string) string {
