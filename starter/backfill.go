@@ -198,7 +198,7 @@ func runBackfill(ctx context.Context, o *backfillOptions) error {
 		return fmt.Errorf("backfill %s: %w", id, err)
 	}
 	if final.DryRun {
-		n, err := writePlan(ctx, c, final, o.out, format)
+		n, err := writePlan(ctx, c, final, o.out, format, nil)
 		if err != nil {
 			return err
 		}

@@ -503,6 +503,41 @@ func TestIntegrationRetrySyncsTheUsersABackfillFailedOn(t *testing.T) {
 		t.Fatalf("backfill: exit %d (%v), want 2 with Salesforce's message:\n%s", code, err, out.String())
 	}
 
+	// The report lists them with Salesforce's message; a full one lists everybody.
+	dir := t.TempDir()
+	rep := &syncBuffer{}
+	if err := runReport(context.Background(), &reportOptions{globalOptions: g, out: dir + "/failed.csv", outcomes: []string{"failed"}, timeout: time.Minute, stdout: rep}); err != nil {
+		t.Fatalf("report: %v\n%s", err, rep.String())
+	}
+	raw, err := os.ReadFile(dir + "/failed.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := csv.NewReader(strings.NewReader(string(raw))).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	failedSlugs := map[string]bool{}
+	for _, r := range rows[1:] {
+		if r[2] != "failed" || !strings.Contains(r[4], "STRING_TOO_LONG") {
+			t.Errorf("report row %q: want a failed user with Salesforce's message", r)
+		}
+		failedSlugs[r[0]] = true
+	}
+	if len(failedSlugs) != 2 || !failedSlugs[fixed.Slug] || !failedSlugs[broken.Slug] || !strings.Contains(rep.String(), "Report: 2 users written") {
+		t.Fatalf("failed users in the report: %v\n%s", failedSlugs, rep.String())
+	}
+	if err := runReport(context.Background(), &reportOptions{globalOptions: g, out: dir + "/all.jsonl", timeout: time.Minute, stdout: io.Discard}); err != nil {
+		t.Fatal(err)
+	}
+	if raw, err := os.ReadFile(dir + "/all.jsonl"); err != nil || strings.Count(string(raw), "\n") != 32 {
+		t.Fatalf("a full report has one line per user (32): %v\n%s", err, raw)
+	}
+	if err := runReport(context.Background(), &reportOptions{globalOptions: g, out: dir + "/x.csv", outcomes: []string{"exploded"}, stdout: io.Discard}); err == nil ||
+		!strings.Contains(err.Error(), "--outcome \"exploded\"") {
+		t.Fatalf("an unknown outcome must be refused by name: %v", err)
+	}
+
 	// One user's data is fixed in Award Force; the other's is not.
 	fixed.LastName = "Later"
 	af.AddUser(fixed)

@@ -29,9 +29,10 @@ func planFormat(format, out string) (string, error) {
 	return format, nil
 }
 
-// writePlan reads every chunk's audit and writes the plan: per user the
-// decision and every field's before → after.
-func writePlan(ctx context.Context, c client.Client, p *workflows.Progress, path, format string) (int, error) {
+// writePlan reads every chunk's audit and writes, per user that keep
+// accepts (nil: every user), the outcome, the decision and every field's
+// before → after, as CSV or JSON lines; it returns how many users it wrote.
+func writePlan(ctx context.Context, c client.Client, p *workflows.Progress, path, format string, keep func(workflows.UserSyncResult) bool) (int, error) {
 	f, err := os.Create(path)
 	if err != nil {
 		return 0, fmt.Errorf("--out: %w", err)
@@ -48,23 +49,21 @@ func writePlan(ctx context.Context, c client.Client, p *workflows.Progress, path
 		enc = json.NewEncoder(f)
 	}
 	n := 0
-	for _, id := range workflows.ChunkIDs(p) {
-		var res workflows.ChunkResult
-		if err := c.GetWorkflow(ctx, id, "").Get(ctx, &res); err != nil {
-			return n, fmt.Errorf("reading chunk %s: %w", id, err)
+	err = forEachUser(ctx, c, p, func(u workflows.UserSyncResult) error {
+		if keep != nil && !keep(u) {
+			return nil
 		}
-		for _, u := range res.Users {
-			n++
-			if enc != nil {
-				if err := enc.Encode(u); err != nil {
-					return n, err
-				}
-				continue
-			}
-			for _, row := range planRows(u) {
-				_ = cw.Write(row) // a write error sticks: cw.Error reports it below
-			}
+		n++
+		if enc != nil {
+			return enc.Encode(u)
 		}
+		for _, row := range planRows(u) {
+			_ = cw.Write(row) // a write error sticks: cw.Error reports it below
+		}
+		return nil
+	})
+	if err != nil {
+		return n, err
 	}
 	if cw != nil {
 		cw.Flush()

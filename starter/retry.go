@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"slices"
-	"strings"
 	"sync"
 	"text/tabwriter"
 	"time"
@@ -69,24 +67,24 @@ func runRetry(ctx context.Context, o *retryOptions) error {
 	}
 	defer c.Close()
 
-	id := o.id
-	if id == "" {
-		if id, _, err = latestBackfill(ctx, c, workflows.BackfillWorkflowID(spec, false)); err != nil {
-			return err
-		}
-		if id == "" {
-			return fmt.Errorf("no backfill of this spec was found: start one with `starter backfill`")
-		}
-	}
-	if running, err := isRunning(ctx, c, id); err != nil {
-		return err
-	} else if running {
-		return fmt.Errorf("backfill %s is still running: retry once it ends (`starter status %s` follows it)", id, id)
-	}
-	failed, failedChunks, err := failedUsers(ctx, c, id)
+	p, err := finishedBackfill(ctx, c, spec, o.id, false)
 	if err != nil {
 		return err
 	}
+	if p.DryRun {
+		return fmt.Errorf("backfill %s is a dry run: it wrote nothing, so there is nothing to retry", p.BackfillID)
+	}
+	var failed []string
+	err = forEachUser(ctx, c, p, func(u workflows.UserSyncResult) error {
+		if u.Outcome == workflows.OutcomeFailed {
+			failed = append(failed, u.Slug)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	id := p.BackfillID
 	say := o.stdout
 	if o.json {
 		say = io.Discard
@@ -94,7 +92,7 @@ func runRetry(ctx context.Context, o *retryOptions) error {
 			say = o.stderr
 		}
 	}
-	for _, ch := range failedChunks {
+	for _, ch := range p.FailedChunks {
 		fmt.Fprintf(say, "chunk failed as a whole (run the backfill again for its users): %s\n", ch)
 	}
 	if len(failed) == 0 {
@@ -128,34 +126,6 @@ func runRetry(ctx context.Context, o *retryOptions) error {
 		return &exitError{code: 2, err: fmt.Errorf("%d of %d users still fail", counts.Failed, counts.Seen)}
 	}
 	return nil
-}
-
-// failedUsers reads a finished backfill's chunk audits and returns the
-// slugs of the users it failed on, in list order, and the chunks that
-// failed as a whole.
-func failedUsers(ctx context.Context, c client.Client, id string) (slugs, failedChunks []string, err error) {
-	var p workflows.Progress
-	if err := c.GetWorkflow(ctx, id, "").Get(ctx, &p); err != nil {
-		return nil, nil, fmt.Errorf("reading backfill %s: %w", id, err)
-	}
-	if p.DryRun {
-		return nil, nil, fmt.Errorf("backfill %s is a dry run: it wrote nothing, so there is nothing to retry", id)
-	}
-	for _, chunkID := range workflows.ChunkIDs(&p) {
-		var res workflows.ChunkResult
-		if err := c.GetWorkflow(ctx, chunkID, "").Get(ctx, &res); err != nil {
-			if slices.ContainsFunc(p.FailedChunks, func(f string) bool { return strings.HasPrefix(f, chunkID+": ") }) {
-				continue // failed as a whole: reported with p.FailedChunks
-			}
-			return nil, nil, fmt.Errorf("reading chunk %s: %w", chunkID, err)
-		}
-		for _, u := range res.Users {
-			if u.Outcome == workflows.OutcomeFailed {
-				slugs = append(slugs, u.Slug)
-			}
-		}
-	}
-	return slugs, p.FailedChunks, nil
 }
 
 // retryAll syncs every slug again, n at a time, and returns the audits in

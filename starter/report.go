@@ -1,0 +1,97 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/afsync/afsync/workflows"
+)
+
+type reportOptions struct {
+	*globalOptions
+	id       string
+	dryRun   bool
+	out      string
+	format   string
+	outcomes []string
+	timeout  time.Duration
+	stdout   io.Writer
+}
+
+// outcomeNames are the values --outcome accepts.
+var outcomeNames = []string{
+	string(workflows.OutcomeCreated), string(workflows.OutcomeUpdated), string(workflows.OutcomeUnchanged),
+	string(workflows.OutcomeSkipped), string(workflows.OutcomeAmbiguous), string(workflows.OutcomeFailed),
+}
+
+func newCmdReport(g *globalOptions) *cobra.Command {
+	o := &reportOptions{globalOptions: g}
+	cmd := &cobra.Command{
+		Use:   "report",
+		Short: "Write what a finished backfill did, user by user, as CSV or JSON lines",
+		Long: `Read a finished backfill's audit (the last one of this spec by default, its
+dry run with --dry-run, or --id) and write, per user, the outcome, the
+decision, Salesforce's message when it failed, and every field's before →
+after: the same format as a dry run's plan, for a real run. Then print the
+backfill's summary.
+
+CSV cells that a spreadsheet would run as a formula get a leading '; JSON
+lines carry values untouched. The file holds people's emails and names:
+treat it as personal data.`,
+		Example: `  starter report --out report.csv
+  starter report --outcome failed,ambiguous --out to-check.jsonl`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			o.stdout = cmd.OutOrStdout()
+			return runReport(cmd.Context(), o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.id, "id", "", "the backfill's workflow id (default: the last backfill of this spec)")
+	f.BoolVar(&o.dryRun, "dry-run", false, "report this spec's last dry run instead")
+	f.StringVar(&o.out, "out", "afsync-report.csv", "the report file (.csv, or .jsonl for JSON lines)")
+	f.StringVar(&o.format, "format", "", "csv or jsonl (default: from --out's extension)")
+	f.StringSliceVar(&o.outcomes, "outcome", nil, "only users with these outcomes: "+strings.Join(outcomeNames, ", "))
+	f.DurationVar(&o.timeout, "timeout", 10*time.Minute, "how long to spend reading the audit")
+	return cmd
+}
+
+func runReport(ctx context.Context, o *reportOptions) error {
+	format, err := planFormat(o.format, o.out)
+	if err != nil {
+		return err
+	}
+	for _, oc := range o.outcomes {
+		if !slices.Contains(outcomeNames, oc) {
+			return fmt.Errorf("--outcome %q: want one of %s", oc, strings.Join(outcomeNames, ", "))
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, o.timeout)
+	defer cancel()
+	spec, c, _, err := o.session(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	p, err := finishedBackfill(ctx, c, spec, o.id, o.dryRun)
+	if err != nil {
+		return err
+	}
+	var keep func(workflows.UserSyncResult) bool
+	if len(o.outcomes) > 0 {
+		keep = func(u workflows.UserSyncResult) bool { return slices.Contains(o.outcomes, string(u.Outcome)) }
+	}
+	n, err := writePlan(ctx, c, p, o.out, format, keep)
+	if err != nil {
+		return err
+	}
+	printSummary(o.stdout, *p)
+	fmt.Fprintf(o.stdout, "\nReport: %d users written to %s\n", n, o.out)
+	return nil
+}
