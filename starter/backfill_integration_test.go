@@ -197,9 +197,12 @@ func TestIntegrationBackfillStaysWithinTheAwardForceRateLimit(t *testing.T) {
 	if min := 7 * time.Second; elapsed < min {
 		t.Fatalf("19 requests in %v: faster than 2 a second, the rate limit is not applied", elapsed)
 	}
+	// Metrics count at least once: a chunk whose last workflow task had to
+	// run again (a task timeout on an overloaded machine) counts its 200
+	// users twice.
 	body := scrapeMetrics(t, stack)
-	if n := metricSum(body, "afsync_user_syncs_total", `trigger="backfill"`, `workflow_type="BackfillChunk"`); n != users {
-		t.Errorf("afsync_user_syncs_total{trigger=\"backfill\"} = %v, want %d", n, users)
+	if n := metricSum(body, "afsync_user_syncs_total", `trigger="backfill"`, `workflow_type="BackfillChunk"`); n < users || n > users+2*200 {
+		t.Errorf("afsync_user_syncs_total{trigger=\"backfill\"} = %v, want %d (or a chunk more)", n, users)
 	}
 	id := workflows.BackfillWorkflowID(pairing.Default(), false)
 	saveHistory(t, stack.Client, id, "backfill.json")
