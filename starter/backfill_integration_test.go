@@ -325,9 +325,12 @@ func TestIntegrationCtrlCDetachesAndStatusFollowsAgain(t *testing.T) {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- runBackfill(ctx, o) }()
-	// Detach as soon as the first page is asked for: three pages of 30 ms
-	// calls remain, so the backfill is certainly still running.
-	waitForRequests(t, stack.Sandbox.AwardForce, "GET /user", 2, out)
+	// Detach once the first page is asked for, with Award Force stalled
+	// after it: the backfill cannot end before the second start attaches.
+	af := stack.Sandbox.AwardForce
+	waitForRequests(t, af, "GET /user", 2, out)
+	af.Stall()
+	defer af.Resume()
 	cancel() // what Ctrl-C does
 	if err := <-errc; err != nil {
 		t.Fatalf("detaching must not be an error: %v", err)
@@ -339,9 +342,18 @@ func TestIntegrationCtrlCDetachesAndStatusFollowsAgain(t *testing.T) {
 		t.Fatalf("the backfill must go on after a detach (running %v, %v)", running, err)
 	}
 
-	// A second start attaches instead of starting another.
+	// A second start attaches instead of starting another; Award Force
+	// answers again once it has.
 	again := &syncBuffer{}
 	o2 := &backfillOptions{globalOptions: o.globalOptions, concurrency: 1, pagesPerChunk: 1, out: o.out, stdout: again}
+	go func() {
+		for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+			if strings.Contains(again.String(), "Attached to the running backfill") {
+				break
+			}
+		}
+		af.Resume()
+	}()
 	if err := runBackfill(context.Background(), o2); err != nil {
 		t.Fatal(err)
 	}
