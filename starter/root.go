@@ -30,21 +30,36 @@ func (g *globalOptions) warnIfNoWorker(ctx context.Context, c client.Client) {
 	if g.stderr == nil {
 		return
 	}
-	d, err := c.DescribeTaskQueue(ctx, workflows.TaskQueue, enumspb.TASK_QUEUE_TYPE_WORKFLOW)
-	if err != nil {
-		return
-	}
-	// The server lists pollers for minutes after they stop; a live one
-	// polls again at least every long-poll (about a minute).
-	live := false
-	for _, p := range d.GetPollers() {
-		if time.Since(p.GetLastAccessTime().AsTime()) < 2*time.Minute {
-			live = true
+	// A worker that has just started (make dev starts both at once) needs
+	// a moment to poll: look a few times before warning.
+	for range 6 {
+		live, err := workerPolls(ctx, c)
+		if err != nil || live {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(500 * time.Millisecond):
 		}
 	}
-	if !live {
-		fmt.Fprintf(g.stderr, "warning: no worker polls the %q task queue yet; this waits until one does (start one with `worker`, or `make dev`)\n", workflows.TaskQueue)
+	fmt.Fprintf(g.stderr, "warning: no worker polls the %q task queue yet; this waits until one does (start one with `worker`, or `make dev`)\n", workflows.TaskQueue)
+}
+
+// workerPolls reports whether a live worker polls afsync's task queue. The
+// server lists pollers for minutes after they stop; a live one polls again
+// at least every long-poll (about a minute).
+func workerPolls(ctx context.Context, c client.Client) (bool, error) {
+	d, err := c.DescribeTaskQueue(ctx, workflows.TaskQueue, enumspb.TASK_QUEUE_TYPE_WORKFLOW)
+	if err != nil {
+		return false, err
 	}
+	for _, p := range d.GetPollers() {
+		if time.Since(p.GetLastAccessTime().AsTime()) < 2*time.Minute {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // dial connects to Temporal with the SDK's standard settings and the flags.
