@@ -40,7 +40,8 @@ func newCmdSync(g *globalOptions) *cobra.Command {
 the decision, every field's before → after and the Salesforce record id.
 
 The workflow id is afsync-user-<slug>; a sync already running for that user
-is joined rather than started twice. Given an email, the worker resolves it to
+is joined rather than started twice, and told to sync once more if it read
+the profile before this request. Given an email, the worker resolves it to
 the slug first.`,
 		Example: `  starter sync AbCdEfGh
   starter sync jane.doe@example.org --json`,
@@ -128,7 +129,7 @@ func runSync(ctx context.Context, o *syncOptions) error {
 // error here: its audit says so, with the API's own message.
 func syncUser(ctx context.Context, c client.Client, spec *pairing.Spec, slug string, trigger pairing.Trigger) (workflows.UserSyncResult, client.WorkflowRun, error) {
 	var res workflows.UserSyncResult
-	run, err := c.ExecuteWorkflow(ctx, workflows.UserSyncStartOptions(slug, trigger), workflows.UserSync, workflows.UserSyncInput{Slug: slug, Trigger: trigger, Spec: *spec})
+	run, err := workflows.StartUserSync(ctx, c, spec, slug, trigger)
 	if err != nil {
 		return res, nil, fmt.Errorf("starting the sync of %s: %w", slug, err)
 	}

@@ -31,14 +31,6 @@ func fieldNames(changes []pairing.Change) string {
 	return strings.Join(names, ", ")
 }
 
-// UserSyncStartOptions starts (or joins) the UserSync of a user, labelled
-// in the UI with the slug and the trigger.
-func UserSyncStartOptions(slug string, trigger pairing.Trigger) client.StartWorkflowOptions {
-	o := StartOptions(UserSyncWorkflowID(slug), UserSyncTimeout)
-	o.StaticSummary = fmt.Sprintf("Sync Award Force user %s (%s)", slug, trigger)
-	return o
-}
-
 // BackfillStartOptions starts the backfill id of spec, labelled in the UI.
 func BackfillStartOptions(id string, spec *pairing.Spec, dryRun bool) client.StartWorkflowOptions {
 	o := StartOptions(id, BackfillTimeout)

@@ -25,15 +25,10 @@ type SyncStarter struct {
 	Spec   *pairing.Spec
 }
 
-// StartUserSync starts the sync of one user, or, when one is running
-// already, signals it (ResyncSignal) so that it syncs again if it read the
-// profile before this change: never two syncs of a user at once, and no
-// edit lost.
+// StartUserSync starts the sync of one user, or tells the running one to
+// sync again (workflows.StartUserSync).
 func (s *SyncStarter) StartUserSync(ctx context.Context, slug string, trigger pairing.Trigger) error {
-	_, err := s.Client.SignalWithStartWorkflow(ctx, workflows.UserSyncWorkflowID(slug),
-		workflows.ResyncSignal, workflows.Resync{Trigger: trigger},
-		workflows.UserSyncStartOptions(slug, trigger),
-		workflows.UserSync, workflows.UserSyncInput{Slug: slug, Trigger: trigger, Spec: *s.Spec})
+	_, err := workflows.StartUserSync(ctx, s.Client, s.Spec, slug, trigger)
 	return err
 }
 
