@@ -25,9 +25,12 @@ type reportOptions struct {
 }
 
 // outcomeNames are the values --outcome accepts.
-var outcomeNames = []string{
-	string(workflows.OutcomeCreated), string(workflows.OutcomeUpdated), string(workflows.OutcomeUnchanged),
-	string(workflows.OutcomeSkipped), string(workflows.OutcomeAmbiguous), string(workflows.OutcomeFailed),
+func outcomeNames() []string {
+	names := make([]string, len(workflows.Outcomes))
+	for i, o := range workflows.Outcomes {
+		names[i] = string(o)
+	}
+	return names
 }
 
 func newCmdReport(g *globalOptions) *cobra.Command {
@@ -57,7 +60,7 @@ treat it as personal data.`,
 	f.BoolVar(&o.dryRun, "dry-run", false, "report this spec's last dry run instead")
 	f.StringVar(&o.out, "out", "afsync-report.csv", "the report file (.csv, or .jsonl for JSON lines)")
 	f.StringVar(&o.format, "format", "", "csv or jsonl (default: from --out's extension)")
-	f.StringSliceVar(&o.outcomes, "outcome", nil, "only users with these outcomes: "+strings.Join(outcomeNames, ", "))
+	f.StringSliceVar(&o.outcomes, "outcome", nil, "only users with these outcomes: "+strings.Join(outcomeNames(), ", "))
 	f.DurationVar(&o.timeout, "timeout", 10*time.Minute, "how long to spend reading the audit")
 	return cmd
 }
@@ -68,8 +71,8 @@ func runReport(ctx context.Context, o *reportOptions) error {
 		return err
 	}
 	for _, oc := range o.outcomes {
-		if !slices.Contains(outcomeNames, oc) {
-			return fmt.Errorf("--outcome %q: want one of %s", oc, strings.Join(outcomeNames, ", "))
+		if !slices.Contains(workflows.Outcomes, workflows.Outcome(oc)) {
+			return fmt.Errorf("--outcome %q: want one of %s", oc, strings.Join(outcomeNames(), ", "))
 		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)

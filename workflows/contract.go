@@ -66,6 +66,9 @@ const (
 	OutcomeFailed    Outcome = "failed"
 )
 
+// Outcomes lists every outcome, in the order reports show them.
+var Outcomes = []Outcome{OutcomeCreated, OutcomeUpdated, OutcomeUnchanged, OutcomeSkipped, OutcomeAmbiguous, OutcomeFailed}
+
 // UserSyncWorkflowID is the workflow ID of the sync of one Award Force user.
 // It is derived from the slug, never from the email, so that no PII shows in
 // workflow lists.
@@ -224,20 +227,36 @@ func (c *Counts) Add(o Counts) {
 // Count tallies one outcome.
 func (c *Counts) Count(o Outcome) {
 	c.Seen++
+	if n := c.of(o); n != nil {
+		*n++
+	}
+}
+
+// Of is how many users ended with outcome o.
+func (c Counts) Of(o Outcome) int {
+	if n := c.of(o); n != nil {
+		return *n
+	}
+	return 0
+}
+
+// of points at o's tally, or is nil for an unknown outcome.
+func (c *Counts) of(o Outcome) *int {
 	switch o {
 	case OutcomeCreated:
-		c.Created++
+		return &c.Created
 	case OutcomeUpdated:
-		c.Updated++
+		return &c.Updated
 	case OutcomeUnchanged:
-		c.Unchanged++
+		return &c.Unchanged
 	case OutcomeSkipped:
-		c.Skipped++
+		return &c.Skipped
 	case OutcomeAmbiguous:
-		c.Ambiguous++
+		return &c.Ambiguous
 	case OutcomeFailed:
-		c.Failed++
+		return &c.Failed
 	}
+	return nil
 }
 
 // Failure is one user a backfill could not pair, with the API's own message.

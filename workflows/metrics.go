@@ -17,13 +17,7 @@ func countSyncs(ctx workflow.Context, trigger pairing.Trigger, o Outcome, n int)
 
 // countChunk adds a chunk's users to MetricUserSyncs, outcome by outcome.
 func countChunk(ctx workflow.Context, n Counts) {
-	for _, c := range []struct {
-		o Outcome
-		n int
-	}{
-		{OutcomeCreated, n.Created}, {OutcomeUpdated, n.Updated}, {OutcomeUnchanged, n.Unchanged},
-		{OutcomeSkipped, n.Skipped}, {OutcomeAmbiguous, n.Ambiguous}, {OutcomeFailed, n.Failed},
-	} {
-		countSyncs(ctx, pairing.TriggerBackfill, c.o, c.n)
+	for _, o := range Outcomes {
+		countSyncs(ctx, pairing.TriggerBackfill, o, n.Of(o))
 	}
 }
