@@ -110,26 +110,37 @@ func (w *world) updateRecords(_ context.Context, in activities.UpdateRecordsInpu
 	return out, nil
 }
 
-// listingEnv is a test environment whose Award Force list is w's; the
-// Salesforce activities are left for the test to mock.
-func listingEnv(w *world) *testsuite.TestWorkflowEnvironment {
+// bareBackfillEnv is a test environment with the backfill's workflows and
+// activities registered and nothing mocked yet.
+func bareBackfillEnv() *testsuite.TestWorkflowEnvironment {
 	var s testsuite.WorkflowTestSuite
 	env := s.NewTestWorkflowEnvironment()
 	env.RegisterWorkflow(Backfill)
 	env.RegisterWorkflow(BackfillChunk)
 	env.RegisterActivity(&activities.AwardForce{})
 	env.RegisterActivity(&activities.Salesforce{})
+	return env
+}
+
+// listingEnv is a test environment whose Award Force list is w's; the
+// Salesforce activities are left for the test to mock.
+func listingEnv(w *world) *testsuite.TestWorkflowEnvironment {
+	env := bareBackfillEnv()
 	env.OnActivity(af.ListUsers, mock.Anything, mock.Anything).Return(w.listUsers)
+	return env
+}
+
+// mockSalesforce makes w answer the Salesforce activities.
+func mockSalesforce(env *testsuite.TestWorkflowEnvironment, w *world) *testsuite.TestWorkflowEnvironment {
+	env.OnActivity(sf.FindRecords, mock.Anything, mock.Anything).Return(w.findRecords)
+	env.OnActivity(sf.CreateRecords, mock.Anything, mock.Anything).Return(w.createRecords)
+	env.OnActivity(sf.UpdateRecords, mock.Anything, mock.Anything).Return(w.updateRecords)
 	return env
 }
 
 // backfillEnv is a test environment whose APIs are w.
 func backfillEnv(w *world) *testsuite.TestWorkflowEnvironment {
-	env := listingEnv(w)
-	env.OnActivity(sf.FindRecords, mock.Anything, mock.Anything).Return(w.findRecords)
-	env.OnActivity(sf.CreateRecords, mock.Anything, mock.Anything).Return(w.createRecords)
-	env.OnActivity(sf.UpdateRecords, mock.Anything, mock.Anything).Return(w.updateRecords)
-	return env
+	return mockSalesforce(listingEnv(w), w)
 }
 
 // runBackfill runs a backfill to the end, following continue-as-new the
@@ -298,19 +309,12 @@ func TestChunkKeepsGoingWhenOneAwardForceWriteIsRefused(t *testing.T) {
 // slowPageEnv is a backfill environment whose Award Force takes an hour to
 // answer page 3: long enough to look at the backfill while it waits.
 func slowPageEnv(w *world) *testsuite.TestWorkflowEnvironment {
-	var s testsuite.WorkflowTestSuite
-	env := s.NewTestWorkflowEnvironment()
-	env.RegisterWorkflow(Backfill)
-	env.RegisterWorkflow(BackfillChunk)
-	env.RegisterActivity(&activities.AwardForce{})
-	env.RegisterActivity(&activities.Salesforce{})
+	env := bareBackfillEnv()
+	// The first matching expectation answers: page 3's goes first.
 	page3 := mock.MatchedBy(func(in activities.ListUsersInput) bool { return in.Page == 3 && in.PerPage == activities.PageSize })
 	env.OnActivity(af.ListUsers, mock.Anything, page3).After(time.Hour).Return(w.listUsers)
 	env.OnActivity(af.ListUsers, mock.Anything, mock.Anything).Return(w.listUsers)
-	env.OnActivity(sf.FindRecords, mock.Anything, mock.Anything).Return(w.findRecords)
-	env.OnActivity(sf.CreateRecords, mock.Anything, mock.Anything).Return(w.createRecords)
-	env.OnActivity(sf.UpdateRecords, mock.Anything, mock.Anything).Return(w.updateRecords)
-	return env
+	return mockSalesforce(env, w)
 }
 
 // query asks the workflow under test the named query, into out.

@@ -219,13 +219,7 @@ func TestMissingOrInvalidSlugIs400(t *testing.T) {
 		"path traversal": `{"event":"user_updated","slug":"../abcdef"}`,
 	}
 	for name, body := range tests {
-		t.Run(name, func(t *testing.T) {
-			e := newEnv(t, nil)
-			r := e.postSigned(t, []byte(body))
-			assert.Equal(t, http.StatusBadRequest, r.Code)
-			assert.NotEmpty(t, r.Body["error"])
-			assert.Empty(t, e.starter.Calls())
-		})
+		t.Run(name, func(t *testing.T) { assertBadRequest(t, body) })
 	}
 }
 
@@ -295,13 +289,7 @@ func TestMalformedJSONIs400(t *testing.T) {
 		"empty":          ``,
 		"missing event":  `{"slug":"abcdEFGH"}`,
 	} {
-		t.Run(name, func(t *testing.T) {
-			e := newEnv(t, nil)
-			r := e.postSigned(t, []byte(body))
-			assert.Equal(t, http.StatusBadRequest, r.Code)
-			assert.NotEmpty(t, r.Body["error"])
-			assert.Empty(t, e.starter.Calls())
-		})
+		t.Run(name, func(t *testing.T) { assertBadRequest(t, body) })
 	}
 }
 
@@ -397,4 +385,15 @@ func TestNewHandlerRequiresKeyAndStarter(t *testing.T) {
 	h, err := webhook.NewHandler(webhook.Options{SigningKey: testKey, Starter: &fakeStarter{}})
 	require.NoError(t, err)
 	assert.NotNil(t, h, "nil Logger and zero MaxBodyBytes get defaults")
+}
+
+// assertBadRequest posts a signed body and wants a 400 with an error and no
+// sync started.
+func assertBadRequest(t *testing.T, body string) {
+	t.Helper()
+	e := newEnv(t, nil)
+	r := e.postSigned(t, []byte(body))
+	assert.Equal(t, http.StatusBadRequest, r.Code)
+	assert.NotEmpty(t, r.Body["error"])
+	assert.Empty(t, e.starter.Calls())
 }
