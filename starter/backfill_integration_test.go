@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -532,15 +533,15 @@ func TestIntegrationRetrySyncsTheUsersABackfillFailedOn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	failedSlugs := map[string]bool{}
+	reported := map[string]bool{}
 	for _, r := range rows[1:] {
 		if r[2] != "failed" || !strings.Contains(r[4], "STRING_TOO_LONG") {
 			t.Errorf("report row %q: want a failed user with Salesforce's message", r)
 		}
-		failedSlugs[r[0]] = true
+		reported[r[0]] = true
 	}
-	if len(failedSlugs) != 2 || !failedSlugs[fixed.Slug] || !failedSlugs[broken.Slug] || !strings.Contains(rep.String(), "Report: 2 users written") {
-		t.Fatalf("failed users in the report: %v\n%s", failedSlugs, rep.String())
+	if len(reported) != 2 || !reported[fixed.Slug] || !reported[broken.Slug] || !strings.Contains(rep.String(), "Report: 2 users written") {
+		t.Fatalf("failed users in the report: %v\n%s", reported, rep.String())
 	}
 	if err := runReport(context.Background(), &reportOptions{globalOptions: g, out: dir + "/all.jsonl", timeout: time.Minute, stdout: io.Discard}); err != nil {
 		t.Fatal(err)
@@ -551,6 +552,30 @@ func TestIntegrationRetrySyncsTheUsersABackfillFailedOn(t *testing.T) {
 	if err := runReport(context.Background(), &reportOptions{globalOptions: g, out: dir + "/x.csv", outcomes: []string{"exploded"}, stdout: io.Discard}); err == nil ||
 		!strings.Contains(err.Error(), "--outcome \"exploded\"") {
 		t.Fatalf("an unknown outcome must be refused by name: %v", err)
+	}
+
+	// Past MaxReportedFailures the backfill's result names only some of the
+	// failed users: retry then reads them from the chunks.
+	c, _, err := g.dial(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	p, err := finishedBackfill(context.Background(), c, pairing.Default(), "", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromResult, err := failedSlugs(context.Background(), c, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Failures = p.Failures[:1] // as if the others had not fitted
+	fromChunks, err := failedSlugs(context.Background(), c, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(fromChunks, fromResult) || len(fromChunks) != 2 {
+		t.Fatalf("failed users from the chunks %v, from the result %v: want the same two", fromChunks, fromResult)
 	}
 
 	// One user's data is fixed in Award Force; the other's is not.

@@ -74,13 +74,7 @@ func runRetry(ctx context.Context, o *retryOptions) error {
 	if p.DryRun {
 		return fmt.Errorf("backfill %s is a dry run: it wrote nothing, so there is nothing to retry", p.BackfillID)
 	}
-	var failed []string
-	err = forEachUser(ctx, c, p, func(u workflows.UserSyncResult) error {
-		if u.Outcome == workflows.OutcomeFailed {
-			failed = append(failed, u.Slug)
-		}
-		return nil
-	})
+	failed, err := failedSlugs(ctx, c, p)
 	if err != nil {
 		return err
 	}
@@ -126,6 +120,26 @@ func runRetry(ctx context.Context, o *retryOptions) error {
 		return &exitError{code: 2, err: fmt.Errorf("%d of %d users still fail", counts.Failed, counts.Seen)}
 	}
 	return nil
+}
+
+// failedSlugs lists the users a finished backfill failed on, in list order.
+// The backfill's own result names them when there are at most
+// MaxReportedFailures; beyond that, the chunks' audits are read.
+func failedSlugs(ctx context.Context, c client.Client, p *workflows.Progress) ([]string, error) {
+	var slugs []string
+	if len(p.Failures) == p.Failed {
+		for _, f := range p.Failures {
+			slugs = append(slugs, f.Slug)
+		}
+		return slugs, nil
+	}
+	err := forEachUser(ctx, c, p, func(u workflows.UserSyncResult) error {
+		if u.Outcome == workflows.OutcomeFailed {
+			slugs = append(slugs, u.Slug)
+		}
+		return nil
+	})
+	return slugs, err
 }
 
 // retryAll syncs every slug again, n at a time, and returns the audits in

@@ -279,7 +279,8 @@ type Progress struct {
 	Counts
 	// Chunks is how many chunks have finished.
 	Chunks int `json:"chunks"`
-	// FailedChunks lists chunks that failed as a whole (their users are counted as failed).
+	// FailedChunks lists chunks that failed as a whole, with the error. Their
+	// users are in no count: Seen falls short of Total by them.
 	FailedChunks []string  `json:"failed_chunks,omitempty"`
 	Failures     []Failure `json:"failures,omitempty"`
 	StartedAt    time.Time `json:"started_at"`
