@@ -92,7 +92,7 @@ func Find() (string, error) {
 	if p, err := exec.LookPath("temporal"); err == nil {
 		return p, nil
 	}
-	return "", fmt.Errorf("the Temporal CLI is not installed: run `%s` (about 8 minutes the first time), or set AFSYNC_TEMPORAL_CLI to its path", InstallCommand)
+	return "", fmt.Errorf("the Temporal CLI is not installed: run `%s` (a few minutes the first time), or set AFSYNC_TEMPORAL_CLI to its path", InstallCommand)
 }
 
 // Start launches the dev server and waits until it answers health checks.
