@@ -383,7 +383,10 @@ func saveRunHistory(t *testing.T, c client.Client, workflowID, runID, name strin
 	if err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join("..", "workflows", "testdata", name)
+	path := filepath.Join("..", "workflows", "testdata", "current", name)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.WriteFile(path, raw, 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -13,42 +13,60 @@ import (
 	"github.com/afsync/afsync/pairing"
 )
 
-// histories maps each history in testdata/ to the workflow ID it ran under
-// (Backfill derives its chunks' IDs from its own, so replays need it). Every
-// one is kept twice: "v1-…" recorded before the UI summaries, the
-// per-page progress queries and the out-of-order page reads (so executions
-// started by older workers still replay), and the current recording.
-var histories = map[string]string{
-	"usersync-update.json":        UserSyncWorkflowID("StaleUsr"),
-	"usersync-resync.json":        UserSyncWorkflowID("EditedMe"), // signalled mid-run; continues as new
-	"backfill.json":               BackfillWorkflowID(pairing.Default(), false),
-	"backfill-chunk.json":         ChunkWorkflowID(BackfillWorkflowID(pairing.Default(), false), 1),
-	"backfill-dry-run.json":       BackfillWorkflowID(pairing.Default(), true),
-	"backfill-chunk-dry-run.json": ChunkWorkflowID(BackfillWorkflowID(pairing.Default(), true), 1),
-}
-
-// TestReplayRecordedHistories replays histories recorded from real runs on
-// the dev server (refresh them with AFSYNC_UPDATE_HISTORY=1 go test ./starter/):
-// a change to a workflow that would break running executions fails here.
-func TestReplayRecordedHistories(t *testing.T) {
-	files, err := filepath.Glob(filepath.Join("testdata", "*.json"))
+// historyIDs maps each recorded history's file name to the workflow ID it
+// ran under (Backfill derives its chunks' IDs from its own, so replays need
+// it). The same names recur in every directory of testdata/: one directory
+// per workflow-code version, see versions.go.
+func historyIDs(t *testing.T) map[string]string {
+	example, err := pairing.Load(filepath.Join("..", "pairing", "testdata", "example.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(files) != 2*len(histories) {
-		t.Fatalf("%d histories in testdata/, want %d: each one in histories, current and v1-", len(files), 2*len(histories))
+	backfill := BackfillWorkflowID(pairing.Default(), false)
+	dryRun := BackfillWorkflowID(pairing.Default(), true)
+	exampleBackfill := BackfillWorkflowID(example, false)
+	return map[string]string{
+		"usersync-update.json":               UserSyncWorkflowID("StaleUsr"),
+		"usersync-resync.json":               UserSyncWorkflowID("EditedMe"), // signalled mid-run; continues as new
+		"usersync-write-back.json":           UserSyncWorkflowID("WriteBck"), // pulls the new record id into Award Force
+		"usersync-refused.json":              UserSyncWorkflowID("TooLongN"), // Salesforce refuses the record
+		"backfill.json":                      backfill,
+		"backfill-chunk.json":                ChunkWorkflowID(backfill, 1),
+		"backfill-dry-run.json":              dryRun,
+		"backfill-chunk-dry-run.json":        ChunkWorkflowID(dryRun, 1),
+		"backfill-continue-as-new.json":      exampleBackfill, // the first run, which continues as new
+		"backfill-chunk-profile-fields.json": ChunkWorkflowID(exampleBackfill, 1),
+		"backfill-chunk-refused.json":        ChunkWorkflowID(exampleBackfill, 2),
+	}
+}
+
+// TestReplayRecordedHistories replays every history recorded from real runs
+// on the dev server, of every workflow-code version still supported
+// (testdata/v1, v2, …, and testdata/current, refreshed with
+// AFSYNC_UPDATE_HISTORY=1 go test ./starter/): a change to a workflow that
+// would break executions started by an older worker fails here.
+func TestReplayRecordedHistories(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("testdata", "*", "*.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := historyIDs(t)
+	dirs := map[string]int{}
+	for _, f := range files {
+		dirs[filepath.Base(filepath.Dir(f))]++
+	}
+	if len(dirs) < 2 || dirs["v1"] == 0 {
+		t.Fatalf("histories found in %v: want testdata/v1 and every later version", dirs)
 	}
 	for _, f := range files {
-		t.Run(filepath.Base(f), func(t *testing.T) {
-			id, ok := histories[strings.TrimPrefix(filepath.Base(f), "v1-")]
+		name := filepath.Base(filepath.Dir(f)) + "/" + filepath.Base(f)
+		t.Run(name, func(t *testing.T) {
+			id, ok := ids[filepath.Base(f)]
 			if !ok {
-				t.Fatalf("add %s to histories with the workflow ID it ran under", f)
+				t.Fatalf("add %s to historyIDs with the workflow ID it ran under", filepath.Base(f))
 			}
 			r := worker.NewWorkflowReplayer()
-			r.RegisterWorkflow(UserSync)
-			r.RegisterWorkflow(ResolveUser)
-			r.RegisterWorkflow(Backfill)
-			r.RegisterWorkflow(BackfillChunk)
+			RegisterWorkflows(r)
 			raw, err := os.Open(f)
 			if err != nil {
 				t.Fatal(err)
@@ -65,5 +83,8 @@ func TestReplayRecordedHistories(t *testing.T) {
 				t.Fatal(err)
 			}
 		})
+	}
+	if !strings.Contains(strings.Join(files, " "), "usersync-write-back") {
+		t.Error("the write-back history is missing")
 	}
 }

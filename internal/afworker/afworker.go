@@ -44,10 +44,7 @@ func New(c client.Client, cfg config.Config) (*Worker, error) {
 	// On SIGTERM (a deploy, a scale-down) running activities get this long
 	// to finish, so that their writes are reported rather than retried.
 	mainWorker := worker.New(c, workflows.TaskQueue, worker.Options{WorkerStopTimeout: cfg.StopTimeout})
-	mainWorker.RegisterWorkflow(workflows.UserSync)
-	mainWorker.RegisterWorkflow(workflows.ResolveUser)
-	mainWorker.RegisterWorkflow(workflows.Backfill)
-	mainWorker.RegisterWorkflow(workflows.BackfillChunk)
+	workflows.RegisterWorkflows(mainWorker)
 	mainWorker.RegisterActivity(&activities.Salesforce{Client: sfClient})
 
 	afOpts := worker.Options{WorkerStopTimeout: cfg.StopTimeout}

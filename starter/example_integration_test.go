@@ -1,0 +1,158 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/afsync/afsync/internal/devserver"
+	"github.com/afsync/afsync/internal/devstack"
+	"github.com/afsync/afsync/pairing"
+	"github.com/afsync/afsync/sandbox"
+	"github.com/afsync/afsync/sandbox/afsim"
+	"github.com/afsync/afsync/workflows"
+)
+
+// exampleSpecPath is the README's example spec, which runs as it is
+// against the sandbox: profile fields, write-back, an external id.
+var exampleSpecPath = filepath.Join("..", "pairing", "testdata", "example.yaml")
+
+// startStackWithSpec is startStack with the worker running the pairing spec
+// at path (AFSYNC_CONFIG).
+func startStackWithSpec(t *testing.T, sb sandbox.Options, path string) *devstack.Stack {
+	t.Helper()
+	bin, err := devserver.Find()
+	if err != nil {
+		t.Fatalf("integration tests need the Temporal CLI; `make test` builds it: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	stack, err := devstack.Start(ctx, devstack.Options{
+		Temporal: devserver.Options{Binary: bin, UIPort: -1},
+		Sandbox:  sb,
+		Getenv: func(k string) string {
+			if k == "AFSYNC_CONFIG" {
+				return path
+			}
+			return ""
+		},
+		KillWorker: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stack.Stop)
+	return stack
+}
+
+// The example spec end to end: a backfill that reads profile fields, pulls
+// CRM values and record ids back into Award Force, reports a refused record
+// with Salesforce's message and continues as new; single syncs that write
+// back and that are refused. Their histories feed the replay test.
+func TestIntegrationExampleSpecEndToEnd(t *testing.T) {
+	stack := startStackWithSpec(t, sandbox.Options{Seed: sandbox.SeedOptions{Users: 150, Seed: 13}}, exampleSpecPath)
+	af, sf := stack.Sandbox.AwardForce, stack.Sandbox.Salesforce
+	spec, err := pairing.Load(exampleSpecPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// An existing contact whose title the CRM owns: the backfill pulls it.
+	var titled afsim.User
+	for _, u := range af.Users() {
+		if recs := contactsByEmail(sf.Records("Contact"))[strings.ToLower(u.Email)]; u.Email != "" && len(recs) == 0 {
+			titled = u
+			sf.Insert("Contact", map[string]any{"Email": u.Email, "LastName": u.LastName, "Title": "Chief Archivist"})
+			break
+		}
+	}
+	if titled.Slug == "" {
+		t.Fatal("the seed has no user without a contact")
+	}
+	// A surname longer than Contact.LastName's 80 characters: Salesforce
+	// refuses the record, the rest of its chunk goes on.
+	long := af.AddUser(afsim.User{Slug: "TooLongN", Email: "too.long@example.org", FirstName: "Tess", LastName: strings.Repeat("L", 81)})
+
+	out := &syncBuffer{}
+	o := &backfillOptions{
+		globalOptions: &globalOptions{temporal: configFor(stack), specPath: exampleSpecPath},
+		concurrency:   1, pagesPerChunk: 1, chunksPerRun: 1, json: true, stdout: out,
+	}
+	if err := runBackfill(context.Background(), o); err != nil && !strings.Contains(err.Error(), "failed") {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	var p workflows.Progress
+	if err := json.Unmarshal([]byte(out.String()), &p); err != nil {
+		t.Fatalf("summary: %v\n%s", err, out.String())
+	}
+	if p.Seen != 151 || p.Failed != 1 || len(p.Failures) != 1 || p.Failures[0].Slug != long.Slug || !strings.Contains(p.Failures[0].Error, "STRING_TOO_LONG") {
+		t.Fatalf("want 151 users seen and the long surname failed with Salesforce's STRING_TOO_LONG: %+v", p)
+	}
+	if got, _ := af.User(titled.Slug); got.Fields["JobTitle"] != "Chief Archivist" {
+		t.Errorf("JobTitle of %s = %q, want the CRM's title pulled into Award Force", titled.Slug, got.Fields["JobTitle"])
+	}
+	paired := 0
+	for _, u := range af.Users() {
+		if id := u.Fields["SfRecord"]; id != "" {
+			if rec, ok := sf.Record("Contact", id); !ok || !strings.EqualFold(rec["Email"].(string), u.Email) {
+				t.Errorf("%s: SfRecord %s is not its contact (%v)", u.Slug, id, rec)
+			}
+			paired++
+		}
+	}
+	if paired < 100 {
+		t.Errorf("%d users hold their record id, want most of the 150", paired)
+	}
+
+	id := workflows.BackfillWorkflowID(spec, false)
+	d, err := stack.Client.DescribeWorkflowExecution(context.Background(), id, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first := d.GetWorkflowExecutionInfo().GetFirstRunId(); first == d.GetWorkflowExecutionInfo().GetExecution().GetRunId() {
+		t.Fatal("two chunks at one chunk a run: the backfill must have continued as new")
+	} else {
+		saveRunHistory(t, stack.Client, id, first, "backfill-continue-as-new.json")
+	}
+	saveHistory(t, stack.Client, workflows.ChunkWorkflowID(id, 1), "backfill-chunk-profile-fields.json")
+	saveHistory(t, stack.Client, workflows.ChunkWorkflowID(id, 2), "backfill-chunk-refused.json")
+
+	t.Run("a single sync creates the record and writes its id back", func(t *testing.T) {
+		u := af.AddUser(afsim.User{Slug: "WriteBck", Email: "write.back@example.org", FirstName: "Wren", LastName: "Back"})
+		res, err := syncWith(stack, u.Slug)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := af.User(u.Slug)
+		if res.Outcome != workflows.OutcomeCreated || got.Fields["SfRecord"] != res.RecordID {
+			t.Fatalf("outcome %s record %s, Award Force holds %q", res.Outcome, res.RecordID, got.Fields["SfRecord"])
+		}
+		saveHistory(t, stack.Client, workflows.UserSyncWorkflowID(u.Slug), "usersync-write-back.json")
+	})
+
+	t.Run("a refused single sync fails with Salesforce's message", func(t *testing.T) {
+		res, err := syncWith(stack, long.Slug)
+		if err == nil || res.Outcome != workflows.OutcomeFailed || !strings.Contains(res.Error, "STRING_TOO_LONG") {
+			t.Fatalf("want the sync failed with STRING_TOO_LONG, got %s %q (%v)", res.Outcome, res.Error, err)
+		}
+		saveHistory(t, stack.Client, workflows.UserSyncWorkflowID(long.Slug), "usersync-refused.json")
+	})
+}
+
+// syncWith runs `starter sync --json` for slug with the example spec.
+func syncWith(stack *devstack.Stack, slug string) (workflows.UserSyncResult, error) {
+	var out bytes.Buffer
+	o := &syncOptions{
+		globalOptions: &globalOptions{temporal: configFor(stack), specPath: exampleSpecPath},
+		user:          slug, trigger: string(pairing.TriggerRegistration), json: true,
+		timeout: time.Minute, out: &out,
+	}
+	err := runSync(context.Background(), o)
+	var res workflows.UserSyncResult
+	_ = json.Unmarshal(out.Bytes(), &res)
+	return res, err
+}
