@@ -333,7 +333,7 @@ func TestCollections(t *testing.T) {
 	assert.False(t, ups[1].Success)
 	assert.Equal(t, "REQUIRED_FIELD_MISSING", ups[1].Errors[0].StatusCode)
 	ups, err = c.UpsertCollection(ctx, "Contact", "AwardForce_Slug__c", []salesforce.SObject{
-		{Fields: map[string]any{"AwardForce_Slug__c": "K1", "Title": "Second"}},
+		{Fields: map[string]any{"AwardForce_Slug__c": "k1", "Title": "Second"}},
 	}, true)
 	require.NoError(t, err)
 	assert.True(t, ups[0].Success)

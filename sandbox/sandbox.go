@@ -1,7 +1,10 @@
 // Package sandbox runs faithful local simulators of the Award Force and
 // Salesforce APIs, seeded with realistic people: the embedded default for
 // demos (`worker --dev`, `starter sandbox`), the ground for tests and fault
-// drills. It depends on nothing else of afsync's.
+// drills. For drills, Options.SalesforceChaos and AwardForceChaos inject random
+// faults (transient errors, record locks, lost responses, late commits,
+// maintenance windows; see sfsim and afsim), and the simulators' Inject*
+// methods deterministic ones. It depends on nothing else of afsync's.
 package sandbox
 
 import (
@@ -35,6 +38,18 @@ type Options struct {
 	Latency time.Duration
 	// SalesforceDailyLimit is the org's API allocation (default 100,000).
 	SalesforceDailyLimit int
+	// SalesforceSessionTTL is how long a Salesforce access token lives (default 2h).
+	SalesforceSessionTTL time.Duration
+	// SalesforceMaxRequestTime is the Salesforce commit horizon: no write commits
+	// later than this after it arrived (default 10 minutes; see sfsim.Options).
+	SalesforceMaxRequestTime time.Duration
+	// SalesforceWriteTime is how long an upsert that matched nothing takes to insert,
+	// the window in which two concurrent upserts of one value race (default 0: none).
+	SalesforceWriteTime time.Duration
+	// SalesforceChaos and AwardForceChaos inject random faults for drills; the zero
+	// values inject none. Start refuses shares outside [0, 1].
+	SalesforceChaos sfsim.Chaos
+	AwardForceChaos afsim.Chaos
 }
 
 // Sandbox is a pair of running simulators.
@@ -57,6 +72,9 @@ func Start(opts Options) (*Sandbox, error) {
 	if opts.SalesforceAddr == "" {
 		opts.SalesforceAddr = "127.0.0.1:0"
 	}
+	if err := checkChaos(opts.SalesforceChaos, opts.AwardForceChaos); err != nil {
+		return nil, err
+	}
 	s := &Sandbox{
 		AwardForce: afsim.New(afsim.Options{
 			Keys:      map[string]bool{APIKey: true},
@@ -65,11 +83,17 @@ func Start(opts Options) (*Sandbox, error) {
 		}),
 		Salesforce: sfsim.New(sfsim.Options{
 			ClientID: ClientID, ClientSecret: ClientSecret,
-			Latency:    opts.Latency,
-			DailyLimit: opts.SalesforceDailyLimit,
+			Latency:        opts.Latency,
+			DailyLimit:     opts.SalesforceDailyLimit,
+			SessionTTL:     opts.SalesforceSessionTTL,
+			MaxRequestTime: opts.SalesforceMaxRequestTime,
+			WriteTime:      opts.SalesforceWriteTime,
 		}),
 	}
+	// Seeding goes around the API, so chaos does not touch it.
 	s.Summary = Seed(s.AwardForce, s.Salesforce, opts.Seed)
+	s.Salesforce.SetChaos(opts.SalesforceChaos)
+	s.AwardForce.SetChaos(opts.AwardForceChaos)
 	var err error
 	if s.AwardForceURL, err = s.serve(opts.AwardForceAddr, s.AwardForce); err != nil {
 		return nil, fmt.Errorf("award force simulator: %w", err)
@@ -79,6 +103,28 @@ func Start(opts Options) (*Sandbox, error) {
 		return nil, fmt.Errorf("salesforce simulator: %w", err)
 	}
 	return s, nil
+}
+
+// checkChaos refuses shares that SetChaos would panic on: they may come from flags.
+func checkChaos(sf sfsim.Chaos, af afsim.Chaos) error {
+	for _, sh := range []struct {
+		name string
+		p    float64
+	}{
+		{"Salesforce transient", sf.Transient},
+		{"Salesforce record lock", sf.RecordLock},
+		{"Salesforce lost response", sf.LostResponse},
+		{"Salesforce late commit", sf.LateCommit},
+		{"Award Force unavailable", af.Unavailable},
+	} {
+		if !(sh.p >= 0 && sh.p <= 1) { // NaN too
+			return fmt.Errorf("chaos: %s share %v is not between 0 and 1", sh.name, sh.p)
+		}
+	}
+	if sf.LateCommitDelay < 0 {
+		return fmt.Errorf("chaos: Salesforce late commit delay %v is negative", sf.LateCommitDelay)
+	}
+	return nil
 }
 
 func (s *Sandbox) serve(addr string, h http.Handler) (string, error) {

@@ -8,12 +8,18 @@
 // Where the documentation is silent the simulator picks the documented form and says so
 // in a comment marked "Unconfirmed".
 //
+// For fault drills it models: the rate limit (429 with Retry-After); injected error
+// statuses (InjectFaults: 429, 500, 503 maintenance, …); random maintenance windows
+// (Chaos.Unavailable: 503 {"status":"Maintenance in progress"}); a stalled API (Stall,
+// Resume); and latency. Injected faults are counted in Stats.Faults.
+//
 // The package depends only on the standard library. A *Server is an http.Handler and is
 // safe for concurrent use.
 package afsim
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -95,6 +101,20 @@ type Stats struct {
 	RateLimited int
 	// Writes counts successful writes (PUT and POST answered 2xx).
 	Writes int
+	// Faults counts injected faults served, from InjectFaults and from Chaos.
+	Faults int
+}
+
+// Chaos injects faults at random, for drills; the zero value injects nothing.
+type Chaos struct {
+	// Unavailable is the share, from 0 to 1, of authenticated requests answered 503
+	// with the maintenance body {"status":"Maintenance in progress"}, as InjectFaults
+	// does for 503. Like InjectFaults it strikes after rate limiting and authentication,
+	// and a pending injected fault takes precedence.
+	Unavailable float64
+	// Seed seeds the randomness: a seed and a sequence of requests (one at a time)
+	// give the same faults on every run.
+	Seed uint64
 }
 
 // Server is the simulated API. Create it with New.
@@ -111,6 +131,8 @@ type Server struct {
 	windows map[string]*window // per bucket (API key, or address without one)
 	faults  int
 	faultSC int
+	chaos   Chaos
+	rng     *rand.Rand    // Chaos's randomness
 	stalled chan struct{} // closed by Resume; nil when not stalled
 }
 
@@ -135,7 +157,24 @@ func New(opts Options) *Server {
 		seq:     map[string]int{},
 		windows: map[string]*window{},
 		stats:   Stats{ByRoute: map[string]int{}},
+		rng:     rand.New(rand.NewPCG(0, chaosStream)),
 	}
+}
+
+// chaosStream is the second PCG word, fixed so that a seed alone decides the sequence.
+const chaosStream = 0xaf5
+
+// SetChaos replaces the random faults in force (the zero value turns them off) and
+// restarts the random sequence from c.Seed. It may be called at any time, concurrently
+// with requests. A share outside [0, 1] panics: that is a bug in the drill.
+func (s *Server) SetChaos(c Chaos) {
+	if math.IsNaN(c.Unavailable) || c.Unavailable < 0 || c.Unavailable > 1 {
+		panic(fmt.Sprintf("afsim: Chaos.Unavailable = %v is not a share between 0 and 1", c.Unavailable))
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.chaos = c
+	s.rng = rand.New(rand.NewPCG(c.Seed, chaosStream))
 }
 
 // AddField adds a user profile field definition, replacing one with the same slug.
@@ -278,7 +317,7 @@ func (s *Server) Resume() {
 }
 
 // ServeHTTP answers one API request. The checks run in this order: a stall, latency, rate limit
-// (429), key (401 missing, 403 unknown), injected faults, Accept (400), route (404/405),
+// (429), key (401 missing, 403 unknown), injected faults then Chaos, Accept (400), route (404/405),
 // write access (403), then the endpoint itself. Limiting first puts X-RateLimit-* on
 // every response and throttles key guessing too.
 // Unconfirmed: the real API's order of these checks is undocumented.
@@ -390,15 +429,21 @@ func (s *Server) admit(w http.ResponseWriter, bucket string) bool {
 	return true
 }
 
-// injectFault serves a pending injected fault, reporting whether it did.
+// injectFault serves a pending injected fault, or a Chaos one, reporting whether it did.
 func (s *Server) injectFault(w http.ResponseWriter) bool {
 	s.mu.Lock()
-	if s.faults <= 0 {
+	var status int
+	switch {
+	case s.faults > 0:
+		s.faults--
+		status = s.faultSC
+	case s.chaos.Unavailable > 0 && s.rng.Float64() < s.chaos.Unavailable:
+		status = http.StatusServiceUnavailable
+	default:
 		s.mu.Unlock()
 		return false
 	}
-	s.faults--
-	status := s.faultSC
+	s.stats.Faults++
 	if status == http.StatusTooManyRequests {
 		s.stats.RateLimited++
 	}

@@ -546,10 +546,13 @@ func BenchmarkQueryByEmail(b *testing.B) {
 	}
 }
 
-// TestExternalIDMatchesLikeQueries checks that upserts find records by the
-// same case-insensitive comparison as queries, Unicode folding included.
+// TestExternalIDMatchesLikeQueries checks that a Unique, case-insensitive
+// external id matches upserts by the same case-insensitive comparison as
+// queries, Unicode folding included, and that a case-sensitive one matches
+// byte for byte while queries still ignore case.
 func TestExternalIDMatchesLikeQueries(t *testing.T) {
 	d := newDirect(t, Options{})
+	d.s.objects["contact"].field("AwardForce_Slug__c").CaseSensitive = false
 	id := d.s.Insert("Contact", map[string]any{"LastName": "x", "AwardForce_Slug__c": "kiss"})
 	// The Kelvin sign and the long s fold to k and s, as strings.EqualFold has it.
 	status, body := d.do(http.MethodPatch, "/sobjects/Contact/AwardForce_Slug__c/"+url.PathEscape("\u212aIS\u017f"), map[string]any{"Title": "t"})
@@ -558,5 +561,15 @@ func TestExternalIDMatchesLikeQueries(t *testing.T) {
 	}
 	if got := d.queryAll("SELECT Title FROM Contact WHERE AwardForce_Slug__c = '\u212aIS\u017f'"); !strings.Contains(got, `"Title":"t"`) {
 		t.Fatalf("query: %s", got)
+	}
+
+	d = newDirect(t, Options{})
+	id = d.s.Insert("Contact", map[string]any{"LastName": "x", "AwardForce_Slug__c": "kiss"})
+	status, body = d.do(http.MethodPatch, "/sobjects/Contact/AwardForce_Slug__c/"+url.PathEscape("\u212aIS\u017f"), map[string]any{"LastName": "y"})
+	if status != http.StatusCreated || strings.Contains(string(body), id) {
+		t.Fatalf("case-sensitive upsert: %d %s, want a new record", status, body)
+	}
+	if got := d.queryAll("SELECT Id FROM Contact WHERE AwardForce_Slug__c = 'KISS'"); !strings.Contains(got, `"totalSize":2`) {
+		t.Fatalf("queries stay case-insensitive: %s", got)
 	}
 }

@@ -17,11 +17,14 @@ type fieldDef struct {
 	Nillable   bool
 	ExternalID bool
 	Unique     bool
-	IDLookup   bool
-	Default    string   // value on create when absent (defaultedOnCreate)
-	DefaultID  bool     // Name on a custom object defaults to the record Id
-	Picklist   []string // picklist values
-	RefPrefix  string   // key prefix a reference must carry
+	// CaseSensitive makes a Unique field tell values apart by case; see
+	// matchFolds and uniqueFolds for what it changes.
+	CaseSensitive bool
+	IDLookup      bool
+	Default       string   // value on create when absent (defaultedOnCreate)
+	DefaultID     bool     // Name on a custom object defaults to the record Id
+	Picklist      []string // picklist values
+	RefPrefix     string   // key prefix a reference must carry
 }
 
 func (f *fieldDef) defaulted() bool { return f.Default != "" || f.DefaultID || !f.Createable }
@@ -29,8 +32,35 @@ func (f *fieldDef) defaulted() bool { return f.Default != "" || f.DefaultID || !
 // required reports whether create must supply the field.
 func (f *fieldDef) required() bool { return !f.Nillable && f.Createable && !f.defaulted() }
 
-// isText reports whether values compare case-insensitively.
+// isText reports whether values compare case-insensitively in queries.
 func (f *fieldDef) isText() bool { return f.Type != "id" && f.Type != "reference" }
+
+// matchFolds reports whether an upsert, or a GET by external id, matches
+// f's values case-insensitively. As on the platform, external-ID matching is
+// case-sensitive unless the field is Unique and not CaseSensitive; SOQL's =
+// and IN stay case-insensitive for every text field regardless.
+func (f *fieldDef) matchFolds() bool { return f.isText() && f.Unique && !f.CaseSensitive }
+
+// uniqueFolds reports whether a Unique field's values count as duplicates
+// when they differ only in case (DUPLICATE_VALUE).
+func (f *fieldDef) uniqueFolds() bool { return f.isText() && !f.CaseSensitive }
+
+// matchKey is the key under which external-ID matching compares v: folded
+// when matching ignores case, the 18-character form for ids, else v itself.
+// Two values name the same record to an upsert exactly when their keys are
+// equal.
+func (f *fieldDef) matchKey(v string) string {
+	switch {
+	case !f.isText():
+		if id, ok := normalizeID(v); ok {
+			return id
+		}
+		return v
+	case f.matchFolds():
+		return fold(v)
+	}
+	return v
+}
 
 type objectDef struct {
 	Name      string
@@ -76,14 +106,18 @@ func requiredText(name, label string, n int) *fieldDef {
 	return f
 }
 
+// slugField is a Unique, case-sensitive external id: Award Force slugs are
+// case-sensitive, so "AbCdEfGh" and "abcdefgh" are two users, and the
+// unique index is what stops two concurrent upserts of one slug from
+// creating two records.
 func slugField() *fieldDef {
 	f := text("AwardForce_Slug__c", "Award Force Slug", 8)
-	f.ExternalID, f.Unique, f.IDLookup = true, true, true
+	f.ExternalID, f.Unique, f.CaseSensitive, f.IDLookup = true, true, true, true
 	return f
 }
 
 // idField is a non-unique external id, so upserts on it can match several
-// records (the 300 case).
+// records (the 300 case) and match case-sensitively.
 func idField() *fieldDef {
 	f := text("AwardForce_Id__c", "Award Force Id", 32)
 	f.ExternalID, f.IDLookup = true, true
@@ -166,6 +200,7 @@ func (o *objectDef) describe() map[string]any {
 			"nillable":          f.Nillable,
 			"externalId":        f.ExternalID,
 			"unique":            f.Unique,
+			"caseSensitive":     f.CaseSensitive,
 			"idLookup":          f.IDLookup,
 			"defaultedOnCreate": f.defaulted(),
 			"custom":            strings.HasSuffix(f.Name, "__c"),

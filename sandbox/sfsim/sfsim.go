@@ -8,13 +8,38 @@
 // with paging, record create/update/upsert/delete with the platform's
 // validation error codes, sObject Collections with allOrNone and per-record
 // statusCode errors, describe, limits, the Sforce-Limit-Info header and the
-// daily request allocation. It depends only on the standard library.
+// daily request allocation. External-ID upserts match case-sensitively
+// unless the field is Unique and case-insensitive, and only a Unique field
+// stops two concurrent upserts from creating two records (Options.WriteTime).
+//
+// It models the faults a reliability drill needs, each counted in
+// Stats.Faults:
+//
+//   - whole-request errors without effect: InjectFaults, and Chaos.Transient
+//     (503 SERVER_UNAVAILABLE, 500 UNKNOWN_EXCEPTION, 403
+//     REQUEST_LIMIT_EXCEEDED ConcurrentRequests; 503 from the token
+//     endpoint);
+//   - per-record errors in a call whose other records succeed, such as
+//     UNABLE_TO_LOCK_ROW: InjectRecordFaults and Chaos.RecordLock;
+//   - lost responses, the write committed and the connection dropped:
+//     InjectLostResponses and Chaos.LostResponse;
+//   - late commits, the connection dropped at once and the write committed
+//     later, no later than Options.MaxRequestTime after it arrived:
+//     InjectLateCommits and Chaos.LateCommit;
+//   - expired sessions (ExpireSessions, Options.SessionTTL) and the daily
+//     allocation (Options.DailyLimit).
+//
+// As on the platform, a write goes on after its client hangs up: one that
+// has arrived is carried out even if the client disconnects during the
+// simulated latency. It depends only on the standard library.
 package sfsim
 
 import (
+	"bytes"
+	"context"
 	"crypto"
 	"crypto/hmac"
-	"crypto/rand"
+	crand "crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/base64"
@@ -22,6 +47,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -56,6 +82,23 @@ type Options struct {
 	// (case-insensitively) an existing one of the same object fail with
 	// DUPLICATES_DETECTED, like an active blocking duplicate rule.
 	DuplicateRuleEmail bool
+	// MaxRequestTime is the longest the org works on a request after it
+	// arrives (default 10 minutes). A write never commits later than
+	// MaxRequestTime after its arrival, late commits included: it is the
+	// commit horizon a client must wait out before it re-checks a write
+	// whose answer it lost. To keep that promise despite timer jitter, work
+	// stops a little before it (a tenth of MaxRequestTime, at most 10ms): a
+	// request that reaches the point of doing its work after that, through
+	// Latency or WriteTime, is answered 500 REQUEST_RUNNING_TOO_LONG with
+	// nothing written, and a late commit lands then at the latest.
+	MaxRequestTime time.Duration
+	// WriteTime is how long the transaction of an upsert (single or
+	// collection) that found no match runs before it inserts; 0, the
+	// default, finds and inserts atomically. While it runs the lock is
+	// released, so two concurrent upserts of one value can both find no
+	// match: at insert time a Unique field refuses the later one with
+	// DUPLICATE_VALUE, any other field gets two records.
+	WriteTime time.Duration
 }
 
 // Stats counts what clients did since New or the last ResetStats.
@@ -77,12 +120,11 @@ type Stats struct {
 	ByRoute map[string]int
 	// TokenRequests counts requests to the token endpoint, failed ones too.
 	TokenRequests int
-}
-
-type fault struct {
-	n             int
-	status        int
-	code, message string
+	// Faults counts every injected fault by kind: "transient",
+	// "record_lock", "lost_response", "late_commit" and "token_unavailable"
+	// for Chaos and the lost-response and late-commit injections; the
+	// errorCode of InjectFaults and the statusCode of InjectRecordFaults.
+	Faults map[string]int
 }
 
 // Server is the simulator. It is an http.Handler and safe for concurrent use.
@@ -102,6 +144,10 @@ type Server struct {
 	faults []fault
 	// lostResponses counts the writes still to commit without an answer.
 	lostResponses int
+	lateCommits   []lateCommit
+	recordFaults  []recordFault
+	chaos         Chaos
+	rng           *rand.Rand // Chaos's randomness
 	cursors       map[string]*cursor
 	cursorID      uint64
 
@@ -122,6 +168,10 @@ func New(opts Options) *Server {
 	if opts.QueryPageSize <= 0 {
 		opts.QueryPageSize = 2000
 	}
+	if opts.MaxRequestTime <= 0 {
+		opts.MaxRequestTime = 10 * time.Minute
+	}
+	opts.WriteTime = max(opts.WriteTime, 0)
 	s := &Server{
 		opts:    opts,
 		objects: schema(),
@@ -131,7 +181,8 @@ func New(opts Options) *Server {
 		tables:  map[string]*table{},
 		tokens:  map[string]time.Time{},
 		cursors: map[string]*cursor{},
-		stats:   Stats{ByRoute: map[string]int{}},
+		stats:   newStats(),
+		rng:     rand.New(rand.NewPCG(0, chaosStream)),
 	}
 	for _, o := range s.objects {
 		s.tables[o.Name] = newTable(o)
@@ -141,11 +192,13 @@ func New(opts Options) *Server {
 
 func randomBytes(n int) []byte {
 	b := make([]byte, n)
-	if _, err := rand.Read(b); err != nil {
+	if _, err := crand.Read(b); err != nil {
 		panic(err)
 	}
 	return b
 }
+
+func newStats() Stats { return Stats{ByRoute: map[string]int{}, Faults: map[string]int{}} }
 
 // Stats returns a copy of the counters.
 func (s *Server) Stats() Stats {
@@ -153,6 +206,7 @@ func (s *Server) Stats() Stats {
 	defer s.mu.Unlock()
 	st := s.stats
 	st.ByRoute = maps.Clone(s.stats.ByRoute)
+	st.Faults = maps.Clone(s.stats.Faults)
 	return st
 }
 
@@ -160,7 +214,7 @@ func (s *Server) Stats() Stats {
 func (s *Server) ResetStats() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.stats = Stats{ByRoute: map[string]int{}}
+	s.stats = newStats()
 }
 
 // ExpireSessions invalidates every token issued so far: each then answers
@@ -171,43 +225,17 @@ func (s *Server) ExpireSessions() {
 	clear(s.tokens)
 }
 
-// InjectFaults makes the next n authenticated API requests fail with status
-// and a single error {errorCode, message}, e.g. 503 SERVER_UNAVAILABLE or 403
-// REQUEST_LIMIT_EXCEEDED "ConcurrentRequests (concurrent API requests) Limit
-// exceeded.". Faulted requests are charged like any other. Calls queue up.
-func (s *Server) InjectFaults(n int, status int, errorCode, message string) {
-	if n <= 0 {
-		return
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.faults = append(s.faults, fault{n: n, status: status, code: errorCode, message: message})
-}
-
-// InjectLostResponses makes the next n successful API writes (POST, PATCH,
-// DELETE; token requests are not affected) commit and then drop the connection before answering: the fault
-// that makes a naive client create a record twice when it retries.
-func (s *Server) InjectLostResponses(n int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.lostResponses += n
-}
-
-func (s *Server) takeLostResponse() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.lostResponses <= 0 {
-		return false
-	}
-	s.lostResponses--
-	return true
-}
-
 // reply is a response computed under the lock and written after it.
 type reply struct {
 	status int
 	body   any // marshalled as JSON unless it is a rawText
 	header http.Header
+	// drop answers by closing the connection instead.
+	drop bool
+	// then, when set, is the rest of a transaction that runs for
+	// Options.WriteTime without the lock: the reply is then's, called under
+	// the lock once that time has passed.
+	then func() reply
 }
 
 type rawText string
@@ -232,22 +260,45 @@ const maxURI = 16384
 
 var versionRE = regexp.MustCompile(`^v[0-9]+\.[0-9]$`)
 
+// maxBody bounds a request body.
+const maxBody = 64 << 20
+
+// isWrite reports whether r is an API write: one that goes on after its
+// client hangs up, and that late commits and lost responses strike.
+func isWrite(r *http.Request) bool {
+	switch r.Method {
+	case http.MethodPost, http.MethodPatch, http.MethodDelete:
+		return strings.HasPrefix(r.URL.Path, "/services/data/")
+	}
+	return false
+}
+
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	arrival := time.Now()
+	// A request has arrived once its body has: read it before the latency,
+	// so that a write can be carried out after its client has gone.
+	var body []byte
+	var bodyErr error
+	if r.Body != nil {
+		body, bodyErr = io.ReadAll(io.LimitReader(r.Body, maxBody))
+		r.Body = io.NopCloser(bytes.NewReader(body))
+	}
 	if s.opts.Latency > 0 {
-		if !latency.Wait(r.Context(), s.opts.Latency) {
+		ctx := r.Context()
+		if isWrite(r) {
+			// Salesforce goes on with a request after the client
+			// disconnects; only a read gives up with its caller.
+			ctx = context.WithoutCancel(ctx)
+		}
+		if !latency.Wait(ctx, s.opts.Latency) {
 			return
 		}
 	}
-	rep := s.serve(r)
-	if r.Method != http.MethodGet && rep.status < 300 && strings.HasPrefix(r.URL.Path, "/services/data/") && s.takeLostResponse() {
-		// The write is committed; the answer never arrives.
-		if hj, ok := w.(http.Hijacker); ok {
-			if conn, _, err := hj.Hijack(); err == nil {
-				_ = conn.Close()
-				return
-			}
-		}
+	rep := s.serve(r, body, bodyErr, arrival)
+	if rep.drop {
+		dropConnection(w)
+		return
 	}
 	for k, v := range rep.header {
 		w.Header()[k] = v
@@ -272,7 +323,29 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(b)
 }
 
-func (s *Server) serve(r *http.Request) reply {
+// call is an API request, parsed, as route needs it. It holds no reference
+// to the http.Request, so that a late commit can run it after the handler
+// has returned.
+type call struct {
+	method  string
+	query   url.Values
+	version string
+	segs    []string
+	body    []byte
+	pq      *preparedQuery // the prepared query of a GET /query
+}
+
+// horizon returns the moment after which a request that arrived at arrival
+// may no longer do its work (see Options.MaxRequestTime).
+func (s *Server) horizon(arrival time.Time) time.Time {
+	return arrival.Add(s.opts.MaxRequestTime - min(s.opts.MaxRequestTime/10, 10*time.Millisecond))
+}
+
+func tooLong() reply {
+	return errReply(http.StatusInternalServerError, "REQUEST_RUNNING_TOO_LONG", "Your request was running for too long, and has been stopped.")
+}
+
+func (s *Server) serve(r *http.Request, body []byte, bodyErr error, arrival time.Time) reply {
 	// The platform's front end refuses long URIs before anything else.
 	if len(r.RequestURI) > maxURI {
 		return reply{status: http.StatusRequestURITooLong, body: rawText("414 Request-URI Too Large\n")}
@@ -299,19 +372,14 @@ func (s *Server) serve(r *http.Request) reply {
 			segs = append(segs, seg)
 		}
 	}
-	var body []byte
-	if r.Body != nil {
-		b, err := io.ReadAll(io.LimitReader(r.Body, 64<<20))
-		if err != nil {
-			return errReply(http.StatusBadRequest, "JSON_PARSER_ERROR", "could not read request body")
-		}
-		body = b
+	if bodyErr != nil {
+		return errReply(http.StatusBadRequest, "JSON_PARSER_ERROR", "could not read request body")
 	}
+	c := &call{method: r.Method, query: r.URL.Query(), version: version, segs: segs, body: body}
 	// A query is parsed and resolved against the (immutable) schema before
 	// the lock; its errors are still answered only after the checks below.
-	var pq *preparedQuery
 	if r.Method == http.MethodGet && len(segs) == 1 && segs[0] == "query" {
-		pq = s.prepareQuery(version, r.URL.Query().Get("q"))
+		c.pq = s.prepareQuery(version, c.query.Get("q"))
 	}
 
 	s.mu.Lock()
@@ -330,15 +398,25 @@ func (s *Server) serve(r *http.Request) reply {
 	s.stats.APICalls++
 	s.stats.ByRoute[routeKey(r.Method, segs)]++
 	h.Set("Sforce-Limit-Info", fmt.Sprintf("api-usage=%d/%d", s.used, s.opts.DailyLimit))
-	var rep reply
-	if len(s.faults) > 0 {
-		f := &s.faults[0]
-		rep = errReply(f.status, f.code, f.message)
-		if f.n--; f.n == 0 {
-			s.faults = s.faults[1:]
+	horizon := s.horizon(arrival)
+	write := isWrite(r)
+	rep, faulted := s.requestFault()
+	switch {
+	case faulted:
+	case time.Now().After(horizon):
+		rep = tooLong()
+	default:
+		if write {
+			if delay, late := s.takeLateCommit(); late {
+				s.commitLater(c, horizon, delay)
+				return reply{drop: true}
+			}
 		}
-	} else {
-		rep = s.route(r, version, segs, body, pq)
+		rep = s.execute(c, horizon)
+		if write && rep.status < 300 && s.takeLostResponse() {
+			// The write is committed; the answer never arrives.
+			return reply{drop: true}
+		}
 	}
 	if rep.header != nil {
 		for k, v := range rep.header {
@@ -347,6 +425,40 @@ func (s *Server) serve(r *http.Request) reply {
 	}
 	rep.header = h
 	return rep
+}
+
+// execute routes c and runs the transaction to its end; the caller holds
+// s.mu, which execute releases while a transaction waits out
+// Options.WriteTime. A transaction that would go on past horizon is
+// stopped with nothing more written.
+func (s *Server) execute(c *call, horizon time.Time) reply {
+	rep := s.route(c)
+	for rep.then != nil {
+		then := rep.then
+		s.mu.Unlock()
+		time.Sleep(s.opts.WriteTime)
+		s.mu.Lock()
+		if time.Now().After(horizon) {
+			return tooLong()
+		}
+		rep = then()
+	}
+	return rep
+}
+
+// commitLater carries out a write whose connection is dropped now, delay
+// later but no later than horizon, against the store as it is then; the
+// caller holds s.mu. Nobody hears of the outcome.
+func (s *Server) commitLater(c *call, horizon time.Time, delay time.Duration) {
+	wait := min(delay, time.Until(horizon))
+	time.AfterFunc(wait, func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		// Due by horizon, it starts now even if the timer fired a little
+		// late (the slack in horizon absorbs that); only a WriteTime wait
+		// that would end past horizon stops it.
+		s.execute(c, horizon)
+	})
 }
 
 // routeKey names a route for Stats.ByRoute.
@@ -363,10 +475,9 @@ func routeKey(method string, segs []string) string {
 	return method + " /" + strings.Join(p, "/")
 }
 
-// route answers an authenticated, charged request; the caller holds s.mu. pq
-// is the prepared query of a GET /query.
-func (s *Server) route(r *http.Request, version string, segs []string, body []byte, pq *preparedQuery) reply {
-	m := r.Method
+// route answers an authenticated, charged request; the caller holds s.mu.
+func (s *Server) route(c *call) reply {
+	m, version, segs, body := c.method, c.version, c.segs, c.body
 	switch {
 	case len(segs) == 1 && segs[0] == "limits":
 		if m != http.MethodGet {
@@ -380,7 +491,7 @@ func (s *Server) route(r *http.Request, version string, segs []string, body []by
 			return methodNotAllowed(m, "GET")
 		}
 		s.stats.Queries++
-		return s.query(pq)
+		return s.query(c.pq)
 	case len(segs) == 2 && segs[0] == "query":
 		if m != http.MethodGet {
 			return methodNotAllowed(m, "GET")
@@ -407,7 +518,7 @@ func (s *Server) route(r *http.Request, version string, segs []string, body []by
 			}
 			switch m {
 			case http.MethodGet:
-				return s.get(version, o, segs[2], r.URL.Query().Get("fields"))
+				return s.get(version, o, segs[2], c.query.Get("fields"))
 			case http.MethodPatch:
 				return s.update(o, segs[2], body)
 			case http.MethodDelete:
@@ -417,7 +528,7 @@ func (s *Server) route(r *http.Request, version string, segs []string, body []by
 		case 4:
 			switch m {
 			case http.MethodPatch:
-				return s.upsert(version, o, segs[2], segs[3], body, r.URL.Query().Get("updateOnly") == "true")
+				return s.upsert(version, o, segs[2], segs[3], body, c.query.Get("updateOnly") == "true")
 			case http.MethodGet:
 				return s.getByExternalID(version, o, segs[2], segs[3])
 			}
@@ -487,7 +598,15 @@ const jwtGrant = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 func (s *Server) token(r *http.Request) reply {
 	s.mu.Lock()
 	s.stats.TokenRequests++
+	unavailable := s.draw(s.chaos.Transient)
+	if unavailable {
+		s.stats.Faults[faultTokenUnavailable]++
+	}
 	s.mu.Unlock()
+	if unavailable {
+		// The login servers' front end, not the OAuth endpoint, answers.
+		return reply{status: http.StatusServiceUnavailable, body: rawText("Service Unavailable")}
+	}
 	if r.Method != http.MethodPost {
 		return methodNotAllowed(r.Method, "POST")
 	}

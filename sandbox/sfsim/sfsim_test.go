@@ -385,7 +385,7 @@ func TestCreate(t *testing.T) {
 		{"unknown field", "Contact", map[string]any{"LastName": "x", "Nickname": "y"}, "INVALID_FIELD", []string{"Nickname"}},
 		{"read-only field", "Contact", map[string]any{"LastName": "x", "CreatedDate": "2020-01-01T00:00:00.000+0000"}, "INVALID_FIELD_FOR_INSERT_UPDATE", []string{"CreatedDate"}},
 		{"Id on insert", "Contact", map[string]any{"LastName": "x", "Id": id}, "INVALID_FIELD", []string{"Id"}},
-		{"unique slug, other case", "Contact", map[string]any{"LastName": "x", "AwardForce_Slug__c": "abcd1234"}, "DUPLICATE_VALUE", []string{}},
+		{"unique slug", "Contact", map[string]any{"LastName": "x", "AwardForce_Slug__c": "AbCd1234"}, "DUPLICATE_VALUE", []string{}},
 		{"bad reference", "Contact", map[string]any{"LastName": "x", "AccountId": "nope"}, "MALFORMED_ID", []string{"AccountId"}},
 		{"not JSON", "Contact", "{", "JSON_PARSER_ERROR", nil},
 	}
@@ -405,6 +405,8 @@ func TestCreate(t *testing.T) {
 		})
 	}
 	e.do("POST", "/sobjects/Nope__c", map[string]any{"Name": "x"}).apiErr(t, 404, "NOT_FOUND")
+	// The slug is unique case-sensitively: another case is another value.
+	e.do("POST", "/sobjects/Contact", map[string]any{"LastName": "x", "AwardForce_Slug__c": "abcd1234"}).object(t, 201)
 }
 
 func TestDuplicateRule(t *testing.T) {
@@ -463,13 +465,16 @@ func TestUpsert(t *testing.T) {
 	if rec, _ := e.sim.Record("Contact", id); rec["AwardForce_Slug__c"] != "slug-1" {
 		t.Errorf("external id not stored: %v", rec)
 	}
-	// Matching is case-insensitive for text external ids.
-	m = e.do("PATCH", path+"SLUG-1", map[string]any{"Title": "Updated"}).object(t, 200)
+	m = e.do("PATCH", path+"slug-1", map[string]any{"Title": "Updated"}).object(t, 200)
 	if m["created"] != false || m["id"] != id {
 		t.Fatalf("update %v", m)
 	}
 	if rec, _ := e.sim.Record("Contact", id); rec["Title"] != "Updated" {
 		t.Errorf("not updated: %v", rec)
+	}
+	// The slug is case-sensitive: another case is another record.
+	if m = e.do("PATCH", path+"SLUG-1", map[string]any{"LastName": "Other"}).object(t, 201); m["id"] == id {
+		t.Fatalf("SLUG-1 matched slug-1: %v", m)
 	}
 	// Values are path segments: an escaped slash is part of the value.
 	m = e.do("PATCH", path+url.PathEscape("a/b"), map[string]any{"LastName": "Slash"}).object(t, 201)
@@ -607,12 +612,12 @@ func TestUpsertCollection(t *testing.T) {
 		return fields
 	}
 	r := e.do("PATCH", "/composite/sobjects/Contact/AwardForce_Slug__c", map[string]any{"allOrNone": false, "records": []any{
-		rec(map[string]any{"AwardForce_Slug__c": "S1", "Title": "Updated"}),
+		rec(map[string]any{"AwardForce_Slug__c": "s1", "Title": "Updated"}),
 		rec(map[string]any{"AwardForce_Slug__c": "s2", "LastName": "New"}),
 		rec(map[string]any{"AwardForce_Slug__c": "s3"}),
 		rec(map[string]any{"LastName": "No key"}),
 		rec(map[string]any{"AwardForce_Slug__c": "s4", "LastName": "Twice"}),
-		rec(map[string]any{"AwardForce_Slug__c": "S4", "LastName": "Twice"}),
+		rec(map[string]any{"AwardForce_Slug__c": "s4", "LastName": "Twice"}),
 	}})
 	var res []struct {
 		ID      string

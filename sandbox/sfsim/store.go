@@ -125,6 +125,35 @@ func (t *table) lookupKey(f *fieldDef, k string) []string {
 	return t.index[f.Name][k]
 }
 
+// matchExternal returns the ids that value v of external id f names to an
+// upsert or a GET by external id: compared case-sensitively unless f is
+// Unique and case-insensitive (fieldDef.matchFolds), ids in either form.
+func (t *table) matchExternal(f *fieldDef, v string) []string {
+	ids := t.lookup(f.Name, v)
+	if !f.isText() || f.matchFolds() {
+		return ids
+	}
+	return t.exactly(f, v, ids)
+}
+
+// holders returns the ids whose value of the Unique field f duplicates v:
+// compared case-insensitively unless f is CaseSensitive.
+func (t *table) holders(f *fieldDef, v string) []string {
+	ids := t.lookup(f.Name, v)
+	if !f.isText() || f.uniqueFolds() {
+		return ids
+	}
+	return t.exactly(f, v, ids)
+}
+
+// exactly keeps the ids, a fresh slice, whose f is v byte for byte.
+func (t *table) exactly(f *fieldDef, v string, ids []string) []string {
+	return slices.DeleteFunc(ids, func(id string) bool {
+		got, _ := str(t.rows[id][f.Name])
+		return got != v
+	})
+}
+
 // undoLog lets a collection request with allOrNone roll back.
 type undoLog []undoEntry
 
@@ -315,7 +344,7 @@ func (s *Server) validate(o *objectDef, in map[string]any, create bool, existing
 		if !ok || !f.Unique {
 			continue
 		}
-		for _, id := range t.lookup(f.Name, v) {
+		for _, id := range t.holders(f, v) {
 			if id != selfID {
 				return nil, []apiError{{Code: "DUPLICATE_VALUE", Message: fmt.Sprintf("duplicate value found: %s duplicates value on record with id: %s", f.Name, id)}}
 			}
@@ -441,6 +470,9 @@ func (s *Server) create(version string, o *objectDef, body []byte) reply {
 	if perr != nil {
 		return errsReply(http.StatusBadRequest, []apiError{*perr})
 	}
+	if e := s.takeRecordFault(""); e != nil {
+		return errsReply(http.StatusBadRequest, []apiError{*e})
+	}
 	id, errs := s.insert(o, in, nil)
 	if errs != nil {
 		return errsReply(http.StatusBadRequest, errs)
@@ -474,7 +506,7 @@ func (s *Server) getByExternalID(version string, o *objectDef, field, value stri
 		return errReply(http.StatusNotFound, "NOT_FOUND", "Provided external ID field does not exist or is not accessible: "+field)
 	}
 	t := s.tables[o.Name]
-	ids := t.lookup(f.Name, value)
+	ids := t.matchExternal(f, value)
 	switch len(ids) {
 	case 0:
 		return notFound()
@@ -506,6 +538,9 @@ func (s *Server) update(o *objectDef, rawID string, body []byte) reply {
 			return errReply(http.StatusBadRequest, "INVALID_ID_FIELD", "The Id field should not be specified in the sobject data.")
 		}
 	}
+	if e := s.takeRecordFault(id); e != nil {
+		return errsReply(http.StatusBadRequest, []apiError{*e})
+	}
 	if errs := s.modify(o, id, in, "", nil); errs != nil {
 		return errsReply(http.StatusBadRequest, errs)
 	}
@@ -517,6 +552,9 @@ func (s *Server) delete(o *objectDef, rawID string) reply {
 	id, rep := s.resolveID(o, rawID)
 	if rep != nil {
 		return *rep
+	}
+	if e := s.takeRecordFault(id); e != nil {
+		return errsReply(http.StatusBadRequest, []apiError{*e})
 	}
 	t := s.tables[o.Name]
 	t.remove(id)
@@ -548,16 +586,19 @@ func (s *Server) upsert(version string, o *objectDef, field, value string, body 
 		return errsReply(http.StatusBadRequest, []apiError{*perr})
 	}
 	if v, ok := fieldValue(o, in, f.Name); ok && f.Name != "Id" {
-		if sv, _ := str(v); !strings.EqualFold(sv, value) {
+		if sv, _ := str(v); f.matchKey(sv) != f.matchKey(value) {
 			return errReply(http.StatusBadRequest, "INVALID_FIELD", fmt.Sprintf("The external ID field %s in the body does not match the value in the URL", f.Name), f.Name)
 		}
 	}
 	t := s.tables[o.Name]
-	ids := t.lookup(f.Name, value)
+	ids := t.matchExternal(f, value)
 	switch {
 	case len(ids) > 1:
 		return multipleChoices(version, o, ids)
 	case len(ids) == 1:
+		if e := s.takeRecordFault(ids[0]); e != nil {
+			return errsReply(http.StatusBadRequest, []apiError{*e})
+		}
 		if errs := s.modify(o, ids[0], in, f.Name, nil); errs != nil {
 			return errsReply(http.StatusBadRequest, errs)
 		}
@@ -573,12 +614,23 @@ func (s *Server) upsert(version string, o *objectDef, field, value string, body 
 		}
 	}
 	withKey[f.Name] = value
-	id, errs := s.insert(o, withKey, nil)
-	if errs != nil {
-		return errsReply(http.StatusBadRequest, errs)
+	insert := func() reply {
+		if e := s.takeRecordFault(""); e != nil {
+			return errsReply(http.StatusBadRequest, []apiError{*e})
+		}
+		// Validation sees the store as it is now: a Unique value inserted
+		// meanwhile is a DUPLICATE_VALUE, a non-unique one a second record.
+		id, errs := s.insert(o, withKey, nil)
+		if errs != nil {
+			return errsReply(http.StatusBadRequest, errs)
+		}
+		s.stats.Writes++
+		return reply{status: http.StatusCreated, body: ordered{{"id", id}, {"success", true}, {"errors", []any{}}, {"created", true}}}
 	}
-	s.stats.Writes++
-	return reply{status: http.StatusCreated, body: ordered{{"id", id}, {"success", true}, {"errors", []any{}}, {"created", true}}}
+	if s.opts.WriteTime > 0 {
+		return reply{then: insert}
+	}
+	return insert()
 }
 
 type collectionOp int
@@ -611,21 +663,48 @@ func (s *Server) collection(version string, op collectionOp, o *objectDef, extFi
 	if len(req.Records) > maxCollection {
 		return errReply(http.StatusBadRequest, "EXCEEDED_ID_LIMIT", fmt.Sprintf("record limit reached. cannot submit more than %d records into this call", maxCollection))
 	}
-	var undo undoLog
-	results := make([]recordResult, len(req.Records))
-	// Upserts that name the same external id twice in one request fail.
+	// Upserts that name the same external id twice in one request fail;
+	// "the same" as matching has it.
 	seen := map[string]int{}
 	if op == opUpsert {
 		for _, rec := range req.Records {
 			if v, ok := fieldValue(o, rec, extField.Name); ok {
 				if sv, ok := str(v); ok && sv != "" {
-					seen[fold(sv)]++
+					seen[extField.matchKey(sv)]++
 				}
 			}
 		}
 	}
-	for i, rec := range req.Records {
-		results[i] = s.collectionRecord(op, o, extField, rec, seen, &undo)
+	apply := func(fresh []bool) reply {
+		return s.applyCollection(version, op, o, extField, req.AllOrNone, req.Records, seen, fresh)
+	}
+	if op == opUpsert && s.opts.WriteTime > 0 {
+		// The records that match nothing now are inserted when the
+		// transaction has run for WriteTime, whatever matches them then.
+		var fresh []bool
+		for i, rec := range req.Records {
+			if ids, fail := s.upsertTarget(o, extField, rec, seen); fail == nil && len(ids) == 0 && extField.Name != "Id" {
+				if fresh == nil {
+					fresh = make([]bool, len(req.Records))
+				}
+				fresh[i] = true
+			}
+		}
+		if fresh != nil {
+			return reply{then: func() reply { return apply(fresh) }}
+		}
+	}
+	return apply(nil)
+}
+
+// applyCollection writes the records of a collection request and renders
+// the results; fresh marks the upserts to insert without matching (see
+// Options.WriteTime), nil for none.
+func (s *Server) applyCollection(version string, op collectionOp, o *objectDef, extField *fieldDef, allOrNone bool, records []map[string]any, seen map[string]int, fresh []bool) reply {
+	var undo undoLog
+	results := make([]recordResult, len(records))
+	for i, rec := range records {
+		results[i] = s.collectionRecord(op, o, extField, rec, seen, &undo, fresh != nil && fresh[i])
 	}
 	failed := false
 	for _, r := range results {
@@ -633,7 +712,7 @@ func (s *Server) collection(version string, op collectionOp, o *objectDef, extFi
 			failed = true
 		}
 	}
-	if failed && req.AllOrNone {
+	if failed && allOrNone {
 		undo.rollback()
 		for i := range results {
 			if results[i].errs == nil {
@@ -676,13 +755,16 @@ func (s *Server) recordType(rec map[string]any) (*objectDef, *apiError) {
 	return o, nil
 }
 
-func (s *Server) collectionRecord(op collectionOp, o *objectDef, extField *fieldDef, rec map[string]any, seen map[string]int, undo *undoLog) recordResult {
+func (s *Server) collectionRecord(op collectionOp, o *objectDef, extField *fieldDef, rec map[string]any, seen map[string]int, undo *undoLog, fresh bool) recordResult {
 	fail := func(e apiError) recordResult { return recordResult{errs: []apiError{e}} }
 	switch op {
 	case opCreate:
 		obj, err := s.recordType(rec)
 		if err != nil {
 			return fail(*err)
+		}
+		if e := s.takeRecordFault(""); e != nil {
+			return fail(*e)
 		}
 		id, errs := s.insert(obj, rec, undo)
 		return recordResult{id: id, errs: errs}
@@ -707,9 +789,44 @@ func (s *Server) collectionRecord(op collectionOp, o *objectDef, extField *field
 			}
 			return recordResult{id: id, errs: []apiError{{Code: "INVALID_CROSS_REFERENCE_KEY", Message: "invalid cross reference id"}}}
 		}
+		if e := s.takeRecordFault(id); e != nil {
+			return recordResult{id: id, errs: []apiError{*e}}
+		}
 		return recordResult{id: id, errs: s.modify(obj, id, rec, "", undo)}
 	}
-	// Upsert: the type may be omitted but must not contradict the path.
+	ids, failure := s.upsertTarget(o, extField, rec, seen)
+	if failure != nil {
+		return *failure
+	}
+	if fresh {
+		ids = nil // it matched nothing when the transaction began
+	}
+	switch {
+	case len(ids) > 1:
+		return fail(apiError{Code: "DUPLICATE_EXTERNAL_ID", Message: fmt.Sprintf("%s: more than one record found for external id field: %v", extField.Name, ids), Fields: []string{extField.Name}})
+	case len(ids) == 1:
+		if e := s.takeRecordFault(ids[0]); e != nil {
+			return fail(*e)
+		}
+		return recordResult{id: ids[0], errs: s.modify(o, ids[0], rec, extField.Name, undo)}
+	case extField.Name == "Id":
+		return fail(apiError{Code: "NOT_FOUND", Message: "Provided Id does not match any record"})
+	}
+	if e := s.takeRecordFault(""); e != nil {
+		return fail(*e)
+	}
+	id, errs := s.insert(o, rec, undo)
+	return recordResult{id: id, errs: errs, created: errs == nil}
+}
+
+// upsertTarget checks an upsert record of a collection and returns the
+// records its external id value matches now; failure is the record's result
+// when it cannot be upserted at all.
+func (s *Server) upsertTarget(o *objectDef, extField *fieldDef, rec map[string]any, seen map[string]int) (ids []string, failure *recordResult) {
+	fail := func(e apiError) ([]string, *recordResult) {
+		return nil, &recordResult{errs: []apiError{e}}
+	}
+	// The type may be omitted but must not contradict the path.
 	if _, has := rec["attributes"]; has {
 		obj, err := s.recordType(rec)
 		if err != nil {
@@ -724,18 +841,8 @@ func (s *Server) collectionRecord(op collectionOp, o *objectDef, extField *field
 	if !ok || value == "" {
 		return fail(apiError{Code: "MISSING_ARGUMENT", Message: fmt.Sprintf("%s not specified", extField.Name), Fields: []string{extField.Name}})
 	}
-	if seen[fold(value)] > 1 {
+	if seen[extField.matchKey(value)] > 1 {
 		return fail(apiError{Code: "DUPLICATE_EXTERNAL_ID", Message: fmt.Sprintf("Duplicate external id specified: %s", value), Fields: []string{extField.Name}})
 	}
-	ids := s.tables[o.Name].lookup(extField.Name, value)
-	switch {
-	case len(ids) > 1:
-		return fail(apiError{Code: "DUPLICATE_EXTERNAL_ID", Message: fmt.Sprintf("%s: more than one record found for external id field: %v", extField.Name, ids), Fields: []string{extField.Name}})
-	case len(ids) == 1:
-		return recordResult{id: ids[0], errs: s.modify(o, ids[0], rec, extField.Name, undo)}
-	case extField.Name == "Id":
-		return fail(apiError{Code: "NOT_FOUND", Message: "Provided Id does not match any record"})
-	}
-	id, errs := s.insert(o, rec, undo)
-	return recordResult{id: id, errs: errs, created: errs == nil}
+	return s.tables[o.Name].matchExternal(extField, value), nil
 }
