@@ -22,8 +22,11 @@ func newCmdHealthcheck() *cobra.Command {
 		Use:   "healthcheck",
 		Short: "Exit 0 when the worker on this host is up and reaches Temporal, 1 otherwise",
 		Long: `Ask a running worker's GET /healthz (served when AFSYNC_HTTP_ADDR is set),
-which answers 200 only while the worker reaches its Temporal frontend. For
-container healthchecks: docker-compose.yml runs "worker healthcheck".`,
+which answers 200 while the worker reaches its Temporal frontend, 503
+otherwise. A worker whose start-up check still waits for Award Force or
+Salesforce (an outage) is healthy: it receives webhooks meanwhile, and the
+JSON it answers, printed here, says what it waits for. For container
+healthchecks: docker-compose.yml runs "worker healthcheck".`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if url == "" {
@@ -35,7 +38,14 @@ container healthchecks: docker-compose.yml runs "worker healthcheck".`,
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
 			defer cancel()
-			return probe(ctx, url)
+			body, err := probe(ctx, url)
+			if err != nil {
+				return err
+			}
+			if body != "" {
+				fmt.Fprintln(cmd.OutOrStdout(), body)
+			}
+			return nil
 		},
 	}
 	cmd.Flags().StringVar(&url, "url", "", "the health URL (default: /healthz on AFSYNC_HTTP_ADDR's port, on 127.0.0.1)")
@@ -59,19 +69,22 @@ func healthURL(addr string) (string, error) {
 	return "http://" + net.JoinHostPort(host, port) + "/healthz", nil
 }
 
-func probe(ctx context.Context, url string) error {
+// probe asks url and returns its body (the worker's JSON, one line) when it
+// answers 200.
+func probe(ctx context.Context, url string) (string, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
-		return err
+		return "", err
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return fmt.Errorf("unhealthy: %w", err)
+		return "", fmt.Errorf("unhealthy: %w", err)
 	}
 	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 2048))
+	body := strings.TrimSpace(string(raw))
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("unhealthy: %s: %s", resp.Status, strings.TrimSpace(string(body)))
+		return "", fmt.Errorf("unhealthy: %s: %s", resp.Status, body)
 	}
-	return nil
+	return body, nil
 }

@@ -27,21 +27,28 @@ func TestHealthURLProbesTheListenPortOnLoopback(t *testing.T) {
 }
 
 func TestHealthcheckExitsByTheWorkersAnswer(t *testing.T) {
-	status := http.StatusOK
+	// The bodies afworker's /healthz answers.
+	status, body := http.StatusOK, `{"status":"ok","temporal":"ok","checks":"passed"}`
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/healthz" {
 			http.NotFound(w, r)
 			return
 		}
+		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(status)
-		_, _ = w.Write([]byte("temporal unreachable"))
+		_, _ = w.Write([]byte(body + "\n"))
 	}))
 	defer srv.Close()
 	if err := execute(t, "healthcheck", "--url", srv.URL+"/healthz"); err != nil {
 		t.Fatalf("healthy worker: %v", err)
 	}
-	status = http.StatusServiceUnavailable
-	if err := execute(t, "healthcheck", "--url", srv.URL+"/healthz"); err == nil || !strings.Contains(err.Error(), "temporal unreachable") {
+	// During an outage of the APIs the worker is up and receives webhooks.
+	body = `{"status":"starting","temporal":"ok","checks":"waiting for Award Force: HTTP 503: Maintenance in progress (attempt 3, next in 4s)"}`
+	if out, err := executeOut(t, "healthcheck", "--url", srv.URL+"/healthz"); err != nil || !strings.Contains(out, "waiting for Award Force") {
+		t.Fatalf("worker waiting for the APIs: %v, printed %q; want healthy, saying what it waits for", err, out)
+	}
+	status, body = http.StatusServiceUnavailable, `{"status":"unavailable","temporal":"unreachable","checks":"passed"}`
+	if err := execute(t, "healthcheck", "--url", srv.URL+"/healthz"); err == nil || !strings.Contains(err.Error(), `"temporal":"unreachable"`) {
 		t.Fatalf("unhealthy worker: want its reason, got %v", err)
 	}
 	srv.Close()

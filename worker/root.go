@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -12,15 +11,12 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
-	"go.temporal.io/sdk/client"
 
 	"github.com/afsync/afsync/internal/afworker"
 	"github.com/afsync/afsync/internal/config"
 	"github.com/afsync/afsync/internal/devserver"
 	"github.com/afsync/afsync/internal/devstack"
 	"github.com/afsync/afsync/internal/logging"
-	"github.com/afsync/afsync/internal/metrics"
-	"github.com/afsync/afsync/pairing"
 	"github.com/afsync/afsync/sandbox"
 )
 
@@ -54,7 +50,10 @@ AWARDFORCE_API_URL and AWARDFORCE_API_KEY, and to Salesforce with
 SALESFORCE_LOGIN_URL, SALESFORCE_CLIENT_ID and SALESFORCE_CLIENT_SECRET (or
 SALESFORCE_USERNAME and SALESFORCE_PRIVATE_KEY_FILE for the JWT bearer flow).
 The pairing spec is AFSYNC_CONFIG (the built-in default when unset). On start
-it checks the credentials and the spec, and registers its search attributes.
+it registers its search attributes, serves its HTTP endpoints, then checks the
+credentials and the spec before it polls: a rejected key stops it at once, an
+outage of either API is waited out (with backoff; /healthz says what it waits
+for) while webhooks are received.
 
 With --dev it runs the embedded default instead: the Temporal dev server
 (UI on http://127.0.0.1:8233, history kept in --dev-dir), the sandbox APIs
@@ -117,25 +116,6 @@ func (o *options) config(getenv config.Getenv) (config.Config, error) {
 	return cfg, nil
 }
 
-// serveHTTP runs the worker's HTTP endpoints in the background when an
-// address is configured; a failure to listen stops the worker.
-func serveHTTP(ctx context.Context, cancel context.CancelCauseFunc, c client.Client, cfg config.Config, spec *pairing.Spec, m *metrics.Metrics, logger *slog.Logger) error {
-	if cfg.HTTPAddr == "" {
-		return nil
-	}
-	h, err := afworker.HTTPHandler(c, cfg, spec, m.HTTP, logger)
-	if err != nil {
-		return err
-	}
-	go func() {
-		if err := afworker.ServeHTTP(ctx, cfg.HTTPAddr, h); err != nil {
-			cancel(err)
-		}
-	}()
-	logger.Info("Serving HTTP", "address", cfg.HTTPAddr, "webhook", cfg.WebhookSigningKey != "")
-	return nil
-}
-
 func runWorker(ctx context.Context, o *options) error {
 	logger, err := newLogger(o.logLevel)
 	if err != nil {
@@ -149,50 +129,33 @@ func runWorker(ctx context.Context, o *options) error {
 	if err != nil {
 		return err
 	}
-	if err := afworker.Preflight(ctx, cfg, spec); err != nil {
-		return err
-	}
 	copts, err := o.temporal.ClientOptions(logger)
 	if err != nil {
 		return err
 	}
-	m, err := metrics.New(logger)
+	// Temporal, then the HTTP endpoints (webhooks are received from here
+	// on), then the start-up check, which waits while the APIs fail, then
+	// polling.
+	node, err := afworker.Boot(ctx, afworker.BootOptions{
+		Config: cfg, Spec: spec,
+		Temporal: copts, TemporalSetting: "TEMPORAL_ADDRESS or --address",
+		Logger: logger,
+	})
 	if err != nil {
+		if ctx.Err() != nil { // SIGTERM or Ctrl-C, e.g. while waiting for the APIs
+			logger.Info("Stopped while starting", "reason", err.Error())
+			return nil
+		}
 		return err
 	}
-	defer m.Close(context.Background())
-	copts.MetricsHandler = m.Handler
-	c, err := client.DialContext(ctx, copts)
-	if err != nil {
-		return fmt.Errorf("connecting to Temporal at %s (TEMPORAL_ADDRESS or --address): %w", copts.HostPort, err)
+	defer node.Close()
+	select {
+	case <-ctx.Done():
+		logger.Info("Stopping worker")
+		return nil
+	case <-node.Done(): // its HTTP server failed
+		return node.Err()
 	}
-	defer c.Close()
-	if err := afworker.EnsureSearchAttributes(ctx, c, copts.Namespace); err != nil {
-		return err
-	}
-	w, err := afworker.New(c, cfg)
-	if err != nil {
-		return err
-	}
-	if err := afworker.ObserveSalesforceUsage(m, func() *afworker.Worker { return w }); err != nil {
-		return err
-	}
-	if err := w.Start(); err != nil {
-		return err
-	}
-	defer w.Stop()
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	if err := serveHTTP(ctx, cancel, c, cfg, spec, m, logger); err != nil {
-		return err
-	}
-	logger.Info("Worker started", "address", copts.HostPort, "namespace", copts.Namespace, "object", spec.Object, "awardForceRatePerMinute", cfg.AwardForceRatePerMinute)
-	<-ctx.Done()
-	logger.Info("Stopping worker")
-	if err := context.Cause(ctx); err != nil && !errors.Is(err, context.Canceled) {
-		return err
-	}
-	return nil
 }
 
 func runDev(ctx context.Context, o *options) error {
@@ -242,17 +205,15 @@ func runDev(ctx context.Context, o *options) error {
 		AwardForceRatePerMinute: max(o.afRate, 0),
 		Getenv:                  cfgEnv,
 		Logger:                  logger,
+		HTTPAddr:                httpAddr,
 	})
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil // Ctrl-C while starting
+		}
 		return err
 	}
 	defer stack.Stop()
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	stack.Config.HTTPAddr = httpAddr
-	if err := serveHTTP(ctx, cancel, stack.Client, stack.Config, stack.Spec, stack.Metrics, logger); err != nil {
-		return err
-	}
 	sum := stack.Sandbox.Summary
 	fmt.Fprintf(o.out, `
 afsync dev stack is up.
@@ -268,10 +229,9 @@ Try:  go run ./starter sync <slug-or-email>     Stop: Ctrl-C
 	case <-ctx.Done():
 	case <-stack.Server.Done():
 		return fmt.Errorf("the Temporal dev server exited; see %s", serverLog.Name())
+	case <-stack.Node.Done(): // its HTTP server failed
+		return stack.Node.Err()
 	}
 	fmt.Fprintln(o.out, "Stopping…")
-	if err := context.Cause(ctx); err != nil && !errors.Is(err, context.Canceled) {
-		return err
-	}
 	return nil
 }

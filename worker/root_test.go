@@ -8,12 +8,20 @@ import (
 
 func execute(t *testing.T, args ...string) error {
 	t.Helper()
+	_, err := executeOut(t, args...)
+	return err
+}
+
+// executeOut runs the command and returns what it printed too.
+func executeOut(t *testing.T, args ...string) (string, error) {
+	t.Helper()
 	cmd := newRootCmd()
 	var out bytes.Buffer
 	cmd.SetOut(&out)
 	cmd.SetErr(&out)
 	cmd.SetArgs(args)
-	return cmd.Execute()
+	err := cmd.Execute()
+	return out.String(), err
 }
 
 func TestWorkerExplainsMissingConfiguration(t *testing.T) {

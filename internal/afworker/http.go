@@ -2,6 +2,7 @@ package afworker
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -32,26 +33,72 @@ func (s *SyncStarter) StartUserSync(ctx context.Context, slug string, trigger pa
 	return err
 }
 
-// HTTPHandler serves the worker's endpoints: GET /healthz always (200 while
-// the Temporal frontend answers, 503 otherwise); GET
+// HTTPHandler serves the worker's endpoints: GET /healthz always (a Health
+// body; 200 while the Temporal frontend answers, 503 otherwise); GET
 // /metrics when metrics is not nil; POST /webhooks/awardforce when a signing
 // key is configured; the codec server under /codec/ when payload encryption
-// is on.
+// is on. Boot serves it with the start-up check's Status (see Health).
 func HTTPHandler(c client.Client, cfg config.Config, spec *pairing.Spec, metrics http.Handler, logger *slog.Logger) (http.Handler, error) {
+	return httpHandler(c, cfg, spec, metrics, logger, nil)
+}
+
+// Health is the JSON body of GET /healthz, e.g.
+// {"status":"starting","temporal":"ok","checks":"waiting for Award Force: HTTP 503: Maintenance in progress (attempt 3, next in 4s)"}.
+type Health struct {
+	// Status is "ok" (working), "starting" (the start-up check has not
+	// passed yet: webhooks are accepted, nothing is polled), "failed" (the
+	// check failed for good; the worker is exiting) or "unavailable" (the
+	// Temporal frontend does not answer).
+	Status string `json:"status"`
+	// Temporal is "ok" or "unreachable".
+	Temporal string `json:"temporal"`
+	// Checks is where the start-up check stands (Status.Checks); absent
+	// when the handler has no Status.
+	Checks string `json:"checks,omitempty"`
+}
+
+// Health statuses.
+const (
+	HealthOK          = "ok"
+	HealthStarting    = "starting"
+	HealthFailed      = "failed"
+	HealthUnavailable = "unavailable"
+)
+
+// httpHandler is HTTPHandler whose /healthz also tells where the start-up
+// check stands (status may be nil).
+func httpHandler(c client.Client, cfg config.Config, spec *pairing.Spec, metrics http.Handler, logger *slog.Logger, status *Status) (http.Handler, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		// Healthy means able to work: the Temporal frontend answers.
+		// Healthy means up and able to work once the APIs answer: the
+		// Temporal frontend answers. A start-up check still waiting for
+		// the APIs is reported, not unhealthy: the worker receives
+		// webhooks meanwhile, and restarting it would not help.
+		h, code := Health{Status: HealthOK, Temporal: "ok"}, http.StatusOK
+		if status != nil {
+			h.Checks = status.Checks()
+			switch status.current() {
+			case checkRunning:
+				h.Status = HealthStarting
+			case checkFailed:
+				h.Status, code = HealthFailed, http.StatusServiceUnavailable
+			}
+		}
 		ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
 		defer cancel()
 		if _, err := c.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
 			logger.Warn("Health check: Temporal unreachable", "error", err)
-			http.Error(w, "temporal unreachable", http.StatusServiceUnavailable)
-			return
+			h.Status, h.Temporal, code = HealthUnavailable, "unreachable", http.StatusServiceUnavailable
 		}
-		_, _ = w.Write([]byte("ok\n"))
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(code)
+		enc := json.NewEncoder(w)
+		enc.SetEscapeHTML(false)
+		_ = enc.Encode(h)
 	})
 	if metrics != nil {
 		mux.Handle("GET /metrics", metrics)
@@ -81,12 +128,27 @@ func HTTPHandler(c client.Client, cfg config.Config, spec *pairing.Spec, metrics
 
 // ServeHTTP serves h on addr until ctx ends.
 func ServeHTTP(ctx context.Context, addr string, h http.Handler) error {
+	l, err := listen(addr)
+	if err != nil {
+		return err
+	}
+	return serve(ctx, l, h)
+}
+
+func listen(addr string) (net.Listener, error) {
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
-		return fmt.Errorf("AFSYNC_HTTP_ADDR / --http-addr %s: %w", addr, err)
+		return nil, fmt.Errorf("AFSYNC_HTTP_ADDR / --http-addr %s: %w", addr, err)
 	}
+	return l, nil
+}
+
+// serve serves h on l until ctx ends, then shuts down gracefully (5 s).
+func serve(ctx context.Context, l net.Listener, h http.Handler) error {
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	stopped := make(chan struct{})
 	go func() {
+		defer close(stopped)
 		<-ctx.Done()
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -95,5 +157,6 @@ func ServeHTTP(ctx context.Context, addr string, h http.Handler) error {
 	if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
+	<-stopped // requests in flight have been answered
 	return nil
 }

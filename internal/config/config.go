@@ -19,6 +19,8 @@
 //	SALESFORCE_PRIVATE_KEY_FILE  PEM RSA key whose certificate the connected app holds (JWT bearer flow)
 //	SALESFORCE_AUDIENCE          JWT audience (default https://login.salesforce.com; https://test.salesforce.com for sandboxes)
 //	SALESFORCE_API_VERSION       REST API version (default v62.0)
+//	SALESFORCE_COMMIT_HORIZON    how long Salesforce may go on with a request whose client gave up (default 10m):
+//	                             a write with no answer is looked at again only after it
 //	AFSYNC_CONFIG                path of the pairing spec (YAML); the built-in default when unset
 //	AFSYNC_CODEC_KEY             32 bytes, base64: encrypts workflow payloads (PII) with AES-256-GCM
 //	AFSYNC_CODEC_KEY_ID          the key's id (default "default"); AFSYNC_CODEC_OLD_KEYS="id:base64,…" decrypts older payloads
@@ -65,7 +67,16 @@ type Config struct {
 	// StopTimeout is how long a stopping worker lets running activities
 	// finish (DefaultStopTimeout; the integration tests use 0 to kill it).
 	StopTimeout time.Duration
+	// CommitHorizon is how long Salesforce may go on with a request after
+	// its client gave up: a person whose write got no answer waits this
+	// long before the pairing lane looks again (DefaultCommitHorizon).
+	CommitHorizon time.Duration
 }
+
+// DefaultCommitHorizon is how long Salesforce may still commit a request
+// whose client gave up: the org ends API requests that run longer
+// (REQUEST_RUNNING_TOO_LONG).
+const DefaultCommitHorizon = 10 * time.Minute
 
 // DefaultStopTimeout is shorter than the usual 30 s a container platform
 // waits between SIGTERM and SIGKILL.
@@ -101,6 +112,14 @@ func FromEnv(getenv Getenv) (Config, error) {
 		CodecCORSOrigins:  []string{"http://localhost:8233", "http://127.0.0.1:8233"},
 		CodecToken:        getenv("AFSYNC_CODEC_TOKEN"),
 		StopTimeout:       DefaultStopTimeout,
+		CommitHorizon:     DefaultCommitHorizon,
+	}
+	if v := strings.TrimSpace(getenv("SALESFORCE_COMMIT_HORIZON")); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return Config{}, fmt.Errorf("SALESFORCE_COMMIT_HORIZON=%q: want a duration such as 10m (how long Salesforce may still commit a request whose client gave up)", v)
+		}
+		c.CommitHorizon = d
 	}
 	if v := strings.TrimSpace(getenv("AFSYNC_CODEC_CORS_ORIGINS")); v != "" {
 		c.CodecCORSOrigins = strings.Split(v, ",")

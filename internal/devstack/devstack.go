@@ -5,11 +5,8 @@ package devstack
 
 import (
 	"context"
-	"fmt"
-	"io"
 	"log/slog"
 	"os"
-	"sync/atomic"
 
 	"go.temporal.io/sdk/client"
 
@@ -34,11 +31,18 @@ type Options struct {
 	// Getenv supplies the rest of the configuration (AFSYNC_CONFIG, …); the
 	// sandbox's URLs and credentials take precedence. Nil means os.Getenv.
 	Getenv config.Getenv
-	// Logger is handed to the SDK; nil discards its logs.
+	// Logger is handed to the SDK and logs the boot (the start-up check's
+	// waits among them); nil discards them.
 	Logger *slog.Logger
 	// KillWorker makes StopWorker stop the worker at once, cancelling running
 	// activities as a crash would (the integration tests use it).
 	KillWorker bool
+	// HTTPAddr, when set, is where the worker serves /healthz, /metrics,
+	// the webhook and the codec server (`worker --dev`); empty serves
+	// nothing (AFSYNC_HTTP_ADDR is not read).
+	HTTPAddr string
+	// Preflight tunes the start-up check's backoff (afworker.Boot).
+	Preflight afworker.PreflightOptions
 }
 
 // Stack is a running embedded default.
@@ -53,12 +57,15 @@ type Stack struct {
 	Config config.Config
 	// Spec is the worker's pairing spec (AFSYNC_CONFIG or the default).
 	Spec *pairing.Spec
-
-	running atomic.Pointer[afworker.Worker] // Worker, for readers on other goroutines (metrics)
+	// Node is the booted worker process (afworker.Boot): Client, Metrics,
+	// the start-up check's Status, the HTTP endpoints.
+	Node *afworker.Node
 }
 
-// Start brings the stack up in order: Temporal, the sandbox, the worker.
-// On error, whatever was started is stopped again.
+// Start brings the stack up in order: Temporal, the sandbox, the worker
+// (afworker.Boot, as `worker` boots: its start-up check waits through
+// transient API faults and fails at once on permanent ones). On error,
+// whatever was started is stopped again.
 func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	s := &Stack{}
 	defer func() {
@@ -93,71 +100,58 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	if s.Config.AwardForceRatePerMinute == 0 {
 		s.Config.AwardForceRatePerMinute = float64(opts.Sandbox.AwardForceRateLimit)
 	}
+	if d := opts.Sandbox.SalesforceMaxRequestTime; d > 0 {
+		// The simulated org commits a request at most this long after it
+		// arrived: the worker need not wait longer before looking again.
+		s.Config.CommitHorizon = d
+	}
 	if s.Spec, err = s.Config.Spec(); err != nil {
 		return nil, err
 	}
-	if err = afworker.Preflight(ctx, s.Config, s.Spec); err != nil {
-		return nil, err
-	}
+	s.Config.HTTPAddr = opts.HTTPAddr
 	logger := opts.Logger
 	if logger == nil {
-		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+		logger = slog.New(slog.DiscardHandler)
 	}
 	copts, err := config.Temporal{Address: s.Server.Address, Namespace: s.Server.Namespace}.ClientOptions(logger)
 	if err != nil {
 		return nil, err
 	}
-	if s.Metrics, err = metrics.New(logger); err != nil {
+	if s.Node, err = afworker.Boot(ctx, afworker.BootOptions{
+		Config: s.Config, Spec: s.Spec,
+		Temporal: copts, TemporalSetting: "the dev server",
+		Preflight: opts.Preflight,
+		Logger:    opts.Logger,
+	}); err != nil {
 		return nil, err
 	}
-	copts.MetricsHandler = s.Metrics.Handler
-	if err = afworker.ObserveSalesforceUsage(s.Metrics, s.running.Load); err != nil {
-		return nil, err
-	}
-	if s.Client, err = client.DialContext(ctx, copts); err != nil {
-		return nil, fmt.Errorf("connecting to the dev server: %w", err)
-	}
-	if err = afworker.EnsureSearchAttributes(ctx, s.Client, s.Server.Namespace); err != nil {
-		return nil, err
-	}
-	if err = s.StartWorker(); err != nil {
-		return nil, err
-	}
+	s.Client, s.Metrics, s.Worker = s.Node.Client, s.Node.Metrics, s.Node.Worker()
 	return s, nil
 }
 
 // StartWorker starts a worker with the stack's configuration (again, after
 // StopWorker: the integration tests kill and restart it mid-run).
 func (s *Stack) StartWorker() error {
-	w, err := afworker.New(s.Client, s.Config)
-	if err != nil {
+	if err := s.Node.StartWorker(); err != nil {
 		return err
 	}
-	if err := w.Start(); err != nil {
-		return err
-	}
-	s.Worker = w
-	s.running.Store(w)
+	s.Worker = s.Node.Worker()
 	return nil
 }
 
 // StopWorker stops the worker, leaving Temporal and the sandbox running.
 func (s *Stack) StopWorker() {
-	if s.Worker != nil {
-		s.running.Store(nil)
-		s.Worker.Stop()
-		s.Worker = nil
+	if s.Node != nil {
+		s.Node.StopWorker()
 	}
+	s.Worker = nil
 }
 
-// Stop tears everything down, worker first.
+// Stop tears everything down: the worker process (afworker.Node.Close),
+// then the sandbox and the dev server.
 func (s *Stack) Stop() {
-	s.StopWorker()
-	if s.Client != nil {
-		s.Client.Close()
-	}
-	if s.Metrics != nil {
-		_ = s.Metrics.Close(context.Background())
+	if s.Node != nil {
+		s.Node.Close() // the worker, the HTTP endpoints, the client, the metrics
 	}
 	if s.Sandbox != nil {
 		s.Sandbox.Close()

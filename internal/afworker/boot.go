@@ -1,0 +1,240 @@
+package afworker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+
+	"go.temporal.io/sdk/client"
+
+	"github.com/afsync/afsync/internal/config"
+	"github.com/afsync/afsync/internal/metrics"
+	"github.com/afsync/afsync/pairing"
+)
+
+// BootOptions configures Boot.
+type BootOptions struct {
+	// Config is the worker's configuration, already loaded (config.FromEnv
+	// and the flags). Config.HTTPAddr, when set, is where the HTTP
+	// endpoints are served.
+	Config config.Config
+	// Spec is the pairing spec, already loaded (Config.Spec). Required.
+	Spec *pairing.Spec
+	// Temporal holds the client options (config.Temporal.ClientOptions);
+	// Boot sets their MetricsHandler.
+	Temporal client.Options
+	// TemporalSetting names what chose Temporal.HostPort, for the error
+	// when it does not answer (e.g. "TEMPORAL_ADDRESS or --address").
+	TemporalSetting string
+	// Listener, when set, serves the HTTP endpoints instead of a listener
+	// on Config.HTTPAddr (the tests pass one on a free port).
+	Listener net.Listener
+	// Preflight tunes the start-up check's backoff and can watch its waits
+	// (OnWait); its Status and Logger are Boot's own.
+	Preflight PreflightOptions
+	// Logger receives the boot's and the HTTP endpoints' logs; nil discards
+	// them. The SDK logs through Temporal.Logger.
+	Logger *slog.Logger
+}
+
+// Node is a booted worker process: its Temporal client, metrics, HTTP
+// endpoints and task-queue workers. Close it when done.
+type Node struct {
+	// Client is the Temporal client the worker and the webhook use.
+	Client client.Client
+	// Metrics records the SDK's and afsync's metrics (served at /metrics).
+	Metrics *metrics.Metrics
+	// Status is where the start-up check stands (served at /healthz).
+	Status *Status
+	// HTTPAddr is the address the HTTP endpoints listen on; empty when
+	// they are off.
+	HTTPAddr string
+
+	cfg       config.Config
+	worker    atomic.Pointer[Worker]
+	workerMu  sync.Mutex // serialises StartWorker and StopWorker
+	life      context.Context
+	end       context.CancelCauseFunc
+	httpDone  chan struct{} // closed when the HTTP server has stopped; nil when off
+	closeOnce sync.Once
+}
+
+// Boot brings a worker up, in the order that lets it receive webhooks while
+// the APIs fail:
+//
+//  1. dial Temporal (with the metrics pipeline) and register the search
+//     attributes;
+//  2. serve the HTTP endpoints (health, metrics, webhook, codec server);
+//     webhooks start workflows on the server, which wait for a worker;
+//  3. run the start-up check (Preflight), which waits through transient
+//     API faults and reports its waits on /healthz;
+//  4. only then poll the task queues.
+//
+// It returns once the worker polls. Loading the configuration and the spec
+// comes before it, and Boot first validates the API settings: those errors
+// need no server. A permanent fault of the
+// check, or ctx ending, stops whatever was started and returns the error.
+// Both `worker` and the dev stack (`worker --dev`, the integration tests)
+// boot this way.
+func Boot(ctx context.Context, opts BootOptions) (_ *Node, err error) {
+	if opts.Spec == nil {
+		return nil, errors.New("afworker: Boot needs a pairing spec")
+	}
+	if _, _, err := apiClients(opts.Config); err != nil {
+		return nil, err // a setting missing or malformed: no server needed to say so
+	}
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	n := &Node{Status: NewStatus(), cfg: opts.Config}
+	n.life, n.end = context.WithCancelCause(context.Background())
+	defer func() {
+		if err != nil {
+			n.Close()
+		}
+	}()
+
+	if n.Metrics, err = metrics.New(logger); err != nil {
+		return nil, err
+	}
+	if err = ObserveSalesforceUsage(n.Metrics, n.Worker); err != nil {
+		return nil, err
+	}
+	copts := opts.Temporal
+	copts.MetricsHandler = n.Metrics.Handler
+	if n.Client, err = client.DialContext(ctx, copts); err != nil {
+		where := copts.HostPort
+		if opts.TemporalSetting != "" {
+			where += " (" + opts.TemporalSetting + ")"
+		}
+		return nil, fmt.Errorf("connecting to Temporal at %s: %w", where, err)
+	}
+	if err = EnsureSearchAttributes(ctx, n.Client, copts.Namespace); err != nil {
+		return nil, err
+	}
+
+	if err = n.serveHTTP(opts, logger); err != nil {
+		return nil, err
+	}
+
+	// The check also ends if the HTTP server fails meanwhile.
+	checkCtx, stopCheck := context.WithCancelCause(ctx)
+	defer stopCheck(nil)
+	stopWatching := context.AfterFunc(n.life, func() { stopCheck(context.Cause(n.life)) })
+	defer stopWatching()
+	popts := opts.Preflight
+	popts.Status, popts.Logger = n.Status, logger
+	if err = Preflight(checkCtx, opts.Config, opts.Spec, popts); err != nil {
+		if cause := n.Err(); cause != nil {
+			return nil, cause
+		}
+		return nil, err
+	}
+	logger.Info("Start-up check passed", "object", opts.Spec.Object)
+
+	if err = n.StartWorker(); err != nil {
+		return nil, err
+	}
+	logger.Info("Worker started", "address", copts.HostPort, "namespace", copts.Namespace, "object", opts.Spec.Object,
+		"awardForceRatePerMinute", opts.Config.AwardForceRatePerMinute)
+	return n, nil
+}
+
+// serveHTTP serves the endpoints in the background, when configured. A
+// failure to listen is returned; a later failure ends the node (Done, Err).
+func (n *Node) serveHTTP(opts BootOptions, logger *slog.Logger) error {
+	l := opts.Listener
+	if l == nil && opts.Config.HTTPAddr == "" {
+		return nil
+	}
+	h, err := httpHandler(n.Client, opts.Config, opts.Spec, n.Metrics.HTTP, logger, n.Status)
+	if err != nil {
+		if l != nil {
+			_ = l.Close()
+		}
+		return err
+	}
+	if l == nil {
+		if l, err = listen(opts.Config.HTTPAddr); err != nil {
+			return err
+		}
+	}
+	n.HTTPAddr = l.Addr().String()
+	n.httpDone = make(chan struct{})
+	go func() {
+		defer close(n.httpDone)
+		if err := serve(n.life, l, h); err != nil {
+			n.end(fmt.Errorf("serving HTTP on %s: %w", n.HTTPAddr, err))
+		}
+	}()
+	logger.Info("Serving HTTP", "address", n.HTTPAddr, "webhook", opts.Config.WebhookSigningKey != "")
+	return nil
+}
+
+// Worker returns the running task-queue workers, nil while they are stopped.
+func (n *Node) Worker() *Worker { return n.worker.Load() }
+
+// StartWorker starts polling the task queues (again, after StopWorker: the
+// integration tests kill and restart the worker mid-run).
+func (n *Node) StartWorker() error {
+	n.workerMu.Lock()
+	defer n.workerMu.Unlock()
+	if n.worker.Load() != nil {
+		return errors.New("afworker: the worker is already running")
+	}
+	w, err := New(n.Client, n.cfg)
+	if err != nil {
+		return err
+	}
+	if err := w.Start(); err != nil {
+		return err
+	}
+	n.worker.Store(w)
+	return nil
+}
+
+// StopWorker stops polling and waits for running activities to finish
+// (Config.StopTimeout); the client and the HTTP endpoints stay up.
+func (n *Node) StopWorker() {
+	n.workerMu.Lock()
+	defer n.workerMu.Unlock()
+	if w := n.worker.Swap(nil); w != nil {
+		w.Stop()
+	}
+}
+
+// Done is closed when the node stops: Close, or its HTTP server failing
+// (Err says why).
+func (n *Node) Done() <-chan struct{} { return n.life.Done() }
+
+// Err is why the node stopped on its own (its HTTP server failed); nil
+// while it runs and after Close.
+func (n *Node) Err() error {
+	if err := context.Cause(n.life); err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return nil
+}
+
+// Close stops the HTTP endpoints and the worker, then closes the client
+// and the metrics pipeline. It is safe to call more than once.
+func (n *Node) Close() {
+	n.closeOnce.Do(func() {
+		n.end(nil) // the HTTP server starts shutting down
+		n.StopWorker()
+		if n.httpDone != nil {
+			<-n.httpDone
+		}
+		if n.Client != nil {
+			n.Client.Close()
+		}
+		if n.Metrics != nil {
+			_ = n.Metrics.Close(context.Background())
+		}
+	})
+}
