@@ -32,7 +32,7 @@ type AwardForce struct {
 func (a *AwardForce) GetUser(ctx context.Context, slugOrEmail string) (pairing.Profile, error) {
 	u, err := a.Client.GetUser(ctx, slugOrEmail)
 	if err != nil {
-		return pairing.Profile{}, classify(err)
+		return pairing.Profile{}, fail(ctx, err)
 	}
 	return profileOf(u), nil
 }
@@ -52,7 +52,7 @@ func (a *AwardForce) UpdateUser(ctx context.Context, in UpdateUserInput) error {
 		return nil
 	}
 	_, err := a.Client.UpdateUser(ctx, in.Slug, userUpdateOf(in.Changes))
-	return classify(err)
+	return fail(ctx, err)
 }
 
 // ProfileFieldSlugs lists the account's user profile field slugs, which a
@@ -60,7 +60,7 @@ func (a *AwardForce) UpdateUser(ctx context.Context, in UpdateUserInput) error {
 func (a *AwardForce) ProfileFieldSlugs(ctx context.Context) ([]string, error) {
 	fields, err := a.Client.ListUserFields(ctx)
 	if err != nil {
-		return nil, classify(err)
+		return nil, fail(ctx, err)
 	}
 	slugs := make([]string, 0, len(fields))
 	for _, f := range fields {
@@ -80,7 +80,7 @@ func profileOf(u *awardforce.User) pairing.Profile {
 	for _, f := range u.UserFields {
 		values[f.Slug] = f.Value
 	}
-	return pairing.Profile{Slug: u.Slug, Values: values}
+	return pairing.Profile{Slug: u.Slug, Values: values, Updated: u.Updated}
 }
 
 func userUpdateOf(changes []pairing.Change) awardforce.UserUpdate {
@@ -142,7 +142,7 @@ func (a *AwardForce) ListUsers(ctx context.Context, in ListUsersInput) (ListUser
 	}
 	page, err := a.Client.ListUsers(ctx, opts)
 	if err != nil {
-		return ListUsersResult{}, classify(err)
+		return ListUsersResult{}, fail(ctx, err)
 	}
 	res := ListUsersResult{Total: page.Total, LastPage: page.LastPage, Users: make([]pairing.Profile, 0, len(page.Users))}
 	for i := range page.Users {

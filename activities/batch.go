@@ -50,6 +50,10 @@ type WriteResult struct {
 	Created bool `json:"created,omitempty"`
 	// Error is Salesforce's own code and message when the record was refused.
 	Error string `json:"error,omitempty"`
+	// ErrorType classifies Error as a whole request's error would be (one
+	// of the ErrType* constants): a locked row is transient, a validation
+	// rule permanent.
+	ErrorType string `json:"error_type,omitempty"`
 }
 
 // WriteRecordsResult is the output of CreateRecords and UpdateRecords, in
@@ -124,10 +128,10 @@ func (a *Salesforce) createRecords(ctx context.Context, in CreateRecordsInput, r
 	}
 	out.Calls++
 	if err != nil {
-		return out, classify(err)
+		return out, fail(ctx, err)
 	}
 	for j, i := range todo {
-		applySave(&out.Results[i], saved, j, ext == "")
+		applySave(&out.Results[i], saved, j, ext == "", ext)
 	}
 	return out, nil
 }
@@ -152,24 +156,30 @@ func (a *Salesforce) UpdateRecords(ctx context.Context, in UpdateRecordsInput) (
 	saved, err := a.Client.UpdateCollection(ctx, records, false)
 	out.Calls++
 	if err != nil {
-		return out, classify(err)
+		return out, fail(ctx, err)
 	}
 	for i := range in.Items {
-		applySave(&out.Results[i], saved, i, false)
+		applySave(&out.Results[i], saved, i, false, "")
 	}
 	return out, nil
 }
 
 // applySave copies the j-th collection result into r. createdByCall says
-// that a success means a new record (a plain create); an upsert says so itself.
-func applySave(r *WriteResult, saved []salesforce.SaveResult, j int, createdByCall bool) {
+// that a success means a new record (a plain create); an upsert says so
+// itself. ext is the external-id field of an upsert.
+func applySave(r *WriteResult, saved []salesforce.SaveResult, j int, createdByCall bool, ext string) {
 	if j >= len(saved) {
 		r.Error = "MISSING_RESULT: Salesforce returned fewer results than records"
+		r.ErrorType = ErrTypeSalesforceOutcomeUnknown
 		return
 	}
 	s := saved[j]
 	if !s.Success {
 		r.Error = recordErrorText(s.Errors)
+		r.ErrorType = ErrTypeSalesforceRejected
+		if len(s.Errors) > 0 {
+			r.ErrorType = recordErrorType(s.Errors[0].StatusCode, s.Errors[0].Message, ext)
+		}
 		return
 	}
 	if s.ID != "" {

@@ -3,9 +3,13 @@ package activities
 import (
 	"context"
 	"errors"
+	"io"
+	"net"
 	"net/http"
+	"strings"
 	"time"
 
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/afsync/afsync/awardforce"
@@ -38,10 +42,35 @@ const (
 	ErrTypeSalesforceRejected = "SalesforceRejected"
 	// ErrTypeSalesforceAmbiguous is an upsert whose external id matched several records.
 	ErrTypeSalesforceAmbiguous = "SalesforceAmbiguous"
+	// ErrTypeSalesforceOrgRefused is a refusal every record would hit: the
+	// API is off for the org (API_DISABLED_FOR_ORG, API_CURRENTLY_DISABLED)
+	// or the integration user may not use the object (INSUFFICIENT_ACCESS).
+	// Not retried; it stops a backfill.
+	ErrTypeSalesforceOrgRefused = "SalesforceOrgRefused"
+	// ErrTypeSalesforceOutcomeUnknown is a write whose answer never came (a
+	// timeout, a dropped connection, a gateway page): Salesforce may have
+	// committed it, or may still commit it.
+	ErrTypeSalesforceOutcomeUnknown = "SalesforceOutcomeUnknown"
 	// ErrTypeInvalidSpec is a pairing spec that the org's describe or Award
 	// Force's field list refutes; not retried.
 	ErrTypeInvalidSpec = "InvalidSpec"
+	// ErrTypeUnexpected is an error that is no API's answer: a 2xx body that
+	// does not decode, a request the client refused to build. Retried
+	// MaxUnexpectedAttempts times in all, not for hours.
+	ErrTypeUnexpected = "Unexpected"
 )
+
+// MaxUnexpectedAttempts bounds the attempts of an activity that keeps
+// failing with an error of type ErrTypeUnexpected.
+const MaxUnexpectedAttempts = 3
+
+// orgWideCodes are Salesforce refusals that every record of the org would
+// meet: going on only spends quota.
+var orgWideCodes = map[string]bool{
+	"API_DISABLED_FOR_ORG":   true,
+	"API_CURRENTLY_DISABLED": true,
+	"INSUFFICIENT_ACCESS":    true,
+}
 
 // QuotaRetryDelay is how long an activity waits before trying again once
 // Salesforce says the daily allocation is spent: retrying soon is useless.
@@ -63,12 +92,51 @@ func classify(err error) error {
 	if errors.As(err, &sfErr) {
 		return classifySalesforce(sfErr)
 	}
-	if errors.Is(err, context.Canceled) {
+	if errors.Is(err, context.Canceled) || isNetwork(err) {
+		// The network and timeouts: retry, bounded by the activity's
+		// ScheduleToClose or MaximumAttempts.
 		return err
 	}
-	// Network errors, timeouts and anything unknown: retry, bounded by the
-	// activity's ScheduleToClose or MaximumAttempts.
+	// Anything else is no API's answer: an undecodable body, a request the
+	// client would not build. Retried a few times only (see fail).
+	return temporal.NewApplicationErrorWithCause(err.Error(), ErrTypeUnexpected, err)
+}
+
+// isNetwork reports whether err is a transport failure or a timeout.
+func isNetwork(err error) bool {
+	var netErr net.Error
+	return errors.As(err, &netErr) || errors.Is(err, context.DeadlineExceeded) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed)
+}
+
+// fail is classify for an activity's return: an ErrTypeUnexpected error
+// becomes non-retryable once the activity has tried MaxUnexpectedAttempts
+// times.
+func fail(ctx context.Context, err error) error {
+	err = classify(err)
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) && appErr.Type() == ErrTypeUnexpected && !appErr.NonRetryable() &&
+		activity.IsActivity(ctx) && activity.GetInfo(ctx).Attempt >= MaxUnexpectedAttempts {
+		return temporal.NewNonRetryableApplicationError(appErr.Message(), ErrTypeUnexpected, errors.Unwrap(appErr))
+	}
 	return err
+}
+
+// recordErrorType classifies the statusCode of one record of a collection
+// call exactly as a whole request's errorCode: UNABLE_TO_LOCK_ROW is as
+// transient for one record as for a request. ext is the spec's external-id
+// field: a DUPLICATE_VALUE on it means another write (an earlier attempt, a
+// concurrent upsert) created the record first, and the next upsert matches
+// it, so it is transient too.
+func recordErrorType(code, message, ext string) string {
+	if code == "DUPLICATE_VALUE" && ext != "" && containsFold(message, ext) {
+		return ErrTypeSalesforceUnavailable
+	}
+	var appErr *temporal.ApplicationError
+	if errors.As(classifySalesforce(&salesforce.Error{HTTPStatus: http.StatusBadRequest, ErrorCode: code, Message: message}), &appErr) {
+		return appErr.Type()
+	}
+	return ErrTypeSalesforceRejected
 }
 
 func classifyAwardForce(e *awardforce.Error) error {
@@ -108,9 +176,16 @@ func classifySalesforce(e *salesforce.Error) error {
 		return temporal.NewNonRetryableApplicationError(e.Error(), ErrTypeSalesforceAuth, e)
 	case e.ErrorCode == "MULTIPLE_CHOICES":
 		return temporal.NewNonRetryableApplicationError(e.Error(), ErrTypeSalesforceAmbiguous, e)
+	case orgWideCodes[e.ErrorCode]:
+		return temporal.NewNonRetryableApplicationError(e.Error(), ErrTypeSalesforceOrgRefused, e)
 	case e.HTTPStatus >= 500:
 		return temporal.NewApplicationErrorWithCause(e.Error(), ErrTypeSalesforceUnavailable, e)
 	default:
 		return temporal.NewNonRetryableApplicationError(e.Error(), ErrTypeSalesforceRejected, e)
 	}
+}
+
+// containsFold reports whether s contains sub, ignoring case.
+func containsFold(s, sub string) bool {
+	return strings.Contains(strings.ToLower(s), strings.ToLower(sub))
 }

@@ -60,7 +60,7 @@ func (a *Salesforce) FindRecords(ctx context.Context, in FindRecordsInput) (Find
 		records, err := a.Client.Query(ctx, q)
 		res.Queries++
 		if err != nil {
-			return FindRecordsResult{}, classify(err)
+			return FindRecordsResult{}, fail(ctx, err)
 		}
 		for _, r := range records {
 			rec := crmRecordOf(r, fields)
@@ -152,7 +152,7 @@ func (a *Salesforce) createRecord(ctx context.Context, in CreateRecordInput, ret
 		delete(fields, ext)
 		res, err := a.Client.Upsert(ctx, obj, ext, in.Slug, fields)
 		if err != nil {
-			return CreateRecordResult{}, classify(err)
+			return CreateRecordResult{}, fail(ctx, err)
 		}
 		return CreateRecordResult{ID: res.ID, Created: res.Created}, nil
 	}
@@ -172,7 +172,7 @@ func (a *Salesforce) createRecord(ctx context.Context, in CreateRecordInput, ret
 	}
 	id, err := a.Client.Create(ctx, obj, fields)
 	if err != nil {
-		return CreateRecordResult{}, classify(err)
+		return CreateRecordResult{}, fail(ctx, err)
 	}
 	return CreateRecordResult{ID: id, Created: true}, nil
 }
@@ -190,7 +190,7 @@ func (a *Salesforce) UpdateRecord(ctx context.Context, in UpdateRecordInput) err
 	if len(in.Values) == 0 {
 		return nil
 	}
-	return classify(a.Client.Update(ctx, in.Object, in.ID, fieldsOf(in.Values)))
+	return fail(ctx, a.Client.Update(ctx, in.Object, in.ID, fieldsOf(in.Values)))
 }
 
 // checkSpec validates the spec against the object's describe, fetched once
@@ -216,7 +216,7 @@ func (a *Salesforce) describe(ctx context.Context, object string) (pairing.CRMOb
 	}
 	d, err := a.Client.Describe(ctx, object)
 	if err != nil {
-		return pairing.CRMObject{}, classify(err)
+		return pairing.CRMObject{}, fail(ctx, err)
 	}
 	obj = CRMObjectOf(d)
 	a.mu.Lock()

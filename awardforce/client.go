@@ -172,10 +172,11 @@ func (c *Client) noteRateLimit(h http.Header) {
 	c.mu.Unlock()
 }
 
-// decode unmarshals a 2xx body, naming the route on failure.
+// decode unmarshals a 2xx body, naming the route on failure. The error
+// wraps ErrUndecodable.
 func decode(method, path string, body []byte, out any) error {
 	if err := json.Unmarshal(body, out); err != nil {
-		return fmt.Errorf("awardforce: %s %s: decode response: %w", method, path, err)
+		return fmt.Errorf("awardforce: %s %s: %w: %w", method, path, ErrUndecodable, err)
 	}
 	return nil
 }

@@ -59,6 +59,11 @@ func (e *Error) Temporary() bool {
 	return e.StatusCode == http.StatusTooManyRequests || e.StatusCode >= 500
 }
 
+// ErrUndecodable is wrapped by the error of a call whose 2xx answer does not
+// decode: a proxy's page, a truncated body. Retrying may help once or twice,
+// not for hours.
+var ErrUndecodable = errors.New("the response does not decode")
+
 // IsNotFound reports whether err is (or wraps) an *Error with status 404.
 func IsNotFound(err error) bool {
 	var e *Error

@@ -3,6 +3,7 @@ package pairing
 import (
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Trigger says why a user is being synced.
@@ -33,6 +34,10 @@ type Profile struct {
 	// Values are keyed by Award Force field name: a built-in (email, first_name,
 	// last_name, mobile) or a profile field slug. Missing means empty.
 	Values map[string]string `json:"values"`
+	// Updated is Award Force's `updated` time of this version of the user,
+	// to the second: of two versions of one user, the later one wins. Zero
+	// when unknown.
+	Updated time.Time `json:"updated,omitzero"`
 }
 
 // CRMRecord is a CRM record that matched the user's identifier.

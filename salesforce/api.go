@@ -163,7 +163,7 @@ func decode(resp interface{ Body() []byte }, v any) error {
 	d := json.NewDecoder(bytes.NewReader(resp.Body()))
 	d.UseNumber()
 	if err := d.Decode(v); err != nil {
-		return fmt.Errorf("salesforce: decoding response: %w", err)
+		return fmt.Errorf("salesforce: %w: %w", ErrUndecodable, err)
 	}
 	return nil
 }
@@ -228,7 +228,7 @@ func (c *Client) Create(ctx context.Context, object string, fields map[string]an
 }
 
 func recordFailure(status int, errs []RecordError) *Error {
-	e := &Error{HTTPStatus: status, ErrorCode: "UNKNOWN", Message: "the record was not saved"}
+	e := &Error{HTTPStatus: status, ErrorCode: "UNKNOWN", Message: "the record was not saved", fromOrg: true}
 	if len(errs) > 0 {
 		e.ErrorCode, e.Message, e.Fields = errs[0].StatusCode, errs[0].Message, errs[0].Fields
 	}
@@ -279,7 +279,7 @@ func (c *Client) Upsert(ctx context.Context, object, extField, extValue string, 
 	case http.StatusMultipleChoices:
 		var urls []string
 		_ = json.Unmarshal(resp.Body(), &urls)
-		return UpsertResult{}, &Error{HTTPStatus: http.StatusMultipleChoices, ErrorCode: "MULTIPLE_CHOICES",
+		return UpsertResult{}, &Error{HTTPStatus: http.StatusMultipleChoices, ErrorCode: "MULTIPLE_CHOICES", fromOrg: true,
 			Message: fmt.Sprintf("%s %s matches %d records: %s", extField, extValue, len(urls), strings.Join(urls, ", ")), Fields: []string{extField}}
 	}
 	var r saveResponse
@@ -395,7 +395,7 @@ func (c *Client) collection(ctx context.Context, method, path string, records []
 		return nil, err
 	}
 	if len(raw) != len(records) {
-		return nil, fmt.Errorf("salesforce: %d results for %d records", len(raw), len(records))
+		return nil, fmt.Errorf("salesforce: %w: %d results for %d records", ErrUndecodable, len(raw), len(records))
 	}
 	out := make([]SaveResult, len(raw))
 	for i, r := range raw {

@@ -267,7 +267,7 @@ func (c *Client) call(ctx context.Context, method, path string, query url.Values
 	for attempt := 0; ; attempt++ {
 		s, err := c.session(ctx, stale)
 		if err != nil {
-			return nil, err
+			return nil, notSentError{err}
 		}
 		full := s.instanceURL
 		if !strings.HasPrefix(path, "/services/") {
@@ -343,11 +343,13 @@ func (c *Client) apiError(status int, body []byte) *Error {
 	}
 	switch {
 	case json.Unmarshal(body, &list) == nil && len(list) > 0:
+		e.fromOrg = true
 		e.ErrorCode, e.Message, e.Fields = list[0].ErrorCode, list[0].Message, list[0].Fields
 		for _, more := range list[1:] {
 			e.Message += "; " + more.ErrorCode + ": " + more.Message
 		}
 	case json.Unmarshal(body, &oauth) == nil && oauth.Error != "":
+		e.fromOrg = true
 		e.ErrorCode, e.Message = oauth.Error, oauth.Description
 	default:
 		e.ErrorCode = strings.ToUpper(strings.ReplaceAll(http.StatusText(status), " ", "_"))

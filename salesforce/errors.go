@@ -20,7 +20,16 @@ type Error struct {
 	Message string
 	// Fields are the fields the first error names.
 	Fields []string
+	// fromOrg is set when the body was the org's own error list or OAuth
+	// error: Salesforce itself answered, so the request was processed (and
+	// a write refused). A proxy's or load balancer's page leaves it unset.
+	fromOrg bool
 }
+
+// Answered reports whether Salesforce itself answered with an error body, as
+// opposed to a gateway page (a 502 or 504 in front of a request that may
+// still be running). Only an answered write is known not to have committed.
+func (e *Error) Answered() bool { return e.fromOrg }
 
 // Error implements error.
 func (e *Error) Error() string {
@@ -89,6 +98,22 @@ var permanentCodes = map[string]bool{
 // missing records, duplicates and rejected credentials. Unknown codes are
 // not permanent; the caller decides.
 func IsPermanentCode(code string) bool { return permanentCodes[code] }
+
+// ErrNotSent is wrapped by the error of a call that never left: no session
+// could be had (the token endpoint's own error is wrapped too).
+var ErrNotSent = errors.New("the request was not sent")
+
+// notSentError reads as the error it wraps and is ErrNotSent.
+type notSentError struct{ err error }
+
+func (e notSentError) Error() string        { return e.err.Error() }
+func (e notSentError) Unwrap() error        { return e.err }
+func (e notSentError) Is(target error) bool { return target == ErrNotSent }
+
+// ErrUndecodable is wrapped by the error of a call whose 2xx answer does not
+// decode (a proxy's page, a truncated body): the request was carried out but
+// its result is unknown.
+var ErrUndecodable = errors.New("the response does not decode")
 
 // ErrCollectionTooLarge is returned, without a request, for a collection
 // call with more than MaxCollection records.

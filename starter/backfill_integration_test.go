@@ -47,6 +47,9 @@ func TestIntegrationBackfillSurvivesAWorkerKilledMidRun(t *testing.T) {
 	stack := startStack(t, sandbox.Options{
 		Seed:    sandbox.SeedOptions{Users: users, Seed: 7},
 		Latency: 40 * time.Millisecond, // long enough to kill the worker mid-run
+		// A write whose answer is lost commits within 2 s at most: the
+		// people it held wait that long, then are looked up again.
+		SalesforceMaxRequestTime: 2 * time.Second,
 	})
 	af, sf := stack.Sandbox.AwardForce, stack.Sandbox.Salesforce
 	before := contactsByEmail(sf.Records("Contact"))

@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -125,8 +126,8 @@ func TestIntegrationUserSyncOnARealTemporalServer(t *testing.T) {
 		if rec["LastName"] != "Lovelace" || rec["Email"] != "ADA.LOVELACE@EXAMPLE.ORG" {
 			t.Fatalf("record after sync: %v", rec)
 		}
-		if n := sf.Stats().ByRoute["PATCH /sobjects/Contact/{id}"]; n != 1 {
-			t.Fatalf("%d PATCH calls, want exactly 1", n)
+		if st := sf.Stats(); st.ByRoute["PATCH /composite/sobjects"] != 1 || st.Writes != 1 {
+			t.Fatalf("%d update calls writing %d records, want exactly 1 of each (%v)", st.ByRoute["PATCH /composite/sobjects"], st.Writes, st.ByRoute)
 		}
 		saveHistory(t, stack.Client, workflows.UserSyncWorkflowID(staleUser.Slug), "usersync-update.json")
 	})
@@ -236,26 +237,19 @@ func TestIntegrationUserSyncOnARealTemporalServer(t *testing.T) {
 		if summary != "Sync Award Force user StaleUsr (manual)" {
 			t.Errorf("workflow summary %q", summary)
 		}
-		var steps []string
-		iter := stack.Client.GetWorkflowHistory(context.Background(), id, "", false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-		for iter.HasNext() {
-			ev, err := iter.Next()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if p := ev.GetUserMetadata().GetSummary(); p != nil && ev.GetEventType() == enums.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED {
-				var step string
-				if err := converter.GetDefaultDataConverter().FromPayload(p, &step); err != nil {
-					t.Fatal(err)
-				}
-				steps = append(steps, step)
-			}
-		}
-		want := []string{"Read Award Force user StaleUsr", "Look up Contact records by Email", "Update Contact " + staleID + ": LastName"}
+		steps := stepSummaries(t, stack, id)
+		want := []string{"Read Award Force user StaleUsr", "Hand 1 person to pairing lane " + strconv.Itoa(workflows.LaneOf(staleUser.Slug))}
 		if strings.Join(steps, " | ") != strings.Join(want, " | ") {
-			t.Errorf("activity summaries\n got %q\nwant %q", steps, want)
+			t.Errorf("step summaries\n got %q\nwant %q", steps, want)
 		}
-		for _, s := range steps {
+		// The lane that holds the user shows its lookups and writes.
+		laneSteps := stepSummaries(t, stack, workflows.LaneWorkflowID(workflows.LaneOf(staleUser.Slug)))
+		for _, want := range []string{"Look up the Contact records of 1 person by Email", "Update 1 Contact record"} {
+			if !slices.Contains(laneSteps, want) {
+				t.Errorf("the lane's steps %q lack %q", laneSteps, want)
+			}
+		}
+		for _, s := range append(steps, laneSteps...) {
 			if strings.Contains(strings.ToLower(s), "lovelace") || strings.Contains(s, "@") {
 				t.Errorf("a summary shows PII: %q", s)
 			}
@@ -295,6 +289,30 @@ func TestIntegrationUserSyncOnARealTemporalServer(t *testing.T) {
 	if got := len(sf.Records("Contact")); got != contactsBefore+1 {
 		t.Errorf("%d contacts, want %d: only the new users may add one each", got, contactsBefore+1)
 	}
+}
+
+// stepSummaries lists the UI summaries of a workflow's activities and local
+// activities, in order.
+func stepSummaries(t *testing.T, stack *devstack.Stack, id string) []string {
+	t.Helper()
+	var steps []string
+	iter := stack.Client.GetWorkflowHistory(context.Background(), id, "", false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for iter.HasNext() {
+		ev, err := iter.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := ev.GetUserMetadata().GetSummary()
+		if p == nil || (ev.GetEventType() != enums.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED && ev.GetEventType() != enums.EVENT_TYPE_MARKER_RECORDED) {
+			continue
+		}
+		var step string
+		if err := converter.GetDefaultDataConverter().FromPayload(p, &step); err != nil {
+			t.Fatal(err)
+		}
+		steps = append(steps, step)
+	}
+	return steps
 }
 
 // scrapeMetrics reads the worker's /metrics, through the worker's own HTTP

@@ -111,7 +111,9 @@ func (w *world) updateRecords(_ context.Context, in activities.UpdateRecordsInpu
 }
 
 // bareBackfillEnv is a test environment with the backfill's workflows and
-// activities registered and nothing mocked yet.
+// activities registered and nothing mocked yet. Its chunks run the code
+// before the pairing lanes (workflow.DefaultVersion of
+// ChangePairThroughLanes), which chunks started by older workers still run.
 func bareBackfillEnv() *testsuite.TestWorkflowEnvironment {
 	var s testsuite.WorkflowTestSuite
 	env := s.NewTestWorkflowEnvironment()
@@ -119,6 +121,7 @@ func bareBackfillEnv() *testsuite.TestWorkflowEnvironment {
 	env.RegisterWorkflow(BackfillChunk)
 	env.RegisterActivity(&activities.AwardForce{})
 	env.RegisterActivity(&activities.Salesforce{})
+	env.OnGetVersion(ChangePairThroughLanes, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
 	return env
 }
 

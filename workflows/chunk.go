@@ -3,6 +3,7 @@ package workflows
 import (
 	"cmp"
 	"errors"
+	"math"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -16,9 +17,10 @@ import (
 // same way, so going on would only spend quota. Anything else fails one
 // user, or one chunk, and the backfill goes on.
 var fatalErrorTypes = map[string]bool{
-	activities.ErrTypeInvalidSpec:    true,
-	activities.ErrTypeAwardForceAuth: true,
-	activities.ErrTypeSalesforceAuth: true,
+	activities.ErrTypeInvalidSpec:          true,
+	activities.ErrTypeAwardForceAuth:       true,
+	activities.ErrTypeSalesforceAuth:       true,
+	activities.ErrTypeSalesforceOrgRefused: true,
 }
 
 // isFatal reports whether err, or any application error it wraps, is of a
@@ -60,8 +62,12 @@ func backfillSalesforceOptions() workflow.ActivityOptions {
 // change cost no write. A record Salesforce refuses is reported in its
 // user's result and never fails the chunk.
 func BackfillChunk(ctx workflow.Context, in ChunkInput) (*ChunkResult, error) {
-	c := &chunk{in: in, res: &ChunkResult{}, progress: ChunkProgress{Stage: StageListing}}
-	if err := workflow.SetQueryHandler(ctx, ChunkProgressQuery, func() (ChunkProgress, error) { return c.progress, nil }); err != nil {
+	c := &chunk{in: in, res: &ChunkResult{}, progress: ChunkProgress{Stage: StageListing}, readAt: workflow.Now(ctx)}
+	if err := workflow.SetQueryHandler(ctx, ChunkProgressQuery, func() (ChunkProgress, error) {
+		p := c.progress
+		p.Pairing = c.lanes.Waiting
+		return p, nil
+	}); err != nil {
 		return nil, err
 	}
 	afCtx := workflow.WithActivityOptions(ctx, backfillAwardForceOptions())
@@ -73,15 +79,25 @@ func BackfillChunk(ctx workflow.Context, in ChunkInput) (*ChunkResult, error) {
 	if err := c.fetchProfileFields(afCtx); err != nil {
 		return nil, err
 	}
-	c.progress.Stage = StageLookup
-	if err := c.lookup(sfCtx); err != nil {
-		return nil, err
-	}
-	c.decide()
-	if !in.DryRun {
-		c.progress.Stage = StageWriting
-		if err := c.writeCRM(sfCtx); err != nil {
+	throughLanes := !in.DryRun && workflow.GetVersion(ctx, ChangePairThroughLanes, workflow.DefaultVersion, 1) >= 1
+	if throughLanes {
+		c.progress.Stage = StagePairing
+		if err := c.pair(ctx); err != nil {
 			return nil, err
+		}
+	} else {
+		c.progress.Stage = StageLookup
+		if err := c.lookup(sfCtx); err != nil {
+			return nil, err
+		}
+		c.decide()
+	}
+	if !in.DryRun {
+		if !throughLanes {
+			c.progress.Stage = StageWriting
+			if err := c.writeCRM(sfCtx); err != nil {
+				return nil, err
+			}
 		}
 		c.progress.Stage = StageWritingBack
 		if err := c.writeBack(afCtx); err != nil {
@@ -133,6 +149,49 @@ type chunk struct {
 	matches  map[string][]pairing.CRMRecord
 	res      *ChunkResult
 	progress ChunkProgress
+	// readAt is no later than any of the chunk's Award Force reads.
+	readAt time.Time
+	lanes  requester
+}
+
+// pair hands the chunk's users to their pairing lanes and takes each one's
+// audit from the answers. Users without an identifier are skipped here, as
+// Decide would. A fatal refusal (a rejected grant, the API off for the org)
+// fails the chunk, which stops the backfill.
+func (c *chunk) pair(ctx workflow.Context) error {
+	spec := &c.in.Spec
+	var items []PairItem
+	var who []int
+	for i, p := range c.profiles {
+		u := &c.res.Users[i]
+		if u.Outcome != "" {
+			continue // failed earlier
+		}
+		if !spec.Handles(pairing.TriggerBackfill) || activities.IdentifierKey(p.Values[spec.UniqueIdentifier.AwardForce]) == "" {
+			u.Decision = spec.Decide(pairing.TriggerBackfill, p, nil)
+			u.Outcome = outcomeOf(u.Decision)
+			continue
+		}
+		items = append(items, PairItem{Profile: p, ReadAt: c.readAt})
+		who = append(who, i)
+	}
+	if len(items) == 0 {
+		return nil
+	}
+	results, err := c.lanes.pair(ctx, *spec, pairing.TriggerBackfill, items)
+	if err != nil {
+		return err
+	}
+	c.res.Counts.SalesforceCalls += int(math.Round(c.lanes.Calls))
+	for _, i := range who {
+		res := results[c.profiles[i].Slug]
+		res.Slug = c.profiles[i].Slug
+		c.res.Users[i] = res
+		if fatalErrorTypes[res.ErrorType] {
+			return temporal.NewNonRetryableApplicationError(trimType(res.Error, res.ErrorType), res.ErrorType, nil)
+		}
+	}
+	return nil
 }
 
 // list reads the chunk's pages, all requested at once. The rate-limited

@@ -134,6 +134,10 @@ type UserSyncResult struct {
 	RecordID string `json:"record_id,omitempty"`
 	// Error is Salesforce's or Award Force's own message when a write failed.
 	Error string `json:"error,omitempty"`
+	// ErrorType classifies Error (one of the activities.ErrType* names):
+	// a fatal type (a rejected key, a spec the org refutes, the API off for
+	// the org) stops a backfill.
+	ErrorType string `json:"error_type,omitempty"`
 }
 
 // BackfillWorkflowID names the backfill of a spec: one at a time per spec,
@@ -304,6 +308,9 @@ type ChunkProgress struct {
 	Stage string `json:"stage"`
 	// Listed counts the users read from Award Force so far.
 	Listed int `json:"listed"`
+	// Pairing counts the users handed to the pairing lanes and not
+	// answered yet.
+	Pairing int `json:"pairing,omitempty"`
 }
 
 // The stages of a chunk, in order.
@@ -311,6 +318,7 @@ const (
 	StageListing     = "listing Award Force users"
 	StageProfiles    = "reading profile fields"
 	StageLookup      = "looking up Salesforce records"
+	StagePairing     = "pairing in Salesforce"
 	StageWriting     = "writing to Salesforce"
 	StageWritingBack = "writing back to Award Force"
 	StageDone        = "done"

@@ -13,4 +13,5 @@ func RegisterWorkflows(r Registry) {
 	r.RegisterWorkflow(ResolveUser)
 	r.RegisterWorkflow(Backfill)
 	r.RegisterWorkflow(BackfillChunk)
+	r.RegisterWorkflow(PairingLane)
 }

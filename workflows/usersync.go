@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"time"
@@ -67,6 +68,7 @@ func UserSync(ctx workflow.Context, in UserSyncInput) (*UserSyncResult, error) {
 	pendingResync(resync)
 
 	err := in.Spec.Validate()
+	throughLane := false
 	switch {
 	case err != nil:
 		err = temporal.NewNonRetryableApplicationError(err.Error(), activities.ErrTypeInvalidSpec, nil)
@@ -75,9 +77,14 @@ func UserSync(ctx workflow.Context, in UserSyncInput) (*UserSyncResult, error) {
 		// reason, and no API is called.
 		s.profile = pairing.Profile{Slug: in.Slug}
 	default:
-		err = s.lookup(afCtx, sfCtx)
+		throughLane = workflow.GetVersion(ctx, ChangePairThroughLanes, workflow.DefaultVersion, 1) >= 1
+		if throughLane {
+			err = s.pair(ctx, afCtx)
+		} else {
+			err = s.lookup(afCtx, sfCtx)
+		}
 	}
-	if err == nil {
+	if err == nil && !throughLane {
 		s.decide()
 		err = s.writeCRM(sfCtx)
 	}
@@ -130,6 +137,35 @@ type userSync struct {
 	profile pairing.Profile
 	matches []pairing.CRMRecord
 	result  *UserSyncResult
+	lanes   requester
+}
+
+// pair reads the user and hands the profile to the user's pairing lane,
+// which looks the record up, decides and writes; its answer is the audit.
+func (s *userSync) pair(ctx, afCtx workflow.Context) error {
+	readAt := workflow.Now(ctx)
+	afCtx = summarized(afCtx, "Read Award Force user %s", s.in.Slug)
+	if err := workflow.ExecuteActivity(afCtx, af.GetUser, s.in.Slug).Get(afCtx, &s.profile); err != nil {
+		return err
+	}
+	if activities.IdentifierKey(s.profile.Values[s.in.Spec.UniqueIdentifier.AwardForce]) == "" {
+		s.decide() // skipped, with the reason: no CRM call, no lane
+		return nil
+	}
+	results, err := s.lanes.pair(ctx, s.in.Spec, s.in.Trigger, []PairItem{{Profile: s.profile, ReadAt: readAt}})
+	if err != nil {
+		return err
+	}
+	res, ok := results[s.profile.Slug]
+	if !ok {
+		return fmt.Errorf("the pairing lane did not answer for %s", s.profile.Slug)
+	}
+	res.Slug = s.in.Slug
+	*s.result = res
+	if res.Outcome == OutcomeFailed {
+		return temporal.NewNonRetryableApplicationError(trimType(res.Error, res.ErrorType), cmp.Or(res.ErrorType, activities.ErrTypeSalesforceRejected), nil)
+	}
+	return nil
 }
 
 func (s *userSync) lookup(afCtx, sfCtx workflow.Context) error {

@@ -16,6 +16,10 @@ import (
 	"github.com/afsync/afsync/pairing"
 )
 
+// newEnv is a test environment for the UserSync code before the pairing
+// lanes (workflow.DefaultVersion of ChangePairThroughLanes), which syncs
+// started by older workers still run: the tests that use it prove that
+// branch still behaves.
 func newEnv(t *testing.T) *testsuite.TestWorkflowEnvironment {
 	t.Helper()
 	var s testsuite.WorkflowTestSuite
@@ -23,6 +27,7 @@ func newEnv(t *testing.T) *testsuite.TestWorkflowEnvironment {
 	env.RegisterActivity(&activities.AwardForce{})
 	env.RegisterActivity(&activities.Salesforce{})
 	env.RegisterWorkflow(UserSync)
+	env.OnGetVersion(ChangePairThroughLanes, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
 	return env
 }
 

@@ -46,6 +46,7 @@ func New(c client.Client, cfg config.Config) (*Worker, error) {
 	mainWorker := worker.New(c, workflows.TaskQueue, worker.Options{WorkerStopTimeout: cfg.StopTimeout})
 	workflows.RegisterWorkflows(mainWorker)
 	mainWorker.RegisterActivity(&activities.Salesforce{Client: sfClient})
+	mainWorker.RegisterActivity(&workflows.Lanes{Client: c, Settings: workflows.LaneSettings{CommitHorizon: cfg.CommitHorizon}})
 
 	afOpts := worker.Options{WorkerStopTimeout: cfg.StopTimeout}
 	if cfg.AwardForceRatePerMinute > 0 {

@@ -1,0 +1,134 @@
+package activities
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/afsync/afsync/pairing"
+	"github.com/afsync/afsync/salesforce"
+)
+
+// WriteInput is one batch of a pairing lane: the records to create and the
+// records to update, of one spec, at most MaxBatch of each.
+type WriteInput struct {
+	Spec    pairing.Spec `json:"spec"`
+	Creates []CreateItem `json:"creates,omitempty"`
+	Updates []UpdateItem `json:"updates,omitempty"`
+}
+
+// WriteOutcome is the fate of one record of a Write.
+type WriteOutcome struct {
+	WriteResult
+	// Unknown is set when Salesforce's answer never came for the record's
+	// call (a timeout, a dropped connection, a gateway page, a body that
+	// does not decode): the write may have committed, or may still commit
+	// until the org's commit horizon has passed.
+	Unknown bool `json:"unknown,omitempty"`
+}
+
+// WriteOutput is what Write did, in the order of its input.
+type WriteOutput struct {
+	Creates []WriteOutcome `json:"creates,omitempty"`
+	Updates []WriteOutcome `json:"updates,omitempty"`
+	// Calls is how many Salesforce API requests the write cost.
+	Calls int `json:"calls"`
+}
+
+// Write makes one attempt at a lane's batch: one sObject Collections call
+// for the creates (an upsert on the external id when the spec has one) and
+// one for the updates. It never retries and never fails as a whole for an
+// API fault: every record's outcome, refused, transient or unknown, is in
+// the output, so that the lane, which holds the person, decides what
+// happens next. A retry that is not the lane's decision could create a
+// record twice (without an external id, a create whose answer was lost may
+// still commit) or write an older value after a newer one.
+func (a *Salesforce) Write(ctx context.Context, in WriteInput) (WriteOutput, error) {
+	if len(in.Creates) > MaxBatch || len(in.Updates) > MaxBatch {
+		return WriteOutput{}, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("%d creates and %d updates in one batch; at most %d of each", len(in.Creates), len(in.Updates), MaxBatch), ErrTypeSalesforceRejected, nil)
+	}
+	var out WriteOutput
+	if len(in.Creates) > 0 {
+		out.Creates = make([]WriteOutcome, len(in.Creates))
+		ext := in.Spec.ExternalID.CRM
+		records := make([]salesforce.SObject, len(in.Creates))
+		for i, it := range in.Creates {
+			out.Creates[i].Slug = it.Slug
+			records[i] = salesforce.SObject{Type: in.Spec.Object, Fields: fieldsOf(it.Values)}
+			if ext != "" {
+				records[i].Fields[ext] = it.Slug
+			}
+		}
+		var (
+			saved []salesforce.SaveResult
+			err   error
+		)
+		if ext != "" {
+			saved, err = a.Client.UpsertCollection(ctx, in.Spec.Object, ext, records, false)
+		} else {
+			saved, err = a.Client.CreateCollection(ctx, records, false)
+		}
+		out.Calls++
+		settle(out.Creates, saved, err, ext == "", ext)
+	}
+	if len(in.Updates) > 0 {
+		out.Updates = make([]WriteOutcome, len(in.Updates))
+		records := make([]salesforce.SObject, len(in.Updates))
+		for i, it := range in.Updates {
+			out.Updates[i].Slug, out.Updates[i].ID = it.Slug, it.ID
+			records[i] = salesforce.SObject{Type: in.Spec.Object, ID: it.ID, Fields: fieldsOf(it.Values)}
+		}
+		saved, err := a.Client.UpdateCollection(ctx, records, false)
+		out.Calls++
+		settle(out.Updates, saved, err, false, "")
+	}
+	return out, nil
+}
+
+// settle records one collection call's results in outs: each record's own
+// result, or the call's failure on every record.
+func settle(outs []WriteOutcome, saved []salesforce.SaveResult, err error, createdByCall bool, ext string) {
+	if err != nil {
+		errType, unknown := callFailure(err)
+		for i := range outs {
+			outs[i].Error, outs[i].ErrorType, outs[i].Unknown = err.Error(), errType, unknown
+		}
+		return
+	}
+	for i := range outs {
+		applySave(&outs[i].WriteResult, saved, i, createdByCall, ext)
+		outs[i].Unknown = outs[i].ErrorType == ErrTypeSalesforceOutcomeUnknown
+	}
+}
+
+// callFailure classifies a write call that failed as a whole, and says
+// whether the write may have committed. Salesforce's own error answer means
+// it did not; a request that never left (a refused connection) did not
+// either; anything else (a timeout, a reset, a gateway's page, an answer
+// that does not decode) may have.
+func callFailure(err error) (errType string, unknown bool) {
+	var sfErr *salesforce.Error
+	switch {
+	case errors.As(err, &sfErr) && sfErr.Answered():
+		var appErr *temporal.ApplicationError
+		if errors.As(classifySalesforce(sfErr), &appErr) {
+			return appErr.Type(), false
+		}
+		return ErrTypeSalesforceRejected, false
+	case notSent(err):
+		return ErrTypeSalesforceUnavailable, false
+	default:
+		return ErrTypeSalesforceOutcomeUnknown, true
+	}
+}
+
+// notSent reports whether the request never reached Salesforce: no session
+// could be had, or the connection was refused.
+func notSent(err error) bool {
+	var opErr *net.OpError
+	return errors.Is(err, salesforce.ErrNotSent) || errors.As(err, &opErr) && opErr.Op == "dial"
+}

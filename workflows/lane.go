@@ -1,0 +1,762 @@
+package workflows
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/afsync/afsync/activities"
+	"github.com/afsync/afsync/pairing"
+)
+
+// maxBatch is the most people a lane batch holds: one Collections call.
+const maxBatch = activities.MaxBatch
+
+// Lane bounds.
+const (
+	// memoryWindow is how long a lane remembers the versions it wrote, at
+	// least: a profile read longer ago than what the lane remembers is read
+	// again before it is written.
+	memoryWindow = time.Hour
+	// memoryCap bounds the versions a lane remembers (its continue-as-new
+	// input stays well under Temporal's 2 MB payload limit); beyond it the
+	// oldest are forgotten, and older profiles read again.
+	memoryCap = 20_000
+	// maxWait is how long a person is retried through transient faults
+	// before being reported failed with the last of them.
+	maxWait = 48 * time.Hour
+	// maxBackoff caps the wait between two tries of one person.
+	maxBackoff = 5 * time.Minute
+	// maxDuplicateAttempts bounds the tries of a person whose upsert keeps
+	// meeting DUPLICATE_VALUE on the external id.
+	maxDuplicateAttempts = 5
+	// batchesPerRun bounds a run's history; a lane also continues as new
+	// when the server suggests it.
+	batchesPerRun = 200
+)
+
+// LaneInput starts a lane, or continues one after continue-as-new.
+type LaneInput struct {
+	Lane  int        `json:"lane"`
+	State *LaneState `json:"state,omitempty"`
+}
+
+// LaneState is what a lane carries from one run to the next.
+type LaneState struct {
+	// Specs are the specs of open requests, by fingerprint.
+	Specs map[string]pairing.Spec `json:"specs,omitempty"`
+	// Requests are the open requests, by ID.
+	Requests map[string]*LaneRequest `json:"requests,omitempty"`
+	// Items are the people waiting for a batch, in arrival order.
+	Items []*LaneItem `json:"items,omitempty"`
+	// Written holds, per slug, the version last written and when.
+	Written map[string]Written `json:"written,omitempty"`
+	// MemorySince is when the lane's memory of writes begins: every write
+	// since is in Written.
+	MemorySince time.Time `json:"memory_since"`
+	// Doubt holds, per slug and per identifier ("id:" + key), until when a
+	// write of unknown outcome may still commit.
+	Doubt map[string]time.Time `json:"doubt,omitempty"`
+	// PausedUntil is set while the org's daily allocation is spent.
+	PausedUntil time.Time  `json:"paused_until,omitzero"`
+	Counts      LaneCounts `json:"counts"`
+	LastError   string     `json:"last_error,omitempty"`
+}
+
+// LaneRequest is what a lane keeps of an open request.
+type LaneRequest struct {
+	ReplyTo  string          `json:"reply_to"`
+	ReplyRun string          `json:"reply_run"`
+	Spec     string          `json:"spec"` // fingerprint, a key of LaneState.Specs
+	Trigger  pairing.Trigger `json:"trigger"`
+	// Open counts its people not yet answered.
+	Open int `json:"open"`
+}
+
+// LaneItem is one person waiting in a lane.
+type LaneItem struct {
+	Request  string          `json:"request"`
+	Profile  pairing.Profile `json:"profile"`
+	ReadAt   time.Time       `json:"read_at"`
+	Received time.Time       `json:"received"`
+	// Attempts counts transient faults met so far.
+	Attempts  int       `json:"attempts,omitempty"`
+	NotBefore time.Time `json:"not_before,omitzero"`
+	LastError string    `json:"last_error,omitempty"`
+}
+
+// Written is a version of a person a lane wrote, as two Unix times (to the
+// second, compact in the continue-as-new input): Award Force's `updated`
+// and when the lane wrote it.
+type Written [2]int64
+
+// PairingLane serialises every Salesforce write for the people of one lane
+// (see LaneOf). Requests arrive by PairSignal; the lane gathers waiting
+// people into batches (at most one per person and per identifier at a
+// time), looks them up with one SOQL query, decides each with
+// pairing.Decide, writes with one Collections call per kind, and answers
+// each requester by PairedSignal. It never writes an older version of a
+// person over a newer one it wrote; a transient fault puts the person back
+// with backoff; a write whose answer never came leaves the person waiting
+// until Salesforce can no longer commit it, then looks again. It runs for
+// ever, continuing as new to keep its history short.
+func PairingLane(ctx workflow.Context, in LaneInput) error {
+	l := &lane{n: in.Lane, busy: map[string]bool{}, flying: map[*LaneItem]bool{}}
+	if in.State != nil {
+		l.st = *in.State
+	}
+	// A lane that starts afresh has written nothing yet: its memory reaches
+	// back to the beginning (MemorySince zero). Terminating a lane forgets
+	// what it wrote in the last hour; reset it instead (see README).
+	l.init()
+	if err := workflow.SetQueryHandler(ctx, LaneQuery, l.status); err != nil {
+		return err
+	}
+	lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{StartToCloseTimeout: 10 * time.Second})
+	var settings LaneSettings
+	if err := workflow.ExecuteLocalActivity(lctx, lanes.CurrentSettings).Get(lctx, &settings); err != nil {
+		return err
+	}
+	l.settings = settings.withDefaults()
+
+	requests := workflow.GetSignalChannel(ctx, PairSignal)
+	for {
+		l.receive(ctx, requests)
+		now := workflow.Now(ctx)
+		l.expire(now)
+		due := l.batches >= batchesPerRun || workflow.GetInfo(ctx).GetContinueAsNewSuggested()
+		for !due && l.inFlight < l.settings.Concurrency {
+			b := l.nextBatch(now)
+			if b == nil {
+				break
+			}
+			l.inFlight++
+			l.batches++
+			workflow.Go(ctx, func(ctx workflow.Context) {
+				l.run(ctx, b)
+				l.inFlight--
+			})
+		}
+		if due && l.inFlight == 0 {
+			l.receive(ctx, requests)
+			return workflow.NewContinueAsNewError(ctx, PairingLane, LaneInput{Lane: l.n, State: &l.st})
+		}
+		wake := l.nextWake(now)
+		inFlight := l.inFlight
+		cond := func() bool { return requests.Len() > 0 || l.inFlight != inFlight }
+		if wake.IsZero() {
+			if err := workflow.Await(ctx, cond); err != nil {
+				return err
+			}
+		} else if _, err := workflow.AwaitWithTimeout(ctx, wake.Sub(now), cond); err != nil {
+			return err
+		}
+	}
+}
+
+// lanes is the receiver of the lane plumbing's local activities.
+var lanes *Lanes
+
+// lane is one run's state.
+type lane struct {
+	n        int
+	st       LaneState
+	settings LaneSettings
+	// busy holds the slugs and identifiers ("id:" + key) of people in a
+	// batch in flight.
+	busy map[string]bool
+	// flying are the people in batches in flight.
+	flying   map[*LaneItem]bool
+	inFlight int
+	batches  int
+}
+
+func (l *lane) init() {
+	if l.st.Specs == nil {
+		l.st.Specs = map[string]pairing.Spec{}
+	}
+	if l.st.Requests == nil {
+		l.st.Requests = map[string]*LaneRequest{}
+	}
+	if l.st.Written == nil {
+		l.st.Written = map[string]Written{}
+	}
+	if l.st.Doubt == nil {
+		l.st.Doubt = map[string]time.Time{}
+	}
+}
+
+func (l *lane) status() (LaneStatus, error) {
+	s := LaneStatus{
+		Lane: l.n, Waiting: len(l.st.Items), PausedUntil: l.st.PausedUntil,
+		Remembered: len(l.st.Written), MemorySince: l.st.MemorySince,
+		Counts: l.st.Counts, LastError: l.st.LastError,
+	}
+	for k := range l.busy {
+		if !isIDKey(k) {
+			s.InFlight++
+		}
+	}
+	for k := range l.st.Doubt {
+		if !isIDKey(k) {
+			s.InDoubt++
+		}
+	}
+	return s, nil
+}
+
+// receive takes every request signalled so far.
+func (l *lane) receive(ctx workflow.Context, ch workflow.ReceiveChannel) {
+	now := workflow.Now(ctx)
+	for {
+		var req PairRequest
+		if !ch.ReceiveAsync(&req) {
+			return
+		}
+		if _, open := l.st.Requests[req.ID]; open || len(req.Items) == 0 {
+			continue // a duplicate (a resubmission, a retried signal), or nothing to do
+		}
+		fp := req.Spec.Fingerprint()
+		l.st.Specs[fp] = req.Spec
+		l.st.Requests[req.ID] = &LaneRequest{ReplyTo: req.ReplyTo, ReplyRun: req.ReplyRun, Spec: fp, Trigger: req.Trigger, Open: len(req.Items)}
+		for _, it := range req.Items {
+			l.st.Items = append(l.st.Items, &LaneItem{Request: req.ID, Profile: it.Profile, ReadAt: it.ReadAt, Received: now})
+		}
+	}
+}
+
+// expire forgets doubts that have passed, specs no request uses, and the
+// oldest remembered versions (see memoryWindow and memoryCap).
+func (l *lane) expire(now time.Time) {
+	for k, until := range l.st.Doubt {
+		if !until.After(now) {
+			delete(l.st.Doubt, k)
+		}
+	}
+	used := map[string]bool{}
+	for _, r := range l.st.Requests {
+		used[r.Spec] = true
+	}
+	for fp := range l.st.Specs {
+		if !used[fp] {
+			delete(l.st.Specs, fp)
+		}
+	}
+	// Keep every write since the oldest waiting profile was read, and at
+	// least memoryWindow's worth.
+	cutoff := now.Add(-memoryWindow)
+	hold := func(it *LaneItem) {
+		if it.ReadAt.Before(cutoff) && !it.ReadAt.Before(l.st.MemorySince) {
+			cutoff = it.ReadAt
+		}
+	}
+	for _, it := range l.st.Items {
+		hold(it)
+	}
+	for it := range l.flying {
+		hold(it)
+	}
+	l.forgetBefore(cutoff.Unix())
+	if len(l.st.Written) > memoryCap {
+		ats := make([]int64, 0, len(l.st.Written))
+		for _, w := range l.st.Written {
+			ats = append(ats, w[1])
+		}
+		slices.Sort(ats)
+		l.forgetBefore(ats[len(ats)-memoryCap] + 1)
+	}
+}
+
+// forgetBefore forgets the writes made before the Unix time t.
+func (l *lane) forgetBefore(t int64) {
+	forgot := false
+	for slug, w := range l.st.Written {
+		if w[1] < t {
+			delete(l.st.Written, slug)
+			forgot = true
+		}
+	}
+	if since := time.Unix(t, 0).UTC(); forgot && since.After(l.st.MemorySince) {
+		l.st.MemorySince = since
+	}
+}
+
+// batch is a set of people a lane pairs at once: one spec, one trigger per
+// person, no person or identifier twice.
+type batch struct {
+	spec  pairing.Spec
+	items []*LaneItem
+}
+
+// key is an item's identifier key ("" when the person has none).
+func (b *batch) key(it *LaneItem) string {
+	return activities.IdentifierKey(it.Profile.Values[b.spec.UniqueIdentifier.AwardForce])
+}
+
+func idKey(key string) string      { return "id:" + key }
+func isIDKey(k string) bool        { return len(k) > 3 && k[:3] == "id:" }
+func (l *lane) held(k string) bool { return l.busy[k] || !l.st.Doubt[k].IsZero() }
+
+// nextBatch takes the people that may go now, oldest first, up to
+// MaxBatch, all of the oldest one's spec; nil when none may.
+func (l *lane) nextBatch(now time.Time) *batch {
+	if now.Before(l.st.PausedUntil) {
+		return nil
+	}
+	var b *batch
+	taken := map[*LaneItem]bool{}
+	for _, it := range l.st.Items {
+		if it.NotBefore.After(now) || l.held(it.Profile.Slug) {
+			continue
+		}
+		req := l.st.Requests[it.Request]
+		spec := l.st.Specs[req.Spec]
+		if b == nil {
+			b = &batch{spec: spec}
+		} else if req.Spec != b.spec.Fingerprint() {
+			continue
+		}
+		k := b.key(it)
+		if k != "" && l.held(idKey(k)) {
+			continue
+		}
+		b.items = append(b.items, it)
+		taken[it] = true
+		l.flying[it] = true
+		l.busy[it.Profile.Slug] = true
+		if k != "" {
+			l.busy[idKey(k)] = true
+		}
+		if len(b.items) == l.settings.MaxBatch {
+			break
+		}
+	}
+	if b == nil {
+		return nil
+	}
+	l.st.Items = slices.DeleteFunc(l.st.Items, func(it *LaneItem) bool { return taken[it] })
+	return b
+}
+
+// nextWake is when a waiting person may next go, if no signal comes first;
+// zero when nobody waits for a time.
+func (l *lane) nextWake(now time.Time) time.Time {
+	var wake time.Time
+	earliest := func(t time.Time) {
+		if t.After(now) && (wake.IsZero() || t.Before(wake)) {
+			wake = t
+		}
+	}
+	for _, it := range l.st.Items {
+		earliest(it.NotBefore)
+		earliest(l.st.Doubt[it.Profile.Slug])
+		if spec, ok := l.st.Specs[l.st.Requests[it.Request].Spec]; ok {
+			b := batch{spec: spec}
+			if k := b.key(it); k != "" {
+				earliest(l.st.Doubt[idKey(k)])
+			}
+		}
+	}
+	if len(l.st.Items) > 0 {
+		earliest(l.st.PausedUntil)
+	}
+	return wake
+}
+
+// laneOutcome is how one person of a batch ended: answered with a result,
+// or put back to wait.
+type laneOutcome struct {
+	it     *LaneItem
+	result *UserSyncResult
+	back   bool
+}
+
+// run pairs one batch: fresh reads where the lane's memory does not reach,
+// one lookup, the decisions, one write per kind, the answers.
+func (l *lane) run(ctx workflow.Context, b *batch) {
+	defer func() {
+		for _, it := range b.items {
+			delete(l.flying, it)
+			delete(l.busy, it.Profile.Slug)
+			if k := b.key(it); k != "" {
+				delete(l.busy, idKey(k))
+			}
+		}
+	}()
+	r := &laneRun{lane: l, b: b, outcomes: make([]laneOutcome, len(b.items))}
+	for i, it := range b.items {
+		r.outcomes[i].it = it
+	}
+	r.pair(ctx)
+	l.settle(ctx, r)
+}
+
+// laneRun is one batch's work.
+type laneRun struct {
+	*lane
+	b        *batch
+	outcomes []laneOutcome
+	calls    int
+}
+
+func (r *laneRun) trigger(it *LaneItem) pairing.Trigger { return r.st.Requests[it.Request].Trigger }
+
+// answer settles outcome i with a result.
+func (r *laneRun) answer(i int, res UserSyncResult) {
+	res.Slug = r.b.items[i].Profile.Slug
+	r.outcomes[i].result = &res
+}
+
+// fail answers outcome i with a failure of type errType.
+func (r *laneRun) fail(i int, errType, msg string) {
+	r.answer(i, UserSyncResult{Outcome: OutcomeFailed, Error: errType + ": " + msg, ErrorType: errType})
+}
+
+// open lists the people of the batch not yet settled.
+func (r *laneRun) open() []int {
+	var out []int
+	for i, o := range r.outcomes {
+		if o.result == nil && !o.back {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+func (r *laneRun) pair(ctx workflow.Context) {
+	now := workflow.Now(ctx)
+	r.freshReads(ctx)
+	spec := &r.b.spec
+
+	// One lookup for everyone with an identifier.
+	var ids []string
+	for _, i := range r.open() {
+		if id := r.b.items[i].Profile.Values[spec.UniqueIdentifier.AwardForce]; activities.IdentifierKey(id) != "" {
+			ids = append(ids, id)
+		}
+	}
+	var found activities.FindRecordsResult
+	if len(ids) > 0 {
+		actx := workflow.WithActivityOptions(ctx, laneLookupOptions())
+		actx = summarized(actx, "Look up the %s records of %s by %s", spec.Object, people(len(ids)), spec.UniqueIdentifier.CRM)
+		err := workflow.ExecuteActivity(actx, sf.FindRecords, activities.FindRecordsInput{Spec: *spec, Identifiers: ids}).Get(actx, &found)
+		r.calls += max(found.Queries, 1)
+		if err != nil {
+			r.callFailed(now, r.open(), err)
+			return
+		}
+	}
+
+	// Decide; gather the writes.
+	var in activities.WriteInput
+	in.Spec = *spec
+	var creates, updates []int
+	decisions := map[int]pairing.Decision{}
+	for _, i := range r.open() {
+		it := r.b.items[i]
+		if w, ok := r.st.Written[it.Profile.Slug]; ok && !it.Profile.Updated.IsZero() && it.Profile.Updated.Unix() < w[0] {
+			r.st.Counts.Superseded++
+			r.answer(i, UserSyncResult{Outcome: OutcomeSkipped, Decision: pairing.Decision{
+				Action: pairing.ActionSkip,
+				Reason: fmt.Sprintf("superseded: a newer version of this user (updated %s) is already written", time.Unix(w[0], 0).UTC().Format(time.RFC3339)),
+			}})
+			continue
+		}
+		d := spec.Decide(r.trigger(it), it.Profile, found.Matches[r.b.key(it)])
+		decisions[i] = d
+		switch d.Action {
+		case pairing.ActionCreate:
+			creates = append(creates, i)
+			in.Creates = append(in.Creates, activities.CreateItem{Slug: it.Profile.Slug, Identifier: it.Profile.Values[spec.UniqueIdentifier.AwardForce], Values: d.CRM})
+		case pairing.ActionUpdate:
+			updates = append(updates, i)
+			in.Updates = append(in.Updates, activities.UpdateItem{Slug: it.Profile.Slug, ID: d.RecordID, Values: d.CRM})
+		default:
+			if d.Action == pairing.ActionNoChange {
+				r.written(it, now)
+			}
+			r.answer(i, UserSyncResult{Outcome: outcomeOf(d), Decision: d, RecordID: d.RecordID})
+		}
+	}
+	if len(creates)+len(updates) == 0 {
+		return
+	}
+
+	// One attempt at the writes; what happens next is the lane's call.
+	var out activities.WriteOutput
+	actx := workflow.WithActivityOptions(ctx, laneWriteOptions())
+	actx = summarized(actx, "%s", writeSummary(spec.Object, len(creates), len(updates)))
+	err := workflow.ExecuteActivity(actx, sf.Write, in).Get(actx, &out)
+	now = workflow.Now(ctx)
+	if err != nil {
+		// The activity itself failed (a worker stopped mid-call, a timeout):
+		// nothing is known of its writes.
+		r.calls += 2
+		r.doubt(now, append(creates, updates...), errorMessage(err))
+		return
+	}
+	r.calls += out.Calls
+	for j, i := range creates {
+		r.settleWrite(now, i, decisions[i], out.Creates[j], true)
+	}
+	for j, i := range updates {
+		r.settleWrite(now, i, decisions[i], out.Updates[j], false)
+	}
+}
+
+// settleWrite settles person i with the outcome o of its create or update.
+func (r *laneRun) settleWrite(now time.Time, i int, d pairing.Decision, o activities.WriteOutcome, created bool) {
+	it := r.b.items[i]
+	switch {
+	case o.Unknown:
+		r.doubt(now, []int{i}, o.Error)
+	case o.Error != "":
+		r.refused(now, i, o.ErrorType, o.Error)
+	default:
+		res := UserSyncResult{Outcome: outcomeOf(d), Decision: d, RecordID: d.RecordID}
+		if created {
+			res.RecordID = o.ID
+			if !o.Created {
+				res.Outcome = OutcomeUpdated // an upsert found the record by its external id
+			}
+			if c := r.b.spec.RecordIDChange(it.Profile, o.ID); c != nil {
+				res.Decision.AwardForce = append(res.Decision.AwardForce, *c)
+			}
+		}
+		r.written(it, now)
+		r.answer(i, res)
+	}
+}
+
+// written remembers that it's version of its person is what the CRM now holds.
+func (r *laneRun) written(it *LaneItem, now time.Time) {
+	w := Written{it.Profile.Updated.Unix(), now.Unix()}
+	if it.Profile.Updated.IsZero() {
+		w[0] = 0
+	}
+	if prev, ok := r.st.Written[it.Profile.Slug]; ok && prev[0] > w[0] {
+		w[0] = prev[0]
+	}
+	r.st.Written[it.Profile.Slug] = w
+}
+
+// refused settles person i whose record Salesforce refused, or whose call
+// failed with Salesforce's own answer.
+func (r *laneRun) refused(now time.Time, i int, errType, msg string) {
+	it := r.b.items[i]
+	transient := errType == activities.ErrTypeSalesforceUnavailable || errType == activities.ErrTypeSalesforceQuotaExhausted
+	if transient && it.Attempts+1 >= maxDuplicateAttempts && strings.Contains(msg, "DUPLICATE_VALUE") {
+		transient = false
+		errType = activities.ErrTypeSalesforceRejected
+	}
+	if !transient {
+		r.fail(i, cmp.Or(errType, activities.ErrTypeSalesforceRejected), trimType(msg, errType))
+		return
+	}
+	r.retry(now, i, errType, msg)
+}
+
+// retry puts person i back, to try again after a backoff (or once the
+// allocation returns), unless it has waited maxWait already.
+func (r *laneRun) retry(now time.Time, i int, errType, msg string) {
+	it := r.b.items[i]
+	r.outcomes[i].back = true
+	if now.Sub(it.Received) >= maxWait {
+		r.outcomes[i].back = false
+		r.fail(i, errType, fmt.Sprintf("still failing after %s: %s", maxWait, trimType(msg, errType)))
+		return
+	}
+	it.Attempts++
+	it.LastError = msg
+	r.st.LastError = msg
+	r.st.Counts.Retried++
+	delay := min(time.Second<<min(it.Attempts-1, 16), maxBackoff)
+	if errType == activities.ErrTypeSalesforceQuotaExhausted {
+		delay = activities.QuotaRetryDelay
+		r.st.PausedUntil = now.Add(delay)
+	}
+	it.NotBefore = now.Add(delay)
+}
+
+// doubt puts people whose write has no known outcome back, to wait until
+// Salesforce can no longer commit it; their identifiers wait too, so that
+// nobody else creates a record for them meanwhile.
+func (r *laneRun) doubt(now time.Time, is []int, msg string) {
+	until := now.Add(r.settings.CommitHorizon)
+	for _, i := range is {
+		it := r.b.items[i]
+		r.outcomes[i].back = true
+		r.st.Counts.Doubted++
+		r.st.Doubt[it.Profile.Slug] = until
+		if k := r.b.key(it); k != "" {
+			r.st.Doubt[idKey(k)] = until
+		}
+		it.LastError = msg
+		it.NotBefore = until
+	}
+	r.st.LastError = msg
+}
+
+// callFailed settles people whose lookup (or fresh read) failed as a
+// whole, after the activity's own retries.
+func (r *laneRun) callFailed(now time.Time, is []int, err error) {
+	errType, msg := "", errorMessage(err)
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) {
+		errType = appErr.Type()
+	}
+	switch {
+	case fatalErrorTypes[errType] || errType == activities.ErrTypeSalesforceRejected ||
+		errType == activities.ErrTypeSalesforceAmbiguous || errType == activities.ErrTypeUnexpected:
+		for _, i := range is {
+			r.fail(i, errType, trimType(msg, errType))
+		}
+	default: // unavailable, quota, timeouts: try again later
+		if errType == "" {
+			errType = activities.ErrTypeSalesforceUnavailable
+		}
+		for _, i := range is {
+			r.retry(now, i, errType, msg)
+		}
+	}
+}
+
+// freshReads reads again, from Award Force, the profiles read before the
+// lane's memory begins: the lane cannot tell whether a newer version was
+// written since.
+func (r *laneRun) freshReads(ctx workflow.Context) {
+	var stale []int
+	for i, it := range r.b.items {
+		if it.ReadAt.Before(r.st.MemorySince) {
+			stale = append(stale, i)
+		}
+	}
+	if len(stale) == 0 {
+		return
+	}
+	actx := workflow.WithActivityOptions(ctx, awardForceOptions())
+	futures := make([]workflow.Future, len(stale))
+	readAt := workflow.Now(ctx)
+	for j, i := range stale {
+		slug := r.b.items[i].Profile.Slug
+		futures[j] = workflow.ExecuteActivity(summarized(actx, "Read Award Force user %s again", slug), af.GetUser, slug)
+	}
+	for j, i := range stale {
+		var p pairing.Profile
+		err := futures[j].Get(ctx, &p)
+		r.st.Counts.FreshReads++
+		var appErr *temporal.ApplicationError
+		switch {
+		case err == nil:
+			r.b.items[i].Profile, r.b.items[i].ReadAt = p, readAt
+		case errors.As(err, &appErr) && appErr.Type() == activities.ErrTypeAwardForceNotFound:
+			r.answer(i, UserSyncResult{Outcome: OutcomeSkipped, Decision: pairing.Decision{Action: pairing.ActionSkip, Reason: "the user no longer exists in Award Force"}})
+		default:
+			r.callFailed(workflow.Now(ctx), []int{i}, err)
+		}
+	}
+}
+
+// settle answers the requesters, and puts back whoever waits again.
+func (l *lane) settle(ctx workflow.Context, r *laneRun) {
+	l.st.Counts.Batches++
+	type reply struct {
+		req *LaneRequest
+		msg PairReply
+	}
+	var order []string
+	replies := map[string]*reply{}
+	answered := 0
+	for _, o := range r.outcomes {
+		if o.result == nil { // put back (or, by mistake, left open: it waits again)
+			l.st.Items = append(l.st.Items, o.it)
+			continue
+		}
+		answered++
+		l.st.Counts.Count(o.result.Outcome)
+		rp := replies[o.it.Request]
+		if rp == nil {
+			rp = &reply{req: l.st.Requests[o.it.Request], msg: PairReply{Request: o.it.Request}}
+			replies[o.it.Request] = rp
+			order = append(order, o.it.Request)
+		}
+		rp.msg.Results = append(rp.msg.Results, *o.result)
+	}
+	l.st.Counts.SalesforceCalls += r.calls
+	slices.SortStableFunc(l.st.Items, func(a, b *LaneItem) int { return a.Received.Compare(b.Received) })
+	futures := make([]workflow.Future, 0, len(order))
+	for _, id := range order {
+		rp := replies[id]
+		rp.msg.Calls = float64(r.calls) * float64(len(rp.msg.Results)) / float64(len(r.outcomes))
+		rp.req.Open -= len(rp.msg.Results)
+		if rp.req.Open <= 0 {
+			delete(l.st.Requests, id)
+		}
+		futures = append(futures, workflow.SignalExternalWorkflow(ctx, rp.req.ReplyTo, rp.req.ReplyRun, PairedSignal, rp.msg))
+	}
+	for _, f := range futures {
+		// A requester that is gone (terminated, timed out) cannot be told;
+		// its people are paired all the same.
+		if err := f.Get(ctx, nil); err != nil {
+			workflow.GetLogger(ctx).Warn("A requester could not be answered", "error", err)
+		}
+	}
+}
+
+// laneLookupOptions bounds a lane's lookups: retried through transient
+// faults for a while, then the people wait and try again.
+func laneLookupOptions() workflow.ActivityOptions {
+	o := salesforceOptions()
+	o.ScheduleToCloseTimeout = 10 * time.Minute
+	return o
+}
+
+// laneWriteOptions makes a lane's writes single attempts: only the lane
+// may decide to write again (see activities.Salesforce.Write).
+func laneWriteOptions() workflow.ActivityOptions {
+	return workflow.ActivityOptions{
+		TaskQueue:           TaskQueue,
+		StartToCloseTimeout: time.Minute,
+		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 1},
+	}
+}
+
+// people says "1 person", "2 people".
+func people(n int) string {
+	if n == 1 {
+		return "1 person"
+	}
+	return fmt.Sprintf("%d people", n)
+}
+
+// writeSummary labels a lane's write: "Create 2 and update 1 Contact records".
+func writeSummary(object string, creates, updates int) string {
+	plural := func(n int) string {
+		if n == 1 {
+			return object + " record"
+		}
+		return object + " records"
+	}
+	switch {
+	case updates == 0:
+		return fmt.Sprintf("Create %d %s", creates, plural(creates))
+	case creates == 0:
+		return fmt.Sprintf("Update %d %s", updates, plural(updates))
+	default:
+		return fmt.Sprintf("Create %d and update %d %s", creates, updates, plural(creates+updates))
+	}
+}
+
+// trimType drops a leading "Type: " from msg, which fail adds again.
+func trimType(msg, errType string) string {
+	if errType == "" {
+		return msg
+	}
+	return strings.TrimPrefix(msg, errType+": ")
+}

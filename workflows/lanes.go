@@ -1,0 +1,180 @@
+package workflows
+
+import (
+	"context"
+	"fmt"
+	"hash/fnv"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+
+	"github.com/afsync/afsync/pairing"
+)
+
+// Pairing lanes are where every write to Salesforce happens. Each person
+// (an Award Force slug) belongs to exactly one lane, a long-running
+// PairingLane workflow, and every sync of that person, whatever started it
+// (a webhook, starter sync or retry, a backfill chunk, a scheduled
+// backfill), hands the person's profile to that lane and waits for the
+// outcome. A lane looks up, decides and writes for many people at once
+// (SOQL IN, sObject Collections), but never for the same person, nor for
+// the same identifier, twice at the same moment, and never writes an older
+// version of a person over a newer one. That is what keeps each person to
+// exactly one CRM record holding their latest values, whatever runs at the
+// same time.
+
+// LaneCount is how many lanes share the people. A person's lane follows
+// from the slug alone, so the count must stay the same while syncs run:
+// changing it would put one person in two lanes for a while.
+const LaneCount = 4
+
+// LaneWorkflowID names lane n.
+func LaneWorkflowID(n int) string { return fmt.Sprintf("afsync-lane-%d", n) }
+
+// LaneOf is the lane of the person with the given slug.
+func LaneOf(slug string) int {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(slug))
+	return int(h.Sum32() % LaneCount)
+}
+
+// Signal and query names of the lanes.
+const (
+	// PairSignal carries a PairRequest to a lane.
+	PairSignal = "pair"
+	// PairedSignal carries a PairReply back to the workflow that asked.
+	PairedSignal = "paired"
+	// LaneQuery answers a LaneStatus.
+	LaneQuery = "lane"
+)
+
+// PairRequest asks a lane to pair some of its people.
+type PairRequest struct {
+	// ID is unique per request: the requester's workflow and run IDs and a
+	// sequence number. A lane ignores a request it already holds.
+	ID string `json:"id"`
+	// ReplyTo and ReplyRun name the requester's run; the lane signals
+	// PairedSignal to it as outcomes are known.
+	ReplyTo  string `json:"reply_to"`
+	ReplyRun string `json:"reply_run"`
+	// Spec is the requester's pairing spec.
+	Spec pairing.Spec `json:"spec"`
+	// Trigger selects the spec's options, as in UserSync.
+	Trigger pairing.Trigger `json:"trigger"`
+	// Items are the people to pair.
+	Items []PairItem `json:"items"`
+}
+
+// PairItem is one person to pair: the profile as read from Award Force.
+type PairItem struct {
+	Profile pairing.Profile `json:"profile"`
+	// ReadAt is no later than the moment the profile was read: a lane only
+	// trusts a profile it can compare with every write made since.
+	ReadAt time.Time `json:"read_at"`
+}
+
+// PairReply carries outcomes of a request, as they become known: a lane
+// may answer a request's people in several replies.
+type PairReply struct {
+	Request string           `json:"request"`
+	Results []UserSyncResult `json:"results"`
+	// Calls is this reply's share of the Salesforce calls its batch cost.
+	Calls float64 `json:"calls,omitempty"`
+}
+
+// LaneSettings are the worker's settings that lanes run with; a lane reads
+// them at the start of each run.
+type LaneSettings struct {
+	// CommitHorizon is how long Salesforce may go on with a request after
+	// its client gave up (SALESFORCE_COMMIT_HORIZON): a person whose write
+	// has no known outcome waits this long before the lane looks again.
+	CommitHorizon time.Duration `json:"commit_horizon"`
+	// MaxBatch is the most people one batch holds (one Collections call).
+	MaxBatch int `json:"max_batch"`
+	// Concurrency is how many batches a lane runs at once.
+	Concurrency int `json:"concurrency"`
+}
+
+// Defaults of LaneSettings.
+const (
+	DefaultCommitHorizon   = 10 * time.Minute
+	DefaultLaneConcurrency = 4
+)
+
+// withDefaults fills what s leaves unset.
+func (s LaneSettings) withDefaults() LaneSettings {
+	if s.CommitHorizon <= 0 {
+		s.CommitHorizon = DefaultCommitHorizon
+	}
+	if s.MaxBatch <= 0 || s.MaxBatch > maxBatch {
+		s.MaxBatch = maxBatch
+	}
+	if s.Concurrency <= 0 {
+		s.Concurrency = DefaultLaneConcurrency
+	}
+	return s
+}
+
+// LaneStatus is a lane's answer to LaneQuery.
+type LaneStatus struct {
+	Lane int `json:"lane"`
+	// Waiting counts people waiting for a batch; InFlight those in one.
+	Waiting  int `json:"waiting"`
+	InFlight int `json:"in_flight"`
+	// InDoubt counts people whose last write has no known outcome; they
+	// wait for the commit horizon.
+	InDoubt int `json:"in_doubt"`
+	// PausedUntil is set while a spent Salesforce allocation pauses the lane.
+	PausedUntil time.Time `json:"paused_until,omitzero"`
+	// Remembered counts the people whose last written version the lane
+	// remembers; it remembers every write since MemorySince.
+	Remembered  int        `json:"remembered"`
+	MemorySince time.Time  `json:"memory_since"`
+	Counts      LaneCounts `json:"counts"`
+	// LastError is the last transient fault the lane met, for ops.
+	LastError string `json:"last_error,omitempty"`
+}
+
+// LaneCounts tallies what a lane did since it started.
+type LaneCounts struct {
+	Batches int `json:"batches"`
+	Counts
+	// Superseded counts profiles not written because a newer version of the
+	// person was already written.
+	Superseded int `json:"superseded"`
+	// Retried counts people put back after a transient fault.
+	Retried int `json:"retried"`
+	// Doubted counts writes whose outcome was unknown.
+	Doubted int `json:"doubted"`
+	// FreshReads counts profiles read again from Award Force because they
+	// were older than the lane's memory.
+	FreshReads int `json:"fresh_reads"`
+}
+
+// Lanes holds what lanes and their requesters need from the worker: the
+// Temporal client (a requester starts a lane, or signals the running one)
+// and the settings. Register one instance with the worker; its methods are
+// local activities.
+type Lanes struct {
+	Client   client.Client
+	Settings LaneSettings
+}
+
+// Submit hands req to lane n, starting the lane if it does not run.
+func (l *Lanes) Submit(ctx context.Context, n int, req PairRequest) error {
+	opts := client.StartWorkflowOptions{
+		ID:                       LaneWorkflowID(n),
+		TaskQueue:                TaskQueue,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		StaticSummary:            fmt.Sprintf("Pairing lane %d: every Salesforce write for its people, one at a time per person", n),
+	}
+	_, err := l.Client.SignalWithStartWorkflow(ctx, opts.ID, PairSignal, req, opts, PairingLane, LaneInput{Lane: n})
+	return err
+}
+
+// CurrentSettings returns the worker's lane settings.
+func (l *Lanes) CurrentSettings(context.Context) (LaneSettings, error) {
+	return l.Settings.withDefaults(), nil
+}

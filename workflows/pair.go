@@ -1,0 +1,153 @@
+package workflows
+
+import (
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/afsync/afsync/activities"
+	"github.com/afsync/afsync/pairing"
+)
+
+// maxItemsPerRequest keeps one PairSignal's payload small.
+const maxItemsPerRequest = 100
+
+// resubmitAfter is how long a requester waits without hearing from a lane
+// before handing its unanswered people again (a lane that was reset or
+// terminated by hand forgets them; a running one ignores the duplicate).
+const resubmitAfter = 30 * time.Minute
+
+// requester is the asking side of the pairing lanes, inside a UserSync or
+// a BackfillChunk. It keeps its run's request sequence so that request IDs
+// stay unique.
+type requester struct {
+	seq int
+	// Waiting is how many people are handed to lanes and not answered yet,
+	// for progress queries.
+	Waiting int
+	// Calls is the share of lane batches' Salesforce calls for this
+	// requester's people.
+	Calls float64
+}
+
+// pair hands people to their lanes and waits until every one is answered.
+// People sharing an identifier go to one lane together, the first one's,
+// so that a lane sees them all and never creates two records for them.
+func (q *requester) pair(ctx workflow.Context, spec pairing.Spec, trigger pairing.Trigger, items []PairItem) (map[string]UserSyncResult, error) {
+	info := workflow.GetInfo(ctx)
+	byLane := map[int][]PairItem{}
+	laneOfKey := map[string]int{}
+	var lanesUsed []int
+	for _, it := range items {
+		n := LaneOf(it.Profile.Slug)
+		if k := activities.IdentifierKey(it.Profile.Values[spec.UniqueIdentifier.AwardForce]); k != "" {
+			if first, ok := laneOfKey[k]; ok {
+				n = first
+			} else {
+				laneOfKey[k] = n
+			}
+		}
+		if _, ok := byLane[n]; !ok {
+			lanesUsed = append(lanesUsed, n)
+		}
+		byLane[n] = append(byLane[n], it)
+	}
+	type sent struct {
+		lane int
+		req  PairRequest
+	}
+	var requests []sent
+	for _, n := range lanesUsed {
+		group := byLane[n]
+		for start := 0; start < len(group); start += maxItemsPerRequest {
+			q.seq++
+			requests = append(requests, sent{n, PairRequest{
+				ID:      fmt.Sprintf("%s/%s/%d", info.WorkflowExecution.ID, info.WorkflowExecution.RunID, q.seq),
+				ReplyTo: info.WorkflowExecution.ID, ReplyRun: info.WorkflowExecution.RunID,
+				Spec: spec, Trigger: trigger,
+				Items: group[start:min(start+maxItemsPerRequest, len(group))],
+			}})
+		}
+	}
+	submit := func(rs []sent) error {
+		lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+			StartToCloseTimeout:    10 * time.Second,
+			ScheduleToCloseTimeout: 10 * time.Minute,
+		})
+		futures := make([]workflow.Future, len(rs))
+		for i, r := range rs {
+			o := workflow.GetLocalActivityOptions(lctx)
+			o.Summary = fmt.Sprintf("Hand %s to pairing lane %d", people(len(r.req.Items)), r.lane)
+			futures[i] = workflow.ExecuteLocalActivity(workflow.WithLocalActivityOptions(lctx, o), lanes.Submit, r.lane, r.req)
+		}
+		for _, f := range futures {
+			if err := f.Get(ctx, nil); err != nil {
+				return fmt.Errorf("handing people to a pairing lane: %w", err)
+			}
+		}
+		return nil
+	}
+	if err := submit(requests); err != nil {
+		return nil, err
+	}
+
+	results := make(map[string]UserSyncResult, len(items))
+	want := make(map[string]bool, len(items))
+	for _, it := range items {
+		want[it.Profile.Slug] = true
+	}
+	q.Waiting += len(want)
+	defer func() { q.Waiting -= len(want) - len(results) }()
+	replies := workflow.GetSignalChannel(ctx, PairedSignal)
+	for len(results) < len(want) {
+		var rp PairReply
+		got, err := receiveWithin(ctx, replies, resubmitAfter, &rp)
+		if err != nil {
+			return nil, err
+		}
+		if !got {
+			var again []sent
+			for _, r := range requests {
+				var open []PairItem
+				for _, it := range r.req.Items {
+					if _, done := results[it.Profile.Slug]; !done {
+						open = append(open, it)
+					}
+				}
+				if len(open) > 0 {
+					r.req.Items = open
+					again = append(again, r)
+				}
+			}
+			workflow.GetLogger(ctx).Warn("No answer from the pairing lanes; handing the unanswered people again", "people", len(want)-len(results))
+			if err := submit(again); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		q.Calls += rp.Calls
+		for _, res := range rp.Results {
+			if _, done := results[res.Slug]; want[res.Slug] && !done {
+				results[res.Slug] = res
+				q.Waiting--
+			}
+		}
+	}
+	return results, nil
+}
+
+// receiveWithin receives one value from ch, or reports false after d.
+func receiveWithin(ctx workflow.Context, ch workflow.ReceiveChannel, d time.Duration, v any) (bool, error) {
+	tctx, cancel := workflow.WithCancel(ctx)
+	defer cancel()
+	got := false
+	sel := workflow.NewSelector(ctx)
+	sel.AddReceive(ch, func(c workflow.ReceiveChannel, _ bool) {
+		c.Receive(ctx, v)
+		got = true
+	})
+	sel.AddFuture(workflow.NewTimer(tctx, d), func(workflow.Future) {})
+	sel.Select(ctx)
+	return got, ctx.Err()
+}

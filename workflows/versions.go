@@ -1,0 +1,37 @@
+package workflows
+
+// Workflow-code versions.
+//
+// Workflows replay their history whenever a worker picks them up again, so
+// code that runs inside them (this package, and the pairing rules it calls:
+// Spec.Validate, Handles, Decide, RecordIDChange) must issue the same
+// commands, in the same order, for every execution that may still be
+// running. The policy:
+//
+//  1. A change that alters which activities, timers, child workflows,
+//     signals or markers a running execution issues, or their order, goes
+//     behind workflow.GetVersion with a change ID listed below, at the point
+//     where old and new code part. The old branch stays, unchanged, as long
+//     as an execution that started before the change may still run: the
+//     longest execution bound (BackfillTimeout, 30 days) after the release.
+//  2. Pairing rules count as commands: a change to what Decide returns for
+//     the same inputs is a new version too (the decision picks the writes).
+//  3. Before such a change, testdata/current is frozen as the next
+//     testdata/vN; after it, the integration tests record testdata/current
+//     anew (AFSYNC_UPDATE_HISTORY=1 go test ./starter/). The replay test
+//     replays every directory, so the old branch is proven against the
+//     histories of the code that ran before it.
+//  4. Removing an old branch is a change of its own, in a release after its
+//     bound has passed, with the histories it alone replayed.
+//
+// A new workflow type (PairingLane) needs no version: no older execution
+// exists.
+
+// Change IDs, oldest first.
+const (
+	// ChangePairThroughLanes: UserSync and BackfillChunk hand their people
+	// to the pairing lanes, which look up, decide and write, instead of
+	// writing to Salesforce themselves. Version 1 is the lanes;
+	// workflow.DefaultVersion is the code recorded in testdata/v2.
+	ChangePairThroughLanes = "pair-through-lanes"
+)
