@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/afsync/afsync/internal/devserver"
 	"github.com/afsync/afsync/internal/devstack"
 	"github.com/afsync/afsync/pairing"
 	"github.com/afsync/afsync/sandbox"
@@ -25,28 +24,12 @@ var exampleSpecPath = filepath.Join("..", "pairing", "testdata", "example.yaml")
 // at path (AFSYNC_CONFIG).
 func startStackWithSpec(t *testing.T, sb sandbox.Options, path string) *devstack.Stack {
 	t.Helper()
-	bin, err := devserver.Find()
-	if err != nil {
-		t.Fatalf("integration tests need the Temporal CLI; `make test` builds it: %v", err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	stack, err := devstack.Start(ctx, devstack.Options{
-		Temporal: devserver.Options{Binary: bin, UIPort: -1},
-		Sandbox:  sb,
-		Getenv: func(k string) string {
-			if k == "AFSYNC_CONFIG" {
-				return path
-			}
-			return ""
-		},
-		KillWorker: true,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(stack.Stop)
-	return stack
+	return startStackOptions(t, devstack.Options{Sandbox: sb, Getenv: func(k string) string {
+		if k == "AFSYNC_CONFIG" {
+			return path
+		}
+		return ""
+	}})
 }
 
 // The example spec end to end: a backfill that reads profile fields, pulls
@@ -141,6 +124,8 @@ func TestIntegrationExampleSpecEndToEnd(t *testing.T) {
 		}
 		saveHistory(t, stack.Client, workflows.UserSyncWorkflowID(long.Slug), "usersync-refused.json")
 	})
+	// The lane that wrote for that user: its batches, a refusal, answers.
+	saveHistory(t, stack.Client, workflows.LaneWorkflowID(workflows.LaneOf(long.Slug)), "lane.json")
 }
 
 // syncWith runs `starter sync --json` for slug with the example spec.

@@ -38,18 +38,26 @@ import (
 // a real Temporal dev server, the simulators over real HTTP, the real worker.
 func startStack(t *testing.T, sb sandbox.Options) *devstack.Stack {
 	t.Helper()
+	return startStackOptions(t, devstack.Options{Sandbox: sb})
+}
+
+// startStackOptions is startStack with more of the stack's options; the
+// Temporal binary, KillWorker and (unless set) an empty environment are
+// filled in.
+func startStackOptions(t *testing.T, opts devstack.Options) *devstack.Stack {
+	t.Helper()
 	bin, err := devserver.Find()
 	if err != nil {
 		t.Fatalf("integration tests need the Temporal CLI; `make test` builds it: %v", err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	stack, err := devstack.Start(ctx, devstack.Options{
-		Temporal:   devserver.Options{Binary: bin, UIPort: -1},
-		Sandbox:    sb,
-		Getenv:     func(string) string { return "" },
-		KillWorker: true,
-	})
+	opts.Temporal = devserver.Options{Binary: bin, UIPort: -1}
+	if opts.Getenv == nil {
+		opts.Getenv = func(string) string { return "" }
+	}
+	opts.KillWorker = true
+	stack, err := devstack.Start(ctx, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -36,8 +36,9 @@ const (
 	// maxDuplicateAttempts bounds the tries of a person whose upsert keeps
 	// meeting DUPLICATE_VALUE on the external id.
 	maxDuplicateAttempts = 5
-	// batchesPerRun bounds a run's history; a lane also continues as new
-	// when the server suggests it.
+	// batchesPerRun bounds a run's history by default (see
+	// LaneSettings.BatchesPerRun); a lane also continues as new when the
+	// server suggests it.
 	batchesPerRun = 200
 )
 
@@ -89,6 +90,9 @@ type LaneItem struct {
 	Attempts  int       `json:"attempts,omitempty"`
 	NotBefore time.Time `json:"not_before,omitzero"`
 	LastError string    `json:"last_error,omitempty"`
+	// Calls is the share of Salesforce calls of the batches the person was
+	// put back from, reported with the answer.
+	Calls float64 `json:"calls,omitempty"`
 }
 
 // Written is a version of a person a lane wrote, as two Unix times (to the
@@ -130,7 +134,7 @@ func PairingLane(ctx workflow.Context, in LaneInput) error {
 		l.receive(ctx, requests)
 		now := workflow.Now(ctx)
 		l.expire(now)
-		due := l.batches >= batchesPerRun || workflow.GetInfo(ctx).GetContinueAsNewSuggested()
+		due := l.batches >= l.settings.BatchesPerRun || workflow.GetInfo(ctx).GetContinueAsNewSuggested()
 		for !due && l.inFlight < l.settings.Concurrency {
 			b := l.nextBatch(now)
 			if b == nil {
@@ -292,6 +296,9 @@ func (l *lane) forgetBefore(t int64) {
 type batch struct {
 	spec  pairing.Spec
 	items []*LaneItem
+	// keys are the identifier keys the batch holds, by person: the ones
+	// its people had when it was formed.
+	keys map[*LaneItem]string
 }
 
 // key is an item's identifier key ("" when the person has none).
@@ -316,17 +323,21 @@ func (l *lane) nextBatch(now time.Time) *batch {
 			continue
 		}
 		req := l.st.Requests[it.Request]
-		spec := l.st.Specs[req.Spec]
-		if b == nil {
-			b = &batch{spec: spec}
-		} else if req.Spec != b.spec.Fingerprint() {
+		if b != nil && req.Spec != b.spec.Fingerprint() {
 			continue
 		}
-		k := b.key(it)
+		spec := l.st.Specs[req.Spec]
+		k := (&batch{spec: spec}).key(it)
 		if k != "" && l.held(idKey(k)) {
 			continue
 		}
+		// Only now may the person start a batch: one whose identifier is
+		// held must not leave an empty batch behind.
+		if b == nil {
+			b = &batch{spec: spec, keys: map[*LaneItem]string{}}
+		}
 		b.items = append(b.items, it)
+		b.keys[it] = k
 		taken[it] = true
 		l.flying[it] = true
 		l.busy[it.Profile.Slug] = true
@@ -384,7 +395,7 @@ func (l *lane) run(ctx workflow.Context, b *batch) {
 		for _, it := range b.items {
 			delete(l.flying, it)
 			delete(l.busy, it.Profile.Slug)
-			if k := b.key(it); k != "" {
+			if k := b.keys[it]; k != "" {
 				delete(l.busy, idKey(k))
 			}
 		}
@@ -448,7 +459,9 @@ func (r *laneRun) pair(ctx workflow.Context) {
 		err := workflow.ExecuteActivity(actx, sf.FindRecords, activities.FindRecordsInput{Spec: *spec, Identifiers: ids}).Get(actx, &found)
 		r.calls += max(found.Queries, 1)
 		if err != nil {
-			r.callFailed(now, r.open(), err)
+			// Waits (a quota pause, a backoff) count from the failure, not
+			// from the start of a lookup that may have been retried for minutes.
+			r.callFailed(workflow.Now(ctx), r.open(), err)
 			return
 		}
 	}
@@ -496,8 +509,8 @@ func (r *laneRun) pair(ctx workflow.Context) {
 	now = workflow.Now(ctx)
 	if err != nil {
 		// The activity itself failed (a worker stopped mid-call, a timeout):
-		// nothing is known of its writes.
-		r.calls += 2
+		// nothing is known of its writes; it made at most a call per kind.
+		r.calls += min(len(creates), 1) + min(len(updates), 1)
 		r.doubt(now, append(creates, updates...), errorMessage(err))
 		return
 	}
@@ -518,6 +531,13 @@ func (r *laneRun) settleWrite(now time.Time, i int, d pairing.Decision, o activi
 		r.doubt(now, []int{i}, o.Error)
 	case o.Error != "":
 		r.refused(now, i, o.ErrorType, o.Error)
+		if res := r.outcomes[i].result; res != nil {
+			// Failed: the audit keeps what was decided, as UserSync's does.
+			res.Decision = d
+			if !created {
+				res.RecordID = d.RecordID
+			}
+		}
 	default:
 		res := UserSyncResult{Outcome: outcomeOf(d), Decision: d, RecordID: d.RecordID}
 		if created {
@@ -578,7 +598,7 @@ func (r *laneRun) retry(now time.Time, i int, errType, msg string) {
 	r.st.Counts.Retried++
 	delay := min(time.Second<<min(it.Attempts-1, 16), maxBackoff)
 	if errType == activities.ErrTypeSalesforceQuotaExhausted {
-		delay = activities.QuotaRetryDelay
+		delay = r.settings.QuotaPause
 		r.st.PausedUntil = now.Add(delay)
 	}
 	it.NotBefore = now.Add(delay)
@@ -654,7 +674,13 @@ func (r *laneRun) freshReads(ctx workflow.Context) {
 		var appErr *temporal.ApplicationError
 		switch {
 		case err == nil:
-			r.b.items[i].Profile, r.b.items[i].ReadAt = p, readAt
+			it := r.b.items[i]
+			it.Profile, it.ReadAt = p, readAt
+			if r.b.key(it) != r.b.keys[it] {
+				// The identifier changed since the first read: the batch does
+				// not hold the new one. The person waits for a batch that does.
+				r.outcomes[i].back = true
+			}
 		case errors.As(err, &appErr) && appErr.Type() == activities.ErrTypeAwardForceNotFound:
 			r.answer(i, UserSyncResult{Outcome: OutcomeSkipped, Decision: pairing.Decision{Action: pairing.ActionSkip, Reason: "the user no longer exists in Award Force"}})
 		default:
@@ -672,13 +698,15 @@ func (l *lane) settle(ctx workflow.Context, r *laneRun) {
 	}
 	var order []string
 	replies := map[string]*reply{}
-	answered := 0
+	// Each person's share of the batch's calls; one put back carries it to
+	// its answer, so that the answers account for every call.
+	share := float64(r.calls) / float64(max(len(r.outcomes), 1))
 	for _, o := range r.outcomes {
 		if o.result == nil { // put back (or, by mistake, left open: it waits again)
+			o.it.Calls += share
 			l.st.Items = append(l.st.Items, o.it)
 			continue
 		}
-		answered++
 		l.st.Counts.Count(o.result.Outcome)
 		rp := replies[o.it.Request]
 		if rp == nil {
@@ -687,13 +715,13 @@ func (l *lane) settle(ctx workflow.Context, r *laneRun) {
 			order = append(order, o.it.Request)
 		}
 		rp.msg.Results = append(rp.msg.Results, *o.result)
+		rp.msg.Calls += share + o.it.Calls
 	}
 	l.st.Counts.SalesforceCalls += r.calls
 	slices.SortStableFunc(l.st.Items, func(a, b *LaneItem) int { return a.Received.Compare(b.Received) })
 	futures := make([]workflow.Future, 0, len(order))
 	for _, id := range order {
 		rp := replies[id]
-		rp.msg.Calls = float64(r.calls) * float64(len(rp.msg.Results)) / float64(len(r.outcomes))
 		rp.req.Open -= len(rp.msg.Results)
 		if rp.req.Open <= 0 {
 			delete(l.st.Requests, id)

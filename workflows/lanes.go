@@ -9,6 +9,7 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 
+	"github.com/afsync/afsync/activities"
 	"github.com/afsync/afsync/pairing"
 )
 
@@ -94,6 +95,14 @@ type LaneSettings struct {
 	MaxBatch int `json:"max_batch"`
 	// Concurrency is how many batches a lane runs at once.
 	Concurrency int `json:"concurrency"`
+	// QuotaPause is how long a lane pauses once Salesforce says the org's
+	// daily allocation is spent (activities.QuotaRetryDelay by default):
+	// its people wait, they are not failed.
+	QuotaPause time.Duration `json:"quota_pause"`
+	// BatchesPerRun is how many batches a lane runs before it continues as
+	// new (batchesPerRun by default), which keeps its history short; it
+	// also continues as new when the server suggests it.
+	BatchesPerRun int `json:"batches_per_run"`
 }
 
 // Defaults of LaneSettings.
@@ -112,6 +121,12 @@ func (s LaneSettings) withDefaults() LaneSettings {
 	}
 	if s.Concurrency <= 0 {
 		s.Concurrency = DefaultLaneConcurrency
+	}
+	if s.QuotaPause <= 0 {
+		s.QuotaPause = activities.QuotaRetryDelay
+	}
+	if s.BatchesPerRun <= 0 {
+		s.BatchesPerRun = batchesPerRun
 	}
 	return s
 }

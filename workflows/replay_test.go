@@ -37,6 +37,7 @@ func historyIDs(t *testing.T) map[string]string {
 		"backfill-continue-as-new.json":      exampleBackfill, // the first run, which continues as new
 		"backfill-chunk-profile-fields.json": ChunkWorkflowID(exampleBackfill, 1),
 		"backfill-chunk-refused.json":        ChunkWorkflowID(exampleBackfill, 2),
+		"lane.json":                          LaneWorkflowID(LaneOf("TooLongN")), // a running lane: batches, a refusal, answers
 	}
 }
 

@@ -46,7 +46,7 @@ func New(c client.Client, cfg config.Config) (*Worker, error) {
 	mainWorker := worker.New(c, workflows.TaskQueue, worker.Options{WorkerStopTimeout: cfg.StopTimeout})
 	workflows.RegisterWorkflows(mainWorker)
 	mainWorker.RegisterActivity(&activities.Salesforce{Client: sfClient})
-	mainWorker.RegisterActivity(&workflows.Lanes{Client: c, Settings: workflows.LaneSettings{CommitHorizon: cfg.CommitHorizon}})
+	mainWorker.RegisterActivity(&workflows.Lanes{Client: c, Settings: workflows.LaneSettings{CommitHorizon: cfg.CommitHorizon, QuotaPause: cfg.QuotaPause}})
 
 	afOpts := worker.Options{WorkerStopTimeout: cfg.StopTimeout}
 	if cfg.AwardForceRatePerMinute > 0 {

@@ -71,6 +71,10 @@ type Config struct {
 	// its client gave up: a person whose write got no answer waits this
 	// long before the pairing lane looks again (DefaultCommitHorizon).
 	CommitHorizon time.Duration
+	// QuotaPause is how long the pairing lanes pause once the org's daily
+	// allocation is spent (activities.QuotaRetryDelay when zero; the
+	// integration tests shorten it).
+	QuotaPause time.Duration
 }
 
 // DefaultCommitHorizon is how long Salesforce may still commit a request

@@ -7,6 +7,7 @@ import (
 	"context"
 	"log/slog"
 	"os"
+	"time"
 
 	"go.temporal.io/sdk/client"
 
@@ -43,6 +44,9 @@ type Options struct {
 	HTTPAddr string
 	// Preflight tunes the start-up check's backoff (afworker.Boot).
 	Preflight afworker.PreflightOptions
+	// QuotaPause shortens how long the pairing lanes pause on a spent
+	// Salesforce allocation (tests; zero keeps the worker's default).
+	QuotaPause time.Duration
 }
 
 // Stack is a running embedded default.
@@ -100,6 +104,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	if s.Config.AwardForceRatePerMinute == 0 {
 		s.Config.AwardForceRatePerMinute = float64(opts.Sandbox.AwardForceRateLimit)
 	}
+	s.Config.QuotaPause = opts.QuotaPause
 	if d := opts.Sandbox.SalesforceMaxRequestTime; d > 0 {
 		// The simulated org commits a request at most this long after it
 		// arrived: the worker need not wait longer before looking again.

@@ -755,3 +755,16 @@ func TestWriteTimeZeroIsAtomic(t *testing.T) {
 		t.Errorf("%d records, want 1: without WriteTime an upsert is atomic", n)
 	}
 }
+
+func TestASpentAllocationRefusesEveryRequestUntilRestored(t *testing.T) {
+	e := newEnv(t, Options{DailyLimit: 50})
+	e.sim.SpendAllocation()
+	r := e.do("GET", "/limits", nil)
+	if r.status != http.StatusForbidden || !strings.Contains(string(r.body), "TotalRequests Limit exceeded.") {
+		t.Fatalf("with the allocation spent: %d %s", r.status, r.body)
+	}
+	e.sim.RestoreAllocation()
+	if r := e.do("GET", "/limits", nil); r.status != http.StatusOK {
+		t.Fatalf("after RestoreAllocation: %d %s", r.status, r.body)
+	}
+}

@@ -217,6 +217,23 @@ func (s *Server) ResetStats() {
 	s.stats = newStats()
 }
 
+// SpendAllocation uses up the org's daily API allocation: every API request
+// is then answered 403 REQUEST_LIMIT_EXCEEDED "TotalRequests Limit
+// exceeded." until RestoreAllocation.
+func (s *Server) SpendAllocation() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.used = s.opts.DailyLimit
+}
+
+// RestoreAllocation gives the org its whole daily allocation back, as the
+// rolling 24-hour window does once old requests have aged out.
+func (s *Server) RestoreAllocation() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.used = 0
+}
+
 // ExpireSessions invalidates every token issued so far: each then answers
 // 401 INVALID_SESSION_ID, as after a session timeout or a revocation.
 func (s *Server) ExpireSessions() {

@@ -1,0 +1,504 @@
+// Package drill runs afsync's chaos drill: the whole product on the
+// embedded default (a real Temporal dev server, the sandbox simulators, the
+// real worker), a backfill and a second backfill started beside it, signed
+// webhooks for registrations and profile edits, manual syncs, transient
+// faults, lost and late-committing writes, short Salesforce sessions, and
+// the worker killed several times. Once everything is quiet it checks what
+// afsync promises (see Report) and says what it found. `make chaos` runs it
+// (cmd: ./chaos); the tests run a small one.
+package drill
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+
+	"github.com/afsync/afsync/internal/afworker"
+	"github.com/afsync/afsync/internal/devserver"
+	"github.com/afsync/afsync/internal/devstack"
+	"github.com/afsync/afsync/pairing"
+	"github.com/afsync/afsync/sandbox"
+	"github.com/afsync/afsync/sandbox/afsim"
+	"github.com/afsync/afsync/sandbox/sfsim"
+	"github.com/afsync/afsync/workflows"
+)
+
+// Options shapes a drill. Zero values take the defaults of DefaultOptions.
+type Options struct {
+	// Users are the Award Force users seeded before the drill (a share of
+	// them already in Salesforce, some stale, a few duplicated).
+	Users int
+	// Registrations are new users who register during the backfill, each
+	// announced by a signed membership_registered webhook.
+	Registrations int
+	// Edits are profile edits of existing users during the backfill, each
+	// announced by a signed user_updated webhook (a tenth sent twice).
+	Edits int
+	// ManualSyncs are `starter sync`s of existing users during the backfill.
+	ManualSyncs int
+	// Kills is how many times the worker is killed mid-run and restarted.
+	Kills int
+	// Transient is the share of API calls (both APIs) answered by a
+	// transient error, and of records refused with UNABLE_TO_LOCK_ROW.
+	Transient float64
+	// Lost is the share of Salesforce writes whose answer is lost, half of
+	// them committing before, half after the connection drops.
+	Lost float64
+	// SessionTTL is how long a Salesforce session lives.
+	SessionTTL time.Duration
+	// CommitHorizon is how long the simulated org may commit a write after
+	// its answer was lost (its longest request).
+	CommitHorizon time.Duration
+	// Latency is added to every simulated request.
+	Latency time.Duration
+	// Seed makes the data and the faults reproducible.
+	Seed uint64
+	// TemporalCLI is the temporal binary; empty means devserver.Find().
+	TemporalCLI string
+	// Log receives progress lines; nil discards them.
+	Log io.Writer
+}
+
+// DefaultOptions is what `make chaos` runs.
+func DefaultOptions() Options {
+	return Options{
+		Users: 3000, Registrations: 300, Edits: 300, ManualSyncs: 50, Kills: 3,
+		Transient: 0.3, Lost: 0.2, SessionTTL: 20 * time.Second, CommitHorizon: 3 * time.Second,
+		Latency: 2 * time.Millisecond, Seed: 1,
+	}
+}
+
+func (o Options) withDefaults() Options {
+	d := DefaultOptions()
+	if o.Users == 0 {
+		o.Users = d.Users
+	}
+	if o.SessionTTL == 0 {
+		o.SessionTTL = d.SessionTTL
+	}
+	if o.CommitHorizon == 0 {
+		o.CommitHorizon = d.CommitHorizon
+	}
+	if o.Seed == 0 {
+		o.Seed = d.Seed
+	}
+	if o.Log == nil {
+		o.Log = io.Discard
+	}
+	return o
+}
+
+// Report is what a drill found. OK holds when afsync kept its promises:
+// every Award Force user with an email has exactly one Contact (seeded
+// duplicates stay as they were, ambiguous, never a third), every mapped
+// field of it holds the user's latest value, and no user was reported
+// failed.
+type Report struct {
+	Users int `json:"users"`
+	// Records counts, for users with an email, how many have 0, 1 and more
+	// Contacts (seeded duplicates apart).
+	WithoutRecord int `json:"without_record"`
+	WithOne       int `json:"with_one_record"`
+	WithSeveral   int `json:"with_several_records"`
+	// Ambiguous are the seeded duplicates, left as they were.
+	Ambiguous int `json:"ambiguous_untouched"`
+	// AmbiguousWritten counts seeded duplicates whose count changed.
+	AmbiguousWritten int `json:"ambiguous_written"`
+	// StaleFields counts mapped fields that do not hold the latest value.
+	StaleFields int `json:"stale_fields"`
+	// Failed counts users some sync reported failed.
+	Failed   int      `json:"failed"`
+	Failures []string `json:"failures,omitempty"`
+	// Faults are the faults the simulators injected, by kind.
+	SalesforceFaults map[string]int `json:"salesforce_faults"`
+	AwardForceFaults int            `json:"award_force_faults"`
+	Kills            int            `json:"kills"`
+	Webhooks         int            `json:"webhooks"`
+	ManualSyncs      int            `json:"manual_syncs"`
+	SalesforceCalls  int            `json:"salesforce_calls"`
+	Elapsed          time.Duration  `json:"elapsed"`
+	// Problems lists the broken promises, one line each.
+	Problems []string `json:"problems,omitempty"`
+}
+
+// OK reports whether every promise held.
+func (r *Report) OK() bool { return len(r.Problems) == 0 }
+
+const signingKey = "drill-signing-key"
+
+// Run runs one drill and returns what it found; an error means the drill
+// itself could not run.
+func Run(ctx context.Context, o Options) (*Report, error) {
+	o = o.withDefaults()
+	bin := o.TemporalCLI
+	if bin == "" {
+		var err error
+		if bin, err = devserver.Find(); err != nil {
+			return nil, fmt.Errorf("the drill needs the Temporal CLI (`make temporal-cli`): %w", err)
+		}
+	}
+	start := time.Now()
+	say := func(format string, args ...any) {
+		fmt.Fprintf(o.Log, "%6.1fs  %s\n", time.Since(start).Seconds(), fmt.Sprintf(format, args...))
+	}
+	say("starting Temporal, the sandbox (%d users) and the worker", o.Users)
+	stack, err := devstack.Start(ctx, devstack.Options{
+		Temporal: devserver.Options{Binary: bin, UIPort: -1},
+		Sandbox: sandbox.Options{
+			Seed:                     sandbox.SeedOptions{Users: o.Users, Seed: o.Seed},
+			Latency:                  o.Latency,
+			SalesforceSessionTTL:     o.SessionTTL,
+			SalesforceMaxRequestTime: o.CommitHorizon,
+		},
+		Getenv:     func(string) string { return "" },
+		KillWorker: true,
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer stack.Stop()
+	d := &drill{o: o, stack: stack, say: say, rng: rand.New(rand.NewPCG(o.Seed, 0xd1)), report: &Report{}}
+	d.before = contacts(stack.Sandbox.Salesforce)
+	if err := d.serveWebhooks(); err != nil {
+		return nil, err
+	}
+	defer d.webhooks.Close()
+
+	af, sf := stack.Sandbox.AwardForce, stack.Sandbox.Salesforce
+	sf.SetChaos(sfsim.Chaos{
+		Transient: o.Transient, RecordLock: o.Transient,
+		LostResponse: o.Lost / 2, LateCommit: o.Lost / 2, LateCommitDelay: o.CommitHorizon / 2,
+		Seed: o.Seed,
+	})
+	af.SetChaos(afsim.Chaos{Unavailable: o.Transient, Seed: o.Seed})
+	say("faults on: %.0f%% transient, %.0f%% of writes lose their answer", 100*o.Transient, 100*o.Lost)
+
+	if err := d.run(ctx); err != nil {
+		return nil, err
+	}
+	say("quiet; checking")
+	sf.SetChaos(sfsim.Chaos{})
+	af.SetChaos(afsim.Chaos{})
+	d.check(ctx)
+	d.report.SalesforceFaults = sf.Stats().Faults
+	d.report.AwardForceFaults = af.Stats().Faults
+	d.report.SalesforceCalls = sf.Stats().APICalls
+	d.report.Elapsed = time.Since(start).Round(time.Millisecond)
+	return d.report, nil
+}
+
+type drill struct {
+	o        Options
+	stack    *devstack.Stack
+	say      func(string, ...any)
+	rng      *rand.Rand
+	report   *Report
+	before   map[string]int
+	webhooks *http.Server
+	hookURL  string
+	mu       sync.Mutex // guards rng and report counters during the run
+	errs     []error
+}
+
+func (d *drill) fail(err error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.errs = append(d.errs, err)
+}
+
+// serveWebhooks serves the worker's HTTP endpoints, webhook included, on a
+// free port, as a worker with AFSYNC_HTTP_ADDR does.
+func (d *drill) serveWebhooks() error {
+	cfg := d.stack.Config
+	cfg.WebhookSigningKey = signingKey
+	h, err := afworker.HTTPHandler(d.stack.Client, cfg, d.stack.Spec, nil, nil)
+	if err != nil {
+		return err
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	d.webhooks = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = d.webhooks.Serve(l) }()
+	d.hookURL = "http://" + l.Addr().String() + "/webhooks/awardforce"
+	return nil
+}
+
+// post sends a signed webhook, retrying while the receiver answers 503
+// (Temporal unreachable), as Award Force would retry a failed delivery.
+func (d *drill) post(event, slug string) {
+	body := fmt.Sprintf(`{"event":%q,"source":"ui","user":{"slug":%q}}`, event, slug)
+	mac := hmac.New(sha256.New, []byte(signingKey))
+	mac.Write([]byte(body))
+	sig := hex.EncodeToString(mac.Sum(nil))
+	for attempt := 0; ; attempt++ {
+		req, _ := http.NewRequest(http.MethodPost, d.hookURL, strings.NewReader(body))
+		req.Header.Set("Signature", sig)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusAccepted {
+				d.mu.Lock()
+				d.report.Webhooks++
+				d.mu.Unlock()
+				return
+			}
+			err = fmt.Errorf("webhook %s for %s answered %s", event, slug, resp.Status)
+		}
+		if attempt == 20 {
+			d.fail(err)
+			return
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+// run is the messy part: two backfills, webhooks, manual syncs and kills at
+// once; it returns when everything afsync started has ended.
+func (d *drill) run(ctx context.Context) error {
+	c, spec := d.stack.Client, d.stack.Spec
+	af := d.stack.Sandbox.AwardForce
+	existing := af.Users()
+
+	startBackfill := func(id string) (client.WorkflowRun, error) {
+		return c.ExecuteWorkflow(ctx, workflows.BackfillStartOptions(id, spec, false), workflows.Backfill,
+			workflows.BackfillInput{Spec: *spec, PagesPerChunk: 2, Concurrency: 2})
+	}
+	first, err := startBackfill(workflows.BackfillWorkflowID(spec, false))
+	if err != nil {
+		return err
+	}
+	d.say("backfill %s started", first.GetID())
+
+	var wg sync.WaitGroup
+	// A second backfill, as `starter backfill --new` or a schedule starts
+	// one, a little later.
+	var second client.WorkflowRun
+	wg.Go(func() {
+		time.Sleep(2 * time.Second)
+		run, err := startBackfill(workflows.BackfillWorkflowID(spec, false) + "-drill")
+		if err != nil {
+			d.fail(err)
+			return
+		}
+		second = run
+		d.say("a second backfill %s started beside it", run.GetID())
+	})
+	// Registrations.
+	wg.Go(func() {
+		for i := range d.o.Registrations {
+			u := af.AddUser(afsim.User{
+				Email:     fmt.Sprintf("drill.registrant.%d@example.org", i),
+				FirstName: "Reg", LastName: fmt.Sprintf("Istrant-%d", i),
+				Mobile:    fmt.Sprintf("+44 7700 8%05d", i),
+			})
+			d.post("membership_registered", u.Slug)
+			time.Sleep(20 * time.Millisecond)
+		}
+	})
+	// Profile edits, a tenth of them announced twice.
+	wg.Go(func() {
+		for i := range d.o.Edits {
+			u := existing[d.intn(len(existing))]
+			u, _ = af.User(u.Slug)
+			u.LastName = fmt.Sprintf("%s-e%d", strings.SplitN(u.LastName, "-e", 2)[0], i)
+			if d.intn(3) == 0 {
+				u.Mobile = fmt.Sprintf("+44 7700 7%05d", i)
+			}
+			u.Updated = time.Now()
+			u = af.AddUser(u)
+			d.post("user_updated", u.Slug)
+			if i%10 == 0 {
+				d.post("user_updated", u.Slug)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	})
+	// Manual syncs.
+	wg.Go(func() {
+		for range d.o.ManualSyncs {
+			u := existing[d.intn(len(existing))]
+			if _, err := workflows.StartUserSync(ctx, c, spec, u.Slug, pairing.TriggerManual); err != nil {
+				d.fail(fmt.Errorf("starter sync %s: %w", u.Slug, err))
+			}
+			d.mu.Lock()
+			d.report.ManualSyncs++
+			d.mu.Unlock()
+			time.Sleep(50 * time.Millisecond)
+		}
+	})
+	// Kills.
+	wg.Go(func() {
+		for k := range d.o.Kills {
+			time.Sleep(time.Duration(1500+d.intn(1500)) * time.Millisecond)
+			d.stack.StopWorker()
+			d.say("worker killed (%d of %d)", k+1, d.o.Kills)
+			time.Sleep(time.Second)
+			if err := d.stack.StartWorker(); err != nil {
+				d.fail(err)
+				return
+			}
+			d.mu.Lock()
+			d.report.Kills++
+			d.mu.Unlock()
+		}
+	})
+	wg.Wait()
+	if err := errors.Join(d.errs...); err != nil {
+		return err
+	}
+	d.say("%d webhooks, %d manual syncs, %d kills sent; waiting for the backfills", d.report.Webhooks, d.report.ManualSyncs, d.report.Kills)
+	for _, run := range []client.WorkflowRun{first, second} {
+		if run == nil {
+			continue
+		}
+		var p workflows.Progress
+		if err := run.Get(ctx, &p); err != nil {
+			d.report.Problems = append(d.report.Problems, fmt.Sprintf("backfill %s: %v", run.GetID(), err))
+			continue
+		}
+		d.say("backfill %s: %d seen, %d created, %d updated, %d failed", run.GetID(), p.Seen, p.Created, p.Updated, p.Failed)
+		for _, f := range p.Failures {
+			d.failed(f.Slug + ": " + f.Error)
+		}
+		for _, fc := range p.FailedChunks {
+			d.report.Problems = append(d.report.Problems, "a backfill chunk failed: "+fc)
+		}
+	}
+	return d.waitQuiet(ctx)
+}
+
+func (d *drill) intn(n int) int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.rng.IntN(n)
+}
+
+func (d *drill) failed(what string) {
+	d.report.Failed++
+	if len(d.report.Failures) < 20 {
+		d.report.Failures = append(d.report.Failures, what)
+	}
+}
+
+// waitQuiet waits until no user sync runs and every lane is idle.
+func (d *drill) waitQuiet(ctx context.Context) error {
+	c := d.stack.Client
+	deadline := time.Now().Add(10 * time.Minute)
+	for {
+		open, err := c.CountWorkflow(ctx, &workflowservice.CountWorkflowExecutionsRequest{
+			Query: "WorkflowType = 'UserSync' AND ExecutionStatus = 'Running'",
+		})
+		if err != nil {
+			return err
+		}
+		busy := 0
+		for n := range workflows.LaneCount {
+			v, err := c.QueryWorkflow(ctx, workflows.LaneWorkflowID(n), "", workflows.LaneQuery)
+			if err != nil {
+				continue // a lane never started
+			}
+			var st workflows.LaneStatus
+			if err := v.Get(&st); err == nil {
+				busy += st.Waiting + st.InFlight + st.InDoubt
+			}
+		}
+		if open.GetCount() == 0 && busy == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("not quiet after 10 minutes: %d user syncs running, %d people in the lanes", open.GetCount(), busy)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+// check compares the org with Award Force, user by user.
+func (d *drill) check(ctx context.Context) {
+	af, sf := d.stack.Sandbox.AwardForce, d.stack.Sandbox.Salesforce
+	r := d.report
+	byEmail := map[string][]map[string]any{}
+	for _, rec := range sf.Records("Contact") {
+		email, _ := rec["Email"].(string)
+		byEmail[strings.ToLower(email)] = append(byEmail[strings.ToLower(email)], rec)
+	}
+	for _, u := range af.Users() {
+		r.Users++
+		if u.Email == "" {
+			continue
+		}
+		key := strings.ToLower(u.Email)
+		recs := byEmail[key]
+		if n := d.before[key]; n > 1 {
+			r.Ambiguous++
+			if len(recs) != n {
+				r.AmbiguousWritten++
+				r.Problems = append(r.Problems, fmt.Sprintf("%s: seeded with %d duplicates, now %d records", u.Slug, n, len(recs)))
+			}
+			continue
+		}
+		switch len(recs) {
+		case 0:
+			r.WithoutRecord++
+			r.Problems = append(r.Problems, fmt.Sprintf("%s: no record", u.Slug))
+			continue
+		case 1:
+			r.WithOne++
+		default:
+			r.WithSeveral++
+			r.Problems = append(r.Problems, fmt.Sprintf("%s: %d records", u.Slug, len(recs)))
+			continue
+		}
+		rec := recs[0]
+		for field, want := range map[string]string{"FirstName": u.FirstName, "LastName": u.LastName, "Phone": u.Mobile} {
+			if got, _ := rec[field].(string); want != "" && got != want {
+				r.StaleFields++
+				if r.StaleFields <= 20 {
+					r.Problems = append(r.Problems, fmt.Sprintf("%s: %s holds %q, the latest is %q", u.Slug, field, got, want))
+				}
+			}
+		}
+	}
+	// Users some single sync reported failed (the backfills' are counted
+	// already); visibility lags a moment behind.
+	time.Sleep(2 * time.Second)
+	resp, err := d.stack.Client.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
+		Query: workflows.OutcomeKey.GetName() + " = 'failed'",
+	})
+	if err == nil {
+		for _, e := range resp.GetExecutions() {
+			if e.GetStatus() != enums.WORKFLOW_EXECUTION_STATUS_RUNNING {
+				d.failed(e.GetExecution().GetWorkflowId())
+			}
+		}
+	}
+	if r.Failed > 0 {
+		r.Problems = append(r.Problems, fmt.Sprintf("%d users reported failed: %s", r.Failed, strings.Join(r.Failures, "; ")))
+	}
+}
+
+// contacts counts the Contacts of each email (lower-cased).
+func contacts(sf *sfsim.Server) map[string]int {
+	m := map[string]int{}
+	for _, rec := range sf.Records("Contact") {
+		email, _ := rec["Email"].(string)
+		m[strings.ToLower(email)]++
+	}
+	return m
+}

@@ -1,0 +1,33 @@
+package drill
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+)
+
+// A small drill, every time the tests run: concurrent triggers, faults on
+// a large share of calls, lost and late-committing writes, short sessions
+// and two worker kills, on a real Temporal dev server. Every promise holds.
+func TestASmallDrillKeepsEveryPromise(t *testing.T) {
+	var log strings.Builder
+	r, err := Run(context.Background(), Options{
+		Users: 300, Registrations: 40, Edits: 40, ManualSyncs: 10, Kills: 2,
+		Transient: 0.3, Lost: 0.2, SessionTTL: 5 * time.Second, CommitHorizon: 2 * time.Second,
+		Latency: 2 * time.Millisecond, Seed: 5, Log: &log,
+	})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, log.String())
+	}
+	t.Logf("%s%+v", log.String(), *r)
+	if !r.OK() {
+		t.Fatalf("broken promises:\n%s", strings.Join(r.Problems, "\n"))
+	}
+	if r.Kills != 2 || r.Webhooks < 80 || r.SalesforceFaults["lost_response"]+r.SalesforceFaults["late_commit"] == 0 || r.AwardForceFaults == 0 {
+		t.Fatalf("the drill did not run as asked: %+v", *r)
+	}
+	if r.WithOne < 250 {
+		t.Fatalf("only %d users checked with one record", r.WithOne)
+	}
+}

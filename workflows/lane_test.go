@@ -1,0 +1,856 @@
+package workflows
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/mock"
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/afsync/afsync/activities"
+	"github.com/afsync/afsync/pairing"
+)
+
+// The pairing lane's tests run PairingLane in the SDK's test environment
+// against crm, a fake Salesforce org behind the mocked FindRecords and
+// Write activities, and check what the requesters are told and what ends
+// up in the org. Timers (backoff, commit horizon, quota pause) pass at once.
+
+// laneStart is when every lane test begins, in workflow time.
+var laneStart = time.Date(2025, 6, 2, 9, 0, 0, 0, time.UTC)
+
+// Settings the tests run lanes with.
+const (
+	testHorizon    = 10 * time.Minute
+	testQuotaPause = time.Minute
+)
+
+func testLaneSettings() LaneSettings {
+	return LaneSettings{CommitHorizon: testHorizon, QuotaPause: testQuotaPause}
+}
+
+// crm is a fake Salesforce org: its records live in memory, so a write is
+// visible to every later lookup. It logs each call, and can be told to
+// refuse or lose some of them.
+type crm struct {
+	mu      sync.Mutex
+	env     *testsuite.TestWorkflowEnvironment // its clock stamps the log
+	records []pairing.CRMRecord                // in creation order
+	log     []crmCall
+	// requests counts the API requests made: one a query, one a collection call.
+	requests int
+
+	// latency is how long each lookup takes.
+	latency time.Duration
+	// lookupFault, when set, may answer lookup n (from 1), asked at, with an
+	// error instead of records.
+	lookupFault func(n int, at time.Time) error
+	// recordFaults are Salesforce's answers to the next writes of a person
+	// (by slug), one taken per write; a person with none left is written.
+	recordFaults map[string][]recordFault
+	// failNextWrite, when set, is how the next Write activity fails, after
+	// Salesforce carried its writes out.
+	failNextWrite error
+}
+
+// crmCall is one call the fake answered.
+type crmCall struct {
+	at, end time.Time
+	lookup  bool
+	keys    []string // a lookup's identifier keys
+	failed  bool     // a lookup answered with an error
+	write   activities.WriteInput
+}
+
+// recordFault is Salesforce's answer to one record of a write.
+type recordFault struct {
+	errType, msg string
+	unknown      bool // the answer never came...
+	commits      bool // ...or it did not say so, yet the write is carried out
+}
+
+func newCRM() *crm { return &crm{recordFaults: map[string][]recordFault{}} }
+
+// add puts a Contact in the org.
+func (c *crm) add(id, email, first, last string) {
+	c.records = append(c.records, pairing.CRMRecord{ID: id, Values: map[string]string{"Email": email, "FirstName": first, "LastName": last}})
+}
+
+// find is the FindRecords activity.
+func (c *crm) find(_ context.Context, in activities.FindRecordsInput) (activities.FindRecordsResult, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := c.env.Now()
+	call := crmCall{at: now.Add(-c.latency), end: now, lookup: true}
+	asked := map[string]bool{}
+	for _, id := range in.Identifiers {
+		k := activities.IdentifierKey(id)
+		call.keys = append(call.keys, k)
+		asked[k] = true
+	}
+	c.requests++
+	n := 1
+	for _, call := range c.log {
+		if call.lookup {
+			n++
+		}
+	}
+	if c.lookupFault != nil {
+		if err := c.lookupFault(n, now); err != nil {
+			call.failed = true
+			c.log = append(c.log, call)
+			return activities.FindRecordsResult{}, err
+		}
+	}
+	c.log = append(c.log, call)
+	res := activities.FindRecordsResult{Matches: map[string][]pairing.CRMRecord{}, Queries: 1}
+	for _, r := range c.records {
+		if k := activities.IdentifierKey(r.Values[in.Spec.UniqueIdentifier.CRM]); asked[k] {
+			v := make(map[string]string, len(r.Values))
+			for f, x := range r.Values {
+				v[f] = x
+			}
+			res.Matches[k] = append(res.Matches[k], pairing.CRMRecord{ID: r.ID, Values: v})
+		}
+	}
+	return res, nil
+}
+
+// write is the Write activity: one collection call for the creates, one
+// for the updates.
+func (c *crm) write(_ context.Context, in activities.WriteInput) (activities.WriteOutput, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := c.env.Now()
+	c.log = append(c.log, crmCall{at: now, end: now, write: in})
+	var out activities.WriteOutput
+	if len(in.Creates) > 0 {
+		out.Calls++
+		for _, it := range in.Creates {
+			o := activities.WriteOutcome{WriteResult: activities.WriteResult{Slug: it.Slug}}
+			f, faulty := c.fault(it.Slug)
+			if !faulty || f.commits {
+				id := fmt.Sprintf("003LANE%011d", len(c.records)+1)
+				c.records = append(c.records, pairing.CRMRecord{ID: id, Values: map[string]string{}})
+				apply(&c.records[len(c.records)-1], it.Values)
+				o.ID, o.Created = id, true
+			}
+			out.Creates = append(out.Creates, answered(o, f, faulty))
+		}
+	}
+	if len(in.Updates) > 0 {
+		out.Calls++
+		for _, it := range in.Updates {
+			o := activities.WriteOutcome{WriteResult: activities.WriteResult{Slug: it.Slug, ID: it.ID}}
+			f, faulty := c.fault(it.Slug)
+			if i := slices.IndexFunc(c.records, func(r pairing.CRMRecord) bool { return r.ID == it.ID }); i < 0 {
+				o.Error, o.ErrorType = "ENTITY_IS_DELETED: entity is deleted", activities.ErrTypeSalesforceRejected
+			} else if !faulty || f.commits {
+				apply(&c.records[i], it.Values)
+			}
+			out.Updates = append(out.Updates, answered(o, f, faulty))
+		}
+	}
+	c.requests += out.Calls
+	if err := c.failNextWrite; err != nil {
+		c.failNextWrite = nil
+		return activities.WriteOutput{}, err
+	}
+	return out, nil
+}
+
+// fault takes the next fault of the person's writes.
+func (c *crm) fault(slug string) (recordFault, bool) {
+	fs := c.recordFaults[slug]
+	if len(fs) == 0 {
+		return recordFault{}, false
+	}
+	c.recordFaults[slug] = fs[1:]
+	return fs[0], true
+}
+
+// answered is what Salesforce answers for a record: o, unless faulty.
+func answered(o activities.WriteOutcome, f recordFault, faulty bool) activities.WriteOutcome {
+	if !faulty {
+		return o
+	}
+	return activities.WriteOutcome{
+		WriteResult: activities.WriteResult{Slug: o.Slug, Error: f.msg, ErrorType: f.errType},
+		Unknown:     f.unknown,
+	}
+}
+
+func apply(r *pairing.CRMRecord, changes []pairing.Change) {
+	for _, ch := range changes {
+		r.Values[ch.Field] = ch.After
+	}
+}
+
+// made is how many API requests the org answered.
+func (c *crm) made() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.requests
+}
+
+// holding lists the records whose Email is email (in any case).
+func (c *crm) holding(email string) []pairing.CRMRecord {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []pairing.CRMRecord
+	for _, r := range c.records {
+		if activities.IdentifierKey(r.Values["Email"]) == activities.IdentifierKey(email) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// calls lists every call made so far, in order.
+func (c *crm) calls() []crmCall {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.log)
+}
+
+// lookups lists the lookups made so far.
+func (c *crm) lookups() []crmCall {
+	var out []crmCall
+	for _, call := range c.calls() {
+		if call.lookup {
+			out = append(out, call)
+		}
+	}
+	return out
+}
+
+// writes lists the Write calls made so far.
+func (c *crm) writes() []crmCall {
+	var out []crmCall
+	for _, call := range c.calls() {
+		if !call.lookup {
+			out = append(out, call)
+		}
+	}
+	return out
+}
+
+// touches reports whether call looks up email or writes for one of slugs.
+func (call crmCall) touches(email string, slugs ...string) bool {
+	if call.lookup {
+		return slices.Contains(call.keys, activities.IdentifierKey(email))
+	}
+	for _, it := range call.write.Creates {
+		if slices.Contains(slugs, it.Slug) || activities.IdentifierKey(it.Identifier) == activities.IdentifierKey(email) {
+			return true
+		}
+	}
+	for _, it := range call.write.Updates {
+		if slices.Contains(slugs, it.Slug) {
+			return true
+		}
+	}
+	return false
+}
+
+// writtenSlugs lists the people a Write call wrote for.
+func (call crmCall) writtenSlugs() []string {
+	var out []string
+	for _, it := range call.write.Creates {
+		out = append(out, it.Slug)
+	}
+	for _, it := range call.write.Updates {
+		out = append(out, it.Slug)
+	}
+	return out
+}
+
+// answers are the PairReply signals a lane sent to its requesters.
+type answers struct {
+	mu  sync.Mutex
+	got []answer
+}
+
+type answer struct {
+	to, run string
+	reply   PairReply
+}
+
+func (a *answers) add(args mock.Arguments) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.got = append(a.got, answer{to: args.String(1), run: args.String(2), reply: args.Get(4).(PairReply)})
+}
+
+// to lists the replies to request id.
+func (a *answers) to(id string) []answer {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var out []answer
+	for _, g := range a.got {
+		if g.reply.Request == id {
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
+// of lists every answer about the person, in the order they were sent.
+func (a *answers) of(slug string) []UserSyncResult {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var out []UserSyncResult
+	for _, g := range a.got {
+		for _, r := range g.reply.Results {
+			if r.Slug == slug {
+				out = append(out, r)
+			}
+		}
+	}
+	return out
+}
+
+// one is the one answer about the person.
+func (a *answers) one(t *testing.T, slug string) UserSyncResult {
+	t.Helper()
+	rs := a.of(slug)
+	require.Len(t, rs, 1, "%s must be answered exactly once: %+v", slug, rs)
+	return rs[0]
+}
+
+// forRequest is the one answer about the person in request id.
+func (a *answers) forRequest(t *testing.T, id, slug string) UserSyncResult {
+	t.Helper()
+	var out []UserSyncResult
+	for _, g := range a.to(id) {
+		for _, r := range g.reply.Results {
+			if r.Slug == slug {
+				out = append(out, r)
+			}
+		}
+	}
+	require.Len(t, out, 1, "%s must be answered exactly once in request %s: %+v", slug, id, out)
+	return out[0]
+}
+
+// calls sums the Salesforce calls the replies account for.
+func (a *answers) calls() float64 {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	sum := 0.0
+	for _, g := range a.got {
+		sum += g.reply.Calls
+	}
+	return sum
+}
+
+// laneTest is one lane run in the test environment, its org and the
+// answers it sent.
+type laneTest struct {
+	t       *testing.T
+	env     *testsuite.TestWorkflowEnvironment
+	crm     *crm
+	answers *answers
+	users   map[string]pairing.Profile // Award Force's users, for fresh reads
+
+	mu    sync.Mutex
+	reads map[string]int // Award Force reads, by slug
+}
+
+// newLaneTest is a lane run, from laneStart, with settings s and an empty org.
+func newLaneTest(t *testing.T, s LaneSettings) *laneTest {
+	return newLaneTestOn(t, s, newCRM(), laneStart)
+}
+
+// newLaneTestOn is a lane run from start, with settings s, on the org c.
+func newLaneTestOn(t *testing.T, s LaneSettings, c *crm, start time.Time) *laneTest {
+	var suite testsuite.WorkflowTestSuite
+	env := suite.NewTestWorkflowEnvironment()
+	env.SetStartTime(start)
+	env.RegisterWorkflow(PairingLane)
+	env.RegisterActivity(&Lanes{})
+	env.RegisterActivity(&activities.Salesforce{})
+	env.RegisterActivity(&activities.AwardForce{})
+	c.env = env
+	lt := &laneTest{t: t, env: env, crm: c, answers: &answers{}, reads: map[string]int{}, users: map[string]pairing.Profile{}}
+	env.OnActivity(lanes.CurrentSettings, mock.Anything).Return(s, nil)
+	env.OnActivity(sf.FindRecords, mock.Anything, mock.Anything).AfterFn(func() time.Duration { return c.latency }).Return(c.find)
+	env.OnActivity(sf.Write, mock.Anything, mock.Anything).Return(c.write)
+	env.OnActivity(af.GetUser, mock.Anything, mock.Anything).Return(func(_ context.Context, slug string) (pairing.Profile, error) {
+		lt.mu.Lock()
+		lt.reads[slug]++
+		lt.mu.Unlock()
+		if p, ok := lt.users[slug]; ok {
+			return p, nil
+		}
+		return pairing.Profile{}, temporal.NewNonRetryableApplicationError("404: no such user", activities.ErrTypeAwardForceNotFound, nil)
+	})
+	env.OnSignalExternalWorkflow(mock.Anything, mock.Anything, mock.Anything, PairedSignal, mock.Anything).Return(nil).Run(lt.answers.add)
+	return lt
+}
+
+// send signals the requests to the lane once after has passed.
+func (lt *laneTest) send(after time.Duration, reqs ...PairRequest) {
+	lt.env.RegisterDelayedCallback(func() {
+		for _, r := range reqs {
+			lt.env.SignalWorkflow(PairSignal, r)
+		}
+	}, after)
+}
+
+// runUntil runs the lane from in and stops it once stop has passed; the
+// lane must not end its run before.
+func (lt *laneTest) runUntil(in LaneInput, stop time.Duration) {
+	lt.t.Helper()
+	lt.env.RegisterDelayedCallback(lt.env.CancelWorkflow, stop)
+	lt.env.ExecuteWorkflow(PairingLane, in)
+	require.True(lt.t, lt.env.IsWorkflowCompleted())
+	err := lt.env.GetWorkflowError()
+	var canceled *temporal.CanceledError
+	require.True(lt.t, errors.As(err, &canceled), "the lane must keep running until it is stopped; it ended with %v", err)
+}
+
+// runToBound runs the lane from in until it continues as new, and returns
+// the input of its next run.
+func (lt *laneTest) runToBound(in LaneInput) LaneInput {
+	lt.t.Helper()
+	lt.env.RegisterDelayedCallback(lt.env.CancelWorkflow, 24*time.Hour) // if it never gets there
+	lt.env.ExecuteWorkflow(PairingLane, in)
+	require.True(lt.t, lt.env.IsWorkflowCompleted())
+	var can *workflow.ContinueAsNewError
+	require.True(lt.t, errors.As(lt.env.GetWorkflowError(), &can), "want continue-as-new, got %v", lt.env.GetWorkflowError())
+	var next LaneInput
+	require.NoError(lt.t, converter.GetDefaultDataConverter().FromPayloads(can.Input, &next))
+	return next
+}
+
+// pairRequest is request id of a requester of its own, with the default spec.
+func pairRequest(id string, trigger pairing.Trigger, items ...PairItem) PairRequest {
+	return PairRequest{
+		ID: id, ReplyTo: "requester-" + id, ReplyRun: "run-" + id,
+		Spec: *pairing.Default(), Trigger: trigger, Items: items,
+	}
+}
+
+// person is an Award Force user as read at laneStart.
+func person(slug, email, first, last string) PairItem {
+	return PairItem{
+		Profile: pairing.Profile{Slug: slug, Values: map[string]string{"email": email, "first_name": first, "last_name": last}},
+		ReadAt:  laneStart,
+	}
+}
+
+// updated is it with Award Force's `updated` time set.
+func updated(it PairItem, at time.Time) PairItem {
+	it.Profile.Updated = at
+	return it
+}
+
+func TestLanePairsABatchWithOneLookupAndOneWrite(t *testing.T) {
+	lt := newLaneTest(t, testLaneSettings())
+	lt.crm.add("003000000000000UPD", "grace@example.org", "Grace", "Murray")
+	lt.crm.add("003000000000000SAM", "alan@example.org", "Alan", "Turing")
+	lt.crm.add("003000000000000DP1", "kay@example.org", "Kay", "McNulty")
+	lt.crm.add("003000000000000DP2", "KAY@example.org", "Kathleen", "McNulty")
+	// Two requesters at once: a backfill and a registration.
+	lt.send(0,
+		pairRequest("backfill", pairing.TriggerBackfill,
+			person("AdaLovel", "ada@example.org", "Ada", "Lovelace"),
+			person("GraceHop", "Grace@Example.org", "Grace", "Hopper")),
+		pairRequest("signup", pairing.TriggerRegistration,
+			person("AlanTuri", "alan@example.org", "Alan", "Turing"),
+			person("KayMcNul", "kay@example.org", "Kay", "McNulty")))
+	lt.runUntil(LaneInput{Lane: 1}, time.Hour)
+
+	lookups, writes := lt.crm.lookups(), lt.crm.writes()
+	require.Len(t, lookups, 1, "one lookup for everyone")
+	require.ElementsMatch(t, []string{"ada@example.org", "grace@example.org", "alan@example.org", "kay@example.org"}, lookups[0].keys)
+	require.Len(t, writes, 1, "one write for everyone")
+	require.Equal(t, []string{"AdaLovel", "GraceHop"}, writes[0].writtenSlugs(), "only the create and the update are written")
+
+	created := lt.answers.one(t, "AdaLovel")
+	require.Equal(t, OutcomeCreated, created.Outcome)
+	ada := lt.crm.holding("ada@example.org")
+	require.Len(t, ada, 1)
+	require.Equal(t, ada[0].ID, created.RecordID)
+	require.Equal(t, map[string]string{"Email": "ada@example.org", "FirstName": "Ada", "LastName": "Lovelace"}, ada[0].Values)
+	require.Equal(t, []pairing.Change{
+		{Field: "Email", Source: "email", After: "ada@example.org"},
+		{Field: "FirstName", Source: "first_name", After: "Ada"},
+		{Field: "LastName", Source: "last_name", After: "Lovelace"},
+	}, created.Decision.CRM)
+
+	upd := lt.answers.one(t, "GraceHop")
+	require.Equal(t, OutcomeUpdated, upd.Outcome)
+	require.Equal(t, "003000000000000UPD", upd.RecordID)
+	require.Equal(t, []pairing.Change{{Field: "LastName", Source: "last_name", Before: "Murray", After: "Hopper"}}, upd.Decision.CRM,
+		"only what differs; the email differs in case only")
+	require.Equal(t, "Hopper", lt.crm.holding("grace@example.org")[0].Values["LastName"])
+
+	same := lt.answers.one(t, "AlanTuri")
+	require.Equal(t, OutcomeUnchanged, same.Outcome)
+	require.Equal(t, "003000000000000SAM", same.RecordID)
+	require.Empty(t, same.Decision.CRM)
+
+	amb := lt.answers.one(t, "KayMcNul")
+	require.Equal(t, OutcomeAmbiguous, amb.Outcome)
+	require.ElementsMatch(t, []string{"003000000000000DP1", "003000000000000DP2"}, amb.Decision.CandidateIDs)
+	require.Empty(t, amb.RecordID)
+	require.Len(t, lt.crm.holding("kay@example.org"), 2, "nothing created for an ambiguous match")
+
+	// Each requester is told once, about its own people, at its own run.
+	for id, slugs := range map[string][]string{"backfill": {"AdaLovel", "GraceHop"}, "signup": {"AlanTuri", "KayMcNul"}} {
+		replies := lt.answers.to(id)
+		require.Len(t, replies, 1, "one reply to %s", id)
+		require.Equal(t, "requester-"+id, replies[0].to)
+		require.Equal(t, "run-"+id, replies[0].run)
+		var got []string
+		for _, r := range replies[0].reply.Results {
+			got = append(got, r.Slug)
+		}
+		require.ElementsMatch(t, slugs, got)
+	}
+	require.Equal(t, 3, lt.crm.made(), "a query, a create call and an update call")
+	require.InDelta(t, float64(lt.crm.made()), lt.answers.calls(), 1e-9, "the replies share the calls made")
+}
+
+func TestLaneWritesTwoVersionsOfAPersonOneAfterTheOther(t *testing.T) {
+	older := updated(person("AdaLovel", "ada@example.org", "Ada", "Byron"), laneStart.Add(-2*time.Hour))
+	newer := updated(person("AdaLovel", "ada@example.org", "Ada", "Lovelace"), laneStart.Add(-time.Hour))
+	backfill := pairRequest("backfill", pairing.TriggerBackfill, older)
+	webhook := pairRequest("webhook", pairing.TriggerProfileUpdate, newer)
+	for _, tc := range []struct {
+		name        string
+		first, then PairRequest
+	}{
+		{"older first", backfill, webhook},
+		{"newer first", webhook, backfill},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			lt := newLaneTest(t, testLaneSettings())
+			lt.send(0, tc.first, tc.then)
+			lt.runUntil(LaneInput{Lane: 0}, time.Hour)
+
+			recs := lt.crm.holding("ada@example.org")
+			require.Len(t, recs, 1, "exactly one record")
+			require.Equal(t, "Lovelace", recs[0].Values["LastName"], "holding the newer version")
+			// One after the other: never both in one lookup or one write, and
+			// the second lookup comes after the first write.
+			log := lt.crm.calls()
+			for _, call := range log {
+				require.LessOrEqual(t, len(call.writtenSlugs()), 1)
+			}
+			require.True(t, log[0].lookup, "%+v", log)
+			require.False(t, log[1].lookup, "the first version is written before the second is looked up: %+v", log)
+			require.True(t, log[2].lookup, "%+v", log)
+
+			first := lt.answers.forRequest(t, tc.first.ID, "AdaLovel")
+			then := lt.answers.forRequest(t, tc.then.ID, "AdaLovel")
+			require.Equal(t, OutcomeCreated, first.Outcome)
+			require.Equal(t, recs[0].ID, first.RecordID)
+			if tc.then.ID == "webhook" {
+				require.Equal(t, OutcomeUpdated, then.Outcome)
+				require.Equal(t, recs[0].ID, then.RecordID)
+				require.Equal(t, []pairing.Change{{Field: "LastName", Source: "last_name", Before: "Byron", After: "Lovelace"}}, then.Decision.CRM)
+			} else {
+				require.Equal(t, OutcomeSkipped, then.Outcome)
+				require.Contains(t, then.Decision.Reason, "superseded")
+				require.Len(t, lt.crm.writes(), 1, "the older version is not written")
+			}
+		})
+	}
+}
+
+func TestLaneCreatesOneRecordForTwoPeopleSharingAnIdentifier(t *testing.T) {
+	lt := newLaneTest(t, testLaneSettings())
+	lt.send(0, pairRequest("signup", pairing.TriggerRegistration,
+		person("TwinOne1", "twins@example.org", "Ann", "Twin"),
+		person("TwinTwo2", "Twins@Example.org", "Bea", "Twin")))
+	lt.runUntil(LaneInput{Lane: 2}, time.Hour)
+
+	recs := lt.crm.holding("twins@example.org")
+	require.Len(t, recs, 1, "never two creates for one identifier")
+	one, two := lt.answers.one(t, "TwinOne1"), lt.answers.one(t, "TwinTwo2")
+	require.Equal(t, OutcomeCreated, one.Outcome)
+	require.Equal(t, recs[0].ID, one.RecordID)
+	require.Contains(t, []Outcome{OutcomeUpdated, OutcomeUnchanged}, two.Outcome, "the second is paired with the record the first created")
+	require.Equal(t, recs[0].ID, two.RecordID)
+	require.Equal(t, "Bea", recs[0].Values["FirstName"], "then updated with the second's values")
+	for _, call := range lt.crm.writes() {
+		require.LessOrEqual(t, len(call.write.Creates)+len(call.write.Updates), 1, "never both in one write")
+	}
+}
+
+func TestLaneSkipsAVersionOlderThanTheOneItWrote(t *testing.T) {
+	lt := newLaneTest(t, testLaneSettings())
+	lt.send(0, pairRequest("webhook", pairing.TriggerProfileUpdate,
+		updated(person("AdaLovel", "ada@example.org", "Ada", "Lovelace"), laneStart.Add(-time.Hour))))
+	// A backfill that read the person earlier, before the edit, is late.
+	lt.send(5*time.Minute, pairRequest("backfill", pairing.TriggerBackfill,
+		updated(person("AdaLovel", "ada@example.org", "Ada", "Byron"), laneStart.Add(-2*time.Hour))))
+	lt.runUntil(LaneInput{Lane: 0}, time.Hour)
+
+	require.Equal(t, OutcomeCreated, lt.answers.forRequest(t, "webhook", "AdaLovel").Outcome)
+	late := lt.answers.forRequest(t, "backfill", "AdaLovel")
+	require.Equal(t, OutcomeSkipped, late.Outcome)
+	require.Equal(t, pairing.ActionSkip, late.Decision.Action)
+	require.Contains(t, late.Decision.Reason, "superseded")
+	require.Contains(t, late.Decision.Reason, laneStart.Add(-time.Hour).Format(time.RFC3339), "names the version written")
+	require.Len(t, lt.crm.writes(), 1, "nothing written for the older version")
+	recs := lt.crm.holding("ada@example.org")
+	require.Len(t, recs, 1)
+	require.Equal(t, "Lovelace", recs[0].Values["LastName"], "the newer values stay")
+}
+
+func TestLaneRetriesATransientRecordFaultAndIsolatesARefusal(t *testing.T) {
+	lt := newLaneTest(t, testLaneSettings())
+	lt.crm.recordFaults["LockedRo"] = []recordFault{{errType: activities.ErrTypeSalesforceUnavailable, msg: "UNABLE_TO_LOCK_ROW: unable to obtain exclusive access to this record"}}
+	lt.crm.recordFaults["TooLongN"] = []recordFault{{errType: activities.ErrTypeSalesforceRejected, msg: "STRING_TOO_LONG: Last Name: data value too large (LastName)"}}
+	lt.send(0, pairRequest("backfill", pairing.TriggerBackfill,
+		person("LockedRo", "locked@example.org", "Lou", "Locke"),
+		person("TooLongN", "long@example.org", "Tim", "Toolong"),
+		person("FineUser", "fine@example.org", "Fay", "Fine")))
+	lt.runUntil(LaneInput{Lane: 3}, time.Hour)
+
+	fine := lt.answers.one(t, "FineUser")
+	require.Equal(t, OutcomeCreated, fine.Outcome)
+	require.Len(t, lt.crm.holding("fine@example.org"), 1)
+
+	refused := lt.answers.one(t, "TooLongN")
+	require.Equal(t, OutcomeFailed, refused.Outcome)
+	require.Equal(t, activities.ErrTypeSalesforceRejected, refused.ErrorType)
+	require.Contains(t, refused.Error, "STRING_TOO_LONG: Last Name: data value too large (LastName)", "Salesforce's own message")
+	require.Equal(t, pairing.ActionCreate, refused.Decision.Action, "the audit keeps the decision")
+	require.Empty(t, lt.crm.holding("long@example.org"))
+
+	locked := lt.answers.one(t, "LockedRo") // never answered failed first
+	require.Equal(t, OutcomeCreated, locked.Outcome)
+	recs := lt.crm.holding("locked@example.org")
+	require.Len(t, recs, 1)
+	require.Equal(t, recs[0].ID, locked.RecordID)
+
+	var tries []time.Time
+	for _, call := range lt.crm.writes() {
+		if slices.Contains(call.writtenSlugs(), "LockedRo") {
+			tries = append(tries, call.at)
+		}
+	}
+	require.Len(t, tries, 2, "written again once")
+	require.GreaterOrEqual(t, tries[1].Sub(tries[0]), time.Second, "after a backoff")
+	for _, call := range lt.crm.writes()[1:] {
+		require.Equal(t, []string{"LockedRo"}, call.writtenSlugs(), "the others are not written again")
+	}
+	require.InDelta(t, float64(lt.crm.made()), lt.answers.calls(), 1e-9, "every call made is accounted to someone, the retries too")
+}
+
+func TestLaneWaitsOutTheCommitHorizonOfAWriteWithNoAnswer(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		lose func(c *crm)
+	}{
+		{"the record's answer is lost", func(c *crm) {
+			c.recordFaults["LostAnsw"] = []recordFault{{errType: activities.ErrTypeSalesforceOutcomeUnknown, msg: "read tcp: i/o timeout", unknown: true, commits: true}}
+		}},
+		{"the Write activity fails", func(c *crm) {
+			c.failNextWrite = errors.New("Post \"https://acme.my.salesforce.com/services/data/v62.0/composite/sobjects\": context deadline exceeded")
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			lt := newLaneTest(t, testLaneSettings())
+			tc.lose(lt.crm)
+			lt.send(0, pairRequest("signup", pairing.TriggerRegistration, person("LostAnsw", "lost@example.org", "Lou", "Lost")))
+			// Someone else with the same email, during the wait.
+			lt.send(2*time.Minute, pairRequest("backfill", pairing.TriggerBackfill, person("SameMail", "LOST@example.org", "Sam", "Lost")))
+			lt.runUntil(LaneInput{Lane: 0}, 2*time.Hour)
+
+			writes := lt.crm.writes()
+			require.NotEmpty(t, writes)
+			lost := writes[0].at
+			for _, call := range lt.crm.calls()[2:] {
+				if call.touches("lost@example.org", "LostAnsw", "SameMail") {
+					require.False(t, call.at.Before(lost.Add(testHorizon)), "nothing for the person or the identifier before the horizon: %+v at %s", call, call.at.Sub(laneStart))
+				}
+			}
+			recs := lt.crm.holding("lost@example.org")
+			require.Len(t, recs, 1, "no second record")
+			first := lt.answers.one(t, "LostAnsw")
+			require.NotEqual(t, OutcomeFailed, first.Outcome, "%+v", first)
+			require.Equal(t, recs[0].ID, first.RecordID)
+			other := lt.answers.one(t, "SameMail")
+			require.Contains(t, []Outcome{OutcomeUpdated, OutcomeUnchanged}, other.Outcome)
+			require.Equal(t, recs[0].ID, other.RecordID)
+			creates := 0
+			for _, call := range writes {
+				creates += len(call.write.Creates)
+			}
+			require.Equal(t, 1, creates, "the record is created once")
+			require.InDelta(t, float64(lt.crm.made()), lt.answers.calls(), 1e-9, "every call made is accounted to someone")
+		})
+	}
+}
+
+func TestLanePausesWhenTheDailyAllocationIsSpent(t *testing.T) {
+	lt := newLaneTest(t, testLaneSettings())
+	lt.crm.latency = 20 * time.Second
+	allocationBack := laneStart.Add(5 * time.Minute)
+	lt.crm.lookupFault = func(_ int, at time.Time) error {
+		if at.Before(allocationBack) {
+			return temporal.NewApplicationErrorWithOptions("REQUEST_LIMIT_EXCEEDED: TotalRequests Limit exceeded.", activities.ErrTypeSalesforceQuotaExhausted,
+				temporal.ApplicationErrorOptions{NextRetryDelay: activities.QuotaRetryDelay})
+		}
+		return nil
+	}
+	lt.send(0, pairRequest("backfill", pairing.TriggerBackfill,
+		person("First001", "first@example.org", "Fi", "Rst"),
+		person("Second02", "second@example.org", "Se", "Cond")))
+	lt.send(time.Minute, pairRequest("signup", pairing.TriggerRegistration, person("Third003", "third@example.org", "Th", "Ird")))
+	lt.runUntil(LaneInput{Lane: 1}, 2*time.Hour)
+
+	lookups := lt.crm.lookups()
+	require.True(t, lookups[0].failed)
+	require.False(t, lookups[len(lookups)-1].failed)
+	for i, l := range lookups[:len(lookups)-1] {
+		require.True(t, l.failed)
+		require.GreaterOrEqual(t, lookups[i+1].at.Sub(l.end), testQuotaPause, "the lane pauses %s after a refusal", testQuotaPause)
+	}
+	for _, w := range lt.crm.writes() {
+		require.False(t, w.at.Before(allocationBack), "nothing is written while the allocation is spent")
+	}
+	for _, slug := range []string{"First001", "Second02", "Third003"} {
+		res := lt.answers.one(t, slug) // never answered failed first
+		require.Equal(t, OutcomeCreated, res.Outcome)
+	}
+	for _, email := range []string{"first@example.org", "second@example.org", "third@example.org"} {
+		require.Len(t, lt.crm.holding(email), 1)
+	}
+}
+
+func TestLaneFailsEveryoneOfTheBatchOnAFatalRefusal(t *testing.T) {
+	for _, tc := range []struct{ errType, msg string }{
+		{activities.ErrTypeSalesforceOrgRefused, "API_DISABLED_FOR_ORG: API is not enabled for this Organization or Partner"},
+		{activities.ErrTypeInvalidSpec, "Contact has no field Surname"},
+	} {
+		t.Run(tc.errType, func(t *testing.T) {
+			lt := newLaneTest(t, testLaneSettings())
+			lt.crm.lookupFault = func(int, time.Time) error {
+				return temporal.NewNonRetryableApplicationError(tc.msg, tc.errType, nil)
+			}
+			lt.send(0, pairRequest("backfill", pairing.TriggerBackfill,
+				person("First001", "first@example.org", "Fi", "Rst"),
+				person("Second02", "second@example.org", "Se", "Cond")),
+				pairRequest("signup", pairing.TriggerRegistration, person("Third003", "third@example.org", "Th", "Ird")))
+			lt.runUntil(LaneInput{Lane: 1}, time.Hour)
+
+			for _, slug := range []string{"First001", "Second02", "Third003"} {
+				res := lt.answers.one(t, slug)
+				require.Equal(t, OutcomeFailed, res.Outcome)
+				require.Equal(t, tc.errType, res.ErrorType)
+				require.Contains(t, res.Error, tc.msg)
+			}
+			require.Len(t, lt.crm.lookups(), 1, "not tried again")
+			require.Empty(t, lt.crm.writes())
+		})
+	}
+}
+
+func TestLaneCarriesItsPeopleAndMemoryAcrossContinueAsNew(t *testing.T) {
+	s := testLaneSettings()
+	s.BatchesPerRun = 1
+	lt := newLaneTest(t, s)
+	lt.crm.recordFaults["DoubtfuL"] = []recordFault{{errType: activities.ErrTypeSalesforceOutcomeUnknown, msg: "read tcp: i/o timeout", unknown: true, commits: true}}
+	lt.send(0,
+		pairRequest("webhook", pairing.TriggerProfileUpdate,
+			updated(person("AdaLovel", "ada@example.org", "Ada", "Lovelace"), laneStart.Add(-time.Hour)),
+			person("DoubtfuL", "doubt@example.org", "Don", "Doubt")),
+		pairRequest("backfill", pairing.TriggerBackfill,
+			updated(person("AdaLovel", "ada@example.org", "Ada", "Byron"), laneStart.Add(-2*time.Hour)), // waits for the first
+			person("SameMail", "Doubt@example.org", "Sam", "Doubt")))                                    // waits for the identifier
+	next := lt.runToBound(LaneInput{Lane: 2})
+
+	// The first run: one batch, then continue-as-new with the rest.
+	require.Equal(t, OutcomeCreated, lt.answers.forRequest(t, "webhook", "AdaLovel").Outcome)
+	require.Len(t, lt.answers.got, 1, "only Ada's newer version is answered in the first run")
+	require.Equal(t, 2, next.Lane)
+	require.NotNil(t, next.State)
+	var waiting []string
+	for _, it := range next.State.Items {
+		waiting = append(waiting, it.Profile.Slug)
+	}
+	require.ElementsMatch(t, []string{"AdaLovel", "DoubtfuL", "SameMail"}, waiting, "the waiting people and the one in doubt")
+	require.Contains(t, next.State.Requests, "webhook")
+	require.Contains(t, next.State.Requests, "backfill")
+	require.Contains(t, next.State.Written, "AdaLovel", "the written version is remembered")
+	require.Contains(t, next.State.Doubt, "DoubtfuL", "the doubt is carried")
+
+	// The next run, a minute later, on the same org.
+	lt2 := newLaneTestOn(t, testLaneSettings(), lt.crm, laneStart.Add(time.Minute))
+	lt2.runUntil(next, 2*time.Hour)
+
+	stale := lt2.answers.forRequest(t, "backfill", "AdaLovel")
+	require.Equal(t, OutcomeSkipped, stale.Outcome)
+	require.Contains(t, stale.Decision.Reason, "superseded", "the memory outlives the run")
+	ada := lt.crm.holding("ada@example.org")
+	require.Len(t, ada, 1)
+	require.Equal(t, "Lovelace", ada[0].Values["LastName"])
+
+	doubt := lt.crm.holding("doubt@example.org")
+	require.Len(t, doubt, 1, "the write in doubt is not made twice")
+	doubted := lt2.answers.forRequest(t, "webhook", "DoubtfuL")
+	require.NotEqual(t, OutcomeFailed, doubted.Outcome)
+	require.Equal(t, doubt[0].ID, doubted.RecordID)
+	same := lt2.answers.forRequest(t, "backfill", "SameMail")
+	require.Equal(t, doubt[0].ID, same.RecordID)
+	lost := lt.crm.writes()[0].at
+	for _, call := range lt.crm.calls() {
+		if call.at.After(lost) && call.touches("doubt@example.org", "DoubtfuL", "SameMail") {
+			require.False(t, call.at.Before(lost.Add(testHorizon)), "the doubt holds in the next run: %+v", call)
+		}
+	}
+}
+
+func TestLaneReadsAgainAProfileOlderThanItsMemory(t *testing.T) {
+	lt := newLaneTest(t, testLaneSettings())
+	stale := person("StaleRea", "stale@example.org", "Sue", "Byron")
+	stale.ReadAt = laneStart.Add(-3 * time.Hour)
+	lt.users["StaleRea"] = pairing.Profile{Slug: "StaleRea", Values: map[string]string{"email": "stale@example.org", "first_name": "Sue", "last_name": "Lovelace"}}
+	lt.send(0, pairRequest("backfill", pairing.TriggerBackfill, stale, person("FreshRea", "fresh@example.org", "Fred", "Fresh")))
+	lt.runUntil(LaneInput{Lane: 0, State: &LaneState{MemorySince: laneStart.Add(-2 * time.Hour)}}, time.Hour)
+
+	lt.mu.Lock()
+	defer lt.mu.Unlock()
+	require.Equal(t, map[string]int{"StaleRea": 1}, lt.reads, "only the profile read before the memory begins is read again")
+	res := lt.answers.one(t, "StaleRea")
+	require.Equal(t, OutcomeCreated, res.Outcome)
+	require.Contains(t, res.Decision.CRM, pairing.Change{Field: "LastName", Source: "last_name", After: "Lovelace"}, "decided on the fresh read")
+	require.Equal(t, "Lovelace", lt.crm.holding("stale@example.org")[0].Values["LastName"])
+	require.Equal(t, OutcomeCreated, lt.answers.one(t, "FreshRea").Outcome)
+}
+
+func TestLaneHoldsTheIdentifierAFreshReadFinds(t *testing.T) {
+	lt := newLaneTest(t, testLaneSettings())
+	// Read long ago with an old email; the profile now has a colleague's.
+	moved := person("MovedMai", "old@example.org", "Mo", "Ved")
+	moved.ReadAt = laneStart.Add(-3 * time.Hour)
+	lt.users["MovedMai"] = pairing.Profile{Slug: "MovedMai", Values: map[string]string{"email": "shared@example.org", "first_name": "Mo", "last_name": "Ved"}}
+	lt.send(0, pairRequest("backfill", pairing.TriggerBackfill, moved, person("Colleagu", "shared@example.org", "Col", "League")))
+	// Later, someone who has the old email.
+	lt.send(time.Hour, pairRequest("signup", pairing.TriggerRegistration, person("NewOwner", "old@example.org", "Ned", "Owner")))
+	lt.runUntil(LaneInput{Lane: 0, State: &LaneState{MemorySince: laneStart.Add(-2 * time.Hour)}}, 2*time.Hour)
+
+	shared := lt.crm.holding("shared@example.org")
+	require.Len(t, shared, 1, "never two records for one identifier")
+	require.Equal(t, shared[0].ID, lt.answers.one(t, "MovedMai").RecordID)
+	require.Equal(t, shared[0].ID, lt.answers.one(t, "Colleagu").RecordID)
+	owner := lt.answers.one(t, "NewOwner") // the old email is not held for ever
+	require.Equal(t, OutcomeCreated, owner.Outcome)
+	require.Len(t, lt.crm.holding("old@example.org"), 1)
+}
