@@ -189,3 +189,29 @@ func classifySalesforce(e *salesforce.Error) error {
 func containsFold(s, sub string) bool {
 	return strings.Contains(strings.ToLower(s), strings.ToLower(sub))
 }
+
+// keepAlive heartbeats every few seconds until the returned stop is
+// called, so that a worker that dies mid-call is noticed within the
+// activity's heartbeat timeout rather than its StartToClose. Outside an
+// activity (unit tests) it does nothing.
+func keepAlive(ctx context.Context) (stop func()) {
+	if !activity.IsActivity(ctx) {
+		return func() {}
+	}
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(2 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				activity.RecordHeartbeat(ctx)
+			}
+		}
+	}()
+	return func() { close(done) }
+}

@@ -51,6 +51,7 @@ func IdentifierKey(v string) string { return strings.ToLower(strings.TrimSpace(v
 // spec against the object's describe first, so that a spec naming a field the
 // org does not have fails here, before any write, with a non-retryable error.
 func (a *Salesforce) FindRecords(ctx context.Context, in FindRecordsInput) (FindRecordsResult, error) {
+	defer keepAlive(ctx)()
 	if err := a.checkSpec(ctx, &in.Spec); err != nil {
 		return FindRecordsResult{}, err
 	}

@@ -28,6 +28,9 @@ type WriteOutcome struct {
 	// does not decode): the write may have committed, or may still commit
 	// until the org's commit horizon has passed.
 	Unknown bool `json:"unknown,omitempty"`
+	// CallFailed is set when the record's whole call failed (its Error is
+	// the call's), as opposed to Salesforce refusing this record alone.
+	CallFailed bool `json:"call_failed,omitempty"`
 }
 
 // WriteOutput is what Write did, in the order of its input.
@@ -51,6 +54,7 @@ func (a *Salesforce) Write(ctx context.Context, in WriteInput) (WriteOutput, err
 		return WriteOutput{}, temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("%d creates and %d updates in one batch; at most %d of each", len(in.Creates), len(in.Updates), MaxBatch), ErrTypeSalesforceRejected, nil)
 	}
+	defer keepAlive(ctx)()
 	var out WriteOutput
 	if len(in.Creates) > 0 {
 		out.Creates = make([]WriteOutcome, len(in.Creates))
@@ -95,7 +99,7 @@ func settle(outs []WriteOutcome, saved []salesforce.SaveResult, err error, creat
 	if err != nil {
 		errType, unknown := callFailure(err)
 		for i := range outs {
-			outs[i].Error, outs[i].ErrorType, outs[i].Unknown = err.Error(), errType, unknown
+			outs[i].Error, outs[i].ErrorType, outs[i].Unknown, outs[i].CallFailed = err.Error(), errType, unknown, true
 		}
 		return
 	}

@@ -31,8 +31,13 @@ const (
 	// maxWait is how long a person is retried through transient faults
 	// before being reported failed with the last of them.
 	maxWait = 48 * time.Hour
-	// maxBackoff caps the wait between two tries of one person.
+	// maxBackoff caps the wait between two tries of one person after a
+	// whole call failed: a Salesforce outage costs one call a batch every
+	// maxBackoff at most.
 	maxBackoff = 5 * time.Minute
+	// maxRecordBackoff caps it after one record was refused for a
+	// transient reason (a locked row frees within seconds).
+	maxRecordBackoff = 5 * time.Second
 	// maxDuplicateAttempts bounds the tries of a person whose upsert keeps
 	// meeting DUPLICATE_VALUE on the external id.
 	maxDuplicateAttempts = 5
@@ -530,7 +535,7 @@ func (r *laneRun) settleWrite(now time.Time, i int, d pairing.Decision, o activi
 	case o.Unknown:
 		r.doubt(now, []int{i}, o.Error)
 	case o.Error != "":
-		r.refused(now, i, o.ErrorType, o.Error)
+		r.refused(now, i, o.ErrorType, o.Error, o.CallFailed)
 		if res := r.outcomes[i].result; res != nil {
 			// Failed: the audit keeps what was decided, as UserSync's does.
 			res.Decision = d
@@ -568,7 +573,7 @@ func (r *laneRun) written(it *LaneItem, now time.Time) {
 
 // refused settles person i whose record Salesforce refused, or whose call
 // failed with Salesforce's own answer.
-func (r *laneRun) refused(now time.Time, i int, errType, msg string) {
+func (r *laneRun) refused(now time.Time, i int, errType, msg string, callFailed bool) {
 	it := r.b.items[i]
 	transient := errType == activities.ErrTypeSalesforceUnavailable || errType == activities.ErrTypeSalesforceQuotaExhausted
 	if transient && it.Attempts+1 >= maxDuplicateAttempts && strings.Contains(msg, "DUPLICATE_VALUE") {
@@ -579,12 +584,17 @@ func (r *laneRun) refused(now time.Time, i int, errType, msg string) {
 		r.fail(i, cmp.Or(errType, activities.ErrTypeSalesforceRejected), trimType(msg, errType))
 		return
 	}
-	r.retry(now, i, errType, msg)
+	backoff := maxRecordBackoff
+	if callFailed {
+		backoff = maxBackoff
+	}
+	r.retry(now, i, errType, msg, backoff)
 }
 
-// retry puts person i back, to try again after a backoff (or once the
-// allocation returns), unless it has waited maxWait already.
-func (r *laneRun) retry(now time.Time, i int, errType, msg string) {
+// retry puts person i back, to try again after a backoff of at most
+// maxDelay (or once the allocation returns), unless it has waited maxWait
+// already.
+func (r *laneRun) retry(now time.Time, i int, errType, msg string, maxDelay time.Duration) {
 	it := r.b.items[i]
 	r.outcomes[i].back = true
 	if now.Sub(it.Received) >= maxWait {
@@ -596,7 +606,7 @@ func (r *laneRun) retry(now time.Time, i int, errType, msg string) {
 	it.LastError = msg
 	r.st.LastError = msg
 	r.st.Counts.Retried++
-	delay := min(time.Second<<min(it.Attempts-1, 16), maxBackoff)
+	delay := min(time.Second<<min(it.Attempts-1, 16), maxDelay)
 	if errType == activities.ErrTypeSalesforceQuotaExhausted {
 		delay = r.settings.QuotaPause
 		r.st.PausedUntil = now.Add(delay)
@@ -642,7 +652,7 @@ func (r *laneRun) callFailed(now time.Time, is []int, err error) {
 			errType = activities.ErrTypeSalesforceUnavailable
 		}
 		for _, i := range is {
-			r.retry(now, i, errType, msg)
+			r.retry(now, i, errType, msg, maxBackoff)
 		}
 	}
 }
@@ -742,8 +752,15 @@ func (l *lane) settle(ctx workflow.Context, r *laneRun) {
 func laneLookupOptions() workflow.ActivityOptions {
 	o := salesforceOptions()
 	o.ScheduleToCloseTimeout = 10 * time.Minute
+	o.HeartbeatTimeout = laneHeartbeat
+	// The lane's people wait on it: try again soon rather than far apart.
+	o.RetryPolicy.MaximumInterval = 10 * time.Second
 	return o
 }
+
+// laneHeartbeat is how soon a lane notices that the worker running one of
+// its activities died: the activities heartbeat while they call Salesforce.
+const laneHeartbeat = 10 * time.Second
 
 // laneWriteOptions makes a lane's writes single attempts: only the lane
 // may decide to write again (see activities.Salesforce.Write).
@@ -751,6 +768,7 @@ func laneWriteOptions() workflow.ActivityOptions {
 	return workflow.ActivityOptions{
 		TaskQueue:           TaskQueue,
 		StartToCloseTimeout: time.Minute,
+		HeartbeatTimeout:    laneHeartbeat,
 		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 1},
 	}
 }

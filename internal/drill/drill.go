@@ -187,7 +187,11 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	af.SetChaos(afsim.Chaos{Unavailable: o.Transient, Seed: o.Seed})
 	say("faults on: %.0f%% transient, %.0f%% of writes lose their answer", 100*o.Transient, 100*o.Lost)
 
-	if err := d.run(ctx); err != nil {
+	watch, stopWatch := context.WithCancel(ctx)
+	go d.watch(watch)
+	err = d.run(ctx)
+	stopWatch()
+	if err != nil {
 		return nil, err
 	}
 	say("quiet; checking")
@@ -306,7 +310,7 @@ func (d *drill) run(ctx context.Context) error {
 			u := af.AddUser(afsim.User{
 				Email:     fmt.Sprintf("drill.registrant.%d@example.org", i),
 				FirstName: "Reg", LastName: fmt.Sprintf("Istrant-%d", i),
-				Mobile:    fmt.Sprintf("+44 7700 8%05d", i),
+				Mobile: fmt.Sprintf("+44 7700 8%05d", i),
 			})
 			d.post("membership_registered", u.Slug)
 			time.Sleep(20 * time.Millisecond)
@@ -394,6 +398,35 @@ func (d *drill) failed(what string) {
 	d.report.Failed++
 	if len(d.report.Failures) < 20 {
 		d.report.Failures = append(d.report.Failures, what)
+	}
+}
+
+// watch says, every ten seconds, how many user syncs run and what the
+// lanes hold, until ctx ends.
+func (d *drill) watch(ctx context.Context) {
+	t := time.NewTicker(10 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		open, _ := d.stack.Client.CountWorkflow(ctx, &workflowservice.CountWorkflowExecutionsRequest{
+			Query: "WorkflowType = 'UserSync' AND ExecutionStatus = 'Running'",
+		})
+		var lanes []string
+		for n := range workflows.LaneCount {
+			v, err := d.stack.Client.QueryWorkflow(ctx, workflows.LaneWorkflowID(n), "", workflows.LaneQuery)
+			if err != nil {
+				continue
+			}
+			var st workflows.LaneStatus
+			if v.Get(&st) == nil {
+				lanes = append(lanes, fmt.Sprintf("lane %d: %d waiting, %d in flight, %d in doubt, %d retried", n, st.Waiting, st.InFlight, st.InDoubt, st.Counts.Retried))
+			}
+		}
+		d.say("%d user syncs running; %s", open.GetCount(), strings.Join(lanes, "; "))
 	}
 }
 
