@@ -113,10 +113,18 @@ func isNetwork(err error) bool {
 // becomes non-retryable once the activity has tried MaxUnexpectedAttempts
 // times.
 func fail(ctx context.Context, err error) error {
-	err = classify(err)
+	attempt := int32(1)
+	if activity.IsActivity(ctx) {
+		attempt = activity.GetInfo(ctx).Attempt
+	}
+	return boundUnexpected(classify(err), attempt)
+}
+
+// boundUnexpected makes a retryable ErrTypeUnexpected error non-retryable
+// at the MaxUnexpectedAttempts-th attempt.
+func boundUnexpected(err error, attempt int32) error {
 	var appErr *temporal.ApplicationError
-	if errors.As(err, &appErr) && appErr.Type() == ErrTypeUnexpected && !appErr.NonRetryable() &&
-		activity.IsActivity(ctx) && activity.GetInfo(ctx).Attempt >= MaxUnexpectedAttempts {
+	if errors.As(err, &appErr) && appErr.Type() == ErrTypeUnexpected && !appErr.NonRetryable() && attempt >= MaxUnexpectedAttempts {
 		return temporal.NewNonRetryableApplicationError(appErr.Message(), ErrTypeUnexpected, errors.Unwrap(appErr))
 	}
 	return err

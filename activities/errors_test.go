@@ -44,6 +44,11 @@ func TestClassify(t *testing.T) {
 		{"sf malformed query", &salesforce.Error{HTTPStatus: 400, ErrorCode: "MALFORMED_QUERY"}, ErrTypeSalesforceRejected, false, 0},
 		{"sf upsert 300", &salesforce.Error{HTTPStatus: 300, ErrorCode: "MULTIPLE_CHOICES"}, ErrTypeSalesforceAmbiguous, false, 0},
 		{"sf wrapped with %w is still classified", fmt.Errorf("creating: %w", &salesforce.Error{HTTPStatus: 400, ErrorCode: "STRING_TOO_LONG"}), ErrTypeSalesforceRejected, false, 0},
+		{"sf API off for the org stops everything", &salesforce.Error{HTTPStatus: 403, ErrorCode: "API_DISABLED_FOR_ORG", Message: "The REST API is not enabled for this Organization."}, ErrTypeSalesforceOrgRefused, false, 0},
+		{"sf API disabled for now", &salesforce.Error{HTTPStatus: 403, ErrorCode: "API_CURRENTLY_DISABLED"}, ErrTypeSalesforceOrgRefused, false, 0},
+		{"sf no access to the object", &salesforce.Error{HTTPStatus: 403, ErrorCode: "INSUFFICIENT_ACCESS", Message: "insufficient access rights on object id"}, ErrTypeSalesforceOrgRefused, false, 0},
+		{"a 2xx body that does not decode is retried a few times only", fmt.Errorf("salesforce: %w: unexpected EOF", salesforce.ErrUndecodable), ErrTypeUnexpected, true, 0},
+		{"an Award Force body that does not decode too", fmt.Errorf("awardforce: GET /user: %w: bad", awardforce.ErrUndecodable), ErrTypeUnexpected, true, 0},
 		{"network errors are retried", netErr, "", true, 0},
 		{"timeouts are retried", context.DeadlineExceeded, "", true, 0},
 	}
@@ -79,5 +84,41 @@ func TestClassify(t *testing.T) {
 	}
 	if classify(nil) != nil {
 		t.Error("classify(nil) must be nil")
+	}
+}
+
+func TestUnexpectedErrorsAreRetriedAFewTimesOnly(t *testing.T) {
+	err := classify(fmt.Errorf("salesforce: %w: <html>", salesforce.ErrUndecodable))
+	for attempt := int32(1); attempt <= MaxUnexpectedAttempts; attempt++ {
+		var appErr *temporal.ApplicationError
+		if !errors.As(boundUnexpected(err, attempt), &appErr) || appErr.Type() != ErrTypeUnexpected {
+			t.Fatalf("attempt %d: %v", attempt, err)
+		}
+		if want := attempt >= MaxUnexpectedAttempts; appErr.NonRetryable() != want {
+			t.Errorf("attempt %d: non-retryable %v, want %v", attempt, appErr.NonRetryable(), want)
+		}
+	}
+	// Other errors are left as they are.
+	quota := classify(&salesforce.Error{HTTPStatus: 403, ErrorCode: "REQUEST_LIMIT_EXCEEDED", Message: "TotalRequests Limit exceeded."})
+	if got := boundUnexpected(quota, 10); got != quota {
+		t.Errorf("a quota error changed at attempt 10: %v", got)
+	}
+}
+
+func TestARecordsStatusCodeIsClassifiedAsARequestsErrorCode(t *testing.T) {
+	for _, tc := range []struct {
+		code, message, ext, want string
+	}{
+		{"UNABLE_TO_LOCK_ROW", "unable to obtain exclusive access to this record", "", ErrTypeSalesforceUnavailable},
+		{"REQUIRED_FIELD_MISSING", "Required fields are missing: [LastName]", "", ErrTypeSalesforceRejected},
+		{"STRING_TOO_LONG", "Last Name: data value too large", "", ErrTypeSalesforceRejected},
+		{"INSUFFICIENT_ACCESS", "insufficient access rights on object id", "", ErrTypeSalesforceOrgRefused},
+		{"DUPLICATE_VALUE", "duplicate value found: AwardForce_Slug__c duplicates value on record with id: 003000000000001", "AwardForce_Slug__c", ErrTypeSalesforceUnavailable},
+		{"DUPLICATE_VALUE", "duplicate value found: Email__c duplicates value on record with id: 003000000000001", "AwardForce_Slug__c", ErrTypeSalesforceRejected},
+		{"DUPLICATE_VALUE", "duplicate value found: AwardForce_Slug__c duplicates value", "", ErrTypeSalesforceRejected},
+	} {
+		if got := recordErrorType(tc.code, tc.message, tc.ext); got != tc.want {
+			t.Errorf("%s %q (external id %q): %s, want %s", tc.code, tc.message, tc.ext, got, tc.want)
+		}
 	}
 }

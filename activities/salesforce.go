@@ -237,7 +237,8 @@ func CRMObjectOf(d *salesforce.ObjectDescribe) pairing.CRMObject {
 		obj.Fields[f.Name] = pairing.CRMField{
 			Name: f.Name, Type: f.Type, Length: f.Length,
 			Createable: f.Createable, Updateable: f.Updateable, Nillable: f.Nillable,
-			ExternalID: f.ExternalID, DefaultedOnCreate: f.DefaultedOnCreate,
+			ExternalID: f.ExternalID, Unique: f.Unique, CaseSensitive: f.CaseSensitive,
+			DefaultedOnCreate: f.DefaultedOnCreate,
 		}
 	}
 	return obj

@@ -31,6 +31,13 @@ type CRMField struct {
 	Nillable bool `json:"nillable"`
 	// ExternalID says the field is an external id (usable for upserts).
 	ExternalID bool `json:"external_id"`
+	// Unique says the org refuses two records with the same value: only a
+	// Unique external id stops two concurrent upserts from creating two
+	// records.
+	Unique bool `json:"unique,omitempty"`
+	// CaseSensitive says the org compares values case-sensitively (for
+	// uniqueness and upsert matching).
+	CaseSensitive bool `json:"case_sensitive,omitempty"`
 	// DefaultedOnCreate says Salesforce fills the field when a create leaves it out.
 	DefaultedOnCreate bool `json:"defaulted_on_create"`
 }
@@ -140,6 +147,9 @@ func (s *Spec) check(crm CRMObject, afProfileFields []string, checkAF bool) erro
 			case !f.ExternalID:
 				ps.add("external_id.crm", fmt.Sprintf("%s.%s is not an external-id field", s.Object, s.ExternalID.CRM),
 					"tick External ID on the field in Salesforce Setup, or name a field that has it")
+			case !f.Unique:
+				ps.add("external_id.crm", fmt.Sprintf("%s.%s is an external id but not Unique: two upserts of one person at the same moment could create two records", s.Object, s.ExternalID.CRM),
+					"tick Unique on the field in Salesforce Setup (case-sensitive, as slugs are), or remove external_id")
 			case f.Length > 0 && f.Length < 8:
 				ps.add("external_id.crm", fmt.Sprintf("%s.%s holds %d characters, too few for an 8-letter Award Force slug", s.Object, s.ExternalID.CRM, f.Length),
 					"use a text external-id field of at least 8 characters")

@@ -50,10 +50,17 @@ func TestCheckProblems(t *testing.T) {
 		{"external id too short", head + "external_id: {crm: Ext__c}\nfields:\n" + last,
 			func() CRMObject {
 				o := contactDescribe()
-				o.Fields["Ext__c"] = CRMField{Name: "Ext__c", Type: "string", Length: 6, Createable: true, Updateable: true, Nillable: true, ExternalID: true}
+				o.Fields["Ext__c"] = CRMField{Name: "Ext__c", Type: "string", Length: 6, Createable: true, Updateable: true, Nillable: true, ExternalID: true, Unique: true}
 				return o
 			}(), nil,
 			"external_id.crm", "holds 6 characters, too few for an 8-letter Award Force slug", "at least 8 characters"},
+		{"external id not unique", head + "external_id: {crm: Ext__c}\nfields:\n" + last,
+			func() CRMObject {
+				o := contactDescribe()
+				o.Fields["Ext__c"] = CRMField{Name: "Ext__c", Type: "string", Length: 20, Createable: true, Updateable: true, Nillable: true, ExternalID: true}
+				return o
+			}(), nil,
+			"external_id.crm", "Contact.Ext__c is an external id but not Unique: two upserts of one person at the same moment could create two records", "tick Unique on the field"},
 		{"required field not written", head + "fields:\n  - {awardforce: first_name, crm: FirstName}\n", contactDescribe(), nil,
 			"fields", "Contact requires LastName on create, but no pair writes it", "add a pair {awardforce: <field>, crm: LastName}"},
 		{"required field only pulled", head + "fields:\n  - {awardforce: last_name, crm: LastName, direction: from_crm}\n", contactDescribe(), nil,

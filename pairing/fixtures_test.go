@@ -24,7 +24,7 @@ func contactDescribe() CRMObject {
 		{Name: "OwnerId", Type: "reference", Length: 18, Createable: true, Updateable: true, DefaultedOnCreate: true},
 		{Name: "HasOptedOutOfEmail", Type: "boolean", Createable: true, Updateable: true},
 		{Name: "CreatedDate", Type: "datetime"},
-		{Name: "AwardForce_Slug__c", Type: "string", Length: 8, Createable: true, Updateable: true, Nillable: true, ExternalID: true},
+		{Name: "AwardForce_Slug__c", Type: "string", Length: 8, Createable: true, Updateable: true, Nillable: true, ExternalID: true, Unique: true, CaseSensitive: true},
 		{Name: "Legacy_Code__c", Type: "string", Length: 10, Createable: true, Nillable: true},
 		{Name: "Score__c", Type: "string", Length: 4, Updateable: true, Nillable: true},
 	})

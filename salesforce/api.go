@@ -126,6 +126,9 @@ type Field struct {
 	Nillable   bool   `json:"nillable"`
 	ExternalID bool   `json:"externalId"`
 	Unique     bool   `json:"unique"`
+	// CaseSensitive says values compare case-sensitively (uniqueness, and
+	// upsert matching on a Unique external id).
+	CaseSensitive bool `json:"caseSensitive"`
 	// DefaultedOnCreate is true when Salesforce fills the field on create
 	// (Id, OwnerId, a Lead's Status…), so a spec need not write it.
 	DefaultedOnCreate bool `json:"defaultedOnCreate"`

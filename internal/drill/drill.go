@@ -427,6 +427,30 @@ func (d *drill) watch(ctx context.Context) {
 			}
 		}
 		d.say("%d user syncs running; %s", open.GetCount(), strings.Join(lanes, "; "))
+		if n := open.GetCount(); n > 0 && n <= 3 {
+			d.describeStragglers(ctx)
+		}
+	}
+}
+
+// describeStragglers says what the last running user syncs wait for.
+func (d *drill) describeStragglers(ctx context.Context) {
+	resp, err := d.stack.Client.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
+		Query: "WorkflowType = 'UserSync' AND ExecutionStatus = 'Running'",
+	})
+	if err != nil {
+		return
+	}
+	for _, e := range resp.GetExecutions() {
+		desc, err := d.stack.Client.DescribeWorkflowExecution(ctx, e.GetExecution().GetWorkflowId(), "")
+		if err != nil {
+			continue
+		}
+		var pending []string
+		for _, a := range desc.GetPendingActivities() {
+			pending = append(pending, fmt.Sprintf("%s attempt %d (%s)", a.GetActivityType().GetName(), a.GetAttempt(), a.GetLastFailure().GetMessage()))
+		}
+		d.say("  %s: pending %v", e.GetExecution().GetWorkflowId(), pending)
 	}
 }
 

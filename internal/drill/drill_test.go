@@ -14,7 +14,7 @@ func TestASmallDrillKeepsEveryPromise(t *testing.T) {
 	var log strings.Builder
 	r, err := Run(context.Background(), Options{
 		Users: 300, Registrations: 40, Edits: 40, ManualSyncs: 10, Kills: 2,
-		Transient: 0.3, Lost: 0.2, SessionTTL: 5 * time.Second, CommitHorizon: 2 * time.Second,
+		Transient: 0.2, Lost: 0.2, SessionTTL: 5 * time.Second, CommitHorizon: 2 * time.Second,
 		Latency: 2 * time.Millisecond, Seed: 5, Log: &log,
 	})
 	if err != nil {

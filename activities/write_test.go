@@ -1,0 +1,109 @@
+package activities
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/afsync/afsync/pairing"
+)
+
+func creates(slugs ...string) []CreateItem {
+	out := make([]CreateItem, len(slugs))
+	for i, s := range slugs {
+		out[i] = CreateItem{Slug: s, Identifier: s + "@example.org", Values: []pairing.Change{
+			{Field: "Email", After: s + "@example.org"}, {Field: "LastName", After: "L" + s},
+		}}
+	}
+	return out
+}
+
+// Write makes one attempt and reports each record's fate, telling apart
+// what Salesforce refused, what it may still be doing, and what worked.
+func TestWriteReportsEachRecordsFate(t *testing.T) {
+	ctx := context.Background()
+	t.Run("a locked row fails its record alone, transiently", func(t *testing.T) {
+		a, sim := newSalesforce(t)
+		sim.InjectRecordFaults(1, "UNABLE_TO_LOCK_ROW", "unable to obtain exclusive access to this record")
+		out, err := a.Write(ctx, WriteInput{Spec: *pairing.Default(), Creates: creates("AaAaAaAa", "BbBbBbBb")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		locked, fine := out.Creates[0], out.Creates[1]
+		if locked.ErrorType != ErrTypeSalesforceUnavailable || locked.Unknown || locked.CallFailed {
+			t.Errorf("locked record: %+v, want a transient refusal of this record alone", locked)
+		}
+		if fine.Error != "" || fine.ID == "" || !fine.Created {
+			t.Errorf("the other record: %+v, want created", fine)
+		}
+		if n := len(sim.Records("Contact")); n != 1 || out.Calls != 1 {
+			t.Errorf("%d contacts after %d calls, want 1 after 1", n, out.Calls)
+		}
+	})
+	t.Run("a refused call fails every record, and nothing is in doubt", func(t *testing.T) {
+		a, sim := newSalesforce(t)
+		sim.InjectFaults(1, 503, "SERVER_UNAVAILABLE", "Server temporarily unavailable")
+		out, err := a.Write(ctx, WriteInput{Spec: *pairing.Default(), Creates: creates("AaAaAaAa", "BbBbBbBb")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range out.Creates {
+			if o.ErrorType != ErrTypeSalesforceUnavailable || o.Unknown || !o.CallFailed {
+				t.Errorf("%+v, want a transient failure of the whole call, known not to have committed", o)
+			}
+		}
+	})
+	t.Run("a lost answer leaves every record in doubt", func(t *testing.T) {
+		a, sim := newSalesforce(t)
+		sim.InjectLostResponses(1)
+		out, err := a.Write(ctx, WriteInput{Spec: *pairing.Default(), Creates: creates("AaAaAaAa")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if o := out.Creates[0]; !o.Unknown || o.ErrorType != ErrTypeSalesforceOutcomeUnknown {
+			t.Errorf("%+v, want its outcome unknown", o)
+		}
+		if n := len(sim.Records("Contact")); n != 1 {
+			t.Errorf("%d contacts: the write committed before its answer was lost", n)
+		}
+	})
+	t.Run("a late commit too, and it lands afterwards", func(t *testing.T) {
+		a, sim := newSalesforce(t)
+		sim.InjectLateCommits(1, 200*time.Millisecond)
+		out, err := a.Write(ctx, WriteInput{Spec: *pairing.Default(), Creates: creates("AaAaAaAa")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if o := out.Creates[0]; !o.Unknown {
+			t.Errorf("%+v, want its outcome unknown", o)
+		}
+		if n := len(sim.Records("Contact")); n != 0 {
+			t.Fatalf("%d contacts at once, want the commit later", n)
+		}
+		time.Sleep(400 * time.Millisecond)
+		if n := len(sim.Records("Contact")); n != 1 {
+			t.Errorf("%d contacts after the delay, want the late commit", n)
+		}
+	})
+	t.Run("creates and updates in one attempt; an external id makes creates upserts", func(t *testing.T) {
+		a, sim := newSalesforce(t)
+		spec := *pairing.Default()
+		spec.ExternalID.CRM = "AwardForce_Slug__c"
+		id := sim.Insert("Contact", map[string]any{"Email": "old@example.org", "LastName": "Old", "AwardForce_Slug__c": "CcCcCcCc"})
+		out, err := a.Write(ctx, WriteInput{
+			Spec:    spec,
+			Creates: creates("AaAaAaAa", "CcCcCcCc"), // the second already exists: the upsert updates it
+			Updates: []UpdateItem{{Slug: "CcCcCcCc", ID: id, Values: []pairing.Change{{Field: "FirstName", After: "Cee"}}}},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !out.Creates[0].Created || out.Creates[1].Created || out.Creates[1].ID != id || out.Updates[0].Error != "" || out.Calls != 2 {
+			t.Errorf("%+v", out)
+		}
+		rec, _ := sim.Record("Contact", id)
+		if rec["FirstName"] != "Cee" || rec["LastName"] != "LCcCcCcCc" || len(sim.Records("Contact")) != 2 {
+			t.Errorf("after the write: %v, %d contacts", rec, len(sim.Records("Contact")))
+		}
+	})
+}
