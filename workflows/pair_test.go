@@ -1,0 +1,262 @@
+package workflows
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/mock"
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/afsync/afsync/activities"
+	"github.com/afsync/afsync/pairing"
+)
+
+// fakeLanes stands in for the pairing lanes on the requester side: it takes
+// the requests handed to Submit and answers them, a second later, with what
+// answer says (nil: no answer at all).
+type fakeLanes struct {
+	mu       sync.Mutex
+	requests []PairRequest
+	lanes    []int
+	answer   func(PairRequest) []UserSyncResult
+}
+
+func (f *fakeLanes) install(env *testsuite.TestWorkflowEnvironment) {
+	env.RegisterActivity(&Lanes{})
+	env.OnActivity(lanes.Submit, mock.Anything, mock.Anything, mock.Anything).Return(func(_ context.Context, n int, req PairRequest) error {
+		f.mu.Lock()
+		f.requests = append(f.requests, req)
+		f.lanes = append(f.lanes, n)
+		f.mu.Unlock()
+		if res := f.answer(req); res != nil {
+			env.RegisterDelayedCallback(func() {
+				env.SignalWorkflowByID(req.ReplyTo, PairedSignal, PairReply{Request: req.ID, Results: res, Calls: 1})
+			}, time.Second)
+		}
+		return nil
+	})
+}
+
+// laneEnv is a UserSync test environment on the code of the pairing lanes.
+func laneEnv(t *testing.T, f *fakeLanes) *testsuite.TestWorkflowEnvironment {
+	t.Helper()
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestWorkflowEnvironment()
+	env.RegisterActivity(&activities.AwardForce{})
+	env.RegisterActivity(&activities.Salesforce{})
+	env.RegisterWorkflow(UserSync)
+	f.install(env)
+	env.OnUpsertTypedSearchAttributes(mock.Anything).Return(nil)
+	return env
+}
+
+func TestUserSyncHandsTheUserToItsLaneAndWritesBackItsAnswer(t *testing.T) {
+	spec := pairing.Default()
+	spec.RecordIDField = "SfRecord"
+	p := profile("AbCdEfGh", "ada@example.org", "Ada", "Lovelace")
+	p.Updated = time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
+	f := &fakeLanes{answer: func(req PairRequest) []UserSyncResult {
+		d := pairing.Decision{Action: pairing.ActionCreate, CRM: []pairing.Change{{Field: "LastName", After: "Lovelace"}},
+			AwardForce: []pairing.Change{{Field: "SfRecord", Source: pairing.SourceRecordID, After: "003000000000001AAA"}}}
+		return []UserSyncResult{{Slug: req.Items[0].Profile.Slug, Outcome: OutcomeCreated, Decision: d, RecordID: "003000000000001AAA"}}
+	}}
+	env := laneEnv(t, f)
+	env.OnActivity(af.GetUser, mock.Anything, "AbCdEfGh").Return(p, nil).Once()
+	env.OnActivity(af.UpdateUser, mock.Anything, activities.UpdateUserInput{Slug: "AbCdEfGh",
+		Changes: []pairing.Change{{Field: "SfRecord", Source: pairing.SourceRecordID, After: "003000000000001AAA"}}}).Return(nil).Once()
+
+	start := env.Now()
+	env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: UserSyncWorkflowID("AbCdEfGh")})
+	env.ExecuteWorkflow(UserSync, UserSyncInput{Slug: "AbCdEfGh", Trigger: pairing.TriggerRegistration, Spec: *spec})
+	require.NoError(t, env.GetWorkflowError())
+	var res UserSyncResult
+	require.NoError(t, env.GetWorkflowResult(&res))
+	require.Equal(t, OutcomeCreated, res.Outcome)
+	require.Equal(t, "003000000000001AAA", res.RecordID)
+	env.AssertExpectations(t)
+
+	require.Len(t, f.requests, 1)
+	req := f.requests[0]
+	require.Equal(t, LaneOf("AbCdEfGh"), f.lanes[0], "the person's own lane")
+	require.Equal(t, pairing.TriggerRegistration, req.Trigger)
+	require.Len(t, req.Items, 1)
+	require.Equal(t, p.Updated, req.Items[0].Profile.Updated, "the version travels with the profile")
+	require.False(t, req.Items[0].ReadAt.After(start), "ReadAt is no later than the read")
+	require.Equal(t, UserSyncWorkflowID("AbCdEfGh"), req.ReplyTo)
+	// No Salesforce activity of its own: the lane writes.
+	env.AssertActivityNotCalled(t, "FindRecords", mock.Anything, mock.Anything)
+	env.AssertActivityNotCalled(t, "CreateRecord", mock.Anything, mock.Anything)
+}
+
+func TestUserSyncFailsWithTheRefusalItsLaneReports(t *testing.T) {
+	f := &fakeLanes{answer: func(req PairRequest) []UserSyncResult {
+		return []UserSyncResult{{Slug: req.Items[0].Profile.Slug, Outcome: OutcomeFailed,
+			Decision:  pairing.Decision{Action: pairing.ActionCreate},
+			Error:     "SalesforceRejected: STRING_TOO_LONG: Last Name: data value too large (LastName)",
+			ErrorType: activities.ErrTypeSalesforceRejected}}
+	}}
+	env := laneEnv(t, f)
+	env.OnActivity(af.GetUser, mock.Anything, "AbCdEfGh").Return(profile("AbCdEfGh", "ada@example.org", "Ada", "L"), nil)
+	env.ExecuteWorkflow(UserSync, UserSyncInput{Slug: "AbCdEfGh", Trigger: pairing.TriggerManual, Spec: *pairing.Default()})
+	err := env.GetWorkflowError()
+	var appErr *temporal.ApplicationError
+	require.True(t, errors.As(err, &appErr))
+	require.Equal(t, ErrTypeSyncFailed, appErr.Type())
+	var audit UserSyncResult
+	require.NoError(t, appErr.Details(&audit))
+	require.Equal(t, OutcomeFailed, audit.Outcome)
+	require.Equal(t, "SalesforceRejected: STRING_TOO_LONG: Last Name: data value too large (LastName)", audit.Error, "Salesforce's own message, once")
+	require.Equal(t, pairing.ActionCreate, audit.Decision.Action, "the audit keeps the decision")
+}
+
+func TestUserSyncWithoutAnIdentifierNeedsNoLane(t *testing.T) {
+	f := &fakeLanes{answer: func(PairRequest) []UserSyncResult { panic("no lane may be asked") }}
+	env := laneEnv(t, f)
+	env.OnActivity(af.GetUser, mock.Anything, "AbCdEfGh").Return(profile("AbCdEfGh", "", "Mo", "Bile"), nil)
+	env.ExecuteWorkflow(UserSync, UserSyncInput{Slug: "AbCdEfGh", Trigger: pairing.TriggerManual, Spec: *pairing.Default()})
+	require.NoError(t, env.GetWorkflowError())
+	var res UserSyncResult
+	require.NoError(t, env.GetWorkflowResult(&res))
+	require.Equal(t, OutcomeSkipped, res.Outcome)
+	require.Empty(t, f.requests)
+}
+
+func TestARequesterHandsItsPeopleAgainWhenNoLaneAnswers(t *testing.T) {
+	asked := 0
+	f := &fakeLanes{}
+	f.answer = func(req PairRequest) []UserSyncResult {
+		asked++
+		if asked == 1 {
+			return nil // the lane was terminated by hand: silence
+		}
+		return []UserSyncResult{{Slug: req.Items[0].Profile.Slug, Outcome: OutcomeUnchanged, RecordID: "003000000000003AAA"}}
+	}
+	env := laneEnv(t, f)
+	env.OnActivity(af.GetUser, mock.Anything, "AbCdEfGh").Return(profile("AbCdEfGh", "ada@example.org", "Ada", "L"), nil)
+	env.ExecuteWorkflow(UserSync, UserSyncInput{Slug: "AbCdEfGh", Trigger: pairing.TriggerManual, Spec: *pairing.Default()})
+	require.NoError(t, env.GetWorkflowError())
+	require.Len(t, f.requests, 2)
+	require.Equal(t, f.requests[0].ID, f.requests[1].ID, "the same request again: a lane that holds it ignores it")
+}
+
+// laneBackfillEnv is a backfill test environment on the code of the
+// pairing lanes, with w's Award Force list and a fake lane that decides
+// against w's contacts and creates in it.
+func laneBackfillEnv(w *world, f *fakeLanes) *testsuite.TestWorkflowEnvironment {
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestWorkflowEnvironment()
+	env.RegisterWorkflow(Backfill)
+	env.RegisterWorkflow(BackfillChunk)
+	env.RegisterActivity(&activities.AwardForce{})
+	env.RegisterActivity(&activities.Salesforce{})
+	env.OnActivity(af.ListUsers, mock.Anything, mock.Anything).Return(w.listUsers)
+	if f.answer == nil {
+		f.answer = func(req PairRequest) []UserSyncResult {
+			w.mu.Lock()
+			defer w.mu.Unlock()
+			var out []UserSyncResult
+			for _, it := range req.Items {
+				key := activities.IdentifierKey(it.Profile.Values["email"])
+				d := req.Spec.Decide(req.Trigger, it.Profile, w.contacts[key])
+				res := UserSyncResult{Slug: it.Profile.Slug, Outcome: outcomeOf(d), Decision: d, RecordID: d.RecordID}
+				if d.Action == pairing.ActionCreate {
+					w.nextID++
+					res.RecordID = fmt.Sprintf("003-new-%d", w.nextID)
+					w.contacts[key] = []pairing.CRMRecord{{ID: res.RecordID, Values: map[string]string{"Email": key}}}
+					w.creates[it.Profile.Slug]++
+				}
+				out = append(out, res)
+			}
+			return out
+		}
+	}
+	f.install(env)
+	return env
+}
+
+func TestAChunkHandsItsUsersToTheirLanes(t *testing.T) {
+	w := newWorld(250)
+	f := &fakeLanes{}
+	env := laneBackfillEnv(w, f)
+	env.ExecuteWorkflow(Backfill, BackfillInput{Spec: *pairing.Default(), PagesPerChunk: 3})
+	require.NoError(t, env.GetWorkflowError())
+	var p Progress
+	require.NoError(t, env.GetWorkflowResult(&p))
+	noEmail := 250 / 50
+	require.Equal(t, 250, p.Seen)
+	require.Equal(t, noEmail, p.Skipped, "users without email are skipped by the chunk, not handed to a lane")
+	require.Equal(t, 25, p.Unchanged)
+	require.Equal(t, 25, p.Updated)
+	require.Equal(t, 250-noEmail-50, p.Created)
+	handed := map[string]int{}
+	for i, req := range f.requests {
+		require.LessOrEqual(t, len(req.Items), maxItemsPerRequest)
+		require.Equal(t, pairing.TriggerBackfill, req.Trigger)
+		for _, it := range req.Items {
+			handed[it.Profile.Slug]++
+			require.Equal(t, LaneOf(it.Profile.Slug), f.lanes[i], "%s went to another lane", it.Profile.Slug)
+		}
+	}
+	require.Len(t, handed, 250-noEmail)
+	for slug, n := range handed {
+		require.Equal(t, 1, n, "%s handed %d times", slug, n)
+	}
+	require.Equal(t, len(f.requests), p.SalesforceCalls, "each reply's share of calls is tallied")
+}
+
+func TestUsersSharingAnIdentifierGoToOneLane(t *testing.T) {
+	w := newWorld(0)
+	for i, slug := range []string{"SharerAa", "SharerBb", "SharerCc", "AloneDdd"} {
+		email := "shared@example.org"
+		if i == 3 {
+			email = "alone@example.org"
+		}
+		w.users = append(w.users, pairing.Profile{Slug: slug, Values: map[string]string{"email": email, "last_name": slug}})
+	}
+	f := &fakeLanes{}
+	env := laneBackfillEnv(w, f)
+	env.ExecuteWorkflow(Backfill, BackfillInput{Spec: *pairing.Default()})
+	require.NoError(t, env.GetWorkflowError())
+	laneOf := map[string]int{}
+	for i, req := range f.requests {
+		for _, it := range req.Items {
+			laneOf[it.Profile.Slug] = f.lanes[i]
+		}
+	}
+	require.Equal(t, LaneOf("SharerAa"), laneOf["SharerAa"])
+	require.Equal(t, laneOf["SharerAa"], laneOf["SharerBb"], "a lane must see every holder of an identifier")
+	require.Equal(t, laneOf["SharerAa"], laneOf["SharerCc"])
+	require.Equal(t, LaneOf("AloneDdd"), laneOf["AloneDdd"])
+}
+
+func TestABackfillStopsWhenALaneReportsAnOrgWideRefusal(t *testing.T) {
+	w := newWorld(300)
+	f := &fakeLanes{answer: func(req PairRequest) []UserSyncResult {
+		out := make([]UserSyncResult, len(req.Items))
+		for i, it := range req.Items {
+			out[i] = UserSyncResult{Slug: it.Profile.Slug, Outcome: OutcomeFailed, ErrorType: activities.ErrTypeSalesforceOrgRefused,
+				Error: "SalesforceOrgRefused: salesforce: 403 API_DISABLED_FOR_ORG: The REST API is not enabled for this Organization."}
+		}
+		return out
+	}}
+	env := laneBackfillEnv(w, f)
+	env.ExecuteWorkflow(Backfill, BackfillInput{Spec: *pairing.Default(), PagesPerChunk: 1, Concurrency: 1})
+	err := env.GetWorkflowError()
+	var appErr *temporal.ApplicationError
+	require.True(t, errors.As(err, &appErr), "got %v", err)
+	require.Equal(t, ErrTypeBackfillStopped, appErr.Type())
+	require.Contains(t, err.Error(), "API_DISABLED_FOR_ORG")
+	chunks := map[string]bool{}
+	for _, req := range f.requests {
+		chunks[req.ReplyTo] = true
+	}
+	require.Len(t, chunks, 1, "the first chunk's refusal stops the backfill: no other chunk runs")
+}
+
