@@ -259,4 +259,3 @@ func TestABackfillStopsWhenALaneReportsAnOrgWideRefusal(t *testing.T) {
 	}
 	require.Len(t, chunks, 1, "the first chunk's refusal stops the backfill: no other chunk runs")
 }
-
