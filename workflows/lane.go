@@ -32,9 +32,10 @@ const (
 	// before being reported failed with the last of them.
 	maxWait = 48 * time.Hour
 	// maxBackoff caps the wait between two tries of one person after a
-	// whole call failed: a Salesforce outage costs one call a batch every
-	// maxBackoff at most.
-	maxBackoff = 5 * time.Minute
+	// whole call failed: during a Salesforce outage a lane with people
+	// waiting makes about one call every maxBackoff, and a brownout's
+	// survivors are through soon after it ends.
+	maxBackoff = 30 * time.Second
 	// maxRecordBackoff caps it after one record was refused for a
 	// transient reason (a locked row frees within seconds).
 	maxRecordBackoff = 5 * time.Second
