@@ -5,7 +5,7 @@ GOBIN := $(or $(shell go env GOBIN),$(shell go env GOPATH)/bin)
 TEMPORAL := $(GOBIN)/temporal
 export AFSYNC_TEMPORAL_CLI := $(TEMPORAL)
 
-.PHONY: dev test temporal-cli vet bench fuzz
+.PHONY: dev test temporal-cli vet bench fuzz chaos
 
 # The main job on the embedded default: Temporal dev server + UI, the sandbox
 # APIs, the worker, and a backfill of the sandbox's users.
@@ -35,6 +35,12 @@ $(TEMPORAL):
 bench: $(TEMPORAL)
 	go run ./bench --users 10000 --latency 2ms --awardforce-limit 0
 	go run ./bench --users 10000 --latency 2ms --awardforce-limit 60
+
+# The chaos drill (docs/reliability.md): 3,000 sandbox users, two backfills,
+# webhooks and manual syncs at once, faults on a large share of calls, three
+# worker kills; then a check of every promise. Exits 1 if one is broken.
+chaos: $(TEMPORAL)
+	go run ./chaos
 
 fuzz:
 	go test -run '^$$' -fuzz FuzzQuote -fuzztime 60s ./salesforce/
