@@ -13,12 +13,16 @@ import (
 )
 
 // WriteInput is one batch of a pairing lane: the records to create and the
-// records to update, of one spec, at most MaxBatch of each.
+// records to update, of one spec, at most MaxWrite of each.
 type WriteInput struct {
 	Spec    pairing.Spec `json:"spec"`
 	Creates []CreateItem `json:"creates,omitempty"`
 	Updates []UpdateItem `json:"updates,omitempty"`
 }
+
+// MaxWrite is the most creates, and the most updates, one Write takes: two
+// sObject Collections calls of each.
+const MaxWrite = 2 * MaxBatch
 
 // WriteOutcome is the fate of one record of a Write.
 type WriteOutcome struct {
@@ -41,27 +45,28 @@ type WriteOutput struct {
 	Calls int `json:"calls"`
 }
 
-// Write makes one attempt at a lane's batch: one sObject Collections call
-// for the creates (an upsert on the external id when the spec has one) and
-// one for the updates. It never retries and never fails as a whole for an
-// API fault: every record's outcome, refused, transient or unknown, is in
-// the output, so that the lane, which holds the person, decides what
-// happens next. A retry that is not the lane's decision could create a
-// record twice (without an external id, a create whose answer was lost may
-// still commit) or write an older value after a newer one.
+// Write makes one attempt at a lane's batch: sObject Collections calls of
+// up to MaxBatch records, for the creates (upserts on the external id when
+// the spec has one) and for the updates. It never retries and never fails
+// as a whole for an API fault: every record's outcome, refused, transient
+// or unknown, is in the output, so that the lane, which holds the person,
+// decides what happens next. A retry that is not the lane's decision could
+// create a record twice (without an external id, a create whose answer was
+// lost may still commit) or write an older value after a newer one.
 func (a *Salesforce) Write(ctx context.Context, in WriteInput) (WriteOutput, error) {
-	if len(in.Creates) > MaxBatch || len(in.Updates) > MaxBatch {
+	if len(in.Creates) > MaxWrite || len(in.Updates) > MaxWrite {
 		return WriteOutput{}, temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("%d creates and %d updates in one batch; at most %d of each", len(in.Creates), len(in.Updates), MaxBatch), ErrTypeSalesforceRejected, nil)
+			fmt.Sprintf("%d creates and %d updates in one batch; at most %d of each", len(in.Creates), len(in.Updates), MaxWrite), ErrTypeSalesforceRejected, nil)
 	}
 	defer keepAlive(ctx)()
-	var out WriteOutput
-	if len(in.Creates) > 0 {
-		out.Creates = make([]WriteOutcome, len(in.Creates))
-		ext := in.Spec.ExternalID.CRM
-		records := make([]salesforce.SObject, len(in.Creates))
-		for i, it := range in.Creates {
-			out.Creates[i].Slug = it.Slug
+	out := WriteOutput{Creates: make([]WriteOutcome, len(in.Creates)), Updates: make([]WriteOutcome, len(in.Updates))}
+	ext := in.Spec.ExternalID.CRM
+	for start := 0; start < len(in.Creates); start += MaxBatch {
+		items := in.Creates[start:min(start+MaxBatch, len(in.Creates))]
+		outs := out.Creates[start : start+len(items)]
+		records := make([]salesforce.SObject, len(items))
+		for i, it := range items {
+			outs[i].Slug = it.Slug
 			records[i] = salesforce.SObject{Type: in.Spec.Object, Fields: fieldsOf(it.Values)}
 			if ext != "" {
 				records[i].Fields[ext] = it.Slug
@@ -77,18 +82,19 @@ func (a *Salesforce) Write(ctx context.Context, in WriteInput) (WriteOutput, err
 			saved, err = a.Client.CreateCollection(ctx, records, false)
 		}
 		out.Calls++
-		settle(out.Creates, saved, err, ext == "", ext)
+		settle(outs, saved, err, ext == "", ext)
 	}
-	if len(in.Updates) > 0 {
-		out.Updates = make([]WriteOutcome, len(in.Updates))
-		records := make([]salesforce.SObject, len(in.Updates))
-		for i, it := range in.Updates {
-			out.Updates[i].Slug, out.Updates[i].ID = it.Slug, it.ID
+	for start := 0; start < len(in.Updates); start += MaxBatch {
+		items := in.Updates[start:min(start+MaxBatch, len(in.Updates))]
+		outs := out.Updates[start : start+len(items)]
+		records := make([]salesforce.SObject, len(items))
+		for i, it := range items {
+			outs[i].Slug, outs[i].ID = it.Slug, it.ID
 			records[i] = salesforce.SObject{Type: in.Spec.Object, ID: it.ID, Fields: fieldsOf(it.Values)}
 		}
 		saved, err := a.Client.UpdateCollection(ctx, records, false)
 		out.Calls++
-		settle(out.Updates, saved, err, false, "")
+		settle(outs, saved, err, false, "")
 	}
 	return out, nil
 }

@@ -15,8 +15,9 @@ import (
 	"github.com/afsync/afsync/pairing"
 )
 
-// maxBatch is the most people a lane batch holds: one Collections call.
-const maxBatch = activities.MaxBatch
+// maxBatch is the most people a lane batch holds: two Collections calls of
+// creates and two of updates at most.
+const maxBatch = activities.MaxWrite
 
 // Lane bounds.
 const (
@@ -182,9 +183,11 @@ type lane struct {
 	// batch in flight.
 	busy map[string]bool
 	// flying are the people in batches in flight.
-	flying   map[*LaneItem]bool
-	inFlight int
-	batches  int
+	flying map[*LaneItem]bool
+	// gatherUntil is when the waiting people go even if no more arrive.
+	gatherUntil time.Time
+	inFlight    int
+	batches     int
 }
 
 func (l *lane) init() {
@@ -317,15 +320,20 @@ func isIDKey(k string) bool        { return len(k) > 3 && k[:3] == "id:" }
 func (l *lane) held(k string) bool { return l.busy[k] || !l.st.Doubt[k].IsZero() }
 
 // nextBatch takes the people that may go now, oldest first, up to
-// MaxBatch, all of the oldest one's spec; nil when none may.
+// MaxBatch, all of the oldest one's spec; nil when none may. While fewer
+// than MaxBatch may go, and the oldest of them arrived less than Gather
+// ago, it waits for more (gatherUntil says until when): a burst goes in one
+// batch, not one call a person.
 func (l *lane) nextBatch(now time.Time) *batch {
+	l.gatherUntil = time.Time{}
 	if now.Before(l.st.PausedUntil) {
 		return nil
 	}
 	var b *batch
-	taken := map[*LaneItem]bool{}
+	claimed := map[string]bool{} // slugs and identifiers already in b
+	free := func(k string) bool { return !l.held(k) && !claimed[k] }
 	for _, it := range l.st.Items {
-		if it.NotBefore.After(now) || l.held(it.Profile.Slug) {
+		if it.NotBefore.After(now) || !free(it.Profile.Slug) {
 			continue
 		}
 		req := l.st.Requests[it.Request]
@@ -334,7 +342,7 @@ func (l *lane) nextBatch(now time.Time) *batch {
 		}
 		spec := l.st.Specs[req.Spec]
 		k := (&batch{spec: spec}).key(it)
-		if k != "" && l.held(idKey(k)) {
+		if k != "" && !free(idKey(k)) {
 			continue
 		}
 		// Only now may the person start a batch: one whose identifier is
@@ -344,11 +352,9 @@ func (l *lane) nextBatch(now time.Time) *batch {
 		}
 		b.items = append(b.items, it)
 		b.keys[it] = k
-		taken[it] = true
-		l.flying[it] = true
-		l.busy[it.Profile.Slug] = true
+		claimed[it.Profile.Slug] = true
 		if k != "" {
-			l.busy[idKey(k)] = true
+			claimed[idKey(k)] = true
 		}
 		if len(b.items) == l.settings.MaxBatch {
 			break
@@ -356,6 +362,27 @@ func (l *lane) nextBatch(now time.Time) *batch {
 	}
 	if b == nil {
 		return nil
+	}
+	if len(b.items) < l.settings.MaxBatch {
+		oldest := b.items[0].Received
+		for _, it := range b.items {
+			if it.Received.Before(oldest) {
+				oldest = it.Received
+			}
+		}
+		if until := oldest.Add(l.settings.Gather); until.After(now) {
+			l.gatherUntil = until
+			return nil
+		}
+	}
+	taken := map[*LaneItem]bool{}
+	for _, it := range b.items {
+		taken[it] = true
+		l.flying[it] = true
+		l.busy[it.Profile.Slug] = true
+		if k := b.keys[it]; k != "" {
+			l.busy[idKey(k)] = true
+		}
 	}
 	l.st.Items = slices.DeleteFunc(l.st.Items, func(it *LaneItem) bool { return taken[it] })
 	return b
@@ -383,6 +410,7 @@ func (l *lane) nextWake(now time.Time) time.Time {
 	if len(l.st.Items) > 0 {
 		earliest(l.st.PausedUntil)
 	}
+	earliest(l.gatherUntil)
 	return wake
 }
 

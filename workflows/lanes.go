@@ -28,7 +28,7 @@ import (
 // LaneCount is how many lanes share the people. A person's lane follows
 // from the slug alone, so the count must stay the same while syncs run:
 // changing it would put one person in two lanes for a while.
-const LaneCount = 4
+const LaneCount = 2
 
 // LaneWorkflowID names lane n.
 func LaneWorkflowID(n int) string { return fmt.Sprintf("afsync-lane-%d", n) }
@@ -91,8 +91,13 @@ type LaneSettings struct {
 	// its client gave up (SALESFORCE_COMMIT_HORIZON): a person whose write
 	// has no known outcome waits this long before the lane looks again.
 	CommitHorizon time.Duration `json:"commit_horizon"`
-	// MaxBatch is the most people one batch holds (one Collections call).
+	// MaxBatch is the most people one batch holds (400: two Collections
+	// calls of creates, two of updates, at most).
 	MaxBatch int `json:"max_batch"`
+	// Gather is how long a lane waits for more people, after the first
+	// arrives, before it starts a batch that is not full (DefaultGather): a
+	// burst of registrations goes in a few calls, not one a person.
+	Gather time.Duration `json:"gather"`
 	// Concurrency is how many batches a lane runs at once.
 	Concurrency int `json:"concurrency"`
 	// QuotaPause is how long a lane pauses once Salesforce says the org's
@@ -109,6 +114,8 @@ type LaneSettings struct {
 const (
 	DefaultCommitHorizon   = 10 * time.Minute
 	DefaultLaneConcurrency = 4
+	// DefaultGather keeps a lone sync's wait short while bursts batch.
+	DefaultGather = 250 * time.Millisecond
 )
 
 // withDefaults fills what s leaves unset.
@@ -121,6 +128,12 @@ func (s LaneSettings) withDefaults() LaneSettings {
 	}
 	if s.Concurrency <= 0 {
 		s.Concurrency = DefaultLaneConcurrency
+	}
+	if s.Gather == 0 {
+		s.Gather = DefaultGather
+	}
+	if s.Gather < 0 {
+		s.Gather = 0
 	}
 	if s.QuotaPause <= 0 {
 		s.QuotaPause = activities.QuotaRetryDelay

@@ -24,6 +24,9 @@ package workflows
 //  4. Removing an old branch is a change of its own, in a release after its
 //     bound has passed, with the histories it alone replayed.
 //
+// LaneCount counts as workflow code too: it decides how a requester splits
+// its people into requests.
+//
 // A new workflow type (PairingLane) needs no version: no older execution
 // exists.
 

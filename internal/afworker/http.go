@@ -126,15 +126,6 @@ func httpHandler(c client.Client, cfg config.Config, spec *pairing.Spec, metrics
 	return mux, nil
 }
 
-// ServeHTTP serves h on addr until ctx ends.
-func ServeHTTP(ctx context.Context, addr string, h http.Handler) error {
-	l, err := listen(addr)
-	if err != nil {
-		return err
-	}
-	return serve(ctx, l, h)
-}
-
 func listen(addr string) (net.Listener, error) {
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
