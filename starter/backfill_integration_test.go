@@ -103,38 +103,7 @@ func TestIntegrationBackfillSurvivesAWorkerKilledMidRun(t *testing.T) {
 		t.Fatalf("want plain progress lines and a summary, got:\n%s", out.String())
 	}
 
-	after := contactsByEmail(sf.Records("Contact"))
-	created := 0
-	for _, u := range af.Users() {
-		if u.Email == "" {
-			continue
-		}
-		key := strings.ToLower(u.Email)
-		recs := after[key]
-		switch n := len(before[key]); {
-		case n > 1: // seeded duplicates stay ambiguous and untouched
-			if len(recs) != n {
-				t.Errorf("%s: %d records, was %d: an ambiguous user must not be written", u.Slug, len(recs), n)
-			}
-			continue
-		case n == 0:
-			created++
-		}
-		if len(recs) != 1 {
-			t.Errorf("%s: %d records, want exactly 1", u.Slug, len(recs))
-			continue
-		}
-		r := recs[0]
-		if r["FirstName"] != u.FirstName || r["LastName"] != u.LastName {
-			t.Errorf("%s: record has %v %v, want %s %s", u.Slug, r["FirstName"], r["LastName"], u.FirstName, u.LastName)
-		}
-		if u.Mobile != "" && r["Phone"] != u.Mobile {
-			t.Errorf("%s: Phone %v, want %s", u.Slug, r["Phone"], u.Mobile)
-		}
-	}
-	if total := len(sf.Records("Contact")); total != countRecords(before)+created {
-		t.Errorf("%d contacts, want %d before + %d created: a record was created twice", total, countRecords(before), created)
-	}
+	assertPairedOnce(t, stack, before)
 }
 
 // waitForRequests waits until the Award Force simulator has received at

@@ -161,6 +161,8 @@ func assertPairedOnce(t *testing.T, stack *devstack.Stack, before map[string][]m
 		}
 		if r := recs[0]; r["FirstName"] != u.FirstName || r["LastName"] != u.LastName {
 			t.Errorf("%s: the record holds %v %v, want the latest %s %s", u.Slug, r["FirstName"], r["LastName"], u.FirstName, u.LastName)
+		} else if u.Mobile != "" && r["Phone"] != u.Mobile {
+			t.Errorf("%s: Phone %v, want %s", u.Slug, r["Phone"], u.Mobile)
 		}
 	}
 	if total := len(sf.Records("Contact")); total != countRecords(before)+created {
