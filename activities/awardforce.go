@@ -34,7 +34,7 @@ func (a *AwardForce) GetUser(ctx context.Context, slugOrEmail string) (pairing.P
 	if err != nil {
 		return pairing.Profile{}, fail(ctx, err)
 	}
-	return profileOf(u), nil
+	return ProfileOf(u), nil
 }
 
 // UpdateUserInput is the input of UpdateUser.
@@ -69,8 +69,9 @@ func (a *AwardForce) ProfileFieldSlugs(ctx context.Context) ([]string, error) {
 	return slugs, nil
 }
 
-// profileOf maps an Award Force user onto the field names of pairing specs.
-func profileOf(u *awardforce.User) pairing.Profile {
+// ProfileOf maps an Award Force user onto the field names of pairing specs:
+// the built-in fields always, each profile field the user carries.
+func ProfileOf(u *awardforce.User) pairing.Profile {
 	values := map[string]string{
 		FieldEmail:     strings.TrimSpace(u.Email),
 		FieldFirstName: u.FirstName,
@@ -146,7 +147,7 @@ func (a *AwardForce) ListUsers(ctx context.Context, in ListUsersInput) (ListUser
 	}
 	res := ListUsersResult{Total: page.Total, LastPage: page.LastPage, Users: make([]pairing.Profile, 0, len(page.Users))}
 	for i := range page.Users {
-		res.Users = append(res.Users, profileOf(&page.Users[i]))
+		res.Users = append(res.Users, ProfileOf(&page.Users[i]))
 	}
 	return res, nil
 }

@@ -107,6 +107,10 @@ type UserSyncInput struct {
 	// Spec is the pairing spec to apply. It travels in the input so that the
 	// history records exactly what a sync was asked to do.
 	Spec pairing.Spec `json:"spec"`
+	// Profile is the user as a webhook's signed payload carried it, with
+	// its `updated` time: when it holds every field the spec reads, the sync
+	// makes no Award Force request. Nil: the sync reads the user.
+	Profile *pairing.Profile `json:"profile,omitempty"`
 }
 
 // ResyncSignal is the name of the signal that tells a running UserSync the
@@ -120,7 +124,15 @@ const ResyncSignal = "resync"
 type Resync struct {
 	// Trigger is the new change's trigger; the next pass runs with it.
 	Trigger pairing.Trigger `json:"trigger"`
+	// Profile is the new version, when a webhook carried it; a signal whose
+	// version is not newer than the pass's starts no other pass.
+	Profile *pairing.Profile `json:"profile,omitempty"`
 }
+
+// MemoSyncedVersion is the memo key where a successful UserSync records the
+// version (Award Force's `updated`, Unix seconds) it paired: a webhook that
+// replays that version later starts nothing.
+const MemoSyncedVersion = "afsync_synced_version"
 
 // UserSyncResult is the audit record of one user sync.
 type UserSyncResult struct {

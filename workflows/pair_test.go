@@ -11,8 +11,10 @@ import (
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/afsync/afsync/activities"
 	"github.com/afsync/afsync/pairing"
@@ -258,4 +260,89 @@ func TestABackfillStopsWhenALaneReportsAnOrgWideRefusal(t *testing.T) {
 		chunks[req.ReplyTo] = true
 	}
 	require.Len(t, chunks, 1, "the first chunk's refusal stops the backfill: no other chunk runs")
+}
+
+func TestUserSyncWithAWholeProfileReadsNothingFromAwardForce(t *testing.T) {
+	p := profile("AbCdEfGh", "ada@example.org", "Ada", "Lovelace")
+	p.Updated = time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
+	f := &fakeLanes{answer: func(req PairRequest) []UserSyncResult {
+		return []UserSyncResult{{Slug: req.Items[0].Profile.Slug, Outcome: OutcomeCreated, RecordID: "003000000000001AAA"}}
+	}}
+	env := laneEnv(t, f)
+	var memo map[string]any
+	env.OnUpsertMemo(mock.Anything).Return(nil).Run(func(args mock.Arguments) { memo = args.Get(0).(map[string]any) })
+	env.ExecuteWorkflow(UserSync, UserSyncInput{Slug: "AbCdEfGh", Trigger: pairing.TriggerRegistration, Spec: *pairing.Default(), Profile: &p})
+	require.NoError(t, env.GetWorkflowError())
+	env.AssertActivityNotCalled(t, "GetUser", mock.Anything, mock.Anything)
+	require.Len(t, f.requests, 1)
+	it := f.requests[0].Items[0]
+	require.Equal(t, p.Values, it.Profile.Values)
+	require.Equal(t, p.Updated, it.ReadAt, "the payload was taken no earlier than its updated time")
+	require.Equal(t, p.Updated.Unix(), memo[MemoSyncedVersion], "the synced version is recorded for replays")
+}
+
+func TestUserSyncReadsAwardForceWhenThePayloadLacksAFieldTheSpecReads(t *testing.T) {
+	spec := pairing.Default()
+	spec.Fields = append(spec.Fields, pairing.FieldPair{AwardForce: "JobTitle", CRM: "Title"})
+	partial := profile("AbCdEfGh", "ada@example.org", "Ada", "Lovelace") // no JobTitle: the webhook did not include it
+	partial.Updated = time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
+	full := partial
+	full.Values = map[string]string{"email": "ada@example.org", "first_name": "Ada", "last_name": "Lovelace", "JobTitle": "Analyst"}
+	f := &fakeLanes{answer: func(req PairRequest) []UserSyncResult {
+		return []UserSyncResult{{Slug: req.Items[0].Profile.Slug, Outcome: OutcomeUpdated}}
+	}}
+	env := laneEnv(t, f)
+	env.OnActivity(af.GetUser, mock.Anything, "AbCdEfGh").Return(full, nil).Once()
+	env.ExecuteWorkflow(UserSync, UserSyncInput{Slug: "AbCdEfGh", Trigger: pairing.TriggerProfileUpdate, Spec: *spec, Profile: &partial})
+	require.NoError(t, env.GetWorkflowError())
+	env.AssertExpectations(t)
+	require.Equal(t, "Analyst", f.requests[0].Items[0].Profile.Values["JobTitle"])
+}
+
+// Webhooks arriving while a sync waits for its lane: a replay of the same
+// version, or an older one, starts no other pass; a newer one does, with
+// the newer profile and no Award Force read.
+func TestUserSyncCoalescesSignalsOfVersionsItAlreadyHas(t *testing.T) {
+	base := time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
+	version := func(d time.Duration, last string) *pairing.Profile {
+		p := profile("AbCdEfGh", "ada@example.org", "Ada", last)
+		p.Updated = base.Add(d)
+		return &p
+	}
+	for _, tc := range []struct {
+		name    string
+		signals []*pairing.Profile
+		again   *pairing.Profile // the next pass's profile; nil: no other pass
+	}{
+		{"a replay of the same version", []*pairing.Profile{version(0, "V0"), version(0, "V0")}, nil},
+		{"an older version", []*pairing.Profile{version(-time.Minute, "Old")}, nil},
+		{"a newer version, then a replay of it", []*pairing.Profile{version(time.Minute, "V1"), version(time.Minute, "V1")}, version(time.Minute, "V1")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := &fakeLanes{answer: func(req PairRequest) []UserSyncResult {
+				return []UserSyncResult{{Slug: req.Items[0].Profile.Slug, Outcome: OutcomeUpdated}}
+			}}
+			env := laneEnv(t, f)
+			env.OnUpsertMemo(mock.Anything).Return(nil)
+			for _, p := range tc.signals {
+				env.RegisterDelayedCallback(func() {
+					env.SignalWorkflow(ResyncSignal, Resync{Trigger: pairing.TriggerProfileUpdate, Profile: p})
+				}, 500*time.Millisecond) // while the lane works (it answers after 1 s)
+			}
+			env.ExecuteWorkflow(UserSync, UserSyncInput{Slug: "AbCdEfGh", Trigger: pairing.TriggerProfileUpdate, Spec: *pairing.Default(), Profile: version(0, "V0")})
+			err := env.GetWorkflowError()
+			env.AssertActivityNotCalled(t, "GetUser", mock.Anything, mock.Anything)
+			if tc.again == nil {
+				require.NoError(t, err, "no other pass")
+				return
+			}
+			var can *workflow.ContinueAsNewError
+			require.True(t, errors.As(err, &can), "want another pass, got %v", err)
+			var next UserSyncInput
+			require.NoError(t, converter.GetDefaultDataConverter().FromPayloads(can.Input, &next))
+			require.NotNil(t, next.Profile)
+			require.Equal(t, tc.again.Updated, next.Profile.Updated)
+			require.Equal(t, "V1", next.Profile.Values["last_name"])
+		})
+	}
 }

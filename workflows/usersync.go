@@ -65,7 +65,9 @@ func UserSync(ctx workflow.Context, in UserSyncInput) (*UserSyncResult, error) {
 	sfCtx := workflow.WithActivityOptions(ctx, salesforceOptions())
 	// Changes signalled so far are read with the profile, in this pass.
 	resync := workflow.GetSignalChannel(ctx, ResyncSignal)
-	pendingResync(resync)
+	if r := pendingResync(resync); r.got {
+		s.in.Profile = r.newest(s.in.Profile)
+	}
 
 	err := in.Spec.Validate()
 	throughLane := false
@@ -99,14 +101,24 @@ func UserSync(ctx workflow.Context, in UserSyncInput) (*UserSyncResult, error) {
 		workflow.GetLogger(ctx).Warn("Could not record search attributes", "error", saErr)
 	}
 	countSyncs(ctx, in.Trigger, s.result.Outcome, 1)
-	if next, ok := pendingResync(resync); ok {
-		// The user changed after this pass read the profile (perhaps to fix
-		// what made it fail): one more pass, for the new change. A failed
-		// registration stays a registration: the record still has to be
-		// created.
-		if next.Known() && (err == nil || in.Trigger != pairing.TriggerRegistration) {
-			in.Trigger = next
+	if err == nil && !s.profile.Updated.IsZero() &&
+		workflow.GetVersion(ctx, ChangeSyncedVersionMemo, workflow.DefaultVersion, 1) >= 1 {
+		// A webhook replaying this version later starts nothing (StartUserSync).
+		if mErr := workflow.UpsertMemo(ctx, map[string]any{MemoSyncedVersion: s.profile.Updated.Unix()}); mErr != nil {
+			workflow.GetLogger(ctx).Warn("Could not record the synced version", "error", mErr)
 		}
+	}
+	if r := pendingResync(resync); r.got && r.newerThan(s.profile) {
+		// The user changed after this pass read the profile (perhaps to fix
+		// what made it fail): one more pass, for the new change, with the
+		// newest version a webhook carried. A failed registration stays a
+		// registration: the record still has to be created. Signals that
+		// carry no newer version than this pass's (a replayed webhook, a
+		// flood of one edit) are coalesced into nothing.
+		if r.trigger.Known() && (err == nil || in.Trigger != pairing.TriggerRegistration) {
+			in.Trigger = r.trigger
+		}
+		in.Profile = r.newest(nil)
 		workflow.GetLogger(ctx).Info("The user changed during the sync; syncing again", "slug", in.Slug, "trigger", in.Trigger)
 		return nil, workflow.NewContinueAsNewError(ctx, UserSync, in)
 	}
@@ -117,18 +129,66 @@ func UserSync(ctx workflow.Context, in UserSyncInput) (*UserSyncResult, error) {
 	return s.result, nil
 }
 
-// pendingResync drains the resync signals received so far and returns the
-// trigger of the last one.
-func pendingResync(ch workflow.ReceiveChannel) (pairing.Trigger, bool) {
-	var last Resync
-	got := false
+// resyncs sums up the resync signals received so far.
+type resyncs struct {
+	got bool
+	// trigger is the last signal's.
+	trigger pairing.Trigger
+	// profile is the newest version a signal carried; unknown is set when
+	// a signal carried none (a manual sync, an older payload): its version
+	// can only be read from Award Force.
+	profile *pairing.Profile
+	unknown bool
+}
+
+// newest is the profile the next pass should start from: the newest known
+// version, or nil (read Award Force) when a signal's version is unknown.
+func (r resyncs) newest(current *pairing.Profile) *pairing.Profile {
+	switch {
+	case r.unknown:
+		return nil
+	case r.profile != nil && (current == nil || r.profile.Updated.After(current.Updated)):
+		return r.profile
+	}
+	return current
+}
+
+// newerThan reports whether the signals may hold a change the pass that
+// used p did not see.
+func (r resyncs) newerThan(p pairing.Profile) bool {
+	return r.unknown || p.Updated.IsZero() || r.profile != nil && r.profile.Updated.After(p.Updated)
+}
+
+// pendingResync drains the resync signals received so far.
+func pendingResync(ch workflow.ReceiveChannel) resyncs {
+	var out resyncs
 	for {
 		var r Resync
 		if !ch.ReceiveAsync(&r) {
-			return last.Trigger, got
+			return out
 		}
-		last, got = r, true
+		out.got, out.trigger = true, r.Trigger
+		switch {
+		case r.Profile == nil || r.Profile.Updated.IsZero():
+			out.unknown = true
+		case out.profile == nil || r.Profile.Updated.After(out.profile.Updated):
+			out.profile = r.Profile
+		}
 	}
+}
+
+// covers reports whether p, as a webhook carried it, holds every Award
+// Force field the spec reads, and its version.
+func covers(p pairing.Profile, spec *pairing.Spec) bool {
+	if p.Updated.IsZero() {
+		return false
+	}
+	for _, slug := range spec.ProfileFieldSlugs() {
+		if _, ok := p.Values[slug]; !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // userSync is one run's state; one method a step.
@@ -144,9 +204,15 @@ type userSync struct {
 // which looks the record up, decides and writes; its answer is the audit.
 func (s *userSync) pair(ctx, afCtx workflow.Context) error {
 	readAt := workflow.Now(ctx)
-	afCtx = summarized(afCtx, "Read Award Force user %s", s.in.Slug)
-	if err := workflow.ExecuteActivity(afCtx, af.GetUser, s.in.Slug).Get(afCtx, &s.profile); err != nil {
-		return err
+	if p := s.in.Profile; p != nil && covers(*p, &s.in.Spec) {
+		// The webhook's signed payload carries the user: no Award Force
+		// request. It was taken no earlier than its `updated` time.
+		s.profile, readAt = *p, p.Updated
+	} else {
+		afCtx = summarized(afCtx, "Read Award Force user %s", s.in.Slug)
+		if err := workflow.ExecuteActivity(afCtx, af.GetUser, s.in.Slug).Get(afCtx, &s.profile); err != nil {
+			return err
+		}
 	}
 	if activities.IdentifierKey(s.profile.Values[s.in.Spec.UniqueIdentifier.AwardForce]) == "" {
 		s.decide() // skipped, with the reason: no CRM call, no lane

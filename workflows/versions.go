@@ -37,4 +37,7 @@ const (
 	// writing to Salesforce themselves. Version 1 is the lanes;
 	// workflow.DefaultVersion is the code recorded in testdata/v2.
 	ChangePairThroughLanes = "pair-through-lanes"
+	// ChangeSyncedVersionMemo: a successful UserSync records the version it
+	// paired in its memo (MemoSyncedVersion).
+	ChangeSyncedVersionMemo = "synced-version-memo"
 )

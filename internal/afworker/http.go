@@ -26,11 +26,15 @@ type SyncStarter struct {
 	Spec   *pairing.Spec
 }
 
-// StartUserSync starts the sync of one user, or tells the running one to
-// sync again (workflows.StartUserSync).
-func (s *SyncStarter) StartUserSync(ctx context.Context, slug string, trigger pairing.Trigger) error {
-	_, err := workflows.StartUserSync(ctx, s.Client, s.Spec, slug, trigger)
-	return err
+// StartUserSync starts the sync of the event's user, or tells the running
+// one to sync again (workflows.StartUserSync); a version already synced is
+// a duplicate and starts nothing.
+func (s *SyncStarter) StartUserSync(ctx context.Context, ev webhook.Event) (bool, error) {
+	_, err := workflows.StartUserSync(ctx, s.Client, s.Spec, ev.Slug, ev.Trigger, ev.Profile)
+	if errors.Is(err, workflows.ErrAlreadySynced) {
+		return true, nil
+	}
+	return false, err
 }
 
 // HTTPHandler serves the worker's endpoints: GET /healthz always (a Health

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/afsync/afsync/activities"
 	"github.com/afsync/afsync/awardforce"
 	"github.com/afsync/afsync/pairing"
 )
@@ -25,9 +26,23 @@ const startTimeout = 15 * time.Second
 
 var slugPattern = regexp.MustCompile(`^[A-Za-z]{8}$`)
 
-// Starter starts a user sync; the worker implements it with the Temporal client.
+// Event is a user event a webhook announced.
+type Event struct {
+	// Slug is the user's slug.
+	Slug string
+	// Trigger is the sync the event asks for.
+	Trigger pairing.Trigger
+	// Profile is the whole user as the signed payload carries it, with its
+	// `updated` time; nil when the payload is not a whole user (the sync
+	// then reads the user from Award Force).
+	Profile *pairing.Profile
+}
+
+// Starter starts a user sync; the worker implements it with the Temporal
+// client. It reports whether the event was a duplicate of a version already
+// synced (a replayed delivery), which starts nothing.
 type Starter interface {
-	StartUserSync(ctx context.Context, slug string, trigger pairing.Trigger) error
+	StartUserSync(ctx context.Context, ev Event) (duplicate bool, err error)
 }
 
 // Options configures NewHandler.
@@ -65,12 +80,46 @@ type handler struct {
 	opts Options
 }
 
-// payload is the part of a webhook body the handler reads. Everything else,
-// including the user's emails, names and user_fields, is left undecoded.
+// payload is the part of a webhook body the handler reads first; the user
+// is decoded again, whole, by profileOf.
 type payload struct {
 	Event string `json:"event"`
 	Slug  any    `json:"slug"`
 	User  any    `json:"user"`
+}
+
+// wholeUserKeys are what a payload's user must carry for the sync to trust
+// it instead of reading the user from Award Force: the documented payload
+// holds them all (mobile and email may be null, but present).
+var wholeUserKeys = []string{"slug", "updated", "email", "first_name", "last_name", "mobile"}
+
+// profileOf decodes the user the payload carries (under "user", or at the
+// top level as Award Force sends it) into the profile a sync reads, or nil
+// when it is not a whole user with its `updated` time.
+func profileOf(body []byte, slug string) *pairing.Profile {
+	var top map[string]json.RawMessage
+	if json.Unmarshal(body, &top) != nil {
+		return nil
+	}
+	raw := body
+	if nested, ok := top["user"]; ok && len(nested) > 0 && nested[0] == '{' {
+		raw = nested
+	}
+	var keys map[string]json.RawMessage
+	if json.Unmarshal(raw, &keys) != nil {
+		return nil
+	}
+	for _, k := range wholeUserKeys {
+		if _, ok := keys[k]; !ok {
+			return nil
+		}
+	}
+	var u awardforce.User
+	if json.Unmarshal(raw, &u) != nil || u.Slug != slug || u.Updated.IsZero() {
+		return nil
+	}
+	p := activities.ProfileOf(&u)
+	return &p
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -130,12 +179,19 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), startTimeout)
 	defer cancel()
-	if err := h.opts.Starter.StartUserSync(ctx, slug, trigger); err != nil {
+	profile := profileOf(body, slug)
+	duplicate, err := h.opts.Starter.StartUserSync(ctx, Event{Slug: slug, Trigger: trigger, Profile: profile})
+	if err != nil {
 		log.Error("webhook could not start user sync", "event", p.Event, "slug", slug, "trigger", string(trigger), "error", err)
 		writeJSON(w, http.StatusServiceUnavailable, "error", "could not start sync; retry later")
 		return
 	}
-	log.Info("webhook started user sync", "event", p.Event, "slug", slug, "trigger", string(trigger))
+	if duplicate {
+		log.Info("webhook repeats a version already synced", "event", p.Event, "slug", slug)
+		writeJSON(w, http.StatusOK, "status", "duplicate")
+		return
+	}
+	log.Info("webhook started user sync", "event", p.Event, "slug", slug, "trigger", string(trigger), "profile", profile != nil)
 	writeJSON(w, http.StatusAccepted, "status", "accepted")
 }
 

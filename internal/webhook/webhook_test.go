@@ -36,16 +36,25 @@ type call struct {
 
 // fakeStarter records calls; the server's goroutine writes, the test reads.
 type fakeStarter struct {
-	mu    sync.Mutex
-	calls []call
-	err   error
+	mu        sync.Mutex
+	calls     []call
+	events    []webhook.Event
+	err       error
+	duplicate bool
 }
 
-func (f *fakeStarter) StartUserSync(_ context.Context, slug string, trigger pairing.Trigger) error {
+func (f *fakeStarter) StartUserSync(_ context.Context, ev webhook.Event) (bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.calls = append(f.calls, call{slug, trigger})
-	return f.err
+	f.calls = append(f.calls, call{ev.Slug, ev.Trigger})
+	f.events = append(f.events, ev)
+	return f.duplicate, f.err
+}
+
+func (f *fakeStarter) Events() []webhook.Event {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]webhook.Event(nil), f.events...)
 }
 
 func (f *fakeStarter) Calls() []call {
@@ -396,4 +405,68 @@ func assertBadRequest(t *testing.T, body string) {
 	assert.Equal(t, http.StatusBadRequest, r.Code)
 	assert.NotEmpty(t, r.Body["error"])
 	assert.Empty(t, e.starter.Calls())
+}
+
+// wholeUser is a payload as Award Force sends it: the whole user at the top
+// level, with its `updated` time.
+func wholeUser(event, updated string) []byte {
+	return []byte(`{
+		"event": ` + quote(event) + `,
+		"timestamp": "2026-11-30T09:00:01Z",
+		"source": "ui",
+		"slug": "` + testSlug + `",
+		"email": "ada.lovelace@example.org",
+		"first_name": "Ada",
+		"last_name": "Lovelace",
+		"mobile": null,
+		"roles": [{"slug": "abcdefgh", "name": {"en_GB": "Entrant"}}],
+		"created_at": "2026-01-05T09:00:00Z",
+		"updated": ` + quote(updated) + `,
+		"user_fields": [
+			{"slug": "JobTitle", "label": {"en_GB": "Job title"}, "value": "Analyst"},
+			{"slug": "Employer", "label": {"en_GB": "Organisation"}, "value": ""}
+		]
+	}`)
+}
+
+func TestAWholeUserPayloadTravelsWithTheSync(t *testing.T) {
+	e := newEnv(t, nil)
+	r := e.postSigned(t, wholeUser("membership_registered", "2026-11-30T09:00:00Z"))
+	require.Equal(t, http.StatusAccepted, r.Code)
+	evs := e.starter.Events()
+	require.Len(t, evs, 1)
+	p := evs[0].Profile
+	require.NotNil(t, p, "a whole user must reach the sync: it needs no Award Force request")
+	assert.Equal(t, testSlug, p.Slug)
+	assert.Equal(t, "2026-11-30T09:00:00Z", p.Updated.UTC().Format("2006-01-02T15:04:05Z"))
+	assert.Equal(t, map[string]string{
+		"email": "ada.lovelace@example.org", "first_name": "Ada", "last_name": "Lovelace", "mobile": "",
+		"JobTitle": "Analyst", "Employer": "",
+	}, p.Values, "every field the payload carries, empty ones included (they are known to be empty)")
+	assert.Equal(t, pairing.TriggerRegistration, evs[0].Trigger)
+}
+
+func TestAPayloadThatIsNotAWholeUserMakesTheSyncReadAwardForce(t *testing.T) {
+	for name, body := range map[string]string{
+		"only a slug":     `{"event":"user_updated","user":{"slug":"` + testSlug + `"}}`,
+		"no updated time": `{"event":"user_updated","slug":"` + testSlug + `","email":"a@example.org","first_name":"A","last_name":"B","mobile":null}`,
+		"no email key":    `{"event":"user_updated","slug":"` + testSlug + `","updated":"2026-11-30T09:00:00Z","first_name":"A","last_name":"B","mobile":null}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			e := newEnv(t, nil)
+			r := e.postSigned(t, []byte(body))
+			require.Equal(t, http.StatusAccepted, r.Code)
+			evs := e.starter.Events()
+			require.Len(t, evs, 1)
+			assert.Nil(t, evs[0].Profile)
+		})
+	}
+}
+
+func TestAReplayedVersionIsAnsweredAsADuplicate(t *testing.T) {
+	e := newEnv(t, nil)
+	e.starter.duplicate = true
+	r := e.postSigned(t, wholeUser("user_updated", "2026-11-30T09:00:00Z"))
+	require.Equal(t, http.StatusOK, r.Code)
+	assert.Equal(t, "duplicate", r.Body["status"])
 }
