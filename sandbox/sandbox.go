@@ -24,6 +24,9 @@ const (
 	APIKey       = "sandbox-read-write-key"
 	ClientID     = "sandbox-client-id"
 	ClientSecret = "sandbox-client-secret"
+	// WebhookSigningKey signs the user events the Award Force simulator
+	// delivers (Options.WebhookURL).
+	WebhookSigningKey = "sandbox-webhook-signing-key"
 )
 
 // Options configures the simulators and their seed.
@@ -50,6 +53,9 @@ type Options struct {
 	// values inject none. Start refuses shares outside [0, 1].
 	SalesforceChaos sfsim.Chaos
 	AwardForceChaos afsim.Chaos
+	// WebhookURL, when set, receives the Award Force simulator's user events
+	// (registrations, profile edits), signed with WebhookSigningKey.
+	WebhookURL string
 }
 
 // Sandbox is a pair of running simulators.
@@ -80,6 +86,7 @@ func Start(opts Options) (*Sandbox, error) {
 			Keys:      map[string]bool{APIKey: true},
 			RateLimit: opts.AwardForceRateLimit,
 			Latency:   opts.Latency,
+			Webhook:   webhookOf(opts.WebhookURL),
 		}),
 		Salesforce: sfsim.New(sfsim.Options{
 			ClientID: ClientID, ClientSecret: ClientSecret,
@@ -95,7 +102,7 @@ func Start(opts Options) (*Sandbox, error) {
 	s.Salesforce.SetChaos(opts.SalesforceChaos)
 	s.AwardForce.SetChaos(opts.AwardForceChaos)
 	var err error
-	if s.AwardForceURL, err = s.serve(opts.AwardForceAddr, s.AwardForce); err != nil {
+	if s.AwardForceURL, err = s.serve(opts.AwardForceAddr, s.awardForceHandler()); err != nil {
 		return nil, fmt.Errorf("award force simulator: %w", err)
 	}
 	if s.SalesforceURL, err = s.serve(opts.SalesforceAddr, s.Salesforce); err != nil {
@@ -155,5 +162,21 @@ func (s *Sandbox) Env() map[string]string {
 		"SALESFORCE_LOGIN_URL":     s.SalesforceURL,
 		"SALESFORCE_CLIENT_ID":     ClientID,
 		"SALESFORCE_CLIENT_SECRET": ClientSecret,
+		// The worker's webhook receiver checks what the simulator signs.
+		"AWARDFORCE_WEBHOOK_SIGNING_KEY": WebhookSigningKey,
 	}
+}
+
+// webhookOf is the simulator's webhook for url ("" sets none).
+func webhookOf(url string) afsim.Webhook {
+	if url == "" {
+		return afsim.Webhook{}
+	}
+	return afsim.Webhook{URL: url, SigningKey: WebhookSigningKey}
+}
+
+// SetWebhookURL points the Award Force simulator's user events at url (""
+// stops them), signed with WebhookSigningKey.
+func (s *Sandbox) SetWebhookURL(url string) {
+	s.AwardForce.SetWebhook(webhookOf(url))
 }

@@ -1,10 +1,12 @@
 package sandbox
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"math"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -146,5 +148,70 @@ func TestStartRefusesBadChaos(t *testing.T) {
 				t.Error("started")
 			}
 		})
+	}
+}
+
+func TestABurstRegistersAndEditsOverTheGivenTime(t *testing.T) {
+	sink := make(chan string, 100)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		if r.Header.Get("Signature") != afsim.Sign(b, WebhookSigningKey) {
+			t.Errorf("unsigned delivery")
+		}
+		var p struct{ Event string }
+		_ = json.Unmarshal(b, &p)
+		sink <- p.Event
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	defer hook.Close()
+	s := start(t, Options{Seed: SeedOptions{Users: 20, Seed: 1}, WebhookURL: hook.URL})
+	before := len(s.AwardForce.Users())
+	begin := time.Now()
+	res := s.Burst(context.Background(), Burst{Registrations: 6, Edits: 4, Over: 300 * time.Millisecond, Seed: 9})
+	if took := time.Since(begin); took < 250*time.Millisecond {
+		t.Errorf("a burst over 300 ms took %v", took)
+	}
+	if len(res.Registered) != 6 || len(res.Edited) != 4 || len(s.AwardForce.Users()) != before+6 {
+		t.Fatalf("%+v, %d users (were %d)", res, len(s.AwardForce.Users()), before)
+	}
+	events := map[string]int{}
+	for range 10 {
+		select {
+		case e := <-sink:
+			events[e]++
+		case <-time.After(5 * time.Second):
+			t.Fatalf("deliveries so far: %v", events)
+		}
+	}
+	if events[afsim.EventRegistered] != 6 || events[afsim.EventUpdated] != 4 {
+		t.Errorf("delivered %v", events)
+	}
+}
+
+func TestTheBurstRouteNeedsAKeyAndStartsABurst(t *testing.T) {
+	s := start(t, Options{Seed: SeedOptions{Users: 5, Seed: 1}})
+	post := func(key, body string) int {
+		req, _ := http.NewRequest(http.MethodPost, s.AwardForceURL+"/_sandbox/burst", strings.NewReader(body))
+		req.Header.Set("x-api-key", key)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := post("wrong", `{"registrations":3}`); code != http.StatusUnauthorized {
+		t.Fatalf("without the key: %d", code)
+	}
+	if code := post(APIKey, `{"registrations":3,"over":"soon"}`); code != http.StatusBadRequest {
+		t.Fatalf("a bad duration: %d", code)
+	}
+	if code := post(APIKey, `{"registrations":3,"over":"10ms"}`); code != http.StatusAccepted {
+		t.Fatalf("a burst: %d", code)
+	}
+	for deadline := time.Now().Add(5 * time.Second); len(s.AwardForce.Users()) < 8; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d users after the burst, want 8", len(s.AwardForce.Users()))
+		}
 	}
 }

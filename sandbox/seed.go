@@ -186,3 +186,27 @@ func asciiOnly(s string) string {
 	}
 	return b.String()
 }
+
+// person draws a new registrant from the seed's pools; tag keeps the email
+// unique.
+func person(r *rand.Rand, tag string) afsim.User {
+	first, last := pick(r, firstNames), pick(r, lastNames)
+	u := afsim.User{
+		FirstName: first,
+		LastName:  last,
+		Email:     fmt.Sprintf("%s.%s.%s@%s", strings.ToLower(asciiOnly(first)), strings.ToLower(asciiOnly(last)), tag, pick(r, domains)),
+		Roles:     []string{pick(r, roles)},
+		Confirmed: true,
+		Fields:    map[string]string{},
+	}
+	if r.IntN(3) > 0 {
+		u.Mobile = fmt.Sprintf("+44 7700 9%05d", r.IntN(100000))
+	}
+	if org := pick(r, organisations); org != "" {
+		u.Fields["Employer"] = org
+	}
+	if job := pick(r, jobTitles); job != "" {
+		u.Fields["JobTitle"] = job
+	}
+	return u
+}

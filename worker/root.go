@@ -221,10 +221,13 @@ afsync dev stack is up.
   Temporal frontend   %s (namespace %s; history in %s)
   Award Force sandbox %s  (%d users, %d without email)
   Salesforce sandbox  %s  (%d already paired: %d stale, %d email case only, %d duplicated)
-Try:  go run ./starter sync <slug-or-email>     Stop: Ctrl-C
+  Webhooks            the sandbox's registrations and profile edits → http://%s/webhooks/awardforce
+Try:  go run ./starter sync <slug-or-email>
+      go run ./starter sandbox burst --registrations 200 --over 10s   (a registration deadline, as webhooks)
+Stop: Ctrl-C
 `, stack.Server.UIURL, stack.Server.Address, stack.Server.Namespace, filepath.Join(o.devDir, "temporal.db"),
 		stack.Sandbox.AwardForceURL, sum.Users, sum.NoEmail,
-		stack.Sandbox.SalesforceURL, sum.Existing, sum.Stale, sum.CaseOnly, sum.Duplicates)
+		stack.Sandbox.SalesforceURL, sum.Existing, sum.Stale, sum.CaseOnly, sum.Duplicates, httpAddr)
 	select {
 	case <-ctx.Done():
 	case <-stack.Server.Done():

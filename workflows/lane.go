@@ -321,9 +321,10 @@ func (l *lane) held(k string) bool { return l.busy[k] || !l.st.Doubt[k].IsZero()
 
 // nextBatch takes the people that may go now, oldest first, up to
 // MaxBatch, all of the oldest one's spec; nil when none may. While fewer
-// than MaxBatch may go, and the oldest of them arrived less than Gather
-// ago, it waits for more (gatherUntil says until when): a burst goes in one
-// batch, not one call a person.
+// than MaxBatch may go, it waits for more as long as they keep arriving
+// (less than Gather apart) and the first has waited less than MaxGather
+// (gatherUntil says until when): a burst goes in a few batches, not one
+// call a person, and a lone sync waits only Gather.
 func (l *lane) nextBatch(now time.Time) *batch {
 	l.gatherUntil = time.Time{}
 	if now.Before(l.st.PausedUntil) {
@@ -364,13 +365,22 @@ func (l *lane) nextBatch(now time.Time) *batch {
 		return nil
 	}
 	if len(b.items) < l.settings.MaxBatch {
-		oldest := b.items[0].Received
+		// Not full: wait while people keep arriving (a pause of Gather ends
+		// the wait), but never longer than MaxGather after the first.
+		oldest, latest := b.items[0].Received, b.items[0].Received
 		for _, it := range b.items {
 			if it.Received.Before(oldest) {
 				oldest = it.Received
 			}
+			if it.Received.After(latest) {
+				latest = it.Received
+			}
 		}
-		if until := oldest.Add(l.settings.Gather); until.After(now) {
+		until := latest.Add(l.settings.Gather)
+		if limit := oldest.Add(l.settings.MaxGather); limit.Before(until) {
+			until = limit
+		}
+		if until.After(now) {
 			l.gatherUntil = until
 			return nil
 		}

@@ -27,8 +27,12 @@ import (
 
 // LaneCount is how many lanes share the people. A person's lane follows
 // from the slug alone, so the count must stay the same while syncs run:
-// changing it would put one person in two lanes for a while.
-const LaneCount = 2
+// changing it would put one person in two lanes for a while (and it is
+// workflow code: see versions.go). One lane batches best (every burst and
+// every chunk meet in its batches) and runs up to four batches of 400 at
+// once, far more than Award Force's 60 requests a minute can feed; the
+// measurements are in docs/benchmarks.md.
+const LaneCount = 1
 
 // LaneWorkflowID names lane n.
 func LaneWorkflowID(n int) string { return fmt.Sprintf("afsync-lane-%d", n) }
@@ -98,6 +102,8 @@ type LaneSettings struct {
 	// arrives, before it starts a batch that is not full (DefaultGather): a
 	// burst of registrations goes in a few calls, not one a person.
 	Gather time.Duration `json:"gather"`
+	// MaxGather bounds that wait during a steady stream (DefaultMaxGather).
+	MaxGather time.Duration `json:"max_gather"`
 	// Concurrency is how many batches a lane runs at once.
 	Concurrency int `json:"concurrency"`
 	// QuotaPause is how long a lane pauses once Salesforce says the org's
@@ -116,6 +122,9 @@ const (
 	DefaultLaneConcurrency = 4
 	// DefaultGather keeps a lone sync's wait short while bursts batch.
 	DefaultGather = 250 * time.Millisecond
+	// DefaultMaxGather keeps the first of a burst within seconds of
+	// Salesforce while the burst goes in a few calls.
+	DefaultMaxGather = 10 * time.Second
 )
 
 // withDefaults fills what s leaves unset.
@@ -134,6 +143,12 @@ func (s LaneSettings) withDefaults() LaneSettings {
 	}
 	if s.Gather < 0 {
 		s.Gather = 0
+	}
+	if s.MaxGather <= 0 {
+		s.MaxGather = DefaultMaxGather
+	}
+	if s.MaxGather < s.Gather {
+		s.MaxGather = s.Gather
 	}
 	if s.QuotaPause <= 0 {
 		s.QuotaPause = activities.QuotaRetryDelay

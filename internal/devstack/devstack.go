@@ -39,8 +39,9 @@ type Options struct {
 	// activities as a crash would (the integration tests use it).
 	KillWorker bool
 	// HTTPAddr, when set, is where the worker serves /healthz, /metrics,
-	// the webhook and the codec server (`worker --dev`); empty serves
-	// nothing (AFSYNC_HTTP_ADDR is not read).
+	// the webhook and the codec server (`worker --dev`); the sandbox then
+	// delivers its user events there. Empty serves nothing
+	// (AFSYNC_HTTP_ADDR is not read).
 	HTTPAddr string
 	// Preflight tunes the start-up check's backoff (afworker.Boot).
 	Preflight afworker.PreflightOptions
@@ -114,6 +115,11 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		return nil, err
 	}
 	s.Config.HTTPAddr = opts.HTTPAddr
+	if opts.HTTPAddr != "" && s.Config.WebhookSigningKey != "" {
+		// The sandbox's registrations and profile edits reach the worker as
+		// Award Force's would: signed webhooks.
+		s.Sandbox.SetWebhookURL("http://" + opts.HTTPAddr + "/webhooks/awardforce")
+	}
 	logger := opts.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)

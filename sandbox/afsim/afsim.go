@@ -58,6 +58,9 @@ type Options struct {
 	RateWindow time.Duration
 	// Latency is added to every request; the wait ends early if the request is cancelled.
 	Latency time.Duration
+	// Webhook, when its URL is set, receives user events (see Webhook);
+	// SetWebhook changes it later.
+	Webhook Webhook
 }
 
 // User is a simulated Award Force user as the simulator stores it.
@@ -101,6 +104,9 @@ type Stats struct {
 	RateLimited int
 	// Writes counts successful writes (PUT and POST answered 2xx).
 	Writes int
+	// Webhooks counts user events queued for delivery, delivered (2xx),
+	// and given up on after every attempt.
+	Webhooks struct{ Queued, Delivered, Failed int }
 	// Faults counts injected faults served, from InjectFaults and from Chaos.
 	Faults int
 }
@@ -134,6 +140,7 @@ type Server struct {
 	chaos   Chaos
 	rng     *rand.Rand    // Chaos's randomness
 	stalled chan struct{} // closed by Resume; nil when not stalled
+	hooks   hooks
 }
 
 type window struct {
@@ -151,7 +158,7 @@ func New(opts Options) *Server {
 		keys[k] = v
 	}
 	opts.Keys = keys
-	return &Server{
+	s := &Server{
 		opts:    opts,
 		users:   map[string]*User{},
 		seq:     map[string]int{},
@@ -159,6 +166,8 @@ func New(opts Options) *Server {
 		stats:   Stats{ByRoute: map[string]int{}},
 		rng:     rand.New(rand.NewPCG(0, chaosStream)),
 	}
+	s.hooks.target = opts.Webhook
+	return s
 }
 
 // chaosStream is the second PCG word, fixed so that a seed alone decides the sequence.

@@ -162,6 +162,7 @@ func (s *Server) updateUser(w http.ResponseWriter, r *http.Request, param string
 	body := s.renderUserLocked(&next, baseURL(r), true)
 	s.mu.Unlock()
 	writeJSON(w, http.StatusOK, body)
+	s.announce(EventUpdated, "api", next.Slug)
 }
 
 // createUser serves POST /user: 201 with a Location ending in the new slug. The docs
@@ -192,6 +193,7 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request, _ string) {
 	s.mu.Unlock()
 	w.Header().Set("Location", baseURL(r)+"/user/"+u.Slug)
 	w.WriteHeader(http.StatusCreated)
+	s.announce(EventRegistered, "api", u.Slug)
 }
 
 // listFields serves GET /field, paginated like every list; resource=users selects the

@@ -1,0 +1,191 @@
+package afsim
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// Webhook is where the simulator delivers user events, as an Award Force
+// webhook configured under Settings → Integrations → Webhooks does: a POST
+// of a JSON payload holding the event, its time, its source ("ui" for what
+// users do, "api" for writes through the API) and the whole user at the top
+// level, signed with SigningKey (header Signature: lowercase hex
+// HMAC-SHA256 of the raw body).
+//
+// Unconfirmed: Award Force does not document its retries; the simulator
+// delivers each event from a small pool of senders (so two events of one
+// user may arrive in either order, which `updated` sorts out) and retries a
+// failed delivery three times, a second apart.
+type Webhook struct {
+	URL        string
+	SigningKey string
+}
+
+// User events the simulator delivers.
+const (
+	EventRegistered = "membership_registered"
+	EventUpdated    = "user_updated"
+)
+
+// Sign is the Signature header of body under key.
+func Sign(body []byte, key string) string {
+	mac := hmac.New(sha256.New, []byte(key))
+	mac.Write(body)
+	return hex.EncodeToString(mac.Sum(nil))
+}
+
+// SetWebhook sets (or, with a zero Webhook, removes) where user events go.
+func (s *Server) SetWebhook(w Webhook) {
+	s.hooks.mu.Lock()
+	defer s.hooks.mu.Unlock()
+	s.hooks.target = w
+}
+
+// Register adds a user as one registering in Award Force's UI does: created
+// and updated now, and a membership_registered event delivered. An empty
+// slug gets a random one. It panics like AddUser on a seeding mistake.
+func (s *Server) Register(u User) User {
+	u.CreatedAt, u.Updated = time.Time{}, time.Time{}
+	u = s.AddUser(u)
+	s.announce(EventRegistered, "ui", u.Slug)
+	return u
+}
+
+// Edit changes a user as a profile edit in Award Force's UI does: edit
+// applies the change, `updated` becomes now, and a user_updated event is
+// delivered. It reports false when there is no such user.
+func (s *Server) Edit(slug string, edit func(*User)) (User, bool) {
+	s.mu.Lock()
+	cur, ok := s.users[slug]
+	if !ok {
+		s.mu.Unlock()
+		return User{}, false
+	}
+	next := cloneUser(*cur)
+	edit(&next)
+	next.Slug = slug
+	next.Updated = now()
+	if !next.Updated.After(cur.Updated) {
+		// `updated` has a second's resolution: an edit within the same
+		// second as the last one still orders after it.
+		next.Updated = cur.Updated.Add(time.Second)
+	}
+	s.users[slug] = &next
+	s.mu.Unlock()
+	s.announce(EventUpdated, "ui", slug)
+	return cloneUser(next), true
+}
+
+// Payload is the body the simulator delivers for event on the user with the
+// given slug as it is now; nil when there is no such user.
+func (s *Server) Payload(event, source, slug string) []byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u, ok := s.users[slug]
+	if !ok {
+		return nil
+	}
+	m := s.renderUserLocked(u, "", true)
+	delete(m, "preferences")
+	m["event"] = event
+	m["source"] = source
+	m["timestamp"] = now().Format(time.RFC3339)
+	b, err := json.Marshal(m)
+	if err != nil {
+		panic(err) // plain values: cannot happen
+	}
+	return b
+}
+
+// hooks is the delivery state.
+type hooks struct {
+	mu     sync.Mutex
+	target Webhook
+	queue  chan delivery
+	start  sync.Once
+	client *http.Client
+}
+
+type delivery struct {
+	target Webhook
+	body   []byte
+}
+
+const (
+	webhookSenders  = 4
+	webhookAttempts = 4
+)
+
+// announce queues the delivery of event for the user as it is now, when a
+// webhook is set.
+func (s *Server) announce(event, source, slug string) {
+	s.hooks.mu.Lock()
+	target := s.hooks.target
+	s.hooks.mu.Unlock()
+	if target.URL == "" {
+		return
+	}
+	body := s.Payload(event, source, slug)
+	if body == nil {
+		return
+	}
+	s.hooks.start.Do(func() {
+		s.hooks.queue = make(chan delivery, 10_000)
+		s.hooks.client = &http.Client{Timeout: 10 * time.Second}
+		for range webhookSenders {
+			go s.sendLoop()
+		}
+	})
+	s.mu.Lock()
+	s.stats.Webhooks.Queued++
+	s.mu.Unlock()
+	s.hooks.queue <- delivery{target, body}
+}
+
+func (s *Server) sendLoop() {
+	for d := range s.hooks.queue {
+		var err error
+		for attempt := range webhookAttempts {
+			if attempt > 0 {
+				time.Sleep(time.Second)
+			}
+			if err = s.send(d); err == nil {
+				break
+			}
+		}
+		s.mu.Lock()
+		if err == nil {
+			s.stats.Webhooks.Delivered++
+		} else {
+			s.stats.Webhooks.Failed++
+		}
+		s.mu.Unlock()
+	}
+}
+
+func (s *Server) send(d delivery) error {
+	req, err := http.NewRequest(http.MethodPost, d.target.URL, bytes.NewReader(d.body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if d.target.SigningKey != "" {
+		req.Header.Set("Signature", Sign(d.body, d.target.SigningKey))
+	}
+	resp, err := s.hooks.client.Do(req)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		return fmt.Errorf("webhook answered %s", resp.Status)
+	}
+	return nil
+}
