@@ -66,10 +66,11 @@ Chaos drill: %s in %s
   users reported failed      %d
   faults injected            Salesforce %d (%s), Award Force %d
   worker kills               %d
-  webhooks / manual syncs    %d / %d
+  registrations / edits      %d / %d (%d webhooks delivered, %d replayed)
+  manual syncs               %d
   Salesforce API calls       %d
 `, verdict(r), r.Elapsed, r.Users, r.Ambiguous, r.WithOne, r.WithoutRecord, r.WithSeveral, r.StaleFields, r.Failed,
-		total, strings.Join(kinds, ", "), r.AwardForceFaults, r.Kills, r.Webhooks, r.ManualSyncs, r.SalesforceCalls)
+		total, strings.Join(kinds, ", "), r.AwardForceFaults, r.Kills, r.Registrations, r.Edits, r.Webhooks, r.Replays, r.ManualSyncs, r.SalesforceCalls)
 	for _, p := range r.Problems {
 		fmt.Println("  ✗", p)
 	}

@@ -9,10 +9,8 @@
 package drill
 
 import (
+	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -127,18 +125,23 @@ type Report struct {
 	SalesforceFaults map[string]int `json:"salesforce_faults"`
 	AwardForceFaults int            `json:"award_force_faults"`
 	Kills            int            `json:"kills"`
-	Webhooks         int            `json:"webhooks"`
-	ManualSyncs      int            `json:"manual_syncs"`
-	SalesforceCalls  int            `json:"salesforce_calls"`
-	Elapsed          time.Duration  `json:"elapsed"`
+	// Registrations and Edits are what people did in Award Force; Webhooks
+	// the events the sandbox delivered for them (and WebhooksFailed those
+	// it gave up on); Replays the deliveries sent a second time.
+	Registrations   int           `json:"registrations"`
+	Edits           int           `json:"edits"`
+	Webhooks        int           `json:"webhooks"`
+	WebhooksFailed  int           `json:"webhooks_failed"`
+	Replays         int           `json:"replays"`
+	ManualSyncs     int           `json:"manual_syncs"`
+	SalesforceCalls int           `json:"salesforce_calls"`
+	Elapsed         time.Duration `json:"elapsed"`
 	// Problems lists the broken promises, one line each.
 	Problems []string `json:"problems,omitempty"`
 }
 
 // OK reports whether every promise held.
 func (r *Report) OK() bool { return len(r.Problems) == 0 }
-
-const signingKey = "drill-signing-key"
 
 // Run runs one drill and returns what it found; an error means the drill
 // itself could not run.
@@ -198,6 +201,10 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	sf.SetChaos(sfsim.Chaos{})
 	af.SetChaos(afsim.Chaos{})
 	d.check(ctx)
+	d.report.Webhooks = af.Stats().Webhooks.Delivered
+	if d.report.WebhooksFailed = af.Stats().Webhooks.Failed; d.report.WebhooksFailed > 0 {
+		d.report.Problems = append(d.report.Problems, fmt.Sprintf("%d webhooks could not be delivered", d.report.WebhooksFailed))
+	}
 	d.report.SalesforceFaults = sf.Stats().Faults
 	d.report.AwardForceFaults = af.Stats().Faults
 	d.report.SalesforceCalls = sf.Stats().APICalls
@@ -225,11 +232,10 @@ func (d *drill) fail(err error) {
 }
 
 // serveWebhooks serves the worker's HTTP endpoints, webhook included, on a
-// free port, as a worker with AFSYNC_HTTP_ADDR does.
+// free port, as a worker with AFSYNC_HTTP_ADDR does, and points the
+// sandbox's user events at it.
 func (d *drill) serveWebhooks() error {
-	cfg := d.stack.Config
-	cfg.WebhookSigningKey = signingKey
-	h, err := afworker.HTTPHandler(d.stack.Client, cfg, d.stack.Spec, nil, nil)
+	h, err := afworker.HTTPHandler(d.stack.Client, d.stack.Config, d.stack.Spec, nil, nil)
 	if err != nil {
 		return err
 	}
@@ -240,37 +246,26 @@ func (d *drill) serveWebhooks() error {
 	d.webhooks = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = d.webhooks.Serve(l) }()
 	d.hookURL = "http://" + l.Addr().String() + "/webhooks/awardforce"
+	d.stack.Sandbox.SetWebhookURL(d.hookURL)
 	return nil
 }
 
-// post sends a signed webhook, retrying while the receiver answers 503
-// (Temporal unreachable), as Award Force would retry a failed delivery.
-func (d *drill) post(event, slug string) {
-	body := fmt.Sprintf(`{"event":%q,"source":"ui","user":{"slug":%q}}`, event, slug)
-	mac := hmac.New(sha256.New, []byte(signingKey))
-	mac.Write([]byte(body))
-	sig := hex.EncodeToString(mac.Sum(nil))
-	for attempt := 0; ; attempt++ {
-		req, _ := http.NewRequest(http.MethodPost, d.hookURL, strings.NewReader(body))
-		req.Header.Set("Signature", sig)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusAccepted {
-				d.mu.Lock()
-				d.report.Webhooks++
-				d.mu.Unlock()
-				return
-			}
-			err = fmt.Errorf("webhook %s for %s answered %s", event, slug, resp.Status)
-		}
-		if attempt == 20 {
-			d.fail(err)
-			return
-		}
-		time.Sleep(500 * time.Millisecond)
+// replay delivers a user event again, signed as the sandbox signs it, as a
+// sender that retries a delivery it thinks was lost does.
+func (d *drill) replay(event, slug string) {
+	body := d.stack.Sandbox.AwardForce.Payload(event, "ui", slug)
+	req, _ := http.NewRequest(http.MethodPost, d.hookURL, bytes.NewReader(body))
+	req.Header.Set("Signature", afsim.Sign(body, sandbox.WebhookSigningKey))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		d.fail(fmt.Errorf("replaying a webhook: %w", err))
+		return
 	}
+	resp.Body.Close()
+	d.mu.Lock()
+	d.report.Replays++
+	d.mu.Unlock()
 }
 
 // run is the messy part: two backfills, webhooks, manual syncs and kills at
@@ -304,32 +299,26 @@ func (d *drill) run(ctx context.Context) error {
 		second = run
 		d.say("a second backfill %s started beside it", run.GetID())
 	})
-	// Registrations.
+	// Registrations, each announced by the sandbox as a signed webhook.
 	wg.Go(func() {
-		for i := range d.o.Registrations {
-			u := af.AddUser(afsim.User{
-				Email:     fmt.Sprintf("drill.registrant.%d@example.org", i),
-				FirstName: "Reg", LastName: fmt.Sprintf("Istrant-%d", i),
-				Mobile: fmt.Sprintf("+44 7700 8%05d", i),
-			})
-			d.post("membership_registered", u.Slug)
-			time.Sleep(20 * time.Millisecond)
-		}
+		res := d.stack.Sandbox.Burst(ctx, sandbox.Burst{Registrations: d.o.Registrations, Over: time.Duration(d.o.Registrations) * 20 * time.Millisecond, Seed: d.o.Seed})
+		d.mu.Lock()
+		d.report.Registrations = len(res.Registered)
+		d.mu.Unlock()
 	})
-	// Profile edits, a tenth of them announced twice.
+	// Profile edits, a tenth of them delivered twice.
 	wg.Go(func() {
 		for i := range d.o.Edits {
 			u := existing[d.intn(len(existing))]
-			u, _ = af.User(u.Slug)
-			u.LastName = fmt.Sprintf("%s-e%d", strings.SplitN(u.LastName, "-e", 2)[0], i)
-			if d.intn(3) == 0 {
-				u.Mobile = fmt.Sprintf("+44 7700 7%05d", i)
-			}
-			u.Updated = time.Now()
-			u = af.AddUser(u)
-			d.post("user_updated", u.Slug)
+			mobile := d.intn(3) == 0
+			af.Edit(u.Slug, func(u *afsim.User) {
+				u.LastName = fmt.Sprintf("%s-e%d", strings.SplitN(u.LastName, "-e", 2)[0], i)
+				if mobile {
+					u.Mobile = fmt.Sprintf("+44 7700 7%05d", i)
+				}
+			})
 			if i%10 == 0 {
-				d.post("user_updated", u.Slug)
+				d.replay(afsim.EventUpdated, u.Slug)
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
@@ -367,7 +356,9 @@ func (d *drill) run(ctx context.Context) error {
 	if err := errors.Join(d.errs...); err != nil {
 		return err
 	}
-	d.say("%d webhooks, %d manual syncs, %d kills sent; waiting for the backfills", d.report.Webhooks, d.report.ManualSyncs, d.report.Kills)
+	d.report.Edits = d.o.Edits
+	d.say("%d registrations, %d profile edits (%d delivered twice), %d manual syncs, %d kills; waiting for the backfills",
+		d.report.Registrations, d.report.Edits, d.report.Replays, d.report.ManualSyncs, d.report.Kills)
 	for _, run := range []client.WorkflowRun{first, second} {
 		if run == nil {
 			continue

@@ -24,7 +24,7 @@ func TestASmallDrillKeepsEveryPromise(t *testing.T) {
 	if !r.OK() {
 		t.Fatalf("broken promises:\n%s", strings.Join(r.Problems, "\n"))
 	}
-	if r.Kills != 2 || r.Webhooks < 80 || r.SalesforceFaults["lost_response"]+r.SalesforceFaults["late_commit"] == 0 || r.AwardForceFaults == 0 {
+	if r.Kills != 2 || r.Webhooks < 80 || r.Replays < 4 || r.SalesforceFaults["lost_response"]+r.SalesforceFaults["late_commit"] == 0 || r.AwardForceFaults == 0 {
 		t.Fatalf("the drill did not run as asked: %+v", *r)
 	}
 	if r.WithOne < 250 {
