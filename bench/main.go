@@ -12,6 +12,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -44,6 +45,7 @@ type options struct {
 	pagesPerChunk int
 	seed          uint64
 	serverArgs    []string
+	partitions    int
 	baseline      int
 }
 
@@ -68,6 +70,7 @@ type Result struct {
 	Failed                int     `json:"failed"`
 	LatencyMillis         float64 `json:"latency_ms"`
 	AwardForceLimitPerMin int     `json:"award_force_limit_per_minute"`
+	Partitions            int     `json:"task_queue_partitions"`
 	Concurrency           int     `json:"concurrency"`
 	PagesPerChunk         int     `json:"pages_per_chunk"`
 	CPUs                  int     `json:"cpus"`
@@ -92,6 +95,7 @@ func main() {
 	f.IntVar(&o.pagesPerChunk, "pages-per-chunk", workflows.DefaultPagesPerChunk, "Award Force pages per chunk")
 	f.Uint64Var(&o.seed, "seed", 42, "sandbox data seed")
 	f.IntVar(&o.baseline, "baseline", 0, "instead of afsync, time a plain N-way per-user loop without durability (the yardstick)")
+	f.IntVar(&o.partitions, "partitions", 0, "task-queue partitions on the dev server (0: the server's default, four, as on Temporal Cloud)")
 	f.StringArrayVar(&o.serverArgs, "server-arg", nil, "extra argument for `temporal server start-dev` (repeatable), e.g. --server-arg=--dynamic-config-value --server-arg=KEY=VALUE")
 	if err := cmd.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -119,7 +123,7 @@ func run(ctx context.Context, o *options, out io.Writer) error {
 		return fmt.Errorf("go build ./worker (run from the repository root): %v\n%s", err, b)
 	}
 
-	srv, err := devserver.Start(ctx, devserver.Options{UIPort: -1, SearchAttributes: workflows.SearchAttributeKeys(), ExtraArgs: o.serverArgs})
+	srv, err := devserver.Start(ctx, devserver.Options{UIPort: -1, SearchAttributes: workflows.SearchAttributeKeys(), ExtraArgs: o.serverArgs, Partitions: o.partitions})
 	if err != nil {
 		return err
 	}
@@ -196,7 +200,7 @@ func run(ctx context.Context, o *options, out io.Writer) error {
 		LargestHistoryKiB:    round(float64(largest)/1024, 1),
 		PeakWorkerMemoryMiB:  round(peak, 1),
 		Created:              p.Created, Updated: p.Updated, Unchanged: p.Unchanged, Skipped: p.Skipped, Ambiguous: p.Ambiguous, Failed: p.Failed,
-		LatencyMillis: float64(o.latency.Microseconds()) / 1000, AwardForceLimitPerMin: o.afLimit,
+		LatencyMillis: float64(o.latency.Microseconds()) / 1000, AwardForceLimitPerMin: o.afLimit, Partitions: cmp.Or(o.partitions, 4),
 		Concurrency: o.concurrency, PagesPerChunk: o.pagesPerChunk, CPUs: runtime.NumCPU(),
 	}
 	if o.afLimit > 0 {

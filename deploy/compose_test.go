@@ -12,9 +12,7 @@ import (
 
 	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/compose-spec/compose-go/v2/types"
-	"gopkg.in/yaml.v3"
 
-	"github.com/afsync/afsync/workflows"
 )
 
 var requiredEnv = []string{
@@ -76,36 +74,10 @@ func TestComposeFileIsValidAndComplete(t *testing.T) {
 	dependsOn("temporal-ui", "temporal", types.ServiceConditionHealthy)
 	dependsOn("worker", "temporal-namespace", types.ServiceConditionCompletedSuccessfully)
 
-	// The rate-limited Award Force queue must keep one partition (see
-	// deploy/temporal/dynamicconfig.yaml).
-	srv := p.Services["temporal"]
-	if v := srv.Environment["DYNAMIC_CONFIG_FILE_PATH"]; v == nil || *v != "config/dynamicconfig/afsync.yaml" {
-		t.Errorf("temporal DYNAMIC_CONFIG_FILE_PATH = %v", v)
-	}
-	mounted := false
-	for _, v := range srv.Volumes {
-		if v.Target == "/etc/temporal/config/dynamicconfig/afsync.yaml" {
-			raw, err := os.ReadFile(v.Source)
-			if err != nil {
-				t.Fatalf("dynamic config %s: %v", v.Source, err)
-			}
-			var dc map[string][]struct {
-				Value       int               `yaml:"value"`
-				Constraints map[string]string `yaml:"constraints"`
-			}
-			if err := yaml.Unmarshal(raw, &dc); err != nil {
-				t.Fatalf("dynamic config is not YAML: %v", err)
-			}
-			for _, key := range []string{"matching.numTaskqueueReadPartitions", "matching.numTaskqueueWritePartitions"} {
-				if len(dc[key]) != 1 || dc[key][0].Value != 1 || dc[key][0].Constraints["taskQueueName"] != workflows.AwardForceTaskQueue {
-					t.Errorf("%s must be 1 for %s, got %+v", key, workflows.AwardForceTaskQueue, dc[key])
-				}
-			}
-			mounted = true
-		}
-	}
-	if !mounted {
-		t.Error("the temporal service must mount deploy/temporal/dynamicconfig.yaml")
+	// The server runs with its defaults, as on Temporal Cloud: nothing of
+	// afsync's depends on dynamic config.
+	if v := p.Services["temporal"].Environment["DYNAMIC_CONFIG_FILE_PATH"]; v != nil {
+		t.Errorf("temporal DYNAMIC_CONFIG_FILE_PATH = %v: afsync needs no dynamic config", *v)
 	}
 
 	w := p.Services["worker"]

@@ -180,6 +180,7 @@ func TestIntegrationBackfillStaysWithinTheAwardForceRateLimit(t *testing.T) {
 	id := workflows.BackfillWorkflowID(pairing.Default(), false)
 	saveHistory(t, stack.Client, id, "backfill.json")
 	saveHistory(t, stack.Client, workflows.ChunkWorkflowID(id, 1), "backfill-chunk.json")
+	saveHistory(t, stack.Client, workflows.BudgetWorkflowID, "budget.json") // a running budget: paced permits
 	var summary workflows.Progress
 	if err := json.Unmarshal([]byte(out.String()), &summary); err != nil || summary.Seen != 1800 || !summary.Done {
 		t.Fatalf("with --json stdout must be the JSON summary alone (%v):\n%s", err, out.String())

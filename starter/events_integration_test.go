@@ -78,9 +78,10 @@ func TestIntegrationARegistrationBurstIsPairedOnceEach(t *testing.T) {
 	if st := af.Stats(); st.Requests != 0 {
 		t.Errorf("%d Award Force requests (%v): the webhooks carry the users, none is needed", st.Requests, st.ByRoute)
 	}
-	// One lookup and one create per lane and batch: far fewer calls than
-	// people.
-	if calls := sf.Stats().APICalls; calls > 2*workflows.LaneCount+2 {
+	// One lookup and one create a batch, a batch every few seconds of the
+	// burst (and the describe the worker reads once): a handful of calls,
+	// not one a person. docs/benchmarks.md has the measured figures.
+	if calls := sf.Stats().APICalls; calls > 7 {
 		t.Errorf("%d Salesforce calls for %d registrations (%v), want them batched", calls, people, sf.Stats().ByRoute)
 	}
 	t.Logf("%d registrations: %d Salesforce calls, %d Award Force requests", people, sf.Stats().APICalls, af.Stats().Requests)

@@ -246,7 +246,7 @@ func TestIntegrationUserSyncOnARealTemporalServer(t *testing.T) {
 			t.Errorf("workflow summary %q", summary)
 		}
 		steps := stepSummaries(t, stack, id)
-		want := []string{"Read Award Force user StaleUsr", "Hand 1 person to pairing lane " + strconv.Itoa(workflows.LaneOf(staleUser.Slug))}
+		want := []string{"Ask the Award Force budget for permits", "Read Award Force user StaleUsr", "Hand 1 person to pairing lane " + strconv.Itoa(workflows.LaneOf(staleUser.Slug))}
 		if strings.Join(steps, " | ") != strings.Join(want, " | ") {
 			t.Errorf("step summaries\n got %q\nwant %q", steps, want)
 		}

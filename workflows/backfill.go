@@ -91,7 +91,8 @@ func (b *backfill) start(ctx workflow.Context) error {
 	var probe activities.ListUsersResult
 	in := activities.ListUsersInput{Page: 1, PerPage: 1, Filter: b.in.Filter}
 	ctx = summarized(ctx, "Count the Award Force users to pair")
-	if err := workflow.ExecuteActivity(ctx, af.ListUsers, in).Get(ctx, &probe); err != nil {
+	gate := newAFGate(ctx, ClassBackfill)
+	if err := gate.call(ctx, af.ListUsers, in).Get(ctx, &probe); err != nil {
 		return err
 	}
 	total := probe.Total

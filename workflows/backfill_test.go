@@ -121,7 +121,7 @@ func bareBackfillEnv() *testsuite.TestWorkflowEnvironment {
 	env.RegisterWorkflow(BackfillChunk)
 	env.RegisterActivity(&activities.AwardForce{})
 	env.RegisterActivity(&activities.Salesforce{})
-	env.OnGetVersion(ChangePairThroughLanes, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
+	pinLegacy(env)
 	return env
 }
 

@@ -62,7 +62,8 @@ func backfillSalesforceOptions() workflow.ActivityOptions {
 // change cost no write. A record Salesforce refuses is reported in its
 // user's result and never fails the chunk.
 func BackfillChunk(ctx workflow.Context, in ChunkInput) (*ChunkResult, error) {
-	c := &chunk{in: in, res: &ChunkResult{}, progress: ChunkProgress{Stage: StageListing}, readAt: workflow.Now(ctx)}
+	c := &chunk{in: in, res: &ChunkResult{}, progress: ChunkProgress{Stage: StageListing}, readAt: workflow.Now(ctx),
+		af: newAFGate(ctx, ClassBackfill)}
 	if err := workflow.SetQueryHandler(ctx, ChunkProgressQuery, func() (ChunkProgress, error) {
 		p := c.progress
 		p.Pairing = c.lanes.Waiting
@@ -152,6 +153,7 @@ type chunk struct {
 	// readAt is no later than any of the chunk's Award Force reads.
 	readAt time.Time
 	lanes  requester
+	af     *afGate
 }
 
 // pair hands the chunk's users to their pairing lanes and takes each one's
@@ -205,7 +207,7 @@ func (c *chunk) list(ctx workflow.Context) error {
 	for i := range n {
 		p := c.in.FirstPage + i
 		in := activities.ListUsersInput{Page: p, PerPage: activities.PageSize, Filter: c.in.Filter}
-		f := workflow.ExecuteActivity(summarized(ctx, "List Award Force users, page %d", p), af.ListUsers, in)
+		f := c.af.call(summarized(ctx, "List Award Force users, page %d", p), af.ListUsers, in)
 		sel.AddFuture(f, func(f workflow.Future) {
 			var page activities.ListUsersResult
 			if err := f.Get(ctx, &page); err != nil {
@@ -248,7 +250,7 @@ func (c *chunk) fetchProfileFields(ctx workflow.Context) error {
 	}
 	futures := make([]workflow.Future, len(c.profiles))
 	for i, p := range c.profiles {
-		futures[i] = workflow.ExecuteActivity(summarized(ctx, "Read the profile fields of user %s", p.Slug), af.GetUser, p.Slug)
+		futures[i] = c.af.call(summarized(ctx, "Read the profile fields of user %s", p.Slug), af.GetUser, p.Slug)
 	}
 	for i, f := range futures {
 		var full pairing.Profile
@@ -385,7 +387,7 @@ func (c *chunk) writeBack(ctx workflow.Context) error {
 		}
 		in := activities.UpdateUserInput{Slug: u.Slug, Changes: u.Decision.AwardForce}
 		actx := summarized(ctx, "Write %s into Award Force user %s", fieldNames(u.Decision.AwardForce), u.Slug)
-		ps = append(ps, pending{i, workflow.ExecuteActivity(actx, af.UpdateUser, in)})
+		ps = append(ps, pending{i, c.af.call(actx, af.UpdateUser, in)})
 	}
 	for _, p := range ps {
 		err := p.f.Get(ctx, nil)

@@ -118,7 +118,7 @@ type Written [2]int64
 // until Salesforce can no longer commit it, then looks again. It runs for
 // ever, continuing as new to keep its history short.
 func PairingLane(ctx workflow.Context, in LaneInput) error {
-	l := &lane{n: in.Lane, busy: map[string]bool{}, flying: map[*LaneItem]bool{}}
+	l := &lane{n: in.Lane, busy: map[string]bool{}, flying: map[*LaneItem]bool{}, af: newAFGate(ctx, ClassEvents)}
 	if in.State != nil {
 		l.st = *in.State
 	}
@@ -131,7 +131,7 @@ func PairingLane(ctx workflow.Context, in LaneInput) error {
 	}
 	lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{StartToCloseTimeout: 10 * time.Second})
 	var settings LaneSettings
-	if err := workflow.ExecuteLocalActivity(lctx, lanes.CurrentSettings).Get(lctx, &settings); err != nil {
+	if err := workflow.ExecuteLocalActivity(lctx, coord.CurrentSettings).Get(lctx, &settings); err != nil {
 		return err
 	}
 	l.settings = settings.withDefaults()
@@ -172,7 +172,7 @@ func PairingLane(ctx workflow.Context, in LaneInput) error {
 }
 
 // lanes is the receiver of the lane plumbing's local activities.
-var lanes *Lanes
+var coord *Coordinator
 
 // lane is one run's state.
 type lane struct {
@@ -186,6 +186,8 @@ type lane struct {
 	flying map[*LaneItem]bool
 	// gatherUntil is when the waiting people go even if no more arrive.
 	gatherUntil time.Time
+	// af makes the lane's fresh reads within the Award Force budget.
+	af *afGate
 	inFlight    int
 	batches     int
 }
@@ -714,7 +716,7 @@ func (r *laneRun) freshReads(ctx workflow.Context) {
 	readAt := workflow.Now(ctx)
 	for j, i := range stale {
 		slug := r.b.items[i].Profile.Slug
-		futures[j] = workflow.ExecuteActivity(summarized(actx, "Read Award Force user %s again", slug), af.GetUser, slug)
+		futures[j] = r.af.call(summarized(actx, "Read Award Force user %s again", slug), af.GetUser, slug)
 	}
 	for j, i := range stale {
 		var p pairing.Profile

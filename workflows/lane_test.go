@@ -387,12 +387,13 @@ func newLaneTestOn(t *testing.T, s LaneSettings, c *crm, start time.Time) *laneT
 	env := suite.NewTestWorkflowEnvironment()
 	env.SetStartTime(start)
 	env.RegisterWorkflow(PairingLane)
-	env.RegisterActivity(&Lanes{})
+	env.RegisterActivity(&Coordinator{})
 	env.RegisterActivity(&activities.Salesforce{})
 	env.RegisterActivity(&activities.AwardForce{})
+	grantPermits(env)
 	c.env = env
 	lt := &laneTest{t: t, env: env, crm: c, answers: &answers{}, reads: map[string]int{}, users: map[string]pairing.Profile{}}
-	env.OnActivity(lanes.CurrentSettings, mock.Anything).Return(s, nil)
+	env.OnActivity(coord.CurrentSettings, mock.Anything).Return(s, nil)
 	env.OnActivity(sf.FindRecords, mock.Anything, mock.Anything).AfterFn(func() time.Duration { return c.latency }).Return(c.find)
 	env.OnActivity(sf.Write, mock.Anything, mock.Anything).Return(c.write)
 	env.OnActivity(af.GetUser, mock.Anything, mock.Anything).Return(func(_ context.Context, slug string) (pairing.Profile, error) {

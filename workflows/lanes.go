@@ -195,29 +195,52 @@ type LaneCounts struct {
 	FreshReads int `json:"fresh_reads"`
 }
 
-// Lanes holds what lanes and their requesters need from the worker: the
-// Temporal client (a requester starts a lane, or signals the running one)
-// and the settings. Register one instance with the worker; its methods are
-// local activities.
-type Lanes struct {
-	Client   client.Client
+// Coordinator holds what the coordinating workflows (the pairing lanes and
+// the Award Force budget) and the workflows that ask them need from the
+// worker: the Temporal client (an asker starts a lane or the budget, or
+// signals the running one) and the worker's settings. Register one
+// instance with the worker; its methods are local activities.
+type Coordinator struct {
+	Client client.Client
+	// Settings are the lanes' settings.
 	Settings LaneSettings
+	// AwardForceRatePerMinute is the fleet-wide Award Force budget (0: no
+	// limit).
+	AwardForceRatePerMinute float64
 }
 
 // Submit hands req to lane n, starting the lane if it does not run.
-func (l *Lanes) Submit(ctx context.Context, n int, req PairRequest) error {
-	opts := client.StartWorkflowOptions{
-		ID:                       LaneWorkflowID(n),
-		TaskQueue:                TaskQueue,
-		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-		StaticSummary:            fmt.Sprintf("Pairing lane %d: every Salesforce write for its people, one at a time per person", n),
-	}
+func (l *Coordinator) Submit(ctx context.Context, n int, req PairRequest) error {
+	opts := coordinatorOptions(LaneWorkflowID(n), fmt.Sprintf("Pairing lane %d: every Salesforce write for its people, one at a time per person", n))
 	_, err := l.Client.SignalWithStartWorkflow(ctx, opts.ID, PairSignal, req, opts, PairingLane, LaneInput{Lane: n})
 	return err
 }
 
 // CurrentSettings returns the worker's lane settings.
-func (l *Lanes) CurrentSettings(context.Context) (LaneSettings, error) {
+func (l *Coordinator) CurrentSettings(context.Context) (LaneSettings, error) {
 	return l.Settings.withDefaults(), nil
+}
+
+// RequestPermits asks the Award Force budget for req's permits, starting
+// the budget if it does not run.
+func (l *Coordinator) RequestPermits(ctx context.Context, req PermitRequest) error {
+	opts := coordinatorOptions(BudgetWorkflowID, "Award Force budget: every Award Force request of the fleet, within the per-key limit")
+	_, err := l.Client.SignalWithStartWorkflow(ctx, opts.ID, PermitSignal, req, opts, AwardForceBudget, BudgetInput{})
+	return err
+}
+
+// CurrentBudget returns the fleet-wide Award Force budget's settings.
+func (l *Coordinator) CurrentBudget(context.Context) (BudgetSettings, error) {
+	return BudgetSettings{RatePerMinute: l.AwardForceRatePerMinute}.withDefaults(), nil
+}
+
+// coordinatorOptions starts a coordinating workflow, or joins the running one.
+func coordinatorOptions(id, summary string) client.StartWorkflowOptions {
+	return client.StartWorkflowOptions{
+		ID:                       id,
+		TaskQueue:                TaskQueue,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		StaticSummary:            summary,
+	}
 }

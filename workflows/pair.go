@@ -79,7 +79,7 @@ func (q *requester) pair(ctx workflow.Context, spec pairing.Spec, trigger pairin
 		for i, r := range rs {
 			o := workflow.GetLocalActivityOptions(lctx)
 			o.Summary = fmt.Sprintf("Hand %s to pairing lane %d", people(len(r.req.Items)), r.lane)
-			futures[i] = workflow.ExecuteLocalActivity(workflow.WithLocalActivityOptions(lctx, o), lanes.Submit, r.lane, r.req)
+			futures[i] = workflow.ExecuteLocalActivity(workflow.WithLocalActivityOptions(lctx, o), coord.Submit, r.lane, r.req)
 		}
 		for _, f := range futures {
 			if err := f.Get(ctx, nil); err != nil {

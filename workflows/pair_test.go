@@ -30,9 +30,28 @@ type fakeLanes struct {
 	answer   func(PairRequest) []UserSyncResult
 }
 
+// pinLegacy makes env run the code before the pairing lanes and the Award
+// Force budget (workflow.DefaultVersion of both changes), which executions
+// started by older workers still run.
+func pinLegacy(env *testsuite.TestWorkflowEnvironment) {
+	env.OnGetVersion(ChangePairThroughLanes, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
+	env.OnGetVersion(ChangeAwardForceBudget, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
+}
+
+// grantPermits makes the Award Force budget grant every permit at once.
+func grantPermits(env *testsuite.TestWorkflowEnvironment) {
+	env.OnActivity(coord.RequestPermits, mock.Anything, mock.Anything).Return(func(_ context.Context, req PermitRequest) error {
+		env.RegisterDelayedCallback(func() {
+			env.SignalWorkflowByID(req.ReplyTo, PermitGrantSignal, PermitGrant{Request: req.ID, N: req.N})
+		}, 0)
+		return nil
+	})
+}
+
 func (f *fakeLanes) install(env *testsuite.TestWorkflowEnvironment) {
-	env.RegisterActivity(&Lanes{})
-	env.OnActivity(lanes.Submit, mock.Anything, mock.Anything, mock.Anything).Return(func(_ context.Context, n int, req PairRequest) error {
+	env.RegisterActivity(&Coordinator{})
+	grantPermits(env)
+	env.OnActivity(coord.Submit, mock.Anything, mock.Anything, mock.Anything).Return(func(_ context.Context, n int, req PairRequest) error {
 		f.mu.Lock()
 		f.requests = append(f.requests, req)
 		f.lanes = append(f.lanes, n)

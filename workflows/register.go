@@ -14,4 +14,5 @@ func RegisterWorkflows(r Registry) {
 	r.RegisterWorkflow(Backfill)
 	r.RegisterWorkflow(BackfillChunk)
 	r.RegisterWorkflow(PairingLane)
+	r.RegisterWorkflow(AwardForceBudget)
 }

@@ -38,6 +38,7 @@ func historyIDs(t *testing.T) map[string]string {
 		"backfill-chunk-profile-fields.json": ChunkWorkflowID(exampleBackfill, 1),
 		"backfill-chunk-refused.json":        ChunkWorkflowID(exampleBackfill, 2),
 		"lane.json":                          LaneWorkflowID(LaneOf("TooLongN")), // a running lane: batches, a refusal, answers
+		"budget.json":                        BudgetWorkflowID,                   // a running budget: paced permits
 	}
 }
 

@@ -24,7 +24,7 @@ func ResolveUser(ctx workflow.Context, slugOrEmail string) (string, error) {
 	ctx = workflow.WithActivityOptions(ctx, awardForceOptions())
 	var p pairing.Profile
 	ctx = summarized(ctx, "Find the Award Force user of an email")
-	if err := workflow.ExecuteActivity(ctx, af.GetUser, slugOrEmail).Get(ctx, &p); err != nil {
+	if err := newAFGate(ctx, ClassEvents).call(ctx, af.GetUser, slugOrEmail).Get(ctx, &p); err != nil {
 		return "", err
 	}
 	return p.Slug, nil

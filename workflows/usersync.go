@@ -60,7 +60,7 @@ func salesforceOptions() workflow.ActivityOptions {
 // and the CRM records holding its unique identifier, decide, write the CRM
 // and pull values back into Award Force. Its result is the audit record.
 func UserSync(ctx workflow.Context, in UserSyncInput) (*UserSyncResult, error) {
-	s := &userSync{in: in, result: &UserSyncResult{Slug: in.Slug}}
+	s := &userSync{in: in, result: &UserSyncResult{Slug: in.Slug}, af: newAFGate(ctx, ClassEvents)}
 	afCtx := workflow.WithActivityOptions(ctx, awardForceOptions())
 	sfCtx := workflow.WithActivityOptions(ctx, salesforceOptions())
 	// Changes signalled so far are read with the profile, in this pass.
@@ -198,6 +198,7 @@ type userSync struct {
 	matches []pairing.CRMRecord
 	result  *UserSyncResult
 	lanes   requester
+	af      *afGate
 }
 
 // pair reads the user and hands the profile to the user's pairing lane,
@@ -210,7 +211,7 @@ func (s *userSync) pair(ctx, afCtx workflow.Context) error {
 		s.profile, readAt = *p, p.Updated
 	} else {
 		afCtx = summarized(afCtx, "Read Award Force user %s", s.in.Slug)
-		if err := workflow.ExecuteActivity(afCtx, af.GetUser, s.in.Slug).Get(afCtx, &s.profile); err != nil {
+		if err := s.af.call(afCtx, af.GetUser, s.in.Slug).Get(afCtx, &s.profile); err != nil {
 			return err
 		}
 	}
@@ -298,7 +299,7 @@ func (s *userSync) writeBack(ctx workflow.Context) error {
 	}
 	in := activities.UpdateUserInput{Slug: s.profile.Slug, Changes: changes}
 	ctx = summarized(ctx, "Write %s into Award Force user %s", fieldNames(changes), s.profile.Slug)
-	return workflow.ExecuteActivity(ctx, af.UpdateUser, in).Get(ctx, nil)
+	return s.af.call(ctx, af.UpdateUser, in).Get(ctx, nil)
 }
 
 func (s *userSync) recordSearchAttributes(ctx workflow.Context) error {

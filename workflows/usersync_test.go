@@ -27,7 +27,7 @@ func newEnv(t *testing.T) *testsuite.TestWorkflowEnvironment {
 	env.RegisterActivity(&activities.AwardForce{})
 	env.RegisterActivity(&activities.Salesforce{})
 	env.RegisterWorkflow(UserSync)
-	env.OnGetVersion(ChangePairThroughLanes, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
+	pinLegacy(env)
 	return env
 }
 

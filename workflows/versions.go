@@ -40,4 +40,8 @@ const (
 	// ChangeSyncedVersionMemo: a successful UserSync records the version it
 	// paired in its memo (MemoSyncedVersion).
 	ChangeSyncedVersionMemo = "synced-version-memo"
+	// ChangeAwardForceBudget: every Award Force request takes a permit
+	// from AwardForceBudget and is a single attempt (retries take new
+	// permits), instead of relying on the task queue's rate limit.
+	ChangeAwardForceBudget = "award-force-budget"
 )

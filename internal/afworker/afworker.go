@@ -46,15 +46,17 @@ func New(c client.Client, cfg config.Config) (*Worker, error) {
 	mainWorker := worker.New(c, workflows.TaskQueue, worker.Options{WorkerStopTimeout: cfg.StopTimeout})
 	workflows.RegisterWorkflows(mainWorker)
 	mainWorker.RegisterActivity(&activities.Salesforce{Client: sfClient})
-	mainWorker.RegisterActivity(&workflows.Lanes{Client: c, Settings: workflows.LaneSettings{CommitHorizon: cfg.CommitHorizon, QuotaPause: cfg.QuotaPause}})
+	mainWorker.RegisterActivity(&workflows.Coordinator{
+		Client:                  c,
+		Settings:                workflows.LaneSettings{CommitHorizon: cfg.CommitHorizon, QuotaPause: cfg.QuotaPause},
+		AwardForceRatePerMinute: cfg.AwardForceRatePerMinute,
+	})
 
-	afOpts := worker.Options{WorkerStopTimeout: cfg.StopTimeout}
-	if cfg.AwardForceRatePerMinute > 0 {
-		// Enforced by the server for every worker polling the queue: the
-		// whole fleet stays within Award Force's per-key limit.
-		afOpts.TaskQueueActivitiesPerSecond = cfg.AwardForceRatePerMinute / 60
-	}
-	afWorker := worker.New(c, workflows.AwardForceTaskQueue, afOpts)
+	// The fleet-wide Award Force limit is the budget's (workflows.
+	// AwardForceBudget), not a task-queue rate limit: the server would split
+	// that among the queue's partitions and waste the share of any without
+	// backlog.
+	afWorker := worker.New(c, workflows.AwardForceTaskQueue, worker.Options{WorkerStopTimeout: cfg.StopTimeout})
 	afWorker.RegisterActivity(&activities.AwardForce{Client: afClient})
 	return &Worker{main: mainWorker, awardForce: afWorker, salesforce: sfClient}, nil
 }

@@ -49,6 +49,10 @@ type Options struct {
 	// ExtraArgs are passed to `temporal server start-dev` as they are (for
 	// example --ui-codec-endpoint).
 	ExtraArgs []string
+	// Partitions, when above 0, sets every task queue's partitions (the
+	// server's default is four, and Temporal Cloud's cannot be changed):
+	// the benchmark compares both.
+	Partitions int
 }
 
 // Server is a running dev server.
@@ -119,12 +123,12 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		"--namespace", opts.Namespace,
 		"--log-level", "warn",
 		"--dynamic-config-value", "frontend.enableServerVersionCheck=false",
-		// A task queue's rate limit is shared among its partitions, and a
-		// partition without backlog wastes its share: with the default four,
-		// the Award Force queue reached only ~82% of its 60 requests a
-		// minute (docs/benchmarks.md). One partition keeps the whole share.
-		"--dynamic-config-value", "matching.numTaskqueueReadPartitions=1",
-		"--dynamic-config-value", "matching.numTaskqueueWritePartitions=1",
+	}
+	if opts.Partitions > 0 {
+		n := strconv.Itoa(opts.Partitions)
+		args = append(args,
+			"--dynamic-config-value", "matching.numTaskqueueReadPartitions="+n,
+			"--dynamic-config-value", "matching.numTaskqueueWritePartitions="+n)
 	}
 	s := &Server{Address: net.JoinHostPort(opts.IP, strconv.Itoa(port)), Namespace: opts.Namespace, done: make(chan struct{})}
 	if opts.UIPort < 0 {

@@ -1,0 +1,173 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+)
+
+// afGate makes a workflow's Award Force requests within the fleet's budget:
+// each request first takes a permit from AwardForceBudget and is a single
+// attempt; a transient failure (a 429, maintenance, a timeout) takes a new
+// permit for its next try, so that retries count against the budget too.
+// Calls made in one workflow task share one permit request.
+type afGate struct {
+	// budgeted is false in executions started before the budget: they call
+	// Award Force directly, as they did.
+	budgeted bool
+	class    string
+
+	started   bool
+	seq       int
+	pending   []workflow.Settable // calls waiting for their permit request
+	requested []workflow.Settable // calls whose permit request is out, in order
+	asked     []PermitRequest     // requests not fully granted
+}
+
+// newAFGate returns the gate of a workflow run: budgeted in executions of
+// the budget's version (ChangeAwardForceBudget), with permits of class.
+func newAFGate(ctx workflow.Context, class string) *afGate {
+	v := workflow.GetVersion(ctx, ChangeAwardForceBudget, workflow.DefaultVersion, 1)
+	return &afGate{budgeted: v >= 1, class: class}
+}
+
+// call runs an Award Force activity with ctx's activity options: within
+// the budget, or, for an execution started before it, directly with the
+// options' retry policy.
+func (g *afGate) call(ctx workflow.Context, activity any, args ...any) workflow.Future {
+	if !g.budgeted {
+		return workflow.ExecuteActivity(ctx, activity, args...)
+	}
+	o := workflow.GetActivityOptions(ctx)
+	f, set := workflow.NewFuture(ctx)
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		deadline := workflow.Now(ctx).Add(o.ScheduleToCloseTimeout)
+		once := o
+		once.ScheduleToCloseTimeout = 0
+		once.RetryPolicy = &temporal.RetryPolicy{MaximumAttempts: 1}
+		backoff := time.Second
+		for {
+			if err := g.permit(ctx).Get(ctx, nil); err != nil {
+				set.Set(nil, err)
+				return
+			}
+			try := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, once), activity, args...)
+			err := try.Get(ctx, nil)
+			wait, retry := retryAfter(err, backoff)
+			if !retry || o.ScheduleToCloseTimeout > 0 && workflow.Now(ctx).Add(wait).After(deadline) {
+				set.Chain(try)
+				return
+			}
+			if err := workflow.Sleep(ctx, wait); err != nil {
+				set.Set(nil, err)
+				return
+			}
+			backoff = min(2*backoff, time.Minute)
+		}
+	})
+	return f
+}
+
+// retryAfter says whether a single attempt's error is worth another try,
+// and after how long: a rate limit's Retry-After, or the backoff.
+func retryAfter(err error, backoff time.Duration) (time.Duration, bool) {
+	if err == nil {
+		return 0, false
+	}
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) {
+		if appErr.NonRetryable() {
+			return 0, false
+		}
+		if d := appErr.NextRetryDelay(); d > 0 {
+			return d, true
+		}
+	}
+	var canceled *temporal.CanceledError
+	if errors.As(err, &canceled) {
+		return 0, false
+	}
+	return backoff, true // unavailable, timeouts, a worker gone
+}
+
+// permit returns a future that is ready once the budget grants this call
+// a permit.
+func (g *afGate) permit(ctx workflow.Context) workflow.Future {
+	f, set := workflow.NewFuture(ctx)
+	g.pending = append(g.pending, set)
+	if !g.started {
+		g.started = true
+		workflow.Go(ctx, g.ask)
+		workflow.Go(ctx, g.receive)
+	}
+	return f
+}
+
+// ask sends the pending calls' permit request, and hands the outstanding
+// ones again if the budget says nothing for resubmitAfter.
+func (g *afGate) ask(ctx workflow.Context) {
+	info := workflow.GetInfo(ctx).WorkflowExecution
+	lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+		StartToCloseTimeout:    10 * time.Second,
+		ScheduleToCloseTimeout: 10 * time.Minute,
+		Summary:                "Ask the Award Force budget for permits",
+	})
+	send := func(reqs ...PermitRequest) {
+		for _, req := range reqs {
+			if err := workflow.ExecuteLocalActivity(lctx, coord.RequestPermits, req).Get(ctx, nil); err != nil {
+				workflow.GetLogger(ctx).Warn("Could not ask the Award Force budget for permits", "error", err)
+			}
+		}
+	}
+	for {
+		ok, err := workflow.AwaitWithTimeout(ctx, resubmitAfter, func() bool { return len(g.pending) > 0 })
+		if err != nil {
+			return
+		}
+		if !ok {
+			if len(g.asked) > 0 {
+				send(g.asked...) // the same IDs: a budget that holds them ignores them
+			}
+			continue
+		}
+		g.seq++
+		req := PermitRequest{
+			ID:      fmt.Sprintf("%s/%s/permits-%d", info.ID, info.RunID, g.seq),
+			ReplyTo: info.ID, ReplyRun: info.RunID, Class: g.class, N: len(g.pending),
+		}
+		g.requested = append(g.requested, g.pending...)
+		g.pending = nil
+		g.asked = append(g.asked, req)
+		send(req)
+	}
+}
+
+// receive hands each granted permit to the oldest call waiting for one.
+func (g *afGate) receive(ctx workflow.Context) {
+	ch := workflow.GetSignalChannel(ctx, PermitGrantSignal)
+	for {
+		var grant PermitGrant
+		if !ch.Receive(ctx, &grant) {
+			return
+		}
+		for range grant.N {
+			if len(g.requested) == 0 {
+				break // a resubmitted request granted twice: the extra permit goes unused
+			}
+			g.requested[0].Set(nil, nil)
+			g.requested = g.requested[1:]
+		}
+		for i := range g.asked {
+			if g.asked[i].ID == grant.Request {
+				g.asked[i].N -= grant.N
+				if g.asked[i].N <= 0 {
+					g.asked = append(g.asked[:i], g.asked[i+1:]...)
+				}
+				break
+			}
+		}
+	}
+}

@@ -1,0 +1,195 @@
+package workflows
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/mock"
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/afsync/afsync/activities"
+	"github.com/afsync/afsync/pairing"
+)
+
+// grantLog records the permits a budget hands out, with when.
+type grantLog struct {
+	at    []time.Time
+	to    []string // request IDs
+	n     []int
+	total int
+}
+
+// budgetTest runs a budget with the given rate that receives requests at
+// the given times; it ends the run after stopAfter permits (the budget's
+// own bound is far larger), through a continue-as-new.
+func budgetTest(t *testing.T, rate float64, requests map[time.Duration][]PermitRequest) (*grantLog, *BudgetState) {
+	t.Helper()
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestWorkflowEnvironment()
+	env.RegisterWorkflow(AwardForceBudget)
+	env.RegisterActivity(&Coordinator{})
+	env.OnActivity(coord.CurrentBudget, mock.Anything).Return(BudgetSettings{RatePerMinute: rate, GrantsPerRun: wanted(requests)}, nil)
+	log := &grantLog{}
+	env.OnSignalExternalWorkflow(mock.Anything, mock.Anything, mock.Anything, PermitGrantSignal, mock.Anything).Return(nil).Run(func(args mock.Arguments) {
+		g := args.Get(4).(PermitGrant)
+		log.at = append(log.at, env.Now())
+		log.to = append(log.to, g.Request)
+		log.n = append(log.n, g.N)
+		log.total += g.N
+	})
+	for at, reqs := range requests {
+		env.RegisterDelayedCallback(func() {
+			for _, r := range reqs {
+				env.SignalWorkflow(PermitSignal, r)
+			}
+		}, at)
+	}
+	env.SetTestTimeout(time.Minute)
+	env.ExecuteWorkflow(AwardForceBudget, BudgetInput{})
+	var can *workflow.ContinueAsNewError
+	err := env.GetWorkflowError()
+	require.True(t, errors.As(err, &can), "the run ends at its bound: %v", err)
+	var next BudgetInput
+	require.NoError(t, converter.GetDefaultDataConverter().FromPayloads(can.Input, &next))
+	return log, next.State
+}
+
+// wanted counts the permits requests ask for.
+func wanted(requests map[time.Duration][]PermitRequest) int {
+	n := 0
+	for _, reqs := range requests {
+		for _, r := range reqs {
+			n += r.N
+		}
+	}
+	return n
+}
+
+func permits(id, class string, n int) PermitRequest {
+	return PermitRequest{ID: id, ReplyTo: "asker-" + id, ReplyRun: "run", Class: class, N: n}
+}
+
+func TestTheBudgetPacesPermitsBelowTheRate(t *testing.T) {
+	log, _ := budgetTest(t, 60, map[time.Duration][]PermitRequest{
+		0:               {permits("a", ClassBackfill, 30)},
+		5 * time.Second: {permits("b", ClassBackfill, 30)},
+	})
+	require.Equal(t, 60, log.total)
+	// Never more than 60 in any minute: at least 60/60 s apart, with the
+	// margin, and not much more (the whole budget is used).
+	for i := 1; i < len(log.at); i++ {
+		gap := log.at[i].Sub(log.at[i-1])
+		require.GreaterOrEqual(t, gap, time.Second, "permits %d and %d", i-1, i)
+		require.LessOrEqual(t, gap, 1100*time.Millisecond, "permits %d and %d", i-1, i)
+	}
+	for i := range log.at {
+		inMinute := 0
+		for j := i; j < len(log.at) && log.at[j].Sub(log.at[i]) < time.Minute; j++ {
+			inMinute++
+		}
+		require.LessOrEqual(t, inMinute, 60)
+	}
+	span := log.at[len(log.at)-1].Sub(log.at[0])
+	require.Less(t, span.Seconds(), 59/0.97, "≥ 97%% of the rate")
+}
+
+func TestTheBudgetTakesTurnsBetweenWebhooksAndBackfills(t *testing.T) {
+	log, _ := budgetTest(t, 60, map[time.Duration][]PermitRequest{
+		0:               {permits("backfill", ClassBackfill, 50)},
+		3 * time.Second: {permits("webhook-1", ClassEvents, 1), permits("webhook-2", ClassEvents, 1)},
+	})
+	first := map[string]int{}
+	for i, id := range log.to {
+		if _, ok := first[id]; !ok {
+			first[id] = i
+		}
+	}
+	// The webhooks' permits come within a turn or two of their arrival, not
+	// after the backfill's fifty.
+	require.LessOrEqual(t, first["webhook-1"], 6, "order %v", log.to[:10])
+	require.LessOrEqual(t, first["webhook-2"], 8, "order %v", log.to[:10])
+}
+
+func TestWithoutALimitTheBudgetGrantsAtOnce(t *testing.T) {
+	log, _ := budgetTest(t, 0, map[time.Duration][]PermitRequest{
+		0: {permits("a", ClassBackfill, 500), permits("b", ClassEvents, 3)},
+	})
+	require.Equal(t, []int{3, 500}, log.n, "one grant a request, all its permits, events first")
+	require.Equal(t, log.at[0], log.at[1])
+}
+
+func TestTheBudgetCarriesWhatIsOwedAcrossContinueAsNew(t *testing.T) {
+	// The run's bound is 5 permits, while 10 are asked for and a duplicate
+	// of the request comes again.
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestWorkflowEnvironment()
+	env.RegisterWorkflow(AwardForceBudget)
+	env.RegisterActivity(&Coordinator{})
+	env.OnActivity(coord.CurrentBudget, mock.Anything).Return(BudgetSettings{RatePerMinute: 60, GrantsPerRun: 5}, nil)
+	granted := 0
+	env.OnSignalExternalWorkflow(mock.Anything, mock.Anything, mock.Anything, PermitGrantSignal, mock.Anything).Return(nil).Run(func(args mock.Arguments) {
+		granted += args.Get(4).(PermitGrant).N
+	})
+	env.RegisterDelayedCallback(func() {
+		env.SignalWorkflow(PermitSignal, permits("a", ClassBackfill, 10))
+		env.SignalWorkflow(PermitSignal, permits("a", ClassBackfill, 10)) // a resubmission
+	}, 0)
+	env.ExecuteWorkflow(AwardForceBudget, BudgetInput{})
+	var can *workflow.ContinueAsNewError
+	require.True(t, errors.As(env.GetWorkflowError(), &can))
+	var next BudgetInput
+	require.NoError(t, converter.GetDefaultDataConverter().FromPayloads(can.Input, &next))
+	require.Equal(t, 5, granted)
+	require.Len(t, next.State.Waiting[ClassBackfill], 1, "the duplicate was ignored")
+	require.Equal(t, 5, next.State.Waiting[ClassBackfill][0].N, "five permits still owed")
+	require.False(t, next.State.Next.IsZero(), "the pace carries over")
+}
+
+// A workflow's Award Force calls take permits: calls made together share
+// one request, a 429 takes a new permit after its Retry-After, and a
+// permanent refusal takes none.
+func TestAwardForceCallsTakePermits(t *testing.T) {
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestWorkflowEnvironment()
+	env.RegisterWorkflow(BackfillChunk)
+	env.RegisterActivity(&activities.AwardForce{})
+	env.RegisterActivity(&activities.Salesforce{})
+	env.RegisterActivity(&Coordinator{})
+	var asked []PermitRequest
+	env.OnActivity(coord.RequestPermits, mock.Anything, mock.Anything).Return(func(_ context.Context, req PermitRequest) error {
+		asked = append(asked, req)
+		env.RegisterDelayedCallback(func() {
+			env.SignalWorkflowByID(req.ReplyTo, PermitGrantSignal, PermitGrant{Request: req.ID, N: req.N})
+		}, 0)
+		return nil
+	})
+	tries := map[int]int{}
+	env.OnActivity(af.ListUsers, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.ListUsersInput) (activities.ListUsersResult, error) {
+		tries[in.Page]++
+		if in.Page == 2 && tries[2] == 1 {
+			return activities.ListUsersResult{}, temporal.NewApplicationErrorWithOptions("Too Many Attempts.", activities.ErrTypeAwardForceRateLimited,
+				temporal.ApplicationErrorOptions{NextRetryDelay: 3 * time.Second})
+		}
+		users := []pairing.Profile{{Slug: fmt.Sprintf("Page%dUsr", in.Page), Values: map[string]string{"email": ""}}}
+		return activities.ListUsersResult{Users: users, Total: 3, LastPage: 3}, nil
+	})
+	env.OnActivity(sf.FindRecords, mock.Anything, mock.Anything).Return(activities.FindRecordsResult{}, nil)
+	env.OnUpsertTypedSearchAttributes(mock.Anything).Return(nil)
+	env.ExecuteWorkflow(BackfillChunk, ChunkInput{Spec: *pairing.Default(), FirstPage: 1, LastPage: 3, DryRun: true})
+	require.NoError(t, env.GetWorkflowError())
+	var res ChunkResult
+	require.NoError(t, env.GetWorkflowResult(&res))
+	require.Len(t, res.Users, 3)
+	require.Equal(t, map[int]int{1: 1, 2: 2, 3: 1}, tries, "the 429 is tried again, once")
+	require.Len(t, asked, 2, "the three pages share one request; the retry takes another")
+	require.Equal(t, 3, asked[0].N)
+	require.Equal(t, 1, asked[1].N)
+	require.Equal(t, ClassBackfill, asked[0].Class)
+}
