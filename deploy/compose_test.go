@@ -12,7 +12,6 @@ import (
 
 	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/compose-spec/compose-go/v2/types"
-
 )
 
 var requiredEnv = []string{

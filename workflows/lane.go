@@ -187,9 +187,9 @@ type lane struct {
 	// gatherUntil is when the waiting people go even if no more arrive.
 	gatherUntil time.Time
 	// af makes the lane's fresh reads within the Award Force budget.
-	af *afGate
-	inFlight    int
-	batches     int
+	af       *afGate
+	inFlight int
+	batches  int
 }
 
 func (l *lane) init() {
