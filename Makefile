@@ -29,12 +29,22 @@ temporal-cli: $(TEMPORAL)
 $(TEMPORAL):
 	go install github.com/temporalio/cli/cmd/temporal@$(TEMPORAL_CLI_VERSION)
 
-# The backfill benchmark (docs/benchmarks.md): 10,000 sandbox users on the
-# real dev server, first with 2 ms latency and no rate limit, then at Award
-# Force's real 60 requests a minute.
+# The benchmarks (docs/benchmarks.md), on the real dev server with the
+# server's default task-queue partitions unless said: 10,000 sandbox users
+# backfilled with 2 ms latency and no rate limit, then at Award Force's real
+# 60 requests a minute; 6,000 at that rate with one partition, to compare;
+# registration bursts (200 in 10 s, 2,000 in a minute) as signed webhooks,
+# alone and beside a backfill. Rate-limited runs first wait a minute for the
+# start-up check's requests to leave Award Force's window.
 bench: $(TEMPORAL)
 	go run ./bench --users 10000 --latency 2ms --awardforce-limit 0
 	go run ./bench --users 10000 --latency 2ms --awardforce-limit 60
+	go run ./bench --users 6000 --latency 2ms --awardforce-limit 60
+	go run ./bench --users 6000 --latency 2ms --awardforce-limit 60 --partitions 1
+	go run ./bench --burst 200 --burst-over 10s --users 1000 --awardforce-limit 60
+	go run ./bench --burst 2000 --burst-over 60s --users 1000 --awardforce-limit 60
+	go run ./bench --burst 200 --burst-over 10s --users 6000 --burst-during-backfill --awardforce-limit 60
+	go run ./bench --burst 2000 --burst-over 60s --users 10000 --burst-during-backfill --awardforce-limit 60
 
 # The chaos drill (docs/reliability.md): 3,000 sandbox users, two backfills,
 # webhooks and manual syncs at once, faults on a large share of calls, three

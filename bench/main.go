@@ -17,6 +17,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -47,6 +48,11 @@ type options struct {
 	serverArgs    []string
 	partitions    int
 	baseline      int
+	// burst, when above 0, measures a registration burst instead of a
+	// backfill (burstDuringBackfill: both at once).
+	burst               int
+	burstOver           time.Duration
+	burstDuringBackfill bool
 }
 
 // Result is the benchmark's JSON line.
@@ -94,6 +100,9 @@ func main() {
 	f.IntVar(&o.concurrency, "concurrency", workflows.DefaultConcurrency, "backfill chunks at once")
 	f.IntVar(&o.pagesPerChunk, "pages-per-chunk", workflows.DefaultPagesPerChunk, "Award Force pages per chunk")
 	f.Uint64Var(&o.seed, "seed", 42, "sandbox data seed")
+	f.IntVar(&o.burst, "burst", 0, "instead of a backfill, measure N registrations arriving as signed webhooks over --burst-over")
+	f.DurationVar(&o.burstOver, "burst-over", 10*time.Second, "with --burst: how long the registrations take to arrive")
+	f.BoolVar(&o.burstDuringBackfill, "burst-during-backfill", false, "with --burst: run a backfill of --users users at the same time")
 	f.IntVar(&o.baseline, "baseline", 0, "instead of afsync, time a plain N-way per-user loop without durability (the yardstick)")
 	f.IntVar(&o.partitions, "partitions", 0, "task-queue partitions on the dev server (0: the server's default, four, as on Temporal Cloud)")
 	f.StringArrayVar(&o.serverArgs, "server-arg", nil, "extra argument for `temporal server start-dev` (repeatable), e.g. --server-arg=--dynamic-config-value --server-arg=KEY=VALUE")
@@ -112,64 +121,16 @@ func run(ctx context.Context, o *options, out io.Writer) error {
 		defer sb.Close()
 		return runBaseline(ctx, o, sb, out)
 	}
-	tmp, err := os.MkdirTemp("", "afsync-bench-")
+	st, err := startBench(ctx, o, out)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(tmp)
-	workerBin := filepath.Join(tmp, "worker")
-	fmt.Fprintln(out, "building the worker…")
-	if b, err := exec.CommandContext(ctx, "go", "build", "-o", workerBin, "./worker").CombinedOutput(); err != nil {
-		return fmt.Errorf("go build ./worker (run from the repository root): %v\n%s", err, b)
+	defer st.close()
+	if o.burst > 0 {
+		return runBurst(ctx, o, st, out)
 	}
-
-	srv, err := devserver.Start(ctx, devserver.Options{UIPort: -1, SearchAttributes: workflows.SearchAttributeKeys(), ExtraArgs: o.serverArgs, Partitions: o.partitions})
-	if err != nil {
-		return err
-	}
-	defer srv.Stop()
-	fmt.Fprintf(out, "seeding %d users…\n", o.users)
-	sb, err := sandbox.Start(sandbox.Options{
-		Seed:                sandbox.SeedOptions{Users: o.users, Seed: o.seed},
-		Latency:             o.latency,
-		AwardForceRateLimit: o.afLimit,
-		// A real org's allocation would not survive a plain loop; the
-		// benchmark only counts calls.
-		SalesforceDailyLimit: 10_000_000,
-	})
-	if err != nil {
-		return err
-	}
-	defer sb.Close()
-
-	worker := exec.CommandContext(ctx, workerBin, "--log-level", "warn")
-	worker.Env = append(os.Environ(), "TEMPORAL_ADDRESS="+srv.Address, "TEMPORAL_NAMESPACE="+srv.Namespace,
-		"AWARDFORCE_RATE_LIMIT="+strconv.Itoa(o.afLimit), "AFSYNC_CONFIG=")
-	for k, v := range sb.Env() {
-		worker.Env = append(worker.Env, k+"="+v)
-	}
-	worker.Stdout, worker.Stderr = os.Stderr, os.Stderr
-	if err := worker.Start(); err != nil {
-		return err
-	}
-	defer func() { _ = worker.Process.Kill(); _ = worker.Wait() }()
-
-	c, err := client.DialContext(ctx, client.Options{HostPort: srv.Address, Namespace: srv.Namespace})
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	if err := waitForPollers(ctx, c); err != nil {
-		return err
-	}
-	// Let the preflight's requests leave the rate-limit window, then count
-	// only what the backfill does.
-	if o.afLimit > 0 {
-		time.Sleep(time.Minute + time.Second)
-	}
-	sb.AwardForce.ResetStats()
-	sb.Salesforce.ResetStats()
-
+	srv, sb, worker, c := st.srv, st.sb, st.worker, st.c
+	_ = srv
 	spec := pairing.Default()
 	fmt.Fprintln(out, "backfilling…")
 	start := time.Now()
@@ -201,7 +162,7 @@ func run(ctx context.Context, o *options, out io.Writer) error {
 		PeakWorkerMemoryMiB:  round(peak, 1),
 		Created:              p.Created, Updated: p.Updated, Unchanged: p.Unchanged, Skipped: p.Skipped, Ambiguous: p.Ambiguous, Failed: p.Failed,
 		LatencyMillis: float64(o.latency.Microseconds()) / 1000, AwardForceLimitPerMin: o.afLimit, Partitions: cmp.Or(o.partitions, 4),
-		Concurrency: o.concurrency, PagesPerChunk: o.pagesPerChunk, CPUs: runtime.NumCPU(),
+		Concurrency: o.concurrency, PagesPerChunk: o.pagesPerChunk, CPUs: cpus(),
 	}
 	if o.afLimit > 0 {
 		// Without profile fields a backfill needs one list request per 100 users.
@@ -222,6 +183,93 @@ func run(ctx context.Context, o *options, out io.Writer) error {
 	}
 	fmt.Fprintln(out, string(line))
 	return nil
+}
+
+// benchStack is the benchmark's world: the dev server, the sandbox, the
+// worker in its own process serving its HTTP endpoints, and a client.
+type benchStack struct {
+	srv      *devserver.Server
+	sb       *sandbox.Sandbox
+	worker   *exec.Cmd
+	c        client.Client
+	httpAddr string
+	closers  []func()
+}
+
+func (b *benchStack) close() {
+	for i := len(b.closers) - 1; i >= 0; i-- {
+		b.closers[i]()
+	}
+}
+
+// startBench builds and starts everything, waits for the worker to poll
+// and, under a rate limit, for the start-up check's requests to leave
+// Award Force's window, then zeroes the simulators' counters.
+func startBench(ctx context.Context, o *options, out io.Writer) (_ *benchStack, err error) {
+	b := &benchStack{}
+	defer func() {
+		if err != nil {
+			b.close()
+		}
+	}()
+	tmp, err := os.MkdirTemp("", "afsync-bench-")
+	if err != nil {
+		return nil, err
+	}
+	b.closers = append(b.closers, func() { os.RemoveAll(tmp) })
+	workerBin := filepath.Join(tmp, "worker")
+	fmt.Fprintln(out, "building the worker…")
+	if out, err := exec.CommandContext(ctx, "go", "build", "-o", workerBin, "./worker").CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("go build ./worker (run from the repository root): %v\n%s", err, out)
+	}
+	if b.srv, err = devserver.Start(ctx, devserver.Options{UIPort: -1, SearchAttributes: workflows.SearchAttributeKeys(), ExtraArgs: o.serverArgs, Partitions: o.partitions}); err != nil {
+		return nil, err
+	}
+	b.closers = append(b.closers, func() { _ = b.srv.Stop() })
+	fmt.Fprintf(out, "seeding %d users…\n", o.users)
+	if b.sb, err = sandbox.Start(sandbox.Options{
+		Seed:                sandbox.SeedOptions{Users: o.users, Seed: o.seed},
+		Latency:             o.latency,
+		AwardForceRateLimit: o.afLimit,
+		// A real org's allocation would not survive a plain loop; the
+		// benchmark only counts calls.
+		SalesforceDailyLimit: 10_000_000,
+	}); err != nil {
+		return nil, err
+	}
+	b.closers = append(b.closers, b.sb.Close)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	b.httpAddr = l.Addr().String()
+	l.Close()
+	b.worker = exec.CommandContext(ctx, workerBin, "--log-level", "warn")
+	b.worker.Env = append(os.Environ(), "TEMPORAL_ADDRESS="+b.srv.Address, "TEMPORAL_NAMESPACE="+b.srv.Namespace,
+		"AWARDFORCE_RATE_LIMIT="+strconv.Itoa(o.afLimit), "AFSYNC_CONFIG=", "AFSYNC_HTTP_ADDR="+b.httpAddr)
+	for k, v := range b.sb.Env() {
+		b.worker.Env = append(b.worker.Env, k+"="+v)
+	}
+	b.worker.Stdout, b.worker.Stderr = os.Stderr, os.Stderr
+	if err := b.worker.Start(); err != nil {
+		return nil, err
+	}
+	b.closers = append(b.closers, func() { _ = b.worker.Process.Kill(); _ = b.worker.Wait() })
+	if b.c, err = client.DialContext(ctx, client.Options{HostPort: b.srv.Address, Namespace: b.srv.Namespace}); err != nil {
+		return nil, err
+	}
+	b.closers = append(b.closers, b.c.Close)
+	if err := waitForPollers(ctx, b.c); err != nil {
+		return nil, err
+	}
+	// Let the preflight's requests leave the rate-limit window, then count
+	// only what the benchmark does.
+	if o.afLimit > 0 {
+		time.Sleep(time.Minute + time.Second)
+	}
+	b.sb.AwardForce.ResetStats()
+	b.sb.Salesforce.ResetStats()
+	return b, nil
 }
 
 func waitForPollers(ctx context.Context, c client.Client) error {
@@ -299,3 +347,5 @@ func round(x float64, digits int) float64 {
 	}
 	return float64(int64(x*p+0.5)) / p
 }
+
+func cpus() int { return runtime.NumCPU() }

@@ -23,10 +23,14 @@ type Burst struct {
 	Seed uint64 `json:"seed"`
 }
 
-// BurstResult names who registered and who was edited, in order.
+// BurstResult names who registered and who was edited, in order, and
+// when (the moment each was handed to the simulator, which delivers its
+// webhook at once).
 type BurstResult struct {
-	Registered []string `json:"registered"`
-	Edited     []string `json:"edited"`
+	Registered   []string    `json:"registered"`
+	RegisteredAt []time.Time `json:"registered_at"`
+	Edited       []string    `json:"edited"`
+	EditedAt     []time.Time `json:"edited_at"`
 }
 
 // Burst plays b on the Award Force simulator and returns when it is done
@@ -56,12 +60,15 @@ func (s *Sandbox) Burst(ctx context.Context, b Burst) BurstResult {
 		if register || len(existing) == 0 {
 			regs--
 			p := person(r, fmt.Sprintf("burst-%d-%d", b.Seed, len(out.Registered)))
+			at := time.Now()
 			u := s.AwardForce.Register(p)
 			out.Registered = append(out.Registered, u.Slug)
+			out.RegisteredAt = append(out.RegisteredAt, at)
 			continue
 		}
 		edits--
 		u := existing[r.IntN(len(existing))]
+		out.EditedAt = append(out.EditedAt, time.Now())
 		s.AwardForce.Edit(u.Slug, func(u *afsim.User) {
 			u.LastName = strings.SplitN(u.LastName, " (", 2)[0] + fmt.Sprintf(" (%d)", r.IntN(1000))
 		})

@@ -9,6 +9,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/afsync/afsync/activities"
+	"github.com/afsync/afsync/pairing"
 )
 
 // Backfill defaults; BackfillInput may override them.
@@ -63,6 +64,9 @@ type backfill struct {
 	running  []string // IDs of the chunks in flight, oldest first
 	launched int
 	fatal    error
+	// firstPage is the first page, listed to count the users, for the
+	// first chunk.
+	firstPage []pairing.Profile
 }
 
 // progress answers ProgressQuery.
@@ -84,16 +88,26 @@ func (b *backfill) applyDefaults() {
 	}
 }
 
-// start counts the users (one request for one user) so that progress has a
-// total, and opens the books.
+// start counts the users so that progress has a total, and opens the
+// books. Within the Award Force budget the count is the first page itself,
+// handed to the first chunk: no request is spent on counting alone.
 func (b *backfill) start(ctx workflow.Context) error {
 	ctx = workflow.WithActivityOptions(ctx, backfillAwardForceOptions())
+	gate := newAFGate(ctx, ClassBackfill)
 	var probe activities.ListUsersResult
 	in := activities.ListUsersInput{Page: 1, PerPage: 1, Filter: b.in.Filter}
+	if gate.budgeted {
+		in.PerPage = activities.PageSize
+	}
 	ctx = summarized(ctx, "Count the Award Force users to pair")
-	gate := newAFGate(ctx, ClassBackfill)
 	if err := gate.call(ctx, af.ListUsers, in).Get(ctx, &probe); err != nil {
 		return err
+	}
+	if gate.budgeted {
+		b.firstPage = probe.Users
+		if b.firstPage == nil {
+			b.firstPage = []pairing.Profile{}
+		}
 	}
 	total := probe.Total
 	if b.in.Limit > 0 {
@@ -146,6 +160,9 @@ func (b *backfill) launch(ctx workflow.Context) {
 	first := b.state.NextPage
 	last := min(first+b.in.PagesPerChunk-1, b.state.LastPage)
 	in := ChunkInput{Spec: b.in.Spec, Filter: b.in.Filter, FirstPage: first, LastPage: last, DryRun: b.in.DryRun}
+	if first == 1 && b.firstPage != nil {
+		in.FirstPageUsers, b.firstPage = b.firstPage, nil
+	}
 	if b.in.Limit > 0 {
 		in.MaxUsers = min(b.in.Limit-(first-1)*activities.PageSize, (last-first+1)*activities.PageSize)
 	}

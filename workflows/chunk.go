@@ -204,7 +204,14 @@ func (c *chunk) list(ctx workflow.Context) error {
 	pages := make([][]pairing.Profile, n)
 	sel := workflow.NewSelector(ctx)
 	var failed error
-	for i := range n {
+	listed := 0
+	if c.in.FirstPageUsers != nil {
+		// The backfill listed the first page already, to count the users.
+		pages[0] = c.in.FirstPageUsers
+		c.progress.Listed = len(pages[0])
+		listed = 1
+	}
+	for i := listed; i < n; i++ {
 		p := c.in.FirstPage + i
 		in := activities.ListUsersInput{Page: p, PerPage: activities.PageSize, Filter: c.in.Filter}
 		f := c.af.call(summarized(ctx, "List Award Force users, page %d", p), af.ListUsers, in)
@@ -222,7 +229,7 @@ func (c *chunk) list(ctx workflow.Context) error {
 			}
 		})
 	}
-	for range n {
+	for range n - listed {
 		sel.Select(ctx)
 		if failed != nil {
 			return failed

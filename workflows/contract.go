@@ -346,6 +346,9 @@ type ChunkInput struct {
 	// MaxUsers caps the users taken from these pages (for --limit); 0 means all.
 	MaxUsers int  `json:"max_users,omitempty"`
 	DryRun   bool `json:"dry_run,omitempty"`
+	// FirstPageUsers, when not nil, is FirstPage already listed (the
+	// backfill's count): the chunk does not list it again.
+	FirstPageUsers []pairing.Profile `json:"first_page_users,omitempty"`
 }
 
 // ChunkResult is the audit of one chunk: every user's result.

@@ -232,6 +232,19 @@ func TestAChunkHandsItsUsersToTheirLanes(t *testing.T) {
 	require.Equal(t, len(f.requests), p.SalesforceCalls, "each reply's share of calls is tallied")
 }
 
+func TestTheBackfillsCountIsTheFirstChunksFirstPage(t *testing.T) {
+	w := newWorld(250)
+	f := &fakeLanes{}
+	env := laneBackfillEnv(w, f)
+	env.ExecuteWorkflow(Backfill, BackfillInput{Spec: *pairing.Default(), PagesPerChunk: 2})
+	require.NoError(t, env.GetWorkflowError())
+	var p Progress
+	require.NoError(t, env.GetWorkflowResult(&p))
+	require.Equal(t, 250, p.Seen)
+	require.Equal(t, 3, w.lists, "three pages of 100, each listed once: the count is page 1")
+	require.Equal(t, 3, p.AwardForceCalls)
+}
+
 func TestUsersSharingAnIdentifierGoToOneLane(t *testing.T) {
 	w := newWorld(0)
 	for i, slug := range []string{"SharerAa", "SharerBb", "SharerCc", "AloneDdd"} {
