@@ -64,13 +64,19 @@ func (d *direct) do(method, path string, body any) (int, []byte) {
 	return w.Code, w.Body.Bytes()
 }
 
-// queryAll runs soql and follows nextRecordsUrl, returning every page in a
+// pages runs soql and follows nextRecordsUrl, returning every page in a
 // comparable form: status, envelope and records, with the locator (which
 // differs between runs) reduced to the offset it resumes at.
-func (d *direct) queryAll(soql string) string {
+func (d *direct) pages(soql string) string {
+	d.tb.Helper()
+	return d.pagesOf("query", soql)
+}
+
+// pagesOf is pages through resource, query or queryAll.
+func (d *direct) pagesOf(resource, soql string) string {
 	d.tb.Helper()
 	var sb strings.Builder
-	status, body := d.do(http.MethodGet, q(soql), nil)
+	status, body := d.do(http.MethodGet, "/"+resource+"?q="+url.QueryEscape(soql), nil)
 	for pages := 0; ; pages++ {
 		fmt.Fprintf(&sb, "%d ", status)
 		if status != http.StatusOK || pages > 100 {
@@ -279,7 +285,20 @@ func (ds *dataset) build() {
 		return m
 	}
 	for range rng.IntN(25) {
-		switch rng.IntN(7) {
+		switch rng.IntN(8) {
+		case 7:
+			// Someone merges or deletes records in Salesforce.
+			live := d.s.Records("Contact")
+			if len(live) < 3 {
+				continue
+			}
+			rng.Shuffle(len(live), func(i, j int) { live[i], live[j] = live[j], live[i] })
+			id := func(i int) string { return live[i]["Id"].(string) }
+			if rng.IntN(3) == 0 {
+				_ = d.s.DeleteAs("Contact", id(0))
+			} else if err := d.s.Merge("Contact", id(0), id(1), id(2)); err != nil {
+				d.tb.Fatal(err)
+			}
 		case 0:
 			_, body := d.do(http.MethodPost, "/sobjects/Contact", ds.contactFields())
 			created(body)
@@ -370,7 +389,12 @@ func (ds *dataset) contactCond(depth int) string {
 		}
 		return strings.Join(terms, " "+op+" ")
 	}
-	switch rng.IntN(14) {
+	switch rng.IntN(16) {
+	case 13:
+		return "IsDeleted = " + ds.pick([]string{"true", "false"})
+	case 14:
+		// Every record is stamped after 2000 and before 2100.
+		return ds.pick([]string{"SystemModstamp", "CreatedDate"}) + ds.pick([]string{" > 2000-01-01T00:00:00Z", " < 2100-01-01T00:00:00.000+0000", " <= 2000-01-01T00:00:00+00:00"})
 	case 0, 1:
 		return "Email = " + email()
 	case 2:
@@ -459,7 +483,7 @@ func TestIndexedQueriesMatchScan(t *testing.T) {
 		}
 		ds.d = newDirect(t, Options{QueryPageSize: 1 + ds.rng.IntN(4)})
 		ds.build()
-		for range queries {
+		for i := range queries {
 			soql := ds.query()
 			pq, err := ParseSOQL(soql)
 			if err != nil {
@@ -469,15 +493,23 @@ func TestIndexedQueriesMatchScan(t *testing.T) {
 			if planProbe(ds.d.s.objects[strings.ToLower(pq.Object)], pq.Where) != nil {
 				indexed++
 			}
-			ds.d.s.forceScan.Store(false)
-			got := ds.d.queryAll(soql)
-			ds.d.s.forceScan.Store(true)
-			want := ds.d.queryAll(soql)
-			if got != want {
-				t.Fatalf("seed %d: %s\nindexed:\n%s\nscan:\n%s", seed, soql, got, want)
+			// queryAll too, for a third of the queries: the recycle bin
+			// is searched beside the indexes.
+			resources := []string{"query"}
+			if i%3 == 0 {
+				resources = append(resources, "queryAll")
 			}
-			if !strings.HasPrefix(got, "200 ") {
-				t.Fatalf("seed %d: %s: %s", seed, soql, got)
+			for _, resource := range resources {
+				ds.d.s.forceScan.Store(false)
+				got := ds.d.pagesOf(resource, soql)
+				ds.d.s.forceScan.Store(true)
+				want := ds.d.pagesOf(resource, soql)
+				if got != want {
+					t.Fatalf("seed %d: %s %s\nindexed:\n%s\nscan:\n%s", seed, resource, soql, got, want)
+				}
+				if !strings.HasPrefix(got, "200 ") {
+					t.Fatalf("seed %d: %s %s: %s", seed, resource, soql, got)
+				}
 			}
 		}
 	}
@@ -507,13 +539,13 @@ func TestQueriesDuringWrites(t *testing.T) {
 	for range 4 {
 		wg.Go(func() {
 			for i := range 30 {
-				d.queryAll(fmt.Sprintf("SELECT Id, Email, LastName FROM Contact WHERE Email = 'u%d@example.org'", i%10))
-				d.queryAll("SELECT Id, Email FROM Contact WHERE LastName IN ('n', 'w') ORDER BY Email")
+				d.pages(fmt.Sprintf("SELECT Id, Email, LastName FROM Contact WHERE Email = 'u%d@example.org'", i%10))
+				d.pages("SELECT Id, Email FROM Contact WHERE LastName IN ('n', 'w') ORDER BY Email")
 			}
 		})
 	}
 	wg.Wait()
-	if got := d.queryAll("SELECT Id FROM Contact WHERE Email = 'U3@EXAMPLE.ORG' LIMIT 0"); !strings.HasPrefix(got, "200 ") {
+	if got := d.pages("SELECT Id FROM Contact WHERE Email = 'U3@EXAMPLE.ORG' LIMIT 0"); !strings.HasPrefix(got, "200 ") {
 		t.Fatal(got)
 	}
 }
@@ -559,7 +591,7 @@ func TestExternalIDMatchesLikeQueries(t *testing.T) {
 	if status != http.StatusOK || !strings.Contains(string(body), id) {
 		t.Fatalf("upsert: %d %s, want an update of %s", status, body, id)
 	}
-	if got := d.queryAll("SELECT Title FROM Contact WHERE AwardForce_Slug__c = '\u212aIS\u017f'"); !strings.Contains(got, `"Title":"t"`) {
+	if got := d.pages("SELECT Title FROM Contact WHERE AwardForce_Slug__c = '\u212aIS\u017f'"); !strings.Contains(got, `"Title":"t"`) {
 		t.Fatalf("query: %s", got)
 	}
 
@@ -569,7 +601,7 @@ func TestExternalIDMatchesLikeQueries(t *testing.T) {
 	if status != http.StatusCreated || strings.Contains(string(body), id) {
 		t.Fatalf("case-sensitive upsert: %d %s, want a new record", status, body)
 	}
-	if got := d.queryAll("SELECT Id FROM Contact WHERE AwardForce_Slug__c = 'KISS'"); !strings.Contains(got, `"totalSize":2`) {
+	if got := d.pages("SELECT Id FROM Contact WHERE AwardForce_Slug__c = 'KISS'"); !strings.Contains(got, `"totalSize":2`) {
 		t.Fatalf("queries stay case-insensitive: %s", got)
 	}
 }

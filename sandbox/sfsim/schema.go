@@ -10,7 +10,7 @@ import (
 type fieldDef struct {
 	Name       string
 	Label      string
-	Type       string // id, string, email, phone, picklist, textarea, reference, datetime
+	Type       string // id, string, email, phone, picklist, textarea, reference, datetime, boolean
 	Length     int
 	Createable bool
 	Updateable bool
@@ -25,6 +25,7 @@ type fieldDef struct {
 	DefaultID     bool     // Name on a custom object defaults to the record Id
 	Picklist      []string // picklist values
 	RefPrefix     string   // key prefix a reference must carry
+	RefTo         string   // the object a reference names, for describe
 }
 
 func (f *fieldDef) defaulted() bool { return f.Default != "" || f.DefaultID || !f.Createable }
@@ -32,8 +33,15 @@ func (f *fieldDef) defaulted() bool { return f.Default != "" || f.DefaultID || !
 // required reports whether create must supply the field.
 func (f *fieldDef) required() bool { return !f.Nillable && f.Createable && !f.defaulted() }
 
-// isText reports whether values compare case-insensitively in queries.
-func (f *fieldDef) isText() bool { return f.Type != "id" && f.Type != "reference" }
+// isText reports whether values compare case-insensitively in queries:
+// every type but ids, references, date-times and booleans.
+func (f *fieldDef) isText() bool {
+	switch f.Type {
+	case "id", "reference", "datetime", "boolean":
+		return false
+	}
+	return true
+}
 
 // matchFolds reports whether an upsert, or a GET by external id, matches
 // f's values case-insensitively. As on the platform, external-ID matching is
@@ -67,20 +75,39 @@ type objectDef struct {
 	Label     string
 	KeyPrefix string
 	Custom    bool
+	// Mergeable objects (Contact, Lead) can be merged and carry
+	// MasterRecordId.
+	Mergeable bool
 	Fields    []*fieldDef
 	byLower   map[string]*fieldDef
 }
 
 func (o *objectDef) field(name string) *fieldDef { return o.byLower[strings.ToLower(name)] }
 
+// userPrefix is the key prefix of User ids.
+const userPrefix = "005"
+
+// newObject defines an object with the system fields every object has, in
+// the platform's order: Id, IsDeleted (and MasterRecordId on Contact and
+// Lead) first, the audit fields last. None of them is createable or
+// updateable through the API.
 func newObject(name, label, prefix string, fields ...*fieldDef) *objectDef {
-	o := &objectDef{Name: name, Label: label, KeyPrefix: prefix, Custom: strings.HasSuffix(name, "__c"), byLower: map[string]*fieldDef{}}
+	o := &objectDef{Name: name, Label: label, KeyPrefix: prefix, Custom: strings.HasSuffix(name, "__c"), Mergeable: name == "Contact" || name == "Lead", byLower: map[string]*fieldDef{}}
 	sys := []*fieldDef{
 		{Name: "Id", Label: label + " ID", Type: "id", Length: 18, IDLookup: true},
+		{Name: "IsDeleted", Label: "Deleted", Type: "boolean"},
+	}
+	if o.Mergeable {
+		sys = append(sys, &fieldDef{Name: "MasterRecordId", Label: "Master Record ID", Type: "reference", Length: 18, Nillable: true, RefPrefix: prefix, RefTo: name})
+	}
+	user := func(name, label string) *fieldDef {
+		return &fieldDef{Name: name, Label: label, Type: "reference", Length: 18, RefPrefix: userPrefix, RefTo: "User"}
 	}
 	tail := []*fieldDef{
 		{Name: "CreatedDate", Label: "Created Date", Type: "datetime"},
+		user("CreatedById", "Created By ID"),
 		{Name: "LastModifiedDate", Label: "Last Modified Date", Type: "datetime"},
+		user("LastModifiedById", "Last Modified By ID"),
 		{Name: "SystemModstamp", Label: "System Modstamp", Type: "datetime"},
 	}
 	o.Fields = append(append(sys, fields...), tail...)
@@ -130,7 +157,7 @@ func schema() map[string]*objectDef {
 	leadSource := typed("picklist", "LeadSource", "Lead Source", 255)
 	leadSource.Picklist = leadSources
 	account := typed("reference", "AccountId", "Account ID", 18)
-	account.RefPrefix = "001"
+	account.RefPrefix, account.RefTo = "001", "Account"
 	contact := newObject("Contact", "Contact", "003",
 		text("FirstName", "First Name", 40),
 		requiredText("LastName", "Last Name", 80),
@@ -184,11 +211,9 @@ func (o *objectDef) describe() map[string]any {
 		for _, v := range f.Picklist {
 			pl = append(pl, map[string]any{"value": v, "label": v, "active": true, "defaultValue": f.Default == v})
 		}
-		var refTo []string
-		if f.Type == "reference" {
-			refTo = []string{"Account"}
-		} else {
-			refTo = []string{}
+		refTo := []string{}
+		if f.RefTo != "" {
+			refTo = []string{f.RefTo}
 		}
 		fields = append(fields, map[string]any{
 			"name":              f.Name,
@@ -279,7 +304,9 @@ func coerce(f *fieldDef, v any) (any, *apiError) {
 		return fmt.Sprint(v), nil
 	case interface{ String() string }: // json.Number
 		return v.String(), nil
-	case float64:
+	case float64, int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64:
+		// Decoded JSON holds json.Numbers; Go callers (EditAs) may pass
+		// plain numbers.
 		return fmt.Sprint(v), nil
 	default:
 		return nil, &apiError{Code: "JSON_PARSER_ERROR", Message: fmt.Sprintf("Cannot deserialize instance of %s from %T value", f.Type, v), Fields: []string{f.Name}}

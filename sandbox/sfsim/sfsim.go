@@ -31,7 +31,27 @@
 //
 // As on the platform, a write goes on after its client hangs up: one that
 // has arrived is carried out even if the client disconnects during the
-// simulated latency. It depends only on the standard library.
+// simulated latency.
+//
+// It models the ways the org changes on its own, through people working in
+// Salesforce rather than the API:
+//
+//   - every record carries CreatedById and LastModifiedById: the
+//     integration user (IntegrationUserID) for API writes, OtherUserID for
+//     Insert and the admin actions below, so a sync can ignore its own
+//     writes;
+//   - EditAs, DeleteAs and Merge (Contact and Lead) change, delete and
+//     merge records as OtherUserID;
+//   - deleted records, by the API or DeleteAs, and merged ones stay 15
+//     days in the recycle bin: IsDeleted true, MasterRecordId naming a
+//     merge's survivor. Queries and reads by id no longer see them (404
+//     ENTITY_IS_DELETED); GET /queryAll does;
+//   - GET /sobjects/{Obj}/updated/ and /deleted/ list what changed in a
+//     window, with a latestDateCovered that stays before any write still in
+//     progress; SOQL compares date-times, as in
+//     WHERE SystemModstamp > 2026-12-01T04:05:06Z.
+//
+// It depends only on the standard library.
 package sfsim
 
 import (
@@ -108,15 +128,19 @@ type Stats struct {
 	// validation errors). Token requests and rejected sessions are not
 	// charged.
 	APICalls int
-	// Queries counts query requests, first pages and nextRecordsUrl pages.
+	// Queries counts query and queryAll requests, first pages and
+	// nextRecordsUrl pages.
 	Queries int
 	// Writes counts records created, updated or deleted and committed.
 	Writes int
 	// ByRoute counts charged API calls by route, such as
 	// "POST /composite/sobjects", "PATCH /sobjects/Contact/{id}",
 	// "PATCH /sobjects/Contact/AwardForce_Slug__c/{value}", "GET /query" and
-	// "GET /query/{locator}". Object and field names appear as the client
-	// sent them; ids, external id values and locators are templated.
+	// "GET /query/{locator}", "GET /queryAll", "GET /queryAll/{locator}",
+	// "GET /sobjects/Contact/updated" and "GET /sobjects/Contact/deleted"
+	// (with or without the trailing slash). Object and field names appear
+	// as the client sent them; ids, external id values, locators and
+	// query parameters are templated or left out.
 	ByRoute map[string]int
 	// TokenRequests counts requests to the token endpoint, failed ones too.
 	TokenRequests int
@@ -150,6 +174,10 @@ type Server struct {
 	rng           *rand.Rand // Chaos's randomness
 	cursors       map[string]*cursor
 	cursorID      uint64
+	// inflight holds the arrival of every write still in progress: a late
+	// commit not yet carried out, a transaction waiting out WriteTime.
+	// The replication resources cover no later than the earliest.
+	inflight map[*call]time.Time
 
 	// forceScan makes queries scan every record instead of using the
 	// indexes; tests set it to compare the two.
@@ -173,16 +201,17 @@ func New(opts Options) *Server {
 	}
 	opts.WriteTime = max(opts.WriteTime, 0)
 	s := &Server{
-		opts:    opts,
-		objects: schema(),
-		sigKey:  randomBytes(32),
-		orgID:   makeID("00D", 1),
-		userID:  makeID("005", 1),
-		tables:  map[string]*table{},
-		tokens:  map[string]time.Time{},
-		cursors: map[string]*cursor{},
-		stats:   newStats(),
-		rng:     rand.New(rand.NewPCG(0, chaosStream)),
+		opts:     opts,
+		objects:  schema(),
+		sigKey:   randomBytes(32),
+		orgID:    makeID("00D", 1),
+		userID:   makeID("005", 1),
+		tables:   map[string]*table{},
+		tokens:   map[string]time.Time{},
+		cursors:  map[string]*cursor{},
+		inflight: map[*call]time.Time{},
+		stats:    newStats(),
+		rng:      rand.New(rand.NewPCG(0, chaosStream)),
 	}
 	for _, o := range s.objects {
 		s.tables[o.Name] = newTable(o)
@@ -349,7 +378,8 @@ type call struct {
 	version string
 	segs    []string
 	body    []byte
-	pq      *preparedQuery // the prepared query of a GET /query
+	pq      *preparedQuery // the prepared query of a GET /query or /queryAll
+	arrival time.Time
 }
 
 // horizon returns the moment after which a request that arrived at arrival
@@ -392,11 +422,11 @@ func (s *Server) serve(r *http.Request, body []byte, bodyErr error, arrival time
 	if bodyErr != nil {
 		return errReply(http.StatusBadRequest, "JSON_PARSER_ERROR", "could not read request body")
 	}
-	c := &call{method: r.Method, query: r.URL.Query(), version: version, segs: segs, body: body}
+	c := &call{method: r.Method, query: r.URL.Query(), version: version, segs: segs, body: body, arrival: arrival}
 	// A query is parsed and resolved against the (immutable) schema before
 	// the lock; its errors are still answered only after the checks below.
-	if r.Method == http.MethodGet && len(segs) == 1 && segs[0] == "query" {
-		c.pq = s.prepareQuery(version, c.query.Get("q"))
+	if r.Method == http.MethodGet && len(segs) == 1 && (segs[0] == "query" || segs[0] == "queryAll") {
+		c.pq = s.prepareQuery(version, c.query.Get("q"), segs[0] == "queryAll")
 	}
 
 	s.mu.Lock()
@@ -450,6 +480,10 @@ func (s *Server) serve(r *http.Request, body []byte, bodyErr error, arrival time
 // stopped with nothing more written.
 func (s *Server) execute(c *call, horizon time.Time) reply {
 	rep := s.route(c)
+	if _, late := s.inflight[c]; rep.then != nil && !late {
+		s.inflight[c] = c.arrival
+		defer delete(s.inflight, c)
+	}
 	for rep.then != nil {
 		then := rep.then
 		s.mu.Unlock()
@@ -468,6 +502,7 @@ func (s *Server) execute(c *call, horizon time.Time) reply {
 // caller holds s.mu. Nobody hears of the outcome.
 func (s *Server) commitLater(c *call, horizon time.Time, delay time.Duration) {
 	wait := min(delay, time.Until(horizon))
+	s.inflight[c] = c.arrival
 	time.AfterFunc(wait, func() {
 		s.mu.Lock()
 		defer s.mu.Unlock()
@@ -475,6 +510,7 @@ func (s *Server) commitLater(c *call, horizon time.Time, delay time.Duration) {
 		// late (the slack in horizon absorbs that); only a WriteTime wait
 		// that would end past horizon stops it.
 		s.execute(c, horizon)
+		delete(s.inflight, c)
 	})
 }
 
@@ -482,8 +518,10 @@ func (s *Server) commitLater(c *call, horizon time.Time, delay time.Duration) {
 func routeKey(method string, segs []string) string {
 	p := append([]string(nil), segs...)
 	switch {
-	case len(p) == 2 && p[0] == "query":
+	case len(p) == 2 && (p[0] == "query" || p[0] == "queryAll"):
 		p[1] = "{locator}"
+	case replication(p) != "":
+		p = p[:3]
 	case len(p) == 3 && p[0] == "sobjects" && p[2] != "describe":
 		p[2] = "{id}"
 	case len(p) == 4 && p[0] == "sobjects":
@@ -509,7 +547,13 @@ func (s *Server) route(c *call) reply {
 		}
 		s.stats.Queries++
 		return s.query(c.pq)
-	case len(segs) == 2 && segs[0] == "query":
+	case len(segs) == 1 && segs[0] == "queryAll":
+		if m != http.MethodGet {
+			return methodNotAllowed(m, "GET")
+		}
+		s.stats.Queries++
+		return s.query(c.pq)
+	case len(segs) == 2 && (segs[0] == "query" || segs[0] == "queryAll"):
 		if m != http.MethodGet {
 			return methodNotAllowed(m, "GET")
 		}
@@ -519,6 +563,12 @@ func (s *Server) route(c *call) reply {
 		o := s.objects[strings.ToLower(segs[1])]
 		if o == nil {
 			return notFound()
+		}
+		if kind := replication(segs); kind != "" {
+			if m != http.MethodGet {
+				return methodNotAllowed(m, "GET")
+			}
+			return s.replicate(o, kind, c.query)
 		}
 		switch len(segs) {
 		case 2:

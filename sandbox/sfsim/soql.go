@@ -12,9 +12,11 @@ import (
 //
 //	SELECT f[, f…] FROM Obj [WHERE cond] [ORDER BY f [ASC|DESC] [NULLS FIRST|LAST]] [LIMIT n]
 //
-// where cond combines comparisons (=, !=, IN, NOT IN) with AND / OR and
-// parentheses. As in real SOQL, AND and OR cannot be mixed at one level
-// without parentheses.
+// where cond combines comparisons (=, !=, <, <=, >, >=, IN, NOT IN) with
+// AND / OR and parentheses. As in real SOQL, AND and OR cannot be mixed at
+// one level without parentheses. Literals are quoted strings, numbers, true,
+// false, null and unquoted ISO 8601 date-times such as 2026-12-01T04:05:06Z,
+// 2026-12-01T04:05:06+00:00 or 2026-12-01T04:05:06.000+0000.
 type Query struct {
 	// Fields are the selected field names as written in the query.
 	Fields []string
@@ -42,9 +44,10 @@ type Condition interface{ isCondition() }
 // Comparison is `Field Op Value` or `Field [NOT] IN (values…)`.
 type Comparison struct {
 	Field string
-	// Op is one of "=", "!=", "IN", "NOT IN".
+	// Op is one of "=", "!=", "<", "<=", ">", ">=", "IN", "NOT IN".
 	Op string
-	// Values holds one literal for = and !=, one or more for IN / NOT IN.
+	// Values holds one literal for the binary operators, one or more for
+	// IN / NOT IN.
 	Values []Literal
 }
 
@@ -67,10 +70,15 @@ const (
 	LiteralNull
 	LiteralNumber
 	LiteralBool
+	// LiteralDateTime is an unquoted ISO 8601 date-time with seconds and a
+	// zone (Z, ±hh:mm or ±hhmm), optionally with 1 to 3 fractional digits.
+	LiteralDateTime
 )
 
 // Literal is a value in a WHERE clause. For strings Value is the decoded
-// text (escapes resolved); for numbers and booleans it is the source text.
+// text (escapes resolved); for numbers and booleans it is the source text;
+// for date-times it is the instant in UTC in the platform's form,
+// 2006-01-02T15:04:05.000+0000.
 type Literal struct {
 	Kind  LiteralKind
 	Value string
@@ -116,7 +124,8 @@ const (
 	tIdent
 	tString
 	tNumber
-	tPunct // ( ) , = !=
+	tDateTime // text is the instant in the platform's UTC form
+	tPunct    // ( ) , = != < <= > >=
 )
 
 type token struct {
@@ -146,6 +155,16 @@ func lex(q string) ([]token, error) {
 			}
 			toks = append(toks, token{tIdent, q[i:j], i})
 			i = j
+		case c >= '0' && c <= '9' && dateTimeStart(q[i:]):
+			t, n, ok := lexDateTime(q[i:])
+			if !ok {
+				return nil, malformed("invalid date-time literal at position %d", i)
+			}
+			if i+n < len(q) && isIdentPart(q[i+n]) {
+				return nil, malformed("unexpected token at position %d", i+n)
+			}
+			toks = append(toks, token{tDateTime, t.UTC().Format(dateLayout), i})
+			i += n
 		case c >= '0' && c <= '9' || (c == '-' || c == '+') && i+1 < len(q) && q[i+1] >= '0' && q[i+1] <= '9':
 			j := i + 1
 			for j < len(q) && (q[j] >= '0' && q[j] <= '9' || q[j] == '.') {
@@ -172,6 +191,13 @@ func lex(q string) ([]token, error) {
 		case c == '!' && i+1 < len(q) && q[i+1] == '=':
 			toks = append(toks, token{tPunct, "!=", i})
 			i += 2
+		case c == '<' || c == '>':
+			op := string(c)
+			if i+1 < len(q) && q[i+1] == '=' {
+				op += "="
+			}
+			toks = append(toks, token{tPunct, op, i})
+			i += len(op)
 		default:
 			r, _ := utf8.DecodeRuneInString(q[i:])
 			return nil, malformed("unexpected character %q at position %d", r, i)
@@ -455,6 +481,14 @@ func (p *parser) term() (Condition, error) {
 		cmp.Op = "="
 	case p.acceptPunct("!="):
 		cmp.Op = "!="
+	case p.acceptPunct("<"):
+		cmp.Op = "<"
+	case p.acceptPunct("<="):
+		cmp.Op = "<="
+	case p.acceptPunct(">"):
+		cmp.Op = ">"
+	case p.acceptPunct(">="):
+		cmp.Op = ">="
 	case p.acceptKeyword("IN"):
 		cmp.Op = "IN"
 	case p.isKeyword("NOT"):
@@ -464,9 +498,9 @@ func (p *parser) term() (Condition, error) {
 		}
 		cmp.Op = "NOT IN"
 	default:
-		return nil, p.unexpected("expecting a comparison operator (=, !=, IN, NOT IN)")
+		return nil, p.unexpected("expecting a comparison operator (=, !=, <, <=, >, >=, IN, NOT IN)")
 	}
-	if cmp.Op == "=" || cmp.Op == "!=" {
+	if cmp.Op != "IN" && cmp.Op != "NOT IN" {
 		lit, err := p.literal()
 		if err != nil {
 			return nil, err
@@ -501,6 +535,9 @@ func (p *parser) literal() (Literal, error) {
 	case t.kind == tNumber:
 		p.i++
 		return Literal{Kind: LiteralNumber, Value: t.text}, nil
+	case t.kind == tDateTime:
+		p.i++
+		return Literal{Kind: LiteralDateTime, Value: t.text}, nil
 	case p.acceptKeyword("NULL"):
 		return Literal{Kind: LiteralNull}, nil
 	case p.acceptKeyword("TRUE"):

@@ -26,11 +26,19 @@ type table struct {
 	// 18-character id.
 	index   map[string]map[string][]string
 	indexed []*fieldDef
+	// deleted holds every id ever deleted: reading or writing one answers
+	// ENTITY_IS_DELETED.
 	deleted map[string]bool
+	// bin holds the deleted records still in the recycle bin, IsDeleted
+	// true, as queryAll and the deleted resource see them; binOrder lists
+	// them in deletion order. Neither is indexed: only live records match
+	// upserts and unique fields.
+	bin      map[string]row
+	binOrder []string
 }
 
 func newTable(o *objectDef) *table {
-	t := &table{obj: o, rows: map[string]row{}, pos: map[string]int{}, index: map[string]map[string][]string{}, deleted: map[string]bool{}}
+	t := &table{obj: o, rows: map[string]row{}, pos: map[string]int{}, index: map[string]map[string][]string{}, deleted: map[string]bool{}, bin: map[string]row{}}
 	for _, f := range o.Fields {
 		if f.Name != "Id" && indexedField(f) {
 			t.index[f.Name] = map[string][]string{}
@@ -99,6 +107,51 @@ func (t *table) remove(id string) row {
 	delete(t.rows, id)
 	return prev
 }
+
+// binRetention is how long the recycle bin keeps a deleted record.
+const binRetention = 15 * 24 * time.Hour
+
+// discard deletes the live record id as user by at ts, moving it to the
+// recycle bin: IsDeleted true, LastModifiedDate, SystemModstamp and
+// LastModifiedById those of the deletion, MasterRecordId master when a
+// merge deleted it.
+func (t *table) discard(id, by, master, ts string) {
+	r := maps.Clone(t.remove(id))
+	r["IsDeleted"] = true
+	touch(r, by, ts)
+	if master != "" {
+		r["MasterRecordId"] = master
+	}
+	t.deleted[id] = true
+	t.bin[id] = r
+	t.binOrder = append(t.binOrder, id)
+}
+
+// purge empties the recycle bin of the records deleted more than
+// binRetention before now. Their ids still answer ENTITY_IS_DELETED.
+func (t *table) purge(now time.Time) {
+	cutoff := formatTime(now.Add(-binRetention))
+	n := 0
+	for ; n < len(t.binOrder); n++ {
+		id := t.binOrder[n]
+		if at, _ := str(t.bin[id]["SystemModstamp"]); at >= cutoff {
+			break
+		}
+		delete(t.bin, id)
+	}
+	t.binOrder = t.binOrder[n:]
+}
+
+// isDeleted reports whether raw, an id in either form, names a deleted
+// record.
+func (t *table) isDeleted(raw string) bool {
+	id, ok := normalizeID(raw)
+	return ok && t.deleted[id]
+}
+
+var errDeleted = apiError{Code: "ENTITY_IS_DELETED", Message: "entity is deleted"}
+
+func entityIsDeleted() reply { return errsReply(http.StatusNotFound, []apiError{errDeleted}) }
 
 // lookup returns the ids whose field equals v as a query's = compares them:
 // case-insensitively for text, in either id form for Id.
@@ -178,13 +231,11 @@ func (u undoLog) rollback() {
 	}
 }
 
-const dateLayout = "2006-01-02T15:04:05.000+0000"
-
-func now() string { return time.Now().UTC().Format(dateLayout) }
-
 // Insert seeds a record, bypassing the API, validation and the usage
-// counter, and returns its new Id. System fields and defaults are filled in;
-// a field name that the object lacks panics, since that is a test bug.
+// counter, and returns its new Id. System fields and defaults are filled in,
+// whatever fields says of them: the record is created by OtherUserID, as if
+// someone had entered it in Salesforce. A field name that the object lacks
+// panics, since that is a test bug.
 func (s *Server) Insert(object string, fields map[string]any) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -203,11 +254,13 @@ func (s *Server) Insert(object string, fields map[string]any) string {
 		}
 		r[f.Name] = v
 	}
-	return s.insertRow(o, r)
+	delete(r, "MasterRecordId")
+	return s.insertRow(o, r, OtherUserID)
 }
 
-// insertRow assigns an id, defaults and system fields; the caller holds s.mu.
-func (s *Server) insertRow(o *objectDef, r row) string {
+// insertRow assigns an id, defaults and system fields, the record created
+// by user by; the caller holds s.mu.
+func (s *Server) insertRow(o *objectDef, r row, by string) string {
 	s.seq++
 	id := makeID(o.KeyPrefix, s.seq)
 	r["Id"] = id
@@ -224,11 +277,14 @@ func (s *Server) insertRow(o *objectDef, r row) string {
 	}
 	ts := now()
 	r["CreatedDate"], r["LastModifiedDate"], r["SystemModstamp"] = ts, ts, ts
+	r["CreatedById"], r["LastModifiedById"] = by, by
+	r["IsDeleted"] = false
 	s.tables[o.Name].put(id, r)
 	return id
 }
 
-// Records returns copies of every record of object, in creation order.
+// Records returns copies of every live record of object, in creation
+// order; deleted records, in the recycle bin or not, are left out.
 func (s *Server) Records(object string) []map[string]any {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -246,7 +302,8 @@ func (s *Server) Records(object string) []map[string]any {
 	return out
 }
 
-// Record returns a copy of one record; id may be 15 or 18 characters.
+// Record returns a copy of one live record; id may be 15 or 18
+// characters. A deleted record is not found.
 func (s *Server) Record(object, id string) (map[string]any, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -369,15 +426,22 @@ func (s *Server) insert(o *objectDef, in map[string]any, undo *undoLog) (string,
 			delete(r, k)
 		}
 	}
-	id := s.insertRow(o, r)
+	id := s.insertRow(o, r, s.userID)
 	if undo != nil {
 		*undo = append(*undo, undoEntry{t: s.tables[o.Name], id: id})
 	}
 	return id, nil
 }
 
-// modify validates and applies an update to an existing record.
+// modify validates and applies an update by the integration user to an
+// existing record.
 func (s *Server) modify(o *objectDef, id string, in map[string]any, skip string, undo *undoLog) []apiError {
+	return s.modifyAs(o, id, in, skip, undo, s.userID)
+}
+
+// modifyAs validates and applies an update by user by to an existing
+// record; the caller holds s.mu.
+func (s *Server) modifyAs(o *objectDef, id string, in map[string]any, skip string, undo *undoLog, by string) []apiError {
 	t := s.tables[o.Name]
 	prev := t.rows[id]
 	changes, errs := s.validate(o, in, false, prev, skip)
@@ -392,13 +456,17 @@ func (s *Server) modify(o *objectDef, id string, in map[string]any, skip string,
 			r[k] = v
 		}
 	}
-	ts := now()
-	r["LastModifiedDate"], r["SystemModstamp"] = ts, ts
+	touch(r, by, now())
 	t.put(id, r)
 	if undo != nil {
 		*undo = append(*undo, undoEntry{t: t, id: id, prev: prev})
 	}
 	return nil
+}
+
+// touch marks r as modified by user by at ts.
+func touch(r row, by, ts string) {
+	r["LastModifiedDate"], r["SystemModstamp"], r["LastModifiedById"] = ts, ts, by
 }
 
 // resolveID maps a path id to a stored record, with the platform's answers
@@ -413,7 +481,7 @@ func (s *Server) resolveID(o *objectDef, raw string) (string, *reply) {
 	if t.rows[id] == nil {
 		var rep reply
 		if t.deleted[id] {
-			rep = errReply(http.StatusNotFound, "ENTITY_IS_DELETED", "entity is deleted")
+			rep = entityIsDeleted()
 		} else {
 			rep = notFound()
 		}
@@ -509,6 +577,9 @@ func (s *Server) getByExternalID(version string, o *objectDef, field, value stri
 	ids := t.matchExternal(f, value)
 	switch len(ids) {
 	case 0:
+		if f.Name == "Id" && t.isDeleted(value) {
+			return entityIsDeleted()
+		}
 		return notFound()
 	case 1:
 		return reply{status: http.StatusOK, body: render(version, o, t.rows[ids[0]], o.Fields)}
@@ -556,9 +627,7 @@ func (s *Server) delete(o *objectDef, rawID string) reply {
 	if e := s.takeRecordFault(id); e != nil {
 		return errsReply(http.StatusBadRequest, []apiError{*e})
 	}
-	t := s.tables[o.Name]
-	t.remove(id)
-	t.deleted[id] = true
+	s.tables[o.Name].discard(id, s.userID, "", now())
 	s.stats.Writes++
 	return reply{status: http.StatusNoContent}
 }
@@ -604,6 +673,8 @@ func (s *Server) upsert(version string, o *objectDef, field, value string, body 
 		}
 		s.stats.Writes++
 		return reply{status: http.StatusOK, body: ordered{{"id", ids[0]}, {"success", true}, {"errors", []any{}}, {"created", false}}}
+	case f.Name == "Id" && t.isDeleted(value):
+		return entityIsDeleted()
 	case updateOnly || f.Name == "Id":
 		return errReply(http.StatusNotFound, "NOT_FOUND", fmt.Sprintf("Provided external ID field value %s does not match any %s record", value, o.Name))
 	}
@@ -785,7 +856,7 @@ func (s *Server) collectionRecord(op collectionOp, o *objectDef, extField *field
 		t := s.tables[obj.Name]
 		if t.rows[id] == nil {
 			if t.deleted[id] {
-				return recordResult{id: id, errs: []apiError{{Code: "ENTITY_IS_DELETED", Message: "entity is deleted"}}}
+				return recordResult{id: id, errs: []apiError{errDeleted}}
 			}
 			return recordResult{id: id, errs: []apiError{{Code: "INVALID_CROSS_REFERENCE_KEY", Message: "invalid cross reference id"}}}
 		}
@@ -810,6 +881,9 @@ func (s *Server) collectionRecord(op collectionOp, o *objectDef, extField *field
 		}
 		return recordResult{id: ids[0], errs: s.modify(o, ids[0], rec, extField.Name, undo)}
 	case extField.Name == "Id":
+		if v, _ := fieldValue(o, rec, "Id"); s.tables[o.Name].isDeleted(fmt.Sprint(v)) {
+			return fail(errDeleted)
+		}
 		return fail(apiError{Code: "NOT_FOUND", Message: "Provided Id does not match any record"})
 	}
 	if e := s.takeRecordFault(""); e != nil {
