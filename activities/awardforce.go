@@ -8,6 +8,7 @@ import (
 	"context"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/afsync/afsync/awardforce"
 	"github.com/afsync/afsync/pairing"
@@ -47,12 +48,22 @@ type UpdateUserInput struct {
 
 // UpdateUser writes values pulled from the CRM into an Award Force profile.
 // Writing the same values twice is harmless, so retries are safe.
-func (a *AwardForce) UpdateUser(ctx context.Context, in UpdateUserInput) error {
+func (a *AwardForce) UpdateUser(ctx context.Context, in UpdateUserInput) (UpdateUserResult, error) {
 	if len(in.Changes) == 0 {
-		return nil
+		return UpdateUserResult{}, nil
 	}
-	_, err := a.Client.UpdateUser(ctx, in.Slug, userUpdateOf(in.Changes))
-	return fail(ctx, err)
+	u, err := a.Client.UpdateUser(ctx, in.Slug, userUpdateOf(in.Changes))
+	if err != nil {
+		return UpdateUserResult{}, fail(ctx, err)
+	}
+	return UpdateUserResult{Updated: u.Updated}, nil
+}
+
+// UpdateUserResult is what UpdateUser did.
+type UpdateUserResult struct {
+	// Updated is the user's `updated` time after the write: the version the
+	// webhook that echoes it will carry.
+	Updated time.Time `json:"updated,omitzero"`
 }
 
 // ProfileFieldSlugs lists the account's user profile field slugs, which a
@@ -113,6 +124,9 @@ type UserFilter struct {
 	Role string `json:"role,omitempty"`
 	// Season is the `season_joined` filter.
 	Season string `json:"season,omitempty"`
+	// Deleted lists the users deleted in Award Force instead (`deleted=only`):
+	// a sweep that applies the spec's awardforce_deletions to their records.
+	Deleted bool `json:"deleted,omitempty"`
 }
 
 // ListUsersInput is the input of ListUsers.
@@ -138,8 +152,12 @@ const PageSize = 100
 // backfill pages through it.
 func (a *AwardForce) ListUsers(ctx context.Context, in ListUsersInput) (ListUsersResult, error) {
 	opts := awardforce.ListOptions{Page: in.Page, PerPage: in.PerPage, Order: "created_at", Dir: "asc", Role: in.Filter.Role}
+	opts.Extra = url.Values{}
 	if in.Filter.Season != "" {
-		opts.Extra = url.Values{"season_joined": {in.Filter.Season}}
+		opts.Extra.Set("season_joined", in.Filter.Season)
+	}
+	if in.Filter.Deleted {
+		opts.Extra.Set("deleted", "only")
 	}
 	page, err := a.Client.ListUsers(ctx, opts)
 	if err != nil {

@@ -37,7 +37,7 @@ func TestAwardForceProfileRoundTrip(t *testing.T) {
 		}
 	}
 
-	err = a.UpdateUser(ctx, UpdateUserInput{Slug: u.Slug, Changes: []pairing.Change{
+	_, err = a.UpdateUser(ctx, UpdateUserInput{Slug: u.Slug, Changes: []pairing.Change{
 		{Field: "JobTitle", After: "Director"}, {Field: "mobile", After: "+44 2"},
 	}})
 	if err != nil {
@@ -48,7 +48,7 @@ func TestAwardForceProfileRoundTrip(t *testing.T) {
 		t.Fatalf("after update: %+v", got)
 	}
 	before := sim.Stats().Requests
-	if err := a.UpdateUser(ctx, UpdateUserInput{Slug: u.Slug}); err != nil || sim.Stats().Requests != before {
+	if _, err := a.UpdateUser(ctx, UpdateUserInput{Slug: u.Slug}); err != nil || sim.Stats().Requests != before {
 		t.Fatalf("an empty update must cost no request (err %v)", err)
 	}
 	if fields, err := a.ProfileFieldSlugs(ctx); err != nil || len(fields) != 1 || fields[0] != "JobTitle" {

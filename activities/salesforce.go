@@ -3,6 +3,7 @@ package activities
 import (
 	"context"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 
@@ -32,6 +33,12 @@ type FindRecordsInput struct {
 	Spec pairing.Spec `json:"spec"`
 	// Identifiers are unique-identifier values (usually emails) to look up.
 	Identifiers []string `json:"identifiers"`
+	// RecordIDs are records people are known to be paired with (their
+	// record_id_field, a change the CRM watch saw): read by id, deleted and
+	// merged ones too, with the survivors of merges.
+	RecordIDs []string `json:"record_ids,omitempty"`
+	// ExternalIDs are external-id values (slugs) to read live records by.
+	ExternalIDs []string `json:"external_ids,omitempty"`
 }
 
 // FindRecordsResult maps each identifier, lower-cased, to every record that
@@ -40,6 +47,20 @@ type FindRecordsResult struct {
 	Matches map[string][]pairing.CRMRecord `json:"matches"`
 	// Queries is how many SOQL queries the lookup cost.
 	Queries int `json:"queries"`
+	// ByID holds the records read by id (RecordIDs and the survivors of
+	// their merges), by 18-character id.
+	ByID map[string]KnownRecord `json:"by_id,omitempty"`
+	// ByExternalID holds the live records holding each external-id value.
+	ByExternalID map[string][]pairing.CRMRecord `json:"by_external_id,omitempty"`
+	// IntegrationUser is the CRM user afsync writes as.
+	IntegrationUser string `json:"integration_user,omitempty"`
+}
+
+// KnownRecord is a record read by id: live, deleted, or merged into another.
+type KnownRecord struct {
+	Record     pairing.CRMRecord `json:"record"`
+	Deleted    bool              `json:"deleted,omitempty"`
+	MergedInto string            `json:"merged_into,omitempty"`
 }
 
 // IdentifierKey is how FindRecordsResult keys an identifier: Salesforce
@@ -56,8 +77,13 @@ func (a *Salesforce) FindRecords(ctx context.Context, in FindRecordsInput) (Find
 		return FindRecordsResult{}, err
 	}
 	res := FindRecordsResult{Matches: map[string][]pairing.CRMRecord{}}
+	obj, err := a.describe(ctx, in.Spec.Object)
+	if err != nil {
+		return FindRecordsResult{}, err
+	}
 	fields := in.Spec.CRMFields()
-	for _, q := range buildLookupQueries(in.Spec.Object, in.Spec.UniqueIdentifier.CRM, fields, in.Identifiers) {
+	selected := withSystemFields(obj, fields, false)
+	for _, q := range buildLookupQueries(in.Spec.Object, in.Spec.UniqueIdentifier.CRM, selected, in.Identifiers) {
 		records, err := a.Client.Query(ctx, q)
 		res.Queries++
 		if err != nil {
@@ -69,7 +95,79 @@ func (a *Salesforce) FindRecords(ctx context.Context, in FindRecordsInput) (Find
 			res.Matches[key] = append(res.Matches[key], rec)
 		}
 	}
+	if ext := in.Spec.ExternalID.CRM; ext != "" && len(in.ExternalIDs) > 0 {
+		res.ByExternalID = map[string][]pairing.CRMRecord{}
+		for _, q := range buildLookupQueries(in.Spec.Object, ext, withSystemFields(obj, append(fields, ext), false), in.ExternalIDs) {
+			records, err := a.Client.Query(ctx, q)
+			res.Queries++
+			if err != nil {
+				return FindRecordsResult{}, fail(ctx, err)
+			}
+			for _, r := range records {
+				rec := crmRecordOf(r, fields)
+				v := r.String(ext)
+				res.ByExternalID[v] = append(res.ByExternalID[v], rec)
+			}
+		}
+	}
+	if len(in.RecordIDs) > 0 {
+		if err := a.readByID(ctx, &in.Spec, obj, fields, in.RecordIDs, &res); err != nil {
+			return FindRecordsResult{}, err
+		}
+	}
+	if res.IntegrationUser, err = a.Client.UserID(ctx); err != nil {
+		return FindRecordsResult{}, fail(ctx, err)
+	}
 	return res, nil
+}
+
+// readByID reads records by id through queryAll, so that deleted and merged
+// ones are seen, then the survivors of merges not read yet.
+func (a *Salesforce) readByID(ctx context.Context, spec *pairing.Spec, obj pairing.CRMObject, fields, ids []string, res *FindRecordsResult) error {
+	res.ByID = map[string]KnownRecord{}
+	selected := withSystemFields(obj, fields, true)
+	_, merges := obj.Field("MasterRecordId")
+	for round := 0; round < 2 && len(ids) > 0; round++ {
+		var next []string
+		for _, q := range buildLookupQueries(spec.Object, "Id", selected, ids) {
+			records, err := a.Client.QueryAll(ctx, q)
+			res.Queries++
+			if err != nil {
+				return fail(ctx, err)
+			}
+			for _, r := range records {
+				k := KnownRecord{Record: crmRecordOf(r, fields), Deleted: r.String("IsDeleted") == "true"}
+				if merges {
+					k.MergedInto = r.String("MasterRecordId")
+				}
+				res.ByID[r.ID()] = k
+				if k.MergedInto != "" {
+					if _, seen := res.ByID[k.MergedInto]; !seen {
+						next = append(next, k.MergedInto)
+					}
+				}
+			}
+		}
+		ids = next
+	}
+	return nil
+}
+
+// withSystemFields adds to fields what a lookup reads besides the spec's:
+// who changed the record last and when, and, read by id, whether it is
+// deleted or merged, as far as the object's describe has them.
+func withSystemFields(obj pairing.CRMObject, fields []string, byID bool) []string {
+	out := append([]string(nil), fields...)
+	extra := []string{"LastModifiedDate", "LastModifiedById"}
+	if byID {
+		extra = append(extra, "IsDeleted", "MasterRecordId")
+	}
+	for _, f := range extra {
+		if _, ok := obj.Field(f); ok && !slices.ContainsFunc(out, func(have string) bool { return strings.EqualFold(have, f) }) {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 // buildLookupQueries returns the SOQL queries that find every identifier,
@@ -245,7 +343,8 @@ func CRMObjectOf(d *salesforce.ObjectDescribe) pairing.CRMObject {
 }
 
 // crmRecordOf reads a queried record's values under the spec's own field
-// names (Salesforce answers with the describe's spelling).
+// names (Salesforce answers with the describe's spelling), and who changed
+// it last and when, when read.
 func crmRecordOf(r salesforce.Record, fields []string) pairing.CRMRecord {
 	lower := make(map[string]string, len(r))
 	for k := range r {
@@ -257,7 +356,7 @@ func crmRecordOf(r salesforce.Record, fields []string) pairing.CRMRecord {
 			values[f] = r.String(k)
 		}
 	}
-	return pairing.CRMRecord{ID: r.ID(), Values: values}
+	return pairing.CRMRecord{ID: r.ID(), Values: values, Modified: r.Time("LastModifiedDate"), ModifiedBy: r.String("LastModifiedById")}
 }
 
 func fieldsOf(changes []pairing.Change) map[string]any {

@@ -141,6 +141,24 @@ func (s *Spec) check(crm CRMObject, afProfileFields []string, checkAF bool) erro
 		}
 	}
 
+	if st := s.AwardForceDeletions.Stamp; st != nil && st.CRM != "" {
+		f, ok := crm.Field(st.CRM)
+		switch {
+		case !ok:
+			fix := fmt.Sprintf("use a field's API name from the %s describe", s.Object)
+			if near := nearest(st.CRM, names); near != "" {
+				fix = fmt.Sprintf("did you mean %s?", near)
+			}
+			ps.add("awardforce_deletions.stamp.crm", fmt.Sprintf("%s has no field %s", s.Object, st.CRM), fix)
+		case !f.Updateable:
+			ps.add("awardforce_deletions.stamp.crm", fmt.Sprintf("%s.%s is not updateable", s.Object, st.CRM),
+				"grant edit access to the field, or stamp another")
+		case f.Length > 0 && utf8.RuneCountInString(st.Value) > f.Length:
+			ps.add("awardforce_deletions.stamp.value", fmt.Sprintf("the stamp has %d characters but %s.%s holds %d", utf8.RuneCountInString(st.Value), s.Object, st.CRM, f.Length),
+				"shorten the value")
+		}
+	}
+
 	if s.ExternalID.CRM != "" {
 		if f, ok := crm.Field(s.ExternalID.CRM); ok {
 			switch {

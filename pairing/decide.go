@@ -16,12 +16,15 @@ const (
 	TriggerProfileUpdate Trigger = "profile_update"
 	TriggerBackfill      Trigger = "backfill"
 	TriggerManual        Trigger = "manual"
+	// TriggerCRMChange is a change made in Salesforce itself to the user's
+	// record (seen by the CRM watch): it pulls what the CRM owns.
+	TriggerCRMChange Trigger = "crm_change"
 )
 
 // Known reports whether t is one of the triggers above.
 func (t Trigger) Known() bool {
 	switch t {
-	case TriggerRegistration, TriggerProfileUpdate, TriggerBackfill, TriggerManual:
+	case TriggerRegistration, TriggerProfileUpdate, TriggerBackfill, TriggerManual, TriggerCRMChange:
 		return true
 	}
 	return false
@@ -46,6 +49,10 @@ type CRMRecord struct {
 	ID string `json:"id"`
 	// Values are keyed by API name (looked up case-insensitively); a null is "".
 	Values map[string]string `json:"values"`
+	// Modified is when the record last changed, and ModifiedBy the CRM
+	// user who changed it; zero and "" when unknown.
+	Modified   time.Time `json:"modified,omitzero"`
+	ModifiedBy string    `json:"modified_by,omitempty"`
 }
 
 // value returns the record's value of field, matching the name case-insensitively.
@@ -88,6 +95,22 @@ type Decision struct {
 	CRM []Change `json:"crm,omitempty"`
 	// AwardForce lists the values to pull into the Award Force profile.
 	AwardForce []Change `json:"award_force,omitempty"`
+	// Conflicts lists the both pairs that both sides changed since the last
+	// sync: who won, and the value that lost.
+	Conflicts []Conflict `json:"conflicts,omitempty"`
+	// Replaced is the record the user was paired with before, when that one
+	// was merged into RecordID in Salesforce.
+	Replaced string `json:"replaced,omitempty"`
+}
+
+// Conflict is a both pair both sides changed since the last sync.
+type Conflict struct {
+	// Field names the pair: "awardforce field ↔ CRM field".
+	Field string `json:"field"`
+	// Winner is the side whose value both now hold.
+	Winner Side `json:"winner"`
+	// Lost is the other side's value, overwritten.
+	Lost string `json:"lost"`
 }
 
 // Change is one field's value to write.
@@ -122,21 +145,57 @@ func (s *Spec) Handles(t Trigger) bool {
 		return o.GetDetailsFromCRM || o.CreateIfMissing || o.UpdateIfExists
 	case TriggerProfileUpdate:
 		return o.UpdateOnProfileChange
+	case TriggerCRMChange:
+		return s.Watches()
 	}
 	return false
 }
 
 // Decide decides what to do for one user p, synced because of t, given the CRM
 // records matching the user's unique identifier. It is pure and deterministic;
-// the package documentation describes the rules.
+// the package documentation describes the rules. It is the rule set of
+// syncs started before the pairing lanes; the lanes use DecideIn.
 func (s *Spec) Decide(t Trigger, p Profile, matches []CRMRecord) Decision {
+	return s.decide(Context{Trigger: t}, p, matches, false)
+}
+
+// Context is what a decision knows besides the user and the records found.
+type Context struct {
+	// Trigger says why the user is synced.
+	Trigger Trigger `json:"trigger"`
+	// LastSynced is when the user was last paired; zero when unknown.
+	LastSynced time.Time `json:"last_synced,omitzero"`
+	// IntegrationUser is the CRM user afsync writes as: a record it
+	// modified last was not changed in the CRM.
+	IntegrationUser string `json:"integration_user,omitempty"`
+}
+
+// DecideIn is Decide with the rules of the CRM watch: when the spec
+// watches the CRM (Watches), every sync also pulls what the CRM owns
+// (from_crm and both pairs), a crm_change trigger pulls it (and, with
+// update_if_exists, puts back what Award Force owns) but never creates, and
+// a both pair whose sides differ takes the value of the side that changed
+// since c.LastSynced, or, when both did, of the pair's prefer side (the
+// conflict and the value that lost are in the decision); when the last
+// sync is unknown, of the side that changed last.
+func (s *Spec) DecideIn(c Context, p Profile, matches []CRMRecord) Decision {
+	return s.decide(c, p, matches, true)
+}
+
+func (s *Spec) decide(c Context, p Profile, matches []CRMRecord, watched bool) Decision {
 	o := s.Options
+	t := c.Trigger
+	watched = watched && s.Watches()
 	switch t {
 	case TriggerRegistration, TriggerBackfill, TriggerManual, TriggerProfileUpdate:
+	case TriggerCRMChange:
+		if !watched {
+			return skip("the spec does not watch the CRM (crm_changes.watch)")
+		}
 	default:
 		return skip(fmt.Sprintf("unknown trigger %q", t))
 	}
-	if !s.Handles(t) {
+	if t != TriggerCRMChange && !s.Handles(t) {
 		if t == TriggerProfileUpdate {
 			return skip("update_on_profile_change (option 4) is off")
 		}
@@ -148,6 +207,9 @@ func (s *Spec) Decide(t Trigger, p Profile, matches []CRMRecord) Decision {
 	}
 	switch len(matches) {
 	case 0:
+		if t == TriggerCRMChange {
+			return skip(fmt.Sprintf("no %s holds the user's %s any more", s.Object, idField))
+		}
 		if !o.CreateIfMissing {
 			return skip(fmt.Sprintf("no %s matches the user's %s and create_if_missing (option 2) is off", s.Object, idField))
 		}
@@ -174,15 +236,23 @@ func (s *Spec) Decide(t Trigger, p Profile, matches []CRMRecord) Decision {
 	if t == TriggerProfileUpdate {
 		update, pull = true, false
 	}
+	var win func(FieldPair) (Side, bool)
+	if watched {
+		pull = true
+		win = s.winner(c, p, rec)
+	}
 	if !update && !pull {
 		return skip(fmt.Sprintf("a %s matches but update_if_exists (option 3) and get_details_from_crm (option 1) are off", s.Object))
 	}
 	d := Decision{RecordID: rec.ID}
 	if update {
-		d.CRM = s.crmDiffs(p, rec)
+		d.CRM = s.crmDiffs(p, rec, win)
 	}
 	if pull {
-		d.AwardForce = s.pulls(p, rec)
+		d.AwardForce = s.pulls(p, rec, win)
+	}
+	if win != nil {
+		d.Conflicts = s.conflicts(p, rec, win)
 	}
 	if c := s.RecordIDChange(p, rec.ID); c != nil {
 		d.AwardForce = append(d.AwardForce, *c)
@@ -228,12 +298,16 @@ func (s *Spec) createValues(p Profile) []Change {
 	return out
 }
 
-// crmDiffs lists the to-CRM changes for an existing record.
-func (s *Spec) crmDiffs(p Profile, rec CRMRecord) []Change {
+// crmDiffs lists the to-CRM changes for an existing record. win, when set,
+// says which side a both pair's differing values take.
+func (s *Spec) crmDiffs(p Profile, rec CRMRecord, win func(FieldPair) (Side, bool)) []Change {
 	var out []Change
 	for _, f := range s.Fields {
 		if !f.toCRM() {
 			continue
+		}
+		if w, _ := winOf(win, f); w == SideCRM {
+			continue // the CRM's value wins: it is pulled instead
 		}
 		source, want := f.AwardForce, ""
 		if f.Static() {
@@ -249,8 +323,9 @@ func (s *Spec) crmDiffs(p Profile, rec CRMRecord) []Change {
 	return out
 }
 
-// pulls lists the CRM values to bring into Award Force.
-func (s *Spec) pulls(p Profile, rec CRMRecord) []Change {
+// pulls lists the CRM values to bring into Award Force. win, when set, says
+// which side a both pair's differing values take.
+func (s *Spec) pulls(p Profile, rec CRMRecord, win func(FieldPair) (Side, bool)) []Change {
 	var out []Change
 	for _, f := range s.Fields {
 		if f.Static() || !f.fromCRM() || f.AwardForce == s.UniqueIdentifier.AwardForce {
@@ -258,13 +333,84 @@ func (s *Spec) pulls(p Profile, rec CRMRecord) []Change {
 		}
 		policy := f.EffectiveOverwrite()
 		if f.EffectiveDirection() == DirectionBoth {
-			policy = OverwriteIfEmpty // both only fills an empty Award Force value
+			policy = OverwriteIfEmpty // both only fills an empty Award Force value…
+			if w, _ := winOf(win, f); w == SideCRM {
+				policy = OverwriteAlways // …unless the CRM's value wins
+			}
 		}
 		want := strings.TrimSpace(rec.value(f.CRM))
 		have := p.Values[f.AwardForce]
 		if shouldWrite(want, have, policy, s.foldCase(f)) {
 			out = append(out, Change{Field: f.AwardForce, Source: f.CRM, Before: have, After: want})
 		}
+	}
+	return out
+}
+
+// winOf asks win about pair f; the zero Side without win.
+func winOf(win func(FieldPair) (Side, bool), f FieldPair) (Side, bool) {
+	if win == nil || f.EffectiveDirection() != DirectionBoth {
+		return "", false
+	}
+	return win(f)
+}
+
+// winner returns which side each both pair of the user and rec takes when
+// their values differ, and whether that settled a conflict (both sides
+// changed since the last sync).
+func (s *Spec) winner(c Context, p Profile, rec CRMRecord) func(FieldPair) (Side, bool) {
+	crmAt := rec.Modified
+	if c.IntegrationUser != "" && rec.ModifiedBy == c.IntegrationUser {
+		crmAt = time.Time{} // afsync's own write: not a change made in the CRM
+	}
+	afAt := p.Updated
+	triggerSide := SideAwardForce
+	if c.Trigger == TriggerCRMChange {
+		triggerSide = SideCRM
+	}
+	return func(f FieldPair) (Side, bool) {
+		a := strings.TrimSpace(p.Values[f.AwardForce])
+		b := strings.TrimSpace(rec.value(f.CRM))
+		if a == "" || b == "" || a == b || s.foldCase(f) && strings.EqualFold(a, b) {
+			return "", false // nothing to settle: the empty side is filled
+		}
+		if !c.LastSynced.IsZero() {
+			crmChanged, afChanged := crmAt.After(c.LastSynced), afAt.After(c.LastSynced)
+			switch {
+			case crmChanged && afChanged:
+				return f.EffectivePrefer(), true
+			case crmChanged:
+				return SideCRM, false
+			case afChanged:
+				return SideAwardForce, false
+			}
+			return triggerSide, false
+		}
+		switch {
+		case crmAt.IsZero() || afAt.IsZero() || crmAt.Equal(afAt):
+			return triggerSide, false
+		case crmAt.After(afAt):
+			return SideCRM, false
+		default:
+			return SideAwardForce, false
+		}
+	}
+}
+
+// conflicts lists the both pairs whose values both sides changed since the
+// last sync, with the value that lost.
+func (s *Spec) conflicts(p Profile, rec CRMRecord, win func(FieldPair) (Side, bool)) []Conflict {
+	var out []Conflict
+	for _, f := range s.Fields {
+		w, conflict := winOf(win, f)
+		if !conflict {
+			continue
+		}
+		lost := strings.TrimSpace(rec.value(f.CRM))
+		if w == SideCRM {
+			lost = strings.TrimSpace(p.Values[f.AwardForce])
+		}
+		out = append(out, Conflict{Field: f.AwardForce + " ↔ " + f.CRM, Winner: w, Lost: lost})
 	}
 	return out
 }

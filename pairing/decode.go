@@ -9,11 +9,14 @@ import (
 
 // The keys each level of the spec accepts, in the order the docs show them.
 var (
-	rootKeys       = []string{"options", "object", "unique_identifier", "external_id", "record_id_field", "fields"}
+	rootKeys       = []string{"options", "object", "unique_identifier", "external_id", "record_id_field", "fields", "crm_changes", "awardforce_deletions"}
 	optionKeys     = []string{"get_details_from_crm", "create_if_missing", "update_if_exists", "update_on_profile_change"}
 	identifierKeys = []string{"awardforce", "crm"}
 	externalIDKeys = []string{"crm"}
-	pairKeys       = []string{"awardforce", "crm", "value", "direction", "overwrite"}
+	pairKeys       = []string{"awardforce", "crm", "value", "direction", "overwrite", "prefer"}
+	crmChangesKeys = []string{"watch", "every", "on_delete"}
+	afDeleteKeys   = []string{"stamp"}
+	stampKeys      = []string{"crm", "value"}
 )
 
 // decodeYAML walks the YAML node tree itself rather than using yaml.v3's
@@ -75,7 +78,28 @@ func decodeYAML(data []byte, ps *problems) *Spec {
 				Value:      d.text(m["value"], key+".value"),
 				Direction:  Direction(d.text(m["direction"], key+".direction")),
 				Overwrite:  Overwrite(d.text(m["overwrite"], key+".overwrite")),
+				Prefer:     Side(d.text(m["prefer"], key+".prefer")),
 			})
+		}
+	}
+	if n := keys["crm_changes"]; n != nil {
+		m := d.mapping(n, "crm_changes", crmChangesKeys)
+		if w := m["watch"]; w != nil {
+			var on bool
+			d.boolean(w, "crm_changes.watch", &on)
+			s.CRMChanges.Watch = &on
+		}
+		s.CRMChanges.Every = d.text(m["every"], "crm_changes.every")
+		s.CRMChanges.OnDelete = DeletePolicy(d.text(m["on_delete"], "crm_changes.on_delete"))
+	}
+	if n := keys["awardforce_deletions"]; n != nil {
+		m := d.mapping(n, "awardforce_deletions", afDeleteKeys)
+		if st := m["stamp"]; st != nil {
+			sm := d.mapping(st, "awardforce_deletions.stamp", stampKeys)
+			s.AwardForceDeletions.Stamp = &StaticValue{
+				CRM:   d.text(sm["crm"], "awardforce_deletions.stamp.crm"),
+				Value: d.text(sm["value"], "awardforce_deletions.stamp.value"),
+			}
 		}
 	}
 	return s

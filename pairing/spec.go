@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 )
 
 // Spec is one integration's pairing configuration: the seed's four options, the
@@ -29,6 +30,93 @@ type Spec struct {
 	RecordIDField string `yaml:"record_id_field,omitempty" json:"record_id_field,omitempty"`
 	// Fields are the further pairs, in the order changes are reported.
 	Fields []FieldPair `yaml:"fields" json:"fields"`
+	// CRMChanges says how changes made in Salesforce itself reach Award
+	// Force (edits, merges, deletions).
+	CRMChanges CRMChanges `yaml:"crm_changes,omitempty" json:"crm_changes,omitzero"`
+	// AwardForceDeletions says what a user deleted in Award Force does to
+	// their CRM record: nothing (the default), or a stamp.
+	AwardForceDeletions AwardForceDeletions `yaml:"awardforce_deletions,omitempty" json:"awardforce_deletions,omitzero"`
+}
+
+// CRMChanges configures the watch on Salesforce: afsync asks the org, every
+// Every, which records changed or were deleted since it last asked, and
+// syncs their people, so that values Salesforce owns (from_crm and both
+// pairs) reach Award Force without an Award Force event.
+type CRMChanges struct {
+	// Watch turns the watch on or off; unset means on when a pair reads
+	// from the CRM (from_crm or both).
+	Watch *bool `yaml:"watch,omitempty" json:"watch,omitempty"`
+	// Every is how often afsync asks, a duration such as "1m" (the
+	// default) and at least MinWatchEvery. Salesforce reports changes for
+	// windows a minute wide or more: polls more often than that ask
+	// overlapping windows, and each change is still handed over once.
+	Every string `yaml:"every,omitempty" json:"every,omitempty"`
+	// OnDelete is what a paired record deleted in Salesforce (not merged)
+	// does: DeleteRecreate (the default) or DeleteUnpair.
+	OnDelete DeletePolicy `yaml:"on_delete,omitempty" json:"on_delete,omitempty"`
+}
+
+// DeletePolicy is what a paired CRM record deleted in Salesforce does.
+type DeletePolicy string
+
+// The deletion policies.
+const (
+	// DeleteRecreate creates the record again at the person's next sync.
+	DeleteRecreate DeletePolicy = "recreate"
+	// DeleteUnpair leaves the person without a record, and reports them
+	// skipped at each sync, until the record is restored or the pairing
+	// cleared in Award Force (record_id_field). It needs a way to remember
+	// the pairing: external_id or record_id_field.
+	DeleteUnpair DeletePolicy = "unpair"
+)
+
+// AwardForceDeletions configures what a user deleted in Award Force does.
+type AwardForceDeletions struct {
+	// Stamp, when set, writes a static value to the user's CRM record (found
+	// by external_id, which it needs); nothing is ever deleted in the CRM.
+	Stamp *StaticValue `yaml:"stamp,omitempty" json:"stamp,omitempty"`
+}
+
+// StaticValue is a CRM field and the value to write to it.
+type StaticValue struct {
+	CRM   string `yaml:"crm" json:"crm"`
+	Value string `yaml:"value" json:"value"`
+}
+
+// How often the CRM watch asks Salesforce for changes: by default, and at
+// most (two API calls each time).
+const (
+	DefaultWatchEvery = time.Minute
+	MinWatchEvery     = 10 * time.Second
+)
+
+// Watches reports whether the CRM watch is on.
+func (s *Spec) Watches() bool {
+	if s.CRMChanges.Watch != nil {
+		return *s.CRMChanges.Watch
+	}
+	for _, f := range s.Fields {
+		if !f.Static() && f.fromCRM() && f.AwardForce != s.UniqueIdentifier.AwardForce {
+			return true
+		}
+	}
+	return false
+}
+
+// WatchEvery is how often the CRM watch asks Salesforce for changes.
+func (s *Spec) WatchEvery() time.Duration {
+	if d, err := time.ParseDuration(s.CRMChanges.Every); err == nil && d >= MinWatchEvery {
+		return d
+	}
+	return DefaultWatchEvery
+}
+
+// OnCRMDelete is the deletion policy, with its default.
+func (s *Spec) OnCRMDelete() DeletePolicy {
+	if s.CRMChanges.OnDelete == "" {
+		return DeleteRecreate
+	}
+	return s.CRMChanges.OnDelete
 }
 
 // Options are the seed's four options. Options 1–3 run on registration (and on
@@ -73,6 +161,27 @@ type FieldPair struct {
 	// Overwrite says when a non-empty target is overwritten; empty means always
 	// for mapped fields and if_empty for static values.
 	Overwrite Overwrite `yaml:"overwrite,omitempty" json:"overwrite,omitempty"`
+	// Prefer, for a pair whose direction is both, says which side wins when
+	// both changed the value since the last sync: awardforce (the default)
+	// or crm.
+	Prefer Side `yaml:"prefer,omitempty" json:"prefer,omitempty"`
+}
+
+// Side is one of the two systems.
+type Side string
+
+// The sides.
+const (
+	SideAwardForce Side = "awardforce"
+	SideCRM        Side = "crm"
+)
+
+// EffectivePrefer is Prefer with its default applied.
+func (f FieldPair) EffectivePrefer() Side {
+	if f.Prefer == "" {
+		return SideAwardForce
+	}
+	return f.Prefer
 }
 
 // Static reports whether the pair writes a static value rather than an Award Force field.

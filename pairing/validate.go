@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"time"
 )
 
 var (
@@ -65,6 +66,7 @@ func (s *Spec) validate(ps *problems) {
 		s.validatePair(ps, i, f)
 	}
 	s.validateTargets(ps)
+	s.validateChanges(ps)
 
 	if s.Object == "Lead" && s.Options.CreateIfMissing && !s.writesOnCreate("Company") {
 		ps.addAlways("fields", "a Lead cannot be created without Company, and no pair writes it",
@@ -101,6 +103,14 @@ func (s *Spec) validatePair(ps *problems, i int, f FieldPair) {
 	default:
 		ps.add(key+".direction", fmt.Sprintf("%q is not a direction", f.Direction),
 			"use to_crm (the default), from_crm or both")
+	}
+	switch {
+	case f.Prefer == "":
+	case f.Prefer != SideAwardForce && f.Prefer != SideCRM:
+		ps.add(key+".prefer", fmt.Sprintf("%q is not a side", f.Prefer), "use awardforce (the default) or crm")
+	case f.EffectiveDirection() != DirectionBoth:
+		ps.add(key+".prefer", "prefer decides between two sides that both changed a value: only a pair whose direction is both has two",
+			"remove prefer, or set direction: both")
 	}
 	switch f.EffectiveOverwrite() {
 	case OverwriteAlways, OverwriteIfEmpty:
@@ -153,6 +163,45 @@ func (s *Spec) validateTargets(ps *problems) {
 		}
 		if !f.Static() && f.fromCRM() && f.AwardForce != s.UniqueIdentifier.AwardForce {
 			claimAF(key+".awardforce", f.AwardForce)
+		}
+	}
+}
+
+// validateChanges checks crm_changes and awardforce_deletions.
+func (s *Spec) validateChanges(ps *problems) {
+	c := s.CRMChanges
+	if c.Every != "" {
+		d, err := time.ParseDuration(c.Every)
+		switch {
+		case err != nil:
+			ps.add("crm_changes.every", fmt.Sprintf("%q is not a duration", c.Every), "write a duration such as 1m, 5m or 1h")
+		case d < MinWatchEvery:
+			ps.add("crm_changes.every", fmt.Sprintf("every %s is more often than afsync asks Salesforce (each poll costs two API calls)", d),
+				"write "+MinWatchEvery.String()+" or more; 1m (the default) costs 120 calls an hour")
+		}
+	}
+	switch c.OnDelete {
+	case "", DeleteRecreate:
+	case DeleteUnpair:
+		if s.RecordIDField == "" {
+			ps.add("crm_changes.on_delete", "unpair must remember which record was the person's, and the spec keeps its id nowhere",
+				"set record_id_field (the Award Force field that holds the record id), or use on_delete: recreate")
+		}
+	default:
+		ps.add("crm_changes.on_delete", fmt.Sprintf("%q is not a deletion policy", c.OnDelete),
+			"use recreate (the default: the next sync creates the record again) or unpair (the person stays without one, reported)")
+	}
+	if st := s.AwardForceDeletions.Stamp; st != nil {
+		switch {
+		case st.CRM == "":
+			ps.add("awardforce_deletions.stamp.crm", "the stamp names no CRM field", "set crm: to the field to stamp, e.g. Description")
+		case st.Value == "":
+			ps.add("awardforce_deletions.stamp.value", "the stamp has no value", "set value: to what the field should say, e.g. Deleted in Award Force")
+		}
+		checkCRMName(ps, "awardforce_deletions.stamp.crm", st.CRM)
+		if s.ExternalID.CRM == "" {
+			ps.add("awardforce_deletions.stamp", "a deleted user's record is found by its external id, and the spec has none",
+				"set external_id: {crm: AwardForce_Slug__c}, or remove the stamp")
 		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Record is one query result row with "attributes" removed. Values are as
@@ -38,6 +39,15 @@ func (r Record) String(field string) string {
 		b, _ := json.Marshal(v)
 		return string(b)
 	}
+}
+
+// Time returns field as a date-time, zero when absent or not one.
+func (r Record) Time(field string) time.Time {
+	t, err := parseDate(r.String(field))
+	if err != nil {
+		return time.Time{}
+	}
+	return t
 }
 
 // SObject is a record to write in a collection call.
@@ -175,8 +185,18 @@ func decode(resp interface{ Body() []byte }, v any) error {
 // record. Build literals with Quote; bound IN lists, since URIs over 16,384
 // bytes are refused.
 func (c *Client) Query(ctx context.Context, soql string) ([]Record, error) {
+	return c.query(ctx, "/query", soql)
+}
+
+// QueryAll is Query over deleted and merged records too (the recycle bin):
+// they carry IsDeleted true and, once merged, MasterRecordId.
+func (c *Client) QueryAll(ctx context.Context, soql string) ([]Record, error) {
+	return c.query(ctx, "/queryAll", soql)
+}
+
+func (c *Client) query(ctx context.Context, resource, soql string) ([]Record, error) {
 	var out []Record
-	path, q := "/query", url.Values{"q": {soql}}
+	path, q := resource, url.Values{"q": {soql}}
 	for {
 		resp, err := c.call(ctx, http.MethodGet, path, q, nil, http.StatusOK)
 		if err != nil {
@@ -297,6 +317,88 @@ func (c *Client) Upsert(ctx context.Context, object, extField, extValue string, 
 		created = *r.Created
 	}
 	return UpsertResult{ID: r.ID, Created: created}, nil
+}
+
+// Changed is what the changed-records resources answer for a window.
+type Changed struct {
+	// IDs are the records created or updated in the window (Updated), or
+	// deleted (Deleted).
+	IDs []string
+	// Deleted holds, for Deleted, when each record was deleted.
+	DeletedAt map[string]time.Time
+	// LatestDateCovered is the latest moment the answer is complete for:
+	// resume from it and no change is missed.
+	LatestDateCovered time.Time
+}
+
+// Updated lists the records of object created or updated between start and
+// end (GET /sobjects/{object}/updated/): a window at least a minute wide,
+// at most 30 days back.
+func (c *Client) Updated(ctx context.Context, object string, start, end time.Time) (Changed, error) {
+	var out struct {
+		IDs               []string `json:"ids"`
+		LatestDateCovered string   `json:"latestDateCovered"`
+	}
+	if err := c.window(ctx, object, "updated", start, end, &out); err != nil {
+		return Changed{}, err
+	}
+	covered, err := parseDate(out.LatestDateCovered)
+	if err != nil {
+		return Changed{}, err
+	}
+	return Changed{IDs: out.IDs, LatestDateCovered: covered}, nil
+}
+
+// Deleted lists the records of object deleted between start and end (GET
+// /sobjects/{object}/deleted/).
+func (c *Client) Deleted(ctx context.Context, object string, start, end time.Time) (Changed, error) {
+	var out struct {
+		DeletedRecords []struct {
+			ID          string `json:"id"`
+			DeletedDate string `json:"deletedDate"`
+		} `json:"deletedRecords"`
+		LatestDateCovered string `json:"latestDateCovered"`
+	}
+	if err := c.window(ctx, object, "deleted", start, end, &out); err != nil {
+		return Changed{}, err
+	}
+	covered, err := parseDate(out.LatestDateCovered)
+	if err != nil {
+		return Changed{}, err
+	}
+	ch := Changed{LatestDateCovered: covered, DeletedAt: map[string]time.Time{}}
+	for _, r := range out.DeletedRecords {
+		ch.IDs = append(ch.IDs, r.ID)
+		if at, err := parseDate(r.DeletedDate); err == nil {
+			ch.DeletedAt[r.ID] = at
+		}
+	}
+	return ch, nil
+}
+
+func (c *Client) window(ctx context.Context, object, kind string, start, end time.Time, out any) error {
+	if err := checkName("object", object); err != nil {
+		return err
+	}
+	q := url.Values{"start": {start.UTC().Format(time.RFC3339)}, "end": {end.UTC().Format(time.RFC3339)}}
+	resp, err := c.call(ctx, http.MethodGet, "/sobjects/"+object+"/"+kind+"/", q, nil, http.StatusOK)
+	if err != nil {
+		return err
+	}
+	return decode(resp, out)
+}
+
+// dateLayouts are the forms Salesforce writes dates in.
+var dateLayouts = []string{"2006-01-02T15:04:05.000-0700", "2006-01-02T15:04:05.000Z0700", time.RFC3339Nano, time.RFC3339}
+
+// parseDate reads a Salesforce date-time.
+func parseDate(s string) (time.Time, error) {
+	for _, l := range dateLayouts {
+		if t, err := time.Parse(l, s); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("salesforce: %w: date %q", ErrUndecodable, s)
 }
 
 // Describe returns the fields of object.

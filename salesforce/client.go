@@ -88,6 +88,9 @@ type Client struct {
 type session struct {
 	accessToken string
 	instanceURL string
+	// userID is the authenticated user's id (the last segment of the
+	// token response's identity URL).
+	userID string
 }
 
 // Usage is the last Sforce-Limit-Info api-usage the org reported.
@@ -174,6 +177,17 @@ func parseKey(pemBytes []byte) (*rsa.PrivateKey, error) {
 	return rk, nil
 }
 
+// UserID returns the id of the user the client acts as (the integration
+// user: a record it modified last was written by afsync), fetching a token
+// when none is held yet.
+func (c *Client) UserID(ctx context.Context) (string, error) {
+	s, err := c.session(ctx, "")
+	if err != nil {
+		return "", err
+	}
+	return s.userID, nil
+}
+
 // Usage returns the last api-usage the org reported in Sforce-Limit-Info.
 func (c *Client) Usage() Usage {
 	c.mu.Lock()
@@ -242,11 +256,13 @@ func (c *Client) fetchToken(ctx context.Context) (*session, error) {
 	var out struct {
 		AccessToken string `json:"access_token"`
 		InstanceURL string `json:"instance_url"`
+		ID          string `json:"id"`
 	}
 	if err := json.Unmarshal(resp.Body(), &out); err != nil || out.AccessToken == "" || out.InstanceURL == "" {
 		return nil, &Error{HTTPStatus: resp.StatusCode(), ErrorCode: "INVALID_TOKEN_RESPONSE", Message: "token response lacks access_token or instance_url"}
 	}
-	return &session{accessToken: out.AccessToken, instanceURL: strings.TrimSuffix(out.InstanceURL, "/")}, nil
+	userID := out.ID[strings.LastIndexByte(out.ID, '/')+1:]
+	return &session{accessToken: out.AccessToken, instanceURL: strings.TrimSuffix(out.InstanceURL, "/"), userID: userID}, nil
 }
 
 // call sends one API request. path is either relative to the versioned data

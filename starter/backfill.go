@@ -64,10 +64,15 @@ Without a terminal it prints a plain progress line every few seconds, waits for
 the end, and exits with status 2 if any user failed.
 
 --dry-run decides every user without writing anything and saves the plan, one
-line per field change with its before → after, as CSV or JSON lines (--out).`,
+line per field change with its before → after, as CSV or JSON lines (--out).
+
+--deleted sweeps the users deleted in Award Force instead: each one's record
+(found by the spec's external id) gets the stamp of awardforce_deletions.
+Nothing is ever deleted in Salesforce. A sync of one deleted user does the same.`,
 		Example: `  starter backfill
   starter backfill --role Judge --limit 500
   starter backfill --dry-run --out plan.csv
+  starter backfill --deleted
   starter backfill --attach`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return o.runFrom(cmd) },
@@ -75,6 +80,7 @@ line per field change with its before → after, as CSV or JSON lines (--out).`,
 	f := cmd.Flags()
 	f.StringVar(&o.filter.Role, "role", "", "only users with this role (Award Force's role filter)")
 	f.StringVar(&o.filter.Season, "season", "", "only users who joined in this season (Award Force's season_joined filter)")
+	f.BoolVar(&o.filter.Deleted, "deleted", false, "sweep the users deleted in Award Force instead: stamp their records as the spec's awardforce_deletions says")
 	f.IntVar(&o.limit, "limit", 0, "stop after this many users (0 = all)")
 	f.BoolVar(&o.dryRun, "dry-run", false, "decide every user but write nothing; save the plan to --out")
 	f.StringVar(&o.out, "out", "afsync-plan.csv", "with --dry-run: the plan file (.csv, or .jsonl for JSON lines; CSV cells starting with = + - @ get a leading ' so spreadsheets show them as text)")
@@ -148,9 +154,18 @@ func runBackfill(ctx context.Context, o *backfillOptions) error {
 	}
 	defer c.Close()
 
+	if o.filter.Deleted && spec.AwardForceDeletions.Stamp == nil {
+		return errors.New("--deleted: the spec sets no awardforce_deletions.stamp, so a deleted user's record is left as it is and there is nothing to sweep; add one, e.g. awardforce_deletions: {stamp: {crm: Description, value: Deleted in Award Force}}")
+	}
+	if o.filter.Deleted && o.dryRun {
+		return errors.New("--deleted and --dry-run: a dry run of the sweep is not supported; run the sweep, it only writes the stamp")
+	}
 	id := o.id
 	if id == "" {
 		id = workflows.BackfillWorkflowID(spec, o.dryRun)
+		if o.filter.Deleted {
+			id += "-deleted"
+		}
 		if o.fresh {
 			id += "-" + time.Now().UTC().Format("20060102T150405Z")
 		}

@@ -130,9 +130,14 @@ func TestIntegrationExampleSpecEndToEnd(t *testing.T) {
 
 // syncWith runs `starter sync --json` for slug with the example spec.
 func syncWith(stack *devstack.Stack, slug string) (workflows.UserSyncResult, error) {
+	return syncWithSpec(stack, exampleSpecPath, slug)
+}
+
+// syncWithSpec runs `starter sync --json` for slug with the spec at path.
+func syncWithSpec(stack *devstack.Stack, path, slug string) (workflows.UserSyncResult, error) {
 	var out bytes.Buffer
 	o := &syncOptions{
-		globalOptions: &globalOptions{temporal: configFor(stack), specPath: exampleSpecPath},
+		globalOptions: &globalOptions{temporal: configFor(stack), specPath: path},
 		user:          slug, trigger: string(pairing.TriggerRegistration), json: true,
 		timeout: time.Minute, out: &out,
 	}

@@ -286,11 +286,11 @@ func TestChunkKeepsGoingWhenOneAwardForceWriteIsRefused(t *testing.T) {
 		}
 		return pairing.Profile{}, errors.New("no such user")
 	})
-	env.OnActivity(af.UpdateUser, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.UpdateUserInput) error {
+	env.OnActivity(af.UpdateUser, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.UpdateUserInput) (activities.UpdateUserResult, error) {
 		if in.Slug == "U0000002" {
-			return temporal.NewNonRetryableApplicationError("422: The salesforce id may not be greater than 8 characters.", activities.ErrTypeAwardForceValidation, nil)
+			return activities.UpdateUserResult{}, temporal.NewNonRetryableApplicationError("422: The salesforce id may not be greater than 8 characters.", activities.ErrTypeAwardForceValidation, nil)
 		}
-		return nil
+		return activities.UpdateUserResult{}, nil
 	})
 	var failedSA []string
 	env.OnUpsertTypedSearchAttributes(mock.Anything).Return(nil).Run(func(args mock.Arguments) {

@@ -169,6 +169,13 @@ func (c *chunk) pair(ctx workflow.Context) error {
 		if u.Outcome != "" {
 			continue // failed earlier
 		}
+		if c.in.Filter.Deleted {
+			// A sweep of deleted users: their records are stamped, or left
+			// alone, as awardforce_deletions says.
+			items = append(items, PairItem{Profile: pairing.Profile{Slug: p.Slug}, ReadAt: c.readAt, Deleted: true})
+			who = append(who, i)
+			continue
+		}
 		if !spec.Handles(pairing.TriggerBackfill) || activities.IdentifierKey(p.Values[spec.UniqueIdentifier.AwardForce]) == "" {
 			u.Decision = spec.Decide(pairing.TriggerBackfill, p, nil)
 			u.Outcome = outcomeOf(u.Decision)
@@ -252,7 +259,7 @@ func (c *chunk) list(ctx workflow.Context) error {
 // request a user, but only when the spec maps profile fields: the list does
 // not carry them.
 func (c *chunk) fetchProfileFields(ctx workflow.Context) error {
-	if len(c.in.Spec.ProfileFieldSlugs()) == 0 {
+	if len(c.in.Spec.ProfileFieldSlugs()) == 0 || c.in.Filter.Deleted {
 		return nil
 	}
 	futures := make([]workflow.Future, len(c.profiles))

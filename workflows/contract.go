@@ -15,10 +15,10 @@ import (
 	"github.com/afsync/afsync/pairing"
 )
 
-// Task queues. Award Force activities have a queue of their own so that the
-// server can rate-limit them for the whole fleet (Award Force allows 60
-// requests a minute per API key); workflows and Salesforce activities share
-// the main queue.
+// Task queues. Award Force activities have a queue of their own (their
+// pace is the Award Force budget's, AwardForceBudget: 60 requests a minute
+// per API key for the whole fleet); workflows and Salesforce activities
+// share the main queue.
 const (
 	// TaskQueue carries workflow tasks and Salesforce activities.
 	TaskQueue = "afsync"
@@ -111,6 +111,11 @@ type UserSyncInput struct {
 	// its `updated` time: when it holds every field the spec reads, the sync
 	// makes no Award Force request. Nil: the sync reads the user.
 	Profile *pairing.Profile `json:"profile,omitempty"`
+	// RecordID is the record a CRM change was seen on: the lane reads it by
+	// id (following a merge to its survivor).
+	RecordID string `json:"record_id,omitempty"`
+	// LastSynced is when the user's last sync completed, when known.
+	LastSynced time.Time `json:"last_synced,omitzero"`
 }
 
 // ResyncSignal is the name of the signal that tells a running UserSync the
@@ -127,12 +132,19 @@ type Resync struct {
 	// Profile is the new version, when a webhook carried it; a signal whose
 	// version is not newer than the pass's starts no other pass.
 	Profile *pairing.Profile `json:"profile,omitempty"`
+	// RecordID is the record a CRM change was seen on.
+	RecordID string `json:"record_id,omitempty"`
 }
 
 // MemoSyncedVersion is the memo key where a successful UserSync records the
 // version (Award Force's `updated`, Unix seconds) it paired: a webhook that
 // replays that version later starts nothing.
 const MemoSyncedVersion = "afsync_synced_version"
+
+// MemoSyncedAt is the memo key where a successful UserSync records when it
+// paired (Unix seconds): the next sync of the user tells from it which side
+// changed a both pair since.
+const MemoSyncedAt = "afsync_synced_at"
 
 // UserSyncResult is the audit record of one user sync.
 type UserSyncResult struct {

@@ -93,6 +93,10 @@ type LaneItem struct {
 	Profile  pairing.Profile `json:"profile"`
 	ReadAt   time.Time       `json:"read_at"`
 	Received time.Time       `json:"received"`
+	// RecordID, LastSynced and Deleted are the PairItem's.
+	RecordID   string    `json:"record_id,omitempty"`
+	LastSynced time.Time `json:"last_synced,omitzero"`
+	Deleted    bool      `json:"deleted,omitempty"`
 	// Attempts counts transient faults met so far.
 	Attempts  int       `json:"attempts,omitempty"`
 	NotBefore time.Time `json:"not_before,omitzero"`
@@ -241,7 +245,8 @@ func (l *lane) receive(ctx workflow.Context, ch workflow.ReceiveChannel) {
 		l.st.Specs[fp] = req.Spec
 		l.st.Requests[req.ID] = &LaneRequest{ReplyTo: req.ReplyTo, ReplyRun: req.ReplyRun, Spec: fp, Trigger: req.Trigger, Open: len(req.Items)}
 		for _, it := range req.Items {
-			l.st.Items = append(l.st.Items, &LaneItem{Request: req.ID, Profile: it.Profile, ReadAt: it.ReadAt, Received: now})
+			l.st.Items = append(l.st.Items, &LaneItem{Request: req.ID, Profile: it.Profile, ReadAt: it.ReadAt, Received: now,
+				RecordID: it.RecordID, LastSynced: it.LastSynced, Deleted: it.Deleted})
 		}
 	}
 }
@@ -491,18 +496,32 @@ func (r *laneRun) pair(ctx workflow.Context) {
 	r.freshReads(ctx)
 	spec := &r.b.spec
 
-	// One lookup for everyone with an identifier.
-	var ids []string
+	// One lookup for everyone: by identifier, by the record a person is
+	// known to be paired with (deleted and merged ones too), and, for users
+	// deleted in Award Force, by their slug in the external id.
+	// Runs started before the CRM watch look by identifier alone.
+	crm := workflow.GetVersion(ctx, ChangeCRMChanges, workflow.DefaultVersion, 1) >= 1
+	look := activities.FindRecordsInput{Spec: *spec}
 	for _, i := range r.open() {
-		if id := r.b.items[i].Profile.Values[spec.UniqueIdentifier.AwardForce]; activities.IdentifierKey(id) != "" {
-			ids = append(ids, id)
+		it := r.b.items[i]
+		if it.Deleted {
+			if crm {
+				look.ExternalIDs = append(look.ExternalIDs, it.Profile.Slug)
+			}
+			continue
+		}
+		if id := it.Profile.Values[spec.UniqueIdentifier.AwardForce]; activities.IdentifierKey(id) != "" {
+			look.Identifiers = append(look.Identifiers, id)
+		}
+		if id := r.knownRecord(it); crm && id != "" {
+			look.RecordIDs = append(look.RecordIDs, id)
 		}
 	}
 	var found activities.FindRecordsResult
-	if len(ids) > 0 {
+	if n := len(look.Identifiers) + len(look.RecordIDs) + len(look.ExternalIDs); n > 0 {
 		actx := workflow.WithActivityOptions(ctx, laneLookupOptions())
-		actx = summarized(actx, "Look up the %s records of %s by %s", spec.Object, people(len(ids)), spec.UniqueIdentifier.CRM)
-		err := workflow.ExecuteActivity(actx, sf.FindRecords, activities.FindRecordsInput{Spec: *spec, Identifiers: ids}).Get(actx, &found)
+		actx = summarized(actx, "Look up the %s records of %s by %s", spec.Object, people(n), spec.UniqueIdentifier.CRM)
+		err := workflow.ExecuteActivity(actx, sf.FindRecords, look).Get(actx, &found)
 		r.calls += max(found.Queries, 1)
 		if err != nil {
 			// Waits (a quota pause, a backoff) count from the failure, not
@@ -527,7 +546,14 @@ func (r *laneRun) pair(ctx workflow.Context) {
 			}})
 			continue
 		}
-		d := spec.Decide(r.trigger(it), it.Profile, found.Matches[r.b.key(it)])
+		d, ok := spec.Decide(r.trigger(it), it.Profile, found.Matches[r.b.key(it)]), true
+		if crm {
+			d, ok = r.decide(it, &found)
+		}
+		if !ok {
+			r.answer(i, UserSyncResult{Outcome: outcomeOf(d), Decision: d, RecordID: d.RecordID})
+			continue
+		}
 		decisions[i] = d
 		switch d.Action {
 		case pairing.ActionCreate:
@@ -569,12 +595,118 @@ func (r *laneRun) pair(ctx workflow.Context) {
 	}
 }
 
+// knownRecord is the record person it is known to be paired with: the one
+// a CRM change named, else the id Award Force holds in record_id_field.
+func (r *laneRun) knownRecord(it *LaneItem) string {
+	if it.RecordID != "" {
+		return it.RecordID
+	}
+	if f := r.b.spec.RecordIDField; f != "" {
+		return strings.TrimSpace(it.Profile.Values[f])
+	}
+	return ""
+}
+
+// decide decides for person it on what the lookup found, following the
+// record it is paired with through a merge, and applying the spec's
+// deletion policies; false means there is nothing to write, whatever the
+// decision says.
+func (r *laneRun) decide(it *LaneItem, found *activities.FindRecordsResult) (pairing.Decision, bool) {
+	spec := &r.b.spec
+	if it.Deleted {
+		return r.deletedUser(it, found), true
+	}
+	matches := found.Matches[r.b.key(it)]
+	replaced := ""
+	if id := r.knownRecord(it); id != "" {
+		if k, ok := found.ByID[normalID(id)]; ok {
+			switch {
+			case !k.Deleted:
+				matches = []pairing.CRMRecord{k.Record} // the paired record, whatever its identifier holds now
+			case k.MergedInto != "":
+				if s, ok := found.ByID[k.MergedInto]; ok && !s.Deleted {
+					matches, replaced = []pairing.CRMRecord{s.Record}, k.Record.ID
+				}
+			case spec.OnCRMDelete() == pairing.DeleteUnpair:
+				return pairing.Decision{Action: pairing.ActionSkip, Reason: fmt.Sprintf(
+					"the paired %s %s was deleted in Salesforce: the user stays unpaired (crm_changes.on_delete: unpair)", spec.Object, k.Record.ID)}, false
+			}
+		}
+	}
+	c := pairing.Context{Trigger: r.trigger(it), LastSynced: it.LastSynced, IntegrationUser: found.IntegrationUser}
+	if w, ok := r.st.Written[it.Profile.Slug]; ok && time.Unix(w[1], 0).After(c.LastSynced) {
+		c.LastSynced = time.Unix(w[1], 0).UTC()
+	}
+	d := spec.DecideIn(c, it.Profile, matches)
+	if replaced != "" {
+		d.Replaced = replaced
+		d.Reason = fmt.Sprintf("%s %s was merged into %s in Salesforce; %s", spec.Object, replaced, d.RecordID, d.Reason)
+	}
+	return d, true
+}
+
+// deletedUser decides for a user deleted in Award Force: the record their
+// slug names is stamped, when the spec says so; nothing is deleted.
+func (r *laneRun) deletedUser(it *LaneItem, found *activities.FindRecordsResult) pairing.Decision {
+	spec := &r.b.spec
+	stamp := spec.AwardForceDeletions.Stamp
+	if stamp == nil {
+		return pairing.Decision{Action: pairing.ActionSkip, Reason: "the user no longer exists in Award Force; the CRM record is left as it is"}
+	}
+	recs := found.ByExternalID[it.Profile.Slug]
+	switch len(recs) {
+	case 0:
+		return pairing.Decision{Action: pairing.ActionSkip, Reason: "the user no longer exists in Award Force, and no record holds their slug to stamp"}
+	case 1:
+	default:
+		ids := make([]string, len(recs))
+		for i, rec := range recs {
+			ids[i] = rec.ID
+		}
+		return pairing.Decision{Action: pairing.ActionAmbiguous, CandidateIDs: ids,
+			Reason: fmt.Sprintf("%d records hold the deleted user's slug: none stamped", len(recs))}
+	}
+	rec := recs[0]
+	d := pairing.Decision{RecordID: rec.ID, Action: pairing.ActionNoChange, Reason: "the user was deleted in Award Force; the record is stamped already"}
+	if have := strings.TrimSpace(rec.Values[stamp.CRM]); have != stamp.Value {
+		d.Action = pairing.ActionUpdate
+		d.Reason = "the user was deleted in Award Force: the record is stamped (awardforce_deletions.stamp)"
+		d.CRM = []pairing.Change{{Field: stamp.CRM, Source: "awardforce_deletions", Before: have, After: stamp.Value}}
+	}
+	return d
+}
+
+// normalID is the 18-character form of a Salesforce id (a 15-character one
+// gains its case-safe suffix); other strings come back as they are.
+func normalID(id string) string {
+	if len(id) != 15 {
+		return id
+	}
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
+	suffix := make([]byte, 3)
+	for chunk := range 3 {
+		bits := 0
+		for i := range 5 {
+			if c := id[chunk*5+i]; c >= 'A' && c <= 'Z' {
+				bits |= 1 << i
+			}
+		}
+		suffix[chunk] = alphabet[bits]
+	}
+	return id + string(suffix)
+}
+
 // settleWrite settles person i with the outcome o of its create or update.
 func (r *laneRun) settleWrite(now time.Time, i int, d pairing.Decision, o activities.WriteOutcome, created bool) {
 	it := r.b.items[i]
 	switch {
 	case o.Unknown:
 		r.doubt(now, []int{i}, o.Error)
+	case strings.Contains(o.Error, "ENTITY_IS_DELETED") && it.RecordID != d.RecordID:
+		// Deleted (merged?) since the lookup: look at it by id next time,
+		// which follows a merge to its survivor.
+		it.RecordID = d.RecordID
+		r.retry(now, i, activities.ErrTypeSalesforceUnavailable, o.Error, maxRecordBackoff)
 	case o.Error != "":
 		r.refused(now, i, o.ErrorType, o.Error, o.CallFailed)
 		if res := r.outcomes[i].result; res != nil {

@@ -77,6 +77,15 @@ type PairItem struct {
 	// ReadAt is no later than the moment the profile was read: a lane only
 	// trusts a profile it can compare with every write made since.
 	ReadAt time.Time `json:"read_at"`
+	// RecordID is a record the person is known to be paired with (a change
+	// the CRM watch saw on it), followed through merges.
+	RecordID string `json:"record_id,omitempty"`
+	// LastSynced is when the person was last paired, when known: it tells
+	// which side changed a both pair since.
+	LastSynced time.Time `json:"last_synced,omitzero"`
+	// Deleted says the user no longer exists in Award Force (Profile holds
+	// the slug alone): the spec's awardforce_deletions applies.
+	Deleted bool `json:"deleted,omitempty"`
 }
 
 // PairReply carries outcomes of a request, as they become known: a lane

@@ -91,7 +91,7 @@ func TestUserSyncHandsTheUserToItsLaneAndWritesBackItsAnswer(t *testing.T) {
 	env := laneEnv(t, f)
 	env.OnActivity(af.GetUser, mock.Anything, "AbCdEfGh").Return(p, nil).Once()
 	env.OnActivity(af.UpdateUser, mock.Anything, activities.UpdateUserInput{Slug: "AbCdEfGh",
-		Changes: []pairing.Change{{Field: "SfRecord", Source: pairing.SourceRecordID, After: "003000000000001AAA"}}}).Return(nil).Once()
+		Changes: []pairing.Change{{Field: "SfRecord", Source: pairing.SourceRecordID, After: "003000000000001AAA"}}}).Return(activities.UpdateUserResult{}, nil).Once()
 
 	start := env.Now()
 	env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: UserSyncWorkflowID("AbCdEfGh")})

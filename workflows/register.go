@@ -15,4 +15,5 @@ func RegisterWorkflows(r Registry) {
 	r.RegisterWorkflow(BackfillChunk)
 	r.RegisterWorkflow(PairingLane)
 	r.RegisterWorkflow(AwardForceBudget)
+	r.RegisterWorkflow(CRMWatch)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
@@ -24,30 +25,52 @@ var ErrAlreadySynced = errors.New("this version of the user is already synced")
 //
 // profile is the user as a webhook carried it (nil when the caller has
 // none): a version the last sync already paired starts nothing and returns
-// ErrAlreadySynced, so that a replayed webhook costs no API call.
-func StartUserSync(ctx context.Context, c client.Client, spec *pairing.Spec, slug string, trigger pairing.Trigger, profile *pairing.Profile) (client.WorkflowRun, error) {
-	id := UserSyncWorkflowID(slug)
-	if profile != nil && !profile.Updated.IsZero() {
-		if synced, ok := syncedVersion(ctx, c, id); ok && profile.Updated.Unix() <= synced {
-			return nil, ErrAlreadySynced
-		}
+// ErrAlreadySynced, so that a replayed webhook costs no API call. A CRM
+// change always syncs: what changed is the record, not the profile.
+func StartUserSync(ctx context.Context, c client.Client, spec *pairing.Spec, r SyncRequest) (client.WorkflowRun, error) {
+	id := UserSyncWorkflowID(r.Slug)
+	last := lastSync(ctx, c, id)
+	if r.Trigger != pairing.TriggerCRMChange && r.Profile != nil && !r.Profile.Updated.IsZero() && last.ok && r.Profile.Updated.Unix() <= last.version {
+		return nil, ErrAlreadySynced
 	}
 	opts := StartOptions(id, UserSyncTimeout)
-	opts.StaticSummary = fmt.Sprintf("Sync Award Force user %s (%s)", slug, trigger)
-	return c.SignalWithStartWorkflow(ctx, opts.ID, ResyncSignal, Resync{Trigger: trigger, Profile: profile}, opts,
-		UserSync, UserSyncInput{Slug: slug, Trigger: trigger, Spec: *spec, Profile: profile})
+	opts.StaticSummary = fmt.Sprintf("Sync Award Force user %s (%s)", r.Slug, r.Trigger)
+	in := UserSyncInput{Slug: r.Slug, Trigger: r.Trigger, Spec: *spec, Profile: r.Profile, RecordID: r.RecordID, LastSynced: last.at}
+	return c.SignalWithStartWorkflow(ctx, opts.ID, ResyncSignal, Resync{Trigger: r.Trigger, Profile: r.Profile, RecordID: r.RecordID}, opts, UserSync, in)
 }
 
-// syncedVersion is the version the user's last sync paired, when that sync
-// has completed and recorded it.
-func syncedVersion(ctx context.Context, c client.Client, id string) (int64, bool) {
+// SyncRequest asks for the sync of one user.
+type SyncRequest struct {
+	Slug    string          `json:"slug"`
+	Trigger pairing.Trigger `json:"trigger"`
+	// Profile is the user as a webhook carried it (or the CRM watch read
+	// it); nil when the asker has none (the sync reads Award Force).
+	Profile *pairing.Profile `json:"profile,omitempty"`
+	// RecordID is the record a CRM change was seen on.
+	RecordID string `json:"record_id,omitempty"`
+}
+
+// synced is what the user's last completed sync recorded.
+type synced struct {
+	ok      bool
+	version int64     // the Award Force version paired (Unix seconds)
+	at      time.Time // when
+}
+
+// lastSync reads what the user's last sync recorded in its memo, when it
+// completed.
+func lastSync(ctx context.Context, c client.Client, id string) synced {
 	d, err := c.DescribeWorkflow(ctx, id, "")
 	if err != nil || d.Status != enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED {
-		return 0, false
+		return synced{}
 	}
-	var v int64
-	if err := d.GetMemoValue(MemoSyncedVersion, &v); err != nil {
-		return 0, false
+	var s synced
+	if d.GetMemoValue(MemoSyncedVersion, &s.version) == nil {
+		s.ok = true
 	}
-	return v, true
+	var at int64
+	if d.GetMemoValue(MemoSyncedAt, &at) == nil && at > 0 {
+		s.at = time.Unix(at, 0).UTC()
+	}
+	return s
 }

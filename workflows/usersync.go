@@ -24,9 +24,10 @@ var (
 // write was refused; its details carry the UserSyncResult audit record.
 const ErrTypeSyncFailed = "SyncFailed"
 
-// awardForceOptions bounds Award Force activities. The task queue's rate
-// limit may keep an activity waiting before it starts, so the overall bound
-// is generous; permanent errors are non-retryable and end at once.
+// awardForceOptions bounds Award Force activities. Each attempt waits for
+// a permit of the Award Force budget, which may take long when a backfill
+// shares it, so the overall bound is generous; permanent errors are
+// non-retryable and end at once.
 func awardForceOptions() workflow.ActivityOptions {
 	return workflow.ActivityOptions{
 		TaskQueue:              AwardForceTaskQueue,
@@ -67,6 +68,9 @@ func UserSync(ctx workflow.Context, in UserSyncInput) (*UserSyncResult, error) {
 	resync := workflow.GetSignalChannel(ctx, ResyncSignal)
 	if r := pendingResync(resync); r.got {
 		s.in.Profile = r.newest(s.in.Profile)
+		if r.recordID != "" {
+			s.in.RecordID = r.recordID
+		}
 	}
 
 	err := in.Spec.Validate()
@@ -101,14 +105,20 @@ func UserSync(ctx workflow.Context, in UserSyncInput) (*UserSyncResult, error) {
 		workflow.GetLogger(ctx).Warn("Could not record search attributes", "error", saErr)
 	}
 	countSyncs(ctx, in.Trigger, s.result.Outcome, 1)
-	if err == nil && !s.profile.Updated.IsZero() &&
+	if version := s.syncedVersion(); err == nil && !version.IsZero() &&
 		workflow.GetVersion(ctx, ChangeSyncedVersionMemo, workflow.DefaultVersion, 1) >= 1 {
-		// A webhook replaying this version later starts nothing (StartUserSync).
-		if mErr := workflow.UpsertMemo(ctx, map[string]any{MemoSyncedVersion: s.profile.Updated.Unix()}); mErr != nil {
+		// A webhook replaying this version later (the echo of this sync's
+		// own write-back among them) starts nothing (StartUserSync), and the
+		// next sync knows when this one paired.
+		memo := map[string]any{MemoSyncedVersion: version.Unix()}
+		if workflow.GetVersion(ctx, ChangeCRMChanges, workflow.DefaultVersion, 1) >= 1 {
+			memo[MemoSyncedAt] = workflow.Now(ctx).Unix()
+		}
+		if mErr := workflow.UpsertMemo(ctx, memo); mErr != nil {
 			workflow.GetLogger(ctx).Warn("Could not record the synced version", "error", mErr)
 		}
 	}
-	if r := pendingResync(resync); r.got && r.newerThan(s.profile) {
+	if r := pendingResync(resync); r.got && r.newerThan(s.syncedVersion()) {
 		// The user changed after this pass read the profile (perhaps to fix
 		// what made it fail): one more pass, for the new change, with the
 		// newest version a webhook carried. A failed registration stays a
@@ -119,6 +129,12 @@ func UserSync(ctx workflow.Context, in UserSyncInput) (*UserSyncResult, error) {
 			in.Trigger = r.trigger
 		}
 		in.Profile = r.newest(nil)
+		if r.crm && in.Profile != nil && !in.Profile.Updated.After(s.syncedVersion()) {
+			in.Profile = nil // the record changed, not the profile: read it afresh
+		}
+		if r.recordID != "" {
+			in.RecordID = r.recordID
+		}
 		workflow.GetLogger(ctx).Info("The user changed during the sync; syncing again", "slug", in.Slug, "trigger", in.Trigger)
 		return nil, workflow.NewContinueAsNewError(ctx, UserSync, in)
 	}
@@ -139,6 +155,10 @@ type resyncs struct {
 	// can only be read from Award Force.
 	profile *pairing.Profile
 	unknown bool
+	// recordID is the last record a CRM change named; crm is set when a
+	// signal was a CRM change (the record changed, not the profile).
+	recordID string
+	crm      bool
 }
 
 // newest is the profile the next pass should start from: the newest known
@@ -153,10 +173,12 @@ func (r resyncs) newest(current *pairing.Profile) *pairing.Profile {
 	return current
 }
 
-// newerThan reports whether the signals may hold a change the pass that
-// used p did not see.
-func (r resyncs) newerThan(p pairing.Profile) bool {
-	return r.unknown || p.Updated.IsZero() || r.profile != nil && r.profile.Updated.After(p.Updated)
+// newerThan reports whether the signals may hold a change the pass did not
+// see, the pass having left the user at version synced (the version it
+// read, or the one its own write-back made: that write's webhook is no
+// change).
+func (r resyncs) newerThan(synced time.Time) bool {
+	return r.unknown || r.crm || synced.IsZero() || r.profile != nil && r.profile.Updated.After(synced)
 }
 
 // pendingResync drains the resync signals received so far.
@@ -168,6 +190,12 @@ func pendingResync(ch workflow.ReceiveChannel) resyncs {
 			return out
 		}
 		out.got, out.trigger = true, r.Trigger
+		if r.RecordID != "" {
+			out.recordID = r.RecordID
+		}
+		if r.Trigger == pairing.TriggerCRMChange {
+			out.crm = true
+		}
 		switch {
 		case r.Profile == nil || r.Profile.Updated.IsZero():
 			out.unknown = true
@@ -199,6 +227,8 @@ type userSync struct {
 	result  *UserSyncResult
 	lanes   requester
 	af      *afGate
+	// written is the user's `updated` time after this sync's write-back.
+	written time.Time
 }
 
 // pair reads the user and hands the profile to the user's pairing lane,
@@ -211,7 +241,16 @@ func (s *userSync) pair(ctx, afCtx workflow.Context) error {
 		s.profile, readAt = *p, p.Updated
 	} else {
 		afCtx = summarized(afCtx, "Read Award Force user %s", s.in.Slug)
-		if err := s.af.call(afCtx, af.GetUser, s.in.Slug).Get(afCtx, &s.profile); err != nil {
+		err := s.af.call(afCtx, af.GetUser, s.in.Slug).Get(afCtx, &s.profile)
+		var appErr *temporal.ApplicationError
+		switch {
+		case errors.As(err, &appErr) && appErr.Type() == activities.ErrTypeAwardForceNotFound &&
+			workflow.GetVersion(ctx, ChangeCRMChanges, workflow.DefaultVersion, 1) >= 1:
+			// Deleted in Award Force: its record is stamped, or left alone,
+			// as the spec says; nothing is deleted in the CRM.
+			s.profile = pairing.Profile{Slug: s.in.Slug}
+			return s.handOver(ctx, PairItem{Profile: s.profile, ReadAt: readAt, Deleted: true})
+		case err != nil:
 			return err
 		}
 	}
@@ -219,7 +258,13 @@ func (s *userSync) pair(ctx, afCtx workflow.Context) error {
 		s.decide() // skipped, with the reason: no CRM call, no lane
 		return nil
 	}
-	results, err := s.lanes.pair(ctx, s.in.Spec, s.in.Trigger, []PairItem{{Profile: s.profile, ReadAt: readAt}})
+	return s.handOver(ctx, PairItem{Profile: s.profile, ReadAt: readAt, RecordID: s.in.RecordID, LastSynced: s.in.LastSynced})
+}
+
+// handOver hands the user to the pairing lane and takes its answer as the
+// audit.
+func (s *userSync) handOver(ctx workflow.Context, item PairItem) error {
+	results, err := s.lanes.pair(ctx, s.in.Spec, s.in.Trigger, []PairItem{item})
 	if err != nil {
 		return err
 	}
@@ -299,7 +344,21 @@ func (s *userSync) writeBack(ctx workflow.Context) error {
 	}
 	in := activities.UpdateUserInput{Slug: s.profile.Slug, Changes: changes}
 	ctx = summarized(ctx, "Write %s into Award Force user %s", fieldNames(changes), s.profile.Slug)
-	return s.af.call(ctx, af.UpdateUser, in).Get(ctx, nil)
+	var out activities.UpdateUserResult
+	if err := s.af.call(ctx, af.UpdateUser, in).Get(ctx, &out); err != nil {
+		return err
+	}
+	s.written = out.Updated
+	return nil
+}
+
+// syncedVersion is the Award Force version the CRM now matches: the one
+// read, or the one this sync's write-back made.
+func (s *userSync) syncedVersion() time.Time {
+	if s.written.After(s.profile.Updated) {
+		return s.written
+	}
+	return s.profile.Updated
 }
 
 func (s *userSync) recordSearchAttributes(ctx workflow.Context) error {

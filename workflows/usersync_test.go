@@ -174,7 +174,7 @@ func TestUserSyncPullsCRMValuesIntoAwardForce(t *testing.T) {
 	env.OnActivity(af.UpdateUser, mock.Anything, activities.UpdateUserInput{
 		Slug:    "AbCdEfGh",
 		Changes: []pairing.Change{{Field: "jobTitle", Source: "Title", Before: "", After: "Analyst"}},
-	}).Return(nil).Once()
+	}).Return(activities.UpdateUserResult{}, nil).Once()
 
 	res, err := run(t, env, spec)
 	require.NoError(t, err)

@@ -27,8 +27,8 @@ package workflows
 // LaneCount counts as workflow code too: it decides how a requester splits
 // its people into requests.
 //
-// A new workflow type (PairingLane) needs no version: no older execution
-// exists.
+// A new workflow type (PairingLane, AwardForceBudget, CRMWatch) needs no
+// version: no older execution exists.
 
 // Change IDs, oldest first.
 const (
@@ -44,4 +44,10 @@ const (
 	// from AwardForceBudget and is a single attempt (retries take new
 	// permits), instead of relying on the task queue's rate limit.
 	ChangeAwardForceBudget = "award-force-budget"
+	// ChangeCRMChanges: the lanes look people up by the record they are
+	// paired with too (following merges, applying the deletion policies)
+	// and decide with DecideIn (the CRM watch's rules); UserSync hands a
+	// user deleted in Award Force to its lane instead of failing, and
+	// records when it paired (MemoSyncedAt).
+	ChangeCRMChanges = "crm-changes"
 )

@@ -9,11 +9,13 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
 	"github.com/afsync/afsync/internal/config"
 	"github.com/afsync/afsync/internal/metrics"
 	"github.com/afsync/afsync/pairing"
+	"github.com/afsync/afsync/workflows"
 )
 
 // BootOptions configures Boot.
@@ -72,7 +74,9 @@ type Node struct {
 //     webhooks start workflows on the server, which wait for a worker;
 //  3. run the start-up check (Preflight), which waits through transient
 //     API faults and reports its waits on /healthz;
-//  4. only then poll the task queues.
+//  4. only then poll the task queues;
+//  5. start the CRM watch when the spec watches Salesforce, or hand the
+//     running one the new spec (one that does not watch ends it).
 //
 // It returns once the worker polls. Loading the configuration and the spec
 // comes before it, and Boot first validates the API settings: those errors
@@ -142,6 +146,12 @@ func Boot(ctx context.Context, opts BootOptions) (_ *Node, err error) {
 	}
 	logger.Info("Worker started", "address", copts.HostPort, "namespace", copts.Namespace, "object", opts.Spec.Object,
 		"awardForceRatePerMinute", opts.Config.AwardForceRatePerMinute)
+	if err = WatchCRM(ctx, n.Client, opts.Spec); err != nil {
+		return nil, err
+	}
+	if opts.Spec.Watches() {
+		logger.Info("Watching Salesforce for changes", "workflow", workflows.CRMWatchWorkflowID, "every", opts.Spec.WatchEvery().String())
+	}
 	return n, nil
 }
 
@@ -237,4 +247,23 @@ func (n *Node) Close() {
 			_ = n.Metrics.Close(context.Background())
 		}
 	})
+}
+
+// WatchCRM starts the CRM watch (workflows.CRMWatch) when spec watches
+// Salesforce, or hands spec to the running watch, which ends if spec does
+// not: every worker of a fleet does so at start, and the last spec wins.
+func WatchCRM(ctx context.Context, c client.Client, spec *pairing.Spec) error {
+	if spec.Watches() {
+		coord := &workflows.Coordinator{Client: c}
+		if err := coord.StartCRMWatch(ctx, spec); err != nil {
+			return fmt.Errorf("starting the CRM watch: %w", err)
+		}
+		return nil
+	}
+	err := c.SignalWorkflow(ctx, workflows.CRMWatchWorkflowID, "", workflows.CRMWatchSpecSignal, spec)
+	var notFound *serviceerror.NotFound
+	if err != nil && !errors.As(err, &notFound) {
+		return fmt.Errorf("stopping the CRM watch: %w", err)
+	}
+	return nil
 }

@@ -30,7 +30,7 @@ type SyncStarter struct {
 // one to sync again (workflows.StartUserSync); a version already synced is
 // a duplicate and starts nothing.
 func (s *SyncStarter) StartUserSync(ctx context.Context, ev webhook.Event) (bool, error) {
-	_, err := workflows.StartUserSync(ctx, s.Client, s.Spec, ev.Slug, ev.Trigger, ev.Profile)
+	_, err := workflows.StartUserSync(ctx, s.Client, s.Spec, workflows.SyncRequest{Slug: ev.Slug, Trigger: ev.Trigger, Profile: ev.Profile})
 	if errors.Is(err, workflows.ErrAlreadySynced) {
 		return true, nil
 	}
