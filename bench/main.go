@@ -53,6 +53,12 @@ type options struct {
 	burst               int
 	burstOver           time.Duration
 	burstDuringBackfill bool
+	// crmChanges, when above 0, measures changes made in Salesforce
+	// flowing back to Award Force instead.
+	crmChanges int
+	crmOver    time.Duration
+	crmIdle    time.Duration
+	crmEvery   time.Duration
 }
 
 // Result is the benchmark's JSON line.
@@ -103,6 +109,10 @@ func main() {
 	f.IntVar(&o.burst, "burst", 0, "instead of a backfill, measure N registrations arriving as signed webhooks over --burst-over")
 	f.DurationVar(&o.burstOver, "burst-over", 10*time.Second, "with --burst: how long the registrations take to arrive")
 	f.BoolVar(&o.burstDuringBackfill, "burst-during-backfill", false, "with --burst: run a backfill of --users users at the same time")
+	f.IntVar(&o.crmChanges, "crm-changes", 0, "instead of a backfill, pair --users users, then measure N edits made in Salesforce flowing back to Award Force")
+	f.DurationVar(&o.crmOver, "crm-over", time.Minute, "with --crm-changes: how long the edits take")
+	f.DurationVar(&o.crmIdle, "crm-idle", 5*time.Minute, "with --crm-changes: how long to count the watch's calls on an idle org first")
+	f.DurationVar(&o.crmEvery, "crm-every", time.Minute, "with --crm-changes: crm_changes.every")
 	f.IntVar(&o.baseline, "baseline", 0, "instead of afsync, time a plain N-way per-user loop without durability (the yardstick)")
 	f.IntVar(&o.partitions, "partitions", 0, "task-queue partitions on the dev server (0: the server's default, four, as on Temporal Cloud)")
 	f.StringArrayVar(&o.serverArgs, "server-arg", nil, "extra argument for `temporal server start-dev` (repeatable), e.g. --server-arg=--dynamic-config-value --server-arg=KEY=VALUE")
@@ -128,6 +138,9 @@ func run(ctx context.Context, o *options, out io.Writer) error {
 	defer st.close()
 	if o.burst > 0 {
 		return runBurst(ctx, o, st, out)
+	}
+	if o.crmChanges > 0 {
+		return runCRM(ctx, o, st, out)
 	}
 	srv, sb, worker, c := st.srv, st.sb, st.worker, st.c
 	_ = srv
@@ -193,6 +206,8 @@ type benchStack struct {
 	worker   *exec.Cmd
 	c        client.Client
 	httpAddr string
+	// specPath is the worker's pairing spec ("" for the default).
+	specPath string
 	closers  []func()
 }
 
@@ -244,9 +259,14 @@ func startBench(ctx context.Context, o *options, out io.Writer) (_ *benchStack, 
 	}
 	b.httpAddr = l.Addr().String()
 	l.Close()
+	if o.crmChanges > 0 {
+		if b.specPath, err = writeCRMSpec(tmp, o.crmEvery); err != nil {
+			return nil, err
+		}
+	}
 	b.worker = exec.CommandContext(ctx, workerBin, "--log-level", "warn")
 	b.worker.Env = append(os.Environ(), "TEMPORAL_ADDRESS="+b.srv.Address, "TEMPORAL_NAMESPACE="+b.srv.Namespace,
-		"AWARDFORCE_RATE_LIMIT="+strconv.Itoa(o.afLimit), "AFSYNC_CONFIG=", "AFSYNC_HTTP_ADDR="+b.httpAddr)
+		"AWARDFORCE_RATE_LIMIT="+strconv.Itoa(o.afLimit), "AFSYNC_CONFIG="+b.specPath, "AFSYNC_HTTP_ADDR="+b.httpAddr)
 	for k, v := range b.sb.Env() {
 		b.worker.Env = append(b.worker.Env, k+"="+v)
 	}

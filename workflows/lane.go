@@ -465,6 +465,8 @@ type laneRun struct {
 	b        *batch
 	outcomes []laneOutcome
 	calls    int
+	// crm is set in runs of the CRM watch's version (ChangeCRMChanges).
+	crm bool
 }
 
 func (r *laneRun) trigger(it *LaneItem) pairing.Trigger { return r.st.Requests[it.Request].Trigger }
@@ -500,7 +502,8 @@ func (r *laneRun) pair(ctx workflow.Context) {
 	// known to be paired with (deleted and merged ones too), and, for users
 	// deleted in Award Force, by their slug in the external id.
 	// Runs started before the CRM watch look by identifier alone.
-	crm := workflow.GetVersion(ctx, ChangeCRMChanges, workflow.DefaultVersion, 1) >= 1
+	r.crm = workflow.GetVersion(ctx, ChangeCRMChanges, workflow.DefaultVersion, 1) >= 1
+	crm := r.crm
 	look := activities.FindRecordsInput{Spec: *spec}
 	for _, i := range r.open() {
 		it := r.b.items[i]
@@ -595,16 +598,15 @@ func (r *laneRun) pair(ctx workflow.Context) {
 	}
 }
 
-// knownRecord is the record person it is known to be paired with: the one
-// a CRM change named, else the id Award Force holds in record_id_field.
+// knownRecord is the record person it is known to be paired with: the id
+// Award Force holds in record_id_field, else the one a CRM change named.
 func (r *laneRun) knownRecord(it *LaneItem) string {
-	if it.RecordID != "" {
-		return it.RecordID
-	}
 	if f := r.b.spec.RecordIDField; f != "" {
-		return strings.TrimSpace(it.Profile.Values[f])
+		if id := strings.TrimSpace(it.Profile.Values[f]); id != "" {
+			return id
+		}
 	}
-	return ""
+	return it.RecordID
 }
 
 // decide decides for person it on what the lookup found, following the
@@ -617,7 +619,7 @@ func (r *laneRun) decide(it *LaneItem, found *activities.FindRecordsResult) (pai
 		return r.deletedUser(it, found), true
 	}
 	matches := found.Matches[r.b.key(it)]
-	replaced := ""
+	replaced, recreated := "", ""
 	if id := r.knownRecord(it); id != "" {
 		if k, ok := found.ByID[normalID(id)]; ok {
 			switch {
@@ -630,17 +632,27 @@ func (r *laneRun) decide(it *LaneItem, found *activities.FindRecordsResult) (pai
 			case spec.OnCRMDelete() == pairing.DeleteUnpair:
 				return pairing.Decision{Action: pairing.ActionSkip, Reason: fmt.Sprintf(
 					"the paired %s %s was deleted in Salesforce: the user stays unpaired (crm_changes.on_delete: unpair)", spec.Object, k.Record.ID)}, false
+			default:
+				recreated = k.Record.ID
 			}
 		}
 	}
 	c := pairing.Context{Trigger: r.trigger(it), LastSynced: it.LastSynced, IntegrationUser: found.IntegrationUser}
+	if recreated != "" && c.Trigger == pairing.TriggerCRMChange {
+		// The deletion is the change: the user is paired again as a manual
+		// sync would (create_if_missing says whether a record is made).
+		c.Trigger = pairing.TriggerManual
+	}
 	if w, ok := r.st.Written[it.Profile.Slug]; ok && time.Unix(w[1], 0).After(c.LastSynced) {
 		c.LastSynced = time.Unix(w[1], 0).UTC()
 	}
 	d := spec.DecideIn(c, it.Profile, matches)
-	if replaced != "" {
+	switch {
+	case replaced != "":
 		d.Replaced = replaced
 		d.Reason = fmt.Sprintf("%s %s was merged into %s in Salesforce; %s", spec.Object, replaced, d.RecordID, d.Reason)
+	case recreated != "":
+		d.Reason = fmt.Sprintf("the paired %s %s was deleted in Salesforce (crm_changes.on_delete: recreate); %s", spec.Object, recreated, d.Reason)
 	}
 	return d, true
 }
@@ -702,7 +714,7 @@ func (r *laneRun) settleWrite(now time.Time, i int, d pairing.Decision, o activi
 	switch {
 	case o.Unknown:
 		r.doubt(now, []int{i}, o.Error)
-	case strings.Contains(o.Error, "ENTITY_IS_DELETED") && it.RecordID != d.RecordID:
+	case r.crm && strings.Contains(o.Error, "ENTITY_IS_DELETED") && it.RecordID != d.RecordID:
 		// Deleted (merged?) since the lookup: look at it by id next time,
 		// which follows a merge to its survivor.
 		it.RecordID = d.RecordID

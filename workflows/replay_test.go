@@ -39,8 +39,13 @@ func historyIDs(t *testing.T) map[string]string {
 		"backfill-chunk-refused.json":        ChunkWorkflowID(exampleBackfill, 2),
 		"lane.json":                          LaneWorkflowID(LaneOf("TooLongN")), // a running lane: batches, a refusal, answers
 		"budget.json":                        BudgetWorkflowID,                   // a running budget: paced permits
+		"crm-watch.json":                     CRMWatchWorkflowID,                 // a running watch: polls, changes handed over
+		"usersync-crm-merge.json":            UserSyncWorkflowID(watchedSlug),    // a crm_change sync that follows a merge
 	}
 }
+
+// watchedSlug is the user of the CRM watch's integration test.
+const watchedSlug = "AdaWatch"
 
 // TestReplayRecordedHistories replays every history recorded from real runs
 // on the dev server, of every workflow-code version still supported
