@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/afsync/afsync/pairing"
+	"github.com/afsync/afsync/salesforce"
 )
 
 // ChangesInput asks what changed in the CRM in a window.
@@ -96,27 +97,22 @@ func (a *Salesforce) ChangedRecords(ctx context.Context, in ChangesInput) (Chang
 	}
 	selected := withSystemFields(obj, fields, true)
 	_, merges := obj.Field("MasterRecordId")
-	for _, q := range buildLookupQueries(in.Spec.Object, "Id", selected, ids) {
-		records, err := a.Client.QueryAll(ctx, q)
-		res.Calls++
-		if err != nil {
-			return res, fail(ctx, err)
+	if err := a.eachRecord(ctx, buildLookupQueries(in.Spec.Object, "Id", selected, ids), true, &res.Calls, func(r salesforce.Record) {
+		deleted := r.String("IsDeleted") == "true"
+		if !deleted && r.String("LastModifiedById") == me {
+			res.Echoes++
+			return
 		}
-		for _, r := range records {
-			deleted := r.String("IsDeleted") == "true"
-			if !deleted && r.String("LastModifiedById") == me {
-				res.Echoes++
-				continue
-			}
-			c := CRMChange{RecordID: r.ID(), Identifier: strings.TrimSpace(r.String(idField)), Deleted: deleted, Modified: r.Time("LastModifiedDate")}
-			if ext != "" {
-				c.Slug = strings.TrimSpace(r.String(ext))
-			}
-			if merges {
-				c.MergedInto = r.String("MasterRecordId")
-			}
-			res.Changes = append(res.Changes, c)
+		c := CRMChange{RecordID: r.ID(), Identifier: strings.TrimSpace(r.String(idField)), Deleted: deleted, Modified: r.Time("LastModifiedDate")}
+		if ext != "" {
+			c.Slug = strings.TrimSpace(r.String(ext))
 		}
+		if merges {
+			c.MergedInto = r.String("MasterRecordId")
+		}
+		res.Changes = append(res.Changes, c)
+	}); err != nil {
+		return res, err
 	}
 	slices.SortFunc(res.Changes, func(a, b CRMChange) int { return strings.Compare(a.RecordID, b.RecordID) })
 	return res, nil

@@ -83,31 +83,22 @@ func (a *Salesforce) FindRecords(ctx context.Context, in FindRecordsInput) (Find
 	}
 	fields := in.Spec.CRMFields()
 	selected := withSystemFields(obj, fields, false)
-	for _, q := range buildLookupQueries(in.Spec.Object, in.Spec.UniqueIdentifier.CRM, selected, in.Identifiers) {
-		records, err := a.Client.Query(ctx, q)
-		res.Queries++
-		if err != nil {
-			return FindRecordsResult{}, fail(ctx, err)
-		}
-		for _, r := range records {
-			rec := crmRecordOf(r, fields)
-			key := IdentifierKey(rec.Values[in.Spec.UniqueIdentifier.CRM])
-			res.Matches[key] = append(res.Matches[key], rec)
-		}
+	queries := buildLookupQueries(in.Spec.Object, in.Spec.UniqueIdentifier.CRM, selected, in.Identifiers)
+	if err := a.eachRecord(ctx, queries, false, &res.Queries, func(r salesforce.Record) {
+		rec := crmRecordOf(r, fields)
+		key := IdentifierKey(rec.Values[in.Spec.UniqueIdentifier.CRM])
+		res.Matches[key] = append(res.Matches[key], rec)
+	}); err != nil {
+		return FindRecordsResult{}, err
 	}
 	if ext := in.Spec.ExternalID.CRM; ext != "" && len(in.ExternalIDs) > 0 {
 		res.ByExternalID = map[string][]pairing.CRMRecord{}
-		for _, q := range buildLookupQueries(in.Spec.Object, ext, withSystemFields(obj, append(fields, ext), false), in.ExternalIDs) {
-			records, err := a.Client.Query(ctx, q)
-			res.Queries++
-			if err != nil {
-				return FindRecordsResult{}, fail(ctx, err)
-			}
-			for _, r := range records {
-				rec := crmRecordOf(r, fields)
-				v := r.String(ext)
-				res.ByExternalID[v] = append(res.ByExternalID[v], rec)
-			}
+		queries := buildLookupQueries(in.Spec.Object, ext, withSystemFields(obj, append(fields, ext), false), in.ExternalIDs)
+		if err := a.eachRecord(ctx, queries, false, &res.Queries, func(r salesforce.Record) {
+			v := r.String(ext)
+			res.ByExternalID[v] = append(res.ByExternalID[v], crmRecordOf(r, fields))
+		}); err != nil {
+			return FindRecordsResult{}, err
 		}
 	}
 	if len(in.RecordIDs) > 0 {
@@ -129,26 +120,41 @@ func (a *Salesforce) readByID(ctx context.Context, spec *pairing.Spec, obj pairi
 	_, merges := obj.Field("MasterRecordId")
 	for round := 0; round < 2 && len(ids) > 0; round++ {
 		var next []string
-		for _, q := range buildLookupQueries(spec.Object, "Id", selected, ids) {
-			records, err := a.Client.QueryAll(ctx, q)
-			res.Queries++
-			if err != nil {
-				return fail(ctx, err)
+		if err := a.eachRecord(ctx, buildLookupQueries(spec.Object, "Id", selected, ids), true, &res.Queries, func(r salesforce.Record) {
+			k := KnownRecord{Record: crmRecordOf(r, fields), Deleted: r.String("IsDeleted") == "true"}
+			if merges {
+				k.MergedInto = r.String("MasterRecordId")
 			}
-			for _, r := range records {
-				k := KnownRecord{Record: crmRecordOf(r, fields), Deleted: r.String("IsDeleted") == "true"}
-				if merges {
-					k.MergedInto = r.String("MasterRecordId")
-				}
-				res.ByID[r.ID()] = k
-				if k.MergedInto != "" {
-					if _, seen := res.ByID[k.MergedInto]; !seen {
-						next = append(next, k.MergedInto)
-					}
+			res.ByID[r.ID()] = k
+			if k.MergedInto != "" {
+				if _, seen := res.ByID[k.MergedInto]; !seen {
+					next = append(next, k.MergedInto)
 				}
 			}
+		}); err != nil {
+			return err
 		}
 		ids = next
+	}
+	return nil
+}
+
+// eachRecord runs each query, through queryAll (deleted and merged records
+// too) when all, and hands fn every record; n counts the requests.
+func (a *Salesforce) eachRecord(ctx context.Context, queries []string, all bool, n *int, fn func(salesforce.Record)) error {
+	for _, q := range queries {
+		run := a.Client.Query
+		if all {
+			run = a.Client.QueryAll
+		}
+		records, err := run(ctx, q)
+		*n++
+		if err != nil {
+			return fail(ctx, err)
+		}
+		for _, r := range records {
+			fn(r)
+		}
 	}
 	return nil
 }

@@ -199,7 +199,9 @@ func TestIntegrationCRMChangesReachAwardForce(t *testing.T) {
 		// Quiet for two polls, then count.
 		polls := watchStatus(t, stack.Client).Counts.Polls
 		waitForLong(t, func() bool { return watchStatus(t, stack.Client).Counts.Polls >= polls+2 }, "two polls", time.Minute)
-		if runs := syncsSince(t, stack.Client, ada.Slug, start); len(runs) != 2*rounds {
+		// At most one pass an edit (a pass may cover an edit that arrived
+		// while it ran), and never one for afsync's own writes.
+		if runs := syncsSince(t, stack.Client, ada.Slug, start); len(runs) > 2*rounds || len(runs) < rounds {
 			debugRuns(t, stack.Client, ada.Slug)
 			t.Errorf("%d syncs for %d edits", len(runs), 2*rounds)
 		}
