@@ -6,7 +6,10 @@ package activities
 
 import (
 	"context"
+	"errors"
+	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -44,6 +47,11 @@ type UpdateUserInput struct {
 	Slug string `json:"slug"`
 	// Changes are the values to write, keyed by Award Force field name.
 	Changes []pairing.Change `json:"changes"`
+	// SkipRefused asks, when Award Force refuses some of the values (422,
+	// each under its field: a mobile another user has, a drop-down value
+	// that is no option), for those values in the result instead of an
+	// error; nothing is written then, and the caller writes the rest.
+	SkipRefused bool `json:"skip_refused,omitempty"`
 }
 
 // UpdateUser writes values pulled from the CRM into an Award Force profile.
@@ -54,6 +62,9 @@ func (a *AwardForce) UpdateUser(ctx context.Context, in UpdateUserInput) (Update
 	}
 	u, err := a.Client.UpdateUser(ctx, in.Slug, userUpdateOf(in.Changes))
 	if err != nil {
+		if refused := refusedValues(err, in.Changes); in.SkipRefused && refused != nil {
+			return UpdateUserResult{Refused: refused}, nil
+		}
 		return UpdateUserResult{}, fail(ctx, err)
 	}
 	return UpdateUserResult{Updated: u.Updated}, nil
@@ -64,6 +75,41 @@ type UpdateUserResult struct {
 	// Updated is the user's `updated` time after the write: the version the
 	// webhook that echoes it will carry.
 	Updated time.Time `json:"updated,omitzero"`
+	// Refused lists, with SkipRefused, the values Award Force refused, with
+	// its own messages: nothing was written.
+	Refused []pairing.SkippedField `json:"refused,omitempty"`
+}
+
+// refusedValues maps a 422's field errors onto the changes they refuse;
+// nil unless err is such a refusal and every refused field is one of the
+// changes (a refusal of something else is the whole update's).
+func refusedValues(err error, changes []pairing.Change) []pairing.SkippedField {
+	var afErr *awardforce.Error
+	if !errors.As(err, &afErr) || afErr.StatusCode != http.StatusUnprocessableEntity || len(afErr.FieldErrors) == 0 {
+		return nil
+	}
+	var out []pairing.SkippedField
+	for key, msgs := range afErr.FieldErrors {
+		field := strings.TrimPrefix(key, "user_fields.")
+		i := slices.IndexFunc(changes, func(c pairing.Change) bool { return c.Field == field })
+		if i < 0 {
+			return nil
+		}
+		out = append(out, pairing.SkippedField{Field: field, Value: changes[i].After, Reason: "Award Force refused it: " + strings.Join(msgs, " ")})
+	}
+	slices.SortFunc(out, func(a, b pairing.SkippedField) int { return strings.Compare(a.Field, b.Field) })
+	return out
+}
+
+// Without returns changes less the fields of refused.
+func Without(changes []pairing.Change, refused []pairing.SkippedField) []pairing.Change {
+	var out []pairing.Change
+	for _, c := range changes {
+		if !slices.ContainsFunc(refused, func(r pairing.SkippedField) bool { return r.Field == c.Field }) {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // ProfileFieldSlugs lists the account's user profile field slugs, which a

@@ -54,6 +54,9 @@ type FindRecordsResult struct {
 	ByExternalID map[string][]pairing.CRMRecord `json:"by_external_id,omitempty"`
 	// IntegrationUser is the CRM user afsync writes as.
 	IntegrationUser string `json:"integration_user,omitempty"`
+	// Lengths are the maximum lengths of the text fields the spec writes
+	// (the describe's), by the spec's spelling of their names.
+	Lengths map[string]int `json:"lengths,omitempty"`
 }
 
 // KnownRecord is a record read by id: live, deleted, or merged into another.
@@ -109,7 +112,19 @@ func (a *Salesforce) FindRecords(ctx context.Context, in FindRecordsInput) (Find
 	if res.IntegrationUser, err = a.Client.UserID(ctx); err != nil {
 		return FindRecordsResult{}, fail(ctx, err)
 	}
+	res.Lengths = lengthsOf(obj, &in.Spec)
 	return res, nil
+}
+
+// lengthsOf gives the describe's length of every field spec writes.
+func lengthsOf(obj pairing.CRMObject, spec *pairing.Spec) map[string]int {
+	out := map[string]int{}
+	for _, f := range spec.Fields {
+		if cf, ok := obj.Field(f.CRM); ok && cf.Length > 0 {
+			out[f.CRM] = cf.Length
+		}
+	}
+	return out
 }
 
 // readByID reads records by id through queryAll, so that deleted and merged
@@ -338,12 +353,18 @@ func (a *Salesforce) describe(ctx context.Context, object string) (pairing.CRMOb
 func CRMObjectOf(d *salesforce.ObjectDescribe) pairing.CRMObject {
 	obj := pairing.CRMObject{Name: d.Name, Fields: make(map[string]pairing.CRMField, len(d.Fields))}
 	for _, f := range d.Fields {
-		obj.Fields[f.Name] = pairing.CRMField{
+		cf := pairing.CRMField{
 			Name: f.Name, Type: f.Type, Length: f.Length,
 			Createable: f.Createable, Updateable: f.Updateable, Nillable: f.Nillable,
 			ExternalID: f.ExternalID, Unique: f.Unique, CaseSensitive: f.CaseSensitive,
-			DefaultedOnCreate: f.DefaultedOnCreate,
+			DefaultedOnCreate: f.DefaultedOnCreate, Restricted: f.RestrictedPicklist,
 		}
+		for _, v := range f.PicklistValues {
+			if v.Active {
+				cf.Picklist = append(cf.Picklist, v.Value)
+			}
+		}
+		obj.Fields[f.Name] = cf
 	}
 	return obj
 }

@@ -2,6 +2,7 @@ package pairing
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"unicode/utf8"
@@ -40,6 +41,64 @@ type CRMField struct {
 	CaseSensitive bool `json:"case_sensitive,omitempty"`
 	// DefaultedOnCreate says Salesforce fills the field when a create leaves it out.
 	DefaultedOnCreate bool `json:"defaulted_on_create"`
+	// Picklist lists a picklist's active values; Restricted says the org
+	// refuses any other (INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST).
+	Picklist   []string `json:"picklist,omitempty"`
+	Restricted bool     `json:"restricted,omitempty"`
+}
+
+// checkValues checks what pair f (at key) can write into CRM field cf: a
+// restricted picklist takes only its active values, so a static value, a
+// map's values and its map_default must be among them, and a map without
+// map_default, which lets unlisted values through, is refused; a mapped
+// value longer than the field needs truncate.
+func (s *Spec) checkValues(ps *problems, key string, f FieldPair, cf CRMField) {
+	var produced []struct{ key, value string }
+	switch {
+	case f.Static():
+		produced = append(produced, struct{ key, value string }{key + ".value", strings.TrimSpace(f.Value)})
+	case f.Map != nil:
+		from := make([]string, 0, len(f.Map))
+		for k := range f.Map {
+			from = append(from, k)
+		}
+		sort.Strings(from)
+		for _, k := range from {
+			produced = append(produced, struct{ key, value string }{fmt.Sprintf("%s.map[%q]", key, k), f.Map[k]})
+		}
+		if f.MapDefault != "" {
+			produced = append(produced, struct{ key, value string }{key + ".map_default", f.MapDefault})
+		} else if cf.Restricted {
+			ps.add(key+".map_default", fmt.Sprintf("%s.%s is a restricted picklist, and an Award Force value the map does not list would go to it as it is", s.Object, cf.Name),
+				fmt.Sprintf("add map_default: one of %s", quoteList(cf.Picklist)))
+		}
+	}
+	for _, p := range produced {
+		if cf.Restricted && !slices.Contains(cf.Picklist, p.value) {
+			ps.add(p.key, fmt.Sprintf("%q is not a value of the restricted picklist %s.%s: Salesforce refuses it", p.value, s.Object, cf.Name),
+				fmt.Sprintf("use one of %s", quoteList(cf.Picklist)))
+		}
+		if !f.Static() && !f.Truncate && cf.Length > 0 && utf8.RuneCountInString(p.value) > cf.Length {
+			ps.add(p.key, fmt.Sprintf("%q has %d characters but %s.%s holds %d", p.value, utf8.RuneCountInString(p.value), s.Object, cf.Name, cf.Length),
+				"shorten it, or set truncate: true on the pair")
+		}
+	}
+}
+
+// quoteList quotes values for a message, the first few of a long list.
+func quoteList(values []string) string {
+	const most = 12
+	q := make([]string, 0, min(len(values), most))
+	for i, v := range values {
+		if i == most {
+			return strings.Join(q, ", ") + fmt.Sprintf(", … (%d in all)", len(values))
+		}
+		q = append(q, fmt.Sprintf("%q", v))
+	}
+	if len(q) == 0 {
+		return "the picklist's values (it has none active)"
+	}
+	return strings.Join(q, ", ")
 }
 
 // Field looks a field up by API name, case-insensitively as Salesforce does.
@@ -97,6 +156,7 @@ func (s *Spec) check(crm CRMObject, afProfileFields []string, checkAF bool) erro
 	type use struct {
 		key, name, value string
 		create, update   bool
+		pair             *FieldPair
 	}
 	uses := []use{
 		{key: "unique_identifier.crm", name: s.UniqueIdentifier.CRM, create: true},
@@ -105,7 +165,7 @@ func (s *Spec) check(crm CRMObject, afProfileFields []string, checkAF bool) erro
 		uses = append(uses, use{key: "external_id.crm", name: s.ExternalID.CRM, create: true})
 	}
 	for i, f := range s.Fields {
-		u := use{key: fmt.Sprintf("fields[%d].crm", i), name: f.CRM, create: f.toCRM(), update: f.toCRM()}
+		u := use{key: fmt.Sprintf("fields[%d].crm", i), name: f.CRM, create: f.toCRM(), update: f.toCRM(), pair: &s.Fields[i]}
 		if f.Static() {
 			u.value = f.Value
 		}
@@ -138,6 +198,9 @@ func (s *Spec) check(crm CRMObject, afProfileFields []string, checkAF bool) erro
 			ps.add(strings.TrimSuffix(u.key, ".crm")+".value",
 				fmt.Sprintf("the static value has %d characters but %s.%s holds %d", utf8.RuneCountInString(u.value), s.Object, u.name, f.Length),
 				"shorten the value")
+		}
+		if u.pair != nil && u.pair.toCRM() {
+			s.checkValues(&ps, strings.TrimSuffix(u.key, ".crm"), *u.pair, f)
 		}
 	}
 

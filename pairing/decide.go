@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Trigger says why a user is being synced.
@@ -101,6 +102,19 @@ type Decision struct {
 	// Replaced is the record the user was paired with before, when that one
 	// was merged into RecordID in Salesforce.
 	Replaced string `json:"replaced,omitempty"`
+	// SkippedFields are values from the CRM Award Force would refuse (a
+	// phone that is no E.164 number): left out, the rest written.
+	SkippedFields []SkippedField `json:"skipped_fields,omitempty"`
+}
+
+// SkippedField is one value a decision leaves out, and why.
+type SkippedField struct {
+	// Field is the target field's name.
+	Field string `json:"field"`
+	// Value is the value left out.
+	Value string `json:"value"`
+	// Reason says why, in words.
+	Reason string `json:"reason"`
 }
 
 // Conflict is a both pair both sides changed since the last sync.
@@ -123,8 +137,11 @@ type Change struct {
 	Source string `json:"source"`
 	// Before is the target's current value ("" on create).
 	Before string `json:"before"`
-	// After is the value to write (trimmed).
+	// After is the value to write (trimmed, mapped, normalised).
 	After string `json:"after"`
+	// Note flags what a plan reader should know: a value cut to the
+	// field's length, or one Salesforce will refuse as too long.
+	Note string `json:"note,omitempty"`
 }
 
 // SourceStatic is Change.Source for a static value.
@@ -159,6 +176,12 @@ func (s *Spec) Decide(t Trigger, p Profile, matches []CRMRecord) Decision {
 	return s.decide(Context{Trigger: t}, p, matches, false)
 }
 
+// DecideWith is Decide with the context's value rules (Rules, Lengths), for
+// the syncs that do not watch the CRM's changes (a dry run).
+func (s *Spec) DecideWith(c Context, p Profile, matches []CRMRecord) Decision {
+	return s.decide(c, p, matches, false)
+}
+
 // Context is what a decision knows besides the user and the records found.
 type Context struct {
 	// Trigger says why the user is synced.
@@ -168,7 +191,28 @@ type Context struct {
 	// IntegrationUser is the CRM user afsync writes as: a record it
 	// modified last was not changed in the CRM.
 	IntegrationUser string `json:"integration_user,omitempty"`
+	// Rules is the value rule set: RulesPlain (what syncs started before
+	// the value rules decide with) or RulesFieldFormats.
+	Rules Rules `json:"rules,omitempty"`
+	// Lengths are the CRM fields' maximum lengths (the describe's), by API
+	// name: with RulesFieldFormats, a longer value is cut (truncate) or
+	// flagged.
+	Lengths map[string]int `json:"lengths,omitempty"`
 }
+
+// Rules is a version of the value rules Decide applies.
+type Rules int
+
+// The rule sets.
+const (
+	// RulesPlain writes values as they are (maps apply: only new specs
+	// have them).
+	RulesPlain Rules = iota
+	// RulesFieldFormats also reads phones pulled into mobile as E.164 (in
+	// phone_region), leaving out the ones that are not, and cuts or flags
+	// values longer than their CRM field.
+	RulesFieldFormats
+)
 
 // DecideIn is Decide with the rules of the CRM watch: when the spec
 // watches the CRM (Watches), every sync also pulls what the CRM owns
@@ -216,7 +260,7 @@ func (s *Spec) decide(c Context, p Profile, matches []CRMRecord, watched bool) D
 		return Decision{
 			Action: ActionCreate,
 			Reason: fmt.Sprintf("no %s matches the user's %s", s.Object, idField),
-			CRM:    s.createValues(p),
+			CRM:    s.createValues(&c, p),
 		}
 	case 1:
 	default:
@@ -239,17 +283,17 @@ func (s *Spec) decide(c Context, p Profile, matches []CRMRecord, watched bool) D
 	var win func(FieldPair) (Side, bool)
 	if watched {
 		pull = true
-		win = s.winner(c, p, rec)
+		win = s.winner(&c, p, rec)
 	}
 	if !update && !pull {
 		return skip(fmt.Sprintf("a %s matches but update_if_exists (option 3) and get_details_from_crm (option 1) are off", s.Object))
 	}
 	d := Decision{RecordID: rec.ID}
 	if update {
-		d.CRM = s.crmDiffs(p, rec, win)
+		d.CRM = s.crmDiffs(&c, p, rec, win)
 	}
 	if pull {
-		d.AwardForce = s.pulls(p, rec, win)
+		d.AwardForce, d.SkippedFields = s.pulls(&c, p, rec, win)
 	}
 	if win != nil {
 		d.Conflicts = s.conflicts(p, rec, win)
@@ -277,19 +321,22 @@ func skip(reason string) Decision {
 
 // createValues lists what a create sets: the identifier, then the pairs and
 // statics in spec order, then the external id.
-func (s *Spec) createValues(p Profile) []Change {
+func (s *Spec) createValues(c *Context, p Profile) []Change {
 	id := s.UniqueIdentifier
 	out := []Change{{Field: id.CRM, Source: id.AwardForce, After: strings.TrimSpace(p.Values[id.AwardForce])}}
 	for _, f := range s.Fields {
 		if !f.toCRM() {
 			continue
 		}
+		source, v := f.AwardForce, ""
 		if f.Static() {
-			out = append(out, Change{Field: f.CRM, Source: SourceStatic, After: strings.TrimSpace(f.Value)})
-			continue
+			source, v = SourceStatic, strings.TrimSpace(f.Value)
+		} else {
+			v = f.toCRMValue(p.Values[f.AwardForce])
 		}
-		if v := strings.TrimSpace(p.Values[f.AwardForce]); v != "" {
-			out = append(out, Change{Field: f.CRM, Source: f.AwardForce, After: v})
+		if v != "" {
+			after, note := c.fit(f, v)
+			out = append(out, Change{Field: f.CRM, Source: source, After: after, Note: note})
 		}
 	}
 	if s.ExternalID.CRM != "" && p.Slug != "" {
@@ -300,7 +347,7 @@ func (s *Spec) createValues(p Profile) []Change {
 
 // crmDiffs lists the to-CRM changes for an existing record. win, when set,
 // says which side a both pair's differing values take.
-func (s *Spec) crmDiffs(p Profile, rec CRMRecord, win func(FieldPair) (Side, bool)) []Change {
+func (s *Spec) crmDiffs(c *Context, p Profile, rec CRMRecord, win func(FieldPair) (Side, bool)) []Change {
 	var out []Change
 	for _, f := range s.Fields {
 		if !f.toCRM() {
@@ -313,11 +360,15 @@ func (s *Spec) crmDiffs(p Profile, rec CRMRecord, win func(FieldPair) (Side, boo
 		if f.Static() {
 			source, want = SourceStatic, strings.TrimSpace(f.Value)
 		} else {
-			want = strings.TrimSpace(p.Values[f.AwardForce])
+			want = f.toCRMValue(p.Values[f.AwardForce])
 		}
+		want, note := c.fit(f, want)
 		have := rec.value(f.CRM)
+		if !f.Static() && s.same(c, f, p.Values[f.AwardForce], have) {
+			continue // the same value, in the CRM's words
+		}
 		if shouldWrite(want, have, f.EffectiveOverwrite(), s.foldCase(f)) {
-			out = append(out, Change{Field: f.CRM, Source: source, Before: have, After: want})
+			out = append(out, Change{Field: f.CRM, Source: source, Before: have, After: want, Note: note})
 		}
 	}
 	return out
@@ -325,8 +376,9 @@ func (s *Spec) crmDiffs(p Profile, rec CRMRecord, win func(FieldPair) (Side, boo
 
 // pulls lists the CRM values to bring into Award Force. win, when set, says
 // which side a both pair's differing values take.
-func (s *Spec) pulls(p Profile, rec CRMRecord, win func(FieldPair) (Side, bool)) []Change {
+func (s *Spec) pulls(c *Context, p Profile, rec CRMRecord, win func(FieldPair) (Side, bool)) ([]Change, []SkippedField) {
 	var out []Change
+	var skipped []SkippedField
 	for _, f := range s.Fields {
 		if f.Static() || !f.fromCRM() || f.AwardForce == s.UniqueIdentifier.AwardForce {
 			continue
@@ -338,13 +390,90 @@ func (s *Spec) pulls(p Profile, rec CRMRecord, win func(FieldPair) (Side, bool))
 				policy = OverwriteAlways // …unless the CRM's value wins
 			}
 		}
-		want := strings.TrimSpace(rec.value(f.CRM))
+		want, err := s.fromCRMValue(c, f, rec.value(f.CRM))
 		have := p.Values[f.AwardForce]
-		if shouldWrite(want, have, policy, s.foldCase(f)) {
-			out = append(out, Change{Field: f.AwardForce, Source: f.CRM, Before: have, After: want})
+		if !shouldWrite(want, have, policy, s.foldCase(f)) {
+			continue
+		}
+		if err != nil {
+			skipped = append(skipped, SkippedField{Field: f.AwardForce, Value: strings.TrimSpace(rec.value(f.CRM)), Reason: err.Error()})
+			continue
+		}
+		out = append(out, Change{Field: f.AwardForce, Source: f.CRM, Before: have, After: want})
+	}
+	return out, skipped
+}
+
+// toCRMValue is Award Force value v as the CRM should hold it: through the
+// pair's map (or its map_default) when it has one.
+func (f FieldPair) toCRMValue(v string) string {
+	v = strings.TrimSpace(v)
+	if f.Map == nil || v == "" {
+		return v
+	}
+	if m, ok := f.Map[v]; ok {
+		return m
+	}
+	if f.MapDefault != "" {
+		return f.MapDefault
+	}
+	return v
+}
+
+// fromCRMValue is CRM value v as Award Force should hold it: back through
+// the pair's map, and, with RulesFieldFormats, a phone pulled into mobile
+// in E.164. The error says why Award Force would refuse the value (it is
+// then left out); the value is returned anyway, for comparisons.
+func (s *Spec) fromCRMValue(c *Context, f FieldPair, v string) (string, error) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return "", nil
+	}
+	for af, crm := range f.Map {
+		if crm == v { // the map is one-to-one for pairs that pull (Validate)
+			v = af
+			break
 		}
 	}
-	return out
+	if c.Rules >= RulesFieldFormats && f.AwardForce == AFMobile {
+		e, err := E164(v, s.PhoneRegion)
+		if err != nil {
+			return v, fmt.Errorf("Award Force's mobile must be an E.164 number: %w", err)
+		}
+		return e, nil
+	}
+	return v, nil
+}
+
+// same reports whether Award Force value af and CRM value crm of pair f
+// say the same: equal through the map (case aside for emails and the
+// identifier), or, with RulesFieldFormats, the same phone number.
+func (s *Spec) same(c *Context, f FieldPair, af, crm string) bool {
+	a, b := f.toCRMValue(af), strings.TrimSpace(crm)
+	if a == b || s.foldCase(f) && strings.EqualFold(a, b) {
+		return true
+	}
+	if c.Rules >= RulesFieldFormats && f.AwardForce == AFMobile && a != "" {
+		e, err := E164(b, s.PhoneRegion)
+		return err == nil && e == a
+	}
+	return false
+}
+
+// fit applies the CRM field's length to v (RulesFieldFormats): a pair with
+// truncate cuts it; otherwise the note warns that Salesforce will refuse it.
+func (c *Context) fit(f FieldPair, v string) (string, string) {
+	if c.Rules < RulesFieldFormats {
+		return v, ""
+	}
+	limit := c.Lengths[f.CRM]
+	if limit <= 0 || utf8.RuneCountInString(v) <= limit {
+		return v, ""
+	}
+	if f.Truncate {
+		return string([]rune(v)[:limit]), fmt.Sprintf("cut to %s's %d characters (truncate)", f.CRM, limit)
+	}
+	return v, fmt.Sprintf("longer than %s's %d characters: Salesforce will refuse it (STRING_TOO_LONG); truncate: true on the pair cuts it", f.CRM, limit)
 }
 
 // winOf asks win about pair f; the zero Side without win.
@@ -358,7 +487,7 @@ func winOf(win func(FieldPair) (Side, bool), f FieldPair) (Side, bool) {
 // winner returns which side each both pair of the user and rec takes when
 // their values differ, and whether that settled a conflict (both sides
 // changed since the last sync).
-func (s *Spec) winner(c Context, p Profile, rec CRMRecord) func(FieldPair) (Side, bool) {
+func (s *Spec) winner(c *Context, p Profile, rec CRMRecord) func(FieldPair) (Side, bool) {
 	crmAt := rec.Modified
 	if c.IntegrationUser != "" && rec.ModifiedBy == c.IntegrationUser {
 		crmAt = time.Time{} // afsync's own write: not a change made in the CRM
@@ -371,7 +500,7 @@ func (s *Spec) winner(c Context, p Profile, rec CRMRecord) func(FieldPair) (Side
 	return func(f FieldPair) (Side, bool) {
 		a := strings.TrimSpace(p.Values[f.AwardForce])
 		b := strings.TrimSpace(rec.value(f.CRM))
-		if a == "" || b == "" || a == b || s.foldCase(f) && strings.EqualFold(a, b) {
+		if a == "" || b == "" || s.same(c, f, a, b) {
 			return "", false // nothing to settle: the empty side is filled
 		}
 		if !c.LastSynced.IsZero() {

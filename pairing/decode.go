@@ -4,16 +4,16 @@ import (
 	"fmt"
 	"strings"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // The keys each level of the spec accepts, in the order the docs show them.
 var (
-	rootKeys       = []string{"options", "object", "unique_identifier", "external_id", "record_id_field", "fields", "crm_changes", "awardforce_deletions"}
+	rootKeys       = []string{"options", "object", "unique_identifier", "external_id", "record_id_field", "fields", "crm_changes", "awardforce_deletions", "phone_region"}
 	optionKeys     = []string{"get_details_from_crm", "create_if_missing", "update_if_exists", "update_on_profile_change"}
 	identifierKeys = []string{"awardforce", "crm"}
 	externalIDKeys = []string{"crm"}
-	pairKeys       = []string{"awardforce", "crm", "value", "direction", "overwrite", "prefer"}
+	pairKeys       = []string{"awardforce", "crm", "value", "direction", "overwrite", "prefer", "map", "map_default", "truncate"}
 	crmChangesKeys = []string{"watch", "every", "on_delete"}
 	afDeleteKeys   = []string{"stamp"}
 	stampKeys      = []string{"crm", "value"}
@@ -72,14 +72,18 @@ func decodeYAML(data []byte, ps *problems) *Spec {
 			key := fmt.Sprintf("fields[%d]", i)
 			ps.lines[key] = item.Line
 			m := d.mapping(item, key, pairKeys)
-			s.Fields = append(s.Fields, FieldPair{
+			f := FieldPair{
 				AwardForce: d.text(m["awardforce"], key+".awardforce"),
 				CRM:        d.text(m["crm"], key+".crm"),
 				Value:      d.text(m["value"], key+".value"),
 				Direction:  Direction(d.text(m["direction"], key+".direction")),
 				Overwrite:  Overwrite(d.text(m["overwrite"], key+".overwrite")),
 				Prefer:     Side(d.text(m["prefer"], key+".prefer")),
-			})
+				Map:        d.textMap(m["map"], key+".map"),
+				MapDefault: d.text(m["map_default"], key+".map_default"),
+			}
+			d.boolean(m["truncate"], key+".truncate", &f.Truncate)
+			s.Fields = append(s.Fields, f)
 		}
 	}
 	if n := keys["crm_changes"]; n != nil {
@@ -102,10 +106,39 @@ func decodeYAML(data []byte, ps *problems) *Spec {
 			}
 		}
 	}
+	s.PhoneRegion = d.text(keys["phone_region"], "phone_region")
 	return s
 }
 
 type walker struct{ ps *problems }
+
+// textMap decodes a mapping of text to text (nil when absent), reporting
+// values that are not single texts.
+func (w walker) textMap(n *yaml.Node, path string) map[string]string {
+	n = deref(n)
+	if n == nil || isNull(n) {
+		return nil
+	}
+	if n.Kind != yaml.MappingNode {
+		w.ps.lines[path] = n.Line
+		w.ps.add(path, fmt.Sprintf("%s must be a mapping of Award Force values to CRM values, found %s", path, kindName(n)),
+			"write e.g. `map: {Judge: Reviewer, Entrant: Applicant}`")
+		return nil
+	}
+	out := map[string]string{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := deref(n.Content[i]), n.Content[i+1]
+		key := fmt.Sprintf("%s[%q]", path, k.Value)
+		w.ps.lines[key] = k.Line
+		from := strings.TrimSpace(k.Value)
+		if _, dup := out[from]; dup {
+			w.ps.addAlways(key, fmt.Sprintf("%q appears twice in %s", from, path), "keep only one of them")
+			continue
+		}
+		out[from] = w.text(v, key)
+	}
+	return out
+}
 
 // mapping returns the values of a mapping node by key, reporting unknown and
 // repeated keys. A null node gives an empty map; a non-mapping node a problem and nil.

@@ -20,6 +20,11 @@
 //	  - {awardforce: last_name, crm: LastName}
 //	  - {awardforce: mobile, crm: Phone, direction: to_crm, overwrite: always}
 //	  - {crm: LeadSource, value: Award Force}   # a static value
+//	  - {awardforce: Category, crm: Type__c, map: {Student: Learner}, map_default: Other}
+//	  - {awardforce: JobTitle, crm: Title, truncate: true}
+//	phone_region: GB                  # reads CRM phones without a country code as GB numbers
+//	crm_changes: {every: 1m, on_delete: recreate}   # the CRM watch (README: Changes made in Salesforce)
+//	awardforce_deletions: {stamp: {crm: Description, value: Deleted in Award Force}}
 //
 // Options left out keep Default's values (1 off; 2, 3 and 4 on). Award Force
 // fields are the built-ins email, first_name, last_name and mobile, or profile
@@ -64,6 +69,22 @@
 //   - Values are compared after trimming spaces; the identifier pair and pairs
 //     whose Award Force side is email compare case-insensitively, everything else
 //     exactly. Values written are trimmed.
+//   - map translates Award Force values on their way to the CRM (unlisted ones
+//     take map_default, or go as they are without it) and CRM values back on
+//     their way to Award Force (the map must be one-to-one for pairs that
+//     pull); comparisons are made through it. Check refuses a map, a
+//     map_default or a static value that a restricted picklist would refuse,
+//     and a map without map_default into one.
+//   - With RulesFieldFormats (Context.Rules; the lanes and dry runs use it):
+//     a value longer than its CRM field (Context.Lengths, from the describe)
+//     is cut when the pair has truncate, else flagged in Change.Note; a
+//     phone pulled into mobile is made E.164 (phone_region reads numbers
+//     without a country code), and one that cannot be is left out, with the
+//     reason, in Decision.SkippedFields, the rest of the user's values still
+//     written; a mobile and a CRM phone that are the same number are no change.
+//   - A crm_change trigger (DecideIn, the CRM watch) pulls what the CRM owns
+//     and settles both pairs by who changed since the last sync (prefer on a
+//     conflict, listed in Decision.Conflicts).
 //
 // Every type here is plain data with JSON tags so that it travels in Temporal
 // payloads. The package does no I/O besides reading a spec file.

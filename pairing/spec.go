@@ -36,6 +36,12 @@ type Spec struct {
 	// AwardForceDeletions says what a user deleted in Award Force does to
 	// their CRM record: nothing (the default), or a stamp.
 	AwardForceDeletions AwardForceDeletions `yaml:"awardforce_deletions,omitempty" json:"awardforce_deletions,omitzero"`
+	// PhoneRegion is the region (ISO 3166 code, e.g. GB or US) of phone
+	// numbers written without a country code in the CRM: pulled into Award
+	// Force's mobile, which must be E.164, they are read as numbers of
+	// that region. Empty: only numbers with a country code (+44…, 0044…)
+	// can be pulled.
+	PhoneRegion string `yaml:"phone_region,omitempty" json:"phone_region,omitempty"`
 }
 
 // CRMChanges configures the watch on Salesforce: afsync asks the org, every
@@ -165,6 +171,17 @@ type FieldPair struct {
 	// both changed the value since the last sync: awardforce (the default)
 	// or crm.
 	Prefer Side `yaml:"prefer,omitempty" json:"prefer,omitempty"`
+	// Map translates Award Force values into CRM values on their way to
+	// the CRM (e.g. a role name into a picklist value); values it does not
+	// list become MapDefault, or go as they are when that is empty. Values
+	// pulled from the CRM take the reverse way (a CRM value the map does
+	// not list comes as it is).
+	Map map[string]string `yaml:"map,omitempty" json:"map,omitempty"`
+	// MapDefault is the CRM value of Award Force values Map does not list.
+	MapDefault string `yaml:"map_default,omitempty" json:"map_default,omitempty"`
+	// Truncate cuts a value longer than the CRM field (its describe length)
+	// instead of letting Salesforce refuse the record (STRING_TOO_LONG).
+	Truncate bool `yaml:"truncate,omitempty" json:"truncate,omitempty"`
 }
 
 // Side is one of the two systems.

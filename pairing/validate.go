@@ -3,6 +3,7 @@ package pairing
 import (
 	"fmt"
 	"regexp"
+	"sort"
 	"strings"
 	"time"
 )
@@ -67,6 +68,10 @@ func (s *Spec) validate(ps *problems) {
 	}
 	s.validateTargets(ps)
 	s.validateChanges(ps)
+	if r := s.PhoneRegion; r != "" && !validRegion(r) {
+		ps.add("phone_region", fmt.Sprintf("%q is not a region phone numbers belong to", r),
+			"write a two-letter ISO 3166 code in capitals, e.g. GB, US or AU")
+	}
 
 	if s.Object == "Lead" && s.Options.CreateIfMissing && !s.writesOnCreate("Company") {
 		ps.addAlways("fields", "a Lead cannot be created without Company, and no pair writes it",
@@ -117,6 +122,46 @@ func (s *Spec) validatePair(ps *problems, i int, f FieldPair) {
 	default:
 		ps.add(key+".overwrite", fmt.Sprintf("%q is not an overwrite policy", f.Overwrite),
 			"use always (the default for mapped fields) or if_empty (the default for static values)")
+	}
+	s.validateValueRules(ps, key, f)
+}
+
+// validateValueRules checks a pair's map, map_default and truncate.
+func (s *Spec) validateValueRules(ps *problems, key string, f FieldPair) {
+	dir := f.EffectiveDirection()
+	if f.Static() && (f.Map != nil || f.MapDefault != "") {
+		ps.add(key+".map", "a static value needs no map: it is written as it is", "remove map and map_default, or write the value you want")
+	}
+	if f.MapDefault != "" && f.Map == nil {
+		ps.add(key+".map_default", "map_default is the value of Award Force values the map does not list, and there is no map",
+			"add a map, e.g. `map: {Judge: Reviewer}`, or remove map_default")
+	}
+	if f.MapDefault != "" && dir == DirectionFromCRM {
+		ps.add(key+".map_default", "map_default applies on the way to the CRM, and this pair only pulls from it",
+			"remove map_default (CRM values the map does not list are pulled as they are)")
+	}
+	from := make([]string, 0, len(f.Map))
+	for k := range f.Map {
+		from = append(from, k)
+	}
+	sort.Strings(from)
+	back := map[string]string{} // CRM value → the Award Force value mapped to it
+	for _, k := range from {
+		v := f.Map[k]
+		switch {
+		case k == "":
+			ps.add(key+".map", "the map has an empty Award Force value", "remove it: an empty value is never written")
+		case v == "":
+			ps.add(fmt.Sprintf("%s.map[%q]", key, k), fmt.Sprintf("%q maps to nothing", k), "give it a CRM value, or remove it")
+		case dir != DirectionToCRM && back[v] != "":
+			ps.add(fmt.Sprintf("%s.map[%q]", key, k), fmt.Sprintf("%q and %q both map to %q, so a %q pulled from the CRM has two meanings", back[v], k, v, v),
+				"map each Award Force value to its own CRM value, or set direction: to_crm")
+		default:
+			back[v] = k
+		}
+	}
+	if f.Truncate && dir == DirectionFromCRM {
+		ps.add(key+".truncate", "truncate cuts values on their way to the CRM, and this pair only pulls from it", "remove truncate")
 	}
 }
 

@@ -142,6 +142,17 @@ type Field struct {
 	// DefaultedOnCreate is true when Salesforce fills the field on create
 	// (Id, OwnerId, a Lead's Status…), so a spec need not write it.
 	DefaultedOnCreate bool `json:"defaultedOnCreate"`
+	// PicklistValues are a picklist's values; RestrictedPicklist says the
+	// org refuses others.
+	PicklistValues     []PicklistValue `json:"picklistValues"`
+	RestrictedPicklist bool            `json:"restrictedPicklist"`
+}
+
+// PicklistValue is one value of a picklist field.
+type PicklistValue struct {
+	Value  string `json:"value"`
+	Label  string `json:"label"`
+	Active bool   `json:"active"`
 }
 
 // Field looks a field up by name, case-insensitively, as Salesforce does.

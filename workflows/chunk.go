@@ -91,7 +91,7 @@ func BackfillChunk(ctx workflow.Context, in ChunkInput) (*ChunkResult, error) {
 		if err := c.lookup(sfCtx); err != nil {
 			return nil, err
 		}
-		c.decide()
+		c.decide(ctx)
 	}
 	if !in.DryRun {
 		if !throughLanes {
@@ -148,6 +148,9 @@ type chunk struct {
 	in       ChunkInput
 	profiles []pairing.Profile
 	matches  map[string][]pairing.CRMRecord
+	// lengths are the CRM fields' lengths, from the lookup (a dry run flags
+	// values too long for them).
+	lengths  map[string]int
 	res      *ChunkResult
 	progress ChunkProgress
 	// readAt is no later than any of the chunk's Award Force reads.
@@ -302,18 +305,23 @@ func (c *chunk) lookup(ctx workflow.Context) error {
 	}
 	c.res.Counts.SalesforceCalls += found.Queries
 	c.matches = found.Matches
+	c.lengths = found.Lengths
 	return nil
 }
 
-func (c *chunk) decide() {
+func (c *chunk) decide(ctx workflow.Context) {
 	spec := &c.in.Spec
+	rules := pairing.Context{Trigger: pairing.TriggerBackfill}
+	if workflow.GetVersion(ctx, ChangeFieldFormats, workflow.DefaultVersion, 1) >= 1 {
+		rules.Rules, rules.Lengths = pairing.RulesFieldFormats, c.lengths
+	}
 	for i, p := range c.profiles {
 		u := &c.res.Users[i]
 		if u.Outcome != "" {
 			continue // failed earlier
 		}
 		key := activities.IdentifierKey(p.Values[spec.UniqueIdentifier.AwardForce])
-		u.Decision = spec.Decide(pairing.TriggerBackfill, p, c.matches[key])
+		u.Decision = spec.DecideWith(rules, p, c.matches[key])
 		u.RecordID = u.Decision.RecordID
 		u.Outcome = outcomeOf(u.Decision)
 	}
@@ -394,27 +402,48 @@ func (c *chunk) writeBack(ctx workflow.Context) error {
 		i int
 		f workflow.Future
 	}
+	skip := workflow.GetVersion(ctx, ChangeFieldFormats, workflow.DefaultVersion, 1) >= 1
 	var ps []pending
+	write := func(i int, refusable bool) {
+		u := c.res.Users[i]
+		in := activities.UpdateUserInput{Slug: u.Slug, Changes: u.Decision.AwardForce, SkipRefused: refusable}
+		actx := summarized(ctx, "Write %s into Award Force user %s", fieldNames(u.Decision.AwardForce), u.Slug)
+		ps = append(ps, pending{i, c.af.call(actx, af.UpdateUser, in)})
+	}
 	for i, u := range c.res.Users {
 		if u.Outcome == OutcomeFailed || len(u.Decision.AwardForce) == 0 {
 			continue
 		}
-		in := activities.UpdateUserInput{Slug: u.Slug, Changes: u.Decision.AwardForce}
-		actx := summarized(ctx, "Write %s into Award Force user %s", fieldNames(u.Decision.AwardForce), u.Slug)
-		ps = append(ps, pending{i, c.af.call(actx, af.UpdateUser, in)})
+		write(i, skip)
 	}
-	for _, p := range ps {
-		err := p.f.Get(ctx, nil)
-		c.res.Counts.AwardForceCalls++
-		if err != nil {
-			if isFatal(err) {
-				return err
+	// A second round writes what Award Force did not refuse of the values
+	// of users it refused some of.
+	for round := 0; round < 2 && len(ps) > 0; round++ {
+		wait := ps
+		ps = nil
+		for _, p := range wait {
+			var out activities.UpdateUserResult
+			err := p.f.Get(ctx, &out)
+			c.res.Counts.AwardForceCalls++
+			if err != nil {
+				if isFatal(err) {
+					return err
+				}
+				c.fail(p.i, err)
+				continue
 			}
-			c.fail(p.i, err)
-			continue
-		}
-		if u := &c.res.Users[p.i]; u.Outcome == OutcomeUnchanged {
-			u.Outcome = OutcomeUpdated
+			u := &c.res.Users[p.i]
+			if len(out.Refused) > 0 {
+				u.Decision.SkippedFields = append(u.Decision.SkippedFields, out.Refused...)
+				u.Decision.AwardForce = activities.Without(u.Decision.AwardForce, out.Refused)
+				if len(u.Decision.AwardForce) > 0 {
+					write(p.i, false)
+				}
+				continue
+			}
+			if u.Outcome == OutcomeUnchanged {
+				u.Outcome = OutcomeUpdated
+			}
 		}
 	}
 	return nil

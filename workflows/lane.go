@@ -465,8 +465,9 @@ type laneRun struct {
 	b        *batch
 	outcomes []laneOutcome
 	calls    int
-	// crm is set in runs of the CRM watch's version (ChangeCRMChanges).
-	crm bool
+	// crm is set in runs of the CRM watch's version (ChangeCRMChanges),
+	// formats in those of the value rules' (ChangeFieldFormats).
+	crm, formats bool
 }
 
 func (r *laneRun) trigger(it *LaneItem) pairing.Trigger { return r.st.Requests[it.Request].Trigger }
@@ -503,6 +504,7 @@ func (r *laneRun) pair(ctx workflow.Context) {
 	// deleted in Award Force, by their slug in the external id.
 	// Runs started before the CRM watch look by identifier alone.
 	r.crm = workflow.GetVersion(ctx, ChangeCRMChanges, workflow.DefaultVersion, 1) >= 1
+	r.formats = r.crm && workflow.GetVersion(ctx, ChangeFieldFormats, workflow.DefaultVersion, 1) >= 1
 	crm := r.crm
 	look := activities.FindRecordsInput{Spec: *spec}
 	for _, i := range r.open() {
@@ -638,6 +640,9 @@ func (r *laneRun) decide(it *LaneItem, found *activities.FindRecordsResult) (pai
 		}
 	}
 	c := pairing.Context{Trigger: r.trigger(it), LastSynced: it.LastSynced, IntegrationUser: found.IntegrationUser}
+	if r.formats {
+		c.Rules, c.Lengths = pairing.RulesFieldFormats, found.Lengths
+	}
 	if recreated != "" && c.Trigger == pairing.TriggerCRMChange {
 		// The deletion is the change: the user is paired again as a manual
 		// sync would (create_if_missing says whether a record is made).

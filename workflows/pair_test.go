@@ -36,6 +36,8 @@ type fakeLanes struct {
 func pinLegacy(env *testsuite.TestWorkflowEnvironment) {
 	env.OnGetVersion(ChangePairThroughLanes, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
 	env.OnGetVersion(ChangeAwardForceBudget, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
+	env.OnGetVersion(ChangeCRMChanges, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion).Maybe()
+	env.OnGetVersion(ChangeFieldFormats, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion).Maybe()
 }
 
 // grantPermits makes the Award Force budget grant every permit at once.
@@ -90,7 +92,7 @@ func TestUserSyncHandsTheUserToItsLaneAndWritesBackItsAnswer(t *testing.T) {
 	}}
 	env := laneEnv(t, f)
 	env.OnActivity(af.GetUser, mock.Anything, "AbCdEfGh").Return(p, nil).Once()
-	env.OnActivity(af.UpdateUser, mock.Anything, activities.UpdateUserInput{Slug: "AbCdEfGh",
+	env.OnActivity(af.UpdateUser, mock.Anything, activities.UpdateUserInput{Slug: "AbCdEfGh", SkipRefused: true,
 		Changes: []pairing.Change{{Field: "SfRecord", Source: pairing.SourceRecordID, After: "003000000000001AAA"}}}).Return(activities.UpdateUserResult{}, nil).Once()
 
 	start := env.Now()
@@ -114,6 +116,35 @@ func TestUserSyncHandsTheUserToItsLaneAndWritesBackItsAnswer(t *testing.T) {
 	// No Salesforce activity of its own: the lane writes.
 	env.AssertActivityNotCalled(t, "FindRecords", mock.Anything, mock.Anything)
 	env.AssertActivityNotCalled(t, "CreateRecord", mock.Anything, mock.Anything)
+}
+
+func TestAValueAwardForceRefusesIsLeftOutAndTheRestWritten(t *testing.T) {
+	spec := pairing.Default()
+	p := profile("AbCdEfGh", "ada@example.org", "Ada", "Lovelace")
+	mobile := pairing.Change{Field: "mobile", Source: "Phone", After: "+14155552671"}
+	title := pairing.Change{Field: "JobTitle", Source: "Title", After: "Countess"}
+	f := &fakeLanes{answer: func(req PairRequest) []UserSyncResult {
+		d := pairing.Decision{Action: pairing.ActionNoChange, RecordID: "003000000000001AAA", AwardForce: []pairing.Change{mobile, title}}
+		return []UserSyncResult{{Slug: "AbCdEfGh", Outcome: OutcomeUnchanged, Decision: d, RecordID: d.RecordID}}
+	}}
+	env := laneEnv(t, f)
+	env.OnActivity(af.GetUser, mock.Anything, "AbCdEfGh").Return(p, nil).Once()
+	refused := pairing.SkippedField{Field: "mobile", Value: mobile.After, Reason: "Award Force refused it: The mobile has already been taken."}
+	env.OnActivity(af.UpdateUser, mock.Anything, activities.UpdateUserInput{Slug: "AbCdEfGh", SkipRefused: true, Changes: []pairing.Change{mobile, title}}).
+		Return(activities.UpdateUserResult{Refused: []pairing.SkippedField{refused}}, nil).Once()
+	written := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	env.OnActivity(af.UpdateUser, mock.Anything, activities.UpdateUserInput{Slug: "AbCdEfGh", Changes: []pairing.Change{title}}).
+		Return(activities.UpdateUserResult{Updated: written}, nil).Once()
+
+	env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: UserSyncWorkflowID("AbCdEfGh")})
+	env.ExecuteWorkflow(UserSync, UserSyncInput{Slug: "AbCdEfGh", Trigger: pairing.TriggerManual, Spec: *spec})
+	require.NoError(t, env.GetWorkflowError())
+	var res UserSyncResult
+	require.NoError(t, env.GetWorkflowResult(&res))
+	env.AssertExpectations(t)
+	require.Equal(t, OutcomeUpdated, res.Outcome, "the rest was written")
+	require.Equal(t, []pairing.SkippedField{refused}, res.Decision.SkippedFields, "the audit says what was left out, with Award Force's message")
+	require.Equal(t, []pairing.Change{title}, res.Decision.AwardForce)
 }
 
 func TestUserSyncFailsWithTheRefusalItsLaneReports(t *testing.T) {

@@ -342,11 +342,27 @@ func (s *userSync) writeBack(ctx workflow.Context) error {
 	if s.result.Outcome == OutcomeUnchanged {
 		s.result.Outcome = OutcomeUpdated
 	}
-	in := activities.UpdateUserInput{Slug: s.profile.Slug, Changes: changes}
-	ctx = summarized(ctx, "Write %s into Award Force user %s", fieldNames(changes), s.profile.Slug)
+	skip := workflow.GetVersion(ctx, ChangeFieldFormats, workflow.DefaultVersion, 1) >= 1
+	in := activities.UpdateUserInput{Slug: s.profile.Slug, Changes: changes, SkipRefused: skip}
+	actx := summarized(ctx, "Write %s into Award Force user %s", fieldNames(changes), s.profile.Slug)
 	var out activities.UpdateUserResult
-	if err := s.af.call(ctx, af.UpdateUser, in).Get(ctx, &out); err != nil {
+	if err := s.af.call(actx, af.UpdateUser, in).Get(actx, &out); err != nil {
 		return err
+	}
+	if len(out.Refused) > 0 {
+		// Award Force refused some values (a mobile another user has, a
+		// value that is no option): they are left out, the rest written.
+		d := &s.result.Decision
+		d.SkippedFields = append(d.SkippedFields, out.Refused...)
+		d.AwardForce = activities.Without(d.AwardForce, out.Refused)
+		if len(d.AwardForce) == 0 {
+			return nil
+		}
+		in = activities.UpdateUserInput{Slug: s.profile.Slug, Changes: d.AwardForce}
+		actx = summarized(ctx, "Write %s into Award Force user %s", fieldNames(d.AwardForce), s.profile.Slug)
+		if err := s.af.call(actx, af.UpdateUser, in).Get(actx, &out); err != nil {
+			return err
+		}
 	}
 	s.written = out.Updated
 	return nil

@@ -50,4 +50,10 @@ const (
 	// user deleted in Award Force to its lane instead of failing, and
 	// records when it paired (MemoSyncedAt).
 	ChangeCRMChanges = "crm-changes"
+	// ChangeFieldFormats: lanes and dry runs decide with
+	// pairing.RulesFieldFormats (phones pulled into mobile in E.164, values
+	// longer than their CRM field cut or flagged), with the describe's
+	// lengths; write-backs leave out the values Award Force refuses and
+	// write the rest (a second UpdateUser).
+	ChangeFieldFormats = "field-formats"
 )
