@@ -41,6 +41,28 @@ func (a *AwardForce) GetUser(ctx context.Context, slugOrEmail string) (pairing.P
 	return ProfileOf(u), nil
 }
 
+// FoundUser is FindUser's answer.
+type FoundUser struct {
+	// Found is false when Award Force has no such user.
+	Found   bool            `json:"found"`
+	Profile pairing.Profile `json:"profile,omitzero"`
+}
+
+// FindUser is GetUser for callers to whom "no such user" is an answer, not
+// a failure (the CRM watch, asking after a CRM record's email): it logs no
+// error for it.
+func (a *AwardForce) FindUser(ctx context.Context, slugOrEmail string) (FoundUser, error) {
+	u, err := a.Client.GetUser(ctx, slugOrEmail)
+	var afErr *awardforce.Error
+	if errors.As(err, &afErr) && afErr.StatusCode == http.StatusNotFound {
+		return FoundUser{}, nil
+	}
+	if err != nil {
+		return FoundUser{}, fail(ctx, err)
+	}
+	return FoundUser{Found: true, Profile: ProfileOf(u)}, nil
+}
+
 // UpdateUserInput is the input of UpdateUser.
 type UpdateUserInput struct {
 	// Slug identifies the user.

@@ -55,3 +55,23 @@ func TestAwardForceProfileRoundTrip(t *testing.T) {
 		t.Fatalf("profile fields %v %v", fields, err)
 	}
 }
+
+func TestFindUserAnswersNotFoundWithoutAnError(t *testing.T) {
+	sim := afsim.New(afsim.Options{Keys: map[string]bool{"key": true}})
+	u := sim.AddUser(afsim.User{Email: "ada@example.org", FirstName: "Ada", LastName: "Lovelace"})
+	srv := httptest.NewServer(sim)
+	defer srv.Close()
+	c, err := awardforce.New(awardforce.Config{BaseURL: srv.URL, APIKey: "key"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &AwardForce{Client: c}
+	got, err := a.FindUser(context.Background(), "ADA@example.org")
+	if err != nil || !got.Found || got.Profile.Slug != u.Slug {
+		t.Fatalf("find a user by email: %+v, %v", got, err)
+	}
+	got, err = a.FindUser(context.Background(), "stranger@example.org")
+	if err != nil || got.Found {
+		t.Fatalf("a stranger: %+v, %v; want not found and no error", got, err)
+	}
+}

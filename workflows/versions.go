@@ -56,4 +56,7 @@ const (
 	// lengths; write-backs leave out the values Award Force refuses and
 	// write the rest (a second UpdateUser).
 	ChangeFieldFormats = "field-formats"
+	// ChangeWatchFindsUsers: the CRM watch asks FindUser, to which "no such
+	// user" is an answer, instead of GetUser, which fails for it.
+	ChangeWatchFindsUsers = "watch-finds-users"
 )

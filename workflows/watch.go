@@ -301,26 +301,41 @@ func (w *watch) people(ctx workflow.Context, changes []activities.CRMChange) (re
 	}
 	var lookups []lookup
 	afCtx := workflow.WithActivityOptions(ctx, awardForceOptions())
+	// Runs of the watch's first version asked GetUser, which fails (and
+	// logs an error) for a person who is not an Award Force user.
+	find := workflow.GetVersion(ctx, ChangeWatchFindsUsers, workflow.DefaultVersion, 1) >= 1
 	for _, c := range changes {
 		switch {
 		case c.Slug != "":
 			requests = append(requests, SyncRequest{Slug: c.Slug, Trigger: pairing.TriggerCRMChange, RecordID: c.RecordID})
 		case c.Identifier != "":
 			actx := summarized(afCtx, "Find the Award Force user of %s %s", w.spec.Object, c.RecordID)
-			lookups = append(lookups, lookup{c, w.af.call(actx, af.GetUser, c.Identifier)})
+			if find {
+				lookups = append(lookups, lookup{c, w.af.call(actx, af.FindUser, c.Identifier)})
+			} else {
+				lookups = append(lookups, lookup{c, w.af.call(actx, af.GetUser, c.Identifier)})
+			}
 		default:
 			unmatched++
 		}
 	}
 	for _, l := range lookups {
 		var p pairing.Profile
-		lErr := l.f.Get(ctx, &p)
+		var lErr error
+		found := true
+		if find {
+			var fu activities.FoundUser
+			lErr = l.f.Get(ctx, &fu)
+			p, found = fu.Profile, fu.Found
+		} else {
+			lErr = l.f.Get(ctx, &p)
+		}
 		w.st.Counts.AwardForceCalls++
 		var appErr *temporal.ApplicationError
 		switch {
-		case lErr == nil:
+		case lErr == nil && found:
 			requests = append(requests, SyncRequest{Slug: p.Slug, Trigger: pairing.TriggerCRMChange, Profile: &p, RecordID: l.c.RecordID})
-		case errors.As(lErr, &appErr) && appErr.Type() == activities.ErrTypeAwardForceNotFound:
+		case lErr == nil, errors.As(lErr, &appErr) && appErr.Type() == activities.ErrTypeAwardForceNotFound:
 			unmatched++ // a CRM person who is not an Award Force user
 		default:
 			held[l.c.RecordID] = true

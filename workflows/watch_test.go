@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/afsync/afsync/activities"
 	"github.com/afsync/afsync/pairing"
@@ -86,7 +87,7 @@ func TestTheWatchHandsEachChangeOverOnce(t *testing.T) {
 	}}
 	started, _ := watchTest(t, org, 35*time.Second, func(env *testsuite.TestWorkflowEnvironment) {
 		b := pairing.Profile{Slug: "SlugB", Updated: watchStart, Values: map[string]string{"email": "b@example.org"}}
-		env.OnActivity(af.GetUser, mock.Anything, "b@example.org").Return(b, nil).Once()
+		env.OnActivity(af.FindUser, mock.Anything, "b@example.org").Return(activities.FoundUser{Found: true, Profile: b}, nil).Once()
 	})
 	// Polls at 0 s (window -10 s…0), 10 s, 20 s and 30 s (windows a minute
 	// wide, overlapping): A at the first, B at the second, C at the fourth,
@@ -117,10 +118,10 @@ func TestTheWatchHandsEachChangeOverOnce(t *testing.T) {
 func TestTheWatchHoldsAChangeWhoseUserCouldNotBeRead(t *testing.T) {
 	org := &fakeOrg{changes: []activities.CRMChange{change("003B", "", "b@example.org", -2*time.Second)}}
 	started, _ := watchTest(t, org, 15*time.Second, func(env *testsuite.TestWorkflowEnvironment) {
-		env.OnActivity(af.GetUser, mock.Anything, "b@example.org").
-			Return(pairing.Profile{}, temporal.NewNonRetryableApplicationError("Award Force refused", "Refused", nil)).Once()
+		env.OnActivity(af.FindUser, mock.Anything, "b@example.org").
+			Return(activities.FoundUser{}, temporal.NewNonRetryableApplicationError("Award Force refused", "Refused", nil)).Once()
 		b := pairing.Profile{Slug: "SlugB", Updated: watchStart, Values: map[string]string{"email": "b@example.org"}}
-		env.OnActivity(af.GetUser, mock.Anything, "b@example.org").Return(b, nil).Once()
+		env.OnActivity(af.FindUser, mock.Anything, "b@example.org").Return(activities.FoundUser{Found: true, Profile: b}, nil).Once()
 	})
 	require.Len(t, started, 1, "the change is handed over at the second poll")
 	assert.Equal(t, "SlugB", started[0][0].Slug)
@@ -131,10 +132,17 @@ func TestTheWatchHoldsAChangeWhoseUserCouldNotBeRead(t *testing.T) {
 func TestTheWatchSkipsUsersAwardForceDoesNotKnow(t *testing.T) {
 	org := &fakeOrg{changes: []activities.CRMChange{change("003X", "", "stranger@example.org", -time.Second)}}
 	started, _ := watchTest(t, org, 15*time.Second, func(env *testsuite.TestWorkflowEnvironment) {
+		env.OnActivity(af.FindUser, mock.Anything, "stranger@example.org").Return(activities.FoundUser{}, nil).Once()
+	})
+	assert.Empty(t, started, "a CRM person who is not an Award Force user starts no sync")
+
+	// The watch's first version asked GetUser, which fails for a stranger.
+	started, _ = watchTest(t, org, 15*time.Second, func(env *testsuite.TestWorkflowEnvironment) {
+		env.OnGetVersion(ChangeWatchFindsUsers, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
 		env.OnActivity(af.GetUser, mock.Anything, "stranger@example.org").
 			Return(pairing.Profile{}, temporal.NewNonRetryableApplicationError("no such user", activities.ErrTypeAwardForceNotFound, nil)).Once()
 	})
-	assert.Empty(t, started, "a CRM person who is not an Award Force user starts no sync")
+	assert.Empty(t, started)
 }
 
 func TestAPollHandsOverAtMostItsShareAndTheRestNext(t *testing.T) {
