@@ -29,11 +29,31 @@ func planFormat(format, out string) (string, error) {
 	return format, nil
 }
 
+// privateFileMode is the mode of plan and report files: they hold personal
+// data (emails, names, every field's before and after), so only their
+// owner may read them.
+const privateFileMode os.FileMode = 0o600
+
+// createPrivate creates or truncates the file at path for writing, readable
+// and writable by its owner only (privateFileMode), whatever the umask, and
+// also when the file existed with a wider mode.
+func createPrivate(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, privateFileMode)
+	if err != nil {
+		return nil, err
+	}
+	if err := f.Chmod(privateFileMode); err != nil {
+		_ = f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
 // writePlan reads every chunk's audit and writes, per user that keep
 // accepts (nil: every user), the outcome, the decision and every field's
 // before → after, as CSV or JSON lines; it returns how many users it wrote.
 func writePlan(ctx context.Context, c client.Client, p *workflows.Progress, path, format string, keep func(workflows.UserSyncResult) bool) (int, error) {
-	f, err := os.Create(path)
+	f, err := createPrivate(path)
 	if err != nil {
 		return 0, fmt.Errorf("--out: %w", err)
 	}
@@ -75,7 +95,7 @@ func writePlan(ctx context.Context, c client.Client, p *workflows.Progress, path
 }
 
 // planHeader names the CSV plan's columns.
-var planHeader = []string{"slug", "action", "outcome", "record_id", "reason", "target", "field", "source", "before", "after"}
+var planHeader = []string{"slug", "action", "outcome", "record_id", "reason", "target", "field", "source", "before", "after", "note"}
 
 // planRows renders one user's audit as CSV rows: one per field change, or a
 // single row when nothing changes. Every cell is made spreadsheet-safe.
@@ -94,13 +114,16 @@ func planRows(u workflows.UserSyncResult) [][]string {
 	}
 	var rows [][]string
 	for _, ch := range d.CRM {
-		rows = append(rows, row("salesforce", ch.Field, ch.Source, ch.Before, ch.After))
+		rows = append(rows, row("salesforce", ch.Field, ch.Source, ch.Before, ch.After, ch.Note))
 	}
 	for _, ch := range d.AwardForce {
-		rows = append(rows, row("awardforce", ch.Field, ch.Source, ch.Before, ch.After))
+		rows = append(rows, row("awardforce", ch.Field, ch.Source, ch.Before, ch.After, ch.Note))
+	}
+	for _, sk := range d.SkippedFields {
+		rows = append(rows, row("awardforce", sk.Field, "", "", sk.Value, "left out: "+sk.Reason))
 	}
 	if len(rows) == 0 {
-		rows = append(rows, row("", "", "", "", ""))
+		rows = append(rows, row("", "", "", "", "", ""))
 	}
 	return rows
 }

@@ -16,14 +16,18 @@ func TestPlanRowsOneRowPerChangeAndDefusedFormulas(t *testing.T) {
 			CRM: []pairing.Change{
 				{Field: "LastName", Source: "last_name", Before: "Smith", After: `=HYPERLINK("http://x","y")`},
 				{Field: "Phone", Source: "mobile", Before: "", After: "+44 7700 900123"},
+				{Field: "Title", Source: "JobTitle", After: "Chief Arch", Note: "cut to Title's 10 characters (truncate)"},
 			},
-			AwardForce: []pairing.Change{{Field: "job-title", Source: "Title", Before: "@boss", After: "Engineer"}},
+			AwardForce:    []pairing.Change{{Field: "job-title", Source: "Title", Before: "@boss", After: "Engineer"}},
+			SkippedFields: []pairing.SkippedField{{Field: "mobile", Value: "call me", Reason: "not a phone number"}},
 		},
 	}
 	want := [][]string{
-		{"aBcD", "update", "updated", "003000000000001AAA", "one record matches", "salesforce", "LastName", "last_name", "Smith", `'=HYPERLINK("http://x","y")`},
-		{"aBcD", "update", "updated", "003000000000001AAA", "one record matches", "salesforce", "Phone", "mobile", "", "'+44 7700 900123"},
-		{"aBcD", "update", "updated", "003000000000001AAA", "one record matches", "awardforce", "job-title", "Title", "'@boss", "Engineer"},
+		{"aBcD", "update", "updated", "003000000000001AAA", "one record matches", "salesforce", "LastName", "last_name", "Smith", `'=HYPERLINK("http://x","y")`, ""},
+		{"aBcD", "update", "updated", "003000000000001AAA", "one record matches", "salesforce", "Phone", "mobile", "", "'+44 7700 900123", ""},
+		{"aBcD", "update", "updated", "003000000000001AAA", "one record matches", "salesforce", "Title", "JobTitle", "", "Chief Arch", "cut to Title's 10 characters (truncate)"},
+		{"aBcD", "update", "updated", "003000000000001AAA", "one record matches", "awardforce", "job-title", "Title", "'@boss", "Engineer", ""},
+		{"aBcD", "update", "updated", "003000000000001AAA", "one record matches", "awardforce", "mobile", "", "", "call me", "left out: not a phone number"},
 	}
 	if got := planRows(u); !reflect.DeepEqual(got, want) {
 		t.Fatalf("rows:\n got %q\nwant %q", got, want)
