@@ -438,7 +438,7 @@ func (s *Spec) fromCRMValue(c *Context, f FieldPair, v string) (string, error) {
 	if c.Rules >= RulesFieldFormats && f.AwardForce == AFMobile {
 		e, err := E164(v, s.PhoneRegion)
 		if err != nil {
-			return v, fmt.Errorf("Award Force's mobile must be an E.164 number: %w", err)
+			return v, fmt.Errorf("mobile (Award Force) must be an E.164 number: %w", err)
 		}
 		return e, nil
 	}
