@@ -3,6 +3,7 @@ package salesforce
 import (
 	"fmt"
 	"strings"
+	"time"
 	"unicode/utf8"
 )
 
@@ -123,3 +124,9 @@ func isSuffix(s string) bool {
 	}
 	return false
 }
+
+// DateTime writes t as a SOQL date-time literal (UTC, to the second,
+// unquoted), e.g. 2026-12-01T04:05:06Z. Sub-second parts are dropped: a
+// bound compared with >= loses nothing, one compared with <= should be
+// rounded up by the caller.
+func DateTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05Z") }

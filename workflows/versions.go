@@ -59,4 +59,8 @@ const (
 	// ChangeWatchFindsUsers: the CRM watch asks FindUser, to which "no such
 	// user" is an answer, instead of GetUser, which fails for it.
 	ChangeWatchFindsUsers = "watch-finds-users"
+	// ChangeWatchCatchesUp: a poll that found more changes than it hands
+	// over (maxChangesPerPoll) is followed at once by the next, instead of
+	// after the spec's period.
+	ChangeWatchCatchesUp = "watch-catches-up"
 )

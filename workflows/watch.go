@@ -35,8 +35,9 @@ const (
 	// less a margin for the time a request takes.
 	maxLookBack = 30*24*time.Hour - time.Hour
 	// maxChangesPerPoll bounds the people one poll hands to syncs; the
-	// rest are handed at the next polls (the high-water mark stops before
-	// them), so that a mass update in Salesforce keeps the history small.
+	// rest are handed at the next polls, which follow at once (the
+	// high-water mark stops before them), so that a mass update in
+	// Salesforce keeps each poll's history small.
 	maxChangesPerPoll = 500
 	// pollsPerRun bounds a run's polls before it continues as new.
 	pollsPerRun = 500
@@ -154,6 +155,8 @@ type watch struct {
 	spec pairing.Spec
 	st   CRMWatchState
 	af   *afGate
+	// behind says the last poll left changes for the next: it comes at once.
+	behind bool
 }
 
 // newSpecs takes the specs signalled so far, reporting whether one came.
@@ -175,7 +178,7 @@ func (w *watch) newSpecs(ctx workflow.Context, ch workflow.ReceiveChannel) bool 
 
 // nextPoll is when the next poll is due.
 func (w *watch) nextPoll(now time.Time) time.Time {
-	if w.st.LastPoll.IsZero() {
+	if w.st.LastPoll.IsZero() || w.behind {
 		return now
 	}
 	return w.st.LastPoll.Add(w.spec.WatchEvery())
@@ -216,10 +219,12 @@ func (w *watch) poll(ctx workflow.Context) {
 		workflow.GetLogger(ctx).Warn("The watch was stopped longer than Salesforce keeps changes: run a backfill to catch up",
 			"covered", w.st.Covered, "start", start)
 	}
+	w.behind = false
 	err := w.handOver(ctx, start, end)
 	w.st.Counts.Polls++
 	w.st.LastPoll, w.st.LastError = workflow.Now(ctx), ""
 	if err != nil {
+		w.behind = false // a failing poll waits its period before asking again
 		w.st.LastError = errorMessage(err)
 		workflow.GetLogger(ctx).Warn("A poll of the CRM failed; the next one asks again", "error", w.st.LastError)
 	}
@@ -230,7 +235,7 @@ func (w *watch) handOver(ctx workflow.Context, start, end time.Time) error {
 	sfCtx := workflow.WithActivityOptions(ctx, watchSalesforceOptions())
 	sfCtx = summarized(sfCtx, "Ask Salesforce which %s records changed since %s", w.spec.Object, start.Format(time.RFC3339))
 	var res activities.ChangesResult
-	err := workflow.ExecuteActivity(sfCtx, sf.ChangedRecords, activities.ChangesInput{Spec: w.spec, Start: start, End: end, Deletions: true}).Get(sfCtx, &res)
+	err := workflow.ExecuteActivity(sfCtx, sf.ChangedRecords, activities.ChangesInput{Spec: w.spec, Start: start, End: end}).Get(sfCtx, &res)
 	w.st.Counts.SalesforceCalls += res.Calls
 	if err != nil {
 		return err
@@ -253,6 +258,7 @@ func (w *watch) handOver(ctx workflow.Context, start, end time.Time) error {
 	if len(fresh) > maxChangesPerPoll {
 		covered = minTime(covered, fresh[maxChangesPerPoll].Modified)
 		fresh = fresh[:maxChangesPerPoll]
+		w.behind = workflow.GetVersion(ctx, ChangeWatchCatchesUp, workflow.DefaultVersion, 1) >= 1
 	}
 
 	requests, unmatched, held, err := w.people(ctx, fresh)

@@ -155,6 +155,18 @@ func TestAPollHandsOverAtMostItsShareAndTheRestNext(t *testing.T) {
 	assert.Len(t, started[0], maxChangesPerPoll)
 	assert.Len(t, started[1], 100)
 	assert.Equal(t, "Slug"+recordID(maxChangesPerPoll), started[1][0].Slug, "the next poll goes on where the first stopped")
+	require.GreaterOrEqual(t, len(org.windows), 2)
+	assert.Equal(t, org.windows[0][1], org.windows[1][1], "the poll after a capped one comes at once")
+
+	// The first versions waited the spec's period before the next poll.
+	org.windows = nil
+	started, _ = watchTest(t, org, 15*time.Second, func(env *testsuite.TestWorkflowEnvironment) {
+		env.OnGetVersion(ChangeWatchCatchesUp, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
+	})
+	require.Len(t, started, 2)
+	require.GreaterOrEqual(t, len(org.windows), 2)
+	spec := watchedSpec()
+	assert.Equal(t, spec.WatchEvery(), org.windows[1][1].Sub(org.windows[0][1]))
 }
 
 func recordID(i int) string {
