@@ -327,21 +327,37 @@ func (c *Client) transportError(method, path string, err error) error {
 }
 
 func (c *Client) recordUsage(h string) {
-	// api-usage=N/M, possibly followed by other comma-separated entries.
-	for _, part := range strings.Split(h, ",") {
-		v, found := strings.CutPrefix(strings.TrimSpace(part), "api-usage=")
+	if u, ok := parseAPIUsage(h); ok {
+		c.mu.Lock()
+		c.usage = u
+		c.mu.Unlock()
+	}
+}
+
+// parseAPIUsage reads the api-usage entry of a Sforce-Limit-Info header:
+// "api-usage=N/M", possibly among other entries separated by ";" (or ","),
+// such as "per-app-api-usage=17/250(appName=app)". Spaces around entries,
+// keys and numbers are tolerated and other entries are ignored. ok is false
+// when no well-formed api-usage entry is present.
+func parseAPIUsage(h string) (u Usage, ok bool) {
+	entries := strings.FieldsFunc(h, func(r rune) bool { return r == ';' || r == ',' })
+	for _, entry := range entries {
+		key, v, found := strings.Cut(entry, "=")
+		if !found || !strings.EqualFold(strings.TrimSpace(key), "api-usage") {
+			continue
+		}
+		usedS, maxS, found := strings.Cut(v, "/")
 		if !found {
 			continue
 		}
-		usedS, maxS, ok := strings.Cut(v, "/")
-		used, err1 := strconv.Atoi(usedS)
-		limit, err2 := strconv.Atoi(maxS)
-		if ok && err1 == nil && err2 == nil {
-			c.mu.Lock()
-			c.usage = Usage{Used: used, Max: limit}
-			c.mu.Unlock()
+		used, err1 := strconv.Atoi(strings.TrimSpace(usedS))
+		limit, err2 := strconv.Atoi(strings.TrimSpace(maxS))
+		if err1 != nil || err2 != nil || used < 0 || limit < 0 {
+			continue
 		}
+		return Usage{Used: used, Max: limit}, true
 	}
+	return Usage{}, false
 }
 
 // apiError decodes an error body: the API's [{message,errorCode,fields}],
