@@ -133,14 +133,53 @@ func httpHandler(c client.Client, cfg config.Config, spec *pairing.Spec, metrics
 func listen(addr string) (net.Listener, error) {
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("AFSYNC_HTTP_ADDR / --http-addr %s: %w", addr, err)
+		return nil, fmt.Errorf("%s / --http-addr %s: %w", config.EnvHTTPAddr, addr, err)
 	}
 	return l, nil
 }
 
+// httpTimeouts bounds every connection of the worker's HTTP server, so that
+// a client sending its request slowly (slowloris) or never reading the answer
+// cannot hold a connection, and a goroutine, for ever.
+type httpTimeouts struct {
+	// ReadHeader bounds reading a request's headers.
+	ReadHeader time.Duration
+	// Read bounds reading a whole request, body included: webhook bodies
+	// are at most 1 MiB (webhook.DefaultMaxBodyBytes), codec requests
+	// at most 16 MiB.
+	Read time.Duration
+	// Write bounds answering, from the end of the headers: a webhook may
+	// wait up to 15 s for the start of its sync; /healthz at most 3 s;
+	// /metrics is fast.
+	Write time.Duration
+	// Idle bounds how long a keep-alive connection waits for its next
+	// request.
+	Idle time.Duration
+}
+
+// serverTimeouts are the production timeouts; tests shorten them.
+var serverTimeouts = httpTimeouts{
+	ReadHeader: 5 * time.Second,
+	Read:       20 * time.Second,
+	Write:      45 * time.Second,
+	Idle:       2 * time.Minute,
+}
+
+// newServer returns the worker's HTTP server for h, with serverTimeouts.
+func newServer(h http.Handler) *http.Server {
+	t := serverTimeouts
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: t.ReadHeader,
+		ReadTimeout:       t.Read,
+		WriteTimeout:      t.Write,
+		IdleTimeout:       t.Idle,
+	}
+}
+
 // serve serves h on l until ctx ends, then shuts down gracefully (5 s).
 func serve(ctx context.Context, l net.Listener, h http.Handler) error {
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	srv := newServer(h)
 	stopped := make(chan struct{})
 	go func() {
 		defer close(stopped)
