@@ -36,7 +36,7 @@ const (
 
 // Config configures a Client.
 type Config struct {
-	// BaseURL is the API root, DefaultBaseURL when empty (AWARDFORCE_BASE_URL).
+	// BaseURL is the API root, DefaultBaseURL when empty (AWARDFORCE_API_URL).
 	BaseURL string
 	// APIKey is sent as x-api-key; required (AWARDFORCE_API_KEY).
 	APIKey string
@@ -70,7 +70,7 @@ func New(cfg Config) (*Client, error) {
 	}
 	u, err := url.Parse(base)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return nil, fmt.Errorf("awardforce: BaseURL %q is not an absolute http(s) URL: set AWARDFORCE_BASE_URL", cfg.BaseURL)
+		return nil, fmt.Errorf("awardforce: BaseURL %q is not an absolute http(s) URL", cfg.BaseURL)
 	}
 	if cfg.Timeout < 0 {
 		return nil, fmt.Errorf("awardforce: Timeout %s is negative", cfg.Timeout)

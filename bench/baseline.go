@@ -10,6 +10,7 @@ import (
 
 	"github.com/afsync/afsync/activities"
 	"github.com/afsync/afsync/awardforce"
+	"github.com/afsync/afsync/internal/config"
 	"github.com/afsync/afsync/pairing"
 	"github.com/afsync/afsync/salesforce"
 	"github.com/afsync/afsync/sandbox"
@@ -20,11 +21,11 @@ import (
 // `workers` users at once. It is the yardstick the backfill is compared to.
 func runBaseline(ctx context.Context, o *options, sb *sandbox.Sandbox, out io.Writer) error {
 	env := sb.Env()
-	afc, err := awardforce.New(awardforce.Config{BaseURL: env["AWARDFORCE_API_URL"], APIKey: env["AWARDFORCE_API_KEY"]})
+	afc, err := awardforce.New(awardforce.Config{BaseURL: env[config.EnvAwardForceAPIURL], APIKey: env[config.EnvAwardForceAPIKey]})
 	if err != nil {
 		return err
 	}
-	sfc, err := salesforce.New(salesforce.Config{LoginURL: env["SALESFORCE_LOGIN_URL"], ClientID: env["SALESFORCE_CLIENT_ID"], ClientSecret: env["SALESFORCE_CLIENT_SECRET"]})
+	sfc, err := salesforce.New(salesforce.Config{LoginURL: env[config.EnvSalesforceLoginURL], ClientID: env[config.EnvSalesforceClientID], ClientSecret: env[config.EnvSalesforceClientSecret]})
 	if err != nil {
 		return err
 	}

@@ -32,6 +32,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/afsync/afsync/internal/config"
 	"github.com/afsync/afsync/internal/devserver"
 	"github.com/afsync/afsync/pairing"
 	"github.com/afsync/afsync/sandbox"
@@ -265,8 +266,8 @@ func startBench(ctx context.Context, o *options, out io.Writer) (_ *benchStack, 
 		}
 	}
 	b.worker = exec.CommandContext(ctx, workerBin, "--log-level", "warn")
-	b.worker.Env = append(os.Environ(), "TEMPORAL_ADDRESS="+b.srv.Address, "TEMPORAL_NAMESPACE="+b.srv.Namespace,
-		"AWARDFORCE_RATE_LIMIT="+strconv.Itoa(o.afLimit), "AFSYNC_CONFIG="+b.specPath, "AFSYNC_HTTP_ADDR="+b.httpAddr)
+	b.worker.Env = append(os.Environ(), config.EnvTemporalAddress+"="+b.srv.Address, config.EnvTemporalNamespace+"="+b.srv.Namespace,
+		config.EnvAwardForceRateLimit+"="+strconv.Itoa(o.afLimit), config.EnvConfig+"="+b.specPath, config.EnvHTTPAddr+"="+b.httpAddr)
 	for k, v := range b.sb.Env() {
 		b.worker.Env = append(b.worker.Env, k+"="+v)
 	}

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/afsync/afsync/internal/config"
 	"github.com/afsync/afsync/sandbox/afsim"
 	"github.com/afsync/afsync/sandbox/sfsim"
 )
@@ -157,13 +158,13 @@ func (s *Sandbox) Close() {
 // Env is the environment that points afsync at this sandbox.
 func (s *Sandbox) Env() map[string]string {
 	return map[string]string{
-		"AWARDFORCE_API_URL":       s.AwardForceURL,
-		"AWARDFORCE_API_KEY":       APIKey,
-		"SALESFORCE_LOGIN_URL":     s.SalesforceURL,
-		"SALESFORCE_CLIENT_ID":     ClientID,
-		"SALESFORCE_CLIENT_SECRET": ClientSecret,
+		config.EnvAwardForceAPIURL:       s.AwardForceURL,
+		config.EnvAwardForceAPIKey:       APIKey,
+		config.EnvSalesforceLoginURL:     s.SalesforceURL,
+		config.EnvSalesforceClientID:     ClientID,
+		config.EnvSalesforceClientSecret: ClientSecret,
 		// The worker's webhook receiver checks what the simulator signs.
-		"AWARDFORCE_WEBHOOK_SIGNING_KEY": WebhookSigningKey,
+		config.EnvAwardForceWebhookSigningKey: WebhookSigningKey,
 	}
 }
 

@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"strings"
+
+	"github.com/afsync/afsync/internal/config"
 )
 
 // withHint adds the fix to errors whose cause a user would not guess.
@@ -11,7 +13,7 @@ func withHint(err error) error {
 		return nil
 	}
 	if strings.Contains(err.Error(), "binary/encrypted") {
-		return fmt.Errorf("%w\n(the worker encrypts payloads: set AFSYNC_CODEC_KEY here to the worker's key)", err)
+		return fmt.Errorf("%w\n(the worker encrypts payloads: set %s here to the worker's key)", err, config.EnvCodecKey)
 	}
 	return err
 }

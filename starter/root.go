@@ -75,7 +75,7 @@ func (g *globalOptions) dial(ctx context.Context) (client.Client, client.Options
 		c, err = client.DialContext(ctx, copts)
 	}
 	if err != nil {
-		return nil, copts, fmt.Errorf("connecting to Temporal at %s (TEMPORAL_ADDRESS or --address; is a worker stack running? try `go run ./worker --dev`): %w", copts.HostPort, err)
+		return nil, copts, fmt.Errorf("connecting to Temporal at %s (%s or --address; is a worker stack running? try `go run ./worker --dev`): %w", copts.HostPort, config.EnvTemporalAddress, err)
 	}
 	return c, copts, nil
 }

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/afsync/afsync/internal/config"
 )
 
 // newCmdHealthcheck probes a running worker's /healthz, for container
@@ -30,7 +32,7 @@ healthchecks: docker-compose.yml runs "worker healthcheck".`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if url == "" {
-				u, err := healthURL(os.Getenv("AFSYNC_HTTP_ADDR"))
+				u, err := healthURL(os.Getenv(config.EnvHTTPAddr))
 				if err != nil {
 					return err
 				}
@@ -57,11 +59,11 @@ healthchecks: docker-compose.yml runs "worker healthcheck".`,
 // same host: a wildcard or empty host becomes 127.0.0.1.
 func healthURL(addr string) (string, error) {
 	if addr == "" {
-		return "", fmt.Errorf("AFSYNC_HTTP_ADDR is not set, so the worker serves no /healthz: set it (e.g. 0.0.0.0:8234) or pass --url")
+		return "", fmt.Errorf("%s is not set, so the worker serves no /healthz: set it (e.g. 0.0.0.0:8234) or pass --url", config.EnvHTTPAddr)
 	}
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
-		return "", fmt.Errorf("AFSYNC_HTTP_ADDR %q: want host:port (%v)", addr, err)
+		return "", fmt.Errorf("%s %q: want host:port (%v)", config.EnvHTTPAddr, addr, err)
 	}
 	if host == "" || host == "0.0.0.0" || host == "::" {
 		host = "127.0.0.1"

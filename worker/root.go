@@ -138,7 +138,7 @@ func runWorker(ctx context.Context, o *options) error {
 	// polling.
 	node, err := afworker.Boot(ctx, afworker.BootOptions{
 		Config: cfg, Spec: spec,
-		Temporal: copts, TemporalSetting: "TEMPORAL_ADDRESS or --address",
+		Temporal: copts, TemporalSetting: config.EnvTemporalAddress + " or --address",
 		Logger: logger,
 	})
 	if err != nil {
@@ -178,7 +178,7 @@ func runDev(ctx context.Context, o *options) error {
 	cfgEnv := os.Getenv
 	if o.specPath != "" {
 		cfgEnv = func(k string) string {
-			if k == "AFSYNC_CONFIG" {
+			if k == config.EnvConfig {
 				return o.specPath
 			}
 			return os.Getenv(k)
@@ -189,7 +189,7 @@ func runDev(ctx context.Context, o *options) error {
 		httpAddr = "127.0.0.1:8234"
 	}
 	var extra []string
-	if os.Getenv("AFSYNC_CODEC_KEY") != "" {
+	if os.Getenv(config.EnvCodecKey) != "" {
 		// The UI decrypts payloads through the worker's codec server.
 		extra = append(extra, "--ui-codec-endpoint", "http://"+httpAddr+"/codec")
 	}

@@ -35,7 +35,7 @@ type Worker struct {
 func New(c client.Client, cfg config.Config) (*Worker, error) {
 	afClient, err := awardforce.New(cfg.AwardForce)
 	if err != nil {
-		return nil, err
+		return nil, awardForceSettings(err)
 	}
 	sfClient, err := salesforce.New(cfg.Salesforce)
 	if err != nil {

@@ -113,7 +113,7 @@ func Preflight(ctx context.Context, cfg config.Config, spec *pairing.Spec, opts 
 		}
 		return err
 	}, func(err error) error {
-		return fmt.Errorf("award force (AWARDFORCE_API_URL, AWARDFORCE_API_KEY): %w", err)
+		return awardForceSettings(err)
 	})
 	check(APISalesforce, func(ctx context.Context) (err error) {
 		describe, err = sfClient.Describe(ctx, spec.Object)
@@ -134,12 +134,18 @@ func Preflight(ctx context.Context, cfg config.Config, spec *pairing.Spec, opts 
 	return nil
 }
 
+// awardForceSettings names the variables behind the Award Force client's
+// settings in err.
+func awardForceSettings(err error) error {
+	return fmt.Errorf("award force (%s, %s): %w", config.EnvAwardForceAPIURL, config.EnvAwardForceAPIKey, err)
+}
+
 // apiClients builds both API clients, which validates their settings
 // without a request: a missing key or a malformed URL is reported here.
 func apiClients(cfg config.Config) (*awardforce.Client, *salesforce.Client, error) {
 	afClient, err := awardforce.New(cfg.AwardForce)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, awardForceSettings(err)
 	}
 	sfClient, err := salesforce.New(cfg.Salesforce)
 	if err != nil {

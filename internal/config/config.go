@@ -9,10 +9,10 @@
 //	TEMPORAL_API_KEY, TEMPORAL_TLS_*, TEMPORAL_PROFILE, TEMPORAL_CONFIG_FILE
 //	                             the rest of the SDK's standard client settings
 //	AWARDFORCE_API_URL           Award Force API base URL (default https://api.cr4ce.com;
-//	                             regional hosts such as https://api.eu.cr4ce.com)
+//	                             regional hosts such as https://api.eu.cr4ce.com); https:// only, see below
 //	AWARDFORCE_API_KEY           Award Force API key (Read / Write)
 //	AWARDFORCE_RATE_LIMIT        Award Force requests per minute for the whole fleet (default 60; 0 = no limit)
-//	SALESFORCE_LOGIN_URL         the org's My Domain or login URL (token endpoint base)
+//	SALESFORCE_LOGIN_URL         the org's My Domain or login URL (token endpoint base); https:// only, see below
 //	SALESFORCE_CLIENT_ID         connected app consumer key
 //	SALESFORCE_CLIENT_SECRET     consumer secret (client-credentials flow)
 //	SALESFORCE_USERNAME          username (JWT bearer flow, with SALESFORCE_PRIVATE_KEY_FILE)
@@ -28,10 +28,22 @@
 //	AWARDFORCE_WEBHOOK_SIGNING_KEY  worker: the Award Force webhook's signing key; enables POST /webhooks/awardforce
 //	AFSYNC_CODEC_CORS_ORIGINS    worker: Temporal UI origins allowed to call the codec server (default http://localhost:8233,http://127.0.0.1:8233)
 //	AFSYNC_CODEC_TOKEN           worker: bearer token the codec server requires, when set
+//	AFSYNC_ALLOW_INSECURE_HTTP   1 allows http:// API URLs for any host (default: refused)
+//
+// AWARDFORCE_API_URL and SALESFORCE_LOGIN_URL must be https:// URLs: an
+// http:// one is a configuration error, since it would carry the API key,
+// the Salesforce secret or token and people's personal data in clear text.
+// Loopback hosts (localhost, 127.0.0.1, ::1), where the sandbox and the
+// tests run their simulators, are exempt; AFSYNC_ALLOW_INSECURE_HTTP=1
+// exempts every host (for a test API on a trusted network).
+//
+// The names are constants (EnvAwardForceAPIURL, …): other packages use those.
 package config
 
 import (
 	"fmt"
+	"net"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -98,51 +110,96 @@ func FromEnv(getenv Getenv) (Config, error) {
 	}
 	c := Config{
 		AwardForce: awardforce.Config{
-			BaseURL: getenv("AWARDFORCE_API_URL"),
-			APIKey:  getenv("AWARDFORCE_API_KEY"),
+			BaseURL: getenv(EnvAwardForceAPIURL),
+			APIKey:  getenv(EnvAwardForceAPIKey),
 		},
 		AwardForceRatePerMinute: DefaultAwardForceRate,
 		Salesforce: salesforce.Config{
-			LoginURL:     getenv("SALESFORCE_LOGIN_URL"),
-			ClientID:     getenv("SALESFORCE_CLIENT_ID"),
-			ClientSecret: getenv("SALESFORCE_CLIENT_SECRET"),
-			Username:     getenv("SALESFORCE_USERNAME"),
-			Audience:     getenv("SALESFORCE_AUDIENCE"),
-			APIVersion:   getenv("SALESFORCE_API_VERSION"),
+			LoginURL:     getenv(EnvSalesforceLoginURL),
+			ClientID:     getenv(EnvSalesforceClientID),
+			ClientSecret: getenv(EnvSalesforceClientSecret),
+			Username:     getenv(EnvSalesforceUsername),
+			Audience:     getenv(EnvSalesforceAudience),
+			APIVersion:   getenv(EnvSalesforceAPIVersion),
 		},
-		SpecPath:          getenv("AFSYNC_CONFIG"),
-		HTTPAddr:          getenv("AFSYNC_HTTP_ADDR"),
-		WebhookSigningKey: getenv("AWARDFORCE_WEBHOOK_SIGNING_KEY"),
+		SpecPath:          getenv(EnvConfig),
+		HTTPAddr:          getenv(EnvHTTPAddr),
+		WebhookSigningKey: getenv(EnvAwardForceWebhookSigningKey),
 		CodecCORSOrigins:  []string{"http://localhost:8233", "http://127.0.0.1:8233"},
-		CodecToken:        getenv("AFSYNC_CODEC_TOKEN"),
+		CodecToken:        getenv(EnvCodecToken),
 		StopTimeout:       DefaultStopTimeout,
 		CommitHorizon:     DefaultCommitHorizon,
 	}
-	if v := strings.TrimSpace(getenv("SALESFORCE_COMMIT_HORIZON")); v != "" {
+	if v := strings.TrimSpace(getenv(EnvSalesforceCommitHorizon)); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d <= 0 {
-			return Config{}, fmt.Errorf("SALESFORCE_COMMIT_HORIZON=%q: want a duration such as 10m (how long Salesforce may still commit a request whose client gave up)", v)
+			return Config{}, fmt.Errorf("%s=%q: want a duration such as 10m (how long Salesforce may still commit a request whose client gave up)", EnvSalesforceCommitHorizon, v)
 		}
 		c.CommitHorizon = d
 	}
-	if v := strings.TrimSpace(getenv("AFSYNC_CODEC_CORS_ORIGINS")); v != "" {
+	if v := strings.TrimSpace(getenv(EnvCodecCORSOrigins)); v != "" {
 		c.CodecCORSOrigins = strings.Split(v, ",")
 	}
-	if v := strings.TrimSpace(getenv("AWARDFORCE_RATE_LIMIT")); v != "" {
+	if v := strings.TrimSpace(getenv(EnvAwardForceRateLimit)); v != "" {
 		f, err := strconv.ParseFloat(v, 64)
 		if err != nil || f < 0 {
-			return Config{}, fmt.Errorf("AWARDFORCE_RATE_LIMIT=%q: want requests per minute as a number ≥ 0 (60 is Award Force's limit; 0 disables the cap)", v)
+			return Config{}, fmt.Errorf("%s=%q: want requests per minute as a number ≥ 0 (60 is Award Force's limit; 0 disables the cap)", EnvAwardForceRateLimit, v)
 		}
 		c.AwardForceRatePerMinute = f
 	}
-	if path := getenv("SALESFORCE_PRIVATE_KEY_FILE"); path != "" {
+	if path := getenv(EnvSalesforcePrivateKeyFile); path != "" {
 		pem, err := os.ReadFile(path)
 		if err != nil {
-			return Config{}, fmt.Errorf("SALESFORCE_PRIVATE_KEY_FILE: %w (point it at the PEM RSA key of the connected app's certificate)", err)
+			return Config{}, fmt.Errorf("%s: %w (point it at the PEM RSA key of the connected app's certificate)", EnvSalesforcePrivateKeyFile, err)
 		}
 		c.Salesforce.PrivateKeyPEM = pem
 	}
+	allowInsecure := false
+	if v := strings.TrimSpace(getenv(EnvAllowInsecureHTTP)); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return Config{}, fmt.Errorf("%s=%q: want 1 to allow http:// API URLs, or 0 (unset) to refuse them", EnvAllowInsecureHTTP, v)
+		}
+		allowInsecure = b
+	}
+	if err := checkAPIURL(EnvAwardForceAPIURL, c.AwardForce.BaseURL, awardforce.DefaultBaseURL, allowInsecure); err != nil {
+		return Config{}, err
+	}
+	if err := checkAPIURL(EnvSalesforceLoginURL, c.Salesforce.LoginURL, "https://acme.my.salesforce.com", allowInsecure); err != nil {
+		return Config{}, err
+	}
 	return c, nil
+}
+
+// checkAPIURL checks the API URL that the variable name holds (empty: the
+// default): it must be an absolute http(s) URL, and https:// unless its
+// host is a loopback one (the sandbox's and the tests' simulators) or
+// allowInsecure: plain http would carry the API credentials and people's
+// personal data in clear text.
+func checkAPIURL(name, raw, example string, allowInsecure bool) error {
+	v := strings.TrimSpace(raw)
+	if v == "" {
+		return nil
+	}
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return fmt.Errorf("%s=%q: want an absolute https:// URL such as %s", name, raw, example)
+	}
+	if u.Scheme == "http" && !allowInsecure && !isLoopback(u.Hostname()) {
+		return fmt.Errorf("%s=%q: http:// would send credentials and personal data unencrypted: use https:// (e.g. %s), "+
+			"or set %s=1 to allow http:// on purpose (a test API on a trusted network only)", name, raw, example, EnvAllowInsecureHTTP)
+	}
+	return nil
+}
+
+// isLoopback reports whether host is localhost or a loopback address
+// (127.0.0.0/8, ::1).
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // Spec loads the pairing spec named by SpecPath, or the default.
@@ -150,7 +207,7 @@ func (c Config) Spec() (*pairing.Spec, error) {
 	spec, err := pairing.Load(c.SpecPath)
 	if err != nil {
 		if c.SpecPath != "" {
-			return nil, fmt.Errorf("pairing spec %s (AFSYNC_CONFIG or --config): %w", c.SpecPath, err)
+			return nil, fmt.Errorf("pairing spec %s (%s or --config): %w", c.SpecPath, EnvConfig, err)
 		}
 		return nil, err
 	}

@@ -18,6 +18,8 @@ import (
 
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
+
+	"github.com/afsync/afsync/internal/config"
 )
 
 // PinnedVersion is the Temporal CLI afsync is built and tested with (server
@@ -71,9 +73,9 @@ type Server struct {
 // Find locates the temporal CLI: $AFSYNC_TEMPORAL_CLI, then $GOBIN,
 // $GOPATH/bin and ~/go/bin (where `go install` puts it), then $PATH.
 func Find() (string, error) {
-	if p := os.Getenv("AFSYNC_TEMPORAL_CLI"); p != "" {
+	if p := os.Getenv(config.EnvTemporalCLI); p != "" {
 		if _, err := os.Stat(p); err != nil {
-			return "", fmt.Errorf("AFSYNC_TEMPORAL_CLI=%s: %w", p, err)
+			return "", fmt.Errorf("%s=%s: %w", config.EnvTemporalCLI, p, err)
 		}
 		return p, nil
 	}
@@ -96,7 +98,7 @@ func Find() (string, error) {
 	if p, err := exec.LookPath("temporal"); err == nil {
 		return p, nil
 	}
-	return "", fmt.Errorf("the Temporal CLI is not installed: run `%s` (a few minutes the first time), or set AFSYNC_TEMPORAL_CLI to its path", InstallCommand)
+	return "", fmt.Errorf("the Temporal CLI is not installed: run `%s` (a few minutes the first time), or set %s to its path", InstallCommand, config.EnvTemporalCLI)
 }
 
 // Start launches the dev server and waits until it answers health checks.

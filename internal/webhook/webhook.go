@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/afsync/afsync/activities"
 	"github.com/afsync/afsync/awardforce"
+	"github.com/afsync/afsync/internal/config"
 	"github.com/afsync/afsync/pairing"
 )
 
@@ -62,7 +64,7 @@ type Options struct {
 // signing key or the Starter is missing.
 func NewHandler(o Options) (http.Handler, error) {
 	if o.SigningKey == "" {
-		return nil, errors.New("webhook: signing key is required (set AWARDFORCE_WEBHOOK_SIGNING_KEY to the key configured in Award Force)")
+		return nil, fmt.Errorf("webhook: signing key is required (set %s to the key configured in Award Force)", config.EnvAwardForceWebhookSigningKey)
 	}
 	if o.Starter == nil {
 		return nil, errors.New("webhook: a Starter is required")
