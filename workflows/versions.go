@@ -59,8 +59,8 @@ const (
 	// ChangeWatchFindsUsers: the CRM watch asks FindUser, to which "no such
 	// user" is an answer, instead of GetUser, which fails for it.
 	ChangeWatchFindsUsers = "watch-finds-users"
-	// ChangeWatchCatchesUp: a poll that found more changes than it hands
-	// over (maxChangesPerPoll) is followed at once by the next, instead of
-	// after the spec's period.
+	// ChangeWatchCatchesUp: a poll hands over at most 200 changes (500
+	// before), and one that left changes for the next is followed at once
+	// by it, instead of after the spec's period.
 	ChangeWatchCatchesUp = "watch-catches-up"
 )

@@ -37,8 +37,11 @@ const (
 	// maxChangesPerPoll bounds the people one poll hands to syncs; the
 	// rest are handed at the next polls, which follow at once (the
 	// high-water mark stops before them), so that a mass update in
-	// Salesforce keeps each poll's history small.
-	maxChangesPerPoll = 500
+	// Salesforce keeps each poll's workflow task and history small.
+	maxChangesPerPoll = 200
+	// legacyChangesPerPoll is the bound of runs that began before
+	// ChangeWatchCatchesUp, which waited the spec's period between polls.
+	legacyChangesPerPoll = 500
 	// pollsPerRun bounds a run's polls before it continues as new.
 	pollsPerRun = 500
 )
@@ -255,10 +258,9 @@ func (w *watch) handOver(ctx workflow.Context, start, end time.Time) error {
 		fresh = append(fresh, c)
 	}
 	slices.SortStableFunc(fresh, func(a, b activities.CRMChange) int { return a.Modified.Compare(b.Modified) })
-	if len(fresh) > maxChangesPerPoll {
-		covered = minTime(covered, fresh[maxChangesPerPoll].Modified)
-		fresh = fresh[:maxChangesPerPoll]
-		w.behind = workflow.GetVersion(ctx, ChangeWatchCatchesUp, workflow.DefaultVersion, 1) >= 1
+	if n := w.share(ctx, len(fresh)); n < len(fresh) {
+		covered = minTime(covered, fresh[n].Modified)
+		fresh = fresh[:n]
 	}
 
 	requests, unmatched, held, err := w.people(ctx, fresh)
@@ -292,6 +294,21 @@ func (w *watch) handOver(ctx workflow.Context, start, end time.Time) error {
 		}
 	}
 	return err
+}
+
+// share is how many of n fresh changes this poll hands over: all of them
+// when they fit, else maxChangesPerPoll and the next poll comes at once.
+// Runs from before ChangeWatchCatchesUp took up to legacyChangesPerPoll and
+// waited the spec's period.
+func (w *watch) share(ctx workflow.Context, n int) int {
+	if n <= maxChangesPerPoll {
+		return n
+	}
+	if workflow.GetVersion(ctx, ChangeWatchCatchesUp, workflow.DefaultVersion, 1) >= 1 {
+		w.behind = true
+		return maxChangesPerPoll
+	}
+	return min(n, legacyChangesPerPoll)
 }
 
 // people finds the Award Force user of each change: the slug the record

@@ -147,23 +147,28 @@ func TestTheWatchSkipsUsersAwardForceDoesNotKnow(t *testing.T) {
 
 func TestAPollHandsOverAtMostItsShareAndTheRestNext(t *testing.T) {
 	org := &fakeOrg{}
-	for i := range maxChangesPerPoll + 100 {
+	total := legacyChangesPerPoll + 100
+	for i := range total {
 		org.changes = append(org.changes, change(recordID(i), "Slug"+recordID(i), "", -50*time.Second+time.Duration(i)*time.Millisecond))
 	}
 	started, _ := watchTest(t, org, 15*time.Second, nil)
-	require.Len(t, started, 2)
+	require.Len(t, started, 3)
 	assert.Len(t, started[0], maxChangesPerPoll)
-	assert.Len(t, started[1], 100)
+	assert.Len(t, started[1], maxChangesPerPoll)
+	assert.Len(t, started[2], total-2*maxChangesPerPoll)
 	assert.Equal(t, "Slug"+recordID(maxChangesPerPoll), started[1][0].Slug, "the next poll goes on where the first stopped")
-	require.GreaterOrEqual(t, len(org.windows), 2)
-	assert.Equal(t, org.windows[0][1], org.windows[1][1], "the poll after a capped one comes at once")
+	require.GreaterOrEqual(t, len(org.windows), 3)
+	assert.Equal(t, org.windows[0][1], org.windows[2][1], "the polls after a capped one come at once")
 
-	// The first versions waited the spec's period before the next poll.
+	// The first versions took up to 500 a poll and waited the spec's
+	// period before the next.
 	org.windows = nil
 	started, _ = watchTest(t, org, 15*time.Second, func(env *testsuite.TestWorkflowEnvironment) {
 		env.OnGetVersion(ChangeWatchCatchesUp, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
 	})
 	require.Len(t, started, 2)
+	assert.Len(t, started[0], legacyChangesPerPoll)
+	assert.Len(t, started[1], 100)
 	require.GreaterOrEqual(t, len(org.windows), 2)
 	spec := watchedSpec()
 	assert.Equal(t, spec.WatchEvery(), org.windows[1][1].Sub(org.windows[0][1]))
