@@ -157,7 +157,7 @@ func TestIntegrationCRMChangesReachAwardForce(t *testing.T) {
 		if sf.Stats().Writes != writes || af.Stats().ByRoute["PUT /user/{slug}"] != afWrites {
 			t.Errorf("writes while quiet: Salesforce %d, Award Force %d", sf.Stats().Writes-writes, af.Stats().ByRoute["PUT /user/{slug}"]-afWrites)
 		}
-		if runs := syncsSince(t, stack.Client, ada.Slug, editAt); len(runs) != 1 {
+		if runs := userSyncsSince(t, stack.Client, ada.Slug, editAt); len(runs) != 1 {
 			debugRuns(t, stack.Client, ada.Slug)
 			t.Errorf("%d syncs of Ada since the edit, want the edit's alone: %+v", len(runs), runs)
 		}
@@ -201,7 +201,7 @@ func TestIntegrationCRMChangesReachAwardForce(t *testing.T) {
 		waitForLong(t, func() bool { return watchStatus(t, stack.Client).Counts.Polls >= polls+2 }, "two polls", time.Minute)
 		// At most one pass an edit (a pass may cover an edit that arrived
 		// while it ran), and never one for afsync's own writes.
-		if runs := syncsSince(t, stack.Client, ada.Slug, start); len(runs) > 2*rounds || len(runs) < rounds {
+		if runs := userSyncsSince(t, stack.Client, ada.Slug, start); len(runs) > 2*rounds || len(runs) < rounds {
 			debugRuns(t, stack.Client, ada.Slug)
 			t.Errorf("%d syncs for %d edits", len(runs), 2*rounds)
 		}
@@ -244,7 +244,7 @@ func TestIntegrationCRMChangesReachAwardForce(t *testing.T) {
 		// watch's) settled it; its audit names it.
 		var conflict *pairing.Conflict
 		waitForLong(t, func() bool {
-			for _, res := range syncsSince(t, stack.Client, ada.Slug, conflictAt) {
+			for _, res := range userSyncsSince(t, stack.Client, ada.Slug, conflictAt) {
 				for _, c := range res.Decision.Conflicts {
 					conflict = &c
 				}
@@ -373,9 +373,9 @@ func runOf(t *testing.T, c client.Client, slug string) string {
 	return d.GetWorkflowExecutionInfo().GetExecution().GetRunId()
 }
 
-// syncsSince returns the audits of the user's syncs started since since,
+// userSyncsSince returns the audits of the user's syncs started since since,
 // as far as they have ended.
-func syncsSince(t *testing.T, c client.Client, slug string, since time.Time) []workflows.UserSyncResult {
+func userSyncsSince(t *testing.T, c client.Client, slug string, since time.Time) []workflows.UserSyncResult {
 	t.Helper()
 	ctx := context.Background()
 	id := workflows.UserSyncWorkflowID(slug)

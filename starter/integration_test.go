@@ -52,7 +52,11 @@ func startStackOptions(t *testing.T, opts devstack.Options) *devstack.Stack {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	opts.Temporal = devserver.Options{Binary: bin, UIPort: -1}
+	ui := -1 // no UI, unless the test asks for one on a given port
+	if opts.Temporal.UIPort > 0 {
+		ui = opts.Temporal.UIPort
+	}
+	opts.Temporal = devserver.Options{Binary: bin, UIPort: ui}
 	if opts.Getenv == nil {
 		opts.Getenv = func(string) string { return "" }
 	}
@@ -86,11 +90,11 @@ func syncJSON(t *testing.T, stack *devstack.Stack, user string) (workflows.UserS
 func TestIntegrationUserSyncOnARealTemporalServer(t *testing.T) {
 	stack := startStack(t, sandbox.Options{})
 	af, sf := stack.Sandbox.AwardForce, stack.Sandbox.Salesforce
-	newUser := af.AddUser(afsim.User{Slug: "NewUserA", Email: "grace.hopper@example.org", FirstName: "Grace", LastName: "Hopper", Mobile: "+44 7700 900001"})
+	newUser := af.AddUser(afsim.User{Slug: "NewUserA", Email: "grace.hopper@example.org", FirstName: "Grace", LastName: "Hopper", Mobile: "+447700900001"})
 	staleUser := af.AddUser(afsim.User{Slug: "StaleUsr", Email: "ada.lovelace@example.org", FirstName: "Ada", LastName: "Lovelace"})
 	sameUser := af.AddUser(afsim.User{Slug: "SameUser", Email: "alan.turing@example.org", FirstName: "Alan", LastName: "Turing"})
 	twinUser := af.AddUser(afsim.User{Slug: "TwinUser", Email: "kay.twin@example.org", FirstName: "Kay", LastName: "Twin"})
-	noEmail := af.AddUser(afsim.User{Slug: "NoEmailU", Mobile: "+61 491 570 006", FirstName: "Mo", LastName: "Bile"})
+	noEmail := af.AddUser(afsim.User{Slug: "NoEmailU", Mobile: "+61491570006", FirstName: "Mo", LastName: "Bile"})
 
 	staleID := sf.Insert("Contact", map[string]any{"Email": "ADA.LOVELACE@EXAMPLE.ORG", "FirstName": "Ada", "LastName": "Byron"})
 	sf.Insert("Contact", map[string]any{"Email": "alan.turing@example.org", "FirstName": "Alan", "LastName": "Turing"})
@@ -110,7 +114,7 @@ func TestIntegrationUserSyncOnARealTemporalServer(t *testing.T) {
 		if !ok {
 			t.Fatalf("record %s not in the sandbox", res.RecordID)
 		}
-		for field, want := range map[string]string{"Email": "grace.hopper@example.org", "FirstName": "Grace", "LastName": "Hopper", "Phone": "+44 7700 900001"} {
+		for field, want := range map[string]string{"Email": "grace.hopper@example.org", "FirstName": "Grace", "LastName": "Hopper", "Phone": "+447700900001"} {
 			if rec[field] != want {
 				t.Errorf("%s = %v, want %q", field, rec[field], want)
 			}

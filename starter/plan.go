@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"time"
 
 	"go.temporal.io/sdk/client"
 
@@ -53,45 +55,95 @@ func createPrivate(path string) (*os.File, error) {
 // accepts (nil: every user), the outcome, the decision and every field's
 // before → after, as CSV or JSON lines; it returns how many users it wrote.
 func writePlan(ctx context.Context, c client.Client, p *workflows.Progress, path, format string, keep func(workflows.UserSyncResult) bool) (int, error) {
-	f, err := createPrivate(path)
+	w, err := newPlanWriter(path, format, nil)
 	if err != nil {
-		return 0, fmt.Errorf("--out: %w", err)
+		return 0, err
 	}
-	defer f.Close()
-	var (
-		cw  *csv.Writer
-		enc *json.Encoder
-	)
-	if format == "csv" {
-		cw = csv.NewWriter(f)
-		_ = cw.Write(planHeader)
-	} else {
-		enc = json.NewEncoder(f)
-	}
-	n := 0
+	defer w.f.Close()
 	err = forEachUser(ctx, c, p, func(u workflows.UserSyncResult) error {
 		if keep != nil && !keep(u) {
 			return nil
 		}
-		n++
-		if enc != nil {
-			return enc.Encode(u)
-		}
-		for _, row := range planRows(u) {
-			_ = cw.Write(row) // a write error sticks: cw.Error reports it below
-		}
-		return nil
+		return w.write(u, nil, u)
 	})
 	if err != nil {
-		return n, err
+		return w.n, err
 	}
-	if cw != nil {
-		cw.Flush()
-		if err := cw.Error(); err != nil {
-			return n, err
+	return w.n, w.close()
+}
+
+// writeRecords writes the audits of syncs that keep accepts (nil: all) in
+// the plan's format, each row with the sync's time, trigger and link; a
+// sync that left no audit (a run that continued as new) is passed over.
+func writeRecords(path, format string, syncs []syncRecord, keep func(workflows.UserSyncResult) bool) (int, error) {
+	w, err := newPlanWriter(path, format, []string{"when", "trigger", "workflow"})
+	if err != nil {
+		return 0, err
+	}
+	defer w.f.Close()
+	for _, s := range syncs {
+		if s.Result == nil || keep != nil && !keep(*s.Result) {
+			continue
+		}
+		link := s.Link
+		if link == "" {
+			link = s.WorkflowID
+		}
+		if err := w.write(*s.Result, []string{s.When.UTC().Format(time.RFC3339), s.Trigger, link}, s); err != nil {
+			return w.n, err
 		}
 	}
-	return n, f.Close()
+	return w.n, w.close()
+}
+
+// planWriter writes a plan or report file, private to its owner: CSV rows
+// (planHeader, then extra columns) or JSON lines.
+type planWriter struct {
+	f   *os.File
+	cw  *csv.Writer
+	enc *json.Encoder
+	n   int
+}
+
+func newPlanWriter(path, format string, extra []string) (*planWriter, error) {
+	f, err := createPrivate(path)
+	if err != nil {
+		return nil, fmt.Errorf("--out: %w", err)
+	}
+	w := &planWriter{f: f}
+	if format == "csv" {
+		w.cw = csv.NewWriter(f)
+		_ = w.cw.Write(append(slices.Clone(planHeader), extra...))
+	} else {
+		w.enc = json.NewEncoder(f)
+	}
+	return w, nil
+}
+
+// write writes one user's audit u: as CSV rows, each followed by the extra
+// cells, or as the JSON line asJSON.
+func (w *planWriter) write(u workflows.UserSyncResult, extra []string, asJSON any) error {
+	w.n++
+	if w.enc != nil {
+		return w.enc.Encode(asJSON)
+	}
+	for _, row := range planRows(u) {
+		for _, c := range extra {
+			row = append(row, spreadsheetSafe(c))
+		}
+		_ = w.cw.Write(row) // a write error sticks: cw.Error reports it in close
+	}
+	return nil
+}
+
+func (w *planWriter) close() error {
+	if w.cw != nil {
+		w.cw.Flush()
+		if err := w.cw.Error(); err != nil {
+			return err
+		}
+	}
+	return w.f.Close()
 }
 
 // planHeader names the CSV plan's columns.

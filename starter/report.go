@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/afsync/afsync/internal/config"
 	"github.com/afsync/afsync/workflows"
 )
 
@@ -20,6 +22,8 @@ type reportOptions struct {
 	out      string
 	format   string
 	outcomes []string
+	since    time.Duration
+	uiURL    string
 	timeout  time.Duration
 	stdout   io.Writer
 }
@@ -37,18 +41,24 @@ func newCmdReport(g *globalOptions) *cobra.Command {
 	o := &reportOptions{globalOptions: g}
 	cmd := &cobra.Command{
 		Use:   "report",
-		Short: "Write what a finished backfill did, user by user, as CSV or JSON lines",
+		Short: "Write what a backfill, or every sync of a window, did, user by user, as CSV or JSON lines",
 		Long: `Read a finished backfill's audit (the last one of this spec by default, its
 dry run with --dry-run, or --id) and write, per user, the outcome, the
 decision, Salesforce's message when it failed, and every field's before →
 after: the same format as a dry run's plan, for a real run. Then print the
 backfill's summary.
 
+With --since, report instead every sync that ended in the window, whatever
+started it: single syncs, webhooks, CRM changes, retries and the users of
+backfill chunks, one row set a sync, newest first, with three more columns
+(when, trigger, workflow: its Temporal UI link).
+
 CSV cells that a spreadsheet would run as a formula get a leading '; JSON
 lines carry values untouched. The file holds people's emails and names:
 treat it as personal data.`,
 		Example: `  starter report --out report.csv
-  starter report --outcome failed,ambiguous --out to-check.jsonl`,
+  starter report --outcome failed,ambiguous --out to-check.jsonl
+  starter report --since 24h --outcome failed --out last-day.csv`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o.stdout = cmd.OutOrStdout()
@@ -61,6 +71,8 @@ treat it as personal data.`,
 	f.StringVar(&o.out, "out", "afsync-report.csv", "the report file (.csv, or .jsonl for JSON lines)")
 	f.StringVar(&o.format, "format", "", "csv or jsonl (default: from --out's extension)")
 	f.StringSliceVar(&o.outcomes, "outcome", nil, "only users with these outcomes: "+strings.Join(outcomeNames(), ", "))
+	f.DurationVar(&o.since, "since", 0, "report every sync that ended within this window instead, e.g. 24h")
+	f.StringVar(&o.uiURL, "ui-url", defaultUIURL(), "with --since: the Temporal UI's address, for links (overrides "+config.EnvTemporalUIURL+")")
 	f.DurationVar(&o.timeout, "timeout", 10*time.Minute, "how long to spend reading the audit")
 	return cmd
 }
@@ -75,8 +87,17 @@ func runReport(ctx context.Context, o *reportOptions) error {
 			return fmt.Errorf("--outcome %q: want one of %s", oc, strings.Join(outcomeNames(), ", "))
 		}
 	}
+	if o.since < 0 {
+		return fmt.Errorf("--since %s: want a window such as 24h", o.since)
+	}
+	if o.since > 0 && (o.id != "" || o.dryRun) {
+		return errors.New("--since reports every sync of a window: it does not take --id or --dry-run")
+	}
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
+	if o.since > 0 {
+		return runReportSince(ctx, o, format)
+	}
 	spec, c, _, err := o.session(ctx)
 	if err != nil {
 		return err
@@ -86,15 +107,41 @@ func runReport(ctx context.Context, o *reportOptions) error {
 	if err != nil {
 		return err
 	}
-	var keep func(workflows.UserSyncResult) bool
-	if len(o.outcomes) > 0 {
-		keep = func(u workflows.UserSyncResult) bool { return slices.Contains(o.outcomes, string(u.Outcome)) }
-	}
-	n, err := writePlan(ctx, c, p, o.out, format, keep)
+	n, err := writePlan(ctx, c, p, o.out, format, o.keep())
 	if err != nil {
 		return err
 	}
 	printSummary(o.stdout, *p)
 	fmt.Fprintf(o.stdout, "\nReport: %d users written to %s\n", n, o.out)
+	return nil
+}
+
+// keep is the --outcome filter (nil: every user).
+func (o *reportOptions) keep() func(workflows.UserSyncResult) bool {
+	if len(o.outcomes) == 0 {
+		return nil
+	}
+	return func(u workflows.UserSyncResult) bool { return slices.Contains(o.outcomes, string(u.Outcome)) }
+}
+
+// runReportSince writes every sync that ended within --since.
+func runReportSince(ctx context.Context, o *reportOptions, format string) error {
+	c, copts, err := o.dial(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	r := newSyncReader(c, copts, o.uiURL)
+	from := time.Now().Add(-o.since)
+	syncs, err := syncsSince(ctx, r, from)
+	if err != nil {
+		return err
+	}
+	keep := o.keep()
+	n, err := writeRecords(o.out, format, syncs, keep)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(o.stdout, "Report: %d syncs since %s written to %s\n", n, from.Local().Format(time.RFC3339), o.out)
 	return nil
 }

@@ -22,6 +22,9 @@ type globalOptions struct {
 	specPath string
 	wait     time.Duration
 	stderr   io.Writer // warnings; stdout stays machine-readable with --json
+	// dialer connects to Temporal: client.DialContext, or in unit tests a
+	// function returning the SDK's mock client.
+	dialer func(context.Context, client.Options) (client.Client, error)
 }
 
 // warnIfNoWorker says so when no worker polls afsync's task queue: what the
@@ -68,11 +71,15 @@ func (g *globalOptions) dial(ctx context.Context) (client.Client, client.Options
 	if err != nil {
 		return nil, copts, err
 	}
+	dial := g.dialer
+	if dial == nil {
+		dial = client.DialContext
+	}
 	deadline := time.Now().Add(g.wait)
-	c, err := client.DialContext(ctx, copts)
+	c, err := dial(ctx, copts)
 	for err != nil && time.Now().Before(deadline) && ctx.Err() == nil {
 		time.Sleep(500 * time.Millisecond)
-		c, err = client.DialContext(ctx, copts)
+		c, err = dial(ctx, copts)
 	}
 	if err != nil {
 		return nil, copts, fmt.Errorf("connecting to Temporal at %s (%s or --address; is a worker stack running? try `go run ./worker --dev`): %w", copts.HostPort, config.EnvTemporalAddress, err)
@@ -100,7 +107,7 @@ default when neither is set).`,
 	pf.StringVar(&g.temporal.Namespace, "namespace", "", "Temporal namespace (overrides TEMPORAL_NAMESPACE)")
 	pf.StringVar(&g.specPath, "config", "", "pairing spec file (overrides AFSYNC_CONFIG)")
 	pf.DurationVar(&g.wait, "wait", 0, "keep trying to reach Temporal this long (for scripts that start the worker at the same time)")
-	cmd.AddCommand(newCmdSync(g), newCmdBackfill(g), newCmdStatus(g), newCmdSchedule(g), newCmdRetry(g), newCmdReport(g), newCmdWatch(g), newCmdSandbox())
+	cmd.AddCommand(newCmdSync(g), newCmdBackfill(g), newCmdStatus(g), newCmdSchedule(g), newCmdRetry(g), newCmdReport(g), newCmdFind(g), newCmdWatch(g), newCmdSandbox())
 	return cmd
 }
 

@@ -154,7 +154,7 @@ func resolveSlug(ctx context.Context, c client.Client, user string) (string, err
 	if !strings.Contains(user, "@") {
 		return "", fmt.Errorf("%q is neither an Award Force slug (8 letters) nor an email", user)
 	}
-	run, err := c.ExecuteWorkflow(ctx, workflows.StartOptions(workflows.ResolveUserWorkflowID(user), workflows.ResolveUserTimeout), workflows.ResolveUser, user)
+	run, err := c.ExecuteWorkflow(ctx, workflows.StartOptions(workflows.ResolveUserWorkflowID(), workflows.ResolveUserTimeout), workflows.ResolveUser, user)
 	if err != nil {
 		return "", fmt.Errorf("looking the email up: %w", err)
 	}

@@ -1,8 +1,7 @@
 package workflows
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
+	"crypto/rand"
 	"strings"
 
 	"go.temporal.io/sdk/workflow"
@@ -10,11 +9,12 @@ import (
 	"github.com/afsync/afsync/pairing"
 )
 
-// ResolveUserWorkflowID names the look-up of an Award Force user by email. It
-// hashes the email so that no address shows in workflow lists.
-func ResolveUserWorkflowID(email string) string {
-	sum := sha256.Sum256([]byte(strings.ToLower(strings.TrimSpace(email))))
-	return "afsync-resolve-" + hex.EncodeToString(sum[:8])
+// ResolveUserWorkflowID names a look-up of an Award Force user by email:
+// random, so that no address shows in workflow lists, nor a hash of one
+// (which anyone holding a list of emails could test). Two look-ups of one
+// email are two workflows; each is one Award Force request.
+func ResolveUserWorkflowID() string {
+	return "afsync-resolve-" + strings.ToLower(rand.Text())
 }
 
 // ResolveUser finds the slug of the Award Force user with the given email

@@ -48,6 +48,9 @@ const (
 	EnvCodecCORSOrigins = "AFSYNC_CODEC_CORS_ORIGINS"
 	// EnvCodecToken is the bearer token the codec server requires.
 	EnvCodecToken = "AFSYNC_CODEC_TOKEN"
+	// EnvTemporalUIURL is the Temporal UI's address, for the links the
+	// starter prints.
+	EnvTemporalUIURL = "AFSYNC_TEMPORAL_UI_URL"
 	// EnvTemporalCLI is the path of the temporal binary for --dev and the tests.
 	EnvTemporalCLI = "AFSYNC_TEMPORAL_CLI"
 	// EnvAllowInsecureHTTP, set to 1 (or true), allows http:// API URLs
