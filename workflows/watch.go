@@ -9,6 +9,7 @@ import (
 
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/afsync/afsync/activities"
 	"github.com/afsync/afsync/pairing"
@@ -399,13 +400,28 @@ type StartSyncsInput struct {
 	Requests []SyncRequest `json:"requests"`
 }
 
+// startSyncsAtOnce bounds the syncs StartSyncs starts at the same time.
+const startSyncsAtOnce = 16
+
 // StartSyncs starts (or signals) the sync of each request's user, as
-// StartUserSync does; it returns how many it asked for.
+// StartUserSync does, up to startSyncsAtOnce at a time (each start is two
+// requests to Temporal: one after the other, a poll's 200 took seconds);
+// it returns how many it asked for. On an error some may have started: the
+// watch hands them all over again, and a second start of a running sync is
+// a signal to it.
 func (l *Coordinator) StartSyncs(ctx context.Context, in StartSyncsInput) (int, error) {
-	for i, r := range in.Requests {
-		if _, err := StartUserSync(ctx, l.Client, &in.Spec, r); err != nil && !errors.Is(err, ErrAlreadySynced) {
-			return i, fmt.Errorf("start the sync of %s: %w", r.Slug, err)
-		}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(startSyncsAtOnce)
+	for _, r := range in.Requests {
+		g.Go(func() error {
+			if _, err := StartUserSync(gctx, l.Client, &in.Spec, r); err != nil && !errors.Is(err, ErrAlreadySynced) {
+				return fmt.Errorf("start the sync of %s: %w", r.Slug, err)
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return 0, err
 	}
 	return len(in.Requests), nil
 }
