@@ -54,6 +54,10 @@ type WriteResult struct {
 	// of the ErrType* constants): a locked row is transient, a validation
 	// rule permanent.
 	ErrorType string `json:"error_type,omitempty"`
+	// DuplicateIDs are the existing records Salesforce named when a
+	// duplicate rule refused the record (DUPLICATES_DETECTED, a permanent
+	// refusal); Error names them too.
+	DuplicateIDs []string `json:"duplicate_ids,omitempty"`
 }
 
 // WriteRecordsResult is the output of CreateRecords and UpdateRecords, in
@@ -122,9 +126,9 @@ func (a *Salesforce) createRecords(ctx context.Context, in CreateRecordsInput, r
 		err   error
 	)
 	if ext != "" {
-		saved, err = a.Client.UpsertCollection(ctx, obj, ext, records, false)
+		saved, err = a.Client.UpsertCollection(ctx, obj, ext, records, false, saveOptions(&in.Spec)...)
 	} else {
-		saved, err = a.Client.CreateCollection(ctx, records, false)
+		saved, err = a.Client.CreateCollection(ctx, records, false, saveOptions(&in.Spec)...)
 	}
 	out.Calls++
 	if err != nil {
@@ -139,6 +143,7 @@ func (a *Salesforce) createRecords(ctx context.Context, in CreateRecordsInput, r
 // UpdateRecords updates up to MaxBatch records by id in one sObject
 // Collections call, only the fields each item names. Refused records are
 // reported in their results. Updating twice is harmless, so retries are safe.
+// Its input carries no spec, so duplicate rules are respected.
 func (a *Salesforce) UpdateRecords(ctx context.Context, in UpdateRecordsInput) (WriteRecordsResult, error) {
 	if len(in.Items) > MaxBatch {
 		return WriteRecordsResult{}, temporal.NewNonRetryableApplicationError(
@@ -180,6 +185,7 @@ func applySave(r *WriteResult, saved []salesforce.SaveResult, j int, createdByCa
 		if len(s.Errors) > 0 {
 			r.ErrorType = recordErrorType(s.Errors[0].StatusCode, s.Errors[0].Message, ext)
 		}
+		r.DuplicateIDs = salesforce.DuplicateIDs(s.Errors)
 		return
 	}
 	if s.ID != "" {
@@ -197,6 +203,9 @@ func recordErrorText(errs []salesforce.RecordError) string {
 		parts[i] = e.StatusCode + ": " + e.Message
 		if len(e.Fields) > 0 {
 			parts[i] += " (" + strings.Join(e.Fields, ", ") + ")"
+		}
+		if ids := e.DuplicateResult.RecordIDs(); len(ids) > 0 {
+			parts[i] += " (duplicates: " + strings.Join(ids, ", ") + ")"
 		}
 	}
 	return strings.Join(parts, "; ")

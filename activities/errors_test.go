@@ -116,6 +116,8 @@ func TestARecordsStatusCodeIsClassifiedAsARequestsErrorCode(t *testing.T) {
 		{"DUPLICATE_VALUE", "duplicate value found: AwardForce_Slug__c duplicates value on record with id: 003000000000001", "AwardForce_Slug__c", ErrTypeSalesforceUnavailable},
 		{"DUPLICATE_VALUE", "duplicate value found: Email__c duplicates value on record with id: 003000000000001", "AwardForce_Slug__c", ErrTypeSalesforceRejected},
 		{"DUPLICATE_VALUE", "duplicate value found: AwardForce_Slug__c duplicates value", "", ErrTypeSalesforceRejected},
+		{"DUPLICATES_DETECTED", "You're creating a duplicate record. We recommend you use an existing record instead.", "AwardForce_Slug__c", ErrTypeSalesforceRejected},
+		{"INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST", "bad value for restricted picklist field: Hot", "", ErrTypeSalesforceRejected},
 	} {
 		if got := recordErrorType(tc.code, tc.message, tc.ext); got != tc.want {
 			t.Errorf("%s %q (external id %q): %s, want %s", tc.code, tc.message, tc.ext, got, tc.want)

@@ -270,7 +270,7 @@ func (a *Salesforce) createRecord(ctx context.Context, in CreateRecordInput, ret
 	obj := in.Spec.Object
 	if ext := in.Spec.ExternalID.CRM; ext != "" {
 		delete(fields, ext)
-		res, err := a.Client.Upsert(ctx, obj, ext, in.Slug, fields)
+		res, err := a.Client.Upsert(ctx, obj, ext, in.Slug, fields, saveOptions(&in.Spec)...)
 		if err != nil {
 			return CreateRecordResult{}, fail(ctx, err)
 		}
@@ -290,7 +290,7 @@ func (a *Salesforce) createRecord(ctx context.Context, in CreateRecordInput, ret
 				"several records hold the identifier; not creating another", ErrTypeSalesforceAmbiguous, nil)
 		}
 	}
-	id, err := a.Client.Create(ctx, obj, fields)
+	id, err := a.Client.Create(ctx, obj, fields, saveOptions(&in.Spec)...)
 	if err != nil {
 		return CreateRecordResult{}, fail(ctx, err)
 	}
@@ -305,7 +305,7 @@ type UpdateRecordInput struct {
 }
 
 // UpdateRecord writes only the given fields of one record. It is naturally
-// idempotent.
+// idempotent. Its input carries no spec, so duplicate rules are respected.
 func (a *Salesforce) UpdateRecord(ctx context.Context, in UpdateRecordInput) error {
 	if len(in.Values) == 0 {
 		return nil
@@ -384,6 +384,17 @@ func crmRecordOf(r salesforce.Record, fields []string) pairing.CRMRecord {
 		}
 	}
 	return pairing.CRMRecord{ID: r.ID(), Values: values, Modified: r.Time("LastModifiedDate"), ModifiedBy: r.String("LastModifiedById")}
+}
+
+// saveOptions are the Salesforce save options spec asks for: with
+// duplicate_rules: allow_save, the header that saves past Alert duplicate
+// rules. Otherwise none, and a duplicate rule's refusal is the record's
+// permanent refusal (ErrTypeSalesforceRejected), naming the duplicates.
+func saveOptions(spec *pairing.Spec) []salesforce.SaveOption {
+	if spec.AllowsDuplicateSave() {
+		return []salesforce.SaveOption{salesforce.DuplicateRuleHeader{AllowSave: true}}
+	}
+	return nil
 }
 
 func fieldsOf(changes []pairing.Change) map[string]any {

@@ -18,7 +18,14 @@ import (
 
 func newSalesforce(t *testing.T) (*Salesforce, *sfsim.Server) {
 	t.Helper()
-	sim := sfsim.New(sfsim.Options{ClientID: "id", ClientSecret: "secret"})
+	return newSalesforceWith(t, sfsim.Options{})
+}
+
+// newSalesforceWith is newSalesforce on an org configured by opts.
+func newSalesforceWith(t *testing.T, opts sfsim.Options) (*Salesforce, *sfsim.Server) {
+	t.Helper()
+	opts.ClientID, opts.ClientSecret = "id", "secret"
+	sim := sfsim.New(opts)
 	srv := httptest.NewServer(sim)
 	t.Cleanup(srv.Close)
 	c, err := salesforce.New(salesforce.Config{LoginURL: srv.URL, ClientID: "id", ClientSecret: "secret"})

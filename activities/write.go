@@ -52,7 +52,10 @@ type WriteOutput struct {
 // or unknown, is in the output, so that the lane, which holds the person,
 // decides what happens next. A retry that is not the lane's decision could
 // create a record twice (without an external id, a create whose answer was
-// lost may still commit) or write an older value after a newer one.
+// lost may still commit) or write an older value after a newer one. With
+// the spec's duplicate_rules: allow_save every call saves past the org's
+// Alert duplicate rules; a record a rule still refuses is a permanent
+// refusal of that record alone, naming the duplicates (DuplicateIDs).
 func (a *Salesforce) Write(ctx context.Context, in WriteInput) (WriteOutput, error) {
 	if len(in.Creates) > MaxWrite || len(in.Updates) > MaxWrite {
 		return WriteOutput{}, temporal.NewNonRetryableApplicationError(
@@ -61,6 +64,7 @@ func (a *Salesforce) Write(ctx context.Context, in WriteInput) (WriteOutput, err
 	defer keepAlive(ctx)()
 	out := WriteOutput{Creates: make([]WriteOutcome, len(in.Creates)), Updates: make([]WriteOutcome, len(in.Updates))}
 	ext := in.Spec.ExternalID.CRM
+	opts := saveOptions(&in.Spec)
 	for start := 0; start < len(in.Creates); start += MaxBatch {
 		items := in.Creates[start:min(start+MaxBatch, len(in.Creates))]
 		outs := out.Creates[start : start+len(items)]
@@ -77,9 +81,9 @@ func (a *Salesforce) Write(ctx context.Context, in WriteInput) (WriteOutput, err
 			err   error
 		)
 		if ext != "" {
-			saved, err = a.Client.UpsertCollection(ctx, in.Spec.Object, ext, records, false)
+			saved, err = a.Client.UpsertCollection(ctx, in.Spec.Object, ext, records, false, opts...)
 		} else {
-			saved, err = a.Client.CreateCollection(ctx, records, false)
+			saved, err = a.Client.CreateCollection(ctx, records, false, opts...)
 		}
 		out.Calls++
 		settle(outs, saved, err, ext == "", ext)
@@ -92,7 +96,7 @@ func (a *Salesforce) Write(ctx context.Context, in WriteInput) (WriteOutput, err
 			outs[i].Slug, outs[i].ID = it.Slug, it.ID
 			records[i] = salesforce.SObject{Type: in.Spec.Object, ID: it.ID, Fields: fieldsOf(it.Values)}
 		}
-		saved, err := a.Client.UpdateCollection(ctx, records, false)
+		saved, err := a.Client.UpdateCollection(ctx, records, false, opts...)
 		out.Calls++
 		settle(outs, saved, err, false, "")
 	}

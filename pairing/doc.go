@@ -25,12 +25,21 @@
 //	phone_region: GB                  # reads CRM phones without a country code as GB numbers
 //	crm_changes: {every: 1m, on_delete: recreate}   # the CRM watch (README: Changes made in Salesforce)
 //	awardforce_deletions: {stamp: {crm: Description, value: Deleted in Award Force}}
+//	duplicate_rules: allow_save       # save past the org's Alert duplicate rules (default: respect)
 //
 // Options left out keep Default's values (1 off; 2, 3 and 4 on). Award Force
 // fields are the built-ins email, first_name, last_name and mobile, or profile
 // field slugs. A pair's direction is to_crm (the default), from_crm or both; its
 // overwrite policy is always (the default for mapped fields) or if_empty (the
 // default for static values, which are always written to the CRM).
+//
+// duplicate_rules says how creates and updates meet the org's duplicate
+// rules. With respect (the default) a record a rule refuses
+// (DUPLICATES_DETECTED) is that user's permanent refusal, never retried and
+// never failing the others, with Salesforce's message and the ids of the
+// duplicates it named. With allow_save every write carries
+// Sforce-Duplicate-Rule-Header: allowSave=true, so rules whose action is
+// Alert let the record be saved; rules whose action is Block still refuse.
 //
 // Parse rejects unknown keys and every statically wrong setting at once, each
 // problem naming its key path, line and fix (see ValidationError). Spec.Check

@@ -42,7 +42,31 @@ type Spec struct {
 	// that region. Empty: only numbers with a country code (+44…, 0044…)
 	// can be pulled.
 	PhoneRegion string `yaml:"phone_region,omitempty" json:"phone_region,omitempty"`
+	// DuplicateRules says how afsync's writes meet the org's duplicate
+	// rules: DuplicatesRespect (empty means it) or DuplicatesAllowSave.
+	DuplicateRules DuplicatePolicy `yaml:"duplicate_rules,omitempty" json:"duplicate_rules,omitempty"`
 }
+
+// DuplicatePolicy says how afsync's creates and updates meet the org's
+// duplicate rules, which may refuse a record that matches existing ones
+// (DUPLICATES_DETECTED).
+type DuplicatePolicy string
+
+// The duplicate rule policies.
+const (
+	// DuplicatesRespect (the default) lets every rule refuse: a refused
+	// record is that user's permanent refusal, with Salesforce's message
+	// and the ids of the duplicates it named.
+	DuplicatesRespect DuplicatePolicy = "respect"
+	// DuplicatesAllowSave asks Salesforce to save past rules whose action
+	// is Alert (Sforce-Duplicate-Rule-Header: allowSave=true, API v52.0
+	// and later); rules whose action is Block still refuse.
+	DuplicatesAllowSave DuplicatePolicy = "allow_save"
+)
+
+// AllowsDuplicateSave reports whether writes ask Salesforce to save past
+// Alert duplicate rules.
+func (s *Spec) AllowsDuplicateSave() bool { return s.DuplicateRules == DuplicatesAllowSave }
 
 // CRMChanges configures the watch on Salesforce: afsync asks the org, every
 // Every, which records changed or were deleted since it last asked, and

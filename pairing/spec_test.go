@@ -103,6 +103,10 @@ func TestParseProblems(t *testing.T) {
 			"fields[0].crm", 5, "already written by external_id.crm", "single source"},
 		{"duplicate AF target", head + "record_id_field: sfid\nfields:\n  - {awardforce: sfid, crm: Legacy_Id__c, direction: from_crm}\n",
 			"fields[0].awardforce", 5, "Award Force field sfid is already filled by record_id_field", "an Award Force field takes a single source"},
+		{"bad duplicate rules policy", head + "duplicate_rules: allow\n",
+			"duplicate_rules", 3, `"allow" is not a duplicate rules policy`, "use respect (the default"},
+		{"duplicate rules not a single value", head + "duplicate_rules: [allow_save]\n",
+			"duplicate_rules", 3, "duplicate_rules must be a single value, found a list", "write one text value"},
 		{"Lead without Company", "object: Lead\nunique_identifier: {awardforce: email, crm: Email}\nfields:\n  - {awardforce: last_name, crm: LastName}\n  - {awardforce: company, crm: Company, direction: from_crm}\n",
 			"fields", 3, "a Lead cannot be created without Company", "add a static value {crm: Company, value: <organisation>}"},
 	}
@@ -276,6 +280,7 @@ func TestFingerprint(t *testing.T) {
 		"new static":      func(s *Spec) { s.Fields = append(s.Fields, FieldPair{CRM: "LeadSource", Value: "AF"}) },
 		"static value":    func(s *Spec) { s.Fields = append(s.Fields, FieldPair{CRM: "LeadSource", Value: "AF2"}) },
 		"removed field":   func(s *Spec) { s.Fields = s.Fields[:2] },
+		"duplicate rules": func(s *Spec) { s.DuplicateRules = DuplicatesAllowSave },
 	}
 	seen := map[string]string{fp: "base"}
 	for name, change := range changes {
@@ -326,4 +331,40 @@ func FuzzParse(f *testing.F) {
 		s.Decide(TriggerRegistration, prof("email", "a@x.org"), []CRMRecord{rec("003A")})
 		_ = s.Fingerprint()
 	})
+}
+
+// duplicate_rules is respect unless set; only allow_save asks Salesforce to
+// save past Alert rules, and a spec without the key hashes and travels as
+// before it existed.
+func TestDuplicateRulesKey(t *testing.T) {
+	for _, tc := range []struct {
+		yaml  string
+		want  DuplicatePolicy
+		allow bool
+	}{
+		{head, "", false},
+		{head + "duplicate_rules: respect\n", DuplicatesRespect, false},
+		{head + "duplicate_rules: allow_save\n", DuplicatesAllowSave, true},
+	} {
+		s, err := Parse([]byte(tc.yaml))
+		require.NoError(t, err, tc.yaml)
+		assert.Equal(t, tc.want, s.DuplicateRules, tc.yaml)
+		assert.Equal(t, tc.allow, s.AllowsDuplicateSave(), tc.yaml)
+	}
+
+	data, err := json.Marshal(Default())
+	require.NoError(t, err)
+	assert.NotContains(t, string(data), "duplicate_rules")
+	s, err := Parse([]byte(head + "duplicate_rules: allow_save\n"))
+	require.NoError(t, err)
+	var back Spec
+	data, err = json.Marshal(s)
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(data, &back))
+	assert.True(t, back.AllowsDuplicateSave(), "the policy travels in payloads")
+
+	bad := Default()
+	bad.DuplicateRules = "ignore"
+	p := problemAt(t, bad.Validate(), "duplicate_rules")
+	assert.Contains(t, p.Message, `"ignore" is not a duplicate rules policy`)
 }

@@ -72,6 +72,12 @@ func (s *Spec) validate(ps *problems) {
 		ps.add("phone_region", fmt.Sprintf("%q is not a region phone numbers belong to", r),
 			"write a two-letter ISO 3166 code in capitals, e.g. GB, US or AU")
 	}
+	switch s.DuplicateRules {
+	case "", DuplicatesRespect, DuplicatesAllowSave:
+	default:
+		ps.add("duplicate_rules", fmt.Sprintf("%q is not a duplicate rules policy", s.DuplicateRules),
+			"use respect (the default: a record a duplicate rule refuses is reported with the duplicates Salesforce names) or allow_save (save past Alert rules; Block rules still refuse)")
+	}
 
 	if s.Object == "Lead" && s.Options.CreateIfMissing && !s.writesOnCreate("Company") {
 		ps.addAlways("fields", "a Lead cannot be created without Company, and no pair writes it",

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -110,6 +111,124 @@ type RecordError struct {
 	StatusCode string   `json:"statusCode"`
 	Message    string   `json:"message"`
 	Fields     []string `json:"fields"`
+	// DuplicateResult is set on a DUPLICATES_DETECTED error: the duplicate
+	// rule that refused the record and the records it matched.
+	DuplicateResult *DuplicateResult `json:"duplicateResult,omitempty"`
+}
+
+// DuplicateResult is what a duplicate rule found: the rule, whether it
+// would let the record be saved (an Alert rule, with
+// DuplicateRuleHeader.AllowSave), and per matching rule the existing
+// records the save duplicates.
+type DuplicateResult struct {
+	AllowSave               bool          `json:"allowSave"`
+	DuplicateRule           string        `json:"duplicateRule"`
+	DuplicateRuleEntityType string        `json:"duplicateRuleEntityType"`
+	ErrorMessage            string        `json:"errorMessage"`
+	MatchResults            []MatchResult `json:"matchResults"`
+}
+
+// MatchResult is one matching rule's duplicates.
+type MatchResult struct {
+	EntityType   string        `json:"entityType"`
+	MatchEngine  string        `json:"matchEngine"`
+	Rule         string        `json:"rule"`
+	Size         int           `json:"size"`
+	Success      bool          `json:"success"`
+	MatchRecords []MatchRecord `json:"matchRecords"`
+}
+
+// MatchRecord is one existing record a matching rule found: its Id, and
+// its other fields when the request asked for IncludeRecordDetails.
+type MatchRecord struct {
+	MatchConfidence float64 `json:"matchConfidence"`
+	Record          Record  `json:"record"`
+}
+
+// RecordIDs lists the ids of the records d matched, each once, in the
+// order Salesforce gave them.
+func (d *DuplicateResult) RecordIDs() []string {
+	if d == nil {
+		return nil
+	}
+	var ids []string
+	for _, m := range d.MatchResults {
+		for _, r := range m.MatchRecords {
+			if id := r.Record.ID(); id != "" && !slices.Contains(ids, id) {
+				ids = append(ids, id)
+			}
+		}
+	}
+	return ids
+}
+
+// DuplicateIDs lists the ids of the records the duplicate rules matched,
+// each once, across errs: the duplicates Salesforce named when it refused
+// a record with DUPLICATES_DETECTED.
+func DuplicateIDs(errs []RecordError) []string {
+	var ids []string
+	for _, e := range errs {
+		for _, id := range e.DuplicateResult.RecordIDs() {
+			if !slices.Contains(ids, id) {
+				ids = append(ids, id)
+			}
+		}
+	}
+	return ids
+}
+
+// DuplicateRuleHeader is the Sforce-Duplicate-Rule-Header of a create,
+// update or upsert, sObject Collections included: how the org's duplicate
+// rules treat the save. Orgs honour it from API v52.0. Pass it as a
+// SaveOption; every field is false unless set, as on the platform.
+type DuplicateRuleHeader struct {
+	// AllowSave saves a record that an Alert duplicate rule would refuse;
+	// a Block rule refuses it regardless.
+	AllowSave bool
+	// IncludeRecordDetails asks for the duplicates' fields, not only their
+	// ids, in DUPLICATES_DETECTED errors.
+	IncludeRecordDetails bool
+	// RunAsCurrentUser applies the integration user's sharing rules when
+	// the duplicate rules run, instead of the system's.
+	RunAsCurrentUser bool
+}
+
+// DuplicateRuleHeaderName is the header DuplicateRuleHeader is sent as.
+const DuplicateRuleHeaderName = "Sforce-Duplicate-Rule-Header"
+
+// String renders the header's value, e.g. "allowSave=true;
+// includeRecordDetails=false; runAsCurrentUser=false".
+func (h DuplicateRuleHeader) String() string {
+	return fmt.Sprintf("allowSave=%t; includeRecordDetails=%t; runAsCurrentUser=%t", h.AllowSave, h.IncludeRecordDetails, h.RunAsCurrentUser)
+}
+
+func (h DuplicateRuleHeader) applySave(o *saveOptions) {
+	o.header.Set(DuplicateRuleHeaderName, h.String())
+}
+
+// SaveOption adjusts a create, update or upsert; DuplicateRuleHeader is
+// one.
+type SaveOption interface {
+	applySave(*saveOptions)
+}
+
+// saveOptions are a write's options, as request headers.
+type saveOptions struct {
+	header http.Header
+}
+
+// saveHeader returns the request headers opts ask for, nil for none.
+func saveHeader(opts []SaveOption) http.Header {
+	if len(opts) == 0 {
+		return nil
+	}
+	o := saveOptions{header: http.Header{}}
+	for _, opt := range opts {
+		if opt != nil {
+			opt.applySave(&o)
+		}
+	}
+	return o.header
 }
 
 // UpsertResult is what a single-record upsert did.
@@ -243,11 +362,11 @@ type saveResponse struct {
 }
 
 // Create inserts one record and returns its Id.
-func (c *Client) Create(ctx context.Context, object string, fields map[string]any) (string, error) {
+func (c *Client) Create(ctx context.Context, object string, fields map[string]any, opts ...SaveOption) (string, error) {
 	if err := checkName("object", object); err != nil {
 		return "", err
 	}
-	resp, err := c.call(ctx, http.MethodPost, "/sobjects/"+object, nil, nonNilFields(fields), http.StatusCreated, http.StatusOK)
+	resp, err := c.callWith(ctx, saveHeader(opts), http.MethodPost, "/sobjects/"+object, nil, nonNilFields(fields), http.StatusCreated, http.StatusOK)
 	if err != nil {
 		return "", err
 	}
@@ -266,6 +385,7 @@ func recordFailure(status int, errs []RecordError) *Error {
 	if len(errs) > 0 {
 		e.ErrorCode, e.Message, e.Fields = errs[0].StatusCode, errs[0].Message, errs[0].Fields
 	}
+	e.DuplicateIDs = DuplicateIDs(errs)
 	return e
 }
 
@@ -277,21 +397,21 @@ func nonNilFields(f map[string]any) map[string]any {
 }
 
 // Update changes fields of the record with id; a nil value clears a field.
-func (c *Client) Update(ctx context.Context, object, id string, fields map[string]any) error {
+func (c *Client) Update(ctx context.Context, object, id string, fields map[string]any, opts ...SaveOption) error {
 	if err := checkName("object", object); err != nil {
 		return err
 	}
 	if id == "" {
 		return errors.New("salesforce: Update: empty id")
 	}
-	_, err := c.call(ctx, http.MethodPatch, "/sobjects/"+object+"/"+url.PathEscape(id), nil, nonNilFields(fields), http.StatusNoContent, http.StatusOK)
+	_, err := c.callWith(ctx, saveHeader(opts), http.MethodPatch, "/sobjects/"+object+"/"+url.PathEscape(id), nil, nonNilFields(fields), http.StatusNoContent, http.StatusOK)
 	return err
 }
 
 // Upsert creates or updates the record whose external id field extField
 // equals extValue. A value matching several records fails with ErrorCode
 // MULTIPLE_CHOICES (HTTP 300) and writes nothing.
-func (c *Client) Upsert(ctx context.Context, object, extField, extValue string, fields map[string]any) (UpsertResult, error) {
+func (c *Client) Upsert(ctx context.Context, object, extField, extValue string, fields map[string]any, opts ...SaveOption) (UpsertResult, error) {
 	if err := checkName("object", object); err != nil {
 		return UpsertResult{}, err
 	}
@@ -302,7 +422,7 @@ func (c *Client) Upsert(ctx context.Context, object, extField, extValue string, 
 		return UpsertResult{}, errors.New("salesforce: Upsert: empty external id value")
 	}
 	path := "/sobjects/" + object + "/" + extField + "/" + url.PathEscape(extValue)
-	resp, err := c.call(ctx, http.MethodPatch, path, nil, nonNilFields(fields),
+	resp, err := c.callWith(ctx, saveHeader(opts), http.MethodPatch, path, nil, nonNilFields(fields),
 		http.StatusCreated, http.StatusOK, http.StatusNoContent, http.StatusMultipleChoices)
 	if err != nil {
 		return UpsertResult{}, err
@@ -446,15 +566,15 @@ func (c *Client) Limits(ctx context.Context) (Limits, error) {
 // CreateCollection inserts up to MaxCollection records in one request. With
 // allOrNone, any failure rolls every record back. Per-record failures are in
 // the results, in request order; the error is for the request as a whole.
-func (c *Client) CreateCollection(ctx context.Context, records []SObject, allOrNone bool) ([]SaveResult, error) {
-	return c.collection(ctx, http.MethodPost, "/composite/sobjects", records, allOrNone, func(o SObject) error {
+func (c *Client) CreateCollection(ctx context.Context, records []SObject, allOrNone bool, opts ...SaveOption) ([]SaveResult, error) {
+	return c.collection(ctx, http.MethodPost, "/composite/sobjects", records, allOrNone, opts, func(o SObject) error {
 		return checkName("object", o.Type)
 	})
 }
 
 // UpdateCollection updates up to MaxCollection records by Id in one request.
-func (c *Client) UpdateCollection(ctx context.Context, records []SObject, allOrNone bool) ([]SaveResult, error) {
-	return c.collection(ctx, http.MethodPatch, "/composite/sobjects", records, allOrNone, func(o SObject) error {
+func (c *Client) UpdateCollection(ctx context.Context, records []SObject, allOrNone bool, opts ...SaveOption) ([]SaveResult, error) {
+	return c.collection(ctx, http.MethodPatch, "/composite/sobjects", records, allOrNone, opts, func(o SObject) error {
 		if o.ID == "" {
 			return errors.New("salesforce: UpdateCollection: a record has no ID")
 		}
@@ -464,7 +584,7 @@ func (c *Client) UpdateCollection(ctx context.Context, records []SObject, allOrN
 
 // UpsertCollection upserts up to MaxCollection records of object by the
 // external id field extField, which each record's Fields must carry.
-func (c *Client) UpsertCollection(ctx context.Context, object, extField string, records []SObject, allOrNone bool) ([]SaveResult, error) {
+func (c *Client) UpsertCollection(ctx context.Context, object, extField string, records []SObject, allOrNone bool, opts ...SaveOption) ([]SaveResult, error) {
 	if err := checkName("object", object); err != nil {
 		return nil, err
 	}
@@ -478,7 +598,7 @@ func (c *Client) UpsertCollection(ctx context.Context, object, extField string, 
 		}
 		typed[i] = r
 	}
-	return c.collection(ctx, http.MethodPatch, "/composite/sobjects/"+object+"/"+extField, typed, allOrNone, func(o SObject) error {
+	return c.collection(ctx, http.MethodPatch, "/composite/sobjects/"+object+"/"+extField, typed, allOrNone, opts, func(o SObject) error {
 		if !strings.EqualFold(o.Type, object) {
 			return fmt.Errorf("salesforce: UpsertCollection: record type %q is not %q", o.Type, object)
 		}
@@ -486,7 +606,7 @@ func (c *Client) UpsertCollection(ctx context.Context, object, extField string, 
 	})
 }
 
-func (c *Client) collection(ctx context.Context, method, path string, records []SObject, allOrNone bool, check func(SObject) error) ([]SaveResult, error) {
+func (c *Client) collection(ctx context.Context, method, path string, records []SObject, allOrNone bool, opts []SaveOption, check func(SObject) error) ([]SaveResult, error) {
 	if len(records) > MaxCollection {
 		return nil, fmt.Errorf("%w: %d records", ErrCollectionTooLarge, len(records))
 	}
@@ -502,7 +622,7 @@ func (c *Client) collection(ctx context.Context, method, path string, records []
 		AllOrNone bool      `json:"allOrNone"`
 		Records   []SObject `json:"records"`
 	}{allOrNone, records}
-	resp, err := c.call(ctx, method, path, nil, body, http.StatusOK)
+	resp, err := c.callWith(ctx, saveHeader(opts), method, path, nil, body, http.StatusOK)
 	if err != nil {
 		return nil, err
 	}

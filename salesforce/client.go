@@ -6,7 +6,8 @@
 // flow, caches the token, uses the returned instance_url as the API base,
 // and on 401 INVALID_SESSION_ID fetches a new token and retries the call
 // exactly once. API failures are *Error values; classify them with
-// Temporary, QuotaExhausted and IsPermanentCode.
+// Temporary, QuotaExhausted and IsPermanentCode. Creates, updates and
+// upserts take SaveOptions, such as a DuplicateRuleHeader.
 package salesforce
 
 import (
@@ -271,6 +272,11 @@ func (c *Client) fetchToken(ctx context.Context) (*session, error) {
 // become *Error. A 401 INVALID_SESSION_ID is answered by one token refresh
 // and one retry.
 func (c *Client) call(ctx context.Context, method, path string, query url.Values, body any, ok ...int) (*resty.Response, error) {
+	return c.callWith(ctx, nil, method, path, query, body, ok...)
+}
+
+// callWith is call with further request headers (a write's SaveOptions).
+func (c *Client) callWith(ctx context.Context, header http.Header, method, path string, query url.Values, body any, ok ...int) (*resty.Response, error) {
 	var payload []byte
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -293,7 +299,7 @@ func (c *Client) call(ctx context.Context, method, path string, query url.Values
 		if len(query) > 0 {
 			full += "?" + query.Encode()
 		}
-		req := c.http.R().SetContext(ctx).SetHeader("Authorization", "Bearer "+s.accessToken)
+		req := c.http.R().SetContext(ctx).SetHeaderMultiValues(header).SetHeader("Authorization", "Bearer "+s.accessToken)
 		if payload != nil {
 			req.SetHeader("Content-Type", "application/json").SetBody(payload)
 		}
@@ -365,9 +371,10 @@ func parseAPIUsage(h string) (u Usage, ok bool) {
 func (c *Client) apiError(status int, body []byte) *Error {
 	e := &Error{HTTPStatus: status}
 	var list []struct {
-		Message   string   `json:"message"`
-		ErrorCode string   `json:"errorCode"`
-		Fields    []string `json:"fields"`
+		Message         string           `json:"message"`
+		ErrorCode       string           `json:"errorCode"`
+		Fields          []string         `json:"fields"`
+		DuplicateResult *DuplicateResult `json:"duplicateResult"`
 	}
 	var oauth struct {
 		Error       string `json:"error"`
@@ -380,6 +387,11 @@ func (c *Client) apiError(status int, body []byte) *Error {
 		for _, more := range list[1:] {
 			e.Message += "; " + more.ErrorCode + ": " + more.Message
 		}
+		dups := make([]RecordError, len(list))
+		for i, l := range list {
+			dups[i].DuplicateResult = l.DuplicateResult
+		}
+		e.DuplicateIDs = DuplicateIDs(dups)
 	case json.Unmarshal(body, &oauth) == nil && oauth.Error != "":
 		e.fromOrg = true
 		e.ErrorCode, e.Message = oauth.Error, oauth.Description

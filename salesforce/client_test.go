@@ -298,9 +298,9 @@ func TestDescribe(t *testing.T) {
 }
 
 func TestCollections(t *testing.T) {
-	sim, c := newSim(t, sfsim.Options{DuplicateRuleEmail: true})
+	sim, c := newSim(t, sfsim.Options{DuplicateRules: []sfsim.DuplicateRule{{Object: "Contact", Action: sfsim.DuplicateBlock}}})
 	ctx := context.Background()
-	sim.Insert("Contact", map[string]any{"LastName": "Existing", "Email": "dup@example.com"})
+	existing := sim.Insert("Contact", map[string]any{"LastName": "Existing", "Email": "dup@example.com"})
 
 	res, err := c.CreateCollection(ctx, []salesforce.SObject{
 		{Type: "Contact", Fields: map[string]any{"LastName": "One"}},
@@ -314,6 +314,7 @@ func TestCollections(t *testing.T) {
 	assert.False(t, res[1].Success)
 	require.Len(t, res[1].Errors, 1)
 	assert.Equal(t, "DUPLICATES_DETECTED", res[1].Errors[0].StatusCode)
+	assert.Equal(t, []string{existing}, salesforce.DuplicateIDs(res[1].Errors), "the duplicates Salesforce named")
 	assert.True(t, res[2].Success)
 	assert.True(t, strings.HasPrefix(res[2].ID, "00Q"))
 

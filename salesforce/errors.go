@@ -20,6 +20,9 @@ type Error struct {
 	Message string
 	// Fields are the fields the first error names.
 	Fields []string
+	// DuplicateIDs are the existing records a duplicate rule matched when
+	// it refused the save (DUPLICATES_DETECTED), as Salesforce named them.
+	DuplicateIDs []string
 	// fromOrg is set when the body was the org's own error list or OAuth
 	// error: Salesforce itself answered, so the request was processed (and
 	// a write refused). A proxy's or load balancer's page leaves it unset.
@@ -36,6 +39,9 @@ func (e *Error) Error() string {
 	s := fmt.Sprintf("salesforce: %d %s: %s", e.HTTPStatus, e.ErrorCode, e.Message)
 	if len(e.Fields) > 0 {
 		s += " (fields: " + strings.Join(e.Fields, ", ") + ")"
+	}
+	if len(e.DuplicateIDs) > 0 {
+		s += " (duplicates: " + strings.Join(e.DuplicateIDs, ", ") + ")"
 	}
 	return s
 }

@@ -466,8 +466,10 @@ type laneRun struct {
 	outcomes []laneOutcome
 	calls    int
 	// crm is set in runs of the CRM watch's version (ChangeCRMChanges),
-	// formats in those of the value rules' (ChangeFieldFormats).
-	crm, formats bool
+	// formats in those of the value rules' (ChangeFieldFormats), dups in
+	// those that make a duplicate rule's refusal ambiguous
+	// (ChangeDuplicatesAmbiguous).
+	crm, formats, dups bool
 }
 
 func (r *laneRun) trigger(it *LaneItem) pairing.Trigger { return r.st.Requests[it.Request].Trigger }
@@ -505,6 +507,7 @@ func (r *laneRun) pair(ctx workflow.Context) {
 	// Runs started before the CRM watch look by identifier alone.
 	r.crm = workflow.GetVersion(ctx, ChangeCRMChanges, workflow.DefaultVersion, 1) >= 1
 	r.formats = r.crm && workflow.GetVersion(ctx, ChangeFieldFormats, workflow.DefaultVersion, 1) >= 1
+	r.dups = r.formats && workflow.GetVersion(ctx, ChangeDuplicatesAmbiguous, workflow.DefaultVersion, 1) >= 1
 	crm := r.crm
 	look := activities.FindRecordsInput{Spec: *spec}
 	for _, i := range r.open() {
@@ -724,6 +727,13 @@ func (r *laneRun) settleWrite(now time.Time, i int, d pairing.Decision, o activi
 		// which follows a merge to its survivor.
 		it.RecordID = d.RecordID
 		r.retry(now, i, activities.ErrTypeSalesforceUnavailable, o.Error, maxRecordBackoff)
+	case r.dups && len(o.DuplicateIDs) > 0:
+		// An org's duplicate rule refused the record and named the records
+		// this person matches: ambiguous, as when the lookup finds several.
+		amb := d
+		amb.Action, amb.CandidateIDs, amb.CRM = pairing.ActionAmbiguous, o.DuplicateIDs, nil
+		amb.Reason = "a Salesforce duplicate rule refused the record (" + o.Error + ")"
+		r.answer(i, UserSyncResult{Outcome: OutcomeAmbiguous, Decision: amb, RecordID: d.RecordID})
 	case o.Error != "":
 		r.refused(now, i, o.ErrorType, o.Error, o.CallFailed)
 		if res := r.outcomes[i].result; res != nil {

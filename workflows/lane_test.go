@@ -74,6 +74,7 @@ type crmCall struct {
 // recordFault is Salesforce's answer to one record of a write.
 type recordFault struct {
 	errType, msg string
+	dups         []string // the records a duplicate rule names
 	unknown      bool // no answer came for it
 	commits      bool // Salesforce carries the write out all the same
 }
@@ -184,7 +185,7 @@ func answered(o activities.WriteOutcome, f recordFault, faulty bool) activities.
 		return o
 	}
 	return activities.WriteOutcome{
-		WriteResult: activities.WriteResult{Slug: o.Slug, Error: f.msg, ErrorType: f.errType},
+		WriteResult: activities.WriteResult{Slug: o.Slug, Error: f.msg, ErrorType: f.errType, DuplicateIDs: f.dups},
 		Unknown:     f.unknown,
 	}
 }
@@ -662,6 +663,36 @@ func TestLaneRetriesATransientRecordFaultAndIsolatesARefusal(t *testing.T) {
 		require.Equal(t, []string{"LockedRo"}, call.writtenSlugs(), "the others are not written again")
 	}
 	require.InDelta(t, float64(lt.crm.made()), lt.answers.calls(), 1e-9, "every call made is accounted to someone, the retries too")
+}
+
+func TestLaneMakesAPersonAnOrgDuplicateRuleRefusesAmbiguous(t *testing.T) {
+	dup := recordFault{errType: activities.ErrTypeSalesforceRejected, dups: []string{"003DUPA", "003DUPB"},
+		msg: "DUPLICATES_DETECTED: Use one of these records? (duplicates: 003DUPA, 003DUPB)"}
+	for _, legacy := range []bool{false, true} {
+		lt := newLaneTest(t, testLaneSettings())
+		if legacy {
+			lt.env.OnGetVersion(ChangeDuplicatesAmbiguous, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
+		}
+		lt.crm.recordFaults["DupeUser"] = []recordFault{dup}
+		lt.send(0, pairRequest("backfill", pairing.TriggerBackfill,
+			person("DupeUser", "dupe@example.org", "Dee", "Dupe"),
+			person("FineUser", "fine@example.org", "Fay", "Fine")))
+		lt.runUntil(LaneInput{Lane: 3}, time.Hour)
+
+		require.Equal(t, OutcomeCreated, lt.answers.one(t, "FineUser").Outcome, "the batch's other person is written")
+		got := lt.answers.one(t, "DupeUser")
+		require.Len(t, lt.crm.writes(), 1, "a duplicate rule's refusal is not retried")
+		if legacy {
+			require.Equal(t, OutcomeFailed, got.Outcome, "runs from before the change failed the person")
+			require.Contains(t, got.Error, "DUPLICATES_DETECTED")
+			continue
+		}
+		require.Equal(t, OutcomeAmbiguous, got.Outcome)
+		require.Equal(t, pairing.ActionAmbiguous, got.Decision.Action)
+		require.Equal(t, []string{"003DUPA", "003DUPB"}, got.Decision.CandidateIDs, "the records Salesforce named")
+		require.Contains(t, got.Decision.Reason, "duplicate rule")
+		require.Empty(t, got.Decision.CRM, "nothing was written")
+	}
 }
 
 func TestLaneWaitsOutTheCommitHorizonOfAWriteWithNoAnswer(t *testing.T) {

@@ -38,6 +38,7 @@ func pinLegacy(env *testsuite.TestWorkflowEnvironment) {
 	env.OnGetVersion(ChangeAwardForceBudget, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
 	env.OnGetVersion(ChangeCRMChanges, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion).Maybe()
 	env.OnGetVersion(ChangeFieldFormats, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion).Maybe()
+	env.OnGetVersion(ChangeDuplicatesAmbiguous, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion).Maybe()
 }
 
 // grantPermits makes the Award Force budget grant every permit at once.

@@ -63,4 +63,9 @@ const (
 	// before), and one that left changes for the next is followed at once
 	// by it, instead of after the spec's period.
 	ChangeWatchCatchesUp = "watch-catches-up"
+	// ChangeDuplicatesAmbiguous: a record an org's duplicate rule refuses
+	// (DUPLICATES_DETECTED, naming the records it matches) makes its person
+	// ambiguous with those records as candidates, as when the lookup finds
+	// several, instead of failed.
+	ChangeDuplicatesAmbiguous = "duplicates-ambiguous"
 )

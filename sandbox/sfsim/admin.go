@@ -25,8 +25,9 @@ func (s *Server) IntegrationUserID() string { return s.userID }
 // SystemModstamp move to now and LastModifiedById to OtherUserID. The
 // fields are validated as for an API update (an unknown or read-only
 // field, a value too long, a duplicate unique value are errors, and
-// nothing changes); "" or nil clears a field. It costs no API call and is
-// not counted in Stats.
+// nothing changes); "" or nil clears a field. Duplicate rules run as for a
+// person in Salesforce, who may save past an Alert rule's warning but not
+// past a Block rule. It costs no API call and is not counted in Stats.
 func (s *Server) EditAs(object, id string, fields map[string]any) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -34,7 +35,9 @@ func (s *Server) EditAs(object, id string, fields map[string]any) error {
 	if err != nil {
 		return err
 	}
-	if errs := s.modifyAs(o, full, fields, "", nil, OtherUserID); errs != nil {
+	// A person may save past an Alert rule's warning, not a Block rule's.
+	sv := &save{dup: dupHeader{allowSave: true}}
+	if errs := s.modifyAs(o, full, fields, "", sv, OtherUserID); errs != nil {
 		return adminError("EditAs", o, full, errs)
 	}
 	return nil

@@ -2,6 +2,7 @@ package sfsim
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"unicode/utf8"
 )
@@ -26,6 +27,10 @@ type fieldDef struct {
 	Picklist      []string // picklist values
 	RefPrefix     string   // key prefix a reference must carry
 	RefTo         string   // the object a reference names, for describe
+	// Restricted makes a picklist refuse values Picklist does not list
+	// (INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST); an unrestricted one takes
+	// any value, as the platform's advisory picklists do.
+	Restricted bool
 }
 
 func (f *fieldDef) defaulted() bool { return f.Default != "" || f.DefaultID || !f.Createable }
@@ -175,6 +180,9 @@ func schema() map[string]*objectDef {
 	leadSource2 := *leadSource
 	status := typed("picklist", "Status", "Status", 255)
 	status.Nillable, status.Default = false, "Open - Not Contacted"
+	// Lead Status drives conversion, so orgs keep it to its values;
+	// LeadSource stays advisory, as it is by default.
+	status.Restricted = true
 	status.Picklist = []string{"Open - Not Contacted", "Working - Contacted", "Closed - Converted", "Closed - Not Converted"}
 	lead := newObject("Lead", "Lead", "00Q",
 		text("FirstName", "First Name", 40),
@@ -216,23 +224,24 @@ func (o *objectDef) describe() map[string]any {
 			refTo = []string{f.RefTo}
 		}
 		fields = append(fields, map[string]any{
-			"name":              f.Name,
-			"label":             f.Label,
-			"type":              f.Type,
-			"length":            f.Length,
-			"createable":        f.Createable,
-			"updateable":        f.Updateable,
-			"nillable":          f.Nillable,
-			"externalId":        f.ExternalID,
-			"unique":            f.Unique,
-			"caseSensitive":     f.CaseSensitive,
-			"idLookup":          f.IDLookup,
-			"defaultedOnCreate": f.defaulted(),
-			"custom":            strings.HasSuffix(f.Name, "__c"),
-			"filterable":        true,
-			"sortable":          f.Type != "textarea",
-			"picklistValues":    pl,
-			"referenceTo":       refTo,
+			"name":               f.Name,
+			"label":              f.Label,
+			"type":               f.Type,
+			"length":             f.Length,
+			"createable":         f.Createable,
+			"updateable":         f.Updateable,
+			"nillable":           f.Nillable,
+			"externalId":         f.ExternalID,
+			"unique":             f.Unique,
+			"caseSensitive":      f.CaseSensitive,
+			"idLookup":           f.IDLookup,
+			"defaultedOnCreate":  f.defaulted(),
+			"custom":             strings.HasSuffix(f.Name, "__c"),
+			"filterable":         true,
+			"sortable":           f.Type != "textarea",
+			"picklistValues":     pl,
+			"restrictedPicklist": f.Restricted,
+			"referenceTo":        refTo,
 		})
 	}
 	return map[string]any{
@@ -254,14 +263,23 @@ type apiError struct {
 	Code    string
 	Message string
 	Fields  []string
+	// Duplicates is the duplicateResult of a DUPLICATES_DETECTED error.
+	Duplicates ordered
 }
 
 func (e apiError) top() map[string]any {
-	return map[string]any{"errorCode": e.Code, "message": e.Message, "fields": nonNil(e.Fields)}
+	return e.with(map[string]any{"errorCode": e.Code, "message": e.Message, "fields": nonNil(e.Fields)})
 }
 
 func (e apiError) record() map[string]any {
-	return map[string]any{"statusCode": e.Code, "message": e.Message, "fields": nonNil(e.Fields)}
+	return e.with(map[string]any{"statusCode": e.Code, "message": e.Message, "fields": nonNil(e.Fields)})
+}
+
+func (e apiError) with(m map[string]any) map[string]any {
+	if e.Duplicates != nil {
+		m["duplicateResult"] = e.Duplicates
+	}
+	return m
 }
 
 func nonNil(s []string) []string {
@@ -322,6 +340,10 @@ func checkValue(f *fieldDef, s string) *apiError {
 	case "email":
 		if !validEmail(s) {
 			return &apiError{Code: "INVALID_EMAIL_ADDRESS", Message: fmt.Sprintf("%s: invalid email address: %s", f.Label, truncate(s, 80)), Fields: []string{f.Name}}
+		}
+	case "picklist":
+		if f.Restricted && !slices.Contains(f.Picklist, s) {
+			return &apiError{Code: "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST", Message: "bad value for restricted picklist field: " + truncate(s, 255), Fields: []string{f.Name}}
 		}
 	case "reference":
 		id, ok := normalizeID(s)

@@ -11,6 +11,11 @@
 // daily request allocation. External-ID upserts match case-sensitively
 // unless the field is Unique and case-insensitive, and only a Unique field
 // stops two concurrent upserts from creating two records (Options.WriteTime).
+// Restricted picklists (Lead Status) refuse values they do not list with
+// INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST; duplicate rules
+// (Options.DuplicateRules) refuse duplicates with DUPLICATES_DETECTED naming
+// the matching records, Alert ones unless the request carries
+// Sforce-Duplicate-Rule-Header: allowSave=true.
 //
 // It models the faults a reliability drill needs, each counted in
 // Stats.Faults:
@@ -98,10 +103,10 @@ type Options struct {
 	DailyLimit int
 	// QueryPageSize is the number of records per query page (default 2000).
 	QueryPageSize int
-	// DuplicateRuleEmail makes creating a Contact or Lead whose Email equals
-	// (case-insensitively) an existing one of the same object fail with
-	// DUPLICATES_DETECTED, like an active blocking duplicate rule.
-	DuplicateRuleEmail bool
+	// DuplicateRules are the org's active duplicate rules (see
+	// DuplicateRule); none by default. New panics on a rule it cannot
+	// model.
+	DuplicateRules []DuplicateRule
 	// MaxRequestTime is the longest the org works on a request after it
 	// arrives (default 10 minutes). A write never commits later than
 	// MaxRequestTime after its arrival, late commits included: it is the
@@ -155,6 +160,7 @@ type Stats struct {
 type Server struct {
 	opts    Options
 	objects map[string]*objectDef // by lower-case name
+	rules   map[string][]dupRule  // the duplicate rules, by canonical object name
 	sigKey  []byte
 	orgID   string
 	userID  string
@@ -216,6 +222,7 @@ func New(opts Options) *Server {
 	for _, o := range s.objects {
 		s.tables[o.Name] = newTable(o)
 	}
+	s.rules = s.dupRules(opts.DuplicateRules)
 	return s
 }
 
@@ -380,6 +387,7 @@ type call struct {
 	body    []byte
 	pq      *preparedQuery // the prepared query of a GET /query or /queryAll
 	arrival time.Time
+	dup     dupHeader
 }
 
 // horizon returns the moment after which a request that arrived at arrival
@@ -422,7 +430,7 @@ func (s *Server) serve(r *http.Request, body []byte, bodyErr error, arrival time
 	if bodyErr != nil {
 		return errReply(http.StatusBadRequest, "JSON_PARSER_ERROR", "could not read request body")
 	}
-	c := &call{method: r.Method, query: r.URL.Query(), version: version, segs: segs, body: body, arrival: arrival}
+	c := &call{method: r.Method, query: r.URL.Query(), version: version, segs: segs, body: body, arrival: arrival, dup: parseDupHeader(version, r.Header)}
 	// A query is parsed and resolved against the (immutable) schema before
 	// the lock; its errors are still answered only after the checks below.
 	if r.Method == http.MethodGet && len(segs) == 1 && (segs[0] == "query" || segs[0] == "queryAll") {
@@ -533,6 +541,7 @@ func routeKey(method string, segs []string) string {
 // route answers an authenticated, charged request; the caller holds s.mu.
 func (s *Server) route(c *call) reply {
 	m, version, segs, body := c.method, c.version, c.segs, c.body
+	sv := &save{version: version, dup: c.dup}
 	switch {
 	case len(segs) == 1 && segs[0] == "limits":
 		if m != http.MethodGet {
@@ -575,7 +584,7 @@ func (s *Server) route(c *call) reply {
 			if m != http.MethodPost {
 				return methodNotAllowed(m, "POST")
 			}
-			return s.create(version, o, body)
+			return s.create(sv, o, body)
 		case 3:
 			if segs[2] == "describe" {
 				if m != http.MethodGet {
@@ -587,7 +596,7 @@ func (s *Server) route(c *call) reply {
 			case http.MethodGet:
 				return s.get(version, o, segs[2], c.query.Get("fields"))
 			case http.MethodPatch:
-				return s.update(o, segs[2], body)
+				return s.update(sv, o, segs[2], body)
 			case http.MethodDelete:
 				return s.delete(o, segs[2])
 			}
@@ -595,7 +604,7 @@ func (s *Server) route(c *call) reply {
 		case 4:
 			switch m {
 			case http.MethodPatch:
-				return s.upsert(version, o, segs[2], segs[3], body, c.query.Get("updateOnly") == "true")
+				return s.upsert(sv, o, segs[2], segs[3], body, c.query.Get("updateOnly") == "true")
 			case http.MethodGet:
 				return s.getByExternalID(version, o, segs[2], segs[3])
 			}
@@ -604,9 +613,9 @@ func (s *Server) route(c *call) reply {
 	case len(segs) == 2 && segs[0] == "composite" && segs[1] == "sobjects":
 		switch m {
 		case http.MethodPost:
-			return s.collection(version, opCreate, nil, nil, body)
+			return s.collection(sv, opCreate, nil, nil, body)
 		case http.MethodPatch:
-			return s.collection(version, opUpdate, nil, nil, body)
+			return s.collection(sv, opUpdate, nil, nil, body)
 		}
 		return methodNotAllowed(m, "POST,PATCH")
 	case len(segs) == 4 && segs[0] == "composite" && segs[1] == "sobjects":
@@ -621,7 +630,7 @@ func (s *Server) route(c *call) reply {
 		if f == nil || !(f.ExternalID || f.Name == "Id") {
 			return errReply(http.StatusNotFound, "NOT_FOUND", "Provided external ID field does not exist or is not accessible: "+segs[3])
 		}
-		return s.collection(version, opUpsert, o, f, body)
+		return s.collection(sv, opUpsert, o, f, body)
 	}
 	return notFound()
 }

@@ -77,6 +77,17 @@ func (e *env) do(method, path string, body any) result {
 
 func (e *env) doToken(token, method, path string, body any) result {
 	e.t.Helper()
+	return e.request(token, nil, method, path, body)
+}
+
+// doHeader is do with further request headers.
+func (e *env) doHeader(h http.Header, method, path string, body any) result {
+	e.t.Helper()
+	return e.request(e.token, h, method, path, body)
+}
+
+func (e *env) request(token string, h http.Header, method, path string, body any) result {
+	e.t.Helper()
 	var r io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -95,6 +106,9 @@ func (e *env) doToken(token, method, path string, body any) result {
 	req, err := http.NewRequest(method, e.srv.URL+path, r)
 	if err != nil {
 		e.t.Fatal(err)
+	}
+	for k, v := range h {
+		req.Header[k] = v
 	}
 	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("Content-Type", "application/json")
@@ -409,18 +423,6 @@ func TestCreate(t *testing.T) {
 	e.do("POST", "/sobjects/Contact", map[string]any{"LastName": "x", "AwardForce_Slug__c": "abcd1234"}).object(t, 201)
 }
 
-func TestDuplicateRule(t *testing.T) {
-	e := newEnv(t, Options{DuplicateRuleEmail: true})
-	e.do("POST", "/sobjects/Contact", map[string]any{"LastName": "A", "Email": "Dup@Example.com"}).object(t, 201)
-	e.do("POST", "/sobjects/Contact", map[string]any{"LastName": "B", "Email": "dup@example.COM"}).apiErr(t, 400, "DUPLICATES_DETECTED")
-	// The rule is per object: a Lead with the same email is fine.
-	e.do("POST", "/sobjects/Lead", map[string]any{"LastName": "B", "Company": "C", "Email": "dup@example.com"}).object(t, 201)
-
-	off := newEnv(t, Options{})
-	off.do("POST", "/sobjects/Contact", map[string]any{"LastName": "A", "Email": "d@example.com"}).object(t, 201)
-	off.do("POST", "/sobjects/Contact", map[string]any{"LastName": "B", "Email": "d@example.com"}).object(t, 201)
-}
-
 func TestRecordLifecycle(t *testing.T) {
 	e := newEnv(t, Options{})
 	id := e.sim.Insert("Contact", map[string]any{"LastName": "Curie", "Email": "m@example.com"})
@@ -517,7 +519,7 @@ func TestUpsert(t *testing.T) {
 }
 
 func TestCollections(t *testing.T) {
-	e := newEnv(t, Options{DuplicateRuleEmail: true})
+	e := newEnv(t, Options{DuplicateRules: []DuplicateRule{{Object: "Contact", Action: DuplicateBlock}}})
 	e.sim.Insert("Contact", map[string]any{"LastName": "Existing", "Email": "taken@example.com"})
 	rec := func(typ string, fields map[string]any) map[string]any {
 		m := map[string]any{"attributes": map[string]any{"type": typ}}

@@ -333,10 +333,47 @@ func decodeObject(body []byte) (map[string]any, *apiError) {
 	return m, nil
 }
 
+// save is what validation needs of the API request a write belongs to.
+type save struct {
+	// version is the request's API version, for the record URLs of
+	// errors.
+	version string
+	// dup is the request's Sforce-Duplicate-Rule-Header.
+	dup dupHeader
+	// undo logs the records a collection request has written so far, for
+	// allOrNone and for duplicate rules, which compare a record with the
+	// org as it was before the request, not with the request's other
+	// records; nil for single-record requests.
+	undo *undoLog
+}
+
+// logged reports whether the request has already written record id.
+func (sv *save) logged(id string) bool {
+	if sv.undo == nil {
+		return false
+	}
+	for _, e := range *sv.undo {
+		if e.id == id {
+			return true
+		}
+	}
+	return false
+}
+
+// log records that the request wrote id in t, prev being its version
+// before (nil for a create).
+func (sv *save) log(t *table, id string, prev row) {
+	if sv.undo != nil {
+		*sv.undo = append(*sv.undo, undoEntry{t: t, id: id, prev: prev})
+	}
+}
+
 // validate turns input fields into the changes to store. On create it checks
-// required fields and applies the duplicate rule; selfID (update) is excluded
-// from uniqueness checks. skip names a field the caller has already set.
-func (s *Server) validate(o *objectDef, in map[string]any, create bool, existing row, skip string) (row, []apiError) {
+// required fields; on create and update it applies the duplicate rules
+// (sv's header) and then the unique fields, the order the platform checks
+// them in; existing's Id (update) is excluded from both. skip names a
+// field the caller has already set.
+func (s *Server) validate(o *objectDef, in map[string]any, create bool, existing row, skip string, sv *save) (row, []apiError) {
 	out := row{}
 	var locked []string
 	for k, v := range in {
@@ -394,6 +431,9 @@ func (s *Server) validate(o *objectDef, in map[string]any, create bool, existing
 	if len(errs) > 0 {
 		return nil, errs
 	}
+	if errs := s.duplicateRules(o, out, create, existing, sv); errs != nil {
+		return nil, errs
+	}
 	t := s.tables[o.Name]
 	selfID, _ := str(existing["Id"])
 	for _, f := range o.Fields {
@@ -407,17 +447,12 @@ func (s *Server) validate(o *objectDef, in map[string]any, create bool, existing
 			}
 		}
 	}
-	if create && s.opts.DuplicateRuleEmail && (o.Name == "Contact" || o.Name == "Lead") {
-		if v, ok := str(out["Email"]); ok && len(t.lookup("Email", v)) > 0 {
-			return nil, []apiError{{Code: "DUPLICATES_DETECTED", Message: "You're creating a duplicate record. We recommend you use an existing record instead."}}
-		}
-	}
 	return out, nil
 }
 
 // insert validates and creates one record; the caller holds s.mu.
-func (s *Server) insert(o *objectDef, in map[string]any, undo *undoLog) (string, []apiError) {
-	r, errs := s.validate(o, in, true, nil, "")
+func (s *Server) insert(o *objectDef, in map[string]any, sv *save) (string, []apiError) {
+	r, errs := s.validate(o, in, true, nil, "", sv)
 	if errs != nil {
 		return "", errs
 	}
@@ -427,24 +462,22 @@ func (s *Server) insert(o *objectDef, in map[string]any, undo *undoLog) (string,
 		}
 	}
 	id := s.insertRow(o, r, s.userID)
-	if undo != nil {
-		*undo = append(*undo, undoEntry{t: s.tables[o.Name], id: id})
-	}
+	sv.log(s.tables[o.Name], id, nil)
 	return id, nil
 }
 
 // modify validates and applies an update by the integration user to an
 // existing record.
-func (s *Server) modify(o *objectDef, id string, in map[string]any, skip string, undo *undoLog) []apiError {
-	return s.modifyAs(o, id, in, skip, undo, s.userID)
+func (s *Server) modify(o *objectDef, id string, in map[string]any, skip string, sv *save) []apiError {
+	return s.modifyAs(o, id, in, skip, sv, s.userID)
 }
 
 // modifyAs validates and applies an update by user by to an existing
 // record; the caller holds s.mu.
-func (s *Server) modifyAs(o *objectDef, id string, in map[string]any, skip string, undo *undoLog, by string) []apiError {
+func (s *Server) modifyAs(o *objectDef, id string, in map[string]any, skip string, sv *save, by string) []apiError {
 	t := s.tables[o.Name]
 	prev := t.rows[id]
-	changes, errs := s.validate(o, in, false, prev, skip)
+	changes, errs := s.validate(o, in, false, prev, skip, sv)
 	if errs != nil {
 		return errs
 	}
@@ -458,9 +491,7 @@ func (s *Server) modifyAs(o *objectDef, id string, in map[string]any, skip strin
 	}
 	touch(r, by, now())
 	t.put(id, r)
-	if undo != nil {
-		*undo = append(*undo, undoEntry{t: t, id: id, prev: prev})
-	}
+	sv.log(t, id, prev)
 	return nil
 }
 
@@ -533,7 +564,7 @@ func render(version string, o *objectDef, r row, fields []*fieldDef) ordered {
 	return out
 }
 
-func (s *Server) create(version string, o *objectDef, body []byte) reply {
+func (s *Server) create(sv *save, o *objectDef, body []byte) reply {
 	in, perr := decodeObject(body)
 	if perr != nil {
 		return errsReply(http.StatusBadRequest, []apiError{*perr})
@@ -541,7 +572,7 @@ func (s *Server) create(version string, o *objectDef, body []byte) reply {
 	if e := s.takeRecordFault(""); e != nil {
 		return errsReply(http.StatusBadRequest, []apiError{*e})
 	}
-	id, errs := s.insert(o, in, nil)
+	id, errs := s.insert(o, in, sv)
 	if errs != nil {
 		return errsReply(http.StatusBadRequest, errs)
 	}
@@ -595,7 +626,7 @@ func multipleChoices(version string, o *objectDef, ids []string) reply {
 	return reply{status: http.StatusMultipleChoices, body: urls}
 }
 
-func (s *Server) update(o *objectDef, rawID string, body []byte) reply {
+func (s *Server) update(sv *save, o *objectDef, rawID string, body []byte) reply {
 	id, rep := s.resolveID(o, rawID)
 	if rep != nil {
 		return *rep
@@ -612,7 +643,7 @@ func (s *Server) update(o *objectDef, rawID string, body []byte) reply {
 	if e := s.takeRecordFault(id); e != nil {
 		return errsReply(http.StatusBadRequest, []apiError{*e})
 	}
-	if errs := s.modify(o, id, in, "", nil); errs != nil {
+	if errs := s.modify(o, id, in, "", sv); errs != nil {
 		return errsReply(http.StatusBadRequest, errs)
 	}
 	s.stats.Writes++
@@ -642,7 +673,8 @@ func fieldValue(o *objectDef, in map[string]any, name string) (any, bool) {
 	return nil, false
 }
 
-func (s *Server) upsert(version string, o *objectDef, field, value string, body []byte, updateOnly bool) reply {
+func (s *Server) upsert(sv *save, o *objectDef, field, value string, body []byte, updateOnly bool) reply {
+	version := sv.version
 	f := o.field(field)
 	if f == nil || !(f.ExternalID || f.Name == "Id") {
 		return errReply(http.StatusNotFound, "NOT_FOUND", "Provided external ID field does not exist or is not accessible: "+field)
@@ -668,7 +700,7 @@ func (s *Server) upsert(version string, o *objectDef, field, value string, body 
 		if e := s.takeRecordFault(ids[0]); e != nil {
 			return errsReply(http.StatusBadRequest, []apiError{*e})
 		}
-		if errs := s.modify(o, ids[0], in, f.Name, nil); errs != nil {
+		if errs := s.modify(o, ids[0], in, f.Name, sv); errs != nil {
 			return errsReply(http.StatusBadRequest, errs)
 		}
 		s.stats.Writes++
@@ -691,7 +723,7 @@ func (s *Server) upsert(version string, o *objectDef, field, value string, body 
 		}
 		// Validation sees the store as it is now: a Unique value inserted
 		// meanwhile is a DUPLICATE_VALUE, a non-unique one a second record.
-		id, errs := s.insert(o, withKey, nil)
+		id, errs := s.insert(o, withKey, sv)
 		if errs != nil {
 			return errsReply(http.StatusBadRequest, errs)
 		}
@@ -721,7 +753,7 @@ type recordResult struct {
 	created bool
 }
 
-func (s *Server) collection(version string, op collectionOp, o *objectDef, extField *fieldDef, body []byte) reply {
+func (s *Server) collection(sv *save, op collectionOp, o *objectDef, extField *fieldDef, body []byte) reply {
 	var req struct {
 		AllOrNone bool             `json:"allOrNone"`
 		Records   []map[string]any `json:"records"`
@@ -747,7 +779,7 @@ func (s *Server) collection(version string, op collectionOp, o *objectDef, extFi
 		}
 	}
 	apply := func(fresh []bool) reply {
-		return s.applyCollection(version, op, o, extField, req.AllOrNone, req.Records, seen, fresh)
+		return s.applyCollection(sv, op, o, extField, req.AllOrNone, req.Records, seen, fresh)
 	}
 	if op == opUpsert && s.opts.WriteTime > 0 {
 		// The records that match nothing now are inserted when the
@@ -771,11 +803,13 @@ func (s *Server) collection(version string, op collectionOp, o *objectDef, extFi
 // applyCollection writes the records of a collection request and renders
 // the results; fresh marks the upserts to insert without matching (see
 // Options.WriteTime), nil for none.
-func (s *Server) applyCollection(version string, op collectionOp, o *objectDef, extField *fieldDef, allOrNone bool, records []map[string]any, seen map[string]int, fresh []bool) reply {
+func (s *Server) applyCollection(base *save, op collectionOp, o *objectDef, extField *fieldDef, allOrNone bool, records []map[string]any, seen map[string]int, fresh []bool) reply {
 	var undo undoLog
+	sv := *base
+	sv.undo = &undo
 	results := make([]recordResult, len(records))
 	for i, rec := range records {
-		results[i] = s.collectionRecord(op, o, extField, rec, seen, &undo, fresh != nil && fresh[i])
+		results[i] = s.collectionRecord(op, o, extField, rec, seen, &sv, fresh != nil && fresh[i])
 	}
 	failed := false
 	for _, r := range results {
@@ -826,7 +860,7 @@ func (s *Server) recordType(rec map[string]any) (*objectDef, *apiError) {
 	return o, nil
 }
 
-func (s *Server) collectionRecord(op collectionOp, o *objectDef, extField *fieldDef, rec map[string]any, seen map[string]int, undo *undoLog, fresh bool) recordResult {
+func (s *Server) collectionRecord(op collectionOp, o *objectDef, extField *fieldDef, rec map[string]any, seen map[string]int, sv *save, fresh bool) recordResult {
 	fail := func(e apiError) recordResult { return recordResult{errs: []apiError{e}} }
 	switch op {
 	case opCreate:
@@ -837,7 +871,7 @@ func (s *Server) collectionRecord(op collectionOp, o *objectDef, extField *field
 		if e := s.takeRecordFault(""); e != nil {
 			return fail(*e)
 		}
-		id, errs := s.insert(obj, rec, undo)
+		id, errs := s.insert(obj, rec, sv)
 		return recordResult{id: id, errs: errs}
 	case opUpdate:
 		obj, err := s.recordType(rec)
@@ -863,7 +897,7 @@ func (s *Server) collectionRecord(op collectionOp, o *objectDef, extField *field
 		if e := s.takeRecordFault(id); e != nil {
 			return recordResult{id: id, errs: []apiError{*e}}
 		}
-		return recordResult{id: id, errs: s.modify(obj, id, rec, "", undo)}
+		return recordResult{id: id, errs: s.modify(obj, id, rec, "", sv)}
 	}
 	ids, failure := s.upsertTarget(o, extField, rec, seen)
 	if failure != nil {
@@ -879,7 +913,7 @@ func (s *Server) collectionRecord(op collectionOp, o *objectDef, extField *field
 		if e := s.takeRecordFault(ids[0]); e != nil {
 			return fail(*e)
 		}
-		return recordResult{id: ids[0], errs: s.modify(o, ids[0], rec, extField.Name, undo)}
+		return recordResult{id: ids[0], errs: s.modify(o, ids[0], rec, extField.Name, sv)}
 	case extField.Name == "Id":
 		if v, _ := fieldValue(o, rec, "Id"); s.tables[o.Name].isDeleted(fmt.Sprint(v)) {
 			return fail(errDeleted)
@@ -889,7 +923,7 @@ func (s *Server) collectionRecord(op collectionOp, o *objectDef, extField *field
 	if e := s.takeRecordFault(""); e != nil {
 		return fail(*e)
 	}
-	id, errs := s.insert(o, rec, undo)
+	id, errs := s.insert(o, rec, sv)
 	return recordResult{id: id, errs: errs, created: errs == nil}
 }
 
