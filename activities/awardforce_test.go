@@ -13,7 +13,7 @@ import (
 func TestAwardForceProfileRoundTrip(t *testing.T) {
 	sim := afsim.New(afsim.Options{Keys: map[string]bool{"key": true}})
 	sim.AddField(afsim.Field{Slug: "JobTitle", Type: "text", Label: "Job title"})
-	u := sim.AddUser(afsim.User{Email: "Ada@Example.org", FirstName: "Ada", LastName: "Lovelace", Mobile: "+44 1", Fields: map[string]string{"JobTitle": "Analyst"}})
+	u := sim.AddUser(afsim.User{Email: "Ada@Example.org", FirstName: "Ada", LastName: "Lovelace", Mobile: "+447700900001", Fields: map[string]string{"JobTitle": "Analyst"}})
 	srv := httptest.NewServer(sim)
 	defer srv.Close()
 	c, err := awardforce.New(awardforce.Config{BaseURL: srv.URL, APIKey: "key"})
@@ -27,7 +27,7 @@ func TestAwardForceProfileRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]string{"email": "Ada@Example.org", "first_name": "Ada", "last_name": "Lovelace", "mobile": "+44 1", "JobTitle": "Analyst"}
+	want := map[string]string{"email": "Ada@Example.org", "first_name": "Ada", "last_name": "Lovelace", "mobile": "+447700900001", "JobTitle": "Analyst"}
 	if p.Slug != u.Slug {
 		t.Fatalf("slug %q, want %q", p.Slug, u.Slug)
 	}
@@ -38,13 +38,13 @@ func TestAwardForceProfileRoundTrip(t *testing.T) {
 	}
 
 	_, err = a.UpdateUser(ctx, UpdateUserInput{Slug: u.Slug, Changes: []pairing.Change{
-		{Field: "JobTitle", After: "Director"}, {Field: "mobile", After: "+44 2"},
+		{Field: "JobTitle", After: "Director"}, {Field: "mobile", After: "+447700900002"},
 	}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	got, _ := sim.User(u.Slug)
-	if got.Fields["JobTitle"] != "Director" || got.Mobile != "+44 2" || got.LastName != "Lovelace" {
+	if got.Fields["JobTitle"] != "Director" || got.Mobile != "+447700900002" || got.LastName != "Lovelace" {
 		t.Fatalf("after update: %+v", got)
 	}
 	before := sim.Stats().Requests

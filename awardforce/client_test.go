@@ -180,10 +180,23 @@ func TestListUsersSendsOptions(t *testing.T) {
 	e.sim.AddUser(afsim.User{Email: "old@example.com", Roles: []string{"Judge"}, SeasonJoined: 2024, Deleted: true})
 	ctx := context.Background()
 
-	p, err := e.client.ListUsers(ctx, awardforce.ListOptions{Role: "Judge", SeasonJoined: 2025})
+	// The role filter takes a slug, which list items' roles carry beside the name.
+	p, err := e.client.ListUsers(ctx, awardforce.ListOptions{Order: "email"})
+	require.NoError(t, err)
+	require.Len(t, p.Users, 2)
+	judge := p.Users[1].Roles
+	require.Len(t, judge, 1)
+	assert.Equal(t, "Judge", judge[0].Name)
+	assert.Regexp(t, `^[A-Za-z]{8}$`, judge[0].Slug)
+
+	p, err = e.client.ListUsers(ctx, awardforce.ListOptions{Role: judge[0].Slug, SeasonJoined: 2025})
 	require.NoError(t, err)
 	require.Len(t, p.Users, 1)
 	assert.Equal(t, "judge@example.com", p.Users[0].Email)
+
+	p, err = e.client.ListUsers(ctx, awardforce.ListOptions{Role: "Judge"})
+	require.NoError(t, err)
+	assert.Empty(t, p.Users, "a role name is not a slug: it matches nobody")
 
 	p, err = e.client.ListUsers(ctx, awardforce.ListOptions{Extra: url.Values{"deleted": {"only"}}})
 	require.NoError(t, err)
@@ -237,7 +250,7 @@ func TestUpdateUser(t *testing.T) {
 	e.sim.AddField(afsim.Field{Slug: "orgField", Label: "Organisation"})
 	e.sim.AddField(afsim.Field{Slug: "sfRecord", Label: "Salesforce ID"})
 	before := e.sim.AddUser(afsim.User{Email: "ada@example.com", FirstName: "Ada", LastName: "Lovelace",
-		Mobile: "+441", CreatedAt: time.Date(2021, 1, 1, 0, 0, 0, 0, time.UTC)})
+		Mobile: "+447700900001", CreatedAt: time.Date(2021, 1, 1, 0, 0, 0, 0, time.UTC)})
 
 	u, err := e.client.UpdateUser(context.Background(), before.Slug, awardforce.UserUpdate{
 		FirstName:  ptr("Augusta Ada"),
@@ -314,6 +327,29 @@ func TestTypedErrors(t *testing.T) {
 			name: "422 unknown field", status: 422, fields: []string{"user_fields.noSuchFd"},
 			call: func(e *env, c *awardforce.Client) error {
 				_, err := c.UpdateUser(ctx, e.slug(), awardforce.UserUpdate{UserFields: map[string]string{"noSuchFd": "x"}})
+				return err
+			},
+		},
+		{
+			name: "422 mobile not E.164", status: 422, fields: []string{"mobile"},
+			call: func(e *env, c *awardforce.Client) error {
+				_, err := c.UpdateUser(ctx, e.slug(), awardforce.UserUpdate{Mobile: ptr("+44 7700 900123")})
+				return err
+			},
+		},
+		{
+			name: "422 mobile another user holds", status: 422, fields: []string{"mobile"},
+			call: func(e *env, c *awardforce.Client) error {
+				e.sim.AddUser(afsim.User{Email: "other@example.com", Mobile: "+447700900123"})
+				_, err := c.UpdateUser(ctx, e.slug(), awardforce.UserUpdate{Mobile: ptr("+447700900123")})
+				return err
+			},
+		},
+		{
+			name: "422 drop-down value not an option", status: 422, fields: []string{"user_fields.Industry"},
+			call: func(e *env, c *awardforce.Client) error {
+				e.sim.AddField(afsim.Field{Slug: "Industry", Type: afsim.FieldTypeDropDown, Label: "Industry", Options: []string{"Film", "Design"}})
+				_, err := c.UpdateUser(ctx, e.slug(), awardforce.UserUpdate{UserFields: map[string]string{"Industry": "film"}})
 				return err
 			},
 		},

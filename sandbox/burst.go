@@ -59,7 +59,7 @@ func (s *Sandbox) Burst(ctx context.Context, b Burst) BurstResult {
 		register := edits == 0 || regs > 0 && r.IntN(regs+edits) < regs
 		if register || len(existing) == 0 {
 			regs--
-			p := person(r, fmt.Sprintf("burst-%d-%d", b.Seed, len(out.Registered)))
+			p := person(r, fmt.Sprintf("burst-%d-%d", b.Seed, len(out.Registered)), int(s.registrants.Add(1)))
 			at := time.Now()
 			u := s.AwardForce.Register(p)
 			out.Registered = append(out.Registered, u.Slug)

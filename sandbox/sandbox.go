@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/afsync/afsync/internal/config"
@@ -68,7 +69,8 @@ type Sandbox struct {
 	// Summary describes what the seed created.
 	Summary SeedSummary
 
-	servers []*http.Server
+	servers     []*http.Server
+	registrants atomic.Int64 // burst registrants so far: numbers their unique mobiles
 }
 
 // Start seeds the simulators and serves them until Close.

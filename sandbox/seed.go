@@ -37,7 +37,29 @@ var profileFields = []afsim.Field{
 	{Slug: "Employer", Type: "text", Label: "Organisation"},
 	{Slug: "JobTitle", Type: "text", Label: "Job title"},
 	{Slug: "SfRecord", Type: "text", Label: "Salesforce record ID"},
+	{Slug: "Industry", Type: afsim.FieldTypeDropDown, Label: "Industry", Options: industries},
 }
+
+// industries are the options of the Industry drop-down.
+var industries = []string{"Film & TV", "Research", "Design", "Non-profit", "Education"}
+
+// industryOf is the n-th person's Industry: each option in turn, then none.
+// It draws nothing from the seed's randomness, so the rest of the data stays
+// what it was before the field existed.
+func industryOf(n int) string {
+	if i := n % (len(industries) + 1); i < len(industries) {
+		return industries[i]
+	}
+	return ""
+}
+
+// Mobiles are E.164 and unique, as Award Force requires, each kind of person
+// from its own range: seeded users by index (+44 77…), seeded users without
+// email who drew no mobile (+61 4…), and burst registrants by their sequence
+// (+44 78…).
+func seededMobile(i int) string     { return fmt.Sprintf("+4477%08d", i) }
+func noEmailMobile(i int) string    { return fmt.Sprintf("+614%08d", i) }
+func registrantMobile(n int) string { return fmt.Sprintf("+4478%08d", n) }
 
 var (
 	firstNames = []string{"Amara", "Ben", "Chloé", "Dmitri", "Elena", "Farid", "Grace", "Hiroshi", "Isla", "Jonas",
@@ -89,7 +111,10 @@ func Seed(af *afsim.Server, sf *sfsim.Server, o SeedOptions) SeedSummary {
 			Fields:       map[string]string{},
 		}
 		if r.IntN(3) > 0 {
-			u.Mobile = fmt.Sprintf("+44 7700 9%05d", r.IntN(100000))
+			// The draw once chose the number; it stays so that a seed gives the
+			// data it always gave, but the index makes the mobile unique.
+			_ = r.IntN(100000)
+			u.Mobile = seededMobile(i)
 		}
 		if org := pick(r, organisations); org != "" {
 			u.Fields["Employer"] = org
@@ -97,10 +122,13 @@ func Seed(af *afsim.Server, sf *sfsim.Server, o SeedOptions) SeedSummary {
 		if job := pick(r, jobTitles); job != "" {
 			u.Fields["JobTitle"] = job
 		}
+		if industry := industryOf(i); industry != "" {
+			u.Fields["Industry"] = industry
+		}
 		if i < o.NoEmail {
 			u.Email = ""
 			if u.Mobile == "" {
-				u.Mobile = fmt.Sprintf("+61 491 570 %03d", i%1000)
+				u.Mobile = noEmailMobile(i)
 			}
 			sum.NoEmail++
 		}
@@ -188,8 +216,8 @@ func asciiOnly(s string) string {
 }
 
 // person draws a new registrant from the seed's pools; tag keeps the email
-// unique.
-func person(r *rand.Rand, tag string) afsim.User {
+// unique, and n, the registrant's sequence in the sandbox, the mobile.
+func person(r *rand.Rand, tag string, n int) afsim.User {
 	first, last := pick(r, firstNames), pick(r, lastNames)
 	u := afsim.User{
 		FirstName: first,
@@ -200,13 +228,17 @@ func person(r *rand.Rand, tag string) afsim.User {
 		Fields:    map[string]string{},
 	}
 	if r.IntN(3) > 0 {
-		u.Mobile = fmt.Sprintf("+44 7700 9%05d", r.IntN(100000))
+		_ = r.IntN(100000) // as in Seed: the names a burst seed gives stay the same
+		u.Mobile = registrantMobile(n)
 	}
 	if org := pick(r, organisations); org != "" {
 		u.Fields["Employer"] = org
 	}
 	if job := pick(r, jobTitles); job != "" {
 		u.Fields["JobTitle"] = job
+	}
+	if industry := industryOf(n); industry != "" {
+		u.Fields["Industry"] = industry
 	}
 	return u
 }

@@ -1,6 +1,8 @@
 package sandbox
 
 import (
+	"context"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -55,5 +57,46 @@ func TestSeedIsRealisticAndReproducible(t *testing.T) {
 	_, _, other := seeded(2000, 2)
 	if other == sum {
 		t.Error("another seed gave the same data")
+	}
+}
+
+// Award Force holds only E.164 mobiles, each one user's, and drop-down values
+// among the field's options; the seed and bursts keep to that (afsim panics
+// otherwise), however many people they make.
+func TestSeedAndBurstKeepToWhatAwardForceHolds(t *testing.T) {
+	af, _, sum := seeded(3000, 4)
+	sb := &Sandbox{AwardForce: af}
+	sb.Burst(context.Background(), Burst{Registrations: 300, Seed: 1})
+	sb.Burst(context.Background(), Burst{Registrations: 300, Seed: 2})
+
+	e164 := regexp.MustCompile(`^\+[1-9][0-9]{7,14}$`)
+	seen := map[string]string{}
+	industries := map[string]int{}
+	mobiles, noEmail := 0, 0
+	for _, u := range af.Users() {
+		industries[u.Fields["Industry"]]++
+		if u.Email == "" {
+			noEmail++
+			if u.Mobile == "" {
+				t.Errorf("%s has neither email nor mobile", u.Slug)
+			}
+		}
+		if u.Mobile == "" {
+			continue
+		}
+		mobiles++
+		if !e164.MatchString(u.Mobile) {
+			t.Errorf("%s: mobile %q is not E.164", u.Slug, u.Mobile)
+		}
+		if other, dup := seen[u.Mobile]; dup {
+			t.Errorf("%s and %s share the mobile %s", other, u.Slug, u.Mobile)
+		}
+		seen[u.Mobile] = u.Slug
+	}
+	if noEmail != sum.NoEmail || mobiles < 3600/2 {
+		t.Errorf("%d without email (summary %d), %d with a mobile of 3600", noEmail, sum.NoEmail, mobiles)
+	}
+	if len(industries) != 6 || industries[""] == 0 {
+		t.Errorf("want every Industry option and some users without one: %v", industries)
 	}
 }

@@ -43,7 +43,7 @@ fields:
 	}
 	users := map[string]afsim.User{
 		"Lead":                 af.AddUser(afsim.User{Slug: "LeadUser", Email: "lise.meitner@example.org", FirstName: "Lise", LastName: "Meitner"}),
-		"Award_Participant__c": af.AddUser(afsim.User{Slug: "CustomUs", Email: "emmy.noether@example.org", FirstName: "Emmy", LastName: "Noether", Mobile: "+49 551 0000"}),
+		"Award_Participant__c": af.AddUser(afsim.User{Slug: "CustomUs", Email: "emmy.noether@example.org", FirstName: "Emmy", LastName: "Noether", Mobile: "+4915123456789"}),
 	}
 	for object, yaml := range specs {
 		t.Run(object, func(t *testing.T) {
@@ -77,7 +77,7 @@ fields:
 					t.Fatalf("lead: %v", rec)
 				}
 			default:
-				if rec["AwardForce_Slug__c"] != "CustomUs" || rec["Mobile__c"] != "+49 551 0000" || rec["Last_Name__c"] != "Noether" {
+				if rec["AwardForce_Slug__c"] != "CustomUs" || rec["Mobile__c"] != "+4915123456789" || rec["Last_Name__c"] != "Noether" {
 					t.Fatalf("custom record: %v", rec)
 				}
 			}

@@ -314,7 +314,7 @@ func (d *drill) run(ctx context.Context) error {
 			af.Edit(u.Slug, func(u *afsim.User) {
 				u.LastName = fmt.Sprintf("%s-e%d", strings.SplitN(u.LastName, "-e", 2)[0], i)
 				if mobile {
-					u.Mobile = fmt.Sprintf("+44 7700 7%05d", i)
+					u.Mobile = fmt.Sprintf("+4479%08d", i) // E.164 and unique, as Award Force requires
 				}
 			})
 			if i%10 == 0 {

@@ -24,6 +24,7 @@ import (
 	"net"
 	"net/http"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -44,6 +45,10 @@ const DefaultRateWindow = 60 * time.Second
 const injectedRetryAfter = 1
 
 var slugPattern = regexp.MustCompile(`^[A-Za-z]{8}$`)
+
+// mobilePattern is E.164 as Award Force takes it (+14155552671): a plus, then
+// 8 to 15 digits, the first not 0; no spaces, brackets or dashes.
+var mobilePattern = regexp.MustCompile(`^\+[1-9][0-9]{7,14}$`)
 
 // Options configures a Server. The zero value accepts no keys.
 type Options struct {
@@ -89,8 +94,30 @@ type User struct {
 // Field is a user profile field definition, served by GET /field?resource=users.
 type Field struct {
 	Slug  string // 8 ASCII letters; assigned at random when empty
-	Type  string // e.g. "text", "email", "phone"; "text" when empty
+	Type  string // e.g. "text", "email", "phone", FieldTypeDropDown; "text" when empty
 	Label string // served as the translated label and title {en_GB: Label}
+	// Options are the choices of a drop-down or radio field (required for those
+	// types, refused for others): a value written to the field must match one
+	// exactly, or be "" (no value). They stay internal: the reference lists
+	// only slug, type and label for GET /field, so the listing does not serve them.
+	// Unconfirmed: the published OpenAPI also shows an "options" list of strings.
+	Options []string
+}
+
+// The profile field types whose values must be one of Field.Options, as the
+// API's field type filter names them.
+const (
+	FieldTypeDropDown = "drop-down-list"
+	FieldTypeRadio    = "radio"
+)
+
+// hasOptions reports whether the field's values are limited to its Options.
+func (f *Field) hasOptions() bool { return f.Type == FieldTypeDropDown || f.Type == FieldTypeRadio }
+
+// allows reports whether v may be stored in the field: anything in a free
+// field; "" or one of the options, matched exactly, in a drop-down or radio one.
+func (f *Field) allows(v string) bool {
+	return !f.hasOptions() || v == "" || slices.Contains(f.Options, v)
 }
 
 // Stats counts what the server has seen since New or the last ResetStats.
@@ -200,6 +227,13 @@ func (s *Server) AddField(f Field) {
 	if f.Type == "" {
 		f.Type = "text"
 	}
+	switch {
+	case f.hasOptions() && len(f.Options) == 0:
+		panic(fmt.Sprintf("afsim: %s field %s has no options", f.Type, f.Slug))
+	case !f.hasOptions() && len(f.Options) > 0:
+		panic(fmt.Sprintf("afsim: %s field %s cannot have options; only %s and %s fields do", f.Type, f.Slug, FieldTypeDropDown, FieldTypeRadio))
+	}
+	f.Options = slices.Clone(f.Options)
 	for i := range s.fields {
 		if s.fields[i].Slug == f.Slug {
 			s.fields[i] = f
@@ -212,8 +246,10 @@ func (s *Server) AddField(f Field) {
 // AddUser seeds a user and returns it as stored. An empty slug gets a random 8-letter
 // one, a zero CreatedAt becomes now, and a zero Updated becomes CreatedAt (both in UTC,
 // to the second, as the API serves them). A user with the same slug is replaced.
-// It panics on an invalid slug, an email already used by another user, or a field slug
-// not added with AddField: seeding mistakes should be loud, not silently invisible.
+// It panics on what Award Force would not hold: an invalid slug, an email or mobile
+// already used by another user, a mobile that is not E.164, a field slug not added
+// with AddField, or a drop-down or radio value that is not one of the field's options.
+// Seeding mistakes should be loud, not silently invisible.
 func (s *Server) AddUser(u User) User {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -221,18 +257,8 @@ func (s *Server) AddUser(u User) User {
 	if u.Slug == "" {
 		u.Slug = s.newSlugLocked()
 	}
-	if !slugPattern.MatchString(u.Slug) {
-		panic(fmt.Sprintf("afsim: user slug %q is not 8 ASCII letters", u.Slug))
-	}
-	if u.Email != "" {
-		if other := s.userByEmailLocked(u.Email); other != nil && other.Slug != u.Slug {
-			panic(fmt.Sprintf("afsim: email %q already belongs to user %s", u.Email, other.Slug))
-		}
-	}
-	for slug := range u.Fields {
-		if s.fieldLocked(slug) == nil {
-			panic(fmt.Sprintf("afsim: user %s has a value for field %q: call AddField first", u.Slug, slug))
-		}
+	if err := s.checkUserLocked(&u); err != "" {
+		panic("afsim: " + err)
 	}
 	if u.CreatedAt.IsZero() {
 		u.CreatedAt = now()
@@ -504,6 +530,47 @@ func (s *Server) storeLocked(u *User) {
 		s.nextSeq++
 	}
 	s.users[u.Slug] = u
+}
+
+// checkUserLocked returns why Award Force could not hold u as it is, or "".
+func (s *Server) checkUserLocked(u *User) string {
+	if !slugPattern.MatchString(u.Slug) {
+		return fmt.Sprintf("user slug %q is not 8 ASCII letters", u.Slug)
+	}
+	if u.Email != "" {
+		if other := s.userByEmailLocked(u.Email); other != nil && other.Slug != u.Slug {
+			return fmt.Sprintf("email %q already belongs to user %s", u.Email, other.Slug)
+		}
+	}
+	if u.Mobile != "" {
+		if !mobilePattern.MatchString(u.Mobile) {
+			return fmt.Sprintf("user %s: mobile %q is not E.164 (e.g. +14155552671)", u.Slug, u.Mobile)
+		}
+		if other := s.userByMobileLocked(u.Mobile); other != nil && other.Slug != u.Slug {
+			return fmt.Sprintf("mobile %q already belongs to user %s", u.Mobile, other.Slug)
+		}
+	}
+	for _, slug := range sortedKeys(u.Fields) {
+		f := s.fieldLocked(slug)
+		if f == nil {
+			return fmt.Sprintf("user %s has a value for field %q: call AddField first", u.Slug, slug)
+		}
+		if !f.allows(u.Fields[slug]) {
+			return fmt.Sprintf("user %s: %q is not one of the options of field %s %v", u.Slug, u.Fields[slug], slug, f.Options)
+		}
+	}
+	return ""
+}
+
+// userByMobileLocked finds the user holding mobile, compared as stored: E.164 has
+// one spelling per number.
+func (s *Server) userByMobileLocked(mobile string) *User {
+	for _, slug := range s.order {
+		if u := s.users[slug]; u.Mobile != "" && u.Mobile == mobile {
+			return u
+		}
+	}
+	return nil
 }
 
 func (s *Server) userByEmailLocked(email string) *User {

@@ -217,9 +217,12 @@ func TestListUsersOrderAndFilters(t *testing.T) {
 		query string
 		want  []string
 	}{
-		{"role=Judge", []string{"zed@example.com"}},
-		{"role=judge", []string{"zed@example.com"}},
+		{"role=" + roleSlug("Judge"), []string{"zed@example.com"}},
 		{"role=" + roleSlug("Judge") + "&deleted=included", []string{"zed@example.com", "gone@example.com"}},
+		// The filter takes a slug: a role's name, in any case, matches nothing.
+		{"role=Judge", nil},
+		{"role=judge", nil},
+		{"role=" + strings.ToLower(roleSlug("Judge")), nil},
 		{"season_joined=2025", []string{"zed@example.com"}},
 		{"deleted=only", []string{"gone@example.com"}},
 		{"confirmation=unconfirmed&order=email", []string{"user01@example.com", "user03@example.com"}},
@@ -314,7 +317,7 @@ func TestUpdateUser(t *testing.T) {
 	other := s.AddUser(User{Email: "taken@example.com"})
 
 	r := call(t, s, "PUT", "/user/"+u.Slug, rwKey, map[string]any{
-		"first_name": "Ada", "mobile": "+441", "user_fields": map[string]any{"orgField": "Acme"},
+		"first_name": "Ada", "mobile": "+447700900001", "user_fields": map[string]any{"orgField": "Acme"},
 	})
 	require.Equal(t, http.StatusOK, r.code, r.raw)
 	assert.Equal(t, "Ada", r.body["first_name"])
@@ -322,7 +325,7 @@ func TestUpdateUser(t *testing.T) {
 	assert.Equal(t, "Acme", r.body["user_fields"].([]any)[0].(map[string]any)["value"])
 	got, _ := s.User(u.Slug)
 	assert.Equal(t, "Ada", got.FirstName)
-	assert.Equal(t, "+441", got.Mobile)
+	assert.Equal(t, "+447700900001", got.Mobile)
 	assert.Equal(t, map[string]string{"orgField": "Acme"}, got.Fields)
 	assert.True(t, got.Updated.After(old), "updated must be bumped")
 	assert.Equal(t, old, got.CreatedAt)

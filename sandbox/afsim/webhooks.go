@@ -60,7 +60,9 @@ func (s *Server) Register(u User) User {
 
 // Edit changes a user as a profile edit in Award Force's UI does: edit
 // applies the change, `updated` becomes now, and a user_updated event is
-// delivered. It reports false when there is no such user.
+// delivered. It reports false when there is no such user, and panics like
+// AddUser when the edit leaves what Award Force would refuse (a mobile that
+// is not E.164 or another user's, a value outside a drop-down's options).
 func (s *Server) Edit(slug string, edit func(*User)) (User, bool) {
 	s.mu.Lock()
 	cur, ok := s.users[slug]
@@ -71,6 +73,10 @@ func (s *Server) Edit(slug string, edit func(*User)) (User, bool) {
 	next := cloneUser(*cur)
 	edit(&next)
 	next.Slug = slug
+	if err := s.checkUserLocked(&next); err != "" {
+		s.mu.Unlock()
+		panic("afsim: Edit: " + err)
+	}
 	next.Updated = now()
 	if !next.Updated.After(cur.Updated) {
 		// `updated` has a second's resolution: an edit within the same
