@@ -414,3 +414,17 @@ func sortedKeys[V any](m map[string]V) []string {
 	sort.Strings(keys)
 	return keys
 }
+
+// IsSlug reports whether s has the shape of an Award Force slug: 8 ASCII
+// letters (^[A-Za-z]{8}$).
+func IsSlug(s string) bool {
+	if len(s) != 8 {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if (c < 'a' || c > 'z') && (c < 'A' || c > 'Z') {
+			return false
+		}
+	}
+	return true
+}

@@ -18,8 +18,10 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
 	"golang.org/x/term"
 
+	"github.com/afsync/afsync/awardforce"
 	"github.com/afsync/afsync/workflows"
 )
 
@@ -78,7 +80,7 @@ Nothing is ever deleted in Salesforce. A sync of one deleted user does the same.
 		RunE: func(cmd *cobra.Command, _ []string) error { return o.runFrom(cmd) },
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.filter.Role, "role", "", "only users with this role (Award Force's role filter)")
+	f.StringVar(&o.filter.Role, "role", "", "only users with this role: its name (e.g. Judge; looked up through the worker) or its 8-letter slug")
 	f.StringVar(&o.filter.Season, "season", "", "only users who joined in this season (Award Force's season_joined filter)")
 	f.BoolVar(&o.filter.Deleted, "deleted", false, "sweep the users deleted in Award Force instead: stamp their records as the spec's awardforce_deletions says")
 	f.IntVar(&o.limit, "limit", 0, "stop after this many users (0 = all)")
@@ -194,6 +196,11 @@ func runBackfill(ctx context.Context, o *backfillOptions) error {
 		o.say("Attached to the running backfill %s (start another with --new).\n", id)
 	default:
 		o.warnIfNoWorker(ctx, c)
+		if o.filter.Role != "" {
+			if o.filter.Role, err = resolveRole(ctx, c, o.filter.Role, o.say); err != nil {
+				return err
+			}
+		}
 		_, err := c.ExecuteWorkflow(ctx, workflows.BackfillStartOptions(id, spec, o.dryRun), workflows.Backfill, workflows.BackfillInput{
 			Spec: *spec, Filter: o.filter, Limit: o.limit, DryRun: o.dryRun,
 			Concurrency: o.concurrency, PagesPerChunk: o.pagesPerChunk, ChunksPerRun: o.chunksPerRun,
@@ -346,6 +353,36 @@ func listedInFlight(ctx context.Context, c client.Client, chunks []string) int {
 		n += l
 	}
 	return n
+}
+
+// resolveRole replaces --role's value, a role's name or slug, with the slug
+// Award Force's role filter takes, before the backfill starts (its input
+// holds the slug), and says which role it used. The look-up runs on the
+// worker (ResolveRole), which holds the Award Force key and keeps to the
+// fleet's rate limit.
+func resolveRole(ctx context.Context, c client.Client, value string, say func(string, ...any)) (string, error) {
+	given := strings.TrimSpace(value)
+	if !awardforce.IsSlug(given) {
+		say("Looking role %q up in Award Force (a request per 100 users)…\n", given)
+	}
+	run, err := c.ExecuteWorkflow(ctx, workflows.StartOptions(workflows.ResolveRoleWorkflowID(), workflows.ResolveRoleTimeout), workflows.ResolveRole, given)
+	if err != nil {
+		return "", fmt.Errorf("--role %q: looking it up: %w", given, err)
+	}
+	var m workflows.RoleMatch
+	if err := run.Get(ctx, &m); err != nil {
+		var appErr *temporal.ApplicationError
+		if errors.As(err, &appErr) && (appErr.Type() == workflows.ErrTypeRoleUnknown || appErr.Type() == workflows.ErrTypeRoleAmbiguous) {
+			return "", fmt.Errorf("--role %q: %s", given, appErr.Message())
+		}
+		return "", fmt.Errorf("--role %q: looking it up in Award Force: %w", given, err)
+	}
+	if m.Slug == given {
+		say("role %s is %q\n", m.Slug, m.Name)
+	} else {
+		say("role %q is slug %s\n", m.Name, m.Slug)
+	}
+	return m.Slug, nil
 }
 
 func firstNonEmpty(xs ...string) string {

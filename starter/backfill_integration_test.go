@@ -229,7 +229,7 @@ func TestIntegrationDryRunPlansEverythingAndWritesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.Join(rows[0], ","); got != "slug,action,outcome,record_id,reason,target,field,source,before,after" {
+	if got := strings.Join(rows[0], ","); got != "slug,action,outcome,record_id,reason,target,field,source,before,after,note" {
 		t.Fatalf("header %q", got)
 	}
 	slugs := map[string]bool{}
@@ -589,5 +589,44 @@ func TestIntegrationRetrySyncsTheUsersABackfillFailedOn(t *testing.T) {
 	}
 	if len(audits) != 2 || got[fixed.Slug] != workflows.OutcomeUnchanged || got[broken.Slug] != workflows.OutcomeCreated {
 		t.Fatalf("second retry: %v", got)
+	}
+}
+
+// --role takes a role's name: the worker looks its slug up (the starter
+// holds no Award Force key), the starter says which role it used, and the
+// backfill pairs that role's users only. A name no role has is refused with
+// the roles there are, before anything starts.
+func TestIntegrationBackfillByRoleName(t *testing.T) {
+	stack := startStack(t, sandbox.Options{})
+	af := stack.Sandbox.AwardForce
+	for i, name := range []string{"Ada", "Grace", "Edsger", "Barbara"} {
+		roles := []string{"Entrant"}
+		if i%2 == 0 {
+			roles = []string{"Judge"}
+		}
+		af.AddUser(afsim.User{FirstName: name, LastName: "Role", Email: strings.ToLower(name) + ".role@example.org", Roles: roles})
+	}
+	out := &syncBuffer{}
+	o := &backfillOptions{globalOptions: &globalOptions{temporal: configFor(stack)}, out: t.TempDir() + "/plan.csv", json: false, stdout: out}
+	o.filter.Role = "judge"
+	if err := runBackfill(context.Background(), o); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	if !regexp.MustCompile(`role "Judge" is slug [A-Za-z]{8}`).MatchString(out.String()) {
+		t.Errorf("the starter does not say which role it used:\n%s", out.String())
+	}
+	got := map[string]bool{}
+	for _, r := range stack.Sandbox.Salesforce.Records("Contact") {
+		got[r["Email"].(string)] = true
+	}
+	if len(got) != 2 || !got["ada.role@example.org"] || !got["edsger.role@example.org"] {
+		t.Errorf("paired %v, want the two judges", got)
+	}
+
+	o = &backfillOptions{globalOptions: &globalOptions{temporal: configFor(stack)}, out: t.TempDir() + "/plan.csv", stdout: &syncBuffer{}, fresh: true}
+	o.filter.Role = "Jury"
+	err := runBackfill(context.Background(), o)
+	if err == nil || !strings.Contains(err.Error(), "Entrant (") || !strings.Contains(err.Error(), "Judge (") {
+		t.Fatalf("err %v, want the roles there are", err)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 	workflowpb "go.temporal.io/api/workflow/v1"
 
+	"github.com/afsync/afsync/awardforce"
 	"github.com/afsync/afsync/internal/config"
 	"github.com/afsync/afsync/workflows"
 )
@@ -114,7 +115,7 @@ func runFind(ctx context.Context, o *findOptions) error {
 // findSyncs returns every sync of the user slug that ended at or after
 // from (the zero time: any), newest first.
 func findSyncs(ctx context.Context, r *syncReader, slug string, from time.Time) ([]syncRecord, error) {
-	if !slugPattern.MatchString(slug) {
+	if !awardforce.IsSlug(slug) {
 		return nil, fmt.Errorf("%q is not an Award Force slug (8 letters)", slug)
 	}
 	found, err := r.userSyncs(ctx, fmt.Sprintf("WorkflowType = 'UserSync' AND WorkflowId = '%s'%s", workflows.UserSyncWorkflowID(slug), sinceClause(from)))

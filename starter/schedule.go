@@ -47,7 +47,7 @@ in the Temporal UI (Schedules), or remove it with --delete.`,
 	}
 	f := cmd.Flags()
 	f.DurationVar(&o.every, "every", 24*time.Hour, "how often a backfill starts")
-	f.StringVar(&o.filter.Role, "role", "", "only users with this role")
+	f.StringVar(&o.filter.Role, "role", "", "only users with this role: its name (looked up through the worker, once, now) or its 8-letter slug")
 	f.StringVar(&o.filter.Season, "season", "", "only users who joined in this season")
 	f.BoolVar(&o.delete, "delete", false, "remove the schedule")
 	return cmd
@@ -77,6 +77,12 @@ func runSchedule(ctx context.Context, o *scheduleOptions) error {
 		return nil
 	}
 	o.warnIfNoWorker(ctx, c)
+	if o.filter.Role != "" {
+		say := func(format string, args ...any) { fmt.Fprintf(o.out, format, args...) }
+		if o.filter.Role, err = resolveRole(ctx, c, o.filter.Role, say); err != nil {
+			return err
+		}
+	}
 	action := &client.ScheduleWorkflowAction{
 		// Each run's workflow id gets the scheduled time appended.
 		ID:                       workflows.BackfillWorkflowID(spec, false),

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"regexp"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -15,12 +14,12 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/afsync/afsync/awardforce"
 	"github.com/afsync/afsync/internal/config"
 	"github.com/afsync/afsync/pairing"
 	"github.com/afsync/afsync/workflows"
 )
 
-var slugPattern = regexp.MustCompile(`^[A-Za-z]{8}$`)
 
 type syncOptions struct {
 	*globalOptions
@@ -148,7 +147,7 @@ func syncUser(ctx context.Context, c client.Client, spec *pairing.Spec, slug str
 // resolveSlug returns the slug of the user named by a slug or an email,
 // asking the worker (which holds the Award Force key) for emails.
 func resolveSlug(ctx context.Context, c client.Client, user string) (string, error) {
-	if slugPattern.MatchString(user) {
+	if awardforce.IsSlug(user) {
 		return user, nil
 	}
 	if !strings.Contains(user, "@") {

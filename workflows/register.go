@@ -11,6 +11,7 @@ type Registry interface {
 func RegisterWorkflows(r Registry) {
 	r.RegisterWorkflow(UserSync)
 	r.RegisterWorkflow(ResolveUser)
+	r.RegisterWorkflow(ResolveRole)
 	r.RegisterWorkflow(Backfill)
 	r.RegisterWorkflow(BackfillChunk)
 	r.RegisterWorkflow(PairingLane)

@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"regexp"
 	"strings"
 	"time"
 
@@ -26,7 +25,6 @@ const DefaultMaxBodyBytes int64 = 1 << 20
 // is half started when the sender hangs up should still be started.
 const startTimeout = 15 * time.Second
 
-var slugPattern = regexp.MustCompile(`^[A-Za-z]{8}$`)
 
 // Event is a user event a webhook announced.
 type Event struct {
@@ -172,7 +170,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	slug := p.slug()
-	if !slugPattern.MatchString(slug) {
+	if !awardforce.IsSlug(slug) {
 		// The value is not logged: whatever sits where a slug should be might be PII.
 		log.Warn("webhook without a valid user slug", "event", p.Event, "slugPresent", slug != "")
 		writeJSON(w, http.StatusBadRequest, "error", "missing or invalid user slug")
