@@ -20,7 +20,6 @@ import (
 	"github.com/afsync/afsync/workflows"
 )
 
-
 type syncOptions struct {
 	*globalOptions
 	user    string

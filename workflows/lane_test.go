@@ -75,8 +75,8 @@ type crmCall struct {
 type recordFault struct {
 	errType, msg string
 	dups         []string // the records a duplicate rule names
-	unknown      bool // no answer came for it
-	commits      bool // Salesforce carries the write out all the same
+	unknown      bool     // no answer came for it
+	commits      bool     // Salesforce carries the write out all the same
 }
 
 func newCRM() *crm { return &crm{recordFaults: map[string][]recordFault{}} }

@@ -25,7 +25,6 @@ const DefaultMaxBodyBytes int64 = 1 << 20
 // is half started when the sender hangs up should still be started.
 const startTimeout = 15 * time.Second
 
-
 // Event is a user event a webhook announced.
 type Event struct {
 	// Slug is the user's slug.
