@@ -81,9 +81,9 @@ func runCRM(ctx context.Context, o *options, st *benchStack, out io.Writer) erro
 	}
 	af, sf := st.sb.AwardForce, st.sb.Salesforce
 
-	// Idle: the backfill's own writes are echoes the first polls drop;
-	// let them pass, then count.
-	time.Sleep(o.crmEvery + 5*time.Second)
+	// Idle: the polls whose windows still hold the backfill's own writes
+	// (echoes) come first; let two pass, then count.
+	time.Sleep(2*o.crmEvery + 5*time.Second)
 	sf.ResetStats()
 	fmt.Fprintf(out, "idle for %s…\n", o.crmIdle)
 	time.Sleep(o.crmIdle)
