@@ -74,6 +74,9 @@ type WriteRecordsResult struct {
 // with an external-id field it upserts on the slug; otherwise a retry first
 // looks the identifiers up again and creates only the records still missing.
 func (a *Salesforce) CreateRecords(ctx context.Context, in CreateRecordsInput) (WriteRecordsResult, error) {
+	if err := a.owns(&in.Spec); err != nil {
+		return WriteRecordsResult{}, err
+	}
 	return a.createRecords(ctx, in, activity.GetInfo(ctx).Attempt > 1)
 }
 

@@ -61,6 +61,9 @@ type ChangesResult struct {
 // writes, a backfill's thousands among them, cost nothing to tell apart:
 // they are counted (the updated ids the query did not return) and left out.
 func (a *Salesforce) ChangedRecords(ctx context.Context, in ChangesInput) (ChangesResult, error) {
+	if err := a.owns(&in.Spec); err != nil {
+		return ChangesResult{}, err
+	}
 	defer keepAlive(ctx)()
 	obj, err := a.describe(ctx, in.Spec.Object)
 	if err != nil {

@@ -2,6 +2,7 @@ package activities
 
 import (
 	"context"
+	"fmt"
 	"net/url"
 	"slices"
 	"strings"
@@ -22,6 +23,11 @@ const maxQueryURI = 15_000
 // queue. Register one instance with the worker.
 type Salesforce struct {
 	Client *salesforce.Client
+	// Spec is the worker's pairing spec: an input carrying another is
+	// refused (ErrTypeInvalidSpec), so that whoever may start workflows
+	// cannot point the worker's credentials at other objects and fields.
+	// Nil checks nothing (tests that build activities by hand).
+	Spec *pairing.Spec
 
 	mu        sync.Mutex
 	describes map[string]pairing.CRMObject // by object name; an org's schema rarely changes while a worker runs
@@ -256,6 +262,9 @@ type CreateRecordResult struct {
 // never leads to a second record. The first attempt skips that look-up to
 // spare the API quota.
 func (a *Salesforce) CreateRecord(ctx context.Context, in CreateRecordInput) (CreateRecordResult, error) {
+	if err := a.owns(&in.Spec); err != nil {
+		return CreateRecordResult{}, err
+	}
 	res, err := a.createRecord(ctx, in, activity.GetInfo(ctx).Attempt > 1)
 	if err == nil && !res.Created {
 		activity.GetLogger(ctx).Info("Record already there; an earlier attempt created it", "recordId", res.ID)
@@ -316,6 +325,9 @@ func (a *Salesforce) UpdateRecord(ctx context.Context, in UpdateRecordInput) err
 // checkSpec validates the spec against the object's describe, fetched once
 // per object and worker.
 func (a *Salesforce) checkSpec(ctx context.Context, spec *pairing.Spec) error {
+	if err := a.owns(spec); err != nil {
+		return err
+	}
 	obj, err := a.describe(ctx, spec.Object)
 	if err != nil {
 		return err
@@ -403,4 +415,18 @@ func fieldsOf(changes []pairing.Change) map[string]any {
 		m[c.Field] = c.After
 	}
 	return m
+}
+
+// owns refuses spec unless it is the worker's (a.Spec), by fingerprint.
+func (a *Salesforce) owns(spec *pairing.Spec) error {
+	if a.Spec == nil {
+		return nil
+	}
+	if got, want := spec.Fingerprint(), a.Spec.Fingerprint(); got != want {
+		return temporal.NewNonRetryableApplicationError(fmt.Sprintf(
+			"this workflow carries pairing spec %s (%s), not the worker's %s (%s): the worker reads and writes Salesforce with its own spec only; "+
+				"start syncs and backfills with the worker's spec (the same AFSYNC_CONFIG or --config), or deploy the new spec to the workers first",
+			got, spec.Object, want, a.Spec.Object), ErrTypeInvalidSpec, nil)
+	}
+	return nil
 }

@@ -57,6 +57,9 @@ type WriteOutput struct {
 // Alert duplicate rules; a record a rule still refuses is a permanent
 // refusal of that record alone, naming the duplicates (DuplicateIDs).
 func (a *Salesforce) Write(ctx context.Context, in WriteInput) (WriteOutput, error) {
+	if err := a.owns(&in.Spec); err != nil {
+		return WriteOutput{}, err
+	}
 	if len(in.Creates) > MaxWrite || len(in.Updates) > MaxWrite {
 		return WriteOutput{}, temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("%d creates and %d updates in one batch; at most %d of each", len(in.Creates), len(in.Updates), MaxWrite), ErrTypeSalesforceRejected, nil)

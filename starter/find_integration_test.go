@@ -17,6 +17,7 @@ import (
 
 	"github.com/afsync/afsync/internal/devserver"
 	"github.com/afsync/afsync/internal/devstack"
+	"github.com/afsync/afsync/sandbox"
 	"github.com/afsync/afsync/sandbox/afsim"
 )
 
@@ -187,4 +188,29 @@ func httpGet(t *testing.T, u string) string {
 		t.Fatalf("GET %s: %s %.300s", u, resp.Status, b)
 	}
 	return string(b)
+}
+
+// The worker owns its spec: a sync started with another (here, one that
+// would write Leads) is refused at its first Salesforce step with what to
+// do, and writes nothing.
+func TestIntegrationTheWorkerRefusesAnotherSpec(t *testing.T) {
+	stack := startStack(t, sandbox.Options{})
+	ada := stack.Sandbox.AwardForce.AddUser(afsim.User{Slug: "AdaOwner", Email: "ada.owner@example.org", FirstName: "Ada", LastName: "Lovelace"})
+	path := filepath.Join(t.TempDir(), "leads.yaml")
+	if err := os.WriteFile(path, []byte("object: Lead\nunique_identifier: {awardforce: email, crm: Email}\nfields:\n  - {awardforce: last_name, crm: LastName}\n  - {crm: Company, value: Award Force}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	o := &syncOptions{globalOptions: &globalOptions{temporal: configFor(stack), specPath: path}, user: ada.Slug, trigger: "manual", json: true, timeout: time.Minute, out: &out}
+	err := runSync(context.Background(), o)
+	if err == nil || !strings.Contains(err.Error(), "not the worker's") {
+		t.Fatalf("a sync with another spec: %v\n%s", err, out.String())
+	}
+	if n := len(stack.Sandbox.Salesforce.Records("Lead")) + len(stack.Sandbox.Salesforce.Records("Contact")); n != 0 {
+		t.Errorf("%d records written", n)
+	}
+	// The worker's own spec works.
+	if res, err := syncJSON(t, stack, ada.Slug); err != nil || res.Outcome != "created" {
+		t.Fatalf("%+v %v", res, err)
+	}
 }

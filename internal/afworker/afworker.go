@@ -20,6 +20,7 @@ import (
 	"github.com/afsync/afsync/awardforce"
 	"github.com/afsync/afsync/internal/config"
 	"github.com/afsync/afsync/internal/metrics"
+	"github.com/afsync/afsync/pairing"
 	"github.com/afsync/afsync/salesforce"
 	"github.com/afsync/afsync/workflows"
 )
@@ -31,8 +32,13 @@ type Worker struct {
 }
 
 // New builds the API clients and registers workflows and activities. It
-// does not start polling; call Start.
-func New(c client.Client, cfg config.Config) (*Worker, error) {
+// does not start polling; call Start. The worker owns spec: its Salesforce
+// activities refuse a workflow that carries another (the credentials are
+// the worker's, and so is the choice of objects and fields they touch).
+func New(c client.Client, cfg config.Config, spec *pairing.Spec) (*Worker, error) {
+	if spec == nil {
+		return nil, errors.New("afworker: New needs the worker's pairing spec")
+	}
 	afClient, err := awardforce.New(cfg.AwardForce)
 	if err != nil {
 		return nil, awardForceSettings(err)
@@ -45,7 +51,7 @@ func New(c client.Client, cfg config.Config) (*Worker, error) {
 	// to finish, so that their writes are reported rather than retried.
 	mainWorker := worker.New(c, workflows.TaskQueue, worker.Options{WorkerStopTimeout: cfg.StopTimeout})
 	workflows.RegisterWorkflows(mainWorker)
-	mainWorker.RegisterActivity(&activities.Salesforce{Client: sfClient})
+	mainWorker.RegisterActivity(&activities.Salesforce{Client: sfClient, Spec: spec})
 	mainWorker.RegisterActivity(&workflows.Coordinator{
 		Client:                  c,
 		Settings:                workflows.LaneSettings{CommitHorizon: cfg.CommitHorizon, QuotaPause: cfg.QuotaPause},

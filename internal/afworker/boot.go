@@ -57,6 +57,7 @@ type Node struct {
 	HTTPAddr string
 
 	cfg       config.Config
+	spec      *pairing.Spec
 	worker    atomic.Pointer[Worker]
 	workerMu  sync.Mutex // serialises StartWorker and StopWorker
 	life      context.Context
@@ -95,7 +96,7 @@ func Boot(ctx context.Context, opts BootOptions) (_ *Node, err error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	n := &Node{Status: NewStatus(), cfg: opts.Config}
+	n := &Node{Status: NewStatus(), cfg: opts.Config, spec: opts.Spec}
 	n.life, n.end = context.WithCancelCause(context.Background())
 	defer func() {
 		if err != nil {
@@ -197,7 +198,7 @@ func (n *Node) StartWorker() error {
 	if n.worker.Load() != nil {
 		return errors.New("afworker: the worker is already running")
 	}
-	w, err := New(n.Client, n.cfg)
+	w, err := New(n.Client, n.cfg, n.spec)
 	if err != nil {
 		return err
 	}
