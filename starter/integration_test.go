@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -420,7 +421,34 @@ func saveRunHistory(t *testing.T, c client.Client, workflowID, runID, name strin
 	if err := os.WriteFile(path, raw, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	recordHistoryID(t, filepath.Dir(path), name, workflowID)
 	t.Logf("saved %s", path)
+}
+
+// historyIDsMu serialises the updates of ids.json by parallel tests.
+var historyIDsMu sync.Mutex
+
+// recordHistoryID writes, in dir's ids.json, the workflow ID the history in
+// file name ran under: the replay test replays it under that ID.
+func recordHistoryID(t *testing.T, dir, name, workflowID string) {
+	t.Helper()
+	historyIDsMu.Lock()
+	defer historyIDsMu.Unlock()
+	path := filepath.Join(dir, "ids.json")
+	ids := map[string]string{}
+	if raw, err := os.ReadFile(path); err == nil {
+		if err := json.Unmarshal(raw, &ids); err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+	}
+	ids[name] = workflowID
+	raw, err := json.MarshalIndent(ids, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, append(raw, '\n'), 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func TestIntegrationStarterWarnsWhenNoWorkerPolls(t *testing.T) {

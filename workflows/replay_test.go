@@ -1,51 +1,34 @@
 package workflows
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
-
-	"github.com/afsync/afsync/pairing"
 )
 
-// historyIDs maps each recorded history's file name to the workflow ID it
-// ran under (Backfill derives its chunks' IDs from its own, so replays need
-// it). The same names recur in every directory of testdata/: one directory
-// per workflow-code version, see versions.go.
-func historyIDs(t *testing.T) map[string]string {
-	example, err := pairing.Load(filepath.Join("..", "pairing", "testdata", "example.yaml"))
+// historyIDs reads the workflow ID each recorded history of dir ran under
+// (Backfill derives its chunks' IDs from its own, so replays need it), from
+// the dir's ids.json, which the recording wrote beside them: IDs derive
+// from specs' fingerprints, so they are recorded rather than computed, and
+// the specs may change.
+func historyIDs(t *testing.T, dir string) map[string]string {
+	raw, err := os.ReadFile(filepath.Join(dir, "ids.json"))
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%v: every testdata directory records its histories' workflow IDs", err)
 	}
-	backfill := BackfillWorkflowID(pairing.Default(), false)
-	dryRun := BackfillWorkflowID(pairing.Default(), true)
-	exampleBackfill := BackfillWorkflowID(example, false)
-	return map[string]string{
-		"usersync-update.json":               UserSyncWorkflowID("StaleUsr"),
-		"usersync-resync.json":               UserSyncWorkflowID("EditedMe"), // signalled mid-run; continues as new
-		"usersync-write-back.json":           UserSyncWorkflowID("WriteBck"), // pulls the new record id into Award Force
-		"usersync-refused.json":              UserSyncWorkflowID("TooLongN"), // Salesforce refuses the record
-		"backfill.json":                      backfill,
-		"backfill-chunk.json":                ChunkWorkflowID(backfill, 1),
-		"backfill-dry-run.json":              dryRun,
-		"backfill-chunk-dry-run.json":        ChunkWorkflowID(dryRun, 1),
-		"backfill-continue-as-new.json":      exampleBackfill, // the first run, which continues as new
-		"backfill-chunk-profile-fields.json": ChunkWorkflowID(exampleBackfill, 1),
-		"backfill-chunk-refused.json":        ChunkWorkflowID(exampleBackfill, 2),
-		"lane.json":                          LaneWorkflowID(LaneOf("TooLongN")), // a running lane: batches, a refusal, answers
-		"budget.json":                        BudgetWorkflowID,                   // a running budget: paced permits
-		"crm-watch.json":                     CRMWatchWorkflowID,                 // a running watch: polls, changes handed over
-		"usersync-crm-merge.json":            UserSyncWorkflowID(watchedSlug),    // a crm_change sync that follows a merge
+	ids := map[string]string{}
+	if err := json.Unmarshal(raw, &ids); err != nil {
+		t.Fatalf("%s/ids.json: %v", dir, err)
 	}
+	return ids
 }
-
-// watchedSlug is the user of the CRM watch's integration test.
-const watchedSlug = "AdaWatch"
 
 // TestReplayRecordedHistories replays every history recorded from real runs
 // on the dev server, of every workflow-code version still supported
@@ -57,7 +40,7 @@ func TestReplayRecordedHistories(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ids := historyIDs(t)
+	files = slices.DeleteFunc(files, func(f string) bool { return filepath.Base(f) == "ids.json" })
 	dirs := map[string]int{}
 	for _, f := range files {
 		dirs[filepath.Base(filepath.Dir(f))]++
@@ -68,9 +51,9 @@ func TestReplayRecordedHistories(t *testing.T) {
 	for _, f := range files {
 		name := filepath.Base(filepath.Dir(f)) + "/" + filepath.Base(f)
 		t.Run(name, func(t *testing.T) {
-			id, ok := ids[filepath.Base(f)]
-			if !ok {
-				t.Fatalf("add %s to historyIDs with the workflow ID it ran under", filepath.Base(f))
+			id, ok := historyIDs(t, filepath.Dir(f))[filepath.Base(f)]
+			if !ok || id == "" {
+				t.Fatalf("%s is not in its directory's ids.json", filepath.Base(f))
 			}
 			r := worker.NewWorkflowReplayer()
 			RegisterWorkflows(r)

@@ -18,7 +18,8 @@ package workflows
 //     the same inputs is a new version too (the decision picks the writes).
 //  3. Before such a change, testdata/current is frozen as the next
 //     testdata/vN; after it, the integration tests record testdata/current
-//     anew (AFSYNC_UPDATE_HISTORY=1 go test ./starter/). The replay test
+//     anew (AFSYNC_UPDATE_HISTORY=1 go test ./starter/), with the
+//     workflow ID each history ran under in its ids.json. The replay test
 //     replays every directory, so the old branch is proven against the
 //     histories of the code that ran before it.
 //  4. Removing an old branch is a change of its own, in a release after its
