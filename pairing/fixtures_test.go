@@ -21,6 +21,8 @@ func contactDescribe() CRMObject {
 		{Name: "Title", Type: "string", Length: 128, Createable: true, Updateable: true, Nillable: true},
 		{Name: "Department", Type: "string", Length: 80, Createable: true, Updateable: true, Nillable: true},
 		{Name: "LeadSource", Type: "picklist", Length: 255, Createable: true, Updateable: true, Nillable: true},
+		{Name: "Sector__c", Type: "picklist", Length: 255, Createable: true, Updateable: true, Nillable: true,
+			Picklist: []string{"Media", "Academia", "Creative industries", "Charity", "Other"}, Restricted: true},
 		{Name: "OwnerId", Type: "reference", Length: 18, Createable: true, Updateable: true, DefaultedOnCreate: true},
 		{Name: "HasOptedOutOfEmail", Type: "boolean", Createable: true, Updateable: true},
 		{Name: "CreatedDate", Type: "datetime"},

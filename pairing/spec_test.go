@@ -227,9 +227,19 @@ func TestExample(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, s.Options.GetDetailsFromCRM)
 	assert.Equal(t, "AwardForce_Slug__c", s.ExternalID.CRM)
-	assert.Equal(t, []string{"Id", "Email", "FirstName", "LastName", "Phone", "Title", "Department", "LeadSource"}, s.CRMFields())
-	assert.Equal(t, []string{"JobTitle", "Employer", "SfRecord"}, s.ProfileFieldSlugs())
-	require.NoError(t, s.Check(contactDescribe(), []string{"Employer", "JobTitle", "SfRecord", "unused"}))
+	assert.Equal(t, []string{"Id", "Email", "FirstName", "LastName", "Phone", "Title", "Department", "LeadSource", "Sector__c"}, s.CRMFields())
+	assert.Equal(t, []string{"JobTitle", "Employer", "Industry", "SfRecord"}, s.ProfileFieldSlugs())
+	assert.Equal(t, "GB", s.PhoneRegion)
+	require.NoError(t, s.Check(contactDescribe(), []string{"Employer", "JobTitle", "Industry", "SfRecord", "unused"}))
+
+	// The map covers the sandbox's Industry options; the default takes the
+	// rest, into a picklist that refuses anything else.
+	d := s.DecideWith(Context{Trigger: TriggerRegistration, Rules: RulesFieldFormats},
+		prof("email", "a@x.org", "first_name", "A", "last_name", "B", "Industry", "Film & TV"), nil)
+	assert.Contains(t, d.CRM, Change{Field: "Sector__c", Before: "", After: "Media", Source: "Industry"})
+	d = s.DecideWith(Context{Trigger: TriggerRegistration, Rules: RulesFieldFormats},
+		prof("email", "a@x.org", "first_name", "A", "last_name", "B", "Industry", "Education"), nil)
+	assert.Contains(t, d.CRM, Change{Field: "Sector__c", Before: "", After: "Other", Source: "Industry"})
 }
 
 func TestJSONRoundTrip(t *testing.T) {

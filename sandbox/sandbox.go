@@ -54,7 +54,10 @@ type Options struct {
 	// SalesforceChaos and AwardForceChaos inject random faults for drills; the zero
 	// values inject none. Start refuses shares outside [0, 1].
 	SalesforceChaos sfsim.Chaos
-	AwardForceChaos afsim.Chaos
+	// SalesforceDuplicateRules are the org's duplicate rules (Alert or
+	// Block, matching Contacts or Leads by email); none by default.
+	SalesforceDuplicateRules []sfsim.DuplicateRule
+	AwardForceChaos          afsim.Chaos
 	// WebhookURL, when set, receives the Award Force simulator's user events
 	// (registrations, profile edits), signed with WebhookSigningKey.
 	WebhookURL string
@@ -98,6 +101,7 @@ func Start(opts Options) (*Sandbox, error) {
 			SessionTTL:     opts.SalesforceSessionTTL,
 			MaxRequestTime: opts.SalesforceMaxRequestTime,
 			WriteTime:      opts.SalesforceWriteTime,
+			DuplicateRules: opts.SalesforceDuplicateRules,
 		}),
 	}
 	// Seeding goes around the API, so chaos does not touch it.

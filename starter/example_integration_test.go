@@ -104,6 +104,79 @@ func TestIntegrationExampleSpecEndToEnd(t *testing.T) {
 	saveHistory(t, stack.Client, workflows.ChunkWorkflowID(id, 1), "backfill-chunk-profile-fields.json")
 	saveHistory(t, stack.Client, workflows.ChunkWorkflowID(id, 2), "backfill-chunk-refused.json")
 
+	t.Run("a drop-down mapped into a restricted picklist", func(t *testing.T) {
+		sectorOf := map[string]string{"Film & TV": "Media", "Research": "Academia", "Design": "Creative industries", "Non-profit": "Charity", "Education": "Other"}
+		checked := 0
+		for _, u := range af.Users() {
+			id, industry := u.Fields["SfRecord"], u.Fields["Industry"]
+			if id == "" || industry == "" {
+				continue
+			}
+			rec, _ := sf.Record("Contact", id)
+			if got := rec["Sector__c"]; got != sectorOf[industry] {
+				t.Errorf("%s: Industry %q became Sector__c %v, want %q", u.Slug, industry, got, sectorOf[industry])
+			}
+			checked++
+		}
+		if checked < 50 {
+			t.Errorf("only %d paired users with an Industry", checked)
+		}
+	})
+
+	t.Run("phones pulled as E.164, a long value cut, a refused value left out", func(t *testing.T) {
+		// A CRM phone in national format fills an empty mobile, in E.164.
+		local := af.AddUser(afsim.User{Slug: "LocalPhn", Email: "local.phone@example.org", FirstName: "Lo", LastName: "Cal",
+			Fields: map[string]string{"Employer": strings.Repeat("E", 100)}})
+		sf.Insert("Contact", map[string]any{"Email": local.Email, "LastName": "Cal", "Phone": "020 7946 0958"})
+		// A CRM phone another user has as their mobile: that value alone is
+		// left out, the CRM's title still comes in.
+		taken := af.AddUser(afsim.User{Slug: "TakenPhn", Email: "taken.phone@example.org", FirstName: "Ta", LastName: "Ken"})
+		sf.Insert("Contact", map[string]any{"Email": taken.Email, "LastName": "Ken", "Phone": "+44 20 7946 0958", "Title": "Curator"})
+		// A CRM phone that is no phone number: left out with the reason.
+		junk := af.AddUser(afsim.User{Slug: "JunkPhnA", Email: "junk.phone@example.org", FirstName: "Ju", LastName: "Nk"})
+		sf.Insert("Contact", map[string]any{"Email": junk.Email, "LastName": "Nk", "Phone": "ask at reception", "Title": "Porter"})
+
+		res, err := syncWith(stack, local.Slug)
+		if err != nil || res.Outcome != workflows.OutcomeUpdated {
+			t.Fatalf("%s: %+v %v", local.Slug, res, err)
+		}
+		if got, _ := af.User(local.Slug); got.Mobile != "+442079460958" {
+			t.Errorf("mobile %q, want the CRM's 020 7946 0958 as +442079460958", got.Mobile)
+		}
+		if rec, _ := sf.Record("Contact", res.RecordID); rec["Department"] != strings.Repeat("E", 80) {
+			t.Errorf("Department %v, want the 100-character employer cut to 80", rec["Department"])
+		}
+		for _, c := range res.Decision.CRM {
+			if c.Field == "Department" && !strings.Contains(c.Note, "80") {
+				t.Errorf("the cut is not noted in the audit: %+v", c)
+			}
+		}
+
+		for _, tc := range []struct {
+			u      afsim.User
+			title  string
+			reason string
+		}{{taken, "Curator", "already been taken"}, {junk, "Porter", "phone"}} {
+			res, err := syncWith(stack, tc.u.Slug)
+			if err != nil || res.Outcome != workflows.OutcomeUpdated {
+				t.Fatalf("%s: %+v %v", tc.u.Slug, res, err)
+			}
+			got, _ := af.User(tc.u.Slug)
+			if got.Mobile != "" || got.Fields["JobTitle"] != tc.title {
+				t.Errorf("%s: mobile %q title %q, want no mobile and the title %q", tc.u.Slug, got.Mobile, got.Fields["JobTitle"], tc.title)
+			}
+			skipped := false
+			for _, sk := range res.Decision.SkippedFields {
+				if sk.Field == "mobile" && strings.Contains(strings.ToLower(sk.Reason), tc.reason) {
+					skipped = true
+				}
+			}
+			if !skipped {
+				t.Errorf("%s: mobile not left out with a reason naming %q: %+v", tc.u.Slug, tc.reason, res.Decision.SkippedFields)
+			}
+		}
+	})
+
 	t.Run("a single sync creates the record and writes its id back", func(t *testing.T) {
 		u := af.AddUser(afsim.User{Slug: "WriteBck", Email: "write.back@example.org", FirstName: "Wren", LastName: "Back"})
 		res, err := syncWith(stack, u.Slug)

@@ -6,12 +6,14 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/afsync/afsync/pairing"
 	"github.com/afsync/afsync/sandbox"
 	"github.com/afsync/afsync/sandbox/afsim"
+	"github.com/afsync/afsync/sandbox/sfsim"
 	"github.com/afsync/afsync/workflows"
 )
 
@@ -80,6 +82,53 @@ fields:
 				if rec["AwardForce_Slug__c"] != "CustomUs" || rec["Mobile__c"] != "+4915123456789" || rec["Last_Name__c"] != "Noether" {
 					t.Fatalf("custom record: %v", rec)
 				}
+			}
+		})
+	}
+}
+
+// An org's duplicate rule on the real dev server: pairing by mobile, a user
+// whose email an existing contact has is refused by an Alert rule and
+// reported ambiguous with that contact as the candidate, never retried and
+// never failing the rest; with duplicate_rules: allow_save the same create
+// passes the Alert rule.
+func TestIntegrationDuplicateRules(t *testing.T) {
+	dir := t.TempDir()
+	spec := func(name, extra string) string {
+		path := filepath.Join(dir, name)
+		body := "object: Contact\nunique_identifier: {awardforce: mobile, crm: MobilePhone}\n" + extra +
+			"fields:\n  - {awardforce: email, crm: Email}\n  - {awardforce: last_name, crm: LastName}\n"
+		if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	respect, allow := spec("respect.yaml", ""), spec("allow.yaml", "duplicate_rules: allow_save\n")
+	for _, tc := range []struct {
+		name, path string
+		want       workflows.Outcome
+	}{{"respect", respect, workflows.OutcomeAmbiguous}, {"allow_save", allow, workflows.OutcomeCreated}} {
+		t.Run(tc.name, func(t *testing.T) {
+			stack := startStackWithSpec(t, sandbox.Options{SalesforceDuplicateRules: []sfsim.DuplicateRule{{Object: "Contact", Action: sfsim.DuplicateAlert}}}, tc.path)
+			af, sf := stack.Sandbox.AwardForce, stack.Sandbox.Salesforce
+			existing := sf.Insert("Contact", map[string]any{"Email": "ada@example.org", "LastName": "Lovelace", "MobilePhone": "+447700900100"})
+			ada := af.AddUser(afsim.User{Slug: "AdaDupli", Email: "Ada@Example.org", LastName: "Lovelace", Mobile: "+447700900200"})
+			fresh := af.AddUser(afsim.User{Slug: "FreshOne", Email: "fresh@example.org", LastName: "Fresh", Mobile: "+447700900300"})
+
+			res, err := syncWithSpec(stack, tc.path, ada.Slug)
+			if res.Outcome != tc.want {
+				t.Fatalf("outcome %s (%v), want %s: %+v", res.Outcome, err, tc.want, res)
+			}
+			if tc.want == workflows.OutcomeAmbiguous {
+				if len(res.Decision.CandidateIDs) != 1 || res.Decision.CandidateIDs[0] != existing || !strings.Contains(res.Decision.Reason, "duplicate rule") {
+					t.Errorf("candidates %v reason %q, want the existing contact %s named by the rule", res.Decision.CandidateIDs, res.Decision.Reason, existing)
+				}
+				if n := len(sf.Records("Contact")); n != 1 {
+					t.Errorf("%d contacts, want the existing one alone", n)
+				}
+			}
+			if res, err := syncWithSpec(stack, tc.path, fresh.Slug); err != nil || res.Outcome != workflows.OutcomeCreated {
+				t.Errorf("a user no rule matches: %+v %v", res, err)
 			}
 		})
 	}

@@ -158,6 +158,16 @@ func idField() *fieldDef {
 
 var leadSources = []string{"Web", "Phone Inquiry", "Partner Referral", "Purchased List", "Other"}
 
+// sectors are the values of Contact.Sector__c, a custom restricted picklist
+// (as orgs keep a reporting field to its values).
+var sectors = []string{"Media", "Academia", "Creative industries", "Charity", "Other"}
+
+func sector() *fieldDef {
+	f := typed("picklist", "Sector__c", "Sector", 255)
+	f.Picklist, f.Restricted = sectors, true
+	return f
+}
+
 func schema() map[string]*objectDef {
 	leadSource := typed("picklist", "LeadSource", "Lead Source", 255)
 	leadSource.Picklist = leadSources
@@ -172,6 +182,7 @@ func schema() map[string]*objectDef {
 		text("Title", "Title", 128),
 		text("Department", "Department", 80),
 		leadSource,
+		sector(),
 		typed("textarea", "Description", "Contact Description", 32000),
 		account,
 		slugField(),
