@@ -186,12 +186,18 @@ func runBackfill(ctx context.Context, o *backfillOptions) error {
 			id, running = other, otherRunning
 		}
 	}
+	finished := o.attach && !running
 	switch {
-	case o.attach && !running:
+	case finished:
 		if _, err := c.DescribeWorkflowExecution(ctx, id, ""); err != nil {
+			var notFound *serviceerror.NotFound
+			if errors.As(err, &notFound) {
+				o.say("No backfill of this spec is running, and none has run yet (start one with `starter backfill`).\n")
+				return nil
+			}
 			return fmt.Errorf("no backfill %s to attach to: %w", id, err)
 		}
-		o.say("Backfill %s is not running any more; its result:\n", id)
+		o.say("No backfill is running. The last one, %s, has finished; its result:\n", id)
 	case running:
 		o.say("Attached to the running backfill %s (start another with --new).\n", id)
 	default:
@@ -235,7 +241,9 @@ func runBackfill(ctx context.Context, o *backfillOptions) error {
 	} else {
 		printSummary(o.stdout, *final)
 	}
-	if final.Failed > 0 || len(final.FailedChunks) > 0 {
+	if !finished && (final.Failed > 0 || len(final.FailedChunks) > 0) {
+		// A backfill this command followed to its end failed users; status
+		// of one that had already finished reports them and exits 0.
 		return &exitError{code: 2, err: fmt.Errorf("%d users failed, %d chunks failed", final.Failed, len(final.FailedChunks))}
 	}
 	return nil

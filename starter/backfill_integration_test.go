@@ -341,7 +341,7 @@ func TestIntegrationCtrlCDetachesAndStatusFollowsAgain(t *testing.T) {
 	if err := runBackfill(context.Background(), o3); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(status.String(), "is not running any more") || !strings.Contains(status.String(), "users seen                  400") {
+	if !strings.Contains(status.String(), "has finished; its result") || !strings.Contains(status.String(), "users seen                  400") {
 		t.Fatalf("status:\n%s", status.String())
 	}
 }

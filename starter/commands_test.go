@@ -128,3 +128,36 @@ func TestRetrySyncsTheFailedUsersAgain(t *testing.T) {
 		}
 	}
 }
+
+// status with no running backfill says so and exits 0 with the last
+// finished one, failures and all; with none at all it says so too.
+func TestStatusWithNoRunningBackfill(t *testing.T) {
+	f := newFakeTemporal(t)
+	spec := pairing.Default()
+	id := workflows.BackfillWorkflowID(spec, false)
+	p := workflows.Progress{BackfillID: id, Done: true, Total: 10, Counts: workflows.Counts{Seen: 10, Created: 9, Failed: 1},
+		Failures: []workflows.Failure{{Slug: "GraceHop", Error: "STRING_TOO_LONG"}}}
+	f.execs = append(f.execs, fakeExec{id: id, run: "", typ: "Backfill", status: enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED, closed: findT0, result: p})
+	f.c.On("DescribeWorkflowExecution", mock.Anything, id, "").Return(&workflowservice.DescribeWorkflowExecutionResponse{
+		WorkflowExecutionInfo: &workflowpb.WorkflowExecutionInfo{Status: enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED}}, nil)
+	f.c.On("QueryWorkflow", mock.Anything, mock.Anything, mock.Anything, mock.Anything).Return(nil, errors.New("not running")).Maybe()
+	out := &bytes.Buffer{}
+	o := &backfillOptions{globalOptions: f.options(), attach: true, out: t.TempDir() + "/plan.csv", stdout: out}
+	if err := runBackfill(context.Background(), o); err != nil {
+		t.Fatalf("status of a finished backfill with a failed user: %v, want exit 0", err)
+	}
+	for _, want := range []string{"No backfill is running", id, "has finished", "failed"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+
+	// None at all.
+	none := newFakeTemporal(t)
+	none.c.On("DescribeWorkflowExecution", mock.Anything, mock.Anything, "").Return(nil, serviceerror.NewNotFound("workflow not found"))
+	out.Reset()
+	o = &backfillOptions{globalOptions: none.options(), attach: true, out: t.TempDir() + "/plan.csv", stdout: out}
+	if err := runBackfill(context.Background(), o); err != nil || !strings.Contains(out.String(), "none has run yet") {
+		t.Fatalf("err %v, output %s", err, out.String())
+	}
+}
