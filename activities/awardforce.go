@@ -17,14 +17,6 @@ import (
 	"github.com/afsync/afsync/pairing"
 )
 
-// Built-in Award Force user fields, as named in pairing specs.
-const (
-	FieldEmail     = "email"
-	FieldFirstName = "first_name"
-	FieldLastName  = "last_name"
-	FieldMobile    = "mobile"
-)
-
 // AwardForce holds the Award Force activities. They run on the rate-limited
 // Award Force task queue. Register one instance with the worker.
 type AwardForce struct {
@@ -152,10 +144,10 @@ func (a *AwardForce) ProfileFieldSlugs(ctx context.Context) ([]string, error) {
 // the built-in fields always, each profile field the user carries.
 func ProfileOf(u *awardforce.User) pairing.Profile {
 	values := map[string]string{
-		FieldEmail:     strings.TrimSpace(u.Email),
-		FieldFirstName: u.FirstName,
-		FieldLastName:  u.LastName,
-		FieldMobile:    u.Mobile,
+		pairing.AFEmail:     strings.TrimSpace(u.Email),
+		pairing.AFFirstName: u.FirstName,
+		pairing.AFLastName:  u.LastName,
+		pairing.AFMobile:    u.Mobile,
 	}
 	for _, f := range u.UserFields {
 		values[f.Slug] = f.Value
@@ -168,13 +160,13 @@ func userUpdateOf(changes []pairing.Change) awardforce.UserUpdate {
 	for _, c := range changes {
 		v := c.After
 		switch c.Field {
-		case FieldEmail:
+		case pairing.AFEmail:
 			up.Email = &v
-		case FieldFirstName:
+		case pairing.AFFirstName:
 			up.FirstName = &v
-		case FieldLastName:
+		case pairing.AFLastName:
 			up.LastName = &v
-		case FieldMobile:
+		case pairing.AFMobile:
 			up.Mobile = &v
 		default:
 			if up.UserFields == nil {

@@ -87,7 +87,7 @@ func baselineOne(ctx context.Context, sfc *salesforce.Client, spec *pairing.Spec
 	if err != nil {
 		return err
 	}
-	p := pairing.Profile{Slug: u.Slug, Values: map[string]string{"email": u.Email, "first_name": u.FirstName, "last_name": u.LastName, "mobile": u.Mobile}}
+	p := pairing.Profile{Slug: u.Slug, Values: map[string]string{pairing.AFEmail: u.Email, pairing.AFFirstName: u.FirstName, pairing.AFLastName: u.LastName, pairing.AFMobile: u.Mobile}}
 	var matches []pairing.CRMRecord
 	for _, r := range recs {
 		vals := map[string]string{}
