@@ -13,9 +13,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/go-resty/resty/v2"
@@ -53,10 +51,6 @@ type Config struct {
 type Client struct {
 	rc     *resty.Client
 	apiKey string // kept only to scrub it from error messages
-
-	mu        sync.Mutex
-	remaining int
-	seen      bool
 }
 
 // New returns a Client for cfg, or an error naming the setting that is missing or wrong.
@@ -107,14 +101,6 @@ func (quietLogger) Errorf(string, ...any) {}
 func (quietLogger) Warnf(string, ...any)  {}
 func (quietLogger) Debugf(string, ...any) {}
 
-// RateLimitRemaining returns the last X-RateLimit-Remaining the API sent, and false
-// until a response has carried one.
-func (c *Client) RateLimitRemaining() (int, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.remaining, c.seen
-}
-
 // request describes one API call for do.
 type request struct {
 	method string
@@ -151,25 +137,10 @@ func (c *Client) do(ctx context.Context, req request) ([]byte, error) {
 		}
 		return nil, fmt.Errorf("awardforce: %s %s: %w", req.method, req.path, err)
 	}
-	c.noteRateLimit(resp.Header())
 	if !resp.IsSuccess() {
 		return nil, c.newError(resp.StatusCode(), resp.Header(), resp.Body())
 	}
 	return resp.Body(), nil
-}
-
-func (c *Client) noteRateLimit(h http.Header) {
-	v := strings.TrimSpace(h.Get("X-RateLimit-Remaining"))
-	if v == "" {
-		return
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil {
-		return
-	}
-	c.mu.Lock()
-	c.remaining, c.seen = n, true
-	c.mu.Unlock()
 }
 
 // decode unmarshals a 2xx body, naming the route on failure. The error

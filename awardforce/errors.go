@@ -64,12 +64,6 @@ func (e *Error) Temporary() bool {
 // not for hours.
 var ErrUndecodable = errors.New("the response does not decode")
 
-// IsNotFound reports whether err is (or wraps) an *Error with status 404.
-func IsNotFound(err error) bool {
-	var e *Error
-	return errors.As(err, &e) && e.StatusCode == http.StatusNotFound
-}
-
 // maxMessage caps a message taken from a body that is not the API's JSON (a proxy's
 // HTML page, say), so errors stay one readable line.
 const maxMessage = 200

@@ -215,7 +215,7 @@ func TestQueryPaging(t *testing.T) {
 	for i := range values {
 		values[i] = fmt.Sprintf("user%04d@example.com", i)
 	}
-	_, err = c.Query(context.Background(), "SELECT Id FROM Contact WHERE Email IN "+salesforce.QuoteList(values))
+	_, err = c.Query(context.Background(), "SELECT Id FROM Contact WHERE Email IN ("+quoted(values)+")")
 	e := apiError(t, err)
 	assert.Equal(t, 414, e.HTTPStatus)
 	assert.True(t, salesforce.IsPermanentCode(e.ErrorCode), e.ErrorCode)
@@ -489,4 +489,13 @@ func TestRecordAndSObject(t *testing.T) {
 	require.NoError(t, err)
 	assert.JSONEq(t, `{"attributes":{"type":"Contact"},"Id":"003A","Email":null,"LastName":"x"}`, string(b))
 	assert.True(t, strings.HasPrefix(string(b), `{"attributes":`))
+}
+
+// quoted joins values as SOQL literals.
+func quoted(values []string) string {
+	q := make([]string, len(values))
+	for i, v := range values {
+		q[i] = salesforce.Quote(v)
+	}
+	return strings.Join(q, ", ")
 }

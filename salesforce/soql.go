@@ -58,20 +58,6 @@ func Quote(s string) string {
 	return b.String()
 }
 
-// QuoteList returns values as a parenthesised SOQL IN list of literals.
-func QuoteList(values []string) string {
-	var b strings.Builder
-	b.WriteByte('(')
-	for i, v := range values {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString(Quote(v))
-	}
-	b.WriteByte(')')
-	return b.String()
-}
-
 // ValidName reports whether s can be an sObject or field API name: ASCII
 // letters, digits and single underscores, starting with a letter, not ending
 // in an underscore, with an optional custom suffix (__c, __r, __x, __e,

@@ -87,7 +87,6 @@ func TestQuoteExact(t *testing.T) {
 	} {
 		assert.Equal(t, want, salesforce.Quote(in), "Quote(%q)", in)
 	}
-	assert.Equal(t, `('a', 'b\'c')`, salesforce.QuoteList([]string{"a", "b'c"}))
 }
 
 // Invalid UTF-8 cannot be written in SOQL; Quote maps each bad byte to

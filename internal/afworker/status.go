@@ -115,13 +115,6 @@ func (s *Status) Failed(err error) {
 	clear(s.waits)
 }
 
-// Ready reports whether the check has passed (the worker polls only then).
-func (s *Status) Ready() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.state == checkPassed
-}
-
 // Checks describes the check in one line: "passed", "running", "failed:
 // …", or what it waits for ("waiting for Award Force: HTTP 503: Maintenance
 // in progress (attempt 3, next in 4s)"; both APIs, "; "-separated, when both

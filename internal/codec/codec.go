@@ -109,8 +109,6 @@ func validKeyID(id string) error {
 	return nil
 }
 
-// ActiveKeyID is the id of the key Encode uses.
-func (c *Codec) ActiveKeyID() string { return c.activeID }
 
 // String names the codec's keys by id, never by value, so it is safe to log.
 func (c *Codec) String() string {

@@ -36,7 +36,7 @@ func TestFromEnvDefaultKeyID(t *testing.T) {
 	c, err := FromEnv(env(map[string]string{EnvKey: b64Key(t, 32)}))
 	require.NoError(t, err)
 	require.NotNil(t, c)
-	assert.Equal(t, DefaultKeyID, c.ActiveKeyID())
+	assert.Equal(t, DefaultKeyID, c.activeID)
 }
 
 func TestFromEnvRotation(t *testing.T) {
@@ -49,7 +49,7 @@ func TestFromEnvRotation(t *testing.T) {
 		EnvOldKeys: "2024-01:" + b64Key(t, 32) + ", 2025-06:" + oldKey + ",",
 	}))
 	require.NoError(t, err)
-	assert.Equal(t, "2026-01", after.ActiveKeyID())
+	assert.Equal(t, "2026-01", after.activeID)
 
 	enc, err := before.DataConverter().ToPayload(ada)
 	require.NoError(t, err)
