@@ -523,7 +523,6 @@ func TestErrorBodiesThatAreNotTheAPIs(t *testing.T) {
 	}
 }
 
-
 func TestContextAndTimeout(t *testing.T) {
 	e := newEnv(t, afsim.Options{Latency: 2 * time.Second}, awardforce.Config{})
 	e.sim.AddUser(afsim.User{Email: "private.person@example.com"})

@@ -109,7 +109,6 @@ func validKeyID(id string) error {
 	return nil
 }
 
-
 // String names the codec's keys by id, never by value, so it is safe to log.
 func (c *Codec) String() string {
 	return fmt.Sprintf("codec.Codec{active: %q, old: %q}", c.activeID, c.oldIDs)
