@@ -332,7 +332,7 @@ func stepSummaries(t *testing.T, stack *devstack.Stack, id string) []string {
 // handler, over HTTP.
 func scrapeMetrics(t *testing.T, stack *devstack.Stack) string {
 	t.Helper()
-	h, err := afworker.HTTPHandler(stack.Client, stack.Config, stack.Spec, stack.Metrics.HTTP, nil)
+	h, err := afworker.HTTPHandler(stack.Client, stack.Config, stack.Spec, stack.Metrics, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

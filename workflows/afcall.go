@@ -50,10 +50,15 @@ func (g *afGate) call(ctx workflow.Context, activity any, args ...any) workflow.
 		once.RetryPolicy = &temporal.RetryPolicy{MaximumAttempts: 1}
 		backoff := time.Second
 		for {
+			asked := workflow.Now(ctx)
 			if err := g.permit(ctx).Get(ctx, nil); err != nil {
 				set.Set(nil, err)
 				return
 			}
+			// How long the call waited for the budget: the pace of Award
+			// Force's limit, seen by ops (no command: replays record nothing).
+			workflow.GetMetricsHandler(ctx).WithTags(map[string]string{"class": g.class}).
+				Timer(MetricAwardForcePermitWait).Record(workflow.Now(ctx).Sub(asked))
 			try := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, once), activity, args...)
 			err := try.Get(ctx, nil)
 			wait, retry := retryAfter(err, backoff)

@@ -187,6 +187,12 @@ func ChunkWorkflowID(backfillID string, seq int) string {
 // replay never counts a sync twice.
 const MetricUserSyncs = "afsync_user_syncs"
 
+// MetricAwardForcePermitWait times how long each Award Force request waited
+// for its permit from the budget, tagged with its class (in Prometheus:
+// afsync_awardforce_permit_wait_seconds): long waits mean the fleet's
+// requests outrun Award Force's limit.
+const MetricAwardForcePermitWait = "afsync_awardforce_permit_wait"
+
 // ProgressQuery is the name of the backfill's query that returns a Progress.
 const ProgressQuery = "progress"
 

@@ -163,7 +163,7 @@ func (n *Node) serveHTTP(opts BootOptions, logger *slog.Logger) error {
 	if l == nil && opts.Config.HTTPAddr == "" {
 		return nil
 	}
-	h, err := httpHandler(n.Client, opts.Config, opts.Spec, n.Metrics.HTTP, logger, n.Status)
+	h, err := httpHandler(n.Client, opts.Config, opts.Spec, n.Metrics, logger, n.Status)
 	if err != nil {
 		if l != nil {
 			_ = l.Close()

@@ -15,6 +15,7 @@ import (
 
 	"github.com/afsync/afsync/internal/codec"
 	"github.com/afsync/afsync/internal/config"
+	"github.com/afsync/afsync/internal/metrics"
 	"github.com/afsync/afsync/internal/webhook"
 	"github.com/afsync/afsync/pairing"
 	"github.com/afsync/afsync/workflows"
@@ -42,8 +43,8 @@ func (s *SyncStarter) StartUserSync(ctx context.Context, ev webhook.Event) (bool
 // /metrics when metrics is not nil; POST /webhooks/awardforce when a signing
 // key is configured; the codec server under /codec/ when payload encryption
 // is on. Boot serves it with the start-up check's Status (see Health).
-func HTTPHandler(c client.Client, cfg config.Config, spec *pairing.Spec, metrics http.Handler, logger *slog.Logger) (http.Handler, error) {
-	return httpHandler(c, cfg, spec, metrics, logger, nil)
+func HTTPHandler(c client.Client, cfg config.Config, spec *pairing.Spec, m *metrics.Metrics, logger *slog.Logger) (http.Handler, error) {
+	return httpHandler(c, cfg, spec, m, logger, nil)
 }
 
 // Health is the JSON body of GET /healthz, e.g.
@@ -71,7 +72,7 @@ const (
 
 // httpHandler is HTTPHandler whose /healthz also tells where the start-up
 // check stands (status may be nil).
-func httpHandler(c client.Client, cfg config.Config, spec *pairing.Spec, metrics http.Handler, logger *slog.Logger, status *Status) (http.Handler, error) {
+func httpHandler(c client.Client, cfg config.Config, spec *pairing.Spec, m *metrics.Metrics, logger *slog.Logger, status *Status) (http.Handler, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -104,8 +105,8 @@ func httpHandler(c client.Client, cfg config.Config, spec *pairing.Spec, metrics
 		enc.SetEscapeHTML(false)
 		_ = enc.Encode(h)
 	})
-	if metrics != nil {
-		mux.Handle("GET /metrics", metrics)
+	if m != nil {
+		mux.Handle("GET /metrics", m.HTTP)
 	}
 	if cfg.WebhookSigningKey != "" {
 		h, err := webhook.NewHandler(webhook.Options{
@@ -115,6 +116,9 @@ func httpHandler(c client.Client, cfg config.Config, spec *pairing.Spec, metrics
 		})
 		if err != nil {
 			return nil, err
+		}
+		if m != nil {
+			h = m.Webhook(h) // its answers by status code: 401s are bad signatures
 		}
 		mux.Handle("/webhooks/awardforce", h)
 	}

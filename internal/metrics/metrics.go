@@ -7,13 +7,15 @@
 // The Prometheus names follow OpenTelemetry's translation: counters end in
 // _total, timers are histograms in seconds (…_seconds_bucket). For example
 // temporal_workflow_completed_total, temporal_activity_execution_failed_total,
-// afsync_user_syncs_total{outcome="created"} and afsync_salesforce_api_used.
+// afsync_user_syncs_total{outcome="created"}, afsync_salesforce_api_used and
+// afsync_webhook_requests_total{code="401"}.
 package metrics
 
 import (
 	"context"
 	"log/slog"
 	"net/http"
+	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -72,6 +74,68 @@ func (m *Metrics) ObserveGauge(name, help string, fn func() (v int64, ok bool)) 
 			return nil
 		}))
 	return err
+}
+
+// WebhookRequests counts the Award Force webhook's answers by HTTP status,
+// tagged code (Prometheus: afsync_webhook_requests_total{code="401"}): 202
+// started a sync, 200 was a duplicate or an event that starts none, 401 was
+// refused for a bad signature (a wrong AWARDFORCE_WEBHOOK_SIGNING_KEY, or
+// someone else posting), 400 and 413 a malformed delivery, 503 Temporal not
+// taking the sync. Webhook records it.
+const WebhookRequests = "afsync_webhook_requests"
+
+// webhookCodes are the answers the webhook handler gives; Webhook counts them
+// from zero, so that a first refusal is an increase Prometheus can see.
+var webhookCodes = []int{
+	http.StatusOK, http.StatusAccepted, http.StatusBadRequest, http.StatusUnauthorized,
+	http.StatusMethodNotAllowed, http.StatusRequestEntityTooLarge, http.StatusServiceUnavailable,
+}
+
+// Webhook returns next (the Award Force webhook handler) counting each of
+// its answers in WebhookRequests.
+func (m *Metrics) Webhook(next http.Handler) http.Handler {
+	for _, code := range webhookCodes {
+		m.webhookCounter(code).Inc(0)
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sw := &statusWriter{ResponseWriter: w}
+		next.ServeHTTP(sw, r)
+		m.webhookCounter(sw.status()).Inc(1)
+	})
+}
+
+func (m *Metrics) webhookCounter(code int) client.MetricsCounter {
+	return m.Handler.WithTags(map[string]string{"code": strconv.Itoa(code)}).Counter(WebhookRequests)
+}
+
+// statusWriter remembers the status a handler answered.
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.code == 0 {
+		w.code = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.code == 0 {
+		w.code = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func (w *statusWriter) status() int {
+	if w.code == 0 {
+		return http.StatusOK // nothing written: net/http answers 200
+	}
+	return w.code
 }
 
 // Close flushes and stops the pipeline.

@@ -3,6 +3,7 @@ package metrics
 import (
 	"context"
 	"io"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -52,5 +53,48 @@ func TestTemporalMetricsReachPrometheus(t *testing.T) {
 	used = 4242
 	if body := scrape(t, m); !strings.Contains(body, "afsync_salesforce_api_used 4242") {
 		t.Errorf("the gauge must be read at scrape time:\n%s", body)
+	}
+}
+
+func TestWebhookAnswersAreCountedByStatus(t *testing.T) {
+	m, err := New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close(context.Background())
+	h := m.Webhook(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Query().Get("answer") {
+		case "refused":
+			http.Error(w, "invalid signature", http.StatusUnauthorized)
+		case "accepted":
+			w.WriteHeader(http.StatusAccepted)
+		default:
+			_, _ = w.Write([]byte(`{"status":"ignored"}`)) // an implicit 200
+		}
+	}))
+
+	// Before any delivery every answer is there at zero: a first refusal
+	// is then an increase Prometheus sees.
+	body := scrape(t, m)
+	for _, want := range []string{`afsync_webhook_requests_total{code="401"} 0`, `afsync_webhook_requests_total{code="202"} 0`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("missing %q in:\n%s", want, body)
+		}
+	}
+
+	for _, answer := range []string{"refused", "refused", "accepted", "ignored"} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("POST", "/webhooks/awardforce?answer="+answer, nil))
+	}
+	body = scrape(t, m)
+	for _, want := range []string{
+		`afsync_webhook_requests_total{code="401"} 2`,
+		`afsync_webhook_requests_total{code="202"} 1`,
+		`afsync_webhook_requests_total{code="200"} 1`,
+		`afsync_webhook_requests_total{code="503"} 0`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("missing %q in:\n%s", want, body)
+		}
 	}
 }
