@@ -34,12 +34,16 @@ func TestSalesforceActivitiesRefuseASpecNotTheWorkers(t *testing.T) {
 		},
 		"CreateRecords": func(s pairing.Spec) error { _, err := a.CreateRecords(ctx, CreateRecordsInput{Spec: s}); return err },
 		"CreateRecord":  func(s pairing.Spec) error { _, err := a.CreateRecord(ctx, CreateRecordInput{Spec: s}); return err },
+		"Accounts": func(s pairing.Spec) error {
+			_, err := a.Accounts(ctx, AccountsInput{Spec: s, Organisations: []string{"Acme"}, Create: true})
+			return err
+		},
 	}
 	for name, call := range calls {
 		err := call(other)
 		var appErr *temporal.ApplicationError
 		if !errors.As(err, &appErr) || appErr.Type() != ErrTypeInvalidSpec || !appErr.NonRetryable() ||
-			!strings.Contains(appErr.Message(), "not the worker's") || !strings.Contains(appErr.Message(), "AFSYNC_CONFIG") {
+			!strings.Contains(appErr.Message(), "not the worker's") || !strings.Contains(appErr.Message(), "--config") {
 			t.Errorf("%s with another spec: %v", name, err)
 		}
 	}

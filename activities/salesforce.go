@@ -322,8 +322,8 @@ func (a *Salesforce) UpdateRecord(ctx context.Context, in UpdateRecordInput) err
 	return fail(ctx, a.Client.Update(ctx, in.Object, in.ID, fieldsOf(in.Values)))
 }
 
-// checkSpec validates the spec against the object's describe, fetched once
-// per object and worker.
+// checkSpec validates the spec against the describes of its object and of
+// the objects it relates to (Account), each fetched once per worker.
 func (a *Salesforce) checkSpec(ctx context.Context, spec *pairing.Spec) error {
 	if err := a.owns(spec); err != nil {
 		return err
@@ -332,7 +332,15 @@ func (a *Salesforce) checkSpec(ctx context.Context, spec *pairing.Spec) error {
 	if err != nil {
 		return err
 	}
-	if err := spec.CheckCRM(obj); err != nil {
+	var related []pairing.CRMObject
+	for _, name := range spec.RelatedObjects() {
+		o, err := a.describe(ctx, name)
+		if err != nil {
+			return err
+		}
+		related = append(related, o)
+	}
+	if err := spec.CheckCRM(obj, related...); err != nil {
 		return temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeInvalidSpec, err)
 	}
 	return nil
@@ -425,7 +433,7 @@ func (a *Salesforce) owns(spec *pairing.Spec) error {
 	if got, want := spec.Fingerprint(), a.Spec.Fingerprint(); got != want {
 		return temporal.NewNonRetryableApplicationError(fmt.Sprintf(
 			"this workflow carries pairing spec %s (%s), not the worker's %s (%s): the worker reads and writes Salesforce with its own spec only; "+
-				"start syncs and backfills with the worker's spec (the same AFSYNC_CONFIG or --config), or deploy the new spec to the workers first",
+				"start syncs and backfills with the worker's spec file (the starter's --config), or deploy the new spec to the workers first",
 			got, spec.Object, want, a.Spec.Object), ErrTypeInvalidSpec, nil)
 	}
 	return nil

@@ -232,7 +232,7 @@ func TestComposeWiresThePayloadCodec(t *testing.T) {
 
 	// The proxy's template: mounted where the nginx image renders
 	// templates, listening on the published port, forwarding /codec/ to the
-	// worker's HTTP port with the token.
+	// worker's codec port with the token.
 	var template string
 	for _, v := range proxy.Volumes {
 		if v.Target == "/etc/nginx/templates" {
@@ -246,7 +246,11 @@ func TestComposeWiresThePayloadCodec(t *testing.T) {
 	if template == "" {
 		t.Fatal("codec-proxy mounts no template on /etc/nginx/templates")
 	}
-	_, workerPort, _ := strings.Cut(envValue(t, w, "AFSYNC_HTTP_ADDR"), ":")
+	// The codec server has its own port, apart from the webhook's.
+	_, workerPort, _ := strings.Cut(envValue(t, w, "AFSYNC_CODEC_ADDR"), ":")
+	if _, httpPort, _ := strings.Cut(envValue(t, w, "AFSYNC_HTTP_ADDR"), ":"); workerPort == "" || workerPort == httpPort {
+		t.Errorf("worker AFSYNC_CODEC_ADDR port %q: want one apart from AFSYNC_HTTP_ADDR's %q", workerPort, httpPort)
+	}
 	var target string
 	for _, port := range proxy.Ports {
 		if port.Published == endpoint.Port() {

@@ -132,18 +132,21 @@ func (o CRMObject) fieldNames() []string {
 // fields written are createable (create_if_missing) and updateable
 // (update_if_exists, update_on_profile_change), external_id is an external-id
 // field, every required CRM field is written on create, and every profile
-// field slug exists. It returns a *ValidationError listing every problem.
-func (s *Spec) Check(crm CRMObject, afProfileFields []string) error {
-	return s.check(crm, afProfileFields, true)
+// field slug exists. related are the describes of RelatedObjects (Account,
+// for account: its match field exists and is Name or an external id, and,
+// with create, nothing else is required on create). It returns a
+// *ValidationError listing every problem.
+func (s *Spec) Check(crm CRMObject, afProfileFields []string, related ...CRMObject) error {
+	return s.check(crm, afProfileFields, true, related)
 }
 
 // CheckCRM is Check without the Award Force half: for callers that hold the
-// CRM describe but not the account's profile fields.
-func (s *Spec) CheckCRM(crm CRMObject) error {
-	return s.check(crm, nil, false)
+// CRM describes but not the account's profile fields.
+func (s *Spec) CheckCRM(crm CRMObject, related ...CRMObject) error {
+	return s.check(crm, nil, false, related)
 }
 
-func (s *Spec) check(crm CRMObject, afProfileFields []string, checkAF bool) error {
+func (s *Spec) check(crm CRMObject, afProfileFields []string, checkAF bool, related []CRMObject) error {
 	var ps problems
 	if crm.Name != "" && !strings.EqualFold(crm.Name, s.Object) {
 		ps.add("object", fmt.Sprintf("the describe is of %s but the spec's object is %s", crm.Name, s.Object),
@@ -170,6 +173,9 @@ func (s *Spec) check(crm CRMObject, afProfileFields []string, checkAF bool) erro
 			u.value = f.Value
 		}
 		uses = append(uses, u)
+	}
+	if s.Account != nil {
+		s.checkAccount(&ps, crm, related)
 	}
 
 	names := crm.fieldNames()
@@ -271,7 +277,69 @@ func (s *Spec) check(crm CRMObject, afProfileFields []string, checkAF bool) erro
 		checkSlug(fmt.Sprintf("fields[%d].awardforce", i), f.AwardForce)
 	}
 	checkSlug("record_id_field", s.RecordIDField)
+	if s.Account != nil {
+		checkSlug("account.awardforce", s.Account.AwardForce)
+	}
 	return ps.err()
+}
+
+// checkAccount checks account against the object's describe (AccountId
+// is there, createable and updateable as the options need) and the Account
+// describe among related: the match field exists and is Name or an
+// external id, and, with create, afsync can make an Account (Name, and the
+// match field, createable; nothing else required).
+func (s *Spec) checkAccount(ps *problems, crm CRMObject, related []CRMObject) {
+	a := *s.Account
+	if f, ok := crm.Field(AccountField); !ok {
+		ps.add("account", fmt.Sprintf("%s has no field %s", s.Object, AccountField), "remove account: only Contacts belong to Accounts")
+	} else {
+		if s.Options.CreateIfMissing && !f.Createable {
+			ps.add("account", fmt.Sprintf("%s.%s is not createable, but creates write it (options.create_if_missing)", s.Object, AccountField),
+				"grant create access to the field, or remove account")
+		}
+		if (s.Options.UpdateIfExists || s.Options.UpdateOnProfileChange) && !f.Updateable {
+			ps.addAlways("account", fmt.Sprintf("%s.%s is not updateable, but updates write it (options.update_if_exists / update_on_profile_change)", s.Object, AccountField),
+				"grant edit access to the field, or remove account")
+		}
+	}
+	i := slices.IndexFunc(related, func(o CRMObject) bool { return strings.EqualFold(o.Name, "Account") })
+	if i < 0 {
+		ps.add("account", "the spec's account needs the Account describe, and it was not read",
+			"describe Account along with "+s.Object+" (the worker does)")
+		return
+	}
+	acct := related[i]
+	match := a.EffectiveMatch()
+	f, ok := acct.Field(match)
+	if !ok {
+		fix := "use Name, or an external-id field from the Account describe (Setup → Object Manager → Account → Fields)"
+		if near := nearest(match, acct.fieldNames()); near != "" {
+			fix = fmt.Sprintf("did you mean %s?", near)
+		}
+		ps.add("account.match", fmt.Sprintf("Account has no field %s", match), fix)
+		return
+	}
+	if !strings.EqualFold(match, DefaultAccountMatch) && !f.ExternalID {
+		ps.add("account.match", fmt.Sprintf("Account.%s is not an external-id field", match),
+			"tick External ID (and Unique, case-insensitive) on the field in Salesforce Setup, or match: Name")
+	}
+	if !a.Create {
+		return
+	}
+	for _, name := range []string{DefaultAccountMatch, match} {
+		if f, ok := acct.Field(name); ok && !f.Createable {
+			ps.add("account.create", fmt.Sprintf("Account.%s is not createable, but account.create writes it", name),
+				"grant create access to the field, or set account.create: false")
+		}
+	}
+	for _, name := range acct.fieldNames() {
+		f, _ := acct.Field(name)
+		required := !f.Nillable && f.Createable && !f.DefaultedOnCreate && !strings.EqualFold(f.Type, "boolean")
+		if required && !strings.EqualFold(name, DefaultAccountMatch) && !strings.EqualFold(name, match) {
+			ps.addAlways("account.create", fmt.Sprintf("Account requires %s on create, and afsync sets only %s", name, strings.Join(slices.Compact([]string{DefaultAccountMatch, match}), " and ")),
+				fmt.Sprintf("give %s a default value in Salesforce, or set account.create: false", name))
+		}
+	}
 }
 
 // nearest returns the candidate closest to name when it is close enough to be

@@ -2,6 +2,7 @@ package pairing
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -88,7 +89,8 @@ type Decision struct {
 	// Reason explains the action in words (always set; meant for skip,
 	// ambiguous and no_change). It never contains field values.
 	Reason string `json:"reason"`
-	// RecordID is the matched record for update and no_change.
+	// RecordID is the matched record for update and no_change (and for
+	// ambiguous, when one record matches but its Accounts are ambiguous).
 	RecordID string `json:"record_id,omitempty"`
 	// CandidateIDs are the matching records when ambiguous.
 	CandidateIDs []string `json:"candidate_ids,omitempty"`
@@ -198,6 +200,25 @@ type Context struct {
 	// name: with RulesFieldFormats, a longer value is cut (truncate) or
 	// flagged.
 	Lengths map[string]int `json:"lengths,omitempty"`
+	// Account is what the workflow found for the user's organisation (the
+	// spec's account): Decide links the Contact to it. Nil, or one with
+	// no IDs and not New, leaves AccountId as it is; a spec without
+	// account ignores it.
+	Account *Account `json:"account,omitempty"`
+}
+
+// Account is what a workflow found in the CRM for a user's organisation
+// (the value of the spec's account.awardforce): the Accounts whose
+// account.match field holds it.
+type Account struct {
+	// Organisation is the user's value, trimmed.
+	Organisation string `json:"organisation"`
+	// IDs are the matching Accounts: none, one, or several (then the user
+	// is ambiguous, unless their Contact belongs to one of them already).
+	IDs []string `json:"ids,omitempty"`
+	// New says that none matched and one was created for the organisation
+	// (its id is IDs[0]) or, in a dry run, would be (IDs is empty).
+	New bool `json:"new,omitempty"`
 }
 
 // Rules is a version of the value rules Decide applies.
@@ -257,6 +278,9 @@ func (s *Spec) decide(c Context, p Profile, matches []CRMRecord, watched bool) D
 		if !o.CreateIfMissing {
 			return skip(fmt.Sprintf("no %s matches the user's %s and create_if_missing (option 2) is off", s.Object, idField))
 		}
+		if a := s.account(&c); a != nil && len(a.IDs) > 1 {
+			return s.ambiguousAccount(a, "")
+		}
 		return Decision{
 			Action: ActionCreate,
 			Reason: fmt.Sprintf("no %s matches the user's %s", s.Object, idField),
@@ -288,9 +312,15 @@ func (s *Spec) decide(c Context, p Profile, matches []CRMRecord, watched bool) D
 	if !update && !pull {
 		return skip(fmt.Sprintf("a %s matches but update_if_exists (option 3) and get_details_from_crm (option 1) are off", s.Object))
 	}
+	if a := s.account(&c); update && a != nil && len(a.IDs) > 1 && !slices.ContainsFunc(a.IDs, func(id string) bool { return sameID(id, rec.value(AccountField)) }) {
+		return s.ambiguousAccount(a, rec.ID)
+	}
 	d := Decision{RecordID: rec.ID}
 	if update {
 		d.CRM = s.crmDiffs(&c, p, rec, win)
+		if ch := s.accountChange(&c, rec.value(AccountField)); ch != nil {
+			d.CRM = append(d.CRM, *ch)
+		}
 	}
 	if pull {
 		d.AwardForce, d.SkippedFields = s.pulls(&c, p, rec, win)
@@ -320,7 +350,7 @@ func skip(reason string) Decision {
 }
 
 // createValues lists what a create sets: the identifier, then the pairs and
-// statics in spec order, then the external id.
+// statics in spec order, then the Account, then the external id.
 func (s *Spec) createValues(c *Context, p Profile) []Change {
 	id := s.UniqueIdentifier
 	out := []Change{{Field: id.CRM, Source: id.AwardForce, After: strings.TrimSpace(p.Values[id.AwardForce])}}
@@ -338,6 +368,9 @@ func (s *Spec) createValues(c *Context, p Profile) []Change {
 			after, note := c.fit(f, v)
 			out = append(out, Change{Field: f.CRM, Source: source, After: after, Note: note})
 		}
+	}
+	if ch := s.accountChange(c, ""); ch != nil {
+		out = append(out, *ch)
 	}
 	if s.ExternalID.CRM != "" && p.Slug != "" {
 		out = append(out, Change{Field: s.ExternalID.CRM, Source: SourceSlug, After: p.Slug})
@@ -566,6 +599,69 @@ func shouldWrite(source, target string, policy Overwrite, fold bool) bool {
 func (s *Spec) foldCase(f FieldPair) bool {
 	return f.AwardForce == AFEmail ||
 		f.AwardForce != "" && f.AwardForce == s.UniqueIdentifier.AwardForce
+}
+
+// account is the Account c hands over for the user, when the spec links
+// Contacts to Accounts and the user has an organisation; nil otherwise.
+func (s *Spec) account(c *Context) *Account {
+	if s.Account == nil || s.Object != "Contact" || c.Account == nil || strings.TrimSpace(c.Account.Organisation) == "" {
+		return nil
+	}
+	return c.Account
+}
+
+// accountChange is the write of AccountId, which holds have, that links
+// the Contact to its one Account: nil when there is none (no organisation,
+// no match and no create, several matches) or it is the one linked.
+func (s *Spec) accountChange(c *Context, have string) *Change {
+	a := s.account(c)
+	if a == nil || len(a.IDs) > 1 || len(a.IDs) == 0 && !a.New {
+		return nil
+	}
+	org := strings.TrimSpace(a.Organisation)
+	ch := Change{Field: AccountField, Source: s.Account.AwardForce, Before: have}
+	switch {
+	case len(a.IDs) == 0: // a dry run: the Account does not exist yet
+		ch.After = "(new Account: " + org + ")"
+		ch.Note = fmt.Sprintf("Account %q, to be created (account.create)", org)
+	case a.New:
+		ch.After = a.IDs[0]
+		ch.Note = fmt.Sprintf("Account %q, created (account.create)", org)
+	default:
+		ch.After = a.IDs[0]
+		ch.Note = fmt.Sprintf("Account %q (by %s)", org, s.Account.EffectiveMatch())
+	}
+	if sameID(ch.After, have) {
+		return nil
+	}
+	return &ch
+}
+
+// ambiguousAccount is the decision for a user whose organisation matches
+// several Accounts: nothing is guessed, nothing written.
+func (s *Spec) ambiguousAccount(a *Account, recordID string) Decision {
+	return Decision{
+		Action:       ActionAmbiguous,
+		RecordID:     recordID,
+		CandidateIDs: slices.Clone(a.IDs),
+		Reason: fmt.Sprintf("%d Accounts match the user's %s (by %s): merge them in Salesforce, or link the %s to one of them there",
+			len(a.IDs), s.Account.AwardForce, s.Account.EffectiveMatch(), s.Object),
+	}
+}
+
+// sameID reports whether two Salesforce ids name the same record: equal, or
+// one the 15-character form of the other.
+func sameID(a, b string) bool {
+	a, b = strings.TrimSpace(a), strings.TrimSpace(b)
+	switch {
+	case a == b:
+		return true
+	case len(a) == 18 && len(b) == 15:
+		return a[:15] == b
+	case len(a) == 15 && len(b) == 18:
+		return b[:15] == a
+	}
+	return false
 }
 
 // RecordIDChange is the pull that stores the CRM record id in the spec's

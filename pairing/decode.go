@@ -9,7 +9,7 @@ import (
 
 // The keys each level of the spec accepts, in the order the docs show them.
 var (
-	rootKeys       = []string{"options", "object", "unique_identifier", "external_id", "record_id_field", "fields", "crm_changes", "awardforce_deletions", "phone_region", "duplicate_rules"}
+	rootKeys       = []string{"options", "object", "unique_identifier", "external_id", "record_id_field", "fields", "crm_changes", "awardforce_deletions", "phone_region", "duplicate_rules", "account"}
 	optionKeys     = []string{"get_details_from_crm", "create_if_missing", "update_if_exists", "update_on_profile_change"}
 	identifierKeys = []string{"awardforce", "crm"}
 	externalIDKeys = []string{"crm"}
@@ -17,6 +17,7 @@ var (
 	crmChangesKeys = []string{"watch", "every", "on_delete"}
 	afDeleteKeys   = []string{"stamp"}
 	stampKeys      = []string{"crm", "value"}
+	accountKeys    = []string{"awardforce", "match", "create"}
 )
 
 // decodeYAML walks the YAML node tree itself rather than using yaml.v3's
@@ -108,6 +109,14 @@ func decodeYAML(data []byte, ps *problems) *Spec {
 	}
 	s.PhoneRegion = d.text(keys["phone_region"], "phone_region")
 	s.DuplicateRules = DuplicatePolicy(d.text(keys["duplicate_rules"], "duplicate_rules"))
+	if n := keys["account"]; n != nil {
+		m := d.mapping(n, "account", accountKeys)
+		s.Account = &AccountLink{
+			AwardForce: d.text(m["awardforce"], "account.awardforce"),
+			Match:      d.text(m["match"], "account.match"),
+		}
+		d.boolean(m["create"], "account.create", &s.Account.Create)
+	}
 	return s
 }
 

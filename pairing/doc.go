@@ -26,6 +26,7 @@
 //	crm_changes: {every: 1m, on_delete: recreate}   # the CRM watch (README: Changes made in Salesforce)
 //	awardforce_deletions: {stamp: {crm: Description, value: Deleted in Award Force}}
 //	duplicate_rules: allow_save       # save past the org's Alert duplicate rules (default: respect)
+//	account: {awardforce: Employer, match: Name, create: true}   # Contacts only: link each to its Account
 //
 // Options left out keep Default's values (1 off; 2, 3 and 4 on). Award Force
 // fields are the built-ins email, first_name, last_name and mobile, or profile
@@ -40,6 +41,18 @@
 // duplicates it named. With allow_save every write carries
 // Sforce-Duplicate-Rule-Header: allowSave=true, so rules whose action is
 // Alert let the record be saved; rules whose action is Block still refuse.
+//
+// account links each Contact to the Account its user's organisation names:
+// awardforce is the Award Force field holding the organisation, match the
+// Account field holding the same value (Name, the default, compared
+// case-insensitively as SOQL does, or an external-id field of Account), and
+// create makes the Account (Name, and the match field, set to the
+// organisation) when none matches; without it the Contact is left without
+// one. The workflow finds the Accounts (Context.Account) and Decide writes
+// AccountId as a to_crm pair with overwrite always would. Check needs the
+// Account describe too (RelatedObjects): the match field must exist and be
+// Name or an external id (Unique and case-insensitive is best), and with
+// create nothing else may be required on an Account.
 //
 // Parse rejects unknown keys and every statically wrong setting at once, each
 // problem naming its key path, line and fix (see ValidationError). Spec.Check
@@ -94,6 +107,16 @@
 //   - A crm_change trigger (DecideIn, the CRM watch) pulls what the CRM owns
 //     and settles both pairs by who changed since the last sync (prefer on a
 //     conflict, listed in Decision.Conflicts).
+//   - account (a spec with it, Context.Account set): a create sets AccountId
+//     to the one Account found or made (after the pairs, before the external
+//     id), an update writes it when it differs (an id and its 15-character
+//     form are the same), the Change's Note naming the organisation. No
+//     organisation, or no Account found and none made, leaves AccountId as
+//     it is. Several Accounts make the user ambiguous, with their ids as the
+//     candidates and nothing written, when a create or an update would link
+//     one, unless the Contact belongs to one of them already (then the rest
+//     is written). A dry run's Account that account.create would make shows
+//     as After "(new Account: <organisation>)".
 //
 // Every type here is plain data with JSON tags so that it travels in Temporal
 // payloads. The package does no I/O besides reading a spec file.

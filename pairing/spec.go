@@ -45,6 +45,52 @@ type Spec struct {
 	// DuplicateRules says how afsync's writes meet the org's duplicate
 	// rules: DuplicatesRespect (empty means it) or DuplicatesAllowSave.
 	DuplicateRules DuplicatePolicy `yaml:"duplicate_rules,omitempty" json:"duplicate_rules,omitempty"`
+	// Account, when set (object Contact only), links each Contact to the
+	// Account its user's organisation names; nil leaves AccountId alone.
+	Account *AccountLink `yaml:"account,omitempty" json:"account,omitempty"`
+}
+
+// AccountLink is the spec's account key: the Award Force field that names
+// a user's organisation, the Account field that holds the same value, and
+// whether an Account is created when none does. The workflow finds the
+// Account (or several, or none) and hands it to Decide in Context.Account;
+// Decide writes the Contact's AccountId like a pair whose direction is
+// to_crm and overwrite always.
+type AccountLink struct {
+	// AwardForce is a built-in field name or a profile field slug, e.g.
+	// Employer.
+	AwardForce string `yaml:"awardforce" json:"awardforce"`
+	// Match is the Account field compared with the organisation: Name (the
+	// default; several Accounts may share one) or an external-id field of
+	// Account, e.g. AwardForce_Org__c.
+	Match string `yaml:"match,omitempty" json:"match,omitempty"`
+	// Create makes an Account (Name, and Match when it is not Name, set to
+	// the organisation) when none matches; without it the Contact stays
+	// without an Account.
+	Create bool `yaml:"create,omitempty" json:"create,omitempty"`
+}
+
+// DefaultAccountMatch is the Account field account.match defaults to.
+const DefaultAccountMatch = "Name"
+
+// AccountField is the Contact field that references its Account.
+const AccountField = "AccountId"
+
+// EffectiveMatch is Match with its default applied.
+func (a AccountLink) EffectiveMatch() string {
+	if a.Match == "" {
+		return DefaultAccountMatch
+	}
+	return a.Match
+}
+
+// RelatedObjects lists the CRM objects besides Object whose describes
+// Check needs: Account when the spec has account.
+func (s *Spec) RelatedObjects() []string {
+	if s.Account != nil {
+		return []string{"Account"}
+	}
+	return nil
 }
 
 // DuplicatePolicy says how afsync's creates and updates meet the org's
@@ -354,8 +400,12 @@ func (s *Spec) Validate() error {
 	return ps.err()
 }
 
-// applyDefaults fills each pair's Direction and Overwrite.
+// applyDefaults fills each pair's Direction and Overwrite, and account's
+// match.
 func (s *Spec) applyDefaults() {
+	if s.Account != nil && s.Account.Match == "" {
+		s.Account.Match = DefaultAccountMatch
+	}
 	for i := range s.Fields {
 		f := &s.Fields[i]
 		if f.Direction == "" {
@@ -367,9 +417,10 @@ func (s *Spec) applyDefaults() {
 	}
 }
 
-// CRMFields lists the CRM fields to SELECT for Decide: Id, the identifier, and
-// every pair's CRM field (static values included, since if_empty reads them),
-// without duplicates (compared case-insensitively), in spec order.
+// CRMFields lists the CRM fields to SELECT for Decide: Id, the identifier,
+// every pair's CRM field (static values included, since if_empty reads
+// them) and, with account, AccountId, without duplicates (compared
+// case-insensitively), in spec order.
 func (s *Spec) CRMFields() []string {
 	out := []string{"Id"}
 	add := func(name string) {
@@ -387,11 +438,14 @@ func (s *Spec) CRMFields() []string {
 	for _, f := range s.Fields {
 		add(f.CRM)
 	}
+	if s.Account != nil {
+		add(AccountField)
+	}
 	return out
 }
 
 // ProfileFieldSlugs lists the Award Force profile field slugs the spec uses
-// (identifier, pairs and record_id_field; built-ins excluded), without
+// (identifier, pairs, record_id_field and account; built-ins excluded), without
 // duplicates, in spec order. Empty means the user list's data is enough and no
 // per-user GET is needed.
 func (s *Spec) ProfileFieldSlugs() []string {
@@ -412,6 +466,9 @@ func (s *Spec) ProfileFieldSlugs() []string {
 		add(f.AwardForce)
 	}
 	add(s.RecordIDField)
+	if s.Account != nil {
+		add(s.Account.AwardForce)
+	}
 	return out
 }
 
@@ -422,6 +479,10 @@ func (s *Spec) Fingerprint() string {
 	c := *s
 	c.Fields = make([]FieldPair, len(s.Fields))
 	copy(c.Fields, s.Fields)
+	if s.Account != nil {
+		a := *s.Account
+		c.Account = &a
+	}
 	c.applyDefaults()
 	data, err := json.Marshal(c)
 	if err != nil { // plain strings and bools: cannot happen

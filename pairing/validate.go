@@ -68,6 +68,7 @@ func (s *Spec) validate(ps *problems) {
 	}
 	s.validateTargets(ps)
 	s.validateChanges(ps)
+	s.validateAccount(ps)
 	if r := s.PhoneRegion; r != "" && !validRegion(r) {
 		ps.add("phone_region", fmt.Sprintf("%q is not a region phone numbers belong to", r),
 			"write a two-letter ISO 3166 code in capitals, e.g. GB, US or AU")
@@ -192,6 +193,9 @@ func (s *Spec) validateTargets(ps *problems) {
 	}
 	claimCRM("unique_identifier.crm", s.UniqueIdentifier.CRM)
 	claimCRM("external_id.crm", s.ExternalID.CRM)
+	if s.Account != nil && s.Object == "Contact" {
+		claimCRM("account", AccountField)
+	}
 
 	afTargets := map[string]string{}
 	claimAF := func(key, name string) {
@@ -254,6 +258,29 @@ func (s *Spec) validateChanges(ps *problems) {
 			ps.add("awardforce_deletions.stamp", "a deleted user's record is found by its external id, and the spec has none",
 				"set external_id: {crm: AwardForce_Slug__c}, or remove the stamp")
 		}
+	}
+}
+
+// validateAccount checks the account key: a Contact's, naming the Award
+// Force field and, when given, a valid Account field.
+func (s *Spec) validateAccount(ps *problems) {
+	a := s.Account
+	if a == nil {
+		return
+	}
+	if s.Object != "" && s.Object != "Contact" {
+		ps.add("account", fmt.Sprintf("account links Contacts to their Accounts, and the object is %s", s.Object),
+			"remove account, or set object: Contact")
+	}
+	if a.AwardForce == "" {
+		ps.add("account.awardforce", "account names no Award Force field",
+			"set awardforce: to the Award Force field that names the user's organisation, e.g. awardforce: Employer")
+	}
+	checkAFName(ps, "account.awardforce", a.AwardForce)
+	checkCRMName(ps, "account.match", a.Match)
+	if strings.EqualFold(a.Match, "Id") {
+		ps.add("account.match", "account.match names the Account field holding the organisation, and Id holds no organisation",
+			"use Name (the default) or an external-id field of Account, e.g. AwardForce_Org__c")
 	}
 }
 

@@ -81,7 +81,7 @@ seeded with realistic users, and the worker pointed at them.`,
 	f.StringVar(&o.specPath, "config", "", "pairing spec file (overrides AFSYNC_CONFIG)")
 	f.Float64Var(&o.afRate, "awardforce-rate", config.DefaultAwardForceRate, "Award Force requests per minute for the whole fleet; 0 = no cap (overrides AWARDFORCE_RATE_LIMIT)")
 	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
-	f.StringVar(&o.httpAddr, "http-addr", "", "serve /healthz, /metrics, the Award Force webhook and the codec server here (overrides AFSYNC_HTTP_ADDR; --dev default 127.0.0.1:8234)")
+	f.StringVar(&o.httpAddr, "http-addr", "", "serve /healthz, /metrics and the Award Force webhook here (overrides AFSYNC_HTTP_ADDR; --dev default 127.0.0.1:8234); the codec server listens on AFSYNC_CODEC_ADDR (--dev default 127.0.0.1:8235)")
 	f.BoolVar(&o.dev, "dev", false, "start the embedded default: Temporal dev server + UI, sandbox APIs, worker")
 	f.StringVar(&o.devDir, "dev-dir", ".afsync", "with --dev: where the dev server keeps its SQLite history")
 	f.IntVar(&o.devPort, "dev-port", 7233, "with --dev: Temporal frontend port")
@@ -175,23 +175,28 @@ func runDev(ctx context.Context, o *options) error {
 		return err
 	}
 	defer serverLog.Close()
-	cfgEnv := os.Getenv
-	if o.specPath != "" {
-		cfgEnv = func(k string) string {
-			if k == config.EnvConfig {
-				return o.specPath
-			}
-			return os.Getenv(k)
-		}
-	}
 	httpAddr := o.httpAddr
 	if httpAddr == "" {
 		httpAddr = "127.0.0.1:8234"
 	}
 	var extra []string
+	codecAddr := os.Getenv(config.EnvCodecAddr)
 	if os.Getenv(config.EnvCodecKey) != "" {
-		// The UI decrypts payloads through the worker's codec server.
-		extra = append(extra, "--ui-codec-endpoint", "http://"+httpAddr+"/codec")
+		// The UI decrypts payloads through the worker's codec server, on
+		// its own address, apart from the webhook.
+		if codecAddr == "" {
+			codecAddr = "127.0.0.1:8235"
+		}
+		extra = append(extra, "--ui-codec-endpoint", "http://"+codecAddr+"/codec")
+	}
+	cfgEnv := func(k string) string {
+		switch {
+		case k == config.EnvConfig && o.specPath != "":
+			return o.specPath
+		case k == config.EnvCodecAddr:
+			return codecAddr
+		}
+		return os.Getenv(k)
 	}
 	fmt.Fprintf(o.out, "Starting the Temporal dev server (%s)…\n", devserver.PinnedVersion)
 	stack, err := devstack.Start(ctx, devstack.Options{

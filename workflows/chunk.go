@@ -91,7 +91,9 @@ func BackfillChunk(ctx workflow.Context, in ChunkInput) (*ChunkResult, error) {
 		if err := c.lookup(sfCtx); err != nil {
 			return nil, err
 		}
-		c.decide(ctx)
+		if err := c.decide(ctx); err != nil {
+			return nil, err
+		}
 	}
 	if !in.DryRun {
 		if !throughLanes {
@@ -309,11 +311,21 @@ func (c *chunk) lookup(ctx workflow.Context) error {
 	return nil
 }
 
-func (c *chunk) decide(ctx workflow.Context) {
+// decide decides for every user of the chunk (a dry run's, or a run from
+// before the lanes), with the Accounts of a spec with account, found
+// read-only.
+func (c *chunk) decide(ctx workflow.Context) error {
 	spec := &c.in.Spec
 	rules := pairing.Context{Trigger: pairing.TriggerBackfill}
 	if workflow.GetVersion(ctx, ChangeFieldFormats, workflow.DefaultVersion, 1) >= 1 {
 		rules.Rules, rules.Lengths = pairing.RulesFieldFormats, c.lengths
+	}
+	var accounts map[int]*pairing.Account
+	if spec.Account != nil && spec.Handles(pairing.TriggerBackfill) && workflow.GetVersion(ctx, ChangeAccounts, workflow.DefaultVersion, 1) >= 1 {
+		var err error
+		if accounts, err = c.findAccounts(ctx, rules); err != nil {
+			return err
+		}
 	}
 	for i, p := range c.profiles {
 		u := &c.res.Users[i]
@@ -321,10 +333,13 @@ func (c *chunk) decide(ctx workflow.Context) {
 			continue // failed earlier
 		}
 		key := activities.IdentifierKey(p.Values[spec.UniqueIdentifier.AwardForce])
-		u.Decision = spec.DecideWith(rules, p, c.matches[key])
+		rc := rules
+		rc.Account = accounts[i]
+		u.Decision = spec.DecideWith(rc, p, c.matches[key])
 		u.RecordID = u.Decision.RecordID
 		u.Outcome = outcomeOf(u.Decision)
 	}
+	return nil
 }
 
 // writeCRM sends every batch of creates and of updates at once and waits.

@@ -218,12 +218,12 @@ func (l *lane) status() (LaneStatus, error) {
 		Counts: l.st.Counts, LastError: l.st.LastError,
 	}
 	for k := range l.busy {
-		if !isIDKey(k) {
+		if isPersonKey(k) {
 			s.InFlight++
 		}
 	}
 	for k := range l.st.Doubt {
-		if !isIDKey(k) {
+		if isPersonKey(k) {
 			s.InDoubt++
 		}
 	}
@@ -315,6 +315,9 @@ type batch struct {
 	// keys are the identifier keys the batch holds, by person: the ones
 	// its people had when it was formed.
 	keys map[*LaneItem]string
+	// orgs are the organisation keys (see orgKey) the batch holds, by
+	// person; several of its people may share one.
+	orgs map[*LaneItem]string
 }
 
 // key is an item's identifier key ("" when the person has none).
@@ -322,8 +325,28 @@ func (b *batch) key(it *LaneItem) string {
 	return activities.IdentifierKey(it.Profile.Values[b.spec.UniqueIdentifier.AwardForce])
 }
 
+// orgKey is the key ("acct:" + match field + ":" + organisation) of the
+// Account a batch may create for person it: "" unless the spec creates
+// Accounts (account.create) and the person names an organisation. One
+// batch in flight at a time holds it, so that two batches never both
+// find an organisation without an Account and both create one.
+func (b *batch) orgKey(it *LaneItem) string {
+	a := b.spec.Account
+	if a == nil || !a.Create || it.Deleted {
+		return ""
+	}
+	org := activities.AccountKey(it.Profile.Values[a.AwardForce])
+	if org == "" {
+		return ""
+	}
+	return acctPrefix + strings.ToLower(a.EffectiveMatch()) + ":" + org
+}
+
+const acctPrefix = "acct:"
+
 func idKey(key string) string      { return "id:" + key }
 func isIDKey(k string) bool        { return len(k) > 3 && k[:3] == "id:" }
+func isPersonKey(k string) bool    { return !isIDKey(k) && !strings.HasPrefix(k, acctPrefix) }
 func (l *lane) held(k string) bool { return l.busy[k] || !l.st.Doubt[k].IsZero() }
 
 // nextBatch takes the people that may go now, oldest first, up to
@@ -353,13 +376,21 @@ func (l *lane) nextBatch(now time.Time) *batch {
 		if k != "" && !free(idKey(k)) {
 			continue
 		}
+		// An organisation is shared within a batch, never between two.
+		org := (&batch{spec: spec}).orgKey(it)
+		if org != "" && l.held(org) {
+			continue
+		}
 		// Only now may the person start a batch: one whose identifier is
 		// held must not leave an empty batch behind.
 		if b == nil {
-			b = &batch{spec: spec, keys: map[*LaneItem]string{}}
+			b = &batch{spec: spec, keys: map[*LaneItem]string{}, orgs: map[*LaneItem]string{}}
 		}
 		b.items = append(b.items, it)
 		b.keys[it] = k
+		if org != "" {
+			b.orgs[it] = org
+		}
 		claimed[it.Profile.Slug] = true
 		if k != "" {
 			claimed[idKey(k)] = true
@@ -400,6 +431,9 @@ func (l *lane) nextBatch(now time.Time) *batch {
 		if k := b.keys[it]; k != "" {
 			l.busy[idKey(k)] = true
 		}
+		if org := b.orgs[it]; org != "" {
+			l.busy[org] = true
+		}
 	}
 	l.st.Items = slices.DeleteFunc(l.st.Items, func(it *LaneItem) bool { return taken[it] })
 	return b
@@ -421,6 +455,9 @@ func (l *lane) nextWake(now time.Time) time.Time {
 			b := batch{spec: spec}
 			if k := b.key(it); k != "" {
 				earliest(l.st.Doubt[idKey(k)])
+			}
+			if org := b.orgKey(it); org != "" {
+				earliest(l.st.Doubt[org])
 			}
 		}
 	}
@@ -449,6 +486,9 @@ func (l *lane) run(ctx workflow.Context, b *batch) {
 			if k := b.keys[it]; k != "" {
 				delete(l.busy, idKey(k))
 			}
+			if org := b.orgs[it]; org != "" {
+				delete(l.busy, org)
+			}
 		}
 	}()
 	r := &laneRun{lane: l, b: b, outcomes: make([]laneOutcome, len(b.items))}
@@ -470,6 +510,9 @@ type laneRun struct {
 	// those that make a duplicate rule's refusal ambiguous
 	// (ChangeDuplicatesAmbiguous).
 	crm, formats, dups bool
+	// accounts are the Accounts found or made for the batch's people, by
+	// index (ChangeAccounts); nil for a person whose decision needs none.
+	accounts map[int]*pairing.Account
 }
 
 func (r *laneRun) trigger(it *LaneItem) pairing.Trigger { return r.st.Requests[it.Request].Trigger }
@@ -539,6 +582,12 @@ func (r *laneRun) pair(ctx workflow.Context) {
 		}
 	}
 
+	// Accounts for the people whose decision links one (a spec with
+	// account; runs from before it never had one).
+	if spec.Account != nil && workflow.GetVersion(ctx, ChangeAccounts, workflow.DefaultVersion, 1) >= 1 {
+		r.findAccounts(ctx, &found)
+	}
+
 	// Decide; gather the writes.
 	var in activities.WriteInput
 	in.Spec = *spec
@@ -546,7 +595,7 @@ func (r *laneRun) pair(ctx workflow.Context) {
 	decisions := map[int]pairing.Decision{}
 	for _, i := range r.open() {
 		it := r.b.items[i]
-		if w, ok := r.st.Written[it.Profile.Slug]; ok && !it.Profile.Updated.IsZero() && it.Profile.Updated.Unix() < w[0] {
+		if w, ok := r.supersededBy(it); ok {
 			r.st.Counts.Superseded++
 			r.answer(i, UserSyncResult{Outcome: OutcomeSkipped, Decision: pairing.Decision{
 				Action: pairing.ActionSkip,
@@ -554,10 +603,7 @@ func (r *laneRun) pair(ctx workflow.Context) {
 			}})
 			continue
 		}
-		d, ok := spec.Decide(r.trigger(it), it.Profile, found.Matches[r.b.key(it)]), true
-		if crm {
-			d, ok = r.decide(it, &found)
-		}
+		d, ok := r.decideWith(it, &found, r.accounts[i])
 		if !ok {
 			r.answer(i, UserSyncResult{Outcome: outcomeOf(d), Decision: d, RecordID: d.RecordID})
 			continue
@@ -603,6 +649,24 @@ func (r *laneRun) pair(ctx workflow.Context) {
 	}
 }
 
+// supersededBy reports whether the lane wrote a newer version of person it
+// than this one, and that version.
+func (r *laneRun) supersededBy(it *LaneItem) (Written, bool) {
+	w, ok := r.st.Written[it.Profile.Slug]
+	return w, ok && !it.Profile.Updated.IsZero() && it.Profile.Updated.Unix() < w[0]
+}
+
+// decideWith decides for person it with the run's rules (see decide) and
+// the Account found for them, if any.
+func (r *laneRun) decideWith(it *LaneItem, found *activities.FindRecordsResult, account *pairing.Account) (pairing.Decision, bool) {
+	if r.crm {
+		return r.decide(it, found, account)
+	}
+	// Decide itself, with the Account: Decide is DecideWith of the trigger.
+	c := pairing.Context{Trigger: r.trigger(it), Account: account}
+	return r.b.spec.DecideWith(c, it.Profile, found.Matches[r.b.key(it)]), true
+}
+
 // knownRecord is the record person it is known to be paired with: the id
 // Award Force holds in record_id_field, else the one a CRM change named.
 func (r *laneRun) knownRecord(it *LaneItem) string {
@@ -618,7 +682,7 @@ func (r *laneRun) knownRecord(it *LaneItem) string {
 // record it is paired with through a merge, and applying the spec's
 // deletion policies; false means there is nothing to write, whatever the
 // decision says.
-func (r *laneRun) decide(it *LaneItem, found *activities.FindRecordsResult) (pairing.Decision, bool) {
+func (r *laneRun) decide(it *LaneItem, found *activities.FindRecordsResult, account *pairing.Account) (pairing.Decision, bool) {
 	spec := &r.b.spec
 	if it.Deleted {
 		return r.deletedUser(it, found), true
@@ -642,7 +706,7 @@ func (r *laneRun) decide(it *LaneItem, found *activities.FindRecordsResult) (pai
 			}
 		}
 	}
-	c := pairing.Context{Trigger: r.trigger(it), LastSynced: it.LastSynced, IntegrationUser: found.IntegrationUser}
+	c := pairing.Context{Trigger: r.trigger(it), LastSynced: it.LastSynced, IntegrationUser: found.IntegrationUser, Account: account}
 	if r.formats {
 		c.Rules, c.Lengths = pairing.RulesFieldFormats, found.Lengths
 	}
@@ -886,9 +950,10 @@ func (r *laneRun) freshReads(ctx workflow.Context) {
 		case err == nil:
 			it := r.b.items[i]
 			it.Profile, it.ReadAt = p, readAt
-			if r.b.key(it) != r.b.keys[it] {
-				// The identifier changed since the first read: the batch does
-				// not hold the new one. The person waits for a batch that does.
+			if r.b.key(it) != r.b.keys[it] || r.b.orgKey(it) != r.b.orgs[it] {
+				// The identifier (or organisation) changed since the first
+				// read: the batch does not hold the new one. The person
+				// waits for a batch that does.
 				r.outcomes[i].back = true
 			}
 		case errors.As(err, &appErr) && appErr.Type() == activities.ErrTypeAwardForceNotFound:

@@ -60,6 +60,18 @@ type crm struct {
 	// failNextWrite, when set, is how the next Write activity fails, after
 	// Salesforce carried its writes out.
 	failNextWrite error
+
+	// accounts are the org's Accounts (Name in Values); accountFaults are
+	// Salesforce's answers to the next creates of an organisation's Account
+	// (by name), one taken per create; accountCalls are the Accounts
+	// activities asked, each taking accountLatency.
+	accounts       []pairing.CRMRecord
+	accountFaults  map[string][]recordFault
+	accountCalls   []accountCall
+	accountLatency time.Duration
+	// failNextAccounts, when set, is how the next Accounts activity that
+	// creates fails, after Salesforce carried its creates out.
+	failNextAccounts error
 }
 
 // crmCall is one call the fake answered.
@@ -79,7 +91,9 @@ type recordFault struct {
 	commits      bool     // Salesforce carries the write out all the same
 }
 
-func newCRM() *crm { return &crm{recordFaults: map[string][]recordFault{}} }
+func newCRM() *crm {
+	return &crm{recordFaults: map[string][]recordFault{}, accountFaults: map[string][]recordFault{}}
+}
 
 // add puts a Contact in the org.
 func (c *crm) add(id, email, first, last string) {
@@ -397,6 +411,7 @@ func newLaneTestOn(t *testing.T, s LaneSettings, c *crm, start time.Time) *laneT
 	env.OnActivity(coord.CurrentSettings, mock.Anything).Return(s, nil)
 	env.OnActivity(sf.FindRecords, mock.Anything, mock.Anything).AfterFn(func() time.Duration { return c.latency }).Return(c.find)
 	env.OnActivity(sf.Write, mock.Anything, mock.Anything).Return(c.write)
+	env.OnActivity(sf.Accounts, mock.Anything, mock.Anything).AfterFn(func() time.Duration { return c.accountLatency }).Return(c.findAccounts)
 	env.OnActivity(af.GetUser, mock.Anything, mock.Anything).Return(func(_ context.Context, slug string) (pairing.Profile, error) {
 		lt.mu.Lock()
 		lt.reads[slug]++

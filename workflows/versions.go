@@ -69,4 +69,11 @@ const (
 	// ambiguous with those records as candidates, as when the lookup finds
 	// several, instead of failed.
 	ChangeDuplicatesAmbiguous = "duplicates-ambiguous"
+	// ChangeAccounts: a lane batch (and a dry run's chunk) of a spec with
+	// account finds, with one Accounts activity, the Accounts its people's
+	// organisations name, creating the missing ones (account.create; a dry
+	// run never does), and decides with them. Only batches of such specs
+	// ask for this version: older histories never had one, so they replay
+	// without a marker to meet.
+	ChangeAccounts = "accounts"
 )

@@ -55,6 +55,9 @@ type Node struct {
 	// HTTPAddr is the address the HTTP endpoints listen on; empty when
 	// they are off.
 	HTTPAddr string
+	// CodecAddr is the address the codec server listens on, apart from the
+	// webhook; empty when it is off.
+	CodecAddr string
 
 	cfg       config.Config
 	spec      *pairing.Spec
@@ -63,6 +66,7 @@ type Node struct {
 	life      context.Context
 	end       context.CancelCauseFunc
 	httpDone  chan struct{} // closed when the HTTP server has stopped; nil when off
+	codecDone chan struct{} // likewise for the codec server
 	closeOnce sync.Once
 }
 
@@ -126,6 +130,9 @@ func Boot(ctx context.Context, opts BootOptions) (_ *Node, err error) {
 	if err = n.serveHTTP(opts, logger); err != nil {
 		return nil, err
 	}
+	if err = n.serveCodec(opts.Config, logger); err != nil {
+		return nil, err
+	}
 
 	// The check also ends if the HTTP server fails meanwhile.
 	checkCtx, stopCheck := context.WithCancelCause(ctx)
@@ -187,6 +194,34 @@ func (n *Node) serveHTTP(opts BootOptions, logger *slog.Logger) error {
 	return nil
 }
 
+// serveCodec serves the payload codec for the Temporal UI on its own
+// address (Config.CodecAddr), apart from the webhook, when a codec key is
+// set: the UI decodes payloads through it.
+func (n *Node) serveCodec(cfg config.Config, logger *slog.Logger) error {
+	h, err := codecHandler(cfg)
+	if err != nil || h == nil {
+		return err
+	}
+	if cfg.CodecAddr == "" {
+		logger.Info("Payloads are encrypted and no codec server runs: the Temporal UI shows them encrypted (set " + config.EnvCodecAddr + " to serve one)")
+		return nil
+	}
+	l, err := net.Listen("tcp", cfg.CodecAddr)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", config.EnvCodecAddr, cfg.CodecAddr, err)
+	}
+	n.CodecAddr = l.Addr().String()
+	n.codecDone = make(chan struct{})
+	go func() {
+		defer close(n.codecDone)
+		if err := serve(n.life, l, h); err != nil {
+			n.end(fmt.Errorf("serving the codec on %s: %w", n.CodecAddr, err))
+		}
+	}()
+	logger.Info("Serving the payload codec for the Temporal UI", "address", n.CodecAddr, "token", cfg.CodecToken != "")
+	return nil
+}
+
 // Worker returns the running task-queue workers, nil while they are stopped.
 func (n *Node) Worker() *Worker { return n.worker.Load() }
 
@@ -240,6 +275,9 @@ func (n *Node) Close() {
 		n.StopWorker()
 		if n.httpDone != nil {
 			<-n.httpDone
+		}
+		if n.codecDone != nil {
+			<-n.codecDone
 		}
 		if n.Client != nil {
 			n.Client.Close()

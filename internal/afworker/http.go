@@ -122,15 +122,20 @@ func httpHandler(c client.Client, cfg config.Config, spec *pairing.Spec, m *metr
 		}
 		mux.Handle("/webhooks/awardforce", h)
 	}
+	return mux, nil
+}
+
+// codecHandler serves the payload codec under /codec/ for the Temporal UI,
+// nil when no codec key is set (payloads are plain).
+func codecHandler(cfg config.Config) (http.Handler, error) {
 	cd, err := codec.FromEnv(os.Getenv)
-	if err != nil {
+	if err != nil || cd == nil {
 		return nil, err
 	}
-	if cd != nil {
-		mux.Handle("/codec/", http.StripPrefix("/codec", codec.Handler(cd, codec.HandlerOptions{
-			AllowedOrigins: cfg.CodecCORSOrigins, Token: cfg.CodecToken,
-		})))
-	}
+	mux := http.NewServeMux()
+	mux.Handle("/codec/", http.StripPrefix("/codec", codec.Handler(cd, codec.HandlerOptions{
+		AllowedOrigins: cfg.CodecCORSOrigins, Token: cfg.CodecToken,
+	})))
 	return mux, nil
 }
 

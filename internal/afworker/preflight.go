@@ -57,7 +57,8 @@ func (o PreflightOptions) delays() (initial, ceiling time.Duration) {
 }
 
 // Preflight checks, before the worker polls, that both APIs accept the
-// credentials and that the pairing spec fits the org's describe and the
+// credentials and that the pairing spec fits the org's describes (its
+// object's, and Account's when the spec links Contacts to Accounts) and the
 // Award Force account's profile fields. Its errors name what to fix.
 //
 // Both APIs are checked at once. A transient fault (Award Force: 429, which
@@ -89,6 +90,7 @@ func Preflight(ctx context.Context, cfg config.Config, spec *pairing.Spec, opts 
 	var (
 		slugs    []string
 		describe *salesforce.ObjectDescribe
+		related  []pairing.CRMObject // the describes of spec.RelatedObjects
 		wg       sync.WaitGroup
 		mu       sync.Mutex
 		failure  error // the first permanent fault
@@ -115,11 +117,24 @@ func Preflight(ctx context.Context, cfg config.Config, spec *pairing.Spec, opts 
 	}, func(err error) error {
 		return awardForceSettings(err)
 	})
+	describing := spec.Object
 	check(APISalesforce, func(ctx context.Context) (err error) {
-		describe, err = sfClient.Describe(ctx, spec.Object)
-		return err
+		describing = spec.Object
+		if describe, err = sfClient.Describe(ctx, spec.Object); err != nil {
+			return err
+		}
+		related = related[:0]
+		for _, name := range spec.RelatedObjects() {
+			describing = name
+			d, err := sfClient.Describe(ctx, name)
+			if err != nil {
+				return err
+			}
+			related = append(related, activities.CRMObjectOf(d))
+		}
+		return nil
 	}, func(err error) error {
-		return fmt.Errorf("salesforce (SALESFORCE_* settings) describing %s: %w", spec.Object, err)
+		return fmt.Errorf("salesforce (SALESFORCE_* settings) describing %s: %w", describing, err)
 	})
 	wg.Wait()
 	if failure != nil {
@@ -128,7 +143,7 @@ func Preflight(ctx context.Context, cfg config.Config, spec *pairing.Spec, opts 
 	if ctx.Err() != nil {
 		return fmt.Errorf("start-up check: %w", waitingFor(opts.Status, context.Cause(ctx)))
 	}
-	if err := spec.Check(activities.CRMObjectOf(describe), slugs); err != nil {
+	if err := spec.Check(activities.CRMObjectOf(describe), slugs, related...); err != nil {
 		return fmt.Errorf("pairing spec does not fit this org and account: %w", err)
 	}
 	return nil

@@ -85,6 +85,24 @@ func TestPreflightAcceptsTheExampleSpecAgainstTheSandbox(t *testing.T) {
 	}
 }
 
+// A spec linking Contacts to Accounts is checked against the Account
+// describe too.
+func TestPreflightChecksTheAccountDescribe(t *testing.T) {
+	cfg := sandboxConfig(t)
+	spec := pairing.Default()
+	spec.Account = &pairing.AccountLink{AwardForce: "Employer", Match: "AwardForce_Org__c", Create: true}
+	if err := Preflight(context.Background(), cfg, spec, PreflightOptions{}); err != nil {
+		t.Fatalf("an external-id match on the sandbox's Account: %v", err)
+	}
+	spec.Account = &pairing.AccountLink{AwardForce: "Employr", Match: "Industry"}
+	err := Preflight(context.Background(), cfg, spec, PreflightOptions{})
+	for _, want := range []string{"account.match", "Account.Industry is not an external-id field", "account.awardforce", "did you mean Employer"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v lacks %q", err, want)
+		}
+	}
+}
+
 func TestPreflightNamesWhatToFix(t *testing.T) {
 	cfg := sandboxConfig(t)
 	spec := pairing.Default()

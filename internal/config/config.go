@@ -27,7 +27,8 @@
 //	AFSYNC_HTTP_ADDR             worker: address of its HTTP endpoints (health, metrics, webhooks, codec server); off when unset
 //	AWARDFORCE_WEBHOOK_SIGNING_KEY  worker: the Award Force webhook's signing key; enables POST /webhooks/awardforce
 //	AFSYNC_CODEC_CORS_ORIGINS    worker: Temporal UI origins allowed to call the codec server (default http://localhost:8233,http://127.0.0.1:8233)
-//	AFSYNC_CODEC_TOKEN           worker: bearer token the codec server requires, when set
+//	AFSYNC_CODEC_ADDR            worker: where the codec server for the Temporal UI listens (its own address; off when unset)
+//	AFSYNC_CODEC_TOKEN           worker: bearer token the codec server requires (required beyond loopback)
 //	AFSYNC_ALLOW_INSECURE_HTTP   1 allows http:// API URLs for any host (default: refused)
 //
 // AWARDFORCE_API_URL and SALESFORCE_LOGIN_URL must be https:// URLs: an
@@ -76,6 +77,10 @@ type Config struct {
 	CodecCORSOrigins []string
 	// CodecToken, when set, is required by the codec server as a bearer token.
 	CodecToken string
+	// CodecAddr is where the worker serves the payload codec (/codec/) for
+	// the Temporal UI, on its own listener, apart from the webhook; empty:
+	// not served. Beyond loopback it requires CodecToken.
+	CodecAddr string
 	// StopTimeout is how long a stopping worker lets running activities
 	// finish (DefaultStopTimeout; the integration tests use 0 to kill it).
 	StopTimeout time.Duration
@@ -127,6 +132,7 @@ func FromEnv(getenv Getenv) (Config, error) {
 		WebhookSigningKey: getenv(EnvAwardForceWebhookSigningKey),
 		CodecCORSOrigins:  []string{"http://localhost:8233", "http://127.0.0.1:8233"},
 		CodecToken:        getenv(EnvCodecToken),
+		CodecAddr:         strings.TrimSpace(getenv(EnvCodecAddr)),
 		StopTimeout:       DefaultStopTimeout,
 		CommitHorizon:     DefaultCommitHorizon,
 	}
@@ -162,6 +168,9 @@ func FromEnv(getenv Getenv) (Config, error) {
 		}
 		allowInsecure = b
 	}
+	if err := checkCodecAddr(c.CodecAddr, c.CodecToken); err != nil {
+		return Config{}, err
+	}
 	if err := checkAPIURL(EnvAwardForceAPIURL, c.AwardForce.BaseURL, awardforce.DefaultBaseURL, allowInsecure); err != nil {
 		return Config{}, err
 	}
@@ -188,6 +197,24 @@ func checkAPIURL(name, raw, example string, allowInsecure bool) error {
 	if u.Scheme == "http" && !allowInsecure && !isLoopback(u.Hostname()) {
 		return fmt.Errorf("%s=%q: http:// would send credentials and personal data unencrypted: use https:// (e.g. %s), "+
 			"or set %s=1 to allow http:// on purpose (a test API on a trusted network only)", name, raw, example, EnvAllowInsecureHTTP)
+	}
+	return nil
+}
+
+// checkCodecAddr refuses a codec server listening beyond loopback without a
+// token: it decrypts workflow payloads (people's emails and names) for
+// whoever calls it.
+func checkCodecAddr(addr, token string) error {
+	if addr == "" {
+		return nil
+	}
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("%s=%q: want host:port, e.g. 127.0.0.1:8235 (%v)", EnvCodecAddr, addr, err)
+	}
+	if !isLoopback(host) && strings.TrimSpace(token) == "" {
+		return fmt.Errorf("%s=%q listens beyond loopback: the codec server decrypts payloads (people's emails and names) for whoever calls it, "+
+			"so set %s to a bearer token (openssl rand -hex 32) or listen on 127.0.0.1", EnvCodecAddr, addr, EnvCodecToken)
 	}
 	return nil
 }

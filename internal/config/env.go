@@ -46,6 +46,9 @@ const (
 	EnvHTTPAddr = "AFSYNC_HTTP_ADDR"
 	// EnvCodecCORSOrigins lists the UI origins allowed to call the codec server.
 	EnvCodecCORSOrigins = "AFSYNC_CODEC_CORS_ORIGINS"
+	// EnvCodecAddr is where the worker serves the payload codec for the
+	// Temporal UI, apart from the webhook.
+	EnvCodecAddr = "AFSYNC_CODEC_ADDR"
 	// EnvCodecToken is the bearer token the codec server requires.
 	EnvCodecToken = "AFSYNC_CODEC_TOKEN"
 	// EnvTemporalUIURL is the Temporal UI's address, for the links the

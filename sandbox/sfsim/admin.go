@@ -61,7 +61,7 @@ func (s *Server) DeleteAs(object, id string) error {
 	return nil
 }
 
-// Merge merges one or two records of object, Contact or Lead, into the
+// Merge merges one or two records of object, Contact, Lead or Account, into the
 // survivor, as OtherUserID would in Salesforce (which merges at most three
 // records): each merged record is deleted as by DeleteAs, with
 // MasterRecordId set to the survivor's id, and the survivor's
@@ -77,7 +77,7 @@ func (s *Server) Merge(object, survivorID string, mergedIDs ...string) error {
 	case o == nil:
 		return fmt.Errorf("sfsim: Merge: unknown object %s", object)
 	case !o.Mergeable:
-		return fmt.Errorf("sfsim: Merge: %s records cannot be merged, only Contact and Lead", o.Name)
+		return fmt.Errorf("sfsim: Merge: %s records cannot be merged, only Contact, Lead and Account", o.Name)
 	case len(mergedIDs) == 0 || len(mergedIDs) > 2:
 		return fmt.Errorf("sfsim: Merge: %d records to merge into the survivor, want 1 or 2", len(mergedIDs))
 	}

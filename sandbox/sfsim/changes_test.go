@@ -295,7 +295,7 @@ func TestEditAs(t *testing.T) {
 		"too long":         {"Contact", other, map[string]any{"FirstName": strings.Repeat("x", 41)}, "STRING_TOO_LONG"},
 		"required cleared": {"Contact", other, map[string]any{"LastName": ""}, "REQUIRED_FIELD_MISSING"},
 		"duplicate unique": {"Contact", other, map[string]any{"AwardForce_Slug__c": "taken"}, "DUPLICATE_VALUE"},
-		"unknown object":   {"Account", other, map[string]any{"Name": "x"}, "unknown object"},
+		"unknown object":   {"Opportunity", other, map[string]any{"Name": "x"}, "unknown object"},
 		"malformed id":     {"Contact", "nope", map[string]any{"Title": "x"}, "MALFORMED_ID"},
 		"another object":   {"Lead", other, map[string]any{"Title": "x"}, "MALFORMED_ID"},
 		"unknown id":       {"Contact", makeID("003", 999), map[string]any{"Title": "x"}, "NOT_FOUND"},
@@ -469,8 +469,8 @@ func TestMerge(t *testing.T) {
 		merged           []string
 		want             string
 	}{
-		"custom object":       {"Award_Participant__c", survivor, []string{m1}, "only Contact and Lead"},
-		"unknown object":      {"Account", survivor, []string{m1}, "unknown object"},
+		"custom object":       {"Award_Participant__c", survivor, []string{m1}, "only Contact, Lead and Account"},
+		"unknown object":      {"Opportunity", survivor, []string{m1}, "unknown object"},
 		"nothing to merge":    {"Contact", survivor, nil, "want 1 or 2"},
 		"three to merge":      {"Contact", survivor, []string{m1, m2, bystander}, "want 1 or 2"},
 		"survivor merged":     {"Contact", survivor, []string{m1, survivor[:15]}, "survivor"},

@@ -80,7 +80,7 @@ type objectDef struct {
 	Label     string
 	KeyPrefix string
 	Custom    bool
-	// Mergeable objects (Contact, Lead) can be merged and carry
+	// Mergeable objects (Contact, Lead, Account) can be merged and carry
 	// MasterRecordId.
 	Mergeable bool
 	Fields    []*fieldDef
@@ -93,11 +93,11 @@ func (o *objectDef) field(name string) *fieldDef { return o.byLower[strings.ToLo
 const userPrefix = "005"
 
 // newObject defines an object with the system fields every object has, in
-// the platform's order: Id, IsDeleted (and MasterRecordId on Contact and
-// Lead) first, the audit fields last. None of them is createable or
+// the platform's order: Id, IsDeleted (and MasterRecordId on Contact, Lead
+// and Account) first, the audit fields last. None of them is createable or
 // updateable through the API.
 func newObject(name, label, prefix string, fields ...*fieldDef) *objectDef {
-	o := &objectDef{Name: name, Label: label, KeyPrefix: prefix, Custom: strings.HasSuffix(name, "__c"), Mergeable: name == "Contact" || name == "Lead", byLower: map[string]*fieldDef{}}
+	o := &objectDef{Name: name, Label: label, KeyPrefix: prefix, Custom: strings.HasSuffix(name, "__c"), Mergeable: name == "Contact" || name == "Lead" || name == "Account", byLower: map[string]*fieldDef{}}
 	sys := []*fieldDef{
 		{Name: "Id", Label: label + " ID", Type: "id", Length: 18, IDLookup: true},
 		{Name: "IsDeleted", Label: "Deleted", Type: "boolean"},
@@ -145,6 +145,15 @@ func requiredText(name, label string, n int) *fieldDef {
 func slugField() *fieldDef {
 	f := text("AwardForce_Slug__c", "Award Force Slug", 8)
 	f.ExternalID, f.Unique, f.CaseSensitive, f.IDLookup = true, true, true, true
+	return f
+}
+
+// orgField is the external id an org keeps on Account for the
+// organisation's name in Award Force: Unique and case-insensitive, so that
+// "Acme" and "ACME" are one Account, to upserts and to the unique index.
+func orgField() *fieldDef {
+	f := text("AwardForce_Org__c", "Award Force Organisation", 255)
+	f.ExternalID, f.Unique, f.IDLookup = true, true, true
 	return f
 }
 
@@ -219,7 +228,16 @@ func schema() map[string]*objectDef {
 		typed("phone", "Mobile__c", "Mobile", 40),
 		slugField(),
 	)
-	return map[string]*objectDef{"contact": contact, "lead": lead, "award_participant__c": participant}
+	industry := typed("picklist", "Industry", "Industry", 255)
+	industry.Picklist = []string{"Agriculture", "Education", "Entertainment", "Media", "Not For Profit", "Technology", "Other"}
+	acct := newObject("Account", "Account", "001",
+		requiredText("Name", "Account Name", 255),
+		text("AccountNumber", "Account Number", 40),
+		industry,
+		typed("textarea", "Description", "Account Description", 32000),
+		orgField(),
+	)
+	return map[string]*objectDef{"contact": contact, "lead": lead, "award_participant__c": participant, "account": acct}
 }
 
 // describe renders the subset of the describe payload clients rely on.

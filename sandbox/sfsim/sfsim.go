@@ -45,8 +45,8 @@
 //     integration user (IntegrationUserID) for API writes, OtherUserID for
 //     Insert and the admin actions below, so a sync can ignore its own
 //     writes;
-//   - EditAs, DeleteAs and Merge (Contact and Lead) change, delete and
-//     merge records as OtherUserID;
+//   - EditAs, DeleteAs and Merge (Contact, Lead and Account) change,
+//     delete and merge records as OtherUserID;
 //   - deleted records, by the API or DeleteAs, and merged ones stay 15
 //     days in the recycle bin: IsDeleted true, MasterRecordId naming a
 //     merge's survivor. Queries and reads by id no longer see them (404
@@ -136,6 +136,9 @@ type Stats struct {
 	// Queries counts query and queryAll requests, first pages and
 	// nextRecordsUrl pages.
 	Queries int
+	// QueriesFrom counts the query and queryAll requests (first pages) by
+	// the object they read, by its canonical name, such as "Account".
+	QueriesFrom map[string]int
 	// Writes counts records created, updated or deleted and committed.
 	Writes int
 	// ByRoute counts charged API calls by route, such as
@@ -234,7 +237,9 @@ func randomBytes(n int) []byte {
 	return b
 }
 
-func newStats() Stats { return Stats{ByRoute: map[string]int{}, Faults: map[string]int{}} }
+func newStats() Stats {
+	return Stats{ByRoute: map[string]int{}, Faults: map[string]int{}, QueriesFrom: map[string]int{}}
+}
 
 // Stats returns a copy of the counters.
 func (s *Server) Stats() Stats {
@@ -243,6 +248,7 @@ func (s *Server) Stats() Stats {
 	st := s.stats
 	st.ByRoute = maps.Clone(s.stats.ByRoute)
 	st.Faults = maps.Clone(s.stats.Faults)
+	st.QueriesFrom = maps.Clone(s.stats.QueriesFrom)
 	return st
 }
 
@@ -550,17 +556,14 @@ func (s *Server) route(c *call) reply {
 		return reply{status: 200, body: map[string]any{
 			"DailyApiRequests": map[string]int{"Max": s.opts.DailyLimit, "Remaining": max(0, s.opts.DailyLimit-s.used)},
 		}}
-	case len(segs) == 1 && segs[0] == "query":
+	case len(segs) == 1 && (segs[0] == "query" || segs[0] == "queryAll"):
 		if m != http.MethodGet {
 			return methodNotAllowed(m, "GET")
 		}
 		s.stats.Queries++
-		return s.query(c.pq)
-	case len(segs) == 1 && segs[0] == "queryAll":
-		if m != http.MethodGet {
-			return methodNotAllowed(m, "GET")
+		if c.pq != nil && c.pq.obj != nil {
+			s.stats.QueriesFrom[c.pq.obj.Name]++
 		}
-		s.stats.Queries++
 		return s.query(c.pq)
 	case len(segs) == 2 && (segs[0] == "query" || segs[0] == "queryAll"):
 		if m != http.MethodGet {
