@@ -379,10 +379,13 @@ func TestIntegrationScheduledBackfills(t *testing.T) {
 	for i := 0; ; i++ {
 		status = &syncBuffer{}
 		so.stdout = status
-		if err := runBackfill(context.Background(), so); err == nil {
+		// Until the schedule's run has started, status says none is
+		// running (and exits 0); once it has, it follows it to the end.
+		err := runBackfill(context.Background(), so)
+		if err == nil && strings.Contains(status.String(), "users seen") {
 			break
 		} else if i == 300 {
-			t.Fatalf("status never found the scheduled backfill: %v", err)
+			t.Fatalf("status never found the scheduled backfill: %v\n%s", err, status.String())
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

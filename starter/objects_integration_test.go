@@ -20,8 +20,6 @@ import (
 // The same workflow pairs users with Leads and with custom objects, given
 // a spec for them.
 func TestIntegrationLeadsAndCustomObjects(t *testing.T) {
-	stack := startStack(t, sandbox.Options{})
-	af, sf := stack.Sandbox.AwardForce, stack.Sandbox.Salesforce
 	dir := t.TempDir()
 	specs := map[string]string{
 		"Lead": `
@@ -44,8 +42,8 @@ fields:
 `,
 	}
 	users := map[string]afsim.User{
-		"Lead":                 af.AddUser(afsim.User{Slug: "LeadUser", Email: "lise.meitner@example.org", FirstName: "Lise", LastName: "Meitner"}),
-		"Award_Participant__c": af.AddUser(afsim.User{Slug: "CustomUs", Email: "emmy.noether@example.org", FirstName: "Emmy", LastName: "Noether", Mobile: "+4915123456789"}),
+		"Lead":                 {Slug: "LeadUser", Email: "lise.meitner@example.org", FirstName: "Lise", LastName: "Meitner"},
+		"Award_Participant__c": {Slug: "CustomUs", Email: "emmy.noether@example.org", FirstName: "Emmy", LastName: "Noether", Mobile: "+4915123456789"},
 	}
 	for object, yaml := range specs {
 		t.Run(object, func(t *testing.T) {
@@ -56,6 +54,11 @@ fields:
 			if _, err := pairing.Load(path); err != nil {
 				t.Fatal(err)
 			}
+			// The worker owns its spec: each object gets a worker
+			// started with that object's spec, as a deployment would.
+			stack := startStackWithSpec(t, sandbox.Options{}, path)
+			sf := stack.Sandbox.Salesforce
+			stack.Sandbox.AwardForce.AddUser(users[object])
 			var out bytes.Buffer
 			o := &syncOptions{
 				globalOptions: &globalOptions{temporal: configFor(stack), specPath: path},
