@@ -46,17 +46,6 @@ type UserField struct {
 	Value string `json:"value"`
 }
 
-// FieldValue returns the value of the user's profile field with the given slug, and
-// whether the user carries that field at all.
-func (u *User) FieldValue(slug string) (string, bool) {
-	for _, f := range u.UserFields {
-		if f.Slug == slug {
-			return f.Value, true
-		}
-	}
-	return "", false
-}
-
 // UnmarshalJSON decodes a user liberally: nullable strings, quoted numbers, roles as
 // names or related resources, user_fields as a list of objects or a {slug: value} map.
 func (u *User) UnmarshalJSON(b []byte) error {

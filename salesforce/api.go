@@ -284,17 +284,6 @@ func (d *ObjectDescribe) Field(name string) (Field, bool) {
 	return Field{}, false
 }
 
-// Limits is the part of GET /limits the product watches.
-type Limits struct {
-	DailyAPIRequests Limit
-}
-
-// Limit is one entry of GET /limits.
-type Limit struct {
-	Max       int `json:"Max"`
-	Remaining int `json:"Remaining"`
-}
-
 func checkName(what, name string) error {
 	if !ValidName(name) {
 		return fmt.Errorf("salesforce: invalid %s name %q", what, name)
@@ -546,21 +535,6 @@ func (c *Client) Describe(ctx context.Context, object string) (*ObjectDescribe, 
 		return nil, err
 	}
 	return &d, nil
-}
-
-// Limits returns the org's daily API allocation.
-func (c *Client) Limits(ctx context.Context) (Limits, error) {
-	resp, err := c.call(ctx, http.MethodGet, "/limits", nil, nil, http.StatusOK)
-	if err != nil {
-		return Limits{}, err
-	}
-	var l struct {
-		DailyAPIRequests Limit `json:"DailyApiRequests"`
-	}
-	if err := decode(resp, &l); err != nil {
-		return Limits{}, err
-	}
-	return Limits{DailyAPIRequests: l.DailyAPIRequests}, nil
 }
 
 // CreateCollection inserts up to MaxCollection records in one request. With

@@ -99,7 +99,7 @@ func TestClientCredentialsTokenReuse(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, err := c2.Limits(ctx)
+			_, err := c2.Describe(ctx, "Contact")
 			assert.NoError(t, err)
 		}()
 	}
@@ -130,7 +130,7 @@ func TestJWTBearer(t *testing.T) {
 
 	c, err := salesforce.New(salesforce.Config{LoginURL: srv.URL, ClientID: clientID, Username: "integration@acme.test", PrivateKeyPEM: pemKey(t, key)})
 	require.NoError(t, err)
-	_, err = c.Limits(ctx)
+	_, err = c.Describe(ctx, "Contact")
 	require.NoError(t, err)
 	assert.Equal(t, 1, sim.Stats().TokenRequests)
 
@@ -138,7 +138,7 @@ func TestJWTBearer(t *testing.T) {
 	pkcs1 := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})
 	c, err = salesforce.New(salesforce.Config{LoginURL: srv.URL, ClientID: clientID, Username: "integration@acme.test", PrivateKeyPEM: pkcs1, Audience: "https://test.salesforce.com"})
 	require.NoError(t, err)
-	_, err = c.Limits(ctx)
+	_, err = c.Describe(ctx, "Contact")
 	require.NoError(t, err)
 
 	for name, cfg := range map[string]salesforce.Config{
@@ -149,7 +149,7 @@ func TestJWTBearer(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			c, err := salesforce.New(cfg)
 			require.NoError(t, err)
-			_, err = c.Limits(ctx)
+			_, err = c.Describe(ctx, "Contact")
 			e := apiError(t, err)
 			assert.Equal(t, 400, e.HTTPStatus)
 			assert.Equal(t, "invalid_grant", e.ErrorCode)
@@ -170,16 +170,16 @@ func TestInvalidClient(t *testing.T) {
 func TestSessionRefreshOnce(t *testing.T) {
 	sim, c := newSim(t, sfsim.Options{})
 	ctx := context.Background()
-	_, err := c.Limits(ctx)
+	_, err := c.Describe(ctx, "Contact")
 	require.NoError(t, err)
 	sim.ExpireSessions()
-	_, err = c.Limits(ctx)
+	_, err = c.Describe(ctx, "Contact")
 	require.NoError(t, err, "an expired session is renewed transparently")
 	assert.Equal(t, 2, sim.Stats().TokenRequests)
 
 	// A session that is dead on arrival: one refresh, one retry, then the 401.
 	sim, c = newSim(t, sfsim.Options{SessionTTL: time.Nanosecond})
-	_, err = c.Limits(ctx)
+	_, err = c.Describe(ctx, "Contact")
 	e := apiError(t, err)
 	assert.Equal(t, 401, e.HTTPStatus)
 	assert.Equal(t, "INVALID_SESSION_ID", e.ErrorCode)
@@ -369,7 +369,7 @@ func TestCollections(t *testing.T) {
 func TestTypedErrorsAndNoRetries(t *testing.T) {
 	sim, c := newSim(t, sfsim.Options{DailyLimit: 5})
 	ctx := context.Background()
-	_, err := c.Limits(ctx)
+	_, err := c.Describe(ctx, "Contact")
 	require.NoError(t, err)
 	sim.ResetStats()
 
@@ -382,18 +382,18 @@ func TestTypedErrorsAndNoRetries(t *testing.T) {
 	assert.Empty(t, sim.Records("Contact"))
 
 	sim.InjectFaults(1, 403, "REQUEST_LIMIT_EXCEEDED", "ConcurrentRequests (concurrent API requests) Limit exceeded.")
-	_, err = c.Limits(ctx)
+	_, err = c.Describe(ctx, "Contact")
 	e = apiError(t, err)
 	assert.True(t, e.Temporary())
 	assert.False(t, e.QuotaExhausted())
 
 	// Spend the rest of the allocation (5), then the quota error.
 	for i := 0; i < 2; i++ {
-		_, err = c.Limits(ctx)
+		_, err = c.Describe(ctx, "Contact")
 		require.NoError(t, err)
 	}
 	assert.Equal(t, salesforce.Usage{Used: 5, Max: 5}, c.Usage())
-	_, err = c.Limits(ctx)
+	_, err = c.Describe(ctx, "Contact")
 	e = apiError(t, err)
 	assert.Equal(t, 403, e.HTTPStatus)
 	assert.True(t, e.QuotaExhausted())
@@ -401,18 +401,17 @@ func TestTypedErrorsAndNoRetries(t *testing.T) {
 	assert.Equal(t, salesforce.Usage{Used: 5, Max: 5}, c.Usage())
 }
 
-func TestUsageAndLimits(t *testing.T) {
+func TestUsageFromHeaders(t *testing.T) {
 	_, c := newSim(t, sfsim.Options{DailyLimit: 1000})
 	assert.Equal(t, salesforce.Usage{}, c.Usage())
-	l, err := c.Limits(context.Background())
+	_, err := c.Describe(context.Background(), "Contact")
 	require.NoError(t, err)
-	assert.Equal(t, salesforce.Limit{Max: 1000, Remaining: 999}, l.DailyAPIRequests)
 	assert.Equal(t, salesforce.Usage{Used: 1, Max: 1000}, c.Usage())
 }
 
 func TestTimeoutAndContext(t *testing.T) {
 	_, c := newSim(t, sfsim.Options{Latency: 300 * time.Millisecond}, func(cfg *salesforce.Config) { cfg.Timeout = 50 * time.Millisecond })
-	_, err := c.Limits(context.Background())
+	_, err := c.Describe(context.Background(), "Contact")
 	require.Error(t, err)
 	var e *salesforce.Error
 	assert.False(t, errors.As(err, &e), "a timeout is a transport error, not an API error")
@@ -420,7 +419,7 @@ func TestTimeoutAndContext(t *testing.T) {
 	_, c = newSim(t, sfsim.Options{})
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	_, err = c.Limits(ctx)
+	_, err = c.Describe(ctx, "Contact")
 	assert.ErrorIs(t, err, context.Canceled)
 }
 
@@ -438,7 +437,7 @@ func TestErrorRedactsToken(t *testing.T) {
 	defer srv.Close()
 	c, err := salesforce.New(salesforce.Config{LoginURL: srv.URL, ClientID: clientID, ClientSecret: secret})
 	require.NoError(t, err)
-	_, err = c.Limits(context.Background())
+	_, err = c.Describe(context.Background(), "Contact")
 	require.Error(t, err)
 	msg := err.Error()
 	assert.Contains(t, msg, "[redacted]")

@@ -57,7 +57,7 @@ func TestUsageHeaderEntries(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := usageClient(t, tt.header)
-			_, err := c.Limits(context.Background())
+			_, err := c.Describe(context.Background(), "Contact")
 			require.NoError(t, err)
 			assert.Equal(t, tt.want, c.Usage())
 		})
@@ -80,12 +80,12 @@ func TestUsageKeptWhenUnreadable(t *testing.T) {
 	t.Cleanup(srv.Close)
 	c, err := salesforce.New(salesforce.Config{LoginURL: srv.URL, ClientID: clientID, ClientSecret: secret})
 	require.NoError(t, err)
-	_, err = c.Limits(context.Background())
+	_, err = c.Describe(context.Background(), "Contact")
 	require.NoError(t, err)
 	require.Equal(t, salesforce.Usage{Used: 18, Max: 5000}, c.Usage())
 
 	header.Store("per-app-api-usage=18/250(appName=sample-app)")
-	_, err = c.Limits(context.Background())
+	_, err = c.Describe(context.Background(), "Contact")
 	require.NoError(t, err)
 	assert.Equal(t, salesforce.Usage{Used: 18, Max: 5000}, c.Usage())
 }

@@ -60,6 +60,10 @@ func TestFromEnvErrorsNameTheVariableAndTheFix(t *testing.T) {
 		"rate not a number": {map[string]string{"AWARDFORCE_RATE_LIMIT": "fast"}, []string{"AWARDFORCE_RATE_LIMIT", "requests per minute"}},
 		"negative rate":     {map[string]string{"AWARDFORCE_RATE_LIMIT": "-1"}, []string{"AWARDFORCE_RATE_LIMIT", "≥ 0"}},
 		"missing key file":  {map[string]string{"SALESFORCE_PRIVATE_KEY_FILE": "/nonexistent/key.pem"}, []string{"SALESFORCE_PRIVATE_KEY_FILE", "PEM"}},
+		"codec beyond loopback without a token": {map[string]string{"AFSYNC_CODEC_ADDR": "0.0.0.0:8235"},
+			[]string{"AFSYNC_CODEC_ADDR", "beyond loopback", "AFSYNC_CODEC_TOKEN", "127.0.0.1"}},
+		"codec on every interface without a token": {map[string]string{"AFSYNC_CODEC_ADDR": ":8235"}, []string{"AFSYNC_CODEC_ADDR", "AFSYNC_CODEC_TOKEN"}},
+		"codec address without a port":             {map[string]string{"AFSYNC_CODEC_ADDR": "127.0.0.1"}, []string{"AFSYNC_CODEC_ADDR", "host:port"}},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -77,5 +81,28 @@ func TestFromEnvErrorsNameTheVariableAndTheFix(t *testing.T) {
 	_, err := Config{SpecPath: "/nonexistent/spec.yaml"}.Spec()
 	if err == nil || !strings.Contains(err.Error(), "AFSYNC_CONFIG") {
 		t.Errorf("a missing spec file must name AFSYNC_CONFIG: %v", err)
+	}
+}
+
+func TestCodecAddrBeyondLoopbackNeedsAToken(t *testing.T) {
+	for _, tc := range []struct {
+		addr, token string
+		ok          bool
+	}{
+		{"127.0.0.1:8235", "", true},
+		{"localhost:8235", "", true},
+		{"[::1]:8235", "", true},
+		{"0.0.0.0:8235", "tok", true},
+		{"0.0.0.0:8235", "", false},
+		{"10.0.0.5:8235", " ", false},
+		{"worker:8235", "", false},
+	} {
+		c, err := FromEnv(env(map[string]string{"AFSYNC_CODEC_ADDR": tc.addr, "AFSYNC_CODEC_TOKEN": tc.token}))
+		if (err == nil) != tc.ok {
+			t.Errorf("%s with token %q: error %v, want ok=%v", tc.addr, tc.token, err, tc.ok)
+		}
+		if err == nil && c.CodecAddr != tc.addr {
+			t.Errorf("CodecAddr %q, want %q", c.CodecAddr, tc.addr)
+		}
 	}
 }
