@@ -188,13 +188,20 @@ func (s *Spec) DecideWith(c Context, p Profile, matches []CRMRecord) Decision {
 type Context struct {
 	// Trigger says why the user is synced.
 	Trigger Trigger `json:"trigger"`
-	// LastSynced is when the user was last paired; zero when unknown.
+	// LastSynced is when the user was last paired; zero when unknown. With
+	// RulesChangeBaselines it is when the last sync handed the user over,
+	// before it read the CRM: a later edit there by someone else is a change.
 	LastSynced time.Time `json:"last_synced,omitzero"`
+	// LastVersion is the Award Force version (`updated`) the last sync
+	// paired, its own write-back included; zero when unknown. With
+	// RulesChangeBaselines, the profile changed since the last sync when it
+	// is newer than this, in Award Force's own clock.
+	LastVersion time.Time `json:"last_version,omitzero"`
 	// IntegrationUser is the CRM user afsync writes as: a record it
 	// modified last was not changed in the CRM.
 	IntegrationUser string `json:"integration_user,omitempty"`
-	// Rules is the value rule set: RulesPlain (what syncs started before
-	// the value rules decide with) or RulesFieldFormats.
+	// Rules is the rule set: RulesPlain (what syncs started before the
+	// value rules decide with), RulesFieldFormats or RulesChangeBaselines.
 	Rules Rules `json:"rules,omitempty"`
 	// Lengths are the CRM fields' maximum lengths (the describe's), by API
 	// name: with RulesFieldFormats, a longer value is cut (truncate) or
@@ -233,6 +240,11 @@ const (
 	// phone_region), leaving out the ones that are not, and cuts or flags
 	// values longer than their CRM field.
 	RulesFieldFormats
+	// RulesChangeBaselines also tells whether Award Force changed since the
+	// last sync by its `updated` against the version that sync paired
+	// (Context.LastVersion), instead of against the time it ended: an edit
+	// made while a sync ran, or in the second it ended, is a change.
+	RulesChangeBaselines
 )
 
 // DecideIn is Decide with the rules of the CRM watch: when the spec
@@ -537,7 +549,11 @@ func (s *Spec) winner(c *Context, p Profile, rec CRMRecord) func(FieldPair) (Sid
 			return "", false // nothing to settle: the empty side is filled
 		}
 		if !c.LastSynced.IsZero() {
-			crmChanged, afChanged := crmAt.After(c.LastSynced), afAt.After(c.LastSynced)
+			afSince := c.LastSynced
+			if c.Rules >= RulesChangeBaselines && !c.LastVersion.IsZero() {
+				afSince = c.LastVersion
+			}
+			crmChanged, afChanged := crmAt.After(c.LastSynced), afAt.After(afSince)
 			switch {
 			case crmChanged && afChanged:
 				return f.EffectivePrefer(), true

@@ -77,10 +77,10 @@ func TestACRMChangeNeverCreates(t *testing.T) {
 }
 
 func TestABothPairTakesTheSideThatChanged(t *testing.T) {
-	p := prof("email", "a@x.org", "last_name", "Lee", "mobile", "+441111")
-	r := rec("003A", "Email", "a@x.org", "LastName", "Lee", "Phone", "+442222")
-	pull := []Change{{Field: "mobile", Source: "Phone", Before: "+441111", After: "+442222"}}
-	push := []Change{{Field: "Phone", Source: "mobile", Before: "+442222", After: "+441111"}}
+	p := prof("email", "a@x.org", "last_name", "Lee", "mobile", "+447911123451")
+	r := rec("003A", "Email", "a@x.org", "LastName", "Lee", "Phone", "+447911123452")
+	pull := []Change{{Field: "mobile", Source: "Phone", Before: "+447911123451", After: "+447911123452"}}
+	push := []Change{{Field: "Phone", Source: "mobile", Before: "+447911123452", After: "+447911123451"}}
 	tests := []struct {
 		name      string
 		prefer    Side
@@ -96,13 +96,26 @@ func TestABothPairTakesTheSideThatChanged(t *testing.T) {
 		{"only the CRM changed since the last sync: it wins", "", Context{Trigger: TriggerBackfill, LastSynced: lastSync}, before, after, "005OTHER", nil, pull, nil, ""},
 		{"only Award Force changed: it wins", "", Context{Trigger: TriggerCRMChange, LastSynced: lastSync}, after, before, "005OTHER", push, nil, nil, ""},
 		{"both changed: awardforce is preferred by default", "", Context{Trigger: TriggerCRMChange, LastSynced: lastSync}, after, later, "005OTHER", push, nil,
-			&Conflict{Field: "mobile ↔ Phone", Winner: SideAwardForce, Lost: "+442222"}, ""},
+			&Conflict{Field: "mobile ↔ Phone", Winner: SideAwardForce, Lost: "+447911123452"}, ""},
 		{"both changed, prefer crm", SideCRM, Context{Trigger: TriggerProfileUpdate, LastSynced: lastSync}, later, after, "005OTHER", nil, pull,
-			&Conflict{Field: "mobile ↔ Phone", Winner: SideCRM, Lost: "+441111"}, ""},
+			&Conflict{Field: "mobile ↔ Phone", Winner: SideCRM, Lost: "+447911123451"}, ""},
 		{"afsync's own write is no CRM change", SideCRM, Context{Trigger: TriggerProfileUpdate, LastSynced: lastSync, IntegrationUser: integration}, after, later, integration, push, nil, nil, ""},
 		{"neither changed: the trigger's side", "", Context{Trigger: TriggerCRMChange, LastSynced: lastSync}, before, before, "005OTHER", nil, pull, nil, ""},
 		{"last sync unknown: the later edit wins (CRM)", "", Context{Trigger: TriggerBackfill}, before, after, "005OTHER", nil, pull, nil, ""},
 		{"last sync unknown: the later edit wins (Award Force)", "", Context{Trigger: TriggerCRMChange}, later, after, "005OTHER", push, nil, nil, ""},
+		// RulesChangeBaselines: Award Force changed when its version is newer
+		// than the one the last sync paired, even if it is not newer than
+		// the time that sync is known by (an edit made while it ran).
+		{"baselines: an edit made while the last sync ran is a change, and a conflict", SideCRM,
+			Context{Trigger: TriggerCRMChange, LastSynced: lastSync, LastVersion: before, Rules: RulesChangeBaselines}, lastSync, after, "005OTHER", nil, pull,
+			&Conflict{Field: "mobile ↔ Phone", Winner: SideCRM, Lost: "+447911123451"}, ""},
+		{"baselines: the version the last sync paired is no change", "",
+			Context{Trigger: TriggerCRMChange, LastSynced: lastSync, LastVersion: after, Rules: RulesChangeBaselines}, after, later, "005OTHER", nil, pull, nil, ""},
+		{"without baselines the same edit is no change", SideCRM,
+			Context{Trigger: TriggerCRMChange, LastSynced: lastSync, LastVersion: before, Rules: RulesFieldFormats}, lastSync, after, "005OTHER", nil, pull, nil, ""},
+		{"baselines with no version known: the time of the last sync", "",
+			Context{Trigger: TriggerCRMChange, LastSynced: lastSync, Rules: RulesChangeBaselines}, after, later, "005OTHER", push, nil,
+			&Conflict{Field: "mobile ↔ Phone", Winner: SideAwardForce, Lost: "+447911123452"}, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

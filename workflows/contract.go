@@ -114,8 +114,12 @@ type UserSyncInput struct {
 	// RecordID is the record a CRM change was seen on: the lane reads it by
 	// id (following a merge to its survivor).
 	RecordID string `json:"record_id,omitempty"`
-	// LastSynced is when the user's last sync completed, when known.
+	// LastSynced is when the user's last sync paired, when known
+	// (MemoSyncedAt).
 	LastSynced time.Time `json:"last_synced,omitzero"`
+	// LastVersion is the Award Force version the user's last sync paired,
+	// when known (MemoSyncedVersion).
+	LastVersion time.Time `json:"last_version,omitzero"`
 }
 
 // ResyncSignal is the name of the signal that tells a running UserSync the

@@ -93,10 +93,11 @@ type LaneItem struct {
 	Profile  pairing.Profile `json:"profile"`
 	ReadAt   time.Time       `json:"read_at"`
 	Received time.Time       `json:"received"`
-	// RecordID, LastSynced and Deleted are the PairItem's.
-	RecordID   string    `json:"record_id,omitempty"`
-	LastSynced time.Time `json:"last_synced,omitzero"`
-	Deleted    bool      `json:"deleted,omitempty"`
+	// RecordID, LastSynced, LastVersion and Deleted are the PairItem's.
+	RecordID    string    `json:"record_id,omitempty"`
+	LastSynced  time.Time `json:"last_synced,omitzero"`
+	LastVersion time.Time `json:"last_version,omitzero"`
+	Deleted     bool      `json:"deleted,omitempty"`
 	// Attempts counts transient faults met so far.
 	Attempts  int       `json:"attempts,omitempty"`
 	NotBefore time.Time `json:"not_before,omitzero"`
@@ -246,7 +247,7 @@ func (l *lane) receive(ctx workflow.Context, ch workflow.ReceiveChannel) {
 		l.st.Requests[req.ID] = &LaneRequest{ReplyTo: req.ReplyTo, ReplyRun: req.ReplyRun, Spec: fp, Trigger: req.Trigger, Open: len(req.Items)}
 		for _, it := range req.Items {
 			l.st.Items = append(l.st.Items, &LaneItem{Request: req.ID, Profile: it.Profile, ReadAt: it.ReadAt, Received: now,
-				RecordID: it.RecordID, LastSynced: it.LastSynced, Deleted: it.Deleted})
+				RecordID: it.RecordID, LastSynced: it.LastSynced, LastVersion: it.LastVersion, Deleted: it.Deleted})
 		}
 	}
 }
@@ -508,8 +509,9 @@ type laneRun struct {
 	// crm is set in runs of the CRM watch's version (ChangeCRMChanges),
 	// formats in those of the value rules' (ChangeFieldFormats), dups in
 	// those that make a duplicate rule's refusal ambiguous
-	// (ChangeDuplicatesAmbiguous).
-	crm, formats, dups bool
+	// (ChangeDuplicatesAmbiguous), baselines in those that decide with
+	// pairing.RulesChangeBaselines (ChangeChangeBaselines).
+	crm, formats, dups, baselines bool
 	// accounts are the Accounts found or made for the batch's people, by
 	// index (ChangeAccounts); nil for a person whose decision needs none.
 	accounts map[int]*pairing.Account
@@ -551,6 +553,7 @@ func (r *laneRun) pair(ctx workflow.Context) {
 	r.crm = workflow.GetVersion(ctx, ChangeCRMChanges, workflow.DefaultVersion, 1) >= 1
 	r.formats = r.crm && workflow.GetVersion(ctx, ChangeFieldFormats, workflow.DefaultVersion, 1) >= 1
 	r.dups = r.formats && workflow.GetVersion(ctx, ChangeDuplicatesAmbiguous, workflow.DefaultVersion, 1) >= 1
+	r.baselines = r.dups && workflow.GetVersion(ctx, ChangeChangeBaselines, workflow.DefaultVersion, 1) >= 1
 	crm := r.crm
 	look := activities.FindRecordsInput{Spec: *spec}
 	for _, i := range r.open() {
@@ -709,6 +712,12 @@ func (r *laneRun) decide(it *LaneItem, found *activities.FindRecordsResult, acco
 	c := pairing.Context{Trigger: r.trigger(it), LastSynced: it.LastSynced, IntegrationUser: found.IntegrationUser, Account: account}
 	if r.formats {
 		c.Rules, c.Lengths = pairing.RulesFieldFormats, found.Lengths
+	}
+	if r.baselines {
+		c.Rules, c.LastVersion = pairing.RulesChangeBaselines, it.LastVersion
+		if w, ok := r.st.Written[it.Profile.Slug]; ok && time.Unix(w[0], 0).After(c.LastVersion) {
+			c.LastVersion = time.Unix(w[0], 0).UTC() // this lane wrote a newer version since
+		}
 	}
 	if recreated != "" && c.Trigger == pairing.TriggerCRMChange {
 		// The deletion is the change: the user is paired again as a manual

@@ -83,6 +83,9 @@ type PairItem struct {
 	// LastSynced is when the person was last paired, when known: it tells
 	// which side changed a both pair since.
 	LastSynced time.Time `json:"last_synced,omitzero"`
+	// LastVersion is the Award Force version the person was last paired
+	// on, when known.
+	LastVersion time.Time `json:"last_version,omitzero"`
 	// Deleted says the user no longer exists in Award Force (Profile holds
 	// the slug alone): the spec's awardforce_deletions applies.
 	Deleted bool `json:"deleted,omitempty"`

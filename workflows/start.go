@@ -36,6 +36,9 @@ func StartUserSync(ctx context.Context, c client.Client, spec *pairing.Spec, r S
 	opts := StartOptions(id, UserSyncTimeout)
 	opts.StaticSummary = fmt.Sprintf("Sync Award Force user %s (%s)", r.Slug, r.Trigger)
 	in := UserSyncInput{Slug: r.Slug, Trigger: r.Trigger, Spec: *spec, Profile: r.Profile, RecordID: r.RecordID, LastSynced: last.at}
+	if last.ok && last.version > 0 {
+		in.LastVersion = time.Unix(last.version, 0).UTC()
+	}
 	return c.SignalWithStartWorkflow(ctx, opts.ID, ResyncSignal, Resync{Trigger: r.Trigger, Profile: r.Profile, RecordID: r.RecordID}, opts, UserSync, in)
 }
 

@@ -113,6 +113,11 @@ func UserSync(ctx workflow.Context, in UserSyncInput) (*UserSyncResult, error) {
 		memo := map[string]any{MemoSyncedVersion: version.Unix()}
 		if workflow.GetVersion(ctx, ChangeCRMChanges, workflow.DefaultVersion, 1) >= 1 {
 			memo[MemoSyncedAt] = workflow.Now(ctx).Unix()
+			if baselines(ctx) && !s.handedAt.IsZero() {
+				// From when the CRM was read on: an edit made there while
+				// this sync ran is a change to the next one.
+				memo[MemoSyncedAt] = s.handedAt.Unix()
+			}
 		}
 		if mErr := workflow.UpsertMemo(ctx, memo); mErr != nil {
 			workflow.GetLogger(ctx).Warn("Could not record the synced version", "error", mErr)
@@ -134,6 +139,10 @@ func UserSync(ctx workflow.Context, in UserSyncInput) (*UserSyncResult, error) {
 		}
 		if r.recordID != "" {
 			in.RecordID = r.recordID
+		}
+		if err == nil && !s.handedAt.IsZero() && baselines(ctx) {
+			// The next pass compares with what this one paired.
+			in.LastSynced, in.LastVersion = s.handedAt.Truncate(time.Second), s.syncedVersion()
 		}
 		workflow.GetLogger(ctx).Info("The user changed during the sync; syncing again", "slug", in.Slug, "trigger", in.Trigger)
 		return nil, workflow.NewContinueAsNewError(ctx, UserSync, in)
@@ -229,6 +238,9 @@ type userSync struct {
 	af      *afGate
 	// written is the user's `updated` time after this sync's write-back.
 	written time.Time
+	// handedAt is when the user was handed to the lane (before the CRM
+	// was read); zero when it was not.
+	handedAt time.Time
 }
 
 // pair reads the user and hands the profile to the user's pairing lane,
@@ -258,12 +270,13 @@ func (s *userSync) pair(ctx, afCtx workflow.Context) error {
 		s.decide() // skipped, with the reason: no CRM call, no lane
 		return nil
 	}
-	return s.handOver(ctx, PairItem{Profile: s.profile, ReadAt: readAt, RecordID: s.in.RecordID, LastSynced: s.in.LastSynced})
+	return s.handOver(ctx, PairItem{Profile: s.profile, ReadAt: readAt, RecordID: s.in.RecordID, LastSynced: s.in.LastSynced, LastVersion: s.in.LastVersion})
 }
 
 // handOver hands the user to the pairing lane and takes its answer as the
 // audit.
 func (s *userSync) handOver(ctx workflow.Context, item PairItem) error {
+	s.handedAt = workflow.Now(ctx)
 	results, err := s.lanes.pair(ctx, s.in.Spec, s.in.Trigger, []PairItem{item})
 	if err != nil {
 		return err
@@ -408,4 +421,10 @@ func errorMessage(err error) string {
 		return appErr.Type() + ": " + appErr.Message()
 	}
 	return err.Error()
+}
+
+// baselines reports whether this run records and passes on the baselines
+// of ChangeChangeBaselines.
+func baselines(ctx workflow.Context) bool {
+	return workflow.GetVersion(ctx, ChangeChangeBaselines, workflow.DefaultVersion, 1) >= 1
 }

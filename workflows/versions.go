@@ -76,4 +76,12 @@ const (
 	// ask for this version: older histories never had one, so they replay
 	// without a marker to meet.
 	ChangeAccounts = "accounts"
+	// ChangeChangeBaselines: a sync records, as when it paired
+	// (MemoSyncedAt), the moment it handed the user to the lane, before the
+	// CRM was read, instead of when it ended, and passes the Award Force
+	// version it paired on (UserSyncInput.LastVersion, also through a
+	// continue-as-new); lanes decide with pairing.RulesChangeBaselines. An
+	// edit made on either side while a sync ran is then a change to the
+	// next one, and a conflict it makes is settled by the spec and audited.
+	ChangeChangeBaselines = "change-baselines"
 )
