@@ -191,6 +191,9 @@ func TestIntegrationDryRunPlansEverythingAndWritesNothing(t *testing.T) {
 	const users = 300
 	stack := startStack(t, sandbox.Options{Seed: sandbox.SeedOptions{Users: users, Seed: 11}})
 	af, sf := stack.Sandbox.AwardForce, stack.Sandbox.Salesforce
+	// A surname longer than Contact.LastName's 80 characters: the plan
+	// says Salesforce will refuse it, before anything is written.
+	long := af.AddUser(afsim.User{Slug: "LongName", Email: "long.name@example.org", FirstName: "Lo", LastName: strings.Repeat("N", 100)})
 	sf.ResetStats()
 	af.ResetStats()
 	dir := t.TempDir()
@@ -203,7 +206,7 @@ func TestIntegrationDryRunPlansEverythingAndWritesNothing(t *testing.T) {
 		if err := runBackfill(context.Background(), o); err != nil {
 			t.Fatalf("%v\n%s", err, buf.String())
 		}
-		if !strings.Contains(buf.String(), "nothing was written") || !strings.Contains(buf.String(), fmt.Sprintf("Plan: %d users written to %s", users, out)) {
+		if !strings.Contains(buf.String(), "nothing was written") || !strings.Contains(buf.String(), fmt.Sprintf("Plan: %d users written to %s", users+1, out)) {
 			t.Fatalf("summary:\n%s", buf.String())
 		}
 	}
@@ -233,10 +236,13 @@ func TestIntegrationDryRunPlansEverythingAndWritesNothing(t *testing.T) {
 		t.Fatalf("header %q", got)
 	}
 	slugs := map[string]bool{}
-	staleSeen := false
+	staleSeen, flagged := false, false
 	ambiguous := ""
 	for _, r := range rows[1:] {
 		slugs[r[0]] = true
+		if r[0] == long.Slug && r[6] == "LastName" && strings.Contains(r[10], "STRING_TOO_LONG") {
+			flagged = true
+		}
 		if r[1] == "ambiguous" {
 			ambiguous = r[0]
 		}
@@ -244,8 +250,11 @@ func TestIntegrationDryRunPlansEverythingAndWritesNothing(t *testing.T) {
 			staleSeen = true
 		}
 	}
-	if len(slugs) != users {
-		t.Fatalf("plan covers %d users, want %d", len(slugs), users)
+	if len(slugs) != users+1 {
+		t.Fatalf("plan covers %d users, want %d", len(slugs), users+1)
+	}
+	if !flagged {
+		t.Error("the 100-character surname is not flagged in the plan as one Salesforce will refuse (STRING_TOO_LONG)")
 	}
 	if !staleSeen {
 		t.Fatal("no stale surname planned as a before → after update")
