@@ -5,16 +5,23 @@ GOBIN := $(or $(shell go env GOBIN),$(shell go env GOPATH)/bin)
 TEMPORAL := $(GOBIN)/temporal
 export AFSYNC_TEMPORAL_CLI := $(TEMPORAL)
 
-.PHONY: dev test temporal-cli vet bench fuzz chaos
+.PHONY: dev test temporal-cli nginx vet bench fuzz chaos
 
 # The main job on the embedded default: Temporal dev server + UI, the sandbox
 # APIs, the worker, and a backfill of the sandbox's users.
 dev: $(TEMPORAL)
 	./scripts/dev
 
-# Every test, including the integration tests on a real Temporal dev server.
-test: $(TEMPORAL) vet
+# Every test, including the integration tests on a real Temporal dev server
+# and the codec proxy's template on a real nginx.
+test: $(TEMPORAL) nginx vet
 	go test -count=1 -timeout 25m ./...
+
+# nginx (Debian's package) for the codec proxy test, installed when missing.
+nginx:
+	@command -v nginx >/dev/null || test -x /usr/sbin/nginx || { \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -q && apt-get install -y -q nginx; \
+		else sudo apt-get update -q && sudo apt-get install -y -q nginx; fi; }
 
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
