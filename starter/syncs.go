@@ -15,6 +15,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/afsync/afsync/pairing"
 	"github.com/afsync/afsync/workflows"
@@ -116,16 +117,26 @@ func (s *syncReader) userSyncs(ctx context.Context, query string) ([]syncRecord,
 	if err != nil {
 		return nil, err
 	}
-	out := make([]syncRecord, 0, len(infos))
-	for _, info := range infos {
-		r, err := s.userSync(ctx, info)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, r)
+	// Each run costs two reads (its input, its result): a few at a time,
+	// in the list's order.
+	out := make([]syncRecord, len(infos))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(readsAtOnce)
+	for i, info := range infos {
+		g.Go(func() error {
+			r, err := s.userSync(gctx, info)
+			out[i] = r
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
 	}
 	return out, nil
 }
+
+// readsAtOnce bounds the runs find and report read at the same time.
+const readsAtOnce = 8
 
 // userSync reads one UserSync run: its trigger (from its input) and, once
 // it ended, its audit.
