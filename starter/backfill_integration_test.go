@@ -284,8 +284,8 @@ func TestIntegrationDryRunPlansEverythingAndWritesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(string(raw)), "\n")
-	if len(lines) != users {
-		t.Fatalf("%d JSON lines, want one per user (%d)", len(lines), users)
+	if len(lines) != users+1 {
+		t.Fatalf("%d JSON lines, want one per user (%d)", len(lines), users+1)
 	}
 	var first workflows.UserSyncResult
 	if err := json.Unmarshal([]byte(lines[0]), &first); err != nil || first.Slug == "" || first.Decision.Action == "" {
