@@ -47,6 +47,16 @@ type Config struct {
 	HTTPClient *http.Client
 }
 
+// SettingError is a Config that New refuses: Fields names the Config
+// fields to fix, so that a caller can name where they come from (the
+// worker names its environment variables).
+type SettingError struct {
+	Fields []string
+	Msg    string
+}
+
+func (e *SettingError) Error() string { return "awardforce: " + e.Msg }
+
 // Client calls the Award Force API. It is safe for concurrent use.
 type Client struct {
 	rc     *resty.Client
@@ -56,7 +66,7 @@ type Client struct {
 // New returns a Client for cfg, or an error naming the setting that is missing or wrong.
 func New(cfg Config) (*Client, error) {
 	if strings.TrimSpace(cfg.APIKey) == "" {
-		return nil, errors.New("awardforce: APIKey is empty: set AWARDFORCE_API_KEY")
+		return nil, &SettingError{Fields: []string{"APIKey"}, Msg: "APIKey is empty"}
 	}
 	base := strings.TrimRight(strings.TrimSpace(cfg.BaseURL), "/")
 	if base == "" {
@@ -64,7 +74,7 @@ func New(cfg Config) (*Client, error) {
 	}
 	u, err := url.Parse(base)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return nil, fmt.Errorf("awardforce: BaseURL %q is not an absolute http(s) URL", cfg.BaseURL)
+		return nil, &SettingError{Fields: []string{"BaseURL"}, Msg: fmt.Sprintf("BaseURL %q is not an absolute http(s) URL", cfg.BaseURL)}
 	}
 	if cfg.Timeout < 0 {
 		return nil, fmt.Errorf("awardforce: Timeout %s is negative", cfg.Timeout)

@@ -69,7 +69,7 @@ func TestNewValidatesConfig(t *testing.T) {
 		cfg     awardforce.Config
 		wantErr string
 	}{
-		{"missing key", awardforce.Config{}, "awardforce: APIKey is empty: set AWARDFORCE_API_KEY"},
+		{"missing key", awardforce.Config{}, "awardforce: APIKey is empty"},
 		{"blank key", awardforce.Config{APIKey: "  "}, "APIKey is empty"},
 		{"relative base", awardforce.Config{APIKey: "k", BaseURL: "api.cr4ce.com"}, "BaseURL"},
 		{"ftp base", awardforce.Config{APIKey: "k", BaseURL: "ftp://api.cr4ce.com"}, "BaseURL"},

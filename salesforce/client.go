@@ -101,36 +101,50 @@ type Usage struct {
 
 var versionRE = regexp.MustCompile(`^v[0-9]+\.[0-9]$`)
 
+// SettingError is a Config that New refuses: Fields names the Config
+// fields to fix, so that a caller can name where they come from (the
+// worker names its environment variables).
+type SettingError struct {
+	Fields []string
+	Msg    string
+}
+
+func (e *SettingError) Error() string { return "salesforce: " + e.Msg }
+
+func settingError(msg string, fields ...string) error {
+	return &SettingError{Fields: fields, Msg: msg}
+}
+
 // New validates cfg and returns a Client. It makes no request: the first
 // API call fetches the token.
 func New(cfg Config) (*Client, error) {
 	u, err := url.Parse(cfg.LoginURL)
 	switch {
 	case cfg.LoginURL == "":
-		return nil, errors.New("salesforce: LoginURL is required (SALESFORCE_LOGIN_URL)")
+		return nil, settingError("LoginURL is required", "LoginURL")
 	case err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "":
-		return nil, errors.New("salesforce: LoginURL must be an absolute http(s) URL (SALESFORCE_LOGIN_URL)")
+		return nil, settingError("LoginURL must be an absolute http(s) URL", "LoginURL")
 	case cfg.ClientID == "":
-		return nil, errors.New("salesforce: ClientID is required (SALESFORCE_CLIENT_ID)")
+		return nil, settingError("ClientID is required", "ClientID")
 	}
 	c := &Client{cfg: cfg, fetch: make(chan struct{}, 1)}
 	jwtFlow := len(cfg.PrivateKeyPEM) > 0 || cfg.Username != ""
 	switch {
 	case jwtFlow && cfg.ClientSecret != "":
-		return nil, errors.New("salesforce: set either ClientSecret (SALESFORCE_CLIENT_SECRET) or Username and PrivateKeyPEM (SALESFORCE_USERNAME, SALESFORCE_PRIVATE_KEY_FILE), not both")
+		return nil, settingError("set either ClientSecret or Username and PrivateKeyPEM, not both", "ClientSecret", "Username", "PrivateKeyPEM")
 	case jwtFlow && cfg.Username == "":
-		return nil, errors.New("salesforce: Username is required for the JWT bearer flow (SALESFORCE_USERNAME)")
+		return nil, settingError("Username is required for the JWT bearer flow", "Username")
 	case jwtFlow && len(cfg.PrivateKeyPEM) == 0:
-		return nil, errors.New("salesforce: PrivateKeyPEM is required for the JWT bearer flow (SALESFORCE_PRIVATE_KEY_FILE)")
+		return nil, settingError("PrivateKeyPEM is required for the JWT bearer flow", "PrivateKeyPEM")
 	case jwtFlow:
 		if c.key, err = parseKey(cfg.PrivateKeyPEM); err != nil {
-			return nil, fmt.Errorf("salesforce: PrivateKeyPEM (SALESFORCE_PRIVATE_KEY_FILE): %w", err)
+			return nil, settingError("PrivateKeyPEM: "+err.Error(), "PrivateKeyPEM")
 		}
 		if c.cfg.Audience == "" {
 			c.cfg.Audience = DefaultAudience
 		}
 	case cfg.ClientSecret == "":
-		return nil, errors.New("salesforce: ClientSecret (SALESFORCE_CLIENT_SECRET) or Username and PrivateKeyPEM (SALESFORCE_USERNAME, SALESFORCE_PRIVATE_KEY_FILE) are required")
+		return nil, settingError("ClientSecret, or Username and PrivateKeyPEM, are required", "ClientSecret", "Username", "PrivateKeyPEM")
 	}
 	c.version = cfg.APIVersion
 	if c.version == "" {
@@ -140,7 +154,7 @@ func New(cfg Config) (*Client, error) {
 		c.version = "v" + c.version
 	}
 	if !versionRE.MatchString(c.version) {
-		return nil, fmt.Errorf("salesforce: APIVersion %q is not of the form v62.0", cfg.APIVersion)
+		return nil, settingError(fmt.Sprintf("APIVersion %q is not of the form v62.0", cfg.APIVersion), "APIVersion")
 	}
 	timeout := cfg.Timeout
 	if timeout <= 0 {

@@ -55,19 +55,20 @@ func apiError(t *testing.T, err error) *salesforce.Error {
 func TestNewValidation(t *testing.T) {
 	key := pemKey(t, mustKey(t))
 	tests := []struct {
-		name string
-		cfg  salesforce.Config
-		want string
+		name      string
+		cfg       salesforce.Config
+		want      string
+		wantField string
 	}{
-		{"no login url", salesforce.Config{ClientID: "x", ClientSecret: "y"}, "SALESFORCE_LOGIN_URL"},
-		{"relative login url", salesforce.Config{LoginURL: "acme.my.salesforce.com", ClientID: "x", ClientSecret: "y"}, "SALESFORCE_LOGIN_URL"},
-		{"no client id", salesforce.Config{LoginURL: "https://x", ClientSecret: "y"}, "SALESFORCE_CLIENT_ID"},
-		{"no flow", salesforce.Config{LoginURL: "https://x", ClientID: "x"}, "SALESFORCE_CLIENT_SECRET"},
-		{"both flows", salesforce.Config{LoginURL: "https://x", ClientID: "x", ClientSecret: "y", Username: "u", PrivateKeyPEM: key}, "not both"},
-		{"key without user", salesforce.Config{LoginURL: "https://x", ClientID: "x", PrivateKeyPEM: key}, "SALESFORCE_USERNAME"},
-		{"user without key", salesforce.Config{LoginURL: "https://x", ClientID: "x", Username: "u"}, "SALESFORCE_PRIVATE_KEY_FILE"},
-		{"garbage key", salesforce.Config{LoginURL: "https://x", ClientID: "x", Username: "u", PrivateKeyPEM: []byte("nope")}, "SALESFORCE_PRIVATE_KEY_FILE"},
-		{"bad version", salesforce.Config{LoginURL: "https://x", ClientID: "x", ClientSecret: "y", APIVersion: "latest"}, "APIVersion"},
+		{"no login url", salesforce.Config{ClientID: "x", ClientSecret: "y"}, "LoginURL", "LoginURL"},
+		{"relative login url", salesforce.Config{LoginURL: "acme.my.salesforce.com", ClientID: "x", ClientSecret: "y"}, "LoginURL", "LoginURL"},
+		{"no client id", salesforce.Config{LoginURL: "https://x", ClientSecret: "y"}, "ClientID", "ClientID"},
+		{"no flow", salesforce.Config{LoginURL: "https://x", ClientID: "x"}, "ClientSecret", "ClientSecret"},
+		{"both flows", salesforce.Config{LoginURL: "https://x", ClientID: "x", ClientSecret: "y", Username: "u", PrivateKeyPEM: key}, "not both", "ClientSecret"},
+		{"key without user", salesforce.Config{LoginURL: "https://x", ClientID: "x", PrivateKeyPEM: key}, "Username", "Username"},
+		{"user without key", salesforce.Config{LoginURL: "https://x", ClientID: "x", Username: "u"}, "PrivateKeyPEM", "PrivateKeyPEM"},
+		{"garbage key", salesforce.Config{LoginURL: "https://x", ClientID: "x", Username: "u", PrivateKeyPEM: []byte("nope")}, "PrivateKeyPEM", "PrivateKeyPEM"},
+		{"bad version", salesforce.Config{LoginURL: "https://x", ClientID: "x", ClientSecret: "y", APIVersion: "latest"}, "APIVersion", "APIVersion"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -75,6 +76,9 @@ func TestNewValidation(t *testing.T) {
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tt.want)
 			assert.NotContains(t, err.Error(), "-----BEGIN")
+			var se *salesforce.SettingError
+			require.ErrorAs(t, err, &se, "a refused setting names its Config fields")
+			assert.Contains(t, se.Fields, tt.wantField)
 		})
 	}
 	_, err := salesforce.New(salesforce.Config{LoginURL: "https://x", ClientID: "x", ClientSecret: "y", APIVersion: "61.0"})

@@ -41,11 +41,11 @@ func New(c client.Client, cfg config.Config, spec *pairing.Spec) (*Worker, error
 	}
 	afClient, err := awardforce.New(cfg.AwardForce)
 	if err != nil {
-		return nil, awardForceSettings(err)
+		return nil, config.NameSettings(err)
 	}
 	sfClient, err := salesforce.New(cfg.Salesforce)
 	if err != nil {
-		return nil, err
+		return nil, config.NameSettings(err)
 	}
 	// On SIGTERM (a deploy, a scale-down) running activities get this long
 	// to finish, so that their writes are reported rather than retried.

@@ -134,7 +134,7 @@ func Preflight(ctx context.Context, cfg config.Config, spec *pairing.Spec, opts 
 		}
 		return nil
 	}, func(err error) error {
-		return fmt.Errorf("salesforce (SALESFORCE_* settings) describing %s: %w", describing, err)
+		return fmt.Errorf("salesforce (%s) describing %s: %w", config.SalesforceSettings(), describing, err)
 	})
 	wg.Wait()
 	if failure != nil {
@@ -160,11 +160,11 @@ func awardForceSettings(err error) error {
 func apiClients(cfg config.Config) (*awardforce.Client, *salesforce.Client, error) {
 	afClient, err := awardforce.New(cfg.AwardForce)
 	if err != nil {
-		return nil, nil, awardForceSettings(err)
+		return nil, nil, config.NameSettings(err)
 	}
 	sfClient, err := salesforce.New(cfg.Salesforce)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, config.NameSettings(err)
 	}
 	return afClient, sfClient, nil
 }

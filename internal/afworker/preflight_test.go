@@ -278,7 +278,7 @@ func TestPreflightStopsAtOnceOnARejectedKeyOrSecret(t *testing.T) {
 		{"a wrong Award Force key", func(c *config.Config) { c.AwardForce.APIKey = "wrong-key" },
 			"award force (AWARDFORCE_API_URL, AWARDFORCE_API_KEY): awardforce: HTTP 403: Invalid API key."},
 		{"a wrong Salesforce secret", func(c *config.Config) { c.Salesforce.ClientSecret = "wrong-secret" },
-			"salesforce (SALESFORCE_* settings) describing Contact: salesforce: 400 invalid_client: invalid client credentials"},
+			"salesforce (SALESFORCE_LOGIN_URL, SALESFORCE_CLIENT_ID, SALESFORCE_CLIENT_SECRET, SALESFORCE_USERNAME, SALESFORCE_PRIVATE_KEY_FILE) describing Contact: salesforce: 400 invalid_client: invalid client credentials"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			sb, cfg := startSandbox(t)

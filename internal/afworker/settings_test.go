@@ -9,20 +9,28 @@ import (
 	"github.com/afsync/afsync/salesforce"
 )
 
-// A refused Award Force setting names the variables that hold it, the
-// real ones (AWARDFORCE_API_URL, not a name nothing reads).
-func TestAPIClientsNameTheAwardForceVariables(t *testing.T) {
+// A refused API setting names the variable that holds it, the real one
+// (AWARDFORCE_API_URL, not a name nothing reads).
+func TestAPIClientsNameTheVariableToSet(t *testing.T) {
 	sf := salesforce.Config{LoginURL: "https://acme.my.salesforce.com", ClientID: "id", ClientSecret: "s"}
-	for name, af := range map[string]awardforce.Config{
-		"malformed URL": {BaseURL: "api.cr4ce.com", APIKey: "k"},
-		"missing key":   {BaseURL: "https://api.cr4ce.com"},
+	af := awardforce.Config{APIKey: "k"}
+	for name, tc := range map[string]struct {
+		af   awardforce.Config
+		sf   salesforce.Config
+		want []string
+	}{
+		"malformed Award Force URL": {awardforce.Config{BaseURL: "api.cr4ce.com", APIKey: "k"}, sf, []string{config.EnvAwardForceAPIURL}},
+		"missing Award Force key":   {awardforce.Config{BaseURL: "https://api.cr4ce.com"}, sf, []string{config.EnvAwardForceAPIKey}},
+		"missing login URL":         {af, salesforce.Config{ClientID: "id", ClientSecret: "s"}, []string{config.EnvSalesforceLoginURL}},
+		"no flow":                   {af, salesforce.Config{LoginURL: sf.LoginURL, ClientID: "id"}, []string{config.EnvSalesforceClientSecret, config.EnvSalesforceUsername, config.EnvSalesforcePrivateKeyFile}},
+		"user without key":          {af, salesforce.Config{LoginURL: sf.LoginURL, ClientID: "id", Username: "u"}, []string{config.EnvSalesforcePrivateKeyFile}},
 	} {
 		t.Run(name, func(t *testing.T) {
-			_, _, err := apiClients(config.Config{AwardForce: af, Salesforce: sf})
+			_, _, err := apiClients(config.Config{AwardForce: tc.af, Salesforce: tc.sf})
 			if err == nil {
 				t.Fatal("want an error")
 			}
-			for _, want := range []string{config.EnvAwardForceAPIURL, config.EnvAwardForceAPIKey} {
+			for _, want := range tc.want {
 				if !strings.Contains(err.Error(), want) {
 					t.Errorf("%q lacks %s", err, want)
 				}
@@ -32,7 +40,7 @@ func TestAPIClientsNameTheAwardForceVariables(t *testing.T) {
 			}
 		})
 	}
-	if _, _, err := apiClients(config.Config{AwardForce: awardforce.Config{APIKey: "k"}, Salesforce: sf}); err != nil {
+	if _, _, err := apiClients(config.Config{AwardForce: af, Salesforce: sf}); err != nil {
 		t.Errorf("valid settings refused: %v", err)
 	}
 }

@@ -1,10 +1,14 @@
 package config
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/afsync/afsync/awardforce"
+	"github.com/afsync/afsync/salesforce"
 )
 
 func env(m map[string]string) Getenv { return func(k string) string { return m[k] } }
@@ -104,5 +108,20 @@ func TestCodecAddrBeyondLoopbackNeedsAToken(t *testing.T) {
 		if err == nil && c.CodecAddr != tc.addr {
 			t.Errorf("CodecAddr %q, want %q", c.CodecAddr, tc.addr)
 		}
+	}
+}
+
+func TestNameSettingsNamesTheVariablesOfTheRefusedFields(t *testing.T) {
+	_, err := salesforce.New(salesforce.Config{LoginURL: "https://acme.my.salesforce.com", ClientID: "id", Username: "u"})
+	if got := NameSettings(err).Error(); !strings.Contains(got, EnvSalesforcePrivateKeyFile) || strings.Contains(got, EnvSalesforceClientID) {
+		t.Errorf("a JWT flow without its key: %q", got)
+	}
+	_, err = awardforce.New(awardforce.Config{})
+	if got := NameSettings(err).Error(); !strings.HasSuffix(got, "(set "+EnvAwardForceAPIKey+")") {
+		t.Errorf("no Award Force key: %q", got)
+	}
+	other := errors.New("something else")
+	if NameSettings(other) != other {
+		t.Error("an error that is no refused setting must be returned as it is")
 	}
 }
