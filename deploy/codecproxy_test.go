@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/afsync/afsync/internal/codec"
+	"github.com/afsync/afsync/internal/devserver"
 )
 
 // codecProxyToken is the worker's codec token in this test only.
@@ -118,7 +119,10 @@ func startCodecProxy(t *testing.T, bin, workerURL string) string {
 		t.Fatalf("the template names %s, which the compose service does not set", m)
 		return m
 	})
-	port := freePort(t)
+	port, err := devserver.FreePort("127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
 	for old, repl := range map[string]string{
 		"listen 8234;":       fmt.Sprintf("listen 127.0.0.1:%d;", port),
 		"http://worker:8235": workerURL,
@@ -196,17 +200,6 @@ http {
 		}
 	}
 	return "http://" + addr
-}
-
-// freePort returns a loopback TCP port nothing listens on now.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // payloadsJSON is the codec protocol's body holding one json/plain payload

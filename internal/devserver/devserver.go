@@ -225,6 +225,12 @@ func portOrFree(ip string, port int) (int, error) {
 	if port > 0 {
 		return port, nil
 	}
+	return FreePort(ip)
+}
+
+// FreePort returns a TCP port on ip that nothing listened on a moment ago,
+// for a server that cannot be told to pick one itself.
+func FreePort(ip string) (int, error) {
 	l, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
 	if err != nil {
 		return 0, err
