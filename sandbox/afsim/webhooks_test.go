@@ -90,8 +90,8 @@ func TestRegistrationsAndEditsAreDeliveredAsSignedWebhooks(t *testing.T) {
 	if got[1]["event"] != EventUpdated || got[1]["last_name"] != "Changed" {
 		t.Errorf("edit payload: %v", got[1])
 	}
-	if s.Stats().Webhooks.Delivered != 2 {
-		t.Errorf("stats: %+v", s.Stats().Webhooks)
+	if st := waitDelivered(t, s, 2); st.Delivered != 2 {
+		t.Errorf("stats: %+v", st)
 	}
 	// Seeding announces nothing.
 	if strings.Contains(string(mustJSON(got)), seeded.Slug) {
@@ -130,8 +130,24 @@ func TestAFailedDeliveryIsRetried(t *testing.T) {
 	s := New(Options{Webhook: Webhook{URL: hook.URL, SigningKey: "hook-key"}})
 	s.Register(User{Email: "retry@example.org", FirstName: "R", LastName: "Etry"})
 	sink.wait(t, 1)
-	if st := s.Stats().Webhooks; st.Delivered != 1 || st.Failed != 0 {
+	if st := waitDelivered(t, s, 1); st.Delivered != 1 || st.Failed != 0 {
 		t.Errorf("stats: %+v", st)
+	}
+}
+
+// waitDelivered waits until the simulator counts n deliveries (the sink
+// answers before the sender counts), and returns the webhook counts; it
+// fails the test after ten seconds.
+func waitDelivered(t *testing.T, s *Server, n int) struct{ Queued, Delivered, Failed int } {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		st := s.Stats().Webhooks
+		if st.Delivered >= n {
+			return st
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("webhook stats never reached the expected counts: %+v", st)
+		}
 	}
 }
 
