@@ -91,24 +91,38 @@ func (a *Salesforce) FindRecords(ctx context.Context, in FindRecordsInput) (Find
 		return FindRecordsResult{}, err
 	}
 	fields := in.Spec.CRMFields()
-	selected := withSystemFields(obj, fields, false)
-	queries := buildLookupQueries(in.Spec.Object, in.Spec.UniqueIdentifier.CRM, selected, in.Identifiers)
+	ext := in.Spec.ExternalID.CRM
+	if ext != "" && !slices.ContainsFunc(fields, func(f string) bool { return strings.EqualFold(f, ext) }) {
+		fields = append(fields, ext) // whose record it is: Decide never takes another person's
+	}
+	// One pass finds the records holding an identifier and those holding a
+	// slug in the external id: one query a chunk, their clauses joined by OR.
+	terms := []lookupTerm{{field: in.Spec.UniqueIdentifier.CRM, values: in.Identifiers, key: IdentifierKey}}
+	askedExt := map[string]bool{}
+	if ext != "" && len(in.ExternalIDs) > 0 {
+		res.ByExternalID = map[string][]pairing.CRMRecord{}
+		for _, v := range in.ExternalIDs {
+			askedExt[strings.TrimSpace(v)] = true
+		}
+		terms = append(terms, lookupTerm{field: ext, values: in.ExternalIDs, key: strings.TrimSpace})
+	}
+	askedID := map[string]bool{}
+	for _, v := range in.Identifiers {
+		askedID[IdentifierKey(v)] = true
+	}
+	queries := buildTermQueries(in.Spec.Object, withSystemFields(obj, fields, false), terms...)
 	if err := a.eachRecord(ctx, queries, false, &res.Queries, func(r salesforce.Record) {
 		rec := crmRecordOf(r, fields)
-		key := IdentifierKey(rec.Values[in.Spec.UniqueIdentifier.CRM])
-		res.Matches[key] = append(res.Matches[key], rec)
+		if key := IdentifierKey(rec.Values[in.Spec.UniqueIdentifier.CRM]); askedID[key] {
+			res.Matches[key] = append(res.Matches[key], rec)
+		}
+		if ext != "" {
+			if v := r.String(ext); askedExt[v] {
+				res.ByExternalID[v] = append(res.ByExternalID[v], rec)
+			}
+		}
 	}); err != nil {
 		return FindRecordsResult{}, err
-	}
-	if ext := in.Spec.ExternalID.CRM; ext != "" && len(in.ExternalIDs) > 0 {
-		res.ByExternalID = map[string][]pairing.CRMRecord{}
-		queries := buildLookupQueries(in.Spec.Object, ext, withSystemFields(obj, append(fields, ext), false), in.ExternalIDs)
-		if err := a.eachRecord(ctx, queries, false, &res.Queries, func(r salesforce.Record) {
-			v := r.String(ext)
-			res.ByExternalID[v] = append(res.ByExternalID[v], crmRecordOf(r, fields))
-		}); err != nil {
-			return FindRecordsResult{}, err
-		}
 	}
 	if len(in.RecordIDs) > 0 {
 		if err := a.readByID(ctx, &in.Spec, obj, fields, in.RecordIDs, &res); err != nil {
@@ -197,41 +211,77 @@ func withSystemFields(obj pairing.CRMObject, fields []string, byID bool) []strin
 	return out
 }
 
-// buildLookupQueries returns the SOQL queries that find every identifier,
-// each short enough for Salesforce's URI limit once URL-encoded. Empty and
-// repeated identifiers are dropped.
+// buildLookupQueries returns the SOQL queries that find every identifier
+// (compared case-insensitively, as Salesforce does) in idField, as few as
+// the URI limit allows.
 func buildLookupQueries(object, idField string, fields, identifiers []string) []string {
-	head := "SELECT " + strings.Join(fields, ", ") + " FROM " + object + " WHERE " + idField + " IN ("
+	return buildTermQueries(object, fields, lookupTerm{field: idField, values: identifiers, key: IdentifierKey})
+}
+
+// lookupTerm is one `field IN (…)` clause of a lookup: the values, and how
+// two of them are told apart (duplicates are asked once).
+type lookupTerm struct {
+	field  string
+	values []string
+	key    func(string) string
+}
+
+// buildTermQueries returns the SOQL queries that find the records holding
+// any of the terms' values, `a IN (…) OR b IN (…)`, packing as many values
+// into each query as keep its request URI under maxQueryURI.
+func buildTermQueries(object string, fields []string, terms ...lookupTerm) []string {
+	head := "SELECT " + strings.Join(fields, ", ") + " FROM " + object + " WHERE "
+	escaped := func(s string) int { return len(url.QueryEscape(s)) }
 	var (
 		queries []string
-		b       strings.Builder
+		lits    = make([][]string, len(terms)) // the current query's literals, by term
+		size    = escaped(head)
 		n       int
-		seen    = map[string]bool{}
 	)
+	// A clause costs its field, " IN (", ")" and " OR " besides its literals.
+	clause := func(t lookupTerm) int { return escaped(t.field+" IN ()") + escaped(" OR ") }
 	flush := func() {
-		if n > 0 {
-			queries = append(queries, b.String()+")")
-		}
-		b.Reset()
-		n = 0
-	}
-	for _, id := range identifiers {
-		key := IdentifierKey(id)
-		if key == "" || seen[key] {
-			continue
-		}
-		seen[key] = true
-		lit := salesforce.Quote(strings.TrimSpace(id))
-		if n > 0 && len(url.QueryEscape(b.String()+", "+lit+")")) > maxQueryURI {
-			flush()
-		}
 		if n == 0 {
-			b.WriteString(head)
-		} else {
-			b.WriteString(", ")
+			return
 		}
-		b.WriteString(lit)
-		n++
+		var b strings.Builder
+		b.WriteString(head)
+		first := true
+		for i, l := range lits {
+			if len(l) == 0 {
+				continue
+			}
+			if !first {
+				b.WriteString(" OR ")
+			}
+			first = false
+			b.WriteString(terms[i].field + " IN (" + strings.Join(l, ", ") + ")")
+			lits[i] = nil
+		}
+		queries = append(queries, b.String())
+		size, n = escaped(head), 0
+	}
+	for i, t := range terms {
+		seen := map[string]bool{}
+		for _, v := range t.values {
+			k := t.key(v)
+			if k == "" || seen[k] {
+				continue
+			}
+			seen[k] = true
+			lit := salesforce.Quote(strings.TrimSpace(v))
+			cost := escaped(lit) + escaped(", ")
+			if len(lits[i]) == 0 {
+				cost += clause(t)
+			}
+			if n > 0 && size+cost > maxQueryURI {
+				flush()
+				cost = escaped(lit) + escaped(", ") + clause(t)
+			}
+			lits[i] = append(lits[i], lit)
+			size += cost
+			n++
+		}
 	}
 	flush()
 	return queries

@@ -166,3 +166,64 @@ func TestCreateRecordReportsSalesforcesOwnMessage(t *testing.T) {
 		t.Fatalf("Salesforce's own code and message must reach the audit: %v", err)
 	}
 }
+
+func TestLookupQueriesJoinIdentifiersAndSlugsWithinTheURILimit(t *testing.T) {
+	var ids, slugs []string
+	for i := range 1500 {
+		ids = append(ids, fmt.Sprintf("o'hara+%d@例え.example.com", i))
+		slugs = append(slugs, fmt.Sprintf("Slug%04d", i))
+	}
+	qs := buildTermQueries("Contact", []string{"Id", "Email", "AwardForce_Slug__c"},
+		lookupTerm{field: "Email", values: ids, key: IdentifierKey},
+		lookupTerm{field: "AwardForce_Slug__c", values: append(slugs, "Slug0001"), key: strings.TrimSpace})
+	seen := map[string]int{}
+	for _, q := range qs {
+		if n := len("/services/data/v62.0/query?q=" + url.QueryEscape(q)); n > 16384 {
+			t.Fatalf("query URI of %d bytes exceeds Salesforce's 16,384", n)
+		}
+		parsed, err := sfsim.ParseSOQL(q)
+		if err != nil {
+			t.Fatalf("%v\n%s", err, q)
+		}
+		for _, c := range parsed.Comparisons() {
+			seen[c.Field] += len(c.Values)
+		}
+	}
+	if seen["Email"] != len(ids) || seen["AwardForce_Slug__c"] != len(slugs) {
+		t.Fatalf("queries cover %v, want %d of each (a repeated slug asked once)", seen, len(ids))
+	}
+	apart := len(buildLookupQueries("Contact", "Email", []string{"Id", "Email", "AwardForce_Slug__c"}, ids)) +
+		len(buildLookupQueries("Contact", "AwardForce_Slug__c", []string{"Id", "Email", "AwardForce_Slug__c"}, slugs))
+	if len(qs) >= apart {
+		t.Fatalf("%d queries, %d when asked apart: the terms are not packed together", len(qs), apart)
+	}
+}
+
+func TestFindRecordsFindsAPersonBySlugInTheSameQuery(t *testing.T) {
+	a, sim := newSalesforce(t)
+	spec := pairing.Default()
+	spec.ExternalID = pairing.ExternalID{CRM: "AwardForce_Slug__c"}
+	moved := sim.Insert("Contact", map[string]any{"Email": "old.address@example.org", "LastName": "Moved", "AwardForce_Slug__c": "MovedAAA"})
+	sim.Insert("Contact", map[string]any{"Email": "before.afsync@example.org", "LastName": "Unstamped"})
+	res, err := a.FindRecords(context.Background(), FindRecordsInput{Spec: *spec,
+		Identifiers: []string{"new.address@example.org", "Before.Afsync@example.org"}, ExternalIDs: []string{"MovedAAA", "NobodyAA"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Queries != 1 {
+		t.Fatalf("%d queries, want one for identifiers and slugs together", res.Queries)
+	}
+	if got := res.ByExternalID["MovedAAA"]; len(got) != 1 || got[0].ID != moved || got[0].Values["AwardForce_Slug__c"] != "MovedAAA" {
+		t.Fatalf("by slug: %+v", res.ByExternalID)
+	}
+	if len(res.Matches["new.address@example.org"]) != 0 || len(res.ByExternalID["NobodyAA"]) != 0 {
+		t.Fatalf("matches: %+v %+v", res.Matches, res.ByExternalID)
+	}
+	got := res.Matches["before.afsync@example.org"]
+	if len(got) != 1 || got[0].Values["AwardForce_Slug__c"] != "" {
+		t.Fatalf("by identifier: %+v, want the record, with its empty external id read", got)
+	}
+	if _, ok := got[0].Values["AwardForce_Slug__c"]; !ok {
+		t.Fatal("the external id is not read: Decide cannot tell whose record it is")
+	}
+}

@@ -207,6 +207,11 @@ type Context struct {
 	// name: with RulesFieldFormats, a longer value is cut (truncate) or
 	// flagged.
 	Lengths map[string]int `json:"lengths,omitempty"`
+	// Others are records the workflow knows to be paired with other people
+	// (the pairing lanes' memory of what they wrote, by record id): with
+	// RulesIdentity, a record among them that holds the user's identifier
+	// is not the user's.
+	Others []string `json:"others,omitempty"`
 	// Account is what the workflow found for the user's organisation (the
 	// spec's account): Decide links the Contact to it. Nil, or one with
 	// no IDs and not New, leaves AccountId as it is; a spec without
@@ -245,6 +250,14 @@ const (
 	// (Context.LastVersion), instead of against the time it ended: an edit
 	// made while a sync ran, or in the second it ended, is a change.
 	RulesChangeBaselines
+	// RulesIdentity also follows the person rather than their address:
+	// an update writes the user's identifier when the record (found by
+	// the record id or the slug the user is paired with) holds another one,
+	// and stamps the external id on a record that lacks it (adoption); a
+	// record that holds the user's identifier but another person's slug in
+	// the external id, or that Context.Others names, is not the user's, so
+	// it is never written with their values.
+	RulesIdentity
 )
 
 // DecideIn is Decide with the rules of the CRM watch: when the spec
@@ -282,20 +295,29 @@ func (s *Spec) decide(c Context, p Profile, matches []CRMRecord, watched bool) D
 	if strings.TrimSpace(p.Values[idField]) == "" {
 		return skip("user has no " + idField)
 	}
+	var others []string // records holding the identifier that are someone else's
+	if c.Rules >= RulesIdentity {
+		matches, others = s.owned(&c, p, matches)
+	}
 	switch len(matches) {
 	case 0:
+		none := fmt.Sprintf("no %s matches the user's %s", s.Object, idField)
+		if len(others) > 0 {
+			none = fmt.Sprintf("no %s of the user's own matches their %s (%s %s it but %s paired with another person)",
+				s.Object, idField, strings.Join(others, ", "), plural(len(others), "holds", "hold"), plural(len(others), "is", "are"))
+		}
 		if t == TriggerCRMChange {
 			return skip(fmt.Sprintf("no %s holds the user's %s any more", s.Object, idField))
 		}
 		if !o.CreateIfMissing {
-			return skip(fmt.Sprintf("no %s matches the user's %s and create_if_missing (option 2) is off", s.Object, idField))
+			return skip(none + " and create_if_missing (option 2) is off")
 		}
 		if a := s.account(&c); a != nil && len(a.IDs) > 1 {
 			return s.ambiguousAccount(a, "")
 		}
 		return Decision{
 			Action: ActionCreate,
-			Reason: fmt.Sprintf("no %s matches the user's %s", s.Object, idField),
+			Reason: none,
 			CRM:    s.createValues(&c, p),
 		}
 	case 1:
@@ -329,7 +351,10 @@ func (s *Spec) decide(c Context, p Profile, matches []CRMRecord, watched bool) D
 	}
 	d := Decision{RecordID: rec.ID}
 	if update {
-		d.CRM = s.crmDiffs(&c, p, rec, win)
+		if c.Rules >= RulesIdentity {
+			d.CRM = s.identity(p, rec)
+		}
+		d.CRM = append(d.CRM, s.crmDiffs(&c, p, rec, win)...)
 		if ch := s.accountChange(&c, rec.value(AccountField)); ch != nil {
 			d.CRM = append(d.CRM, *ch)
 		}
@@ -359,6 +384,58 @@ func (s *Spec) decide(c Context, p Profile, matches []CRMRecord, watched bool) D
 
 func skip(reason string) Decision {
 	return Decision{Action: ActionSkip, Reason: reason}
+}
+
+// plural picks one or many by n.
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+// owned splits records that hold the user's identifier into the ones that
+// may be the user's and the ids of those that are someone else's: their
+// external id holds another slug (slugs never move between people), or
+// c.Others names them.
+func (s *Spec) owned(c *Context, p Profile, matches []CRMRecord) (mine []CRMRecord, others []string) {
+	for _, m := range matches {
+		slug := ""
+		if s.ExternalID.CRM != "" {
+			slug = strings.TrimSpace(m.value(s.ExternalID.CRM))
+		}
+		taken := slug != "" && p.Slug != "" && slug != p.Slug
+		if !taken && slug != p.Slug {
+			taken = slices.ContainsFunc(c.Others, func(id string) bool { return sameID(id, m.ID) })
+		}
+		if taken {
+			others = append(others, m.ID)
+		} else {
+			mine = append(mine, m)
+		}
+	}
+	return mine, others
+}
+
+// identity lists the writes that keep the record the user's, for life:
+// the user's identifier when the record holds another (the user changed
+// it in Award Force, or someone changed it in the CRM: Award Force's is
+// the person's own), and the user's slug in an external id that is empty
+// (a record found by identifier is adopted, so that later look-ups,
+// upserts and deletion stamps find it by slug).
+func (s *Spec) identity(p Profile, rec CRMRecord) []Change {
+	var out []Change
+	id := s.UniqueIdentifier
+	want, have := strings.TrimSpace(p.Values[id.AwardForce]), strings.TrimSpace(rec.value(id.CRM))
+	if want != "" && !strings.EqualFold(want, have) {
+		out = append(out, Change{Field: id.CRM, Source: id.AwardForce, Before: have, After: want})
+	}
+	if ext := s.ExternalID.CRM; ext != "" && p.Slug != "" {
+		if have := strings.TrimSpace(rec.value(ext)); have == "" {
+			out = append(out, Change{Field: ext, Source: SourceSlug, After: p.Slug})
+		}
+	}
+	return out
 }
 
 // createValues lists what a create sets: the identifier, then the pairs and
