@@ -65,6 +65,10 @@ type LaneState struct {
 	Items []*LaneItem `json:"items,omitempty"`
 	// Written holds, per slug, the version last written and when.
 	Written map[string]Written `json:"written,omitempty"`
+	// Paired holds, per slug, the record the lane last paired the person
+	// with, for specs without an external id (whose records carry the
+	// slug); it is forgotten with the person's Written entry.
+	Paired map[string]string `json:"paired,omitempty"`
 	// MemorySince is when the lane's memory of writes begins: every write
 	// since is in Written.
 	MemorySince time.Time `json:"memory_since"`
@@ -98,6 +102,11 @@ type LaneItem struct {
 	LastSynced  time.Time `json:"last_synced,omitzero"`
 	LastVersion time.Time `json:"last_version,omitzero"`
 	Deleted     bool      `json:"deleted,omitempty"`
+	// Doubted is set (ChangeIdentity) once a write for the person had no
+	// known outcome: until they are answered, nobody else with their
+	// identifier goes before them, since the record that write may have
+	// made is theirs.
+	Doubted bool `json:"doubted,omitempty"`
 	// Attempts counts transient faults met so far.
 	Attempts  int       `json:"attempts,omitempty"`
 	NotBefore time.Time `json:"not_before,omitzero"`
@@ -123,7 +132,7 @@ type Written [2]int64
 // until Salesforce can no longer commit it, then looks again. It runs for
 // ever, continuing as new to keep its history short.
 func PairingLane(ctx workflow.Context, in LaneInput) error {
-	l := &lane{n: in.Lane, busy: map[string]bool{}, flying: map[*LaneItem]bool{}, af: newAFGate(ctx, ClassEvents)}
+	l := &lane{n: in.Lane, busy: map[string]bool{}, flying: map[*LaneItem]bool{}, owners: map[string]string{}, af: newAFGate(ctx, ClassEvents)}
 	if in.State != nil {
 		l.st = *in.State
 	}
@@ -191,6 +200,9 @@ type lane struct {
 	flying map[*LaneItem]bool
 	// gatherUntil is when the waiting people go even if no more arrive.
 	gatherUntil time.Time
+	// owners are the records people in batches in flight are known to be
+	// paired with (18-character id → slug): nobody else may take them.
+	owners map[string]string
 	// af makes the lane's fresh reads within the Award Force budget.
 	af       *afGate
 	inFlight int
@@ -206,6 +218,9 @@ func (l *lane) init() {
 	}
 	if l.st.Written == nil {
 		l.st.Written = map[string]Written{}
+	}
+	if l.st.Paired == nil {
+		l.st.Paired = map[string]string{}
 	}
 	if l.st.Doubt == nil {
 		l.st.Doubt = map[string]time.Time{}
@@ -300,6 +315,7 @@ func (l *lane) forgetBefore(t int64) {
 	for slug, w := range l.st.Written {
 		if w[1] < t {
 			delete(l.st.Written, slug)
+			delete(l.st.Paired, slug)
 			forgot = true
 		}
 	}
@@ -364,6 +380,7 @@ func (l *lane) nextBatch(now time.Time) *batch {
 	var b *batch
 	claimed := map[string]bool{} // slugs and identifiers already in b
 	free := func(k string) bool { return !l.held(k) && !claimed[k] }
+	doubted := l.doubtedKeys()
 	for _, it := range l.st.Items {
 		if it.NotBefore.After(now) || !free(it.Profile.Slug) {
 			continue
@@ -376,6 +393,9 @@ func (l *lane) nextBatch(now time.Time) *batch {
 		k := (&batch{spec: spec}).key(it)
 		if k != "" && !free(idKey(k)) {
 			continue
+		}
+		if slug, ok := doubted[k]; ok && slug != it.Profile.Slug {
+			continue // the record a lost write made may be that person's: they go first
 		}
 		// An organisation is shared within a batch, never between two.
 		org := (&batch{spec: spec}).orgKey(it)
@@ -426,6 +446,9 @@ func (l *lane) nextBatch(now time.Time) *batch {
 	}
 	taken := map[*LaneItem]bool{}
 	for _, it := range b.items {
+		if id := l.knownRecord(&b.spec, it); id != "" {
+			l.owners[normalID(id)] = it.Profile.Slug
+		}
 		taken[it] = true
 		l.flying[it] = true
 		l.busy[it.Profile.Slug] = true
@@ -490,6 +513,9 @@ func (l *lane) run(ctx workflow.Context, b *batch) {
 			if org := b.orgs[it]; org != "" {
 				delete(l.busy, org)
 			}
+			if id := l.knownRecord(&b.spec, it); id != "" && l.owners[normalID(id)] == it.Profile.Slug {
+				delete(l.owners, normalID(id))
+			}
 		}
 	}()
 	r := &laneRun{lane: l, b: b, outcomes: make([]laneOutcome, len(b.items))}
@@ -510,11 +536,16 @@ type laneRun struct {
 	// formats in those of the value rules' (ChangeFieldFormats), dups in
 	// those that make a duplicate rule's refusal ambiguous
 	// (ChangeDuplicatesAmbiguous), baselines in those that decide with
-	// pairing.RulesChangeBaselines (ChangeChangeBaselines).
-	crm, formats, dups, baselines bool
+	// pairing.RulesChangeBaselines (ChangeChangeBaselines), identity in
+	// those that follow people by slug and remembered record and decide
+	// with pairing.RulesIdentity (ChangeIdentity).
+	crm, formats, dups, baselines, identity bool
 	// accounts are the Accounts found or made for the batch's people, by
 	// index (ChangeAccounts); nil for a person whose decision needs none.
 	accounts map[int]*pairing.Account
+	// pairedBy is LaneState.Paired the other way round (record → slug),
+	// built when a decision first needs it.
+	pairedBy map[string]string
 }
 
 func (r *laneRun) trigger(it *LaneItem) pairing.Trigger { return r.st.Requests[it.Request].Trigger }
@@ -554,6 +585,7 @@ func (r *laneRun) pair(ctx workflow.Context) {
 	r.formats = r.crm && workflow.GetVersion(ctx, ChangeFieldFormats, workflow.DefaultVersion, 1) >= 1
 	r.dups = r.formats && workflow.GetVersion(ctx, ChangeDuplicatesAmbiguous, workflow.DefaultVersion, 1) >= 1
 	r.baselines = r.dups && workflow.GetVersion(ctx, ChangeChangeBaselines, workflow.DefaultVersion, 1) >= 1
+	r.identity = r.baselines && workflow.GetVersion(ctx, ChangeIdentity, workflow.DefaultVersion, 1) >= 1
 	crm := r.crm
 	look := activities.FindRecordsInput{Spec: *spec}
 	for _, i := range r.open() {
@@ -566,6 +598,9 @@ func (r *laneRun) pair(ctx workflow.Context) {
 		}
 		if id := it.Profile.Values[spec.UniqueIdentifier.AwardForce]; activities.IdentifierKey(id) != "" {
 			look.Identifiers = append(look.Identifiers, id)
+		}
+		if r.identity && spec.ExternalID.CRM != "" && it.Profile.Slug != "" {
+			look.ExternalIDs = append(look.ExternalIDs, it.Profile.Slug) // the record that is theirs, whatever it holds
 		}
 		if id := r.knownRecord(it); crm && id != "" {
 			look.RecordIDs = append(look.RecordIDs, id)
@@ -622,6 +657,7 @@ func (r *laneRun) pair(ctx workflow.Context) {
 		default:
 			if d.Action == pairing.ActionNoChange {
 				r.written(it, now)
+				r.paired(it, d.RecordID)
 			}
 			r.answer(i, UserSyncResult{Outcome: outcomeOf(d), Decision: d, RecordID: d.RecordID})
 		}
@@ -670,16 +706,9 @@ func (r *laneRun) decideWith(it *LaneItem, found *activities.FindRecordsResult, 
 	return r.b.spec.DecideWith(c, it.Profile, found.Matches[r.b.key(it)]), true
 }
 
-// knownRecord is the record person it is known to be paired with: the id
-// Award Force holds in record_id_field, else the one a CRM change named.
-func (r *laneRun) knownRecord(it *LaneItem) string {
-	if f := r.b.spec.RecordIDField; f != "" {
-		if id := strings.TrimSpace(it.Profile.Values[f]); id != "" {
-			return id
-		}
-	}
-	return it.RecordID
-}
+// knownRecord is the record person it is known to be paired with (see
+// lane.knownRecord).
+func (r *laneRun) knownRecord(it *LaneItem) string { return r.lane.knownRecord(&r.b.spec, it) }
 
 // decide decides for person it on what the lookup found, following the
 // record it is paired with through a merge, and applying the spec's
@@ -691,15 +720,21 @@ func (r *laneRun) decide(it *LaneItem, found *activities.FindRecordsResult, acco
 		return r.deletedUser(it, found), true
 	}
 	matches := found.Matches[r.b.key(it)]
+	own := false // matches are the person's own record (by id or slug), not merely their identifier's
+	if r.identity {
+		if recs := found.ByExternalID[it.Profile.Slug]; len(recs) > 0 {
+			matches, own = recs, true
+		}
+	}
 	replaced, recreated := "", ""
 	if id := r.knownRecord(it); id != "" {
 		if k, ok := found.ByID[normalID(id)]; ok {
 			switch {
 			case !k.Deleted:
-				matches = []pairing.CRMRecord{k.Record} // the paired record, whatever its identifier holds now
+				matches, own = []pairing.CRMRecord{k.Record}, true // the paired record, whatever its identifier holds now
 			case k.MergedInto != "":
 				if s, ok := found.ByID[k.MergedInto]; ok && !s.Deleted {
-					matches, replaced = []pairing.CRMRecord{s.Record}, k.Record.ID
+					matches, replaced, own = []pairing.CRMRecord{s.Record}, k.Record.ID, true
 				}
 			case spec.OnCRMDelete() == pairing.DeleteUnpair:
 				return pairing.Decision{Action: pairing.ActionSkip, Reason: fmt.Sprintf(
@@ -717,6 +752,12 @@ func (r *laneRun) decide(it *LaneItem, found *activities.FindRecordsResult, acco
 		c.Rules, c.LastVersion = pairing.RulesChangeBaselines, it.LastVersion
 		if w, ok := r.st.Written[it.Profile.Slug]; ok && time.Unix(w[0], 0).After(c.LastVersion) {
 			c.LastVersion = time.Unix(w[0], 0).UTC() // this lane wrote a newer version since
+		}
+	}
+	if r.identity {
+		c.Rules = pairing.RulesIdentity
+		if !own {
+			c.Others = r.othersOf(it, matches)
 		}
 	}
 	if recreated != "" && c.Trigger == pairing.TriggerCRMChange {
@@ -828,6 +869,7 @@ func (r *laneRun) settleWrite(now time.Time, i int, d pairing.Decision, o activi
 			}
 		}
 		r.written(it, now)
+		r.paired(it, res.RecordID)
 		r.answer(i, res)
 	}
 }
@@ -895,6 +937,7 @@ func (r *laneRun) doubt(now time.Time, is []int, msg string) {
 	for _, i := range is {
 		it := r.b.items[i]
 		r.outcomes[i].back = true
+		it.Doubted = r.identity
 		r.st.Counts.Doubted++
 		r.st.Doubt[it.Profile.Slug] = until
 		if k := r.b.key(it); k != "" {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 	"testing"
@@ -128,13 +129,24 @@ func (c *crm) find(_ context.Context, in activities.FindRecordsInput) (activitie
 	}
 	c.log = append(c.log, call)
 	res := activities.FindRecordsResult{Matches: map[string][]pairing.CRMRecord{}, Queries: 1}
+	ext := in.Spec.ExternalID.CRM
+	if ext != "" && len(in.ExternalIDs) > 0 {
+		res.ByExternalID = map[string][]pairing.CRMRecord{}
+	}
+	if len(in.RecordIDs) > 0 {
+		res.ByID = map[string]activities.KnownRecord{}
+		res.Queries++
+	}
 	for _, r := range c.records {
+		cp := pairing.CRMRecord{ID: r.ID, Values: maps.Clone(r.Values)}
 		if k := activities.IdentifierKey(r.Values[in.Spec.UniqueIdentifier.CRM]); asked[k] {
-			v := make(map[string]string, len(r.Values))
-			for f, x := range r.Values {
-				v[f] = x
-			}
-			res.Matches[k] = append(res.Matches[k], pairing.CRMRecord{ID: r.ID, Values: v})
+			res.Matches[k] = append(res.Matches[k], cp)
+		}
+		if v := r.Values[ext]; ext != "" && v != "" && slices.Contains(in.ExternalIDs, v) {
+			res.ByExternalID[v] = append(res.ByExternalID[v], cp)
+		}
+		if slices.Contains(in.RecordIDs, r.ID) {
+			res.ByID[r.ID] = activities.KnownRecord{Record: cp}
 		}
 	}
 	return res, nil
@@ -153,10 +165,20 @@ func (c *crm) write(_ context.Context, in activities.WriteInput) (activities.Wri
 		for _, it := range in.Creates {
 			o := activities.WriteOutcome{WriteResult: activities.WriteResult{Slug: it.Slug}}
 			f, faulty := c.fault(it.Slug)
-			if !faulty || f.commits {
+			ext := in.Spec.ExternalID.CRM
+			existing := slices.IndexFunc(c.records, func(r pairing.CRMRecord) bool { return ext != "" && r.Values[ext] == it.Slug })
+			switch {
+			case faulty && !f.commits:
+			case existing >= 0: // an upsert that finds the record by its external id
+				apply(&c.records[existing], it.Values)
+				o.ID = c.records[existing].ID
+			default:
 				id := fmt.Sprintf("003LANE%011d", len(c.records)+1)
 				c.records = append(c.records, pairing.CRMRecord{ID: id, Values: map[string]string{}})
 				apply(&c.records[len(c.records)-1], it.Values)
+				if ext != "" {
+					c.records[len(c.records)-1].Values[ext] = it.Slug
+				}
 				o.ID, o.Created = id, true
 			}
 			out.Creates = append(out.Creates, answered(o, f, faulty))
@@ -598,7 +620,10 @@ func TestLaneWritesTwoVersionsOfAPersonOneAfterTheOther(t *testing.T) {
 	}
 }
 
-func TestLaneCreatesOneRecordForTwoPeopleSharingAnIdentifier(t *testing.T) {
+func TestLaneGivesTwoPeopleSharingAnIdentifierARecordEach(t *testing.T) {
+	// Two slugs are two people, whatever address they share (a freed
+	// address registered again, a shared profile field): the second is
+	// never written into the first's record.
 	lt := newLaneTest(t, testLaneSettings())
 	lt.send(0, pairRequest("signup", pairing.TriggerRegistration,
 		person("TwinOne1", "twins@example.org", "Ann", "Twin"),
@@ -606,13 +631,15 @@ func TestLaneCreatesOneRecordForTwoPeopleSharingAnIdentifier(t *testing.T) {
 	lt.runUntil(LaneInput{Lane: 2}, time.Hour)
 
 	recs := lt.crm.holding("twins@example.org")
-	require.Len(t, recs, 1, "never two creates for one identifier")
+	require.Len(t, recs, 2, "a record each")
 	one, two := lt.answers.one(t, "TwinOne1"), lt.answers.one(t, "TwinTwo2")
 	require.Equal(t, OutcomeCreated, one.Outcome)
+	require.Equal(t, OutcomeCreated, two.Outcome, two.Decision.Reason)
+	require.Contains(t, two.Decision.Reason, "paired with another person")
 	require.Equal(t, recs[0].ID, one.RecordID)
-	require.Contains(t, []Outcome{OutcomeUpdated, OutcomeUnchanged}, two.Outcome, "the second is paired with the record the first created")
-	require.Equal(t, recs[0].ID, two.RecordID)
-	require.Equal(t, "Bea", recs[0].Values["FirstName"], "then updated with the second's values")
+	require.Equal(t, recs[1].ID, two.RecordID)
+	require.Equal(t, "Ann", recs[0].Values["FirstName"], "the first's record keeps the first's values")
+	require.Equal(t, "Bea", recs[1].Values["FirstName"])
 	for _, call := range lt.crm.writes() {
 		require.LessOrEqual(t, len(call.write.Creates)+len(call.write.Updates), 1, "never both in one write")
 	}
@@ -739,18 +766,20 @@ func TestLaneWaitsOutTheCommitHorizonOfAWriteWithNoAnswer(t *testing.T) {
 				}
 			}
 			recs := lt.crm.holding("lost@example.org")
-			require.Len(t, recs, 1, "no second record")
+			require.Len(t, recs, 2, "the person's record, and the other's own")
 			first := lt.answers.one(t, "LostAnsw")
 			require.NotEqual(t, OutcomeFailed, first.Outcome, "%+v", first)
-			require.Equal(t, recs[0].ID, first.RecordID)
+			require.Equal(t, recs[0].ID, first.RecordID, "no second record for the person whose answer was lost")
+			require.Equal(t, "Lou", recs[0].Values["FirstName"])
 			other := lt.answers.one(t, "SameMail")
-			require.Contains(t, []Outcome{OutcomeUpdated, OutcomeUnchanged}, other.Outcome)
-			require.Equal(t, recs[0].ID, other.RecordID)
+			require.Equal(t, OutcomeCreated, other.Outcome, "someone else with the address gets a record of their own")
+			require.Equal(t, recs[1].ID, other.RecordID)
+			require.Equal(t, "Sam", recs[1].Values["FirstName"])
 			creates := 0
 			for _, call := range writes {
 				creates += len(call.write.Creates)
 			}
-			require.Equal(t, 1, creates, "the record is created once")
+			require.Equal(t, 2, creates, "each record is created once")
 			require.InDelta(t, float64(lt.crm.made()), lt.answers.calls(), 1e-9, "every call made is accounted to someone")
 		})
 	}
@@ -862,12 +891,14 @@ func TestLaneCarriesItsPeopleAndMemoryAcrossContinueAsNew(t *testing.T) {
 	require.Equal(t, "Lovelace", ada[0].Values["LastName"])
 
 	doubt := lt.crm.holding("doubt@example.org")
-	require.Len(t, doubt, 1, "the write in doubt is not made twice")
+	require.Len(t, doubt, 2, "the write in doubt is not made twice; the other person has their own")
 	doubted := lt2.answers.forRequest(t, "webhook", "DoubtfuL")
 	require.NotEqual(t, OutcomeFailed, doubted.Outcome)
 	require.Equal(t, doubt[0].ID, doubted.RecordID)
+	require.Equal(t, "Don", doubt[0].Values["FirstName"])
 	same := lt2.answers.forRequest(t, "backfill", "SameMail")
-	require.Equal(t, doubt[0].ID, same.RecordID)
+	require.Equal(t, doubt[1].ID, same.RecordID)
+	require.Equal(t, "Sam", doubt[1].Values["FirstName"])
 	lost := lt.crm.writes()[0].at
 	for _, call := range lt.crm.afterFirstWrite() {
 		if call.touches("doubt@example.org", "DoubtfuL", "SameMail") {
@@ -906,10 +937,118 @@ func TestLaneHoldsTheIdentifierAFreshReadFinds(t *testing.T) {
 	lt.runUntil(LaneInput{Lane: 0, State: &LaneState{MemorySince: laneStart.Add(-2 * time.Hour)}}, 2*time.Hour)
 
 	shared := lt.crm.holding("shared@example.org")
-	require.Len(t, shared, 1, "never two records for one identifier")
-	require.Equal(t, shared[0].ID, lt.answers.one(t, "MovedMai").RecordID)
+	require.Len(t, shared, 2, "two people, two records, one at a time")
 	require.Equal(t, shared[0].ID, lt.answers.one(t, "Colleagu").RecordID)
+	require.Equal(t, "Col", shared[0].Values["FirstName"])
+	require.Equal(t, shared[1].ID, lt.answers.one(t, "MovedMai").RecordID)
+	require.Equal(t, "Mo", shared[1].Values["FirstName"])
 	owner := lt.answers.one(t, "NewOwner") // the old email is not held for ever
 	require.Equal(t, OutcomeCreated, owner.Outcome)
 	require.Len(t, lt.crm.holding("old@example.org"), 1)
+}
+
+// sluggedRequest is pairRequest with a spec whose records carry the slug
+// in an external id.
+func sluggedRequest(id string, trigger pairing.Trigger, items ...PairItem) PairRequest {
+	r := pairRequest(id, trigger, items...)
+	r.Spec.ExternalID = pairing.ExternalID{CRM: "AwardForce_Slug__c"}
+	return r
+}
+
+// withEmail is it with another address, as Award Force sends it after
+// the person changed theirs.
+func withEmail(it PairItem, email string) PairItem {
+	it.Profile.Values = maps.Clone(it.Profile.Values)
+	it.Profile.Values["email"] = email
+	return it
+}
+
+func TestLaneFollowsAPersonWhoChangesTheirEmail(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		req  func(id string, trigger pairing.Trigger, items ...PairItem) PairRequest
+	}{
+		{"by the slug on the record", sluggedRequest},
+		{"by the lane's memory, without an external id", pairRequest},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			lt := newLaneTest(t, testLaneSettings())
+			ada := person("AdaLovel", "ada@example.org", "Ada", "Lovelace")
+			lt.send(0, tc.req("signup", pairing.TriggerRegistration, ada))
+			lt.send(time.Minute, tc.req("edit", pairing.TriggerProfileUpdate, withEmail(ada, "countess@example.org")))
+			// A newcomer takes the address Ada gave up.
+			lt.send(2*time.Minute, tc.req("newcomer", pairing.TriggerRegistration, person("NewOwner", "ada@example.org", "Ned", "Owner")))
+			lt.runUntil(LaneInput{Lane: 0}, time.Hour)
+
+			created := lt.answers.forRequest(t, "signup", "AdaLovel")
+			require.Equal(t, OutcomeCreated, created.Outcome)
+			edit := lt.answers.forRequest(t, "edit", "AdaLovel")
+			require.Equal(t, OutcomeUpdated, edit.Outcome, edit.Decision.Reason)
+			require.Equal(t, created.RecordID, edit.RecordID, "the same record, for life")
+			require.Equal(t, []pairing.Change{{Field: "Email", Source: "email", Before: "ada@example.org", After: "countess@example.org"}}, edit.Decision.CRM)
+			countess := lt.crm.holding("countess@example.org")
+			require.Len(t, countess, 1)
+			require.Equal(t, "Ada", countess[0].Values["FirstName"])
+
+			ned := lt.answers.one(t, "NewOwner")
+			require.Equal(t, OutcomeCreated, ned.Outcome)
+			require.NotEqual(t, created.RecordID, ned.RecordID)
+			freed := lt.crm.holding("ada@example.org")
+			require.Len(t, freed, 1)
+			require.Equal(t, "Ned", freed[0].Values["FirstName"])
+			require.Len(t, lt.crm.records, 2, "no stale record left behind")
+		})
+	}
+}
+
+func TestLaneNeverHandsARecordToANewcomerBeforeItsOwnersChangeLands(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		req  func(id string, trigger pairing.Trigger, items ...PairItem) PairRequest
+	}{
+		{"the record carries its owner's slug", sluggedRequest},
+		{"the lane remembers its owner", pairRequest},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			lt := newLaneTest(t, testLaneSettings())
+			ada := person("AdaLovel", "ada@example.org", "Ada", "Lovelace")
+			lt.send(0, tc.req("signup", pairing.TriggerRegistration, ada))
+			// The newcomer's registration and Ada's change arrive together,
+			// the newcomer's first: one batch could hold both.
+			lt.send(time.Minute,
+				tc.req("newcomer", pairing.TriggerRegistration, person("NewOwner", "ada@example.org", "Ned", "Owner")),
+				tc.req("edit", pairing.TriggerProfileUpdate, withEmail(ada, "countess@example.org")))
+			lt.runUntil(LaneInput{Lane: 0}, time.Hour)
+
+			adaRec := lt.answers.forRequest(t, "signup", "AdaLovel").RecordID
+			require.Equal(t, adaRec, lt.answers.forRequest(t, "edit", "AdaLovel").RecordID)
+			ned := lt.answers.one(t, "NewOwner")
+			require.Equal(t, OutcomeCreated, ned.Outcome, ned.Decision.Reason)
+			for _, r := range lt.crm.records {
+				if r.ID == adaRec {
+					require.Equal(t, "Ada", r.Values["FirstName"], "Ada's record never holds the newcomer's values")
+					require.Equal(t, "countess@example.org", r.Values["Email"])
+				} else {
+					require.Equal(t, "Ned", r.Values["FirstName"])
+				}
+			}
+			require.Len(t, lt.crm.records, 2)
+		})
+	}
+}
+
+func TestLaneAdoptsARecordMadeBeforeAfsync(t *testing.T) {
+	lt := newLaneTest(t, testLaneSettings())
+	lt.crm.add("003PRE000000000001", "grace@example.org", "Grace", "Hopper")
+	lt.send(0, sluggedRequest("backfill", pairing.TriggerBackfill, person("GraceHop", "Grace@example.org", "Grace", "Hopper")))
+	lt.send(time.Minute, sluggedRequest("edit", pairing.TriggerProfileUpdate, withEmail(person("GraceHop", "Grace@example.org", "Grace", "Hopper"), "admiral@example.org")))
+	lt.runUntil(LaneInput{Lane: 0}, time.Hour)
+
+	first := lt.answers.forRequest(t, "backfill", "GraceHop")
+	require.Equal(t, OutcomeUpdated, first.Outcome)
+	require.Equal(t, []pairing.Change{{Field: "AwardForce_Slug__c", Source: pairing.SourceSlug, After: "GraceHop"}}, first.Decision.CRM)
+	edit := lt.answers.forRequest(t, "edit", "GraceHop")
+	require.Equal(t, "003PRE000000000001", edit.RecordID, "found by the slug it was given")
+	require.Len(t, lt.crm.records, 1)
+	require.Equal(t, "admiral@example.org", lt.crm.records[0].Values["Email"])
 }

@@ -36,6 +36,13 @@ func StartUserSync(ctx context.Context, c client.Client, spec *pairing.Spec, r S
 	opts := StartOptions(id, UserSyncTimeout)
 	opts.StaticSummary = fmt.Sprintf("Sync Award Force user %s (%s)", r.Slug, r.Trigger)
 	in := UserSyncInput{Slug: r.Slug, Trigger: r.Trigger, Spec: *spec, Profile: r.Profile, RecordID: r.RecordID, LastSynced: last.at}
+	if in.RecordID == "" {
+		// The record the last sync paired the user with: the lane follows
+		// the person there even when they changed the address it holds
+		// (without an external id or record_id_field, this and the lane's
+		// memory are what tell the person's record from their address's).
+		in.RecordID = last.record
+	}
 	if last.ok && last.version > 0 {
 		in.LastVersion = time.Unix(last.version, 0).UTC()
 	}
@@ -58,6 +65,7 @@ type synced struct {
 	ok      bool
 	version int64     // the Award Force version paired (Unix seconds)
 	at      time.Time // when
+	record  string    // the record it paired the user with, if it did
 }
 
 // lastSync reads what the user's last sync recorded in its memo, when it
@@ -74,6 +82,10 @@ func lastSync(ctx context.Context, c client.Client, id string) synced {
 	var at int64
 	if d.GetMemoValue(MemoSyncedAt, &at) == nil && at > 0 {
 		s.at = time.Unix(at, 0).UTC()
+	}
+	switch outcome, _ := d.TypedSearchAttributes.GetKeyword(OutcomeKey); Outcome(outcome) {
+	case OutcomeCreated, OutcomeUpdated, OutcomeUnchanged:
+		s.record, _ = d.TypedSearchAttributes.GetKeyword(RecordIDKey)
 	}
 	return s
 }

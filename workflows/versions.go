@@ -84,4 +84,14 @@ const (
 	// edit made on either side while a sync ran is then a change to the
 	// next one, and a conflict it makes is settled by the spec and audited.
 	ChangeChangeBaselines = "change-baselines"
+	// ChangeIdentity: lanes follow a person by the record they are paired
+	// with, not only by their identifier: with an external id every lookup
+	// also asks for the people's slugs (in the same query) and a record
+	// holding the slug is theirs; without one, the lane remembers which
+	// record it paired each person with (LaneState.Paired). Decisions use
+	// pairing.RulesIdentity: an email change reaches the record, records
+	// found by identifier are adopted (the slug stamped), and a record
+	// another person is paired with (their slug on it, the lane's memory, a
+	// batch in flight for them) is never written with someone else's values.
+	ChangeIdentity = "identity"
 )
