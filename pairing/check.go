@@ -237,6 +237,9 @@ func (s *Spec) check(crm CRMObject, afProfileFields []string, checkAF bool, rela
 			case !f.Unique:
 				ps.add("external_id.crm", fmt.Sprintf("%s.%s is an external id but not Unique: two upserts of one person at the same moment could create two records", s.Object, s.ExternalID.CRM),
 					"tick Unique on the field in Salesforce Setup (case-sensitive, as slugs are), or remove external_id")
+			case !f.CaseSensitive:
+				ps.add("external_id.crm", fmt.Sprintf("%s.%s is Unique but case-insensitive: slugs that differ only in case (AbCdEfGh, abcdefgh) are different people, and Salesforce would match one's upsert to the other's record or refuse it as a duplicate", s.Object, s.ExternalID.CRM),
+					"in Salesforce Setup, define the field as Unique with \"Treat \"ABC\" and \"abc\" as different values (case sensitive)\", or remove external_id")
 			case f.Length > 0 && f.Length < 8:
 				ps.add("external_id.crm", fmt.Sprintf("%s.%s holds %d characters, too few for an 8-letter Award Force slug", s.Object, s.ExternalID.CRM, f.Length),
 					"use a text external-id field of at least 8 characters")

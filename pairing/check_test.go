@@ -50,10 +50,17 @@ func TestCheckProblems(t *testing.T) {
 		{"external id too short", head + "external_id: {crm: Ext__c}\nfields:\n" + last,
 			func() CRMObject {
 				o := contactDescribe()
-				o.Fields["Ext__c"] = CRMField{Name: "Ext__c", Type: "string", Length: 6, Createable: true, Updateable: true, Nillable: true, ExternalID: true, Unique: true}
+				o.Fields["Ext__c"] = CRMField{Name: "Ext__c", Type: "string", Length: 6, Createable: true, Updateable: true, Nillable: true, ExternalID: true, Unique: true, CaseSensitive: true}
 				return o
 			}(), nil,
 			"external_id.crm", "holds 6 characters, too few for an 8-letter Award Force slug", "at least 8 characters"},
+		{"external id case-insensitive", head + "external_id: {crm: Ext__c}\nfields:\n" + last,
+			func() CRMObject {
+				o := contactDescribe()
+				o.Fields["Ext__c"] = CRMField{Name: "Ext__c", Type: "string", Length: 20, Createable: true, Updateable: true, Nillable: true, ExternalID: true, Unique: true}
+				return o
+			}(), nil,
+			"external_id.crm", "Contact.Ext__c is Unique but case-insensitive: slugs that differ only in case", "case sensitive"},
 		{"external id not unique", head + "external_id: {crm: Ext__c}\nfields:\n" + last,
 			func() CRMObject {
 				o := contactDescribe()
