@@ -81,7 +81,12 @@ func (a *AwardForce) UpdateUser(ctx context.Context, in UpdateUserInput) (Update
 		}
 		return UpdateUserResult{}, fail(ctx, err)
 	}
-	return UpdateUserResult{Updated: u.Updated}, nil
+	res := UpdateUserResult{Updated: u.Updated}
+	if !u.Updated.IsZero() {
+		p := ProfileOf(u)
+		res.Profile = &p
+	}
+	return res, nil
 }
 
 // UpdateUserResult is what UpdateUser did.
@@ -89,6 +94,10 @@ type UpdateUserResult struct {
 	// Updated is the user's `updated` time after the write: the version the
 	// webhook that echoes it will carry.
 	Updated time.Time `json:"updated,omitzero"`
+	// Profile is the user as Award Force answered the write: with the
+	// values written, and any edit that landed since the sync read the
+	// user. Nil when the answer carried no user.
+	Profile *pairing.Profile `json:"profile,omitempty"`
 	// Refused lists, with SkipRefused, the values Award Force refused, with
 	// its own messages: nothing was written.
 	Refused []pairing.SkippedField `json:"refused,omitempty"`

@@ -89,7 +89,7 @@ func StartOptions(id string, timeout time.Duration) client.StartWorkflowOptions 
 
 // Bounds on whole executions, for StartOptions.
 const (
-	UserSyncTimeout    = 24 * time.Hour
+	UserSyncTimeout    = 96 * time.Hour
 	ResolveUserTimeout = 10 * time.Minute
 	// BackfillTimeout bounds a backfill across all its runs: long enough for
 	// a million users at Award Force's rate with profile fields (one request

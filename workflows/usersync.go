@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -95,7 +96,7 @@ func UserSync(ctx workflow.Context, in UserSyncInput) (*UserSyncResult, error) {
 		err = s.writeCRM(sfCtx)
 	}
 	if err == nil {
-		err = s.writeBack(afCtx)
+		err = s.writeBack(ctx, afCtx)
 	}
 	if err != nil {
 		s.result.Outcome = OutcomeFailed
@@ -123,7 +124,19 @@ func UserSync(ctx workflow.Context, in UserSyncInput) (*UserSyncResult, error) {
 			workflow.GetLogger(ctx).Warn("Could not record the synced version", "error", mErr)
 		}
 	}
-	if r := pendingResync(resync); r.got && r.newerThan(s.syncedVersion()) {
+	r := pendingResync(resync)
+	if s.edited != nil {
+		// An edit landed between this pass's read and its write-back: the
+		// next pass syncs the user as the write-back's answer showed them.
+		r.got = true
+		if !r.trigger.Known() {
+			r.trigger = pairing.TriggerProfileUpdate
+		}
+		if r.profile == nil || s.edited.Updated.After(r.profile.Updated) {
+			r.profile = s.edited
+		}
+	}
+	if r.got && r.newerThan(s.syncedVersion()) {
 		// The user changed after this pass read the profile (perhaps to fix
 		// what made it fail): one more pass, for the new change, with the
 		// newest version a webhook carried. A failed registration stays a
@@ -241,6 +254,10 @@ type userSync struct {
 	// handedAt is when the user was handed to the lane (before the CRM
 	// was read); zero when it was not.
 	handedAt time.Time
+	// edited is the user as the write-back's answer showed them, when
+	// someone edited the profile between this pass's read and its
+	// write-back (ChangeWriteBackSeesEdits).
+	edited *pairing.Profile
 }
 
 // pair reads the user and hands the profile to the user's pairing lane,
@@ -347,10 +364,18 @@ func (s *userSync) writeCRM(ctx workflow.Context) error {
 	return nil
 }
 
-func (s *userSync) writeBack(ctx workflow.Context) error {
+func (s *userSync) writeBack(wctx, ctx workflow.Context) error {
 	changes := s.result.Decision.AwardForce
 	if len(changes) == 0 {
 		return nil
+	}
+	sees := workflow.GetVersion(wctx, ChangeWriteBackSeesEdits, workflow.DefaultVersion, 1) >= 1
+	if sees {
+		// Wait out an Award Force outage as long as the lane retries the
+		// CRM side: the record id and pulled values must reach Award Force.
+		o := workflow.GetActivityOptions(ctx)
+		o.ScheduleToCloseTimeout = maxWait
+		ctx = workflow.WithActivityOptions(ctx, o)
 	}
 	if s.result.Outcome == OutcomeUnchanged {
 		s.result.Outcome = OutcomeUpdated
@@ -378,7 +403,48 @@ func (s *userSync) writeBack(ctx workflow.Context) error {
 		}
 	}
 	s.written = out.Updated
+	if sees && out.Profile != nil && editedSince(&s.in.Spec, s.profile, s.result.Decision.AwardForce, *out.Profile) {
+		s.edited, s.written = out.Profile, time.Time{}
+	}
 	return nil
+}
+
+// editedSince reports whether after, the user as Award Force answered a
+// write-back of changes, holds a value of a field the spec reads that is
+// neither what read held nor what the write-back wrote: someone edited
+// the profile in between.
+func editedSince(spec *pairing.Spec, read pairing.Profile, changes []pairing.Change, after pairing.Profile) bool {
+	want := make(map[string]string, len(read.Values))
+	for k, v := range read.Values {
+		want[k] = v
+	}
+	for _, c := range changes {
+		want[c.Field] = c.After
+	}
+	for _, f := range readFields(spec) {
+		a, b := strings.TrimSpace(want[f]), strings.TrimSpace(after.Values[f])
+		if a != b && !(f == pairing.AFEmail && strings.EqualFold(a, b)) {
+			return true
+		}
+	}
+	return false
+}
+
+// readFields lists the Award Force fields the spec reads.
+func readFields(spec *pairing.Spec) []string {
+	out := []string{spec.UniqueIdentifier.AwardForce}
+	for _, f := range spec.Fields {
+		if !f.Static() {
+			out = append(out, f.AwardForce)
+		}
+	}
+	if spec.RecordIDField != "" {
+		out = append(out, spec.RecordIDField)
+	}
+	if spec.Account != nil {
+		out = append(out, spec.Account.AwardForce)
+	}
+	return out
 }
 
 // syncedVersion is the Award Force version the CRM now matches: the one

@@ -289,3 +289,21 @@ func TestAFailedRegistrationStaysARegistrationOnResync(t *testing.T) {
 	next := continuedAs(t, env)
 	require.Equal(t, pairing.TriggerRegistration, next.Trigger, "the record still has to be created")
 }
+
+func TestAWriteBackAnswerShowsAnEditMadeSinceTheRead(t *testing.T) {
+	spec := pairing.Default()
+	spec.RecordIDField = "SfRecord"
+	read := profile("AbCdEfGh", "ada@example.org", "Ada", "Lovelace")
+	wrote := []pairing.Change{{Field: "SfRecord", Source: pairing.SourceRecordID, After: "003000000000001AAA"}}
+	after := func(edit func(v map[string]string)) pairing.Profile {
+		p := profile("AbCdEfGh", "Ada@Example.org", "Ada", "Lovelace")
+		p.Values["SfRecord"] = "003000000000001AAA"
+		p.Values["Unrelated"] = "a field the spec does not read"
+		edit(p.Values)
+		return p
+	}
+	require.False(t, editedSince(spec, read, wrote, after(func(map[string]string) {})), "what was read plus what was written")
+	require.True(t, editedSince(spec, read, wrote, after(func(v map[string]string) { v["last_name"] = "Byron" })), "a name fixed meanwhile")
+	require.True(t, editedSince(spec, read, wrote, after(func(v map[string]string) { v["email"] = "countess@example.org" })), "an address changed meanwhile")
+	require.False(t, editedSince(spec, read, wrote, after(func(v map[string]string) { v["Unrelated"] = "changed" })), "a field no pair reads")
+}

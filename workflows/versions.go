@@ -94,4 +94,12 @@ const (
 	// another person is paired with (their slug on it, the lane's memory, a
 	// batch in flight for them) is never written with someone else's values.
 	ChangeIdentity = "identity"
+	// ChangeWriteBackSeesEdits: a UserSync compares the user Award Force
+	// answers its write-back with (UpdateUserResult.Profile) with what it
+	// read plus what it wrote. When they differ, someone edited the profile
+	// between the read and the write-back: the write-back's version is not
+	// counted as paired (the memo keeps the version read), and one more
+	// pass syncs the edited user. Write-backs also wait out an Award Force
+	// outage for as long as the lane retries (maxWait), not one hour.
+	ChangeWriteBackSeesEdits = "write-back-sees-edits"
 )
