@@ -583,6 +583,18 @@ func TestIntegrationRetrySyncsTheUsersABackfillFailedOn(t *testing.T) {
 		t.Fatalf("the fixed user's records: %v", recs)
 	}
 
+	// --since finds failures by any trigger, the latest sync of each user
+	// deciding: the fixed user's retry succeeded, the broken one's failed.
+	out = &syncBuffer{}
+	err = runRetry(context.Background(), &retryOptions{globalOptions: g, since: time.Hour, concurrency: 2, timeout: time.Minute, stdout: out})
+	if code := exitCode(err); code != 2 {
+		t.Fatalf("retry --since: exit %d (%v), want 2\n%s", code, err, out.String())
+	}
+	if !strings.Contains(out.String(), "Retrying 1 users that failed in the syncs of the last 1h0m0s") || !strings.Contains(out.String(), "BrokenUs  failed") ||
+		strings.Contains(out.String(), "FixedUsr") {
+		t.Errorf("retry --since output:\n%s", out.String())
+	}
+
 	// Fixed too: a second retry goes through, and the first user, paired
 	// already, costs no write.
 	broken.LastName = "Mended"

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"text/tabwriter"
 	"time"
@@ -19,6 +20,7 @@ import (
 type retryOptions struct {
 	*globalOptions
 	id          string
+	since       time.Duration
 	concurrency int
 	json        bool
 	timeout     time.Duration
@@ -29,18 +31,23 @@ func newCmdRetry(g *globalOptions) *cobra.Command {
 	o := &retryOptions{globalOptions: g}
 	cmd := &cobra.Command{
 		Use:   "retry",
-		Short: "Sync again every user the last backfill failed on",
+		Short: "Sync again every user the last backfill, or any sync in a window, failed on",
 		Long: `Find every user the last backfill of this spec (or --id) failed on, in
 its chunks' audits, and sync each again with its own UserSync workflow (as
 "starter sync" does), a few at a time; then print one line per user and a
 summary. Fix the data first (the failure lines carry Salesforce's or Award
 Force's own message), then retry.
 
+With --since, every user whose latest sync in that window failed, whatever
+started it (a webhook, a manual sync, a CRM change, a backfill), is synced
+again instead.
+
 Exits with status 2 if any user still fails. A chunk that failed as a whole
 left no list of its users: run the backfill again for those (it only writes
 what differs).`,
 		Example: `  starter retry
-  starter retry --id afsync-backfill-1a2b3c4d5e6f --json`,
+  starter retry --id afsync-backfill-1a2b3c4d5e6f --json
+  starter retry --since 24h`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o.stdout = cmd.OutOrStdout()
@@ -49,6 +56,7 @@ what differs).`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.id, "id", "", "the backfill's workflow id (default: the last backfill of this spec)")
+	f.DurationVar(&o.since, "since", 0, "retry every user whose latest sync that ended this long ago or later failed, e.g. 24h (instead of a backfill's)")
 	f.IntVar(&o.concurrency, "concurrency", 8, "user syncs run at once")
 	f.BoolVar(&o.json, "json", false, "print every user's audit as one JSON array")
 	f.DurationVar(&o.timeout, "timeout", 30*time.Minute, "how long to wait for all the syncs")
@@ -61,11 +69,21 @@ func runRetry(ctx context.Context, o *retryOptions) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
-	spec, c, _, err := o.session(ctx)
+	if o.since < 0 || o.since > 0 && o.id != "" {
+		return fmt.Errorf("--since %s: want a positive duration, and not with --id", o.since)
+	}
+	spec, c, copts, err := o.session(ctx)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
+	if o.since > 0 {
+		failed, err := failedSince(ctx, newSyncReader(c, copts, ""), time.Now().Add(-o.since))
+		if err != nil {
+			return err
+		}
+		return o.retryUsers(ctx, c, spec, failed, fmt.Sprintf("the syncs of the last %s", o.since))
+	}
 
 	p, err := finishedBackfill(ctx, c, spec, o.id, false)
 	if err != nil {
@@ -89,14 +107,52 @@ func runRetry(ctx context.Context, o *retryOptions) error {
 	for _, ch := range p.FailedChunks {
 		fmt.Fprintf(say, "chunk failed as a whole (run the backfill again for its users): %s\n", ch)
 	}
+	return o.retryUsers(ctx, c, spec, failed, "backfill "+id)
+}
+
+// failedSince lists the users whose latest sync that ended at or after from
+// failed, newest failure first.
+func failedSince(ctx context.Context, r *syncReader, from time.Time) ([]string, error) {
+	found, err := syncsSince(ctx, r, from)
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	var failed []string
+	for _, s := range found { // newest first: a user's first record is their latest sync
+		slug := strings.TrimPrefix(s.WorkflowID, workflows.UserSyncWorkflowID(""))
+		if s.Result != nil && s.Result.Slug != "" {
+			slug = s.Result.Slug
+		}
+		if slug == "" || seen[slug] || s.Status == "running" || s.Status == "continued" {
+			continue
+		}
+		seen[slug] = true
+		if s.Status == "failed" || s.Result != nil && s.Result.Outcome == workflows.OutcomeFailed {
+			failed = append(failed, slug)
+		}
+	}
+	return failed, nil
+}
+
+// retryUsers syncs failed again, from what (named in the messages), and
+// reports as runRetry describes.
+func (o *retryOptions) retryUsers(ctx context.Context, c client.Client, spec *pairing.Spec, failed []string, what string) error {
+	say := o.stdout
+	if o.json {
+		say = io.Discard
+		if o.stderr != nil {
+			say = o.stderr
+		}
+	}
 	if len(failed) == 0 {
-		fmt.Fprintf(say, "Backfill %s has no failed user to retry.\n", id)
+		fmt.Fprintf(say, "No failed user to retry in %s.\n", what)
 		if o.json {
 			fmt.Fprintln(o.stdout, "[]")
 		}
 		return nil
 	}
-	fmt.Fprintf(say, "Retrying %d users that backfill %s failed on…\n", len(failed), id)
+	fmt.Fprintf(say, "Retrying %d users that failed in %s…\n", len(failed), what)
 	o.warnIfNoWorker(ctx, c)
 
 	results := retryAll(ctx, c, spec, failed, o.concurrency)
