@@ -23,6 +23,7 @@ func main() {
 	flag.IntVar(&o.Registrations, "registrations", o.Registrations, "users registering during the backfill (a signed webhook each)")
 	flag.IntVar(&o.Edits, "edits", o.Edits, "profile edits during the backfill (a signed webhook each, a tenth sent twice)")
 	flag.IntVar(&o.ManualSyncs, "manual-syncs", o.ManualSyncs, "`starter sync`s during the backfill")
+	flag.IntVar(&o.EmailChanges, "email-changes", o.EmailChanges, "paired users changing their address after the backfills (half the freed addresses registered again, as many registrations fixed seconds later)")
 	flag.IntVar(&o.Kills, "kills", o.Kills, "times the worker is killed mid-run and restarted")
 	flag.Float64Var(&o.Transient, "transient", o.Transient, "share of API calls answered by a transient error (and of records refused with UNABLE_TO_LOCK_ROW)")
 	flag.Float64Var(&o.Lost, "lost", o.Lost, "share of Salesforce writes whose answer is lost (half commit late)")
@@ -68,9 +69,11 @@ Chaos drill: %s in %s
   worker kills               %d
   registrations / edits      %d / %d (%d webhooks delivered, %d replayed)
   manual syncs               %d
+  identity churn             %d address changes, %d freed addresses registered again, %d registrations fixed; %d freed addresses wrong
   Salesforce API calls       %d
 `, verdict(r), r.Elapsed, r.Users, r.Ambiguous, r.WithOne, r.WithoutRecord, r.WithSeveral, r.StaleFields, r.Failed,
-		total, strings.Join(kinds, ", "), r.AwardForceFaults, r.Kills, r.Registrations, r.Edits, r.Webhooks, r.Replays, r.ManualSyncs, r.SalesforceCalls)
+		total, strings.Join(kinds, ", "), r.AwardForceFaults, r.Kills, r.Registrations, r.Edits, r.Webhooks, r.Replays, r.ManualSyncs,
+		r.EmailChanges, r.Reused, r.Corrections, r.TakenOver, r.SalesforceCalls)
 	for _, p := range r.Problems {
 		fmt.Println("  ✗", p)
 	}

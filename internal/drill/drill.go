@@ -48,6 +48,11 @@ type Options struct {
 	Edits int
 	// ManualSyncs are `starter sync`s of existing users during the backfill.
 	ManualSyncs int
+	// EmailChanges are paired users who change their address once the
+	// backfills are through (a signed webhook each); every second freed
+	// address is registered by a newcomer two seconds later, and as many
+	// newcomers register and fix their last name a second or two later.
+	EmailChanges int
 	// Kills is how many times the worker is killed mid-run and restarted.
 	Kills int
 	// Transient is the share of API calls (both APIs) answered by a
@@ -74,7 +79,7 @@ type Options struct {
 // DefaultOptions is what `make chaos` runs.
 func DefaultOptions() Options {
 	return Options{
-		Users: 3000, Registrations: 300, Edits: 300, ManualSyncs: 50, Kills: 3,
+		Users: 3000, Registrations: 300, Edits: 300, ManualSyncs: 50, EmailChanges: 100, Kills: 3,
 		Transient: 0.3, Lost: 0.2, SessionTTL: 20 * time.Second, CommitHorizon: 3 * time.Second,
 		Latency: 2 * time.Millisecond, Seed: 1,
 	}
@@ -134,6 +139,14 @@ type Report struct {
 	WebhooksFailed  int           `json:"webhooks_failed"`
 	Replays         int           `json:"replays"`
 	ManualSyncs     int           `json:"manual_syncs"`
+	// EmailChanges, Reused and Corrections are the identity churn: changed
+	// addresses, freed addresses registered again, and registrations fixed
+	// seconds later. TakenOver counts freed addresses whose records are not
+	// exactly their newcomer's (none when nobody took the address).
+	EmailChanges int `json:"email_changes"`
+	Reused       int `json:"reused_addresses"`
+	Corrections  int `json:"corrections"`
+	TakenOver    int `json:"freed_addresses_wrong"`
 	SalesforceCalls int           `json:"salesforce_calls"`
 	Elapsed         time.Duration `json:"elapsed"`
 	// Problems lists the broken promises, one line each.
@@ -193,6 +206,9 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	watch, stopWatch := context.WithCancel(ctx)
 	go d.watch(watch)
 	err = d.run(ctx)
+	if err == nil && o.EmailChanges > 0 {
+		err = d.churn(ctx)
+	}
 	stopWatch()
 	if err != nil {
 		return nil, err
@@ -221,6 +237,9 @@ type drill struct {
 	before   map[string]int
 	webhooks *http.Server
 	hookURL  string
+	// freed maps the addresses people gave up to the newcomer who took
+	// each ("" when nobody did).
+	freed map[string]string
 	mu       sync.Mutex // guards rng and report counters during the run
 	errs     []error
 }
@@ -477,6 +496,66 @@ func (d *drill) waitQuiet(ctx context.Context) error {
 	}
 }
 
+// churn runs a person's life on paired users, with the faults still on
+// and one more worker kill: address changes, freed addresses registered
+// by newcomers, registrations corrected seconds later.
+func (d *drill) churn(ctx context.Context) error {
+	af := d.stack.Sandbox.AwardForce
+	d.freed = map[string]string{}
+	var movers []afsim.User
+	for _, u := range af.Users() {
+		if len(movers) == d.o.EmailChanges {
+			break
+		}
+		if key := strings.ToLower(u.Email); u.Email != "" && !u.Deleted && d.before[key] <= 1 {
+			movers = append(movers, u)
+		}
+	}
+	d.say("identity churn: %d address changes, %d freed addresses registered again, %d registrations corrected", len(movers), len(movers)/2, len(movers)/2)
+	var wg sync.WaitGroup
+	for i, u := range movers {
+		old := u.Email
+		moved := fmt.Sprintf("moved%d.%s", i, old)
+		af.Edit(u.Slug, func(u *afsim.User) { u.Email = moved })
+		d.mu.Lock()
+		d.freed[strings.ToLower(old)] = ""
+		d.report.EmailChanges++
+		d.mu.Unlock()
+		if i%2 == 0 {
+			wg.Go(func() { // a newcomer takes the freed address
+				time.Sleep(2 * time.Second)
+				n := af.Register(afsim.User{Email: old, FirstName: "Newcomer", LastName: fmt.Sprintf("Took%d", i)})
+				d.mu.Lock()
+				d.freed[strings.ToLower(old)] = n.Slug
+				d.report.Reused++
+				d.mu.Unlock()
+			})
+		} else {
+			wg.Go(func() { // someone registers, then fixes a typo
+				n := af.Register(afsim.User{Email: fmt.Sprintf("typo%d@drill.example.org", i), FirstName: "Tia", LastName: fmt.Sprintf("Tpyo%d", i)})
+				time.Sleep(time.Duration(1000+d.intn(1000)) * time.Millisecond)
+				af.Edit(n.Slug, func(u *afsim.User) { u.LastName = fmt.Sprintf("Typo%d", i) })
+				d.mu.Lock()
+				d.report.Corrections++
+				d.mu.Unlock()
+			})
+		}
+		if i == len(movers)/2 && d.o.Kills > 0 {
+			d.stack.StopWorker()
+			d.say("worker killed during the churn")
+			if err := d.stack.StartWorker(); err != nil {
+				return err
+			}
+			d.mu.Lock()
+			d.report.Kills++
+			d.mu.Unlock()
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	wg.Wait()
+	return d.waitQuiet(ctx)
+}
+
 // check compares the org with Award Force, user by user.
 func (d *drill) check(ctx context.Context) {
 	af, sf := d.stack.Sandbox.AwardForce, d.stack.Sandbox.Salesforce
@@ -485,6 +564,28 @@ func (d *drill) check(ctx context.Context) {
 	for _, rec := range sf.Records("Contact") {
 		email, _ := rec["Email"].(string)
 		byEmail[strings.ToLower(email)] = append(byEmail[strings.ToLower(email)], rec)
+	}
+	// A freed address is held by its newcomer's record alone, or by none:
+	// never by the record of the person who gave it up.
+	for addr, newcomer := range d.freed {
+		recs := byEmail[addr]
+		want := 0
+		if newcomer != "" {
+			want = 1
+		}
+		ok := len(recs) == want
+		if ok && want == 1 {
+			u, _ := af.User(newcomer)
+			ok = recs[0]["FirstName"] == u.FirstName && recs[0]["LastName"] == u.LastName
+		}
+		if !ok {
+			r.TakenOver++
+			ids := make([]any, len(recs))
+			for i, rec := range recs {
+				ids[i] = rec["Id"]
+			}
+			r.Problems = append(r.Problems, fmt.Sprintf("freed address %s: records %v, want %d (the newcomer %q's own)", addr, ids, want, newcomer))
+		}
 	}
 	for _, u := range af.Users() {
 		r.Users++

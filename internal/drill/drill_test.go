@@ -9,11 +9,13 @@ import (
 
 // A small drill, every time the tests run: concurrent triggers, faults on
 // a large share of calls, lost and late-committing writes, short sessions
-// and two worker kills, on a real Temporal dev server. Every promise holds.
+// and two worker kills, then address changes, freed addresses registered
+// again and registrations fixed seconds later (one more kill), on a real
+// Temporal dev server. Every promise holds.
 func TestASmallDrillKeepsEveryPromise(t *testing.T) {
 	var log strings.Builder
 	r, err := Run(context.Background(), Options{
-		Users: 300, Registrations: 40, Edits: 40, ManualSyncs: 10, Kills: 2,
+		Users: 300, Registrations: 40, Edits: 40, ManualSyncs: 10, EmailChanges: 20, Kills: 2,
 		Transient: 0.2, Lost: 0.2, SessionTTL: 5 * time.Second, CommitHorizon: 2 * time.Second,
 		Latency: 2 * time.Millisecond, Seed: 5, Log: &log,
 	})
@@ -24,7 +26,10 @@ func TestASmallDrillKeepsEveryPromise(t *testing.T) {
 	if !r.OK() {
 		t.Fatalf("broken promises:\n%s", strings.Join(r.Problems, "\n"))
 	}
-	if r.Kills != 2 || r.Webhooks < 80 || r.Replays < 4 || r.SalesforceFaults["lost_response"]+r.SalesforceFaults["late_commit"] == 0 || r.AwardForceFaults == 0 {
+	if r.EmailChanges != 20 || r.Reused != 10 || r.Corrections != 10 {
+		t.Fatalf("the identity churn did not run as asked: %+v", *r)
+	}
+	if r.Kills != 3 || r.Webhooks < 80 || r.Replays < 4 || r.SalesforceFaults["lost_response"]+r.SalesforceFaults["late_commit"] == 0 || r.AwardForceFaults == 0 {
 		t.Fatalf("the drill did not run as asked: %+v", *r)
 	}
 	if r.WithOne < 250 {
