@@ -18,6 +18,9 @@ type WriteInput struct {
 	Spec    pairing.Spec `json:"spec"`
 	Creates []CreateItem `json:"creates,omitempty"`
 	Updates []UpdateItem `json:"updates,omitempty"`
+	// ReadBack asks for the updated records as Salesforce holds them after
+	// the write (WriteOutcome.After): one more query.
+	ReadBack bool `json:"read_back,omitempty"`
 }
 
 // MaxWrite is the most creates, and the most updates, one Write takes: two
@@ -35,6 +38,12 @@ type WriteOutcome struct {
 	// CallFailed is set when the record's whole call failed (its Error is
 	// the call's), as opposed to Salesforce refusing this record alone.
 	CallFailed bool `json:"call_failed,omitempty"`
+	// After is an updated record as Salesforce holds it right after the
+	// write (the spec's fields), for specs that watch the CRM: what
+	// afsync's write hides from the watch (it is the last modifier now),
+	// an edit made in Salesforce between the lane's read and its write,
+	// shows here. Nil when not read.
+	After *pairing.CRMRecord `json:"after,omitempty"`
 }
 
 // WriteOutput is what Write did, in the order of its input.
@@ -103,7 +112,39 @@ func (a *Salesforce) Write(ctx context.Context, in WriteInput) (WriteOutput, err
 		out.Calls++
 		settle(outs, saved, err, false, "")
 	}
+	if in.ReadBack {
+		a.readBack(ctx, &in.Spec, &out)
+	}
 	return out, nil
+}
+
+// readBack reads the records the write updated, for their After: one query
+// for all of them. It is best effort: when the read fails, After stays nil
+// and the lane learns nothing more than the watch would.
+func (a *Salesforce) readBack(ctx context.Context, spec *pairing.Spec, out *WriteOutput) {
+	var ids []string
+	for _, o := range out.Updates {
+		if o.Error == "" && o.ID != "" {
+			ids = append(ids, o.ID)
+		}
+	}
+	if len(ids) == 0 {
+		return
+	}
+	fields := spec.CRMFields()
+	got := map[string]pairing.CRMRecord{}
+	err := a.eachRecord(ctx, buildLookupQueries(spec.Object, "Id", fields, ids), false, &out.Calls, func(r salesforce.Record) {
+		got[r.ID()] = crmRecordOf(r, fields)
+	})
+	if err != nil {
+		return
+	}
+	for i := range out.Updates {
+		o := &out.Updates[i]
+		if rec, ok := got[o.ID]; ok && o.Error == "" {
+			o.After = &rec
+		}
+	}
 }
 
 // settle records one collection call's results in outs: each record's own

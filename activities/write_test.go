@@ -107,3 +107,33 @@ func TestWriteReportsEachRecordsFate(t *testing.T) {
 		}
 	})
 }
+
+// With ReadBack, Write reads its updated records back in one query: what
+// Salesforce holds right after the write, an edit made under it included.
+func TestWriteReadsItsUpdatesBack(t *testing.T) {
+	a, sim := newSalesforce(t)
+	spec := pairing.Default()
+	spec.Fields = append(spec.Fields, pairing.FieldPair{AwardForce: "JobTitle", CRM: "Title", Direction: pairing.DirectionFromCRM})
+	id := sim.Insert("Contact", map[string]any{"Email": "ada@example.org", "LastName": "Byron", "Title": "Director"})
+	out, err := a.Write(context.Background(), WriteInput{Spec: *spec, ReadBack: true,
+		Updates: []UpdateItem{{Slug: "AdaLovel", ID: id, Values: []pairing.Change{{Field: "LastName", After: "Lovelace"}}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := out.Updates[0]
+	if o.Error != "" || o.After == nil {
+		t.Fatalf("outcome %+v, want the record read back", o)
+	}
+	if o.After.Value("LastName") != "Lovelace" || o.After.Value("Title") != "Director" {
+		t.Fatalf("read back %v", o.After.Values)
+	}
+	if out.Calls != 2 {
+		t.Fatalf("%d calls, want the update and one query", out.Calls)
+	}
+	// Without ReadBack nothing more is asked.
+	out, err = a.Write(context.Background(), WriteInput{Spec: *spec,
+		Updates: []UpdateItem{{Slug: "AdaLovel", ID: id, Values: []pairing.Change{{Field: "LastName", After: "King"}}}}})
+	if err != nil || out.Updates[0].After != nil || out.Calls != 1 {
+		t.Fatalf("without ReadBack: %+v, %v", out, err)
+	}
+}

@@ -57,6 +57,10 @@ type CRMRecord struct {
 	ModifiedBy string    `json:"modified_by,omitempty"`
 }
 
+// Value returns the record's value of field, matching the name
+// case-insensitively; "" when the record has none.
+func (r CRMRecord) Value(field string) string { return r.value(field) }
+
 // value returns the record's value of field, matching the name case-insensitively.
 func (r CRMRecord) value(field string) string {
 	if v, ok := r.Values[field]; ok {

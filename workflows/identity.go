@@ -2,7 +2,11 @@ package workflows
 
 import (
 	"strings"
+	"time"
 
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/afsync/afsync/activities"
 	"github.com/afsync/afsync/pairing"
 )
 
@@ -101,4 +105,78 @@ func (l *lane) doubtedKeys() map[string]string {
 		}
 	}
 	return out
+}
+
+// recordIn is the record id as a lookup found it.
+func recordIn(found *activities.FindRecordsResult, id string) (pairing.CRMRecord, bool) {
+	if k, ok := found.ByID[normalID(id)]; ok {
+		return k.Record, true
+	}
+	for _, recs := range found.ByExternalID {
+		for _, rec := range recs {
+			if rec.ID == id {
+				return rec, true
+			}
+		}
+	}
+	for _, recs := range found.Matches {
+		for _, rec := range recs {
+			if rec.ID == id {
+				return rec, true
+			}
+		}
+	}
+	return pairing.CRMRecord{}, false
+}
+
+// passOnEditsUnderWrites compares each updated record as Salesforce held it
+// after the write with what the lane read and wrote: a field the CRM owns
+// (from_crm, both) that holds something else was edited under the write.
+// The watch will take that change for afsync's echo, so the lane starts
+// the person's sync for it, as the watch would have.
+func (r *laneRun) passOnEditsUnderWrites(ctx workflow.Context, updates []int, decisions map[int]pairing.Decision, read map[int]pairing.CRMRecord, outs []activities.WriteOutcome) {
+	spec := &r.b.spec
+	var requests []SyncRequest
+	for j, i := range updates {
+		o := outs[j]
+		before, ok := read[i]
+		if !ok || o.After == nil || o.Error != "" {
+			continue
+		}
+		if editedUnder(spec, before, decisions[i].CRM, *o.After) {
+			it := r.b.items[i]
+			requests = append(requests, SyncRequest{Slug: it.Profile.Slug, Trigger: pairing.TriggerCRMChange, RecordID: o.After.ID})
+		}
+	}
+	if len(requests) == 0 {
+		return
+	}
+	r.st.Counts.EditsUnderWrites += len(requests)
+	lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{ScheduleToCloseTimeout: 5 * time.Minute})
+	if err := workflow.ExecuteLocalActivity(lctx, coord.StartSyncs, StartSyncsInput{Spec: *spec, Requests: requests}).Get(lctx, nil); err != nil {
+		workflow.GetLogger(ctx).Warn("Could not hand on edits made in Salesforce under a write", "people", len(requests), "error", err)
+	}
+}
+
+// editedUnder reports whether after, a record right after the lane wrote
+// changes to it, holds in a field the CRM owns a value that is neither the
+// one before held (read before the write) nor the one written.
+func editedUnder(spec *pairing.Spec, before pairing.CRMRecord, changes []pairing.Change, after pairing.CRMRecord) bool {
+	want := map[string]string{}
+	for _, c := range changes {
+		want[strings.ToLower(c.Field)] = c.After
+	}
+	for _, f := range spec.Fields {
+		if d := f.EffectiveDirection(); f.Static() || d != pairing.DirectionFromCRM && d != pairing.DirectionBoth {
+			continue
+		}
+		expect, written := want[strings.ToLower(f.CRM)]
+		if !written {
+			expect = before.Value(f.CRM)
+		}
+		if strings.TrimSpace(expect) != strings.TrimSpace(after.Value(f.CRM)) {
+			return true
+		}
+	}
+	return false
 }

@@ -631,6 +631,7 @@ func (r *laneRun) pair(ctx workflow.Context) {
 	in.Spec = *spec
 	var creates, updates []int
 	decisions := map[int]pairing.Decision{}
+	read := map[int]pairing.CRMRecord{} // the record each update was decided on
 	for _, i := range r.open() {
 		it := r.b.items[i]
 		if w, ok := r.supersededBy(it); ok {
@@ -653,6 +654,9 @@ func (r *laneRun) pair(ctx workflow.Context) {
 			in.Creates = append(in.Creates, activities.CreateItem{Slug: it.Profile.Slug, Identifier: it.Profile.Values[spec.UniqueIdentifier.AwardForce], Values: d.CRM})
 		case pairing.ActionUpdate:
 			updates = append(updates, i)
+			if rec, ok := recordIn(&found, d.RecordID); ok {
+				read[i] = rec
+			}
 			in.Updates = append(in.Updates, activities.UpdateItem{Slug: it.Profile.Slug, ID: d.RecordID, Values: d.CRM})
 		default:
 			if d.Action == pairing.ActionNoChange {
@@ -666,6 +670,12 @@ func (r *laneRun) pair(ctx workflow.Context) {
 		return
 	}
 
+	// Specs that watch the CRM read their updated records back: an edit
+	// made in Salesforce under the write is afsync's to pass on.
+	if r.identity && spec.Watches() && len(updates) > 0 &&
+		workflow.GetVersion(ctx, ChangeEditsUnderWrites, workflow.DefaultVersion, 1) >= 1 {
+		in.ReadBack = true
+	}
 	// One attempt at the writes; what happens next is the lane's call.
 	var out activities.WriteOutput
 	actx := workflow.WithActivityOptions(ctx, laneWriteOptions())
@@ -685,6 +695,9 @@ func (r *laneRun) pair(ctx workflow.Context) {
 	}
 	for j, i := range updates {
 		r.settleWrite(now, i, decisions[i], out.Updates[j], false)
+	}
+	if in.ReadBack {
+		r.passOnEditsUnderWrites(ctx, updates, decisions, read, out.Updates)
 	}
 }
 

@@ -61,6 +61,9 @@ type crm struct {
 	// failNextWrite, when set, is how the next Write activity fails, after
 	// Salesforce carried its writes out.
 	failNextWrite error
+	// underWrite, when set, is an edit someone makes in Salesforce to an
+	// updated record between the lane's read and its write.
+	underWrite func(r *pairing.CRMRecord)
 
 	// accounts are the org's Accounts (Name in Values); accountFaults are
 	// Salesforce's answers to the next creates of an organisation's Account
@@ -192,7 +195,13 @@ func (c *crm) write(_ context.Context, in activities.WriteInput) (activities.Wri
 			if i := slices.IndexFunc(c.records, func(r pairing.CRMRecord) bool { return r.ID == it.ID }); i < 0 {
 				o.Error, o.ErrorType = "ENTITY_IS_DELETED: entity is deleted", activities.ErrTypeSalesforceRejected
 			} else if !faulty || f.commits {
+				if c.underWrite != nil {
+					c.underWrite(&c.records[i])
+				}
 				apply(&c.records[i], it.Values)
+				if in.ReadBack && !faulty {
+					o.After = &pairing.CRMRecord{ID: it.ID, Values: maps.Clone(c.records[i].Values)}
+				}
 			}
 			out.Updates = append(out.Updates, answered(o, f, faulty))
 		}
@@ -411,6 +420,8 @@ type laneTest struct {
 
 	mu    sync.Mutex
 	reads map[string]int // Award Force reads, by slug
+	// started are the syncs the lane started (coord.StartSyncs).
+	started []SyncRequest
 }
 
 // newLaneTest is a lane run, from laneStart, with settings s and an empty org.
@@ -444,6 +455,12 @@ func newLaneTestOn(t *testing.T, s LaneSettings, c *crm, start time.Time) *laneT
 		return pairing.Profile{}, temporal.NewNonRetryableApplicationError("404: no such user", activities.ErrTypeAwardForceNotFound, nil)
 	})
 	env.OnSignalExternalWorkflow(mock.Anything, mock.Anything, mock.Anything, PairedSignal, mock.Anything).Return(nil).Run(lt.answers.add)
+	env.OnActivity(coord.StartSyncs, mock.Anything, mock.Anything).Return(func(_ context.Context, in StartSyncsInput) (int, error) {
+		lt.mu.Lock()
+		defer lt.mu.Unlock()
+		lt.started = append(lt.started, in.Requests...)
+		return len(in.Requests), nil
+	})
 	return lt
 }
 
@@ -1051,4 +1068,40 @@ func TestLaneAdoptsARecordMadeBeforeAfsync(t *testing.T) {
 	require.Equal(t, "003PRE000000000001", edit.RecordID, "found by the slug it was given")
 	require.Len(t, lt.crm.records, 1)
 	require.Equal(t, "admiral@example.org", lt.crm.records[0].Values["Email"])
+}
+
+func TestLaneHandsOnAnEditMadeInSalesforceUnderItsWrite(t *testing.T) {
+	watchedRequest := func(id string, trigger pairing.Trigger, items ...PairItem) PairRequest {
+		r := pairRequest(id, trigger, items...)
+		r.Spec.Fields = append(r.Spec.Fields, pairing.FieldPair{AwardForce: "JobTitle", CRM: "Title", Direction: pairing.DirectionFromCRM})
+		return r
+	}
+	for _, tc := range []struct {
+		name   string
+		edit   func(r *pairing.CRMRecord)
+		handed bool
+	}{
+		{"a field the CRM owns is edited", func(r *pairing.CRMRecord) { r.Values["Title"] = "Director" }, true},
+		{"nothing else changes", nil, false},
+		{"a field Award Force owns is edited (afsync's write wins it)", func(r *pairing.CRMRecord) { r.Values["LastName"] = "Other" }, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			lt := newLaneTest(t, testLaneSettings())
+			lt.crm.records = append(lt.crm.records, pairing.CRMRecord{ID: "003000000000001AAA", Values: map[string]string{
+				"Email": "ada@example.org", "FirstName": "Ada", "LastName": "Byron", "Title": "Analyst"}})
+			lt.crm.underWrite = tc.edit
+			lt.send(0, watchedRequest("edit", pairing.TriggerProfileUpdate, person("AdaLovel", "ada@example.org", "Ada", "Lovelace")))
+			lt.runUntil(LaneInput{Lane: 0}, time.Hour)
+
+			res := lt.answers.one(t, "AdaLovel")
+			require.Equal(t, OutcomeUpdated, res.Outcome)
+			require.True(t, lt.crm.writes()[0].write.ReadBack, "a spec that watches the CRM reads its updates back")
+			if !tc.handed {
+				require.Empty(t, lt.started)
+				return
+			}
+			require.Equal(t, []SyncRequest{{Slug: "AdaLovel", Trigger: pairing.TriggerCRMChange, RecordID: "003000000000001AAA"}}, lt.started,
+				"the watch takes the record for afsync's echo: the lane hands the edit on")
+		})
+	}
 }

@@ -205,6 +205,9 @@ type LaneCounts struct {
 	// FreshReads counts profiles read again from Award Force because they
 	// were older than the lane's memory.
 	FreshReads int `json:"fresh_reads"`
+	// EditsUnderWrites counts records someone edited in Salesforce between
+	// the lane's read and its write: each was handed on as a CRM change.
+	EditsUnderWrites int `json:"edits_under_writes"`
 }
 
 // Coordinator holds what the coordinating workflows (the pairing lanes and

@@ -102,4 +102,11 @@ const (
 	// pass syncs the edited user. Write-backs also wait out an Award Force
 	// outage for as long as the lane retries (maxWait), not one hour.
 	ChangeWriteBackSeesEdits = "write-back-sees-edits"
+	// ChangeEditsUnderWrites: a lane batch of a spec that watches the CRM
+	// asks Write to read the updated records back (WriteInput.ReadBack).
+	// A field the CRM owns that holds neither what the lane read nor what
+	// it wrote was edited in Salesforce meanwhile, where the watch cannot
+	// see it (afsync is the last modifier now): the lane hands the person
+	// on as a CRM change (coord.StartSyncs).
+	ChangeEditsUnderWrites = "edits-under-writes"
 )
