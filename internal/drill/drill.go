@@ -133,20 +133,20 @@ type Report struct {
 	// Registrations and Edits are what people did in Award Force; Webhooks
 	// the events the sandbox delivered for them (and WebhooksFailed those
 	// it gave up on); Replays the deliveries sent a second time.
-	Registrations   int           `json:"registrations"`
-	Edits           int           `json:"edits"`
-	Webhooks        int           `json:"webhooks"`
-	WebhooksFailed  int           `json:"webhooks_failed"`
-	Replays         int           `json:"replays"`
-	ManualSyncs     int           `json:"manual_syncs"`
+	Registrations  int `json:"registrations"`
+	Edits          int `json:"edits"`
+	Webhooks       int `json:"webhooks"`
+	WebhooksFailed int `json:"webhooks_failed"`
+	Replays        int `json:"replays"`
+	ManualSyncs    int `json:"manual_syncs"`
 	// EmailChanges, Reused and Corrections are the identity churn: changed
 	// addresses, freed addresses registered again, and registrations fixed
 	// seconds later. TakenOver counts freed addresses whose records are not
 	// exactly their newcomer's (none when nobody took the address).
-	EmailChanges int `json:"email_changes"`
-	Reused       int `json:"reused_addresses"`
-	Corrections  int `json:"corrections"`
-	TakenOver    int `json:"freed_addresses_wrong"`
+	EmailChanges    int           `json:"email_changes"`
+	Reused          int           `json:"reused_addresses"`
+	Corrections     int           `json:"corrections"`
+	TakenOver       int           `json:"freed_addresses_wrong"`
 	SalesforceCalls int           `json:"salesforce_calls"`
 	Elapsed         time.Duration `json:"elapsed"`
 	// Problems lists the broken promises, one line each.
@@ -240,8 +240,8 @@ type drill struct {
 	// freed maps the addresses people gave up to the newcomer who took
 	// each ("" when nobody did).
 	freed map[string]string
-	mu       sync.Mutex // guards rng and report counters during the run
-	errs     []error
+	mu    sync.Mutex // guards rng and report counters during the run
+	errs  []error
 }
 
 func (d *drill) fail(err error) {
