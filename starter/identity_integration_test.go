@@ -1,6 +1,10 @@
 package main
 
 import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -8,8 +12,10 @@ import (
 	"time"
 
 	"github.com/afsync/afsync/internal/devstack"
+	"github.com/afsync/afsync/pairing"
 	"github.com/afsync/afsync/sandbox"
 	"github.com/afsync/afsync/sandbox/afsim"
+	"github.com/afsync/afsync/workflows"
 )
 
 // sluggedSpec is the example spec's shape: the slug in an external id, the
@@ -153,4 +159,89 @@ func TestIntegrationAnEditBetweenTheReadAndTheWriteBackIsNotLost(t *testing.T) {
 	if got.LastName != "Typo" || got.Fields["SfRecord"] == "" {
 		t.Fatalf("Award Force holds %q and record id %q", got.LastName, got.Fields["SfRecord"])
 	}
+}
+
+// orderedSpec pulls the job title from the CRM at every sync; the watch is
+// off, so that only the syncs the test starts pull.
+const orderedSpec = `options: {get_details_from_crm: true}
+object: Contact
+unique_identifier: {awardforce: email, crm: Email}
+crm_changes: {watch: false}
+fields:
+  - {awardforce: first_name, crm: FirstName}
+  - {awardforce: last_name, crm: LastName}
+  - {awardforce: JobTitle, crm: Title, direction: from_crm}
+`
+
+// A backfill chunk's write-back waits long for Award Force's budget (60
+// requests a minute, backfills after events); a newer sync of one of its
+// users pulls a newer CRM value meanwhile. The chunk's older value is never
+// written over it.
+func TestIntegrationAnOlderWriteBackNeverLandsOverANewerOne(t *testing.T) {
+	const users = 30
+	path := filepath.Join(t.TempDir(), "spec.yaml")
+	if err := os.WriteFile(path, []byte(orderedSpec), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	stack := startStackWithSpec(t, sandbox.Options{AwardForceRateLimit: 60}, path)
+	af, sf := stack.Sandbox.AwardForce, stack.Sandbox.Salesforce
+	var last afsim.User
+	var lastRec string
+	for i := range users {
+		u := af.AddUser(afsim.User{Email: fmt.Sprintf("title%02d@example.org", i), FirstName: "T", LastName: fmt.Sprintf("Itle%02d", i),
+			Fields: map[string]string{"JobTitle": "Intern"}})
+		id := sf.Insert("Contact", map[string]any{"Email": u.Email, "FirstName": "T", "LastName": u.LastName, "Title": "Analyst"})
+		last, lastRec = u, id
+	}
+	g := &globalOptions{temporal: configFor(stack), specPath: path}
+	done := make(chan error, 1)
+	go func() {
+		done <- runBackfill(context.Background(), &backfillOptions{globalOptions: g, concurrency: 1, pagesPerChunk: 1,
+			out: t.TempDir() + "/plan.csv", json: true, stdout: &syncBuffer{}})
+	}()
+	// The chunk has decided (its first write-backs land, a permit a second)
+	// before the last user's write-back can: the CRM changes, and a newer
+	// sync of that user pulls the new title.
+	waitForLong(t, func() bool {
+		n := 0
+		for _, u := range af.Users() {
+			if u.Fields["JobTitle"] == "Analyst" {
+				n++
+			}
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("the backfill ended before the test could act: %v", err)
+		default:
+		}
+		return n >= 2
+	}, "the chunk's first write-backs", 2*time.Minute)
+	if got, _ := af.User(last.Slug); got.Fields["JobTitle"] != "Intern" {
+		t.Fatalf("the last user's write-back landed already (%q): the test proves nothing; add users", got.Fields["JobTitle"])
+	}
+	if err := sf.EditAs("Contact", lastRec, map[string]any{"Title": "Director"}); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	err := runSync(context.Background(), &syncOptions{globalOptions: g, user: last.Slug, trigger: string(pairing.TriggerManual), json: true, timeout: time.Minute, out: &out})
+	var res workflows.UserSyncResult
+	if jerr := json.Unmarshal(out.Bytes(), &res); err != nil || jerr != nil || !hasChangeTo(res, "JobTitle", "Director") {
+		t.Fatalf("the newer sync: %v %v\n%s", err, jerr, out.String())
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := af.User(last.Slug); got.Fields["JobTitle"] != "Director" {
+		t.Fatalf("the last user's job title is %q: the backfill's older pull landed over the newer sync's", got.Fields["JobTitle"])
+	}
+}
+
+// hasChangeTo reports whether res pulled value into field.
+func hasChangeTo(res workflows.UserSyncResult, field, value string) bool {
+	for _, c := range res.Decision.AwardForce {
+		if c.Field == field && c.After == value {
+			return true
+		}
+	}
+	return false
 }

@@ -38,6 +38,18 @@ func newAFGate(ctx workflow.Context, class string) *afGate {
 // the budget, or, for an execution started before it, directly with the
 // options' retry policy.
 func (g *afGate) call(ctx workflow.Context, activity any, args ...any) workflow.Future {
+	return g.callUnless(ctx, nil, activity, args...)
+}
+
+// errSuperseded is what callUnless's future holds when its check said the
+// call is no longer wanted.
+var errSuperseded = errors.New("superseded: a newer sync of the user writes instead")
+
+// callUnless is call with a check made once the call holds its permit,
+// right before each attempt (a permit may take long to come): when
+// superseded reports true, the call is not made and the future holds
+// errSuperseded. A nil check is call.
+func (g *afGate) callUnless(ctx workflow.Context, superseded func(workflow.Context) bool, activity any, args ...any) workflow.Future {
 	if !g.budgeted {
 		return workflow.ExecuteActivity(ctx, activity, args...)
 	}
@@ -59,6 +71,10 @@ func (g *afGate) call(ctx workflow.Context, activity any, args ...any) workflow.
 			// Force's limit, seen by ops (no command: replays record nothing).
 			workflow.GetMetricsHandler(ctx).WithTags(map[string]string{"class": g.class}).
 				Timer(MetricAwardForcePermitWait).Record(workflow.Now(ctx).Sub(asked))
+			if superseded != nil && superseded(ctx) {
+				set.Set(nil, errSuperseded)
+				return
+			}
 			try := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, once), activity, args...)
 			err := try.Get(ctx, nil)
 			wait, retry := retryAfter(err, backoff)

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"math"
+	"slices"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -159,6 +160,9 @@ type chunk struct {
 	readAt time.Time
 	lanes  requester
 	af     *afGate
+	// handedAt is when the chunk handed its users to the lanes; zero for
+	// chunks that did not (dry runs, older executions).
+	handedAt time.Time
 }
 
 // pair hands the chunk's users to their pairing lanes and takes each one's
@@ -192,6 +196,7 @@ func (c *chunk) pair(ctx workflow.Context) error {
 	if len(items) == 0 {
 		return nil
 	}
+	c.handedAt = workflow.Now(ctx)
 	results, err := c.lanes.pair(ctx, *spec, pairing.TriggerBackfill, items)
 	if err != nil {
 		return err
@@ -419,11 +424,21 @@ func (c *chunk) writeBack(ctx workflow.Context) error {
 	}
 	skip := workflow.GetVersion(ctx, ChangeFieldFormats, workflow.DefaultVersion, 1) >= 1
 	var ps []pending
+	ordered := false
+	if !c.handedAt.IsZero() && slices.ContainsFunc(c.res.Users, func(u UserSyncResult) bool {
+		return u.Outcome != OutcomeFailed && len(u.Decision.AwardForce) > 0
+	}) {
+		ordered = workflow.GetVersion(ctx, ChangeOrderedWriteBacks, workflow.DefaultVersion, 1) >= 1
+	}
 	write := func(i int, refusable bool) {
 		u := c.res.Users[i]
 		in := activities.UpdateUserInput{Slug: u.Slug, Changes: u.Decision.AwardForce, SkipRefused: refusable}
 		actx := summarized(ctx, "Write %s into Award Force user %s", fieldNames(u.Decision.AwardForce), u.Slug)
-		ps = append(ps, pending{i, c.af.call(actx, af.UpdateUser, in)})
+		var superseded func(workflow.Context) bool
+		if ordered {
+			superseded = func(ctx workflow.Context) bool { return c.syncedSince(ctx, u.Slug) }
+		}
+		ps = append(ps, pending{i, c.af.callUnless(actx, superseded, af.UpdateUser, in)})
 	}
 	for i, u := range c.res.Users {
 		if u.Outcome == OutcomeFailed || len(u.Decision.AwardForce) == 0 {
@@ -439,6 +454,12 @@ func (c *chunk) writeBack(ctx workflow.Context) error {
 		for _, p := range wait {
 			var out activities.UpdateUserResult
 			err := p.f.Get(ctx, &out)
+			if errors.Is(err, errSuperseded) {
+				u := &c.res.Users[p.i]
+				u.Decision.Reason += "; the write-back into Award Force was left to a newer sync of the user"
+				u.Decision.AwardForce = nil
+				continue
+			}
 			c.res.Counts.AwardForceCalls++
 			if err != nil {
 				if isFatal(err) {
@@ -462,6 +483,22 @@ func (c *chunk) writeBack(ctx workflow.Context) error {
 		}
 	}
 	return nil
+}
+
+// syncedSince asks whether a sync of the user started after the chunk
+// handed its users to the lanes: that sync's decision is newer than the
+// chunk's. When the answer cannot be had, the chunk writes as before.
+func (c *chunk) syncedSince(ctx workflow.Context, slug string) bool {
+	lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+		StartToCloseTimeout: 10 * time.Second, ScheduleToCloseTimeout: time.Minute,
+		Summary: "Ask whether a newer sync of " + slug + " started",
+	})
+	var newer bool
+	if err := workflow.ExecuteLocalActivity(lctx, coord.SyncStartedSince, slug, c.handedAt).Get(lctx, &newer); err != nil {
+		workflow.GetLogger(ctx).Warn("Could not tell whether a newer sync started; writing back", "slug", slug, "error", err)
+		return false
+	}
+	return newer
 }
 
 func (c *chunk) fail(i int, err error) {

@@ -2,11 +2,13 @@ package workflows
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
 	"github.com/afsync/afsync/activities"
@@ -258,4 +260,19 @@ func coordinatorOptions(id, summary string) client.StartWorkflowOptions {
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
 		StaticSummary:            summary,
 	}
+}
+
+// SyncStartedSince reports whether the user's sync (UserSync) last
+// started at or after since: its decision is newer than one made before.
+// No sync of the user at all is false.
+func (l *Coordinator) SyncStartedSince(ctx context.Context, slug string, since time.Time) (bool, error) {
+	d, err := l.Client.DescribeWorkflowExecution(ctx, UserSyncWorkflowID(slug), "")
+	var notFound *serviceerror.NotFound
+	switch {
+	case errors.As(err, &notFound):
+		return false, nil
+	case err != nil:
+		return false, err
+	}
+	return !d.GetWorkflowExecutionInfo().GetStartTime().AsTime().Before(since), nil
 }

@@ -109,4 +109,10 @@ const (
 	// see it (afsync is the last modifier now): the lane hands the person
 	// on as a CRM change (coord.StartSyncs).
 	ChangeEditsUnderWrites = "edits-under-writes"
+	// ChangeOrderedWriteBacks: a backfill chunk's write-back of a user,
+	// once it holds its Award Force permit, first asks whether a sync of
+	// that user started after the chunk handed its users to the lanes
+	// (coord.SyncStartedSince); if one did, that newer sync pulls and
+	// writes back instead, and the chunk's older values are not written.
+	ChangeOrderedWriteBacks = "ordered-write-backs"
 )
