@@ -31,11 +31,26 @@ type grantLog struct {
 // own bound is far larger), through a continue-as-new.
 func budgetTest(t *testing.T, rate float64, requests map[time.Duration][]PermitRequest) (*grantLog, *BudgetState) {
 	t.Helper()
+	return budgetTestFrom(t, rate, nil, requests)
+}
+
+// budgetTestFrom is budgetTest for a budget that starts with state (the
+// requests waiting in it are owed too).
+func budgetTestFrom(t *testing.T, rate float64, state *BudgetState, requests map[time.Duration][]PermitRequest) (*grantLog, *BudgetState) {
+	t.Helper()
+	owed := wanted(requests)
+	if state != nil {
+		for _, reqs := range state.Waiting {
+			for _, r := range reqs {
+				owed += r.N
+			}
+		}
+	}
 	var s testsuite.WorkflowTestSuite
 	env := s.NewTestWorkflowEnvironment()
 	env.RegisterWorkflow(AwardForceBudget)
 	env.RegisterActivity(&Coordinator{})
-	env.OnActivity(coord.CurrentBudget, mock.Anything).Return(BudgetSettings{RatePerMinute: rate, GrantsPerRun: wanted(requests)}, nil)
+	env.OnActivity(coord.CurrentBudget, mock.Anything).Return(BudgetSettings{RatePerMinute: rate, GrantsPerRun: owed}, nil)
 	log := &grantLog{}
 	env.OnSignalExternalWorkflow(mock.Anything, mock.Anything, mock.Anything, PermitGrantSignal, mock.Anything).Return(nil).Run(func(args mock.Arguments) {
 		g := args.Get(4).(PermitGrant)
@@ -52,7 +67,7 @@ func budgetTest(t *testing.T, rate float64, requests map[time.Duration][]PermitR
 		}, at)
 	}
 	env.SetTestTimeout(time.Minute)
-	env.ExecuteWorkflow(AwardForceBudget, BudgetInput{})
+	env.ExecuteWorkflow(AwardForceBudget, BudgetInput{State: state})
 	var can *workflow.ContinueAsNewError
 	err := env.GetWorkflowError()
 	require.True(t, errors.As(err, &can), "the run ends at its bound: %v", err)
@@ -118,11 +133,26 @@ func TestTheBudgetTakesTurnsBetweenWebhooksAndBackfills(t *testing.T) {
 }
 
 func TestWithoutALimitTheBudgetGrantsAtOnce(t *testing.T) {
-	log, _ := budgetTest(t, 0, map[time.Duration][]PermitRequest{
-		0: {permits("a", ClassBackfill, 500), permits("b", ClassEvents, 3)},
-	})
-	require.Equal(t, []int{3, 500}, log.n, "one grant a request, all its permits, events first")
+	// Both requests wait when the budget starts (two signals may reach it
+	// in two workflow tasks, and the first would be granted alone).
+	a, b := permits("a", ClassBackfill, 500), permits("b", ClassEvents, 3)
+	log, _ := budgetTestFrom(t, 0, &BudgetState{Waiting: map[string][]*PermitRequest{ClassBackfill: {&a}, ClassEvents: {&b}}}, nil)
+	// The test environment may run the two grants' signals in either
+	// order: the order they are sent in is take's (below).
+	require.ElementsMatch(t, []int{3, 500}, log.n, "one grant a request, all its permits")
 	require.Equal(t, log.at[0], log.at[1])
+}
+
+func TestWithoutALimitEventsAreGrantedFirst(t *testing.T) {
+	a, b := permits("a", ClassBackfill, 500), permits("b", ClassEvents, 3)
+	bud := &budget{st: BudgetState{Waiting: map[string][]*PermitRequest{ClassBackfill: {&a}, ClassEvents: {&b}}}}
+	first, n := bud.take()
+	require.Equal(t, "b", first.ID)
+	require.Equal(t, 3, n, "all its permits at once")
+	second, n := bud.take()
+	require.Equal(t, "a", second.ID)
+	require.Equal(t, 500, n)
+	require.Zero(t, bud.due())
 }
 
 func TestTheBudgetCarriesWhatIsOwedAcrossContinueAsNew(t *testing.T) {
