@@ -92,6 +92,9 @@ func TestCodecProxyTemplateAddsTheTokenAndServesOnlyTheCodec(t *testing.T) {
 
 // nginxBinary finds nginx, which `make test` installs (Debian's package).
 func nginxBinary(t *testing.T) string {
+	if testing.Short() {
+		t.Skip("needs nginx: runs without -short (make test)")
+	}
 	t.Helper()
 	for _, p := range []string{"nginx", "/usr/sbin/nginx"} {
 		if bin, err := exec.LookPath(p); err == nil {

@@ -605,6 +605,9 @@ func (e exported) scrape(t *testing.T, base string) {
 // its /metrics exported along the way.
 func workerMetrics(t *testing.T) exported {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("needs the Temporal dev server: runs without -short (make test)")
+	}
 	bin, err := devserver.Find()
 	if err != nil {
 		t.Fatalf("needs the Temporal CLI (make test builds it): %v", err)

@@ -245,3 +245,64 @@ func hasChangeTo(res workflows.UserSyncResult, field, value string) bool {
 	}
 	return false
 }
+
+// An address edited in Salesforce by someone is put back by the next sync:
+// Award Force's address is the person's own, and the record, found by what
+// ties it to the person, stays theirs.
+func TestIntegrationAnAddressEditedInSalesforceIsPutBack(t *testing.T) {
+	for _, tc := range []struct{ name, spec string }{
+		{"the built-in default spec", ""},
+		{"the slug in an external id and record_id_field", sluggedSpec},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			stack := identityStack(t, tc.spec, sandbox.Options{})
+			ada, rec := registered(t, stack, afsim.User{Email: "ada@example.org", FirstName: "Ada", LastName: "Lovelace"})
+			waitForLong(t, func() bool { _, err := syncResult(t, stack.Client, ada.Slug, 5*time.Second); return err == nil }, "the registration's sync to end", time.Minute)
+			if err := stack.Sandbox.Salesforce.EditAs("Contact", rec, map[string]any{"Email": "typo@example.org"}); err != nil {
+				t.Fatal(err)
+			}
+			g := &globalOptions{temporal: configFor(stack), specPath: stack.Config.SpecPath}
+			var out bytes.Buffer
+			if err := runSync(context.Background(), &syncOptions{globalOptions: g, user: ada.Slug, trigger: string(pairing.TriggerManual), json: true, timeout: time.Minute, out: &out}); err != nil {
+				t.Fatalf("%v\n%s", err, out.String())
+			}
+			r := contactByID(stack, rec)
+			if r["Email"] != "ada@example.org" {
+				t.Fatalf("the record holds %v after the sync, want Award Force's address back", r["Email"])
+			}
+			if n := len(stack.Sandbox.Salesforce.Records("Contact")); n != 1 {
+				t.Fatalf("%d Contacts, want 1", n)
+			}
+		})
+	}
+}
+
+// A record that carries the person's slug is theirs even when its address
+// is an old one: it is updated, never upserted as a create, so its
+// if_empty and static values hold.
+func TestIntegrationARecordFoundBySlugIsNeverWrittenAsACreate(t *testing.T) {
+	stack := identityStack(t, sluggedSpec+"  - {crm: LeadSource, value: Award Force}\n", sandbox.Options{})
+	af, sf := stack.Sandbox.AwardForce, stack.Sandbox.Salesforce
+	u := af.AddUser(afsim.User{Email: "new.address@example.org", FirstName: "Ada", LastName: "Lovelace"})
+	rec := sf.Insert("Contact", map[string]any{"Email": "old.address@example.org", "FirstName": "Ada", "LastName": "Lovelace",
+		"LeadSource": "Web", "AwardForce_Slug__c": u.Slug})
+	g := &globalOptions{temporal: configFor(stack), specPath: stack.Config.SpecPath}
+	var out bytes.Buffer
+	if err := runSync(context.Background(), &syncOptions{globalOptions: g, user: u.Slug, trigger: string(pairing.TriggerManual), json: true, timeout: time.Minute, out: &out}); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	var res workflows.UserSyncResult
+	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
+		t.Fatal(err)
+	}
+	if res.Outcome != workflows.OutcomeUpdated || res.RecordID != rec {
+		t.Fatalf("outcome %s on %s, want an update of %s: %+v", res.Outcome, res.RecordID, rec, res.Decision)
+	}
+	r := contactByID(stack, rec)
+	if r["Email"] != "new.address@example.org" || r["LeadSource"] != "Web" {
+		t.Fatalf("the record holds %v / %v: want the new address, and LeadSource (static, if_empty) left as it was", r["Email"], r["LeadSource"])
+	}
+	if n := len(sf.Records("Contact")); n != 1 {
+		t.Fatalf("%d Contacts, want 1", n)
+	}
+}

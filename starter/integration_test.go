@@ -47,6 +47,9 @@ func startStack(t *testing.T, sb sandbox.Options) *devstack.Stack {
 // filled in.
 func startStackOptions(t *testing.T, opts devstack.Options) *devstack.Stack {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("needs the Temporal dev server: runs without -short (make test)")
+	}
 	bin, err := devserver.Find()
 	if err != nil {
 		t.Fatalf("integration tests need the Temporal CLI; `make test` builds it: %v", err)
@@ -474,6 +477,9 @@ func TestIntegrationStarterWarnsWhenNoWorkerPolls(t *testing.T) {
 	}
 
 	// On a server no worker ever polled, the starter says so.
+	if testing.Short() {
+		t.Skip("needs the Temporal dev server: runs without -short (make test)")
+	}
 	bin, err := devserver.Find()
 	if err != nil {
 		t.Fatal(err)

@@ -66,6 +66,9 @@ func postSignedWebhook(t *testing.T, base, body string) int {
 // receive webhooks, say on /healthz what it waits for, and poll once the
 // APIs answer; a rejected key must still stop it at once.
 func TestIntegrationBootReceivesWebhooksWhileTheAPIsFail(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs the Temporal dev server: runs without -short (make test)")
+	}
 	bin, err := devserver.Find()
 	if err != nil {
 		t.Fatalf("needs the Temporal CLI (make test builds it): %v", err)

@@ -24,6 +24,9 @@ func TestSearchAttributeCommand(t *testing.T) {
 }
 
 func TestEnsureSearchAttributesRegistersTheMissingOnes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs the Temporal dev server: runs without -short (make test)")
+	}
 	bin, err := devserver.Find()
 	if err != nil {
 		t.Fatalf("needs the Temporal CLI (make test builds it): %v", err)

@@ -13,6 +13,9 @@ import (
 // again and registrations fixed seconds later (one more kill), on a real
 // Temporal dev server. Every promise holds.
 func TestASmallDrillKeepsEveryPromise(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs the Temporal dev server: runs without -short (make test)")
+	}
 	var log strings.Builder
 	r, err := Run(context.Background(), Options{
 		Users: 300, Registrations: 40, Edits: 40, ManualSyncs: 10, EmailChanges: 20, Kills: 2,
