@@ -85,7 +85,7 @@ Nothing is ever deleted in Salesforce. A sync of one deleted user does the same.
 	f.BoolVar(&o.filter.Deleted, "deleted", false, "sweep the users deleted in Award Force instead: stamp their records as the spec's awardforce_deletions says")
 	f.IntVar(&o.limit, "limit", 0, "stop after this many users (0 = all)")
 	f.BoolVar(&o.dryRun, "dry-run", false, "decide every user but write nothing; save the plan to --out")
-	f.StringVar(&o.out, "out", "afsync-plan.csv", "with --dry-run: the plan file (.csv, or .jsonl for JSON lines; CSV cells starting with = + - @ get a leading ' so spreadsheets show them as text)")
+	f.StringVar(&o.out, "out", "afsync-plan.csv", "with --dry-run: the plan file (.csv, or .jsonl for JSON lines; - for stdout; CSV cells starting with = + - @ get a leading ' so spreadsheets show them as text)")
 	f.StringVar(&o.format, "format", "", "with --dry-run: csv or jsonl (default: from --out's extension)")
 	f.BoolVar(&o.fresh, "new", false, "start a new backfill even if one is running for this spec")
 	f.BoolVar(&o.attach, "attach", false, "follow the running backfill of this spec instead of starting one")
@@ -112,7 +112,7 @@ func newCmdStatus(g *globalOptions) *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&o.dryRun, "dry-run", false, "follow this spec's dry run")
 	cmd.Flags().BoolVar(&o.json, "json", false, "print the final summary as JSON")
-	cmd.Flags().StringVar(&o.out, "out", "afsync-plan.csv", "for a dry run: the plan file")
+	cmd.Flags().StringVar(&o.out, "out", "afsync-plan.csv", "for a dry run: the plan file (- for stdout)")
 	return cmd
 }
 
@@ -145,6 +145,17 @@ func (o *backfillOptions) say(format string, args ...any) {
 func runBackfill(ctx context.Context, o *backfillOptions) error {
 	if o.limit < 0 {
 		return fmt.Errorf("--limit %d: want 0 (all users) or more", o.limit)
+	}
+	planOut := o.stdout
+	if o.out == StdoutPath {
+		// The plan holds stdout: messages and progress go to stderr.
+		if o.json {
+			return errors.New("--out - and --json both print on stdout: write the plan to a file, or leave out --json")
+		}
+		o.stdout, o.terminal = o.stderr, false
+		if o.stdout == nil {
+			o.stdout = io.Discard
+		}
 	}
 	format, err := planFormat(o.format, o.out)
 	if err != nil {
@@ -226,7 +237,7 @@ func runBackfill(ctx context.Context, o *backfillOptions) error {
 		return fmt.Errorf("backfill %s: %w", id, err)
 	}
 	if final.DryRun {
-		n, err := writePlan(ctx, c, final, o.out, format, nil)
+		n, err := writePlan(ctx, c, final, o.out, format, planOut, nil)
 		if err != nil {
 			return err
 		}

@@ -161,3 +161,32 @@ func TestStatusWithNoRunningBackfill(t *testing.T) {
 		t.Fatalf("err %v, output %s", err, out.String())
 	}
 }
+
+// Every command speaks one vocabulary: --json wherever a command prints
+// results (machine-readable JSON on stdout), --since a duration window
+// wherever it appears, --out a file, or - for stdout, wherever it appears.
+func TestTheCommandsShareOneVocabulary(t *testing.T) {
+	printsResults := map[string]bool{"sync": true, "backfill": true, "status": true, "retry": true, "report": true, "find": true, "watch": true}
+	seen := map[string]bool{}
+	for _, cmd := range newRootCmd().Commands() {
+		name := cmd.Name()
+		seen[name] = true
+		f := cmd.Flags()
+		if printsResults[name] {
+			if j := f.Lookup("json"); j == nil || j.Value.Type() != "bool" {
+				t.Errorf("%s prints results but has no --json", name)
+			}
+		}
+		if s := f.Lookup("since"); s != nil && s.Value.Type() != "duration" {
+			t.Errorf("%s --since is a %s, want a duration window", name, s.Value.Type())
+		}
+		if o := f.Lookup("out"); o != nil && !strings.Contains(o.Usage, "- for stdout") {
+			t.Errorf("%s --out does not say that - is stdout: %q", name, o.Usage)
+		}
+	}
+	for name := range printsResults {
+		if !seen[name] {
+			t.Errorf("no command %s", name)
+		}
+	}
+}

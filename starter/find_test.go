@@ -280,3 +280,35 @@ func TestReportSinceWritesEverySyncOfTheWindow(t *testing.T) {
 		t.Error("--since with --id accepted")
 	}
 }
+
+func TestReportJSONPrintsJSONLinesOnStdout(t *testing.T) {
+	f := newFakeTemporal(t, adaExecs()...)
+	var stdout, stderr bytes.Buffer
+	cmd := newCmdReport(f.options())
+	cmd.SetOut(&stdout)
+	cmd.SetErr(&stderr)
+	cmd.SetArgs([]string{"--since", "24h", "--outcome", "failed,created", "--json"})
+	if err := cmd.ExecuteContext(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+	if len(lines) != 4 {
+		t.Fatalf("%d lines on stdout, want one a sync (4):\n%s", len(lines), stdout.String())
+	}
+	for _, l := range lines {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(l), &rec); err != nil {
+			t.Fatalf("not a JSON line: %q (%v)", l, err)
+		}
+	}
+	if !strings.Contains(stderr.String(), "4 syncs") || !strings.Contains(stderr.String(), "stdout") {
+		t.Errorf("the summary belongs on stderr: %q", stderr.String())
+	}
+	cmd = newCmdReport(f.options())
+	cmd.SetOut(&bytes.Buffer{})
+	cmd.SetErr(&bytes.Buffer{})
+	cmd.SetArgs([]string{"--since", "24h", "--json", "--out", "x.csv"})
+	if err := cmd.ExecuteContext(context.Background()); err == nil || !strings.Contains(err.Error(), "--json") {
+		t.Errorf("--json with --out: %v", err)
+	}
+}

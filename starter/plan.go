@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -54,12 +55,12 @@ func createPrivate(path string) (*os.File, error) {
 // writePlan reads every chunk's audit and writes, per user that keep
 // accepts (nil: every user), the outcome, the decision and every field's
 // before → after, as CSV or JSON lines; it returns how many users it wrote.
-func writePlan(ctx context.Context, c client.Client, p *workflows.Progress, path, format string, keep func(workflows.UserSyncResult) bool) (int, error) {
-	w, err := newPlanWriter(path, format, nil)
+func writePlan(ctx context.Context, c client.Client, p *workflows.Progress, path, format string, stdout io.Writer, keep func(workflows.UserSyncResult) bool) (int, error) {
+	w, err := newPlanWriter(path, format, stdout, nil)
 	if err != nil {
 		return 0, err
 	}
-	defer w.f.Close()
+	defer w.abort()
 	err = forEachUser(ctx, c, p, func(u workflows.UserSyncResult) error {
 		if keep != nil && !keep(u) {
 			return nil
@@ -75,12 +76,12 @@ func writePlan(ctx context.Context, c client.Client, p *workflows.Progress, path
 // writeRecords writes the audits of syncs that keep accepts (nil: all) in
 // the plan's format, each row with the sync's time, trigger and link; a
 // sync that left no audit (a run that continued as new) is passed over.
-func writeRecords(path, format string, syncs []syncRecord, keep func(workflows.UserSyncResult) bool) (int, error) {
-	w, err := newPlanWriter(path, format, []string{"when", "trigger", "workflow"})
+func writeRecords(path, format string, stdout io.Writer, syncs []syncRecord, keep func(workflows.UserSyncResult) bool) (int, error) {
+	w, err := newPlanWriter(path, format, stdout, []string{"when", "trigger", "workflow"})
 	if err != nil {
 		return 0, err
 	}
-	defer w.f.Close()
+	defer w.abort()
 	for _, s := range syncs {
 		if s.Result == nil || keep != nil && !keep(*s.Result) {
 			continue
@@ -99,25 +100,42 @@ func writeRecords(path, format string, syncs []syncRecord, keep func(workflows.U
 // planWriter writes a plan or report file, private to its owner: CSV rows
 // (planHeader, then extra columns) or JSON lines.
 type planWriter struct {
-	f   *os.File
+	f   *os.File // nil when writing to stdout
 	cw  *csv.Writer
 	enc *json.Encoder
 	n   int
 }
 
-func newPlanWriter(path, format string, extra []string) (*planWriter, error) {
-	f, err := createPrivate(path)
-	if err != nil {
-		return nil, fmt.Errorf("--out: %w", err)
+// StdoutPath is the --out that means standard output, on every command
+// that takes --out.
+const StdoutPath = "-"
+
+// newPlanWriter writes a plan to the file at path, or to stdout when path
+// is StdoutPath.
+func newPlanWriter(path, format string, stdout io.Writer, extra []string) (*planWriter, error) {
+	w := &planWriter{}
+	var dst io.Writer = stdout
+	if path != StdoutPath {
+		f, err := createPrivate(path)
+		if err != nil {
+			return nil, fmt.Errorf("--out: %w", err)
+		}
+		w.f, dst = f, f
 	}
-	w := &planWriter{f: f}
 	if format == "csv" {
-		w.cw = csv.NewWriter(f)
+		w.cw = csv.NewWriter(dst)
 		_ = w.cw.Write(append(slices.Clone(planHeader), extra...))
 	} else {
-		w.enc = json.NewEncoder(f)
+		w.enc = json.NewEncoder(dst)
 	}
 	return w, nil
+}
+
+// abort closes the file, if any, after a failure (close reports errors).
+func (w *planWriter) abort() {
+	if w.f != nil {
+		_ = w.f.Close()
+	}
 }
 
 // write writes one user's audit u: as CSV rows, each followed by the extra
@@ -142,6 +160,9 @@ func (w *planWriter) close() error {
 		if err := w.cw.Error(); err != nil {
 			return err
 		}
+	}
+	if w.f == nil {
+		return nil
 	}
 	return w.f.Close()
 }

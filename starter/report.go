@@ -22,6 +22,7 @@ type reportOptions struct {
 	out      string
 	format   string
 	outcomes []string
+	json     bool
 	since    time.Duration
 	uiURL    string
 	timeout  time.Duration
@@ -53,22 +54,36 @@ started it: single syncs, webhooks, CRM changes, retries and the users of
 backfill chunks, one row set a sync, newest first, with three more columns
 (when, trigger, workflow: its Temporal UI link).
 
+--json prints the JSON lines on stdout instead (as find --json does; the
+summary goes to stderr), as does --out - with --format jsonl.
+
 CSV cells that a spreadsheet would run as a formula get a leading '; JSON
 lines carry values untouched. The file holds people's emails and names:
 treat it as personal data.`,
 		Example: `  starter report --out report.csv
   starter report --outcome failed,ambiguous --out to-check.jsonl
-  starter report --since 24h --outcome failed --out last-day.csv`,
+  starter report --since 24h --outcome failed --out last-day.csv
+  starter report --since 24h --json | jq .outcome`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o.stdout = cmd.OutOrStdout()
+			if o.stderr == nil {
+				o.stderr = cmd.ErrOrStderr()
+			}
+			if o.json {
+				if cmd.Flags().Changed("out") || cmd.Flags().Changed("format") {
+					return errors.New("--json prints JSON lines on stdout: it takes neither --out nor --format")
+				}
+				o.out, o.format = StdoutPath, "jsonl"
+			}
 			return runReport(cmd.Context(), o)
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.id, "id", "", "the backfill's workflow id (default: the last backfill of this spec)")
 	f.BoolVar(&o.dryRun, "dry-run", false, "report this spec's last dry run instead")
-	f.StringVar(&o.out, "out", "afsync-report.csv", "the report file (.csv, or .jsonl for JSON lines)")
+	f.StringVar(&o.out, "out", "afsync-report.csv", "the report file (.csv, or .jsonl for JSON lines; - for stdout)")
+	f.BoolVar(&o.json, "json", false, "print JSON lines, one a user (or a sync with --since), on stdout")
 	f.StringVar(&o.format, "format", "", "csv or jsonl (default: from --out's extension)")
 	f.StringSliceVar(&o.outcomes, "outcome", nil, "only users with these outcomes: "+strings.Join(outcomeNames(), ", "))
 	f.DurationVar(&o.since, "since", 0, "report every sync that ended within this window instead, e.g. 24h")
@@ -107,12 +122,13 @@ func runReport(ctx context.Context, o *reportOptions) error {
 	if err != nil {
 		return err
 	}
-	n, err := writePlan(ctx, c, p, o.out, format, o.keep())
+	n, err := writePlan(ctx, c, p, o.out, format, o.stdout, o.keep())
 	if err != nil {
 		return err
 	}
-	printSummary(o.stdout, *p)
-	fmt.Fprintf(o.stdout, "\nReport: %d users written to %s\n", n, o.out)
+	say := o.people()
+	printSummary(say, *p)
+	fmt.Fprintf(say, "\nReport: %d users written to %s\n", n, o.outName())
 	return nil
 }
 
@@ -138,10 +154,30 @@ func runReportSince(ctx context.Context, o *reportOptions, format string) error 
 		return err
 	}
 	keep := o.keep()
-	n, err := writeRecords(o.out, format, syncs, keep)
+	n, err := writeRecords(o.out, format, o.stdout, syncs, keep)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(o.stdout, "Report: %d syncs since %s written to %s\n", n, from.Local().Format(time.RFC3339), o.out)
+	fmt.Fprintf(o.people(), "Report: %d syncs since %s written to %s\n", n, from.Local().Format(time.RFC3339), o.outName())
 	return nil
+}
+
+// people is where messages for people go: stdout, unless the report
+// itself goes there (then stderr, or nowhere).
+func (o *reportOptions) people() io.Writer {
+	if o.out != StdoutPath {
+		return o.stdout
+	}
+	if o.stderr != nil {
+		return o.stderr
+	}
+	return io.Discard
+}
+
+// outName names where the report went.
+func (o *reportOptions) outName() string {
+	if o.out == StdoutPath {
+		return "stdout"
+	}
+	return o.out
 }
