@@ -180,3 +180,23 @@ func editedUnder(spec *pairing.Spec, before pairing.CRMRecord, changes []pairing
 	}
 	return false
 }
+
+// normalID is the 18-character form of a Salesforce id (a 15-character one
+// gains its case-safe suffix); other strings come back as they are.
+func normalID(id string) string {
+	if len(id) != 15 {
+		return id
+	}
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
+	suffix := make([]byte, 3)
+	for chunk := range 3 {
+		bits := 0
+		for i := range 5 {
+			if c := id[chunk*5+i]; c >= 'A' && c <= 'Z' {
+				bits |= 1 << i
+			}
+		}
+		suffix[chunk] = alphabet[bits]
+	}
+	return id + string(suffix)
+}

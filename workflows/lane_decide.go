@@ -1,0 +1,258 @@
+package workflows
+
+// One batch: one lookup for everyone, a decision each, one write per kind.
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/afsync/afsync/activities"
+	"github.com/afsync/afsync/pairing"
+)
+
+func (r *laneRun) pair(ctx workflow.Context) {
+	now := workflow.Now(ctx)
+	r.freshReads(ctx)
+	spec := &r.b.spec
+
+	// One lookup for everyone: by identifier, by the record a person is
+	// known to be paired with (deleted and merged ones too), and, for users
+	// deleted in Award Force, by their slug in the external id.
+	// Runs started before the CRM watch look by identifier alone.
+	r.crm = workflow.GetVersion(ctx, ChangeCRMChanges, workflow.DefaultVersion, 1) >= 1
+	r.formats = r.crm && workflow.GetVersion(ctx, ChangeFieldFormats, workflow.DefaultVersion, 1) >= 1
+	r.dups = r.formats && workflow.GetVersion(ctx, ChangeDuplicatesAmbiguous, workflow.DefaultVersion, 1) >= 1
+	r.baselines = r.dups && workflow.GetVersion(ctx, ChangeChangeBaselines, workflow.DefaultVersion, 1) >= 1
+	r.identity = r.baselines && workflow.GetVersion(ctx, ChangeIdentity, workflow.DefaultVersion, 1) >= 1
+	crm := r.crm
+	look := activities.FindRecordsInput{Spec: *spec}
+	for _, i := range r.open() {
+		it := r.b.items[i]
+		if it.Deleted {
+			if crm {
+				look.ExternalIDs = append(look.ExternalIDs, it.Profile.Slug)
+			}
+			continue
+		}
+		if id := it.Profile.Values[spec.UniqueIdentifier.AwardForce]; activities.IdentifierKey(id) != "" {
+			look.Identifiers = append(look.Identifiers, id)
+		}
+		if r.identity && spec.ExternalID.CRM != "" && it.Profile.Slug != "" {
+			look.ExternalIDs = append(look.ExternalIDs, it.Profile.Slug) // the record that is theirs, whatever it holds
+		}
+		if id := r.knownRecord(it); crm && id != "" {
+			look.RecordIDs = append(look.RecordIDs, id)
+		}
+	}
+	var found activities.FindRecordsResult
+	if n := len(look.Identifiers) + len(look.RecordIDs) + len(look.ExternalIDs); n > 0 {
+		actx := workflow.WithActivityOptions(ctx, laneLookupOptions())
+		actx = summarized(actx, "Look up the %s records of %s by %s", spec.Object, people(n), spec.UniqueIdentifier.CRM)
+		err := workflow.ExecuteActivity(actx, sf.FindRecords, look).Get(actx, &found)
+		r.calls += max(found.Queries, 1)
+		if err != nil {
+			// Waits (a quota pause, a backoff) count from the failure, not
+			// from the start of a lookup that may have been retried for minutes.
+			r.callFailed(workflow.Now(ctx), r.open(), err)
+			return
+		}
+	}
+
+	// Accounts for the people whose decision links one (a spec with
+	// account; runs from before it never had one).
+	if spec.Account != nil && workflow.GetVersion(ctx, ChangeAccounts, workflow.DefaultVersion, 1) >= 1 {
+		r.findAccounts(ctx, &found)
+	}
+
+	// Decide; gather the writes.
+	var in activities.WriteInput
+	in.Spec = *spec
+	var creates, updates []int
+	decisions := map[int]pairing.Decision{}
+	read := map[int]pairing.CRMRecord{} // the record each update was decided on
+	for _, i := range r.open() {
+		it := r.b.items[i]
+		if w, ok := r.supersededBy(it); ok {
+			r.st.Counts.Superseded++
+			r.answer(i, UserSyncResult{Outcome: OutcomeSkipped, Decision: pairing.Decision{
+				Action: pairing.ActionSkip,
+				Reason: fmt.Sprintf("superseded: a newer version of this user (updated %s) is already written", time.Unix(w[0], 0).UTC().Format(time.RFC3339)),
+			}})
+			continue
+		}
+		d, ok := r.decideWith(it, &found, r.accounts[i])
+		if !ok {
+			r.answer(i, UserSyncResult{Outcome: outcomeOf(d), Decision: d, RecordID: d.RecordID})
+			continue
+		}
+		decisions[i] = d
+		switch d.Action {
+		case pairing.ActionCreate:
+			creates = append(creates, i)
+			in.Creates = append(in.Creates, activities.CreateItem{Slug: it.Profile.Slug, Identifier: it.Profile.Values[spec.UniqueIdentifier.AwardForce], Values: d.CRM})
+		case pairing.ActionUpdate:
+			updates = append(updates, i)
+			if rec, ok := recordIn(&found, d.RecordID); ok {
+				read[i] = rec
+			}
+			in.Updates = append(in.Updates, activities.UpdateItem{Slug: it.Profile.Slug, ID: d.RecordID, Values: d.CRM})
+		default:
+			if d.Action == pairing.ActionNoChange {
+				r.written(it, now)
+				r.paired(it, d.RecordID)
+			}
+			r.answer(i, UserSyncResult{Outcome: outcomeOf(d), Decision: d, RecordID: d.RecordID})
+		}
+	}
+	if len(creates)+len(updates) == 0 {
+		return
+	}
+
+	// Specs that watch the CRM read their updated records back: an edit
+	// made in Salesforce under the write is afsync's to pass on.
+	if r.identity && spec.Watches() && len(updates) > 0 &&
+		workflow.GetVersion(ctx, ChangeEditsUnderWrites, workflow.DefaultVersion, 1) >= 1 {
+		in.ReadBack = true
+	}
+	// One attempt at the writes; what happens next is the lane's call.
+	var out activities.WriteOutput
+	actx := workflow.WithActivityOptions(ctx, laneWriteOptions())
+	actx = summarized(actx, "%s", writeSummary(spec.Object, len(creates), len(updates)))
+	err := workflow.ExecuteActivity(actx, sf.Write, in).Get(actx, &out)
+	now = workflow.Now(ctx)
+	if err != nil {
+		// The activity itself failed (a worker stopped mid-call, a timeout):
+		// nothing is known of its writes; it made at most a call per kind.
+		r.calls += min(len(creates), 1) + min(len(updates), 1)
+		r.doubt(now, append(creates, updates...), errorMessage(err))
+		return
+	}
+	r.calls += out.Calls
+	for j, i := range creates {
+		r.settleWrite(now, i, decisions[i], out.Creates[j], true)
+	}
+	for j, i := range updates {
+		r.settleWrite(now, i, decisions[i], out.Updates[j], false)
+	}
+	if in.ReadBack {
+		r.passOnEditsUnderWrites(ctx, updates, decisions, read, out.Updates)
+	}
+}
+
+// decideWith decides for person it with the run's rules (see decide) and
+// the Account found for them, if any.
+func (r *laneRun) decideWith(it *LaneItem, found *activities.FindRecordsResult, account *pairing.Account) (pairing.Decision, bool) {
+	if r.crm {
+		return r.decide(it, found, account)
+	}
+	// Decide itself, with the Account: Decide is DecideWith of the trigger.
+	c := pairing.Context{Trigger: r.trigger(it), Account: account}
+	return r.b.spec.DecideWith(c, it.Profile, found.Matches[r.b.key(it)]), true
+}
+
+// knownRecord is the record person it is known to be paired with (see
+// lane.knownRecord).
+func (r *laneRun) knownRecord(it *LaneItem) string { return r.lane.knownRecord(&r.b.spec, it) }
+
+// decide decides for person it on what the lookup found, following the
+// record it is paired with through a merge, and applying the spec's
+// deletion policies; false means there is nothing to write, whatever the
+// decision says.
+func (r *laneRun) decide(it *LaneItem, found *activities.FindRecordsResult, account *pairing.Account) (pairing.Decision, bool) {
+	spec := &r.b.spec
+	if it.Deleted {
+		return r.deletedUser(it, found), true
+	}
+	matches := found.Matches[r.b.key(it)]
+	own := false // matches are the person's own record (by id or slug), not merely their identifier's
+	if r.identity {
+		if recs := found.ByExternalID[it.Profile.Slug]; len(recs) > 0 {
+			matches, own = recs, true
+		}
+	}
+	replaced, recreated := "", ""
+	if id := r.knownRecord(it); id != "" {
+		if k, ok := found.ByID[normalID(id)]; ok {
+			switch {
+			case !k.Deleted:
+				matches, own = []pairing.CRMRecord{k.Record}, true // the paired record, whatever its identifier holds now
+			case k.MergedInto != "":
+				if s, ok := found.ByID[k.MergedInto]; ok && !s.Deleted {
+					matches, replaced, own = []pairing.CRMRecord{s.Record}, k.Record.ID, true
+				}
+			case spec.OnCRMDelete() == pairing.DeleteUnpair:
+				return pairing.Decision{Action: pairing.ActionSkip, Reason: fmt.Sprintf(
+					"the paired %s %s was deleted in Salesforce: the user stays unpaired (crm_changes.on_delete: unpair)", spec.Object, k.Record.ID)}, false
+			default:
+				recreated = k.Record.ID
+			}
+		}
+	}
+	c := pairing.Context{Trigger: r.trigger(it), LastSynced: it.LastSynced, IntegrationUser: found.IntegrationUser, Account: account}
+	if r.formats {
+		c.Rules, c.Lengths = pairing.RulesFieldFormats, found.Lengths
+	}
+	if r.baselines {
+		c.Rules, c.LastVersion = pairing.RulesChangeBaselines, it.LastVersion
+		if w, ok := r.st.Written[it.Profile.Slug]; ok && time.Unix(w[0], 0).After(c.LastVersion) {
+			c.LastVersion = time.Unix(w[0], 0).UTC() // this lane wrote a newer version since
+		}
+	}
+	if r.identity {
+		c.Rules = pairing.RulesIdentity
+		if !own {
+			c.Others = r.othersOf(it, matches)
+		}
+	}
+	if recreated != "" && c.Trigger == pairing.TriggerCRMChange {
+		// The deletion is the change: the user is paired again as a manual
+		// sync would (create_if_missing says whether a record is made).
+		c.Trigger = pairing.TriggerManual
+	}
+	if w, ok := r.st.Written[it.Profile.Slug]; ok && time.Unix(w[1], 0).After(c.LastSynced) {
+		c.LastSynced = time.Unix(w[1], 0).UTC()
+	}
+	d := spec.DecideIn(c, it.Profile, matches)
+	switch {
+	case replaced != "":
+		d.Replaced = replaced
+		d.Reason = fmt.Sprintf("%s %s was merged into %s in Salesforce; %s", spec.Object, replaced, d.RecordID, d.Reason)
+	case recreated != "":
+		d.Reason = fmt.Sprintf("the paired %s %s was deleted in Salesforce (crm_changes.on_delete: recreate); %s", spec.Object, recreated, d.Reason)
+	}
+	return d, true
+}
+
+// deletedUser decides for a user deleted in Award Force: the record their
+// slug names is stamped, when the spec says so; nothing is deleted.
+func (r *laneRun) deletedUser(it *LaneItem, found *activities.FindRecordsResult) pairing.Decision {
+	spec := &r.b.spec
+	stamp := spec.AwardForceDeletions.Stamp
+	if stamp == nil {
+		return pairing.Decision{Action: pairing.ActionSkip, Reason: "the user no longer exists in Award Force; the CRM record is left as it is"}
+	}
+	recs := found.ByExternalID[it.Profile.Slug]
+	switch len(recs) {
+	case 0:
+		return pairing.Decision{Action: pairing.ActionSkip, Reason: "the user no longer exists in Award Force, and no record holds their slug to stamp"}
+	case 1:
+	default:
+		ids := make([]string, len(recs))
+		for i, rec := range recs {
+			ids[i] = rec.ID
+		}
+		return pairing.Decision{Action: pairing.ActionAmbiguous, CandidateIDs: ids,
+			Reason: fmt.Sprintf("%d records hold the deleted user's slug: none stamped", len(recs))}
+	}
+	rec := recs[0]
+	d := pairing.Decision{RecordID: rec.ID, Action: pairing.ActionNoChange, Reason: "the user was deleted in Award Force; the record is stamped already"}
+	if have := strings.TrimSpace(rec.Values[stamp.CRM]); have != stamp.Value {
+		d.Action = pairing.ActionUpdate
+		d.Reason = "the user was deleted in Award Force: the record is stamped (awardforce_deletions.stamp)"
+		d.CRM = []pairing.Change{{Field: stamp.CRM, Source: "awardforce_deletions", Before: have, After: stamp.Value}}
+	}
+	return d
+}

@@ -1,0 +1,136 @@
+package workflows
+
+// A lane remembers, for a while, which version of each person it wrote:
+// an older version is never written over a newer one, and a profile read
+// before the memory begins is read again (freshReads).
+
+import (
+	"errors"
+	"slices"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/afsync/afsync/activities"
+	"github.com/afsync/afsync/pairing"
+)
+
+// expire forgets doubts that have passed, specs no request uses, and the
+// oldest remembered versions (see memoryWindow and memoryCap).
+func (l *lane) expire(now time.Time) {
+	for k, until := range l.st.Doubt {
+		if !until.After(now) {
+			delete(l.st.Doubt, k)
+		}
+	}
+	used := map[string]bool{}
+	for _, r := range l.st.Requests {
+		used[r.Spec] = true
+	}
+	for fp := range l.st.Specs {
+		if !used[fp] {
+			delete(l.st.Specs, fp)
+		}
+	}
+	// Keep every write since the oldest waiting profile was read, and at
+	// least memoryWindow's worth.
+	cutoff := now.Add(-memoryWindow)
+	hold := func(it *LaneItem) {
+		if it.ReadAt.Before(cutoff) && !it.ReadAt.Before(l.st.MemorySince) {
+			cutoff = it.ReadAt
+		}
+	}
+	for _, it := range l.st.Items {
+		hold(it)
+	}
+	for it := range l.flying {
+		hold(it)
+	}
+	l.forgetBefore(cutoff.Unix())
+	if len(l.st.Written) > memoryCap {
+		ats := make([]int64, 0, len(l.st.Written))
+		for _, w := range l.st.Written {
+			ats = append(ats, w[1])
+		}
+		slices.Sort(ats)
+		l.forgetBefore(ats[len(ats)-memoryCap] + 1)
+	}
+}
+
+// forgetBefore forgets the writes made before the Unix time t.
+func (l *lane) forgetBefore(t int64) {
+	forgot := false
+	for slug, w := range l.st.Written {
+		if w[1] < t {
+			delete(l.st.Written, slug)
+			delete(l.st.Paired, slug)
+			forgot = true
+		}
+	}
+	if since := time.Unix(t, 0).UTC(); forgot && since.After(l.st.MemorySince) {
+		l.st.MemorySince = since
+	}
+}
+
+// supersededBy reports whether the lane wrote a newer version of person it
+// than this one, and that version.
+func (r *laneRun) supersededBy(it *LaneItem) (Written, bool) {
+	w, ok := r.st.Written[it.Profile.Slug]
+	return w, ok && !it.Profile.Updated.IsZero() && it.Profile.Updated.Unix() < w[0]
+}
+
+// written remembers that it's version of its person is what the CRM now holds.
+func (r *laneRun) written(it *LaneItem, now time.Time) {
+	w := Written{it.Profile.Updated.Unix(), now.Unix()}
+	if it.Profile.Updated.IsZero() {
+		w[0] = 0
+	}
+	if prev, ok := r.st.Written[it.Profile.Slug]; ok && prev[0] > w[0] {
+		w[0] = prev[0]
+	}
+	r.st.Written[it.Profile.Slug] = w
+}
+
+// freshReads reads again, from Award Force, the profiles read before the
+// lane's memory begins: the lane cannot tell whether a newer version was
+// written since.
+func (r *laneRun) freshReads(ctx workflow.Context) {
+	var stale []int
+	for i, it := range r.b.items {
+		if it.ReadAt.Before(r.st.MemorySince) {
+			stale = append(stale, i)
+		}
+	}
+	if len(stale) == 0 {
+		return
+	}
+	actx := workflow.WithActivityOptions(ctx, awardForceOptions())
+	futures := make([]workflow.Future, len(stale))
+	readAt := workflow.Now(ctx)
+	for j, i := range stale {
+		slug := r.b.items[i].Profile.Slug
+		futures[j] = r.af.call(summarized(actx, "Read Award Force user %s again", slug), af.GetUser, slug)
+	}
+	for j, i := range stale {
+		var p pairing.Profile
+		err := futures[j].Get(ctx, &p)
+		r.st.Counts.FreshReads++
+		var appErr *temporal.ApplicationError
+		switch {
+		case err == nil:
+			it := r.b.items[i]
+			it.Profile, it.ReadAt = p, readAt
+			if r.b.key(it) != r.b.keys[it] || r.b.orgKey(it) != r.b.orgs[it] {
+				// The identifier (or organisation) changed since the first
+				// read: the batch does not hold the new one. The person
+				// waits for a batch that does.
+				r.outcomes[i].back = true
+			}
+		case errors.As(err, &appErr) && appErr.Type() == activities.ErrTypeAwardForceNotFound:
+			r.answer(i, UserSyncResult{Outcome: OutcomeSkipped, Decision: pairing.Decision{Action: pairing.ActionSkip, Reason: "the user no longer exists in Award Force"}})
+		default:
+			r.callFailed(workflow.Now(ctx), []int{i}, err)
+		}
+	}
+}
