@@ -16,23 +16,44 @@ import (
 func (r *laneRun) pair(ctx workflow.Context) {
 	now := workflow.Now(ctx)
 	r.freshReads(ctx)
-	spec := &r.b.spec
+	r.versions(ctx)
+	found, ok := r.lookup(ctx)
+	if !ok {
+		return
+	}
+	// Accounts for the people whose decision links one (a spec with
+	// account; runs from before it never had one).
+	if r.b.spec.Account != nil && workflow.GetVersion(ctx, ChangeAccounts, workflow.DefaultVersion, 1) >= 1 {
+		r.findAccounts(ctx, &found)
+	}
+	w := r.decideAll(&found, now)
+	if len(w.creates)+len(w.updates) == 0 {
+		return
+	}
+	r.write(ctx, w)
+}
 
-	// One lookup for everyone: by identifier, by the record a person is
-	// known to be paired with (deleted and merged ones too), and, for users
-	// deleted in Award Force, by their slug in the external id.
-	// Runs started before the CRM watch look by identifier alone.
+// versions reads which workflow-code versions the batch runs (see laneRun).
+func (r *laneRun) versions(ctx workflow.Context) {
 	r.crm = workflow.GetVersion(ctx, ChangeCRMChanges, workflow.DefaultVersion, 1) >= 1
 	r.formats = r.crm && workflow.GetVersion(ctx, ChangeFieldFormats, workflow.DefaultVersion, 1) >= 1
 	r.dups = r.formats && workflow.GetVersion(ctx, ChangeDuplicatesAmbiguous, workflow.DefaultVersion, 1) >= 1
 	r.baselines = r.dups && workflow.GetVersion(ctx, ChangeChangeBaselines, workflow.DefaultVersion, 1) >= 1
 	r.identity = r.baselines && workflow.GetVersion(ctx, ChangeIdentity, workflow.DefaultVersion, 1) >= 1
-	crm := r.crm
+}
+
+// lookup makes one lookup for everyone: by identifier, by the record a
+// person is known to be paired with (deleted and merged ones too), by their
+// slug in the external id (identity; before it, only for users deleted in
+// Award Force). Runs started before the CRM watch look by identifier
+// alone. False means the lookup failed and its people are settled.
+func (r *laneRun) lookup(ctx workflow.Context) (activities.FindRecordsResult, bool) {
+	spec := &r.b.spec
 	look := activities.FindRecordsInput{Spec: *spec}
 	for _, i := range r.open() {
 		it := r.b.items[i]
 		if it.Deleted {
-			if crm {
+			if r.crm {
 				look.ExternalIDs = append(look.ExternalIDs, it.Profile.Slug)
 			}
 			continue
@@ -43,62 +64,67 @@ func (r *laneRun) pair(ctx workflow.Context) {
 		if r.identity && spec.ExternalID.CRM != "" && it.Profile.Slug != "" {
 			look.ExternalIDs = append(look.ExternalIDs, it.Profile.Slug) // the record that is theirs, whatever it holds
 		}
-		if id := r.knownRecord(it); crm && id != "" {
+		if id := r.knownRecord(it); r.crm && id != "" {
 			look.RecordIDs = append(look.RecordIDs, id)
 		}
 	}
 	var found activities.FindRecordsResult
-	if n := len(look.Identifiers) + len(look.RecordIDs) + len(look.ExternalIDs); n > 0 {
-		actx := workflow.WithActivityOptions(ctx, laneLookupOptions())
-		actx = summarized(actx, "Look up the %s records of %s by %s", spec.Object, people(n), spec.UniqueIdentifier.CRM)
-		err := workflow.ExecuteActivity(actx, sf.FindRecords, look).Get(actx, &found)
-		r.calls += max(found.Queries, 1)
-		if err != nil {
-			// Waits (a quota pause, a backoff) count from the failure, not
-			// from the start of a lookup that may have been retried for minutes.
-			r.callFailed(workflow.Now(ctx), r.open(), err)
-			return
-		}
+	n := len(look.Identifiers) + len(look.RecordIDs) + len(look.ExternalIDs)
+	if n == 0 {
+		return found, true
 	}
-
-	// Accounts for the people whose decision links one (a spec with
-	// account; runs from before it never had one).
-	if spec.Account != nil && workflow.GetVersion(ctx, ChangeAccounts, workflow.DefaultVersion, 1) >= 1 {
-		r.findAccounts(ctx, &found)
+	actx := workflow.WithActivityOptions(ctx, laneLookupOptions())
+	actx = summarized(actx, "Look up the %s records of %s by %s", spec.Object, people(n), spec.UniqueIdentifier.CRM)
+	err := workflow.ExecuteActivity(actx, sf.FindRecords, look).Get(actx, &found)
+	r.calls += max(found.Queries, 1)
+	if err != nil {
+		// Waits (a quota pause, a backoff) count from the failure, not
+		// from the start of a lookup that may have been retried for minutes.
+		r.callFailed(workflow.Now(ctx), r.open(), err)
+		return found, false
 	}
+	return found, true
+}
 
-	// Decide; gather the writes.
-	var in activities.WriteInput
-	in.Spec = *spec
-	var creates, updates []int
-	decisions := map[int]pairing.Decision{}
-	read := map[int]pairing.CRMRecord{} // the record each update was decided on
+// laneWrites are a batch's decided writes.
+type laneWrites struct {
+	in               activities.WriteInput
+	creates, updates []int // the people of in.Creates and in.Updates, by index
+	decisions        map[int]pairing.Decision
+	read             map[int]pairing.CRMRecord // the record each update was decided on
+}
+
+// decideAll decides for every open person on what the lookup found:
+// answers those with nothing to write, and gathers the writes.
+func (r *laneRun) decideAll(found *activities.FindRecordsResult, now time.Time) *laneWrites {
+	spec := &r.b.spec
+	w := &laneWrites{in: activities.WriteInput{Spec: *spec}, decisions: map[int]pairing.Decision{}, read: map[int]pairing.CRMRecord{}}
 	for _, i := range r.open() {
 		it := r.b.items[i]
-		if w, ok := r.supersededBy(it); ok {
+		if v, ok := r.supersededBy(it); ok {
 			r.st.Counts.Superseded++
 			r.answer(i, UserSyncResult{Outcome: OutcomeSkipped, Decision: pairing.Decision{
 				Action: pairing.ActionSkip,
-				Reason: fmt.Sprintf("superseded: a newer version of this user (updated %s) is already written", time.Unix(w[0], 0).UTC().Format(time.RFC3339)),
+				Reason: fmt.Sprintf("superseded: a newer version of this user (updated %s) is already written", time.Unix(v[0], 0).UTC().Format(time.RFC3339)),
 			}})
 			continue
 		}
-		d, ok := r.decideWith(it, &found, r.accounts[i])
+		d, ok := r.decideWith(it, found, r.accounts[i])
 		if !ok {
 			r.answer(i, UserSyncResult{Outcome: outcomeOf(d), Decision: d, RecordID: d.RecordID})
 			continue
 		}
-		decisions[i] = d
+		w.decisions[i] = d
 		switch d.Action {
 		case pairing.ActionCreate:
-			creates = append(creates, i)
-			in.Creates = append(in.Creates, activities.CreateItem{Slug: it.Profile.Slug, Identifier: it.Profile.Values[spec.UniqueIdentifier.AwardForce], Values: d.CRM})
+			w.creates = append(w.creates, i)
+			w.in.Creates = append(w.in.Creates, activities.CreateItem{Slug: it.Profile.Slug, Identifier: it.Profile.Values[spec.UniqueIdentifier.AwardForce], Values: d.CRM})
 		case pairing.ActionUpdate:
-			updates = append(updates, i)
-			if rec, ok := recordIn(&found, d.RecordID); ok {
-				read[i] = rec
+			w.updates = append(w.updates, i)
+			if rec, ok := recordIn(found, d.RecordID); ok {
+				w.read[i] = rec
 			}
-			in.Updates = append(in.Updates, activities.UpdateItem{Slug: it.Profile.Slug, ID: d.RecordID, Values: d.CRM})
+			w.in.Updates = append(w.in.Updates, activities.UpdateItem{Slug: it.Profile.Slug, ID: d.RecordID, Values: d.CRM})
 		default:
 			if d.Action == pairing.ActionNoChange {
 				r.written(it, now)
@@ -107,38 +133,40 @@ func (r *laneRun) pair(ctx workflow.Context) {
 			r.answer(i, UserSyncResult{Outcome: outcomeOf(d), Decision: d, RecordID: d.RecordID})
 		}
 	}
-	if len(creates)+len(updates) == 0 {
-		return
-	}
+	return w
+}
 
+// write makes one attempt at the batch's writes (what happens next is the
+// lane's call) and settles each person with its outcome.
+func (r *laneRun) write(ctx workflow.Context, w *laneWrites) {
+	spec := &r.b.spec
 	// Specs that watch the CRM read their updated records back: an edit
 	// made in Salesforce under the write is afsync's to pass on.
-	if r.identity && spec.Watches() && len(updates) > 0 &&
+	if r.identity && spec.Watches() && len(w.updates) > 0 &&
 		workflow.GetVersion(ctx, ChangeEditsUnderWrites, workflow.DefaultVersion, 1) >= 1 {
-		in.ReadBack = true
+		w.in.ReadBack = true
 	}
-	// One attempt at the writes; what happens next is the lane's call.
 	var out activities.WriteOutput
 	actx := workflow.WithActivityOptions(ctx, laneWriteOptions())
-	actx = summarized(actx, "%s", writeSummary(spec.Object, len(creates), len(updates)))
-	err := workflow.ExecuteActivity(actx, sf.Write, in).Get(actx, &out)
-	now = workflow.Now(ctx)
+	actx = summarized(actx, "%s", writeSummary(spec.Object, len(w.creates), len(w.updates)))
+	err := workflow.ExecuteActivity(actx, sf.Write, w.in).Get(actx, &out)
+	now := workflow.Now(ctx)
 	if err != nil {
 		// The activity itself failed (a worker stopped mid-call, a timeout):
 		// nothing is known of its writes; it made at most a call per kind.
-		r.calls += min(len(creates), 1) + min(len(updates), 1)
-		r.doubt(now, append(creates, updates...), errorMessage(err))
+		r.calls += min(len(w.creates), 1) + min(len(w.updates), 1)
+		r.doubt(now, append(w.creates, w.updates...), errorMessage(err))
 		return
 	}
 	r.calls += out.Calls
-	for j, i := range creates {
-		r.settleWrite(now, i, decisions[i], out.Creates[j], true)
+	for j, i := range w.creates {
+		r.settleWrite(now, i, w.decisions[i], out.Creates[j], true)
 	}
-	for j, i := range updates {
-		r.settleWrite(now, i, decisions[i], out.Updates[j], false)
+	for j, i := range w.updates {
+		r.settleWrite(now, i, w.decisions[i], out.Updates[j], false)
 	}
-	if in.ReadBack {
-		r.passOnEditsUnderWrites(ctx, updates, decisions, read, out.Updates)
+	if w.in.ReadBack {
+		r.passOnEditsUnderWrites(ctx, w.updates, w.decisions, w.read, out.Updates)
 	}
 }
 
@@ -166,31 +194,75 @@ func (r *laneRun) decide(it *LaneItem, found *activities.FindRecordsResult, acco
 	if it.Deleted {
 		return r.deletedUser(it, found), true
 	}
-	matches := found.Matches[r.b.key(it)]
-	own := false // matches are the person's own record (by id or slug), not merely their identifier's
+	m, unpaired := r.matchesOf(it, found)
+	if unpaired != nil {
+		return *unpaired, false
+	}
+	c := r.context(it, found, account, m)
+	d := spec.DecideIn(c, it.Profile, m.records)
+	switch {
+	case m.replaced != "":
+		d.Replaced = m.replaced
+		d.Reason = fmt.Sprintf("%s %s was merged into %s in Salesforce; %s", spec.Object, m.replaced, d.RecordID, d.Reason)
+	case m.recreated != "":
+		d.Reason = fmt.Sprintf("the paired %s %s was deleted in Salesforce (crm_changes.on_delete: recreate); %s", spec.Object, m.recreated, d.Reason)
+	}
+	return d, true
+}
+
+// personMatches are the records a decision for one person weighs.
+type personMatches struct {
+	records []pairing.CRMRecord
+	// own says records are the person's own (found by record id or slug),
+	// not merely records holding their identifier.
+	own bool
+	// replaced is the record the person was paired with, merged into the
+	// one in records; recreated the one deleted in Salesforce, to be made
+	// again (crm_changes.on_delete: recreate).
+	replaced, recreated string
+}
+
+// matchesOf picks the records person it is decided on: the record they are
+// known to be paired with (following a merge), else the one holding their
+// slug (identity), else those holding their identifier. A non-nil decision
+// is the skip of a person whose record was deleted in Salesforce and who
+// stays unpaired.
+func (r *laneRun) matchesOf(it *LaneItem, found *activities.FindRecordsResult) (personMatches, *pairing.Decision) {
+	spec := &r.b.spec
+	m := personMatches{records: found.Matches[r.b.key(it)]}
 	if r.identity {
 		if recs := found.ByExternalID[it.Profile.Slug]; len(recs) > 0 {
-			matches, own = recs, true
+			m.records, m.own = recs, true
 		}
 	}
-	replaced, recreated := "", ""
-	if id := r.knownRecord(it); id != "" {
-		if k, ok := found.ByID[normalID(id)]; ok {
-			switch {
-			case !k.Deleted:
-				matches, own = []pairing.CRMRecord{k.Record}, true // the paired record, whatever its identifier holds now
-			case k.MergedInto != "":
-				if s, ok := found.ByID[k.MergedInto]; ok && !s.Deleted {
-					matches, replaced, own = []pairing.CRMRecord{s.Record}, k.Record.ID, true
-				}
-			case spec.OnCRMDelete() == pairing.DeleteUnpair:
-				return pairing.Decision{Action: pairing.ActionSkip, Reason: fmt.Sprintf(
-					"the paired %s %s was deleted in Salesforce: the user stays unpaired (crm_changes.on_delete: unpair)", spec.Object, k.Record.ID)}, false
-			default:
-				recreated = k.Record.ID
-			}
-		}
+	id := r.knownRecord(it)
+	if id == "" {
+		return m, nil
 	}
+	k, ok := found.ByID[normalID(id)]
+	if !ok {
+		return m, nil
+	}
+	switch {
+	case !k.Deleted:
+		m.records, m.own = []pairing.CRMRecord{k.Record}, true // the paired record, whatever its identifier holds now
+	case k.MergedInto != "":
+		if s, ok := found.ByID[k.MergedInto]; ok && !s.Deleted {
+			m.records, m.replaced, m.own = []pairing.CRMRecord{s.Record}, k.Record.ID, true
+		}
+	case spec.OnCRMDelete() == pairing.DeleteUnpair:
+		return m, &pairing.Decision{Action: pairing.ActionSkip, Reason: fmt.Sprintf(
+			"the paired %s %s was deleted in Salesforce: the user stays unpaired (crm_changes.on_delete: unpair)", spec.Object, k.Record.ID)}
+	default:
+		m.recreated = k.Record.ID
+	}
+	return m, nil
+}
+
+// context is what the decision for person it knows besides the records:
+// the run's rules, when the person was last paired and which version, and
+// the records other people are known to own.
+func (r *laneRun) context(it *LaneItem, found *activities.FindRecordsResult, account *pairing.Account, m personMatches) pairing.Context {
 	c := pairing.Context{Trigger: r.trigger(it), LastSynced: it.LastSynced, IntegrationUser: found.IntegrationUser, Account: account}
 	if r.formats {
 		c.Rules, c.Lengths = pairing.RulesFieldFormats, found.Lengths
@@ -203,11 +275,11 @@ func (r *laneRun) decide(it *LaneItem, found *activities.FindRecordsResult, acco
 	}
 	if r.identity {
 		c.Rules = pairing.RulesIdentity
-		if !own {
-			c.Others = r.othersOf(it, matches)
+		if !m.own {
+			c.Others = r.othersOf(it, m.records)
 		}
 	}
-	if recreated != "" && c.Trigger == pairing.TriggerCRMChange {
+	if m.recreated != "" && c.Trigger == pairing.TriggerCRMChange {
 		// The deletion is the change: the user is paired again as a manual
 		// sync would (create_if_missing says whether a record is made).
 		c.Trigger = pairing.TriggerManual
@@ -215,15 +287,7 @@ func (r *laneRun) decide(it *LaneItem, found *activities.FindRecordsResult, acco
 	if w, ok := r.st.Written[it.Profile.Slug]; ok && time.Unix(w[1], 0).After(c.LastSynced) {
 		c.LastSynced = time.Unix(w[1], 0).UTC()
 	}
-	d := spec.DecideIn(c, it.Profile, matches)
-	switch {
-	case replaced != "":
-		d.Replaced = replaced
-		d.Reason = fmt.Sprintf("%s %s was merged into %s in Salesforce; %s", spec.Object, replaced, d.RecordID, d.Reason)
-	case recreated != "":
-		d.Reason = fmt.Sprintf("the paired %s %s was deleted in Salesforce (crm_changes.on_delete: recreate); %s", spec.Object, recreated, d.Reason)
-	}
-	return d, true
+	return c
 }
 
 // deletedUser decides for a user deleted in Award Force: the record their

@@ -89,6 +89,18 @@ func (l *lane) nextBatch(now time.Time) *batch {
 	if now.Before(l.st.PausedUntil) {
 		return nil
 	}
+	b := l.candidates(now)
+	if b == nil || l.gathering(b, now) {
+		return nil
+	}
+	l.take(b)
+	return b
+}
+
+// candidates is the batch the waiting people who may go now would make,
+// oldest first: the oldest one's spec, no slug, identifier or organisation
+// held elsewhere, at most MaxBatch; nil when nobody may go.
+func (l *lane) candidates(now time.Time) *batch {
 	var b *batch
 	claimed := map[string]bool{} // slugs and identifiers already in b
 	free := func(k string) bool { return !l.held(k) && !claimed[k] }
@@ -132,9 +144,13 @@ func (l *lane) nextBatch(now time.Time) *batch {
 			break
 		}
 	}
-	if b == nil {
-		return nil
-	}
+	return b
+}
+
+// gathering reports whether a batch that is not full waits for more: while
+// people keep arriving (a pause of Gather ends the wait), but never longer
+// than MaxGather after the first (gatherUntil says until when).
+func (l *lane) gathering(b *batch, now time.Time) bool {
 	if len(b.items) < l.settings.MaxBatch {
 		// Not full: wait while people keep arriving (a pause of Gather ends
 		// the wait), but never longer than MaxGather after the first.
@@ -153,9 +169,15 @@ func (l *lane) nextBatch(now time.Time) *batch {
 		}
 		if until.After(now) {
 			l.gatherUntil = until
-			return nil
+			return true
 		}
 	}
+	return false
+}
+
+// take puts batch b in flight: its people leave the waiting list and hold
+// their slugs, identifiers, organisations and known records.
+func (l *lane) take(b *batch) {
 	taken := map[*LaneItem]bool{}
 	for _, it := range b.items {
 		if id := l.knownRecord(&b.spec, it); id != "" {
@@ -172,7 +194,6 @@ func (l *lane) nextBatch(now time.Time) *batch {
 		}
 	}
 	l.st.Items = slices.DeleteFunc(l.st.Items, func(it *LaneItem) bool { return taken[it] })
-	return b
 }
 
 // nextWake is when a waiting person may next go, if no signal comes first;
