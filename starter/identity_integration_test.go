@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,7 +10,6 @@ import (
 	"time"
 
 	"github.com/afsync/afsync/internal/devstack"
-	"github.com/afsync/afsync/pairing"
 	"github.com/afsync/afsync/sandbox"
 	"github.com/afsync/afsync/sandbox/afsim"
 	"github.com/afsync/afsync/workflows"
@@ -222,11 +219,8 @@ func TestIntegrationAnOlderWriteBackNeverLandsOverANewerOne(t *testing.T) {
 	if err := sf.EditAs("Contact", lastRec, map[string]any{"Title": "Director"}); err != nil {
 		t.Fatal(err)
 	}
-	var out bytes.Buffer
-	err := runSync(context.Background(), &syncOptions{globalOptions: g, user: last.Slug, trigger: string(pairing.TriggerManual), json: true, timeout: time.Minute, out: &out})
-	var res workflows.UserSyncResult
-	if jerr := json.Unmarshal(out.Bytes(), &res); err != nil || jerr != nil || !hasChangeTo(res, "JobTitle", "Director") {
-		t.Fatalf("the newer sync: %v %v\n%s", err, jerr, out.String())
+	if res, err := syncJSONWith(t, stack, path, last.Slug); err != nil || !hasChangeTo(res, "JobTitle", "Director") {
+		t.Fatalf("the newer sync: %v %+v", err, res)
 	}
 	if err := <-done; err != nil {
 		t.Fatal(err)
@@ -261,10 +255,8 @@ func TestIntegrationAnAddressEditedInSalesforceIsPutBack(t *testing.T) {
 			if err := stack.Sandbox.Salesforce.EditAs("Contact", rec, map[string]any{"Email": "typo@example.org"}); err != nil {
 				t.Fatal(err)
 			}
-			g := &globalOptions{temporal: configFor(stack), specPath: stack.Config.SpecPath}
-			var out bytes.Buffer
-			if err := runSync(context.Background(), &syncOptions{globalOptions: g, user: ada.Slug, trigger: string(pairing.TriggerManual), json: true, timeout: time.Minute, out: &out}); err != nil {
-				t.Fatalf("%v\n%s", err, out.String())
+			if res, err := syncJSONWith(t, stack, stack.Config.SpecPath, ada.Slug); err != nil {
+				t.Fatalf("%v: %+v", err, res)
 			}
 			r := contactByID(stack, rec)
 			if r["Email"] != "ada@example.org" {
@@ -286,14 +278,9 @@ func TestIntegrationARecordFoundBySlugIsNeverWrittenAsACreate(t *testing.T) {
 	u := af.AddUser(afsim.User{Email: "new.address@example.org", FirstName: "Ada", LastName: "Lovelace"})
 	rec := sf.Insert("Contact", map[string]any{"Email": "old.address@example.org", "FirstName": "Ada", "LastName": "Lovelace",
 		"LeadSource": "Web", "AwardForce_Slug__c": u.Slug})
-	g := &globalOptions{temporal: configFor(stack), specPath: stack.Config.SpecPath}
-	var out bytes.Buffer
-	if err := runSync(context.Background(), &syncOptions{globalOptions: g, user: u.Slug, trigger: string(pairing.TriggerManual), json: true, timeout: time.Minute, out: &out}); err != nil {
-		t.Fatalf("%v\n%s", err, out.String())
-	}
-	var res workflows.UserSyncResult
-	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
-		t.Fatal(err)
+	res, err := syncJSONWith(t, stack, stack.Config.SpecPath, u.Slug)
+	if err != nil {
+		t.Fatalf("%v: %+v", err, res)
 	}
 	if res.Outcome != workflows.OutcomeUpdated || res.RecordID != rec {
 		t.Fatalf("outcome %s on %s, want an update of %s: %+v", res.Outcome, res.RecordID, rec, res.Decision)

@@ -75,9 +75,16 @@ func startStackOptions(t *testing.T, opts devstack.Options) *devstack.Stack {
 
 func syncJSON(t *testing.T, stack *devstack.Stack, user string) (workflows.UserSyncResult, error) {
 	t.Helper()
+	return syncJSONWith(t, stack, "", user)
+}
+
+// syncJSONWith is `starter sync --json` of user with the spec file at
+// specPath (the built-in default when empty), as the worker has it.
+func syncJSONWith(t *testing.T, stack *devstack.Stack, specPath, user string) (workflows.UserSyncResult, error) {
+	t.Helper()
 	var out bytes.Buffer
 	o := &syncOptions{
-		globalOptions: &globalOptions{temporal: configFor(stack)},
+		globalOptions: &globalOptions{temporal: configFor(stack), specPath: specPath},
 		user:          user, trigger: string(pairing.TriggerManual), json: true,
 		timeout: time.Minute, out: &out,
 	}

@@ -972,6 +972,13 @@ func sluggedRequest(id string, trigger pairing.Trigger, items ...PairItem) PairR
 	return r
 }
 
+// identityCase is an identity test's spec: with an external id, or
+// without one (the lane's memory then tells whose a record is).
+type identityCase struct {
+	name string
+	req  func(id string, trigger pairing.Trigger, items ...PairItem) PairRequest
+}
+
 // withEmail is it with another address, as Award Force sends it after
 // the person changed theirs.
 func withEmail(it PairItem, email string) PairItem {
@@ -981,10 +988,7 @@ func withEmail(it PairItem, email string) PairItem {
 }
 
 func TestLaneFollowsAPersonWhoChangesTheirEmail(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		req  func(id string, trigger pairing.Trigger, items ...PairItem) PairRequest
-	}{
+	for _, tc := range []identityCase{
 		{"by the slug on the record", sluggedRequest},
 		{"by the lane's memory, without an external id", pairRequest},
 	} {
@@ -1019,10 +1023,7 @@ func TestLaneFollowsAPersonWhoChangesTheirEmail(t *testing.T) {
 }
 
 func TestLaneNeverHandsARecordToANewcomerBeforeItsOwnersChangeLands(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		req  func(id string, trigger pairing.Trigger, items ...PairItem) PairRequest
-	}{
+	for _, tc := range []identityCase{
 		{"the record carries its owner's slug", sluggedRequest},
 		{"the lane remembers its owner", pairRequest},
 	} {
