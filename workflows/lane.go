@@ -58,6 +58,10 @@ const (
 	// input stays well under Temporal's 2 MB payload limit); beyond it the
 	// oldest are forgotten, and older profiles read again.
 	memoryCap = 20_000
+	// pairedCap bounds the records a lane remembers people by (specs
+	// without an external id): about 32 bytes each in its continue-as-new
+	// input; beyond it the longest unwritten are forgotten.
+	pairedCap = 5_000
 	// maxWait is how long a person is retried through transient faults
 	// before being reported failed with the last of them.
 	maxWait = 48 * time.Hour

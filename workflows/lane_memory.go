@@ -5,8 +5,10 @@ package workflows
 // before the memory begins is read again (freshReads).
 
 import (
+	"cmp"
 	"errors"
 	"slices"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -55,6 +57,25 @@ func (l *lane) expire(now time.Time) {
 		}
 		slices.Sort(ats)
 		l.forgetBefore(ats[len(ats)-memoryCap] + 1)
+	}
+	l.capPaired()
+}
+
+// capPaired keeps the records of the pairedCap people written last (ties
+// by slug, so that every replay forgets the same ones).
+func (l *lane) capPaired() {
+	if len(l.st.Paired) <= pairedCap {
+		return
+	}
+	slugs := make([]string, 0, len(l.st.Paired))
+	for slug := range l.st.Paired {
+		slugs = append(slugs, slug)
+	}
+	slices.SortFunc(slugs, func(a, b string) int {
+		return cmp.Or(cmp.Compare(l.st.Written[a][1], l.st.Written[b][1]), strings.Compare(a, b))
+	})
+	for _, slug := range slugs[:len(slugs)-pairedCap] {
+		delete(l.st.Paired, slug)
 	}
 }
 

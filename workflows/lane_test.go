@@ -1106,3 +1106,18 @@ func TestLaneHandsOnAnEditMadeInSalesforceUnderItsWrite(t *testing.T) {
 		})
 	}
 }
+
+func TestLaneRemembersTheRecordsOfTheLastPeopleItWroteOnly(t *testing.T) {
+	l := &lane{st: LaneState{Written: map[string]Written{}, Paired: map[string]string{}, Doubt: map[string]time.Time{}}}
+	at := laneStart.Unix()
+	for i := range pairedCap + 10 {
+		slug := fmt.Sprintf("P%07d", i)
+		l.st.Written[slug] = Written{at, at + int64(i)}
+		l.st.Paired[slug] = fmt.Sprintf("003%015d", i)
+	}
+	l.capPaired()
+	require.Len(t, l.st.Paired, pairedCap)
+	require.NotContains(t, l.st.Paired, "P0000000", "the longest unwritten is forgotten")
+	require.Contains(t, l.st.Paired, fmt.Sprintf("P%07d", pairedCap+9))
+	require.Len(t, l.st.Written, pairedCap+10, "the versions are kept (memoryCap bounds them)")
+}
