@@ -35,6 +35,22 @@ type requester struct {
 // People sharing an identifier go to one lane together, the first one's,
 // so that a lane sees them all and never creates two records for them.
 func (q *requester) pair(ctx workflow.Context, spec pairing.Spec, trigger pairing.Trigger, items []PairItem) (map[string]UserSyncResult, error) {
+	requests := q.requests(ctx, spec, trigger, items)
+	if err := submit(ctx, requests); err != nil {
+		return nil, err
+	}
+	return q.await(ctx, requests, items)
+}
+
+// sentRequest is a request and the lane it goes to.
+type sentRequest struct {
+	lane int
+	req  PairRequest
+}
+
+// requests splits items into requests, by lane (people sharing an
+// identifier in the first one's), at most maxItemsPerRequest each.
+func (q *requester) requests(ctx workflow.Context, spec pairing.Spec, trigger pairing.Trigger, items []PairItem) []sentRequest {
 	info := workflow.GetInfo(ctx)
 	byLane := map[int][]PairItem{}
 	laneOfKey := map[string]int{}
@@ -53,16 +69,12 @@ func (q *requester) pair(ctx workflow.Context, spec pairing.Spec, trigger pairin
 		}
 		byLane[n] = append(byLane[n], it)
 	}
-	type sent struct {
-		lane int
-		req  PairRequest
-	}
-	var requests []sent
+	var requests []sentRequest
 	for _, n := range lanesUsed {
 		group := byLane[n]
 		for start := 0; start < len(group); start += maxItemsPerRequest {
 			q.seq++
-			requests = append(requests, sent{n, PairRequest{
+			requests = append(requests, sentRequest{n, PairRequest{
 				ID:      fmt.Sprintf("%s/%s/%d", info.WorkflowExecution.ID, info.WorkflowExecution.RunID, q.seq),
 				ReplyTo: info.WorkflowExecution.ID, ReplyRun: info.WorkflowExecution.RunID,
 				Spec: spec, Trigger: trigger,
@@ -70,28 +82,32 @@ func (q *requester) pair(ctx workflow.Context, spec pairing.Spec, trigger pairin
 			}})
 		}
 	}
-	submit := func(rs []sent) error {
-		lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
-			StartToCloseTimeout:    10 * time.Second,
-			ScheduleToCloseTimeout: 10 * time.Minute,
-		})
-		futures := make([]workflow.Future, len(rs))
-		for i, r := range rs {
-			o := workflow.GetLocalActivityOptions(lctx)
-			o.Summary = fmt.Sprintf("Hand %s to pairing lane %d", people(len(r.req.Items)), r.lane)
-			futures[i] = workflow.ExecuteLocalActivity(workflow.WithLocalActivityOptions(lctx, o), coord.Submit, r.lane, r.req)
-		}
-		for _, f := range futures {
-			if err := f.Get(ctx, nil); err != nil {
-				return fmt.Errorf("handing people to a pairing lane: %w", err)
-			}
-		}
-		return nil
-	}
-	if err := submit(requests); err != nil {
-		return nil, err
-	}
+	return requests
+}
 
+// submit hands the requests to their lanes, all at once.
+func submit(ctx workflow.Context, rs []sentRequest) error {
+	lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+		StartToCloseTimeout:    10 * time.Second,
+		ScheduleToCloseTimeout: 10 * time.Minute,
+	})
+	futures := make([]workflow.Future, len(rs))
+	for i, r := range rs {
+		o := workflow.GetLocalActivityOptions(lctx)
+		o.Summary = fmt.Sprintf("Hand %s to pairing lane %d", people(len(r.req.Items)), r.lane)
+		futures[i] = workflow.ExecuteLocalActivity(workflow.WithLocalActivityOptions(lctx, o), coord.Submit, r.lane, r.req)
+	}
+	for _, f := range futures {
+		if err := f.Get(ctx, nil); err != nil {
+			return fmt.Errorf("handing people to a pairing lane: %w", err)
+		}
+	}
+	return nil
+}
+
+// await takes the lanes' answers until every one of items is answered,
+// handing the unanswered again after resubmitAfter of silence.
+func (q *requester) await(ctx workflow.Context, requests []sentRequest, items []PairItem) (map[string]UserSyncResult, error) {
 	results := make(map[string]UserSyncResult, len(items))
 	want := make(map[string]bool, len(items))
 	for _, it := range items {
@@ -107,21 +123,8 @@ func (q *requester) pair(ctx workflow.Context, spec pairing.Spec, trigger pairin
 			return nil, err
 		}
 		if !got {
-			var again []sent
-			for _, r := range requests {
-				var open []PairItem
-				for _, it := range r.req.Items {
-					if _, done := results[it.Profile.Slug]; !done {
-						open = append(open, it)
-					}
-				}
-				if len(open) > 0 {
-					r.req.Items = open
-					again = append(again, r)
-				}
-			}
 			workflow.GetLogger(ctx).Warn("No answer from the pairing lanes; handing the unanswered people again", "people", len(want)-len(results))
-			if err := submit(again); err != nil {
+			if err := submit(ctx, unanswered(requests, results)); err != nil {
 				return nil, err
 			}
 			continue
@@ -135,6 +138,24 @@ func (q *requester) pair(ctx workflow.Context, spec pairing.Spec, trigger pairin
 		}
 	}
 	return results, nil
+}
+
+// unanswered is requests less the people results answers.
+func unanswered(requests []sentRequest, results map[string]UserSyncResult) []sentRequest {
+	var again []sentRequest
+	for _, r := range requests {
+		var open []PairItem
+		for _, it := range r.req.Items {
+			if _, done := results[it.Profile.Slug]; !done {
+				open = append(open, it)
+			}
+		}
+		if len(open) > 0 {
+			r.req.Items = open
+			again = append(again, r)
+		}
+	}
+	return again
 }
 
 // receiveWithin receives one value from ch, or reports false after d.
