@@ -28,8 +28,8 @@ type world struct {
 	creates  map[string]int                 // by slug: records created
 	updates  map[string]int                 // by record id
 	lists    int
-	finds    int
-	writes   int    // collection calls
+	finds    int    // dry runs' lookups
+	requests int    // requests the lanes answered
 	reject   string // slug whose create Salesforce refuses
 	nextID   int
 }
@@ -78,42 +78,47 @@ func (w *world) findRecords(_ context.Context, in activities.FindRecordsInput) (
 	return res, nil
 }
 
-func (w *world) createRecords(_ context.Context, in activities.CreateRecordsInput) (activities.WriteRecordsResult, error) {
+// pair is the pairing lanes as w's org answers one request: a lookup by
+// identifier, a decision each (pairing.Decide), the creates and updates
+// carried out, a refused create for w.reject, and the record id of a new
+// record written back when the spec has record_id_field.
+func (w *world) pair(req PairRequest) []UserSyncResult {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if len(in.Items) > activities.MaxBatch {
-		return activities.WriteRecordsResult{}, errors.New("batch too large")
-	}
-	w.writes++
-	out := activities.WriteRecordsResult{Calls: 1}
-	for _, it := range in.Items {
-		if it.Slug == w.reject {
-			out.Results = append(out.Results, activities.WriteResult{Slug: it.Slug, Error: "REQUIRED_FIELD_MISSING: Required fields are missing: [LastName] (LastName)"})
-			continue
+	w.requests++
+	var out []UserSyncResult
+	for _, it := range req.Items {
+		key := activities.IdentifierKey(it.Profile.Values[req.Spec.UniqueIdentifier.AwardForce])
+		d := req.Spec.Decide(req.Trigger, it.Profile, w.contacts[key])
+		res := UserSyncResult{Slug: it.Profile.Slug, Outcome: outcomeOf(d), Decision: d, RecordID: d.RecordID}
+		switch d.Action {
+		case pairing.ActionCreate:
+			if it.Profile.Slug == w.reject {
+				res.Outcome, res.ErrorType = OutcomeFailed, activities.ErrTypeSalesforceRejected
+				res.Error = activities.ErrTypeSalesforceRejected + ": REQUIRED_FIELD_MISSING: Required fields are missing: [LastName] (LastName)"
+				break
+			}
+			w.nextID++
+			w.creates[it.Profile.Slug]++
+			res.RecordID = fmt.Sprintf("003-new-%d", w.nextID)
+			if c := req.Spec.RecordIDChange(it.Profile, res.RecordID); c != nil {
+				res.Decision.AwardForce = append(res.Decision.AwardForce, *c)
+			}
+		case pairing.ActionUpdate:
+			w.updates[d.RecordID]++
 		}
-		w.nextID++
-		w.creates[it.Slug]++
-		out.Results = append(out.Results, activities.WriteResult{Slug: it.Slug, ID: fmt.Sprintf("003-new-%d", w.nextID), Created: true})
+		out = append(out, res)
 	}
-	return out, nil
+	return out
 }
 
-func (w *world) updateRecords(_ context.Context, in activities.UpdateRecordsInput) (activities.WriteRecordsResult, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.writes++
-	out := activities.WriteRecordsResult{Calls: 1}
-	for _, it := range in.Items {
-		w.updates[it.ID]++
-		out.Results = append(out.Results, activities.WriteResult{Slug: it.Slug, ID: it.ID})
-	}
-	return out, nil
+// lanes installs w's pairing lanes in env.
+func (w *world) lanes(env *testsuite.TestWorkflowEnvironment) {
+	(&fakeLanes{answer: w.pair}).answerSubmits(env)
 }
 
 // bareBackfillEnv is a test environment with the backfill's workflows and
-// activities registered and nothing mocked yet. Its chunks run the code
-// before the pairing lanes (workflow.DefaultVersion of
-// ChangePairThroughLanes), which chunks started by older workers still run.
+// activities registered and nothing mocked yet.
 func bareBackfillEnv() *testsuite.TestWorkflowEnvironment {
 	var s testsuite.WorkflowTestSuite
 	env := s.NewTestWorkflowEnvironment()
@@ -121,7 +126,8 @@ func bareBackfillEnv() *testsuite.TestWorkflowEnvironment {
 	env.RegisterWorkflow(BackfillChunk)
 	env.RegisterActivity(&activities.AwardForce{})
 	env.RegisterActivity(&activities.Salesforce{})
-	pinLegacy(env)
+	env.RegisterActivity(&Coordinator{})
+	grantPermits(env)
 	return env
 }
 
@@ -133,11 +139,11 @@ func listingEnv(w *world) *testsuite.TestWorkflowEnvironment {
 	return env
 }
 
-// mockSalesforce makes w answer the Salesforce activities.
+// mockSalesforce makes w answer the Salesforce activities (a dry run's
+// lookups) and stand in for the pairing lanes.
 func mockSalesforce(env *testsuite.TestWorkflowEnvironment, w *world) *testsuite.TestWorkflowEnvironment {
 	env.OnActivity(sf.FindRecords, mock.Anything, mock.Anything).Return(w.findRecords)
-	env.OnActivity(sf.CreateRecords, mock.Anything, mock.Anything).Return(w.createRecords)
-	env.OnActivity(sf.UpdateRecords, mock.Anything, mock.Anything).Return(w.updateRecords)
+	w.lanes(env)
 	return env
 }
 
@@ -189,9 +195,8 @@ func TestBackfillPairsEveryUserOnceAcrossContinueAsNew(t *testing.T) {
 		require.Equal(t, 1, n, "user %s created %d times", slug, n)
 	}
 	require.Len(t, w.creates, p.Created)
-	require.Equal(t, 1+13, w.lists, "one count probe, then each page once")
-	require.Equal(t, 7, w.finds, "one lookup per chunk")
-	require.Equal(t, w.finds+w.writes, p.SalesforceCalls, "Salesforce calls are tallied")
+	require.Equal(t, 13, w.lists, "each page once, the first also counting the users")
+	require.Equal(t, w.requests, p.SalesforceCalls, "the lanes' calls are tallied (the fake counts one a request)")
 }
 
 func TestBackfillIsolatesARefusedRecord(t *testing.T) {
@@ -199,7 +204,7 @@ func TestBackfillIsolatesARefusedRecord(t *testing.T) {
 	w.reject = "U0000005"
 	p, _ := runBackfill(t, w, BackfillInput{Spec: *pairing.Default()})
 	require.Equal(t, 1, p.Failed)
-	require.Equal(t, []Failure{{Slug: "U0000005", Error: "REQUIRED_FIELD_MISSING: Required fields are missing: [LastName] (LastName)"}}, p.Failures)
+	require.Equal(t, []Failure{{Slug: "U0000005", Error: "SalesforceRejected: REQUIRED_FIELD_MISSING: Required fields are missing: [LastName] (LastName)"}}, p.Failures)
 	require.Equal(t, 300-1-p.Skipped-p.Updated-p.Unchanged, p.Created, "the rest of the batch is created")
 }
 
@@ -211,8 +216,8 @@ func TestBackfillDryRunWritesNothingAndDecidesTheSame(t *testing.T) {
 	require.NoError(t, env.GetWorkflowError())
 	var plan ChunkResult
 	require.NoError(t, env.GetWorkflowResult(&plan))
-	env.AssertActivityNotCalled(t, "CreateRecords", mock.Anything, mock.Anything)
-	env.AssertActivityNotCalled(t, "UpdateRecords", mock.Anything, mock.Anything)
+	env.AssertActivityNotCalled(t, "Write", mock.Anything, mock.Anything)
+	env.AssertActivityNotCalled(t, "Submit", mock.Anything, mock.Anything, mock.Anything)
 	env.AssertActivityNotCalled(t, "UpdateUser", mock.Anything, mock.Anything)
 	require.Len(t, plan.Users, 450)
 
@@ -235,7 +240,7 @@ func TestBackfillHonoursTheLimit(t *testing.T) {
 	p, _ := runBackfill(t, w, BackfillInput{Spec: *pairing.Default(), Limit: 250, PagesPerChunk: 2})
 	require.Equal(t, 250, p.Total)
 	require.Equal(t, 250, p.Seen)
-	require.Equal(t, 1+3, w.lists, "the probe, then pages 1 to 3 only")
+	require.Equal(t, 3, w.lists, "pages 1 to 3 only, the first also counting the users")
 }
 
 func TestIsFatal(t *testing.T) {
@@ -263,14 +268,20 @@ func TestIsFatal(t *testing.T) {
 func TestBackfillStopsOnASpecTheOrgRefutes(t *testing.T) {
 	w := newWorld(300)
 	env := listingEnv(w)
-	env.OnActivity(sf.FindRecords, mock.Anything, mock.Anything).Return(activities.FindRecordsResult{},
-		temporal.NewNonRetryableApplicationError("Contact has no field Surname", activities.ErrTypeInvalidSpec, nil))
+	(&fakeLanes{answer: func(req PairRequest) []UserSyncResult {
+		var out []UserSyncResult
+		for _, it := range req.Items {
+			out = append(out, UserSyncResult{Slug: it.Profile.Slug, Outcome: OutcomeFailed, ErrorType: activities.ErrTypeInvalidSpec,
+				Error: activities.ErrTypeInvalidSpec + ": Contact has no field Surname"})
+		}
+		return out
+	}}).answerSubmits(env)
 	env.ExecuteWorkflow(Backfill, BackfillInput{Spec: *pairing.Default(), PagesPerChunk: 1})
 	var appErr *temporal.ApplicationError
 	require.True(t, errors.As(env.GetWorkflowError(), &appErr))
 	require.Equal(t, ErrTypeBackfillStopped, appErr.Type())
 	require.Contains(t, appErr.Error(), "Surname")
-	env.AssertActivityNotCalled(t, "CreateRecords", mock.Anything, mock.Anything)
+	require.Empty(t, w.creates)
 }
 
 func TestChunkKeepsGoingWhenOneAwardForceWriteIsRefused(t *testing.T) {

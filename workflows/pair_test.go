@@ -54,6 +54,12 @@ func grantPermits(env *testsuite.TestWorkflowEnvironment) {
 func (f *fakeLanes) install(env *testsuite.TestWorkflowEnvironment) {
 	env.RegisterActivity(&Coordinator{})
 	grantPermits(env)
+	f.answerSubmits(env)
+}
+
+// answerSubmits mocks coord.Submit in env (whose Coordinator is registered
+// already) with f's answers.
+func (f *fakeLanes) answerSubmits(env *testsuite.TestWorkflowEnvironment) {
 	env.OnActivity(coord.Submit, mock.Anything, mock.Anything, mock.Anything).Return(func(_ context.Context, n int, req PairRequest) error {
 		f.mu.Lock()
 		f.requests = append(f.requests, req)
