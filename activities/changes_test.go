@@ -18,11 +18,12 @@ func TestChangedRecordsTellsOthersChangesFromAfsyncsOwn(t *testing.T) {
 	spec := *pairing.Default()
 	spec.ExternalID.CRM = "AwardForce_Slug__c"
 
-	own, err := a.createRecord(ctx, CreateRecordInput{Spec: *pairing.Default(), Slug: "OwnWrite", Identifier: "own@example.org",
-		Values: []pairing.Change{{Field: "Email", After: "own@example.org"}, {Field: "LastName", After: "Own"}}}, false)
-	if err != nil {
-		t.Fatal(err)
+	wrote, err := a.Write(ctx, WriteInput{Spec: *pairing.Default(), Creates: []CreateItem{{Slug: "OwnWrite", Identifier: "own@example.org",
+		Values: []pairing.Change{{Field: "Email", After: "own@example.org"}, {Field: "LastName", After: "Own"}}}}})
+	if err != nil || wrote.Creates[0].Error != "" {
+		t.Fatal(err, wrote)
 	}
+	own := wrote.Creates[0]
 	edited := sim.Insert("Contact", map[string]any{"Email": "edited@example.org", "LastName": "E", "AwardForce_Slug__c": "EditedAA"})
 	survivor := sim.Insert("Contact", map[string]any{"Email": "merged@example.org", "LastName": "S"})
 	merged := sim.Insert("Contact", map[string]any{"Email": "merged@example.org", "LastName": "M"})

@@ -32,8 +32,6 @@ func TestSalesforceActivitiesRefuseASpecNotTheWorkers(t *testing.T) {
 			_, err := a.ChangedRecords(ctx, ChangesInput{Spec: s})
 			return err
 		},
-		"CreateRecords": func(s pairing.Spec) error { _, err := a.CreateRecords(ctx, CreateRecordsInput{Spec: s}); return err },
-		"CreateRecord":  func(s pairing.Spec) error { _, err := a.CreateRecord(ctx, CreateRecordInput{Spec: s}); return err },
 		"Accounts": func(s pairing.Spec) error {
 			_, err := a.Accounts(ctx, AccountsInput{Spec: s, Organisations: []string{"Acme"}, Create: true})
 			return err

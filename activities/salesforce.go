@@ -8,7 +8,6 @@ import (
 	"strings"
 	"sync"
 
-	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/afsync/afsync/pairing"
@@ -285,91 +284,6 @@ func buildTermQueries(object string, fields []string, terms ...lookupTerm) []str
 	}
 	flush()
 	return queries
-}
-
-// CreateRecordInput is the input of CreateRecord.
-type CreateRecordInput struct {
-	Spec pairing.Spec `json:"spec"`
-	// Slug is the Award Force user's slug (the external id value, when the spec has one).
-	Slug string `json:"slug"`
-	// Identifier is the unique-identifier value, used to re-find a record an
-	// earlier attempt created.
-	Identifier string `json:"identifier"`
-	// Values are the CRM fields to set.
-	Values []pairing.Change `json:"values"`
-}
-
-// CreateRecordResult is the output of CreateRecord.
-type CreateRecordResult struct {
-	ID string `json:"id"`
-	// Created is false when an earlier attempt had already created the record.
-	Created bool `json:"created"`
-}
-
-// CreateRecord creates the CRM record, idempotently: with an external-id
-// field it upserts on the Award Force slug; without one, a retry first looks
-// the identifier up again, so that a response lost after Salesforce committed
-// never leads to a second record. The first attempt skips that look-up to
-// spare the API quota.
-func (a *Salesforce) CreateRecord(ctx context.Context, in CreateRecordInput) (CreateRecordResult, error) {
-	if err := a.owns(&in.Spec); err != nil {
-		return CreateRecordResult{}, err
-	}
-	res, err := a.createRecord(ctx, in, activity.GetInfo(ctx).Attempt > 1)
-	if err == nil && !res.Created {
-		activity.GetLogger(ctx).Info("Record already there; an earlier attempt created it", "recordId", res.ID)
-	}
-	return res, err
-}
-
-// createRecord creates the record; retrying says that an earlier attempt
-// may have created it already.
-func (a *Salesforce) createRecord(ctx context.Context, in CreateRecordInput, retrying bool) (CreateRecordResult, error) {
-	fields := fieldsOf(in.Values)
-	obj := in.Spec.Object
-	if ext := in.Spec.ExternalID.CRM; ext != "" {
-		delete(fields, ext)
-		res, err := a.Client.Upsert(ctx, obj, ext, in.Slug, fields, saveOptions(&in.Spec)...)
-		if err != nil {
-			return CreateRecordResult{}, fail(ctx, err)
-		}
-		return CreateRecordResult{ID: res.ID, Created: res.Created}, nil
-	}
-	if retrying {
-		found, err := a.FindRecords(ctx, FindRecordsInput{Spec: in.Spec, Identifiers: []string{in.Identifier}})
-		if err != nil {
-			return CreateRecordResult{}, err
-		}
-		switch m := found.Matches[IdentifierKey(in.Identifier)]; len(m) {
-		case 0:
-		case 1:
-			return CreateRecordResult{ID: m[0].ID}, nil
-		default:
-			return CreateRecordResult{}, temporal.NewNonRetryableApplicationError(
-				"several records hold the identifier; not creating another", ErrTypeSalesforceAmbiguous, nil)
-		}
-	}
-	id, err := a.Client.Create(ctx, obj, fields, saveOptions(&in.Spec)...)
-	if err != nil {
-		return CreateRecordResult{}, fail(ctx, err)
-	}
-	return CreateRecordResult{ID: id, Created: true}, nil
-}
-
-// UpdateRecordInput is the input of UpdateRecord.
-type UpdateRecordInput struct {
-	Object string           `json:"object"`
-	ID     string           `json:"id"`
-	Values []pairing.Change `json:"values"`
-}
-
-// UpdateRecord writes only the given fields of one record. It is naturally
-// idempotent. Its input carries no spec, so duplicate rules are respected.
-func (a *Salesforce) UpdateRecord(ctx context.Context, in UpdateRecordInput) error {
-	if len(in.Values) == 0 {
-		return nil
-	}
-	return fail(ctx, a.Client.Update(ctx, in.Object, in.ID, fieldsOf(in.Values)))
 }
 
 // checkSpec validates the spec against the describes of its object and of

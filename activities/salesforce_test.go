@@ -110,63 +110,6 @@ func TestFindRecordsRefusesASpecTheDescribeRefutes(t *testing.T) {
 	}
 }
 
-func TestCreateRecordRetryNeverCreatesTwice(t *testing.T) {
-	a, sim := newSalesforce(t)
-	in := CreateRecordInput{
-		Spec: *pairing.Default(), Slug: "AbCdEfGh", Identifier: "grace@example.org",
-		Values: []pairing.Change{{Field: "Email", After: "grace@example.org"}, {Field: "LastName", After: "Hopper"}},
-	}
-	first, err := a.createRecord(context.Background(), in, false)
-	if err != nil || !first.Created {
-		t.Fatalf("first attempt: %+v %v", first, err)
-	}
-	// The response of the first attempt was lost: Temporal retries.
-	again, err := a.createRecord(context.Background(), in, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if again.ID != first.ID || again.Created {
-		t.Fatalf("retry returned %+v, want the record the first attempt created (%s)", again, first.ID)
-	}
-	if n := len(sim.Records("Contact")); n != 1 {
-		t.Fatalf("%d contacts after a retried create, want 1", n)
-	}
-}
-
-func TestCreateRecordUpsertsOnTheExternalID(t *testing.T) {
-	a, sim := newSalesforce(t)
-	spec := pairing.Default()
-	spec.ExternalID = pairing.ExternalID{CRM: "AwardForce_Slug__c"}
-	in := CreateRecordInput{Spec: *spec, Slug: "AbCdEfGh", Identifier: "grace@example.org",
-		Values: []pairing.Change{{Field: "Email", After: "grace@example.org"}, {Field: "LastName", After: "Hopper"}, {Field: "AwardForce_Slug__c", After: "AbCdEfGh"}}}
-	first, err := a.createRecord(context.Background(), in, false)
-	if err != nil || !first.Created {
-		t.Fatalf("first: %+v %v", first, err)
-	}
-	again, err := a.createRecord(context.Background(), in, false)
-	if err != nil || again.Created || again.ID != first.ID {
-		t.Fatalf("second upsert: %+v %v, want the same record, not created", again, err)
-	}
-	recs := sim.Records("Contact")
-	if len(recs) != 1 || recs[0]["AwardForce_Slug__c"] != "AbCdEfGh" {
-		t.Fatalf("records: %v", recs)
-	}
-}
-
-func TestCreateRecordReportsSalesforcesOwnMessage(t *testing.T) {
-	a, _ := newSalesforce(t)
-	in := CreateRecordInput{Spec: *pairing.Default(), Slug: "AbCdEfGh", Identifier: "nolast@example.org",
-		Values: []pairing.Change{{Field: "Email", After: "nolast@example.org"}}}
-	_, err := a.createRecord(context.Background(), in, false)
-	var appErr *temporal.ApplicationError
-	if !errors.As(err, &appErr) || appErr.Type() != ErrTypeSalesforceRejected || !appErr.NonRetryable() {
-		t.Fatalf("got %v, want non-retryable %s", err, ErrTypeSalesforceRejected)
-	}
-	if !strings.Contains(err.Error(), "REQUIRED_FIELD_MISSING") || !strings.Contains(err.Error(), "LastName") {
-		t.Fatalf("Salesforce's own code and message must reach the audit: %v", err)
-	}
-}
-
 func TestLookupQueriesJoinIdentifiersAndSlugsWithinTheURILimit(t *testing.T) {
 	var ids, slugs []string
 	for i := range 1500 {

@@ -405,7 +405,7 @@ func TestDryRunPlansAccountsWithoutMakingThem(t *testing.T) {
 	require.NoError(t, env.GetWorkflowError())
 	var plan ChunkResult
 	require.NoError(t, env.GetWorkflowResult(&plan))
-	env.AssertActivityNotCalled(t, "CreateRecords", mock.Anything, mock.Anything)
+	env.AssertActivityNotCalled(t, "Submit", mock.Anything, mock.Anything, mock.Anything)
 	env.AssertActivityNotCalled(t, "Write", mock.Anything, mock.Anything)
 
 	require.Len(t, asked, 1)

@@ -81,13 +81,8 @@ func BackfillChunk(ctx workflow.Context, in ChunkInput) (*ChunkResult, error) {
 	if err := c.fetchProfileFields(afCtx); err != nil {
 		return nil, err
 	}
-	throughLanes := !in.DryRun && workflow.GetVersion(ctx, ChangePairThroughLanes, workflow.DefaultVersion, 1) >= 1
-	if throughLanes {
-		c.progress.Stage = StagePairing
-		if err := c.pair(ctx); err != nil {
-			return nil, err
-		}
-	} else {
+	if in.DryRun {
+		// A dry run looks up and decides itself, and writes nothing.
 		c.progress.Stage = StageLookup
 		if err := c.lookup(sfCtx); err != nil {
 			return nil, err
@@ -95,13 +90,13 @@ func BackfillChunk(ctx workflow.Context, in ChunkInput) (*ChunkResult, error) {
 		if err := c.decide(ctx); err != nil {
 			return nil, err
 		}
-	}
-	if !in.DryRun {
-		if !throughLanes {
-			c.progress.Stage = StageWriting
-			if err := c.writeCRM(sfCtx); err != nil {
-				return nil, err
-			}
+	} else {
+		// Chunks that wrote Salesforce themselves, before the lanes, are
+		// retired (CHANGELOG): the marker stays, its old branch is gone.
+		workflow.GetVersion(ctx, ChangePairThroughLanes, 1, 1)
+		c.progress.Stage = StagePairing
+		if err := c.pair(ctx); err != nil {
+			return nil, err
 		}
 		c.progress.Stage = StageWritingBack
 		if err := c.writeBack(afCtx); err != nil {
@@ -347,74 +342,6 @@ func (c *chunk) decide(ctx workflow.Context) error {
 	return nil
 }
 
-// writeCRM sends every batch of creates and of updates at once and waits.
-func (c *chunk) writeCRM(ctx workflow.Context) error {
-	spec := &c.in.Spec
-	var creates, updates []int // user indexes
-	for i, u := range c.res.Users {
-		switch {
-		case u.Outcome == OutcomeFailed:
-		case u.Decision.Action == pairing.ActionCreate:
-			creates = append(creates, i)
-		case u.Decision.Action == pairing.ActionUpdate:
-			updates = append(updates, i)
-		}
-	}
-	type batch struct {
-		users []int
-		f     workflow.Future
-	}
-	var batches []batch
-	for _, b := range split(creates, activities.MaxBatch) {
-		in := activities.CreateRecordsInput{Spec: *spec, Items: make([]activities.CreateItem, len(b))}
-		for j, i := range b {
-			p := c.profiles[i]
-			in.Items[j] = activities.CreateItem{Slug: p.Slug, Identifier: p.Values[spec.UniqueIdentifier.AwardForce], Values: c.res.Users[i].Decision.CRM}
-		}
-		batches = append(batches, batch{b, workflow.ExecuteActivity(summarized(ctx, "Create %d %s records", len(b), spec.Object), sf.CreateRecords, in)})
-	}
-	for _, b := range split(updates, activities.MaxBatch) {
-		in := activities.UpdateRecordsInput{Object: spec.Object, Items: make([]activities.UpdateItem, len(b))}
-		for j, i := range b {
-			u := c.res.Users[i]
-			in.Items[j] = activities.UpdateItem{Slug: u.Slug, ID: u.Decision.RecordID, Values: u.Decision.CRM}
-		}
-		batches = append(batches, batch{b, workflow.ExecuteActivity(summarized(ctx, "Update %d %s records", len(b), spec.Object), sf.UpdateRecords, in)})
-	}
-	for _, b := range batches {
-		var out activities.WriteRecordsResult
-		err := b.f.Get(ctx, &out)
-		c.res.Counts.SalesforceCalls += max(out.Calls, 1)
-		if err != nil {
-			if isFatal(err) {
-				return err
-			}
-			for _, i := range b.users {
-				c.fail(i, err)
-			}
-			continue
-		}
-		for j, i := range b.users {
-			c.applyWrite(i, out.Results[j])
-		}
-	}
-	return nil
-}
-
-func (c *chunk) applyWrite(i int, r activities.WriteResult) {
-	u := &c.res.Users[i]
-	if r.Error != "" {
-		u.Outcome, u.Error = OutcomeFailed, r.Error
-		return
-	}
-	u.RecordID = r.ID
-	if u.Decision.Action == pairing.ActionCreate {
-		if ch := c.in.Spec.RecordIDChange(c.profiles[i], r.ID); ch != nil {
-			u.Decision.AwardForce = append(u.Decision.AwardForce, *ch)
-		}
-	}
-}
-
 // writeBack pulls CRM values (and new record ids) into Award Force, one
 // request a user that needs it.
 func (c *chunk) writeBack(ctx workflow.Context) error {
@@ -504,17 +431,4 @@ func (c *chunk) syncedSince(ctx workflow.Context, slug string) bool {
 func (c *chunk) fail(i int, err error) {
 	c.res.Users[i].Outcome = OutcomeFailed
 	c.res.Users[i].Error = errorMessage(err)
-}
-
-// split cuts xs into runs of at most n.
-func split(xs []int, n int) [][]int {
-	var out [][]int
-	for len(xs) > n {
-		out = append(out, xs[:n])
-		xs = xs[n:]
-	}
-	if len(xs) > 0 {
-		out = append(out, xs)
-	}
-	return out
 }

@@ -353,7 +353,6 @@ const (
 	StageProfiles    = "reading profile fields"
 	StageLookup      = "looking up Salesforce records"
 	StagePairing     = "pairing in Salesforce"
-	StageWriting     = "writing to Salesforce"
 	StageWritingBack = "writing back to Award Force"
 	StageDone        = "done"
 )

@@ -30,17 +30,6 @@ type fakeLanes struct {
 	answer   func(PairRequest) []UserSyncResult
 }
 
-// pinLegacy makes env run the code before the pairing lanes and the Award
-// Force budget (workflow.DefaultVersion of both changes), which executions
-// started by older workers still run.
-func pinLegacy(env *testsuite.TestWorkflowEnvironment) {
-	env.OnGetVersion(ChangePairThroughLanes, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
-	env.OnGetVersion(ChangeAwardForceBudget, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
-	env.OnGetVersion(ChangeCRMChanges, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion).Maybe()
-	env.OnGetVersion(ChangeFieldFormats, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion).Maybe()
-	env.OnGetVersion(ChangeDuplicatesAmbiguous, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion).Maybe()
-}
-
 // grantPermits makes the Award Force budget grant every permit at once.
 func grantPermits(env *testsuite.TestWorkflowEnvironment) {
 	env.OnActivity(coord.RequestPermits, mock.Anything, mock.Anything).Return(func(_ context.Context, req PermitRequest) error {
@@ -122,7 +111,6 @@ func TestUserSyncHandsTheUserToItsLaneAndWritesBackItsAnswer(t *testing.T) {
 	require.Equal(t, UserSyncWorkflowID("AbCdEfGh"), req.ReplyTo)
 	// No Salesforce activity of its own: the lane writes.
 	env.AssertActivityNotCalled(t, "FindRecords", mock.Anything, mock.Anything)
-	env.AssertActivityNotCalled(t, "CreateRecord", mock.Anything, mock.Anything)
 }
 
 func TestAValueAwardForceRefusesIsLeftOutAndTheRestWritten(t *testing.T) {

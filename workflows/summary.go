@@ -11,8 +11,8 @@ import (
 )
 
 // Summaries label workflows and activities in the Temporal UI's timeline and
-// lists, so that ops read "Update Contact 003…: LastName" rather than
-// "UpdateRecord". They name slugs, objects, fields and record ids, never an
+// lists, so that ops read "Create 2 and update 1 Contact records" rather
+// than "Write". They name slugs, objects, fields and record ids, never an
 // email or a name: they are stored like payloads (encrypted with the codec).
 
 // summarized returns ctx with the summary set on the activities it schedules.

@@ -64,7 +64,6 @@ func salesforceOptions() workflow.ActivityOptions {
 func UserSync(ctx workflow.Context, in UserSyncInput) (*UserSyncResult, error) {
 	s := &userSync{in: in, result: &UserSyncResult{Slug: in.Slug}, af: newAFGate(ctx, ClassEvents)}
 	afCtx := workflow.WithActivityOptions(ctx, awardForceOptions())
-	sfCtx := workflow.WithActivityOptions(ctx, salesforceOptions())
 	// Changes signalled so far are read with the profile, in this pass.
 	resync := workflow.GetSignalChannel(ctx, ResyncSignal)
 	if r := pendingResync(resync); r.got {
@@ -75,7 +74,6 @@ func UserSync(ctx workflow.Context, in UserSyncInput) (*UserSyncResult, error) {
 	}
 
 	err := in.Spec.Validate()
-	throughLane := false
 	switch {
 	case err != nil:
 		err = temporal.NewNonRetryableApplicationError(err.Error(), activities.ErrTypeInvalidSpec, nil)
@@ -83,17 +81,12 @@ func UserSync(ctx workflow.Context, in UserSyncInput) (*UserSyncResult, error) {
 		// Every option this trigger applies is off: Decide skips with the
 		// reason, and no API is called.
 		s.profile = pairing.Profile{Slug: in.Slug}
-	default:
-		throughLane = workflow.GetVersion(ctx, ChangePairThroughLanes, workflow.DefaultVersion, 1) >= 1
-		if throughLane {
-			err = s.pair(ctx, afCtx)
-		} else {
-			err = s.lookup(afCtx, sfCtx)
-		}
-	}
-	if err == nil && !throughLane {
 		s.decide()
-		err = s.writeCRM(sfCtx)
+	default:
+		// Syncs that wrote Salesforce themselves, before the lanes, are
+		// retired (CHANGELOG): the marker stays, its old branch is gone.
+		workflow.GetVersion(ctx, ChangePairThroughLanes, 1, 1)
+		err = s.pair(ctx, afCtx)
 	}
 	if err == nil {
 		err = s.writeBack(ctx, afCtx)
@@ -310,58 +303,11 @@ func (s *userSync) handOver(ctx workflow.Context, item PairItem) error {
 	return nil
 }
 
-func (s *userSync) lookup(afCtx, sfCtx workflow.Context) error {
-	afCtx = summarized(afCtx, "Read Award Force user %s", s.in.Slug)
-	if err := workflow.ExecuteActivity(afCtx, af.GetUser, s.in.Slug).Get(afCtx, &s.profile); err != nil {
-		return err
-	}
-	id := s.profile.Values[s.in.Spec.UniqueIdentifier.AwardForce]
-	if activities.IdentifierKey(id) == "" {
-		return nil // Decide skips it with a reason; no CRM call needed.
-	}
-	var found activities.FindRecordsResult
-	in := activities.FindRecordsInput{Spec: s.in.Spec, Identifiers: []string{id}}
-	sfCtx = summarized(sfCtx, "Look up %s records by %s", s.in.Spec.Object, s.in.Spec.UniqueIdentifier.CRM)
-	if err := workflow.ExecuteActivity(sfCtx, sf.FindRecords, in).Get(sfCtx, &found); err != nil {
-		return err
-	}
-	s.matches = found.Matches[activities.IdentifierKey(id)]
-	return nil
-}
-
 func (s *userSync) decide() {
 	d := s.in.Spec.Decide(s.in.Trigger, s.profile, s.matches)
 	s.result.Decision = d
 	s.result.RecordID = d.RecordID
 	s.result.Outcome = outcomeOf(d)
-}
-
-func (s *userSync) writeCRM(ctx workflow.Context) error {
-	d := &s.result.Decision
-	switch d.Action {
-	case pairing.ActionCreate:
-		var res activities.CreateRecordResult
-		in := activities.CreateRecordInput{
-			Spec: s.in.Spec, Slug: s.profile.Slug,
-			Identifier: s.profile.Values[s.in.Spec.UniqueIdentifier.AwardForce],
-			Values:     d.CRM,
-		}
-		ctx := summarized(ctx, "Create a %s: %s", s.in.Spec.Object, fieldNames(d.CRM))
-		if err := workflow.ExecuteActivity(ctx, sf.CreateRecord, in).Get(ctx, &res); err != nil {
-			return err
-		}
-		s.result.RecordID = res.ID
-		if c := s.in.Spec.RecordIDChange(s.profile, res.ID); c != nil {
-			d.AwardForce = append(d.AwardForce, *c)
-		}
-	case pairing.ActionUpdate:
-		in := activities.UpdateRecordInput{Object: s.in.Spec.Object, ID: d.RecordID, Values: d.CRM}
-		ctx := summarized(ctx, "Update %s %s: %s", s.in.Spec.Object, d.RecordID, fieldNames(d.CRM))
-		if err := workflow.ExecuteActivity(ctx, sf.UpdateRecord, in).Get(ctx, nil); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 func (s *userSync) writeBack(wctx, ctx workflow.Context) error {

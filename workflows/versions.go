@@ -23,7 +23,13 @@ package workflows
 //     replays every directory, so the old branch is proven against the
 //     histories of the code that ran before it.
 //  4. Removing an old branch is a change of its own, in a release after its
-//     bound has passed, with the histories it alone replayed.
+//     bound has passed (or that follows no release of it), with the
+//     histories it alone replayed: GetVersion's minSupported is raised to
+//     the new version, so that its marker still meets the recorded
+//     commands, the old branch and the testdata directories that only it
+//     replayed are deleted, oldestSupported (replay_test.go) moves on, and
+//     CHANGELOG.md says so. Done once: the pre-lane branches of
+//     pair-through-lanes, with testdata/v1 and v2 (never released).
 //
 // LaneCount counts as workflow code too: it decides how a requester splits
 // its people into requests.
@@ -35,8 +41,8 @@ package workflows
 const (
 	// ChangePairThroughLanes: UserSync and BackfillChunk hand their people
 	// to the pairing lanes, which look up, decide and write, instead of
-	// writing to Salesforce themselves. Version 1 is the lanes;
-	// workflow.DefaultVersion is the code recorded in testdata/v2.
+	// writing to Salesforce themselves. Version 1 is the lanes; the code
+	// before (testdata/v1 and v2) is retired: minSupported is 1.
 	ChangePairThroughLanes = "pair-through-lanes"
 	// ChangeSyncedVersionMemo: a successful UserSync records the version it
 	// paired in its memo (MemoSyncedVersion).
