@@ -63,7 +63,6 @@ func salesforceOptions() workflow.ActivityOptions {
 // and pull values back into Award Force. Its result is the audit record.
 func UserSync(ctx workflow.Context, in UserSyncInput) (*UserSyncResult, error) {
 	s := &userSync{in: in, result: &UserSyncResult{Slug: in.Slug}, af: newAFGate(ctx, ClassEvents)}
-	afCtx := workflow.WithActivityOptions(ctx, awardForceOptions())
 	// Changes signalled so far are read with the profile, in this pass.
 	resync := workflow.GetSignalChannel(ctx, ResyncSignal)
 	if r := pendingResync(resync); r.got {
@@ -72,25 +71,7 @@ func UserSync(ctx workflow.Context, in UserSyncInput) (*UserSyncResult, error) {
 			s.in.RecordID = r.recordID
 		}
 	}
-
-	err := in.Spec.Validate()
-	switch {
-	case err != nil:
-		err = temporal.NewNonRetryableApplicationError(err.Error(), activities.ErrTypeInvalidSpec, nil)
-	case !in.Spec.Handles(in.Trigger):
-		// Every option this trigger applies is off: Decide skips with the
-		// reason, and no API is called.
-		s.profile = pairing.Profile{Slug: in.Slug}
-		s.decide()
-	default:
-		// Syncs that wrote Salesforce themselves, before the lanes, are
-		// retired (CHANGELOG): the marker stays, its old branch is gone.
-		workflow.GetVersion(ctx, ChangePairThroughLanes, 1, 1)
-		err = s.pair(ctx, afCtx)
-	}
-	if err == nil {
-		err = s.writeBack(ctx, afCtx)
-	}
+	err := s.run(ctx)
 	if err != nil {
 		s.result.Outcome = OutcomeFailed
 		s.result.Error = errorMessage(err)
@@ -99,25 +80,74 @@ func UserSync(ctx workflow.Context, in UserSyncInput) (*UserSyncResult, error) {
 		workflow.GetLogger(ctx).Warn("Could not record search attributes", "error", saErr)
 	}
 	countSyncs(ctx, in.Trigger, s.result.Outcome, 1)
-	if version := s.syncedVersion(); err == nil && !version.IsZero() &&
-		workflow.GetVersion(ctx, ChangeSyncedVersionMemo, workflow.DefaultVersion, 1) >= 1 {
-		// A webhook replaying this version later (the echo of this sync's
-		// own write-back among them) starts nothing (StartUserSync), and the
-		// next sync knows when this one paired.
-		memo := map[string]any{MemoSyncedVersion: version.Unix()}
-		if workflow.GetVersion(ctx, ChangeCRMChanges, workflow.DefaultVersion, 1) >= 1 {
-			memo[MemoSyncedAt] = workflow.Now(ctx).Unix()
-			if baselines(ctx) && !s.handedAt.IsZero() {
-				// From when the CRM was read on: an edit made there while
-				// this sync ran is a change to the next one.
-				memo[MemoSyncedAt] = s.handedAt.Unix()
-			}
-		}
-		if mErr := workflow.UpsertMemo(ctx, memo); mErr != nil {
-			workflow.GetLogger(ctx).Warn("Could not record the synced version", "error", mErr)
+	if err == nil {
+		s.recordSynced(ctx)
+	}
+	if next, again := s.nextPass(ctx, pendingResync(resync), in, err); again {
+		workflow.GetLogger(ctx).Info("The user changed during the sync; syncing again", "slug", next.Slug, "trigger", next.Trigger)
+		return nil, workflow.NewContinueAsNewError(ctx, UserSync, next)
+	}
+	if err != nil {
+		return nil, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("sync of %s failed: %s", in.Slug, s.result.Error), ErrTypeSyncFailed, err, s.result)
+	}
+	return s.result, nil
+}
+
+// run is one pass: the spec checked, the user read and paired by their
+// lane, the lane's pulls written back into Award Force.
+func (s *userSync) run(ctx workflow.Context) error {
+	afCtx := workflow.WithActivityOptions(ctx, awardForceOptions())
+	err := s.in.Spec.Validate()
+	switch {
+	case err != nil:
+		return temporal.NewNonRetryableApplicationError(err.Error(), activities.ErrTypeInvalidSpec, nil)
+	case !s.in.Spec.Handles(s.in.Trigger):
+		// Every option this trigger applies is off: Decide skips with the
+		// reason, and no API is called.
+		s.profile = pairing.Profile{Slug: s.in.Slug}
+		s.decide()
+	default:
+		// Syncs that wrote Salesforce themselves, before the lanes, are
+		// retired (CHANGELOG): the marker stays, its old branch is gone.
+		workflow.GetVersion(ctx, ChangePairThroughLanes, 1, 1)
+		if err := s.pair(ctx, afCtx); err != nil {
+			return err
 		}
 	}
-	r := pendingResync(resync)
+	return s.writeBack(ctx, afCtx)
+}
+
+// recordSynced records, in the memo, the version this pass paired and when
+// it handed the user over: a webhook replaying that version later (the echo
+// of this sync's own write-back among them) starts nothing
+// (StartUserSync), and the next sync knows what this one paired.
+func (s *userSync) recordSynced(ctx workflow.Context) {
+	version := s.syncedVersion()
+	if version.IsZero() || workflow.GetVersion(ctx, ChangeSyncedVersionMemo, workflow.DefaultVersion, 1) < 1 {
+		return
+	}
+	memo := map[string]any{MemoSyncedVersion: version.Unix()}
+	if workflow.GetVersion(ctx, ChangeCRMChanges, workflow.DefaultVersion, 1) >= 1 {
+		memo[MemoSyncedAt] = workflow.Now(ctx).Unix()
+		if baselines(ctx) && !s.handedAt.IsZero() {
+			// From when the CRM was read on: an edit made there while
+			// this sync ran is a change to the next one.
+			memo[MemoSyncedAt] = s.handedAt.Unix()
+		}
+	}
+	if mErr := workflow.UpsertMemo(ctx, memo); mErr != nil {
+		workflow.GetLogger(ctx).Warn("Could not record the synced version", "error", mErr)
+	}
+}
+
+// nextPass says whether the user changed after this pass read the profile
+// (perhaps to fix what made it fail), from the signals r that came during
+// the pass and an edit its write-back met, and the input of the pass for
+// that change. A failed registration stays a registration: the record still
+// has to be created. Signals that carry no newer version than this pass's
+// (a replayed webhook, a flood of one edit) are coalesced into nothing.
+func (s *userSync) nextPass(ctx workflow.Context, r resyncs, in UserSyncInput, err error) (UserSyncInput, bool) {
 	if s.edited != nil {
 		// An edit landed between this pass's read and its write-back: the
 		// next pass syncs the user as the write-back's answer showed them.
@@ -129,35 +159,24 @@ func UserSync(ctx workflow.Context, in UserSyncInput) (*UserSyncResult, error) {
 			r.profile = s.edited
 		}
 	}
-	if r.got && r.newerThan(s.syncedVersion()) {
-		// The user changed after this pass read the profile (perhaps to fix
-		// what made it fail): one more pass, for the new change, with the
-		// newest version a webhook carried. A failed registration stays a
-		// registration: the record still has to be created. Signals that
-		// carry no newer version than this pass's (a replayed webhook, a
-		// flood of one edit) are coalesced into nothing.
-		if r.trigger.Known() && (err == nil || in.Trigger != pairing.TriggerRegistration) {
-			in.Trigger = r.trigger
-		}
-		in.Profile = r.newest(nil)
-		if r.crm && in.Profile != nil && !in.Profile.Updated.After(s.syncedVersion()) {
-			in.Profile = nil // the record changed, not the profile: read it afresh
-		}
-		if r.recordID != "" {
-			in.RecordID = r.recordID
-		}
-		if err == nil && !s.handedAt.IsZero() && baselines(ctx) {
-			// The next pass compares with what this one paired.
-			in.LastSynced, in.LastVersion = s.handedAt.Truncate(time.Second), s.syncedVersion()
-		}
-		workflow.GetLogger(ctx).Info("The user changed during the sync; syncing again", "slug", in.Slug, "trigger", in.Trigger)
-		return nil, workflow.NewContinueAsNewError(ctx, UserSync, in)
+	if !r.got || !r.newerThan(s.syncedVersion()) {
+		return in, false
 	}
-	if err != nil {
-		return nil, temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("sync of %s failed: %s", in.Slug, s.result.Error), ErrTypeSyncFailed, err, s.result)
+	if r.trigger.Known() && (err == nil || in.Trigger != pairing.TriggerRegistration) {
+		in.Trigger = r.trigger
 	}
-	return s.result, nil
+	in.Profile = r.newest(nil)
+	if r.crm && in.Profile != nil && !in.Profile.Updated.After(s.syncedVersion()) {
+		in.Profile = nil // the record changed, not the profile: read it afresh
+	}
+	if r.recordID != "" {
+		in.RecordID = r.recordID
+	}
+	if err == nil && !s.handedAt.IsZero() && baselines(ctx) {
+		// The next pass compares with what this one paired.
+		in.LastSynced, in.LastVersion = s.handedAt.Truncate(time.Second), s.syncedVersion()
+	}
+	return in, true
 }
 
 // resyncs sums up the resync signals received so far.
