@@ -94,8 +94,10 @@ func (a *Salesforce) FindRecords(ctx context.Context, in FindRecordsInput) (Find
 	if ext != "" && !slices.ContainsFunc(fields, func(f string) bool { return strings.EqualFold(f, ext) }) {
 		fields = append(fields, ext) // whose record it is: Decide never takes another person's
 	}
-	// One pass finds the records holding an identifier and those holding a
-	// slug in the external id: one query a chunk, their clauses joined by OR.
+	// One pass finds the records holding an identifier, those holding a
+	// slug in the external id and those read by id: one query a chunk,
+	// their clauses joined by OR (through queryAll when ids are asked, so
+	// that deleted and merged records answer too).
 	terms := []lookupTerm{{field: in.Spec.UniqueIdentifier.CRM, values: in.Identifiers, key: IdentifierKey}}
 	askedExt := map[string]bool{}
 	if ext != "" && len(in.ExternalIDs) > 0 {
@@ -109,8 +111,26 @@ func (a *Salesforce) FindRecords(ctx context.Context, in FindRecordsInput) (Find
 	for _, v := range in.Identifiers {
 		askedID[IdentifierKey(v)] = true
 	}
-	queries := buildTermQueries(in.Spec.Object, withSystemFields(obj, fields, false), terms...)
-	if err := a.eachRecord(ctx, queries, false, &res.Queries, func(r salesforce.Record) {
+	byID := len(in.RecordIDs) > 0
+	askedRec := map[string]bool{} // by the 15-character form, which both forms share
+	if byID {
+		res.ByID = map[string]KnownRecord{}
+		for _, id := range in.RecordIDs {
+			askedRec[shortID(id)] = true
+		}
+		terms = append(terms, lookupTerm{field: "Id", values: in.RecordIDs, key: strings.TrimSpace})
+	}
+	var survivors []string
+	queries := buildTermQueries(in.Spec.Object, withSystemFields(obj, fields, byID), terms...)
+	if err := a.eachRecord(ctx, queries, byID, &res.Queries, func(r salesforce.Record) {
+		if askedRec[shortID(r.ID())] {
+			if k := knownRecordOf(obj, r, fields); res.keep(k) {
+				survivors = append(survivors, k.MergedInto)
+			}
+		}
+		if r.String("IsDeleted") == "true" {
+			return // queryAll's: only asked for by id
+		}
 		rec := crmRecordOf(r, fields)
 		if key := IdentifierKey(rec.Values[in.Spec.UniqueIdentifier.CRM]); askedID[key] {
 			res.Matches[key] = append(res.Matches[key], rec)
@@ -123,8 +143,8 @@ func (a *Salesforce) FindRecords(ctx context.Context, in FindRecordsInput) (Find
 	}); err != nil {
 		return FindRecordsResult{}, err
 	}
-	if len(in.RecordIDs) > 0 {
-		if err := a.readByID(ctx, &in.Spec, obj, fields, in.RecordIDs, &res); err != nil {
+	if len(survivors) > 0 {
+		if err := a.readByID(ctx, &in.Spec, obj, fields, survivors, &res); err != nil {
 			return FindRecordsResult{}, err
 		}
 	}
@@ -146,24 +166,15 @@ func lengthsOf(obj pairing.CRMObject, spec *pairing.Spec) map[string]int {
 	return out
 }
 
-// readByID reads records by id through queryAll, so that deleted and merged
-// ones are seen, then the survivors of merges not read yet.
+// readByID reads the survivors of merges by id (deleted ones too), and
+// theirs in turn once more, into res.ByID.
 func (a *Salesforce) readByID(ctx context.Context, spec *pairing.Spec, obj pairing.CRMObject, fields, ids []string, res *FindRecordsResult) error {
-	res.ByID = map[string]KnownRecord{}
 	selected := withSystemFields(obj, fields, true)
-	_, merges := obj.Field("MasterRecordId")
 	for round := 0; round < 2 && len(ids) > 0; round++ {
 		var next []string
 		if err := a.eachRecord(ctx, buildLookupQueries(spec.Object, "Id", selected, ids), true, &res.Queries, func(r salesforce.Record) {
-			k := KnownRecord{Record: crmRecordOf(r, fields), Deleted: r.String("IsDeleted") == "true"}
-			if merges {
-				k.MergedInto = r.String("MasterRecordId")
-			}
-			res.ByID[r.ID()] = k
-			if k.MergedInto != "" {
-				if _, seen := res.ByID[k.MergedInto]; !seen {
-					next = append(next, k.MergedInto)
-				}
+			if k := knownRecordOf(obj, r, fields); res.keep(k) {
+				next = append(next, k.MergedInto)
 			}
 		}); err != nil {
 			return err
@@ -171,6 +182,36 @@ func (a *Salesforce) readByID(ctx context.Context, spec *pairing.Spec, obj pairi
 		ids = next
 	}
 	return nil
+}
+
+// knownRecordOf is r read by id: live, deleted, or merged into another.
+func knownRecordOf(obj pairing.CRMObject, r salesforce.Record, fields []string) KnownRecord {
+	k := KnownRecord{Record: crmRecordOf(r, fields), Deleted: r.String("IsDeleted") == "true"}
+	if _, merges := obj.Field("MasterRecordId"); merges {
+		k.MergedInto = r.String("MasterRecordId")
+	}
+	return k
+}
+
+// keep records k in ByID and reports whether its survivor remains to be
+// read.
+func (res *FindRecordsResult) keep(k KnownRecord) bool {
+	res.ByID[k.Record.ID] = k
+	if k.MergedInto == "" {
+		return false
+	}
+	_, seen := res.ByID[k.MergedInto]
+	return !seen
+}
+
+// shortID is the 15-character form of a Salesforce id (the form 15- and
+// 18-character ids share); other strings come back trimmed.
+func shortID(id string) string {
+	id = strings.TrimSpace(id)
+	if len(id) == 18 {
+		return id[:15]
+	}
+	return id
 }
 
 // eachRecord runs each query, through queryAll (deleted and merged records

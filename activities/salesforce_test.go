@@ -170,3 +170,49 @@ func TestFindRecordsFindsAPersonBySlugInTheSameQuery(t *testing.T) {
 		t.Fatal("the external id is not read: Decide cannot tell whose record it is")
 	}
 }
+
+// Records people are known to be paired with are read by id in the same
+// query as the identifiers (through queryAll: deleted and merged ones
+// answer too); only the survivor of a merge costs one more.
+func TestFindRecordsReadsKnownRecordsInTheIdentifiersQuery(t *testing.T) {
+	a, sim := newSalesforce(t)
+	ctx := context.Background()
+	moved := sim.Insert("Contact", map[string]any{"Email": "old.address@example.org", "LastName": "Moved"})
+	gone := sim.Insert("Contact", map[string]any{"Email": "gone@example.org", "LastName": "Gone"})
+	if err := sim.DeleteAs("Contact", gone); err != nil {
+		t.Fatal(err)
+	}
+	res, err := a.FindRecords(ctx, FindRecordsInput{Spec: *pairing.Default(),
+		Identifiers: []string{"new.address@example.org", "gone@example.org"}, RecordIDs: []string{moved[:15], gone}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Queries != 1 {
+		t.Fatalf("%d queries, want the identifiers and the ids in one", res.Queries)
+	}
+	if k, ok := res.ByID[moved]; !ok || k.Deleted || k.Record.Values["Email"] != "old.address@example.org" {
+		t.Fatalf("the moved person's record, asked by its 15-character id: %+v", res.ByID)
+	}
+	if k := res.ByID[gone]; !k.Deleted {
+		t.Fatalf("the deleted record: %+v", k)
+	}
+	if len(res.Matches["gone@example.org"]) != 0 {
+		t.Fatalf("a deleted record matched its address: %+v", res.Matches)
+	}
+
+	// A merge: the survivor is read in a second query.
+	survivor := sim.Insert("Contact", map[string]any{"Email": "survivor@example.org", "LastName": "Kept"})
+	if err := sim.Merge("Contact", survivor, moved); err != nil {
+		t.Fatal(err)
+	}
+	res, err = a.FindRecords(ctx, FindRecordsInput{Spec: *pairing.Default(), Identifiers: []string{"new.address@example.org"}, RecordIDs: []string{moved}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k := res.ByID[moved]; !k.Deleted || k.MergedInto != survivor {
+		t.Fatalf("the merged record: %+v", k)
+	}
+	if k, ok := res.ByID[survivor]; !ok || k.Deleted || res.Queries != 2 {
+		t.Fatalf("the survivor %+v after %d queries, want it read by a second", k, res.Queries)
+	}
+}
