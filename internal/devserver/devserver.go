@@ -102,7 +102,24 @@ func Find() (string, error) {
 }
 
 // Start launches the dev server and waits until it answers health checks.
+// A server on free ports that exits before it is ready (another process
+// took a port it derives from the one it was given: several dev servers
+// start at once when test packages run in parallel) is started again on
+// other ports, three times at most.
 func Start(ctx context.Context, opts Options) (*Server, error) {
+	for attempt := 1; ; attempt++ {
+		s, err := start(ctx, opts)
+		if err == nil || !errors.Is(err, errExitedEarly) || opts.Port > 0 || attempt == 3 {
+			return s, err
+		}
+	}
+}
+
+// errExitedEarly is the error of a server process that ended before it
+// answered.
+var errExitedEarly = errors.New("temporal dev server exited before it was ready")
+
+func start(ctx context.Context, opts Options) (*Server, error) {
 	bin := opts.Binary
 	if bin == "" {
 		var err error
@@ -186,7 +203,7 @@ func (s *Server) waitReady(ctx context.Context) error {
 		}
 		select {
 		case <-s.done:
-			return fmt.Errorf("temporal dev server exited before it was ready: %v (is port %s or the database file in use?)", s.waitErr, s.Address)
+			return fmt.Errorf("%w: %v (is port %s or the database file in use?)", errExitedEarly, s.waitErr, s.Address)
 		case <-ctx.Done():
 			return fmt.Errorf("temporal dev server at %s not ready: %w (last error: %v)", s.Address, ctx.Err(), err)
 		case <-time.After(200 * time.Millisecond):
