@@ -66,13 +66,19 @@ func (f *fakeLanes) answerSubmits(env *testsuite.TestWorkflowEnvironment) {
 // laneEnv is a UserSync test environment on the code of the pairing lanes.
 func laneEnv(t *testing.T, f *fakeLanes) *testsuite.TestWorkflowEnvironment {
 	t.Helper()
+	env := bareLaneEnv(f)
+	env.OnUpsertTypedSearchAttributes(mock.Anything).Return(nil)
+	return env
+}
+
+// bareLaneEnv is laneEnv with the search attributes left for the test to mock.
+func bareLaneEnv(f *fakeLanes) *testsuite.TestWorkflowEnvironment {
 	var s testsuite.WorkflowTestSuite
 	env := s.NewTestWorkflowEnvironment()
 	env.RegisterActivity(&activities.AwardForce{})
 	env.RegisterActivity(&activities.Salesforce{})
 	env.RegisterWorkflow(UserSync)
 	f.install(env)
-	env.OnUpsertTypedSearchAttributes(mock.Anything).Return(nil)
 	return env
 }
 

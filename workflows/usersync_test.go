@@ -58,13 +58,7 @@ func TestUserSyncSkipsAUserWithoutEmailWithoutAskingSalesforce(t *testing.T) {
 
 func TestUserSyncCallsNoAPIWhenTheTriggersOptionsAreOff(t *testing.T) {
 	var outcome string
-	f := &fakeLanes{answer: answerAll(UserSyncResult{Outcome: OutcomeCreated})}
-	var ts testsuite.WorkflowTestSuite
-	env := ts.NewTestWorkflowEnvironment()
-	env.RegisterActivity(&activities.AwardForce{})
-	env.RegisterActivity(&activities.Salesforce{})
-	env.RegisterWorkflow(UserSync)
-	f.install(env)
+	env := bareLaneEnv(&fakeLanes{answer: answerAll(UserSyncResult{Outcome: OutcomeCreated})})
 	env.OnUpsertTypedSearchAttributes(mock.Anything).Return(nil).Run(func(args mock.Arguments) {
 		outcome, _ = args.Get(0).(temporal.SearchAttributes).GetKeyword(OutcomeKey)
 	})
