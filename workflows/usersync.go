@@ -257,7 +257,6 @@ func covers(p pairing.Profile, spec *pairing.Spec) bool {
 type userSync struct {
 	in      UserSyncInput
 	profile pairing.Profile
-	matches []pairing.CRMRecord
 	result  *UserSyncResult
 	lanes   requester
 	af      *afGate
@@ -322,8 +321,10 @@ func (s *userSync) handOver(ctx workflow.Context, item PairItem) error {
 	return nil
 }
 
+// decide settles a user the pass skips without asking Salesforce (every
+// option of the trigger off, no identifier): Decide says why.
 func (s *userSync) decide() {
-	d := s.in.Spec.Decide(s.in.Trigger, s.profile, s.matches)
+	d := s.in.Spec.Decide(s.in.Trigger, s.profile, nil)
 	s.result.Decision = d
 	s.result.RecordID = d.RecordID
 	s.result.Outcome = outcomeOf(d)
