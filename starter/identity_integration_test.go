@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -30,6 +31,13 @@ fields:
 // empty), the sandbox's webhooks reaching the worker as in production.
 func identityStack(t *testing.T, spec string, sb sandbox.Options) *devstack.Stack {
 	t.Helper()
+	stack, _ := identityStackAt(t, spec, sb)
+	return stack
+}
+
+// identityStackAt is identityStack, with the worker's webhook address.
+func identityStackAt(t *testing.T, spec string, sb sandbox.Options) (*devstack.Stack, string) {
+	t.Helper()
 	var stack *devstack.Stack
 	if spec == "" {
 		stack = startStack(t, sb)
@@ -40,8 +48,7 @@ func identityStack(t *testing.T, spec string, sb sandbox.Options) *devstack.Stac
 		}
 		stack = startStackWithSpec(t, sb, path)
 	}
-	sandboxWebhooks(t, stack)
-	return stack
+	return stack, sandboxWebhooks(t, stack)
 }
 
 // contactByID is the sandbox org's Contact id, or nil.
@@ -292,4 +299,66 @@ func TestIntegrationARecordFoundBySlugIsNeverWrittenAsACreate(t *testing.T) {
 	if n := len(sf.Records("Contact")); n != 1 {
 		t.Fatalf("%d Contacts, want 1", n)
 	}
+}
+
+// Award Force's `updated` has a second's resolution: two edits within one
+// second carry one version. The record ends with the later edit's values,
+// and the earlier edit's webhook, delivered late, puts nothing back (it
+// makes the sync read Award Force, which knows the later). Before, the
+// second edit's webhook was taken for a replay of the first and dropped.
+func TestIntegrationTwoEditsWithinOneSecondEndWithTheLater(t *testing.T) {
+	for _, tc := range []struct{ name, spec string }{
+		{"the built-in default spec", ""},
+		{"the slug in an external id and record_id_field", sluggedSpec},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			stack, hook := identityStackAt(t, tc.spec, sandbox.Options{})
+			af := stack.Sandbox.AwardForce
+			u, rec := registered(t, stack, afsim.User{Email: "quinn@example.org", FirstName: "Quinn", LastName: "Qiuck"})
+			waitForLong(t, func() bool { _, err := syncResult(t, stack.Client, u.Slug, 5*time.Second); return err == nil }, "the registration's sync to end", time.Minute)
+
+			earlier := editTwiceWithinOneSecond(t, af, u.Slug, "Quik", "Quick")
+			settled := func() bool {
+				_, err := syncResult(t, stack.Client, u.Slug, 5*time.Second)
+				r := contactByID(stack, rec)
+				return err == nil && r != nil && r["LastName"] == "Quick"
+			}
+			waitForLong(t, settled, "the later edit on the record", time.Minute)
+
+			if status, answer := deliver(t, hook, earlier); status != http.StatusAccepted {
+				t.Fatalf("the earlier edit's webhook, delivered late: %d %s; want it accepted (one version, other values)", status, answer)
+			}
+			if res, err := syncResult(t, stack.Client, u.Slug, time.Minute); err != nil {
+				t.Fatalf("the late webhook's sync: %v: %+v", err, res)
+			}
+			if r := contactByID(stack, rec); r["LastName"] != "Quick" {
+				t.Fatalf("the record holds %v after the earlier edit's late webhook, want the later edit's Quick", r["LastName"])
+			}
+			if got, _ := af.User(u.Slug); got.LastName != "Quick" {
+				t.Fatalf("Award Force holds %q, want Quick", got.LastName)
+			}
+			if n := len(stack.Sandbox.Salesforce.Records("Contact")); n != 1 {
+				t.Fatalf("%d Contacts, want 1", n)
+			}
+		})
+	}
+}
+
+// editTwiceWithinOneSecond sets the user's last name to first, then to
+// second, within one second (both versions carry one `updated`), trying
+// again from the start of the next second when the clock turned between
+// them; it returns the webhook payload of the first edit's version.
+func editTwiceWithinOneSecond(t *testing.T, af *afsim.Server, slug, first, second string) []byte {
+	t.Helper()
+	for range 5 {
+		time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second))) // the start of a second
+		a, _ := af.Edit(slug, func(u *afsim.User) { u.LastName = first })
+		payload := af.Payload(afsim.EventUpdated, "ui", slug)
+		b, _ := af.Edit(slug, func(u *afsim.User) { u.LastName = second })
+		if a.Updated.Equal(b.Updated) {
+			return payload
+		}
+	}
+	t.Fatal("could not make two edits within one second in five tries")
+	return nil
 }

@@ -150,6 +150,12 @@ const MemoSyncedVersion = "afsync_synced_version"
 // changed a both pair since.
 const MemoSyncedAt = "afsync_synced_at"
 
+// MemoSyncedDigest is the memo key where a successful UserSync records a
+// digest of the values it paired at MemoSyncedVersion (ProfileDigest): a
+// webhook of that version with other values is an edit made within the
+// same second, not a replay.
+const MemoSyncedDigest = "afsync_synced_digest"
+
 // UserSyncResult is the audit record of one user sync.
 type UserSyncResult struct {
 	// Slug is the Award Force user's slug.

@@ -149,10 +149,12 @@ type LaneItem struct {
 	Calls float64 `json:"calls,omitempty"`
 }
 
-// Written is a version of a person a lane wrote, as two Unix times (to the
-// second, compact in the continue-as-new input): Award Force's `updated`
-// and when the lane wrote it.
-type Written [2]int64
+// Written is a version of a person a lane wrote, compact in the
+// continue-as-new input: Award Force's `updated` and when the lane wrote
+// it (Unix seconds), and the ProfileDigest of the values written (0 when
+// unknown, as in memories from before ChangeSameSecondEdits, whose two
+// elements decode as the first two).
+type Written [3]int64
 
 // PairingLane serialises every Salesforce write for the people of one lane
 // (see LaneOf). Requests arrive by PairSignal; the lane gathers waiting

@@ -103,23 +103,47 @@ func (r *laneRun) supersededBy(it *LaneItem) (Written, bool) {
 
 // written remembers that it's version of its person is what the CRM now holds.
 func (r *laneRun) written(it *LaneItem, now time.Time) {
-	w := Written{it.Profile.Updated.Unix(), now.Unix()}
+	w := Written{it.Profile.Updated.Unix(), now.Unix(), int64(ProfileDigest(&r.b.spec, it.Profile))}
 	if it.Profile.Updated.IsZero() {
-		w[0] = 0
+		w[0], w[2] = 0, 0
 	}
 	if prev, ok := r.st.Written[it.Profile.Slug]; ok && prev[0] > w[0] {
-		w[0] = prev[0]
+		w[0], w[2] = prev[0], prev[2]
 	}
 	r.st.Written[it.Profile.Slug] = w
 }
 
+// tied lists the people the lane last wrote at the very version they
+// bring, with other values: two edits within one second, of which only
+// Award Force knows the later one (ChangeSameSecondEdits). Only a batch
+// that meets one asks for the version: no older history could.
+func (r *laneRun) tied(ctx workflow.Context) map[int]bool {
+	var out map[int]bool
+	for i, it := range r.b.items {
+		w, ok := r.st.Written[it.Profile.Slug]
+		if !ok || w[2] == 0 || it.Profile.Updated.IsZero() || it.Profile.Updated.Unix() != w[0] ||
+			int64(ProfileDigest(&r.b.spec, it.Profile)) == w[2] {
+			continue
+		}
+		if out == nil {
+			out = map[int]bool{}
+		}
+		out[i] = true
+	}
+	if out != nil && workflow.GetVersion(ctx, ChangeSameSecondEdits, workflow.DefaultVersion, 1) < 1 {
+		return nil
+	}
+	return out
+}
+
 // freshReads reads again, from Award Force, the profiles read before the
-// lane's memory begins: the lane cannot tell whether a newer version was
-// written since.
+// lane's memory begins (the lane cannot tell whether a newer version was
+// written since) and those tied with the version it wrote.
 func (r *laneRun) freshReads(ctx workflow.Context) {
 	var stale []int
+	tied := r.tied(ctx)
 	for i, it := range r.b.items {
-		if it.ReadAt.Before(r.st.MemorySince) {
+		if it.ReadAt.Before(r.st.MemorySince) || tied[i] {
 			stale = append(stale, i)
 		}
 	}

@@ -683,6 +683,32 @@ func TestLaneSkipsAVersionOlderThanTheOneItWrote(t *testing.T) {
 	require.Equal(t, "Lovelace", recs[0].Values["LastName"], "the newer values stay")
 }
 
+func TestLaneReadsAgainAVersionOfTheSameSecondWithOtherValues(t *testing.T) {
+	// Two edits within one second carry one `updated`. The lane wrote the
+	// later (Quick); the earlier's webhook (Quik) comes late
+	// with the same version: the lane cannot tell which is newer, so it
+	// reads Award Force again instead of writing the earlier over it.
+	at := laneStart.Add(-time.Minute)
+	later := updated(person("QuinnQck", "quinn@example.org", "Quinn", "Quick"), at)
+	earlier := updated(person("QuinnQck", "quinn@example.org", "Quinn", "Quik"), at)
+	again := updated(person("QuinnQck", "quinn@example.org", "Quinn", "Quick"), at)
+	lt := newLaneTest(t, testLaneSettings())
+	lt.users["QuinnQck"] = later.Profile
+	lt.send(0, pairRequest("webhook", pairing.TriggerProfileUpdate, later))
+	lt.send(2*time.Minute, pairRequest("replay", pairing.TriggerProfileUpdate, again))
+	lt.send(5*time.Minute, pairRequest("late", pairing.TriggerProfileUpdate, earlier))
+	lt.runUntil(LaneInput{Lane: 0}, time.Hour)
+
+	recs := lt.crm.holding("quinn@example.org")
+	require.Len(t, recs, 1)
+	require.Equal(t, "Quick", recs[0].Values["LastName"], "the later edit stays")
+	lt.mu.Lock()
+	require.Equal(t, map[string]int{"QuinnQck": 1}, lt.reads, "only the version with other values is read again")
+	lt.mu.Unlock()
+	require.Equal(t, OutcomeUnchanged, lt.answers.forRequest(t, "late", "QuinnQck").Outcome, "decided on Award Force's answer")
+	require.Equal(t, OutcomeUnchanged, lt.answers.forRequest(t, "replay", "QuinnQck").Outcome)
+}
+
 func TestLaneRetriesATransientRecordFaultAndIsolatesARefusal(t *testing.T) {
 	lt := newLaneTest(t, testLaneSettings())
 	lt.crm.recordFaults["LockedRo"] = []recordFault{{errType: activities.ErrTypeSalesforceUnavailable, msg: "UNABLE_TO_LOCK_ROW: unable to obtain exclusive access to this record"}}

@@ -343,6 +343,7 @@ func TestUserSyncWithAWholeProfileReadsNothingFromAwardForce(t *testing.T) {
 	require.Equal(t, p.Values, it.Profile.Values)
 	require.Equal(t, p.Updated, it.ReadAt, "the payload was taken no earlier than its updated time")
 	require.Equal(t, p.Updated.Unix(), memo[MemoSyncedVersion], "the synced version is recorded for replays")
+	require.Equal(t, ProfileDigest(pairing.Default(), p), memo[MemoSyncedDigest], "and what it held, for an edit of the same second")
 }
 
 func TestUserSyncReadsAwardForceWhenThePayloadLacksAFieldTheSpecReads(t *testing.T) {
@@ -365,7 +366,10 @@ func TestUserSyncReadsAwardForceWhenThePayloadLacksAFieldTheSpecReads(t *testing
 
 // Webhooks arriving while a sync waits for its lane: a replay of the same
 // version, or an older one, starts no other pass; a newer one does, with
-// the newer profile and no Award Force read.
+// the newer profile and no Award Force read. The same version with other
+// values (two edits within one second), or two signals of one version that
+// differ, start another pass that reads Award Force: only it knows which
+// edit is the later.
 func TestUserSyncCoalescesSignalsOfVersionsItAlreadyHas(t *testing.T) {
 	base := time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
 	version := func(d time.Duration, last string) *pairing.Profile {
@@ -377,10 +381,13 @@ func TestUserSyncCoalescesSignalsOfVersionsItAlreadyHas(t *testing.T) {
 		name    string
 		signals []*pairing.Profile
 		again   *pairing.Profile // the next pass's profile; nil: no other pass
+		read    bool             // the next pass reads Award Force
 	}{
-		{"a replay of the same version", []*pairing.Profile{version(0, "V0"), version(0, "V0")}, nil},
-		{"an older version", []*pairing.Profile{version(-time.Minute, "Old")}, nil},
-		{"a newer version, then a replay of it", []*pairing.Profile{version(time.Minute, "V1"), version(time.Minute, "V1")}, version(time.Minute, "V1")},
+		{"a replay of the same version", []*pairing.Profile{version(0, "V0"), version(0, "V0")}, nil, false},
+		{"an older version", []*pairing.Profile{version(-time.Minute, "Old")}, nil, false},
+		{"a newer version, then a replay of it", []*pairing.Profile{version(time.Minute, "V1"), version(time.Minute, "V1")}, version(time.Minute, "V1"), false},
+		{"the same version with other values", []*pairing.Profile{version(0, "V0b")}, nil, true},
+		{"a newer version twice, with other values", []*pairing.Profile{version(time.Minute, "V1"), version(time.Minute, "V1b")}, nil, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := &fakeLanes{answer: func(req PairRequest) []UserSyncResult {
@@ -396,6 +403,10 @@ func TestUserSyncCoalescesSignalsOfVersionsItAlreadyHas(t *testing.T) {
 			env.ExecuteWorkflow(UserSync, UserSyncInput{Slug: "AbCdEfGh", Trigger: pairing.TriggerProfileUpdate, Spec: *pairing.Default(), Profile: version(0, "V0")})
 			err := env.GetWorkflowError()
 			env.AssertActivityNotCalled(t, "GetUser", mock.Anything, mock.Anything)
+			if tc.read {
+				require.Nil(t, continuedAs(t, env).Profile, "the next pass reads Award Force")
+				return
+			}
 			if tc.again == nil {
 				require.NoError(t, err, "no other pass")
 				return

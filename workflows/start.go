@@ -30,8 +30,18 @@ var ErrAlreadySynced = errors.New("this version of the user is already synced")
 func StartUserSync(ctx context.Context, c client.Client, spec *pairing.Spec, r SyncRequest) (client.WorkflowRun, error) {
 	id := UserSyncWorkflowID(r.Slug)
 	last := lastSync(ctx, c, id)
-	if r.Trigger != pairing.TriggerCRMChange && r.Profile != nil && !r.Profile.Updated.IsZero() && last.ok && r.Profile.Updated.Unix() <= last.version {
-		return nil, ErrAlreadySynced
+	if r.Trigger != pairing.TriggerCRMChange && r.Profile != nil && !r.Profile.Updated.IsZero() && last.ok {
+		switch v := r.Profile.Updated.Unix(); {
+		case v < last.version:
+			return nil, ErrAlreadySynced
+		case v == last.version && last.digest != 0 && ProfileDigest(spec, *r.Profile) != last.digest:
+			// An edit within the second the last sync paired: this payload
+			// and the one paired are of one version, and only Award Force
+			// knows which is the later. The sync reads it.
+			r.Profile = nil
+		case v == last.version:
+			return nil, ErrAlreadySynced
+		}
 	}
 	opts := StartOptions(id, UserSyncTimeout)
 	opts.StaticSummary = fmt.Sprintf("Sync Award Force user %s (%s)", r.Slug, r.Trigger)
@@ -66,6 +76,7 @@ type synced struct {
 	version int64     // the Award Force version paired (Unix seconds)
 	at      time.Time // when
 	record  string    // the record it paired the user with, if it did
+	digest  uint32    // ProfileDigest of what it paired; 0 when unknown
 }
 
 // lastSync reads what the user's last sync recorded in its memo, when it
@@ -79,6 +90,7 @@ func lastSync(ctx context.Context, c client.Client, id string) synced {
 	if d.GetMemoValue(MemoSyncedVersion, &s.version) == nil {
 		s.ok = true
 	}
+	_ = d.GetMemoValue(MemoSyncedDigest, &s.digest)
 	var at int64
 	if d.GetMemoValue(MemoSyncedAt, &at) == nil && at > 0 {
 		s.at = time.Unix(at, 0).UTC()

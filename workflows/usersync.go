@@ -63,9 +63,11 @@ func salesforceOptions() workflow.ActivityOptions {
 // and pull values back into Award Force. Its result is the audit record.
 func UserSync(ctx workflow.Context, in UserSyncInput) (*UserSyncResult, error) {
 	s := &userSync{in: in, result: &UserSyncResult{Slug: in.Slug}, af: newAFGate(ctx, ClassEvents)}
+	s.sameSecond = workflow.GetVersion(ctx, ChangeSameSecondEdits, workflow.DefaultVersion, 1) >= 1
 	// Changes signalled so far are read with the profile, in this pass.
 	resync := workflow.GetSignalChannel(ctx, ResyncSignal)
 	if r := pendingResync(resync); r.got {
+		r.sameSecond = s.sameSecond
 		s.in.Profile = r.newest(s.in.Profile)
 		if r.recordID != "" {
 			s.in.RecordID = r.recordID
@@ -128,6 +130,9 @@ func (s *userSync) recordSynced(ctx workflow.Context) {
 		return
 	}
 	memo := map[string]any{MemoSyncedVersion: version.Unix()}
+	if s.sameSecond {
+		memo[MemoSyncedDigest] = ProfileDigest(&s.in.Spec, s.syncedProfile())
+	}
 	if workflow.GetVersion(ctx, ChangeCRMChanges, workflow.DefaultVersion, 1) >= 1 {
 		memo[MemoSyncedAt] = workflow.Now(ctx).Unix()
 		if baselines(ctx) && !s.handedAt.IsZero() {
@@ -159,13 +164,19 @@ func (s *userSync) nextPass(ctx workflow.Context, r resyncs, in UserSyncInput, e
 			r.profile = s.edited
 		}
 	}
-	if !r.got || !r.newerThan(s.syncedVersion()) {
+	r.sameSecond = s.sameSecond
+	if !r.got || !r.newerThan(s.syncedVersion()) && !s.sameVersionChanged(r) {
 		return in, false
 	}
 	if r.trigger.Known() && (err == nil || in.Trigger != pairing.TriggerRegistration) {
 		in.Trigger = r.trigger
 	}
 	in.Profile = r.newest(nil)
+	if s.sameVersionChanged(r) {
+		// The version this pass paired, with other values: which of the
+		// two is the later only Award Force knows.
+		in.Profile = nil
+	}
 	if r.crm && in.Profile != nil && !in.Profile.Updated.After(s.syncedVersion()) {
 		in.Profile = nil // the record changed, not the profile: read it afresh
 	}
@@ -193,13 +204,17 @@ type resyncs struct {
 	// signal was a CRM change (the record changed, not the profile).
 	recordID string
 	crm      bool
+	// tied is set when two signals carried one version with different
+	// values (two edits within one second); sameSecond when the run
+	// heeds it (ChangeSameSecondEdits).
+	tied, sameSecond bool
 }
 
 // newest is the profile the next pass should start from: the newest known
 // version, or nil (read Award Force) when a signal's version is unknown.
 func (r resyncs) newest(current *pairing.Profile) *pairing.Profile {
 	switch {
-	case r.unknown:
+	case r.unknown, r.sameSecond && (r.tied || sameVersionOtherValues(r.profile, current)):
 		return nil
 	case r.profile != nil && (current == nil || r.profile.Updated.After(current.Updated)):
 		return r.profile
@@ -234,7 +249,9 @@ func pendingResync(ch workflow.ReceiveChannel) resyncs {
 		case r.Profile == nil || r.Profile.Updated.IsZero():
 			out.unknown = true
 		case out.profile == nil || r.Profile.Updated.After(out.profile.Updated):
-			out.profile = r.Profile
+			out.profile, out.tied = r.Profile, false
+		case sameVersionOtherValues(r.Profile, out.profile):
+			out.tied = true
 		}
 	}
 }
@@ -269,6 +286,11 @@ type userSync struct {
 	// someone edited the profile between this pass's read and its
 	// write-back (ChangeWriteBackSeesEdits).
 	edited *pairing.Profile
+	// answered is the user as Award Force answered the write-back.
+	answered *pairing.Profile
+	// sameSecond is set in runs that tell two edits of one second apart
+	// (ChangeSameSecondEdits).
+	sameSecond bool
 }
 
 // pair reads the user and hands the profile to the user's pairing lane,
@@ -368,7 +390,7 @@ func (s *userSync) writeBack(wctx, ctx workflow.Context) error {
 			return err
 		}
 	}
-	s.written = out.Updated
+	s.written, s.answered = out.Updated, out.Profile
 	if sees && out.Profile != nil && editedSince(&s.in.Spec, s.profile, s.result.Decision.AwardForce, *out.Profile) {
 		s.edited, s.written = out.Profile, time.Time{}
 	}
@@ -411,6 +433,36 @@ func readFields(spec *pairing.Spec) []string {
 		out = append(out, spec.Account.AwardForce)
 	}
 	return out
+}
+
+// sameVersionChanged reports whether the signals r carried the version
+// this pass paired with other values (ChangeSameSecondEdits): an edit made
+// within the same second as the version paired.
+func (s *userSync) sameVersionChanged(r resyncs) bool {
+	if !s.sameSecond || r.profile == nil || !r.profile.Updated.Equal(s.syncedVersion()) {
+		return false
+	}
+	return r.tied || ProfileDigest(&s.in.Spec, *r.profile) != ProfileDigest(&s.in.Spec, s.syncedProfile())
+}
+
+// syncedProfile is the user as the CRM now matches them: as read, or as
+// Award Force answered this sync's write-back (or, without that answer,
+// as read with the write-back's changes).
+func (s *userSync) syncedProfile() pairing.Profile {
+	if !s.written.After(s.profile.Updated) {
+		return s.profile
+	}
+	if s.answered != nil {
+		return *s.answered
+	}
+	p := pairing.Profile{Slug: s.profile.Slug, Updated: s.written, Values: make(map[string]string, len(s.profile.Values))}
+	for k, v := range s.profile.Values {
+		p.Values[k] = v
+	}
+	for _, c := range s.result.Decision.AwardForce {
+		p.Values[c.Field] = c.After
+	}
+	return p
 }
 
 // syncedVersion is the Award Force version the CRM now matches: the one

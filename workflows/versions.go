@@ -121,4 +121,13 @@ const (
 	// (coord.SyncStartedSince); if one did, that newer sync pulls and
 	// writes back instead, and the chunk's older values are not written.
 	ChangeOrderedWriteBacks = "ordered-write-backs"
+	// ChangeSameSecondEdits: Award Force's `updated` has a second's
+	// resolution, so two edits within one second carry one version. A
+	// UserSync records a digest of what it paired (MemoSyncedDigest); a
+	// signal carrying the version it paired with other values, or two
+	// signals of one version that differ, make it read Award Force again
+	// rather than take either as the latest. A lane that meets a person
+	// at the version it last wrote with other values (Written's digest)
+	// reads them again before writing.
+	ChangeSameSecondEdits = "same-second-edits"
 )

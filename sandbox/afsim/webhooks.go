@@ -77,12 +77,9 @@ func (s *Server) Edit(slug string, edit func(*User)) (User, bool) {
 		s.mu.Unlock()
 		panic("afsim: Edit: " + err)
 	}
+	// `updated` has a second's resolution, as Award Force's: two edits
+	// within one second carry the same version (only their values differ).
 	next.Updated = now()
-	if !next.Updated.After(cur.Updated) {
-		// `updated` has a second's resolution: an edit within the same
-		// second as the last one still orders after it.
-		next.Updated = cur.Updated.Add(time.Second)
-	}
 	s.users[slug] = &next
 	s.mu.Unlock()
 	s.announce(EventUpdated, "ui", slug)
