@@ -70,10 +70,11 @@ Chaos drill: %s in %s
   registrations / edits      %d / %d (%d webhooks delivered, %d replayed)
   manual syncs               %d
   identity churn             %d address changes, %d freed addresses registered again, %d registrations fixed; %d freed addresses wrong
+                             %d people edited twice within one second, %d addresses changed in Salesforce
   Salesforce API calls       %d
 `, verdict(r), r.Elapsed, r.Users, r.Ambiguous, r.WithOne, r.WithoutRecord, r.WithSeveral, r.StaleFields, r.Failed,
 		total, strings.Join(kinds, ", "), r.AwardForceFaults, r.Kills, r.Registrations, r.Edits, r.Webhooks, r.Replays, r.ManualSyncs,
-		r.EmailChanges, r.Reused, r.Corrections, r.TakenOver, r.SalesforceCalls)
+		r.EmailChanges, r.Reused, r.Corrections, r.TakenOver, r.SameSecondEdits, r.CRMAddressEdits, r.SalesforceCalls)
 	for _, p := range r.Problems {
 		fmt.Println("  ✗", p)
 	}

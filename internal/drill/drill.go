@@ -146,6 +146,12 @@ type Report struct {
 	EmailChanges    int           `json:"email_changes"`
 	Reused          int           `json:"reused_addresses"`
 	Corrections     int           `json:"corrections"`
+	// SameSecondEdits counts people who edited their profile twice within
+	// one second (one `updated`, two sets of values); CRMAddressEdits those
+	// whose address someone changed in Salesforce before they edited their
+	// profile in Award Force (the address is put back).
+	SameSecondEdits int `json:"same_second_edits"`
+	CRMAddressEdits int `json:"crm_address_edits"`
 	TakenOver       int           `json:"freed_addresses_wrong"`
 	SalesforceCalls int           `json:"salesforce_calls"`
 	Elapsed         time.Duration `json:"elapsed"`
@@ -513,6 +519,9 @@ func (d *drill) churn(ctx context.Context) error {
 	}
 	d.say("identity churn: %d address changes, %d freed addresses registered again, %d registrations corrected", len(movers), len(movers)/2, len(movers)/2)
 	var wg sync.WaitGroup
+	if err := d.quickEdits(&wg, movers); err != nil {
+		return err
+	}
 	for i, u := range movers {
 		old := u.Email
 		moved := fmt.Sprintf("moved%d.%s", i, old)
@@ -554,6 +563,63 @@ func (d *drill) churn(ctx context.Context) error {
 	}
 	wg.Wait()
 	return d.waitQuiet(ctx)
+}
+
+// quickEdits has paired people other than movers edit their profile twice
+// within one second, and others have their address changed in Salesforce
+// by someone before they edit their profile in Award Force (their address
+// must be put back on their record).
+func (d *drill) quickEdits(wg *sync.WaitGroup, movers []afsim.User) error {
+	af, sf := d.stack.Sandbox.AwardForce, d.stack.Sandbox.Salesforce
+	moving := map[string]bool{}
+	for _, u := range movers {
+		moving[u.Slug] = true
+	}
+	records := map[string][]map[string]any{}
+	for _, rec := range sf.Records("Contact") {
+		email, _ := rec["Email"].(string)
+		records[strings.ToLower(email)] = append(records[strings.ToLower(email)], rec)
+	}
+	var quick, crm []afsim.User
+	for _, u := range af.Users() {
+		key := strings.ToLower(u.Email)
+		if moving[u.Slug] || u.Email == "" || u.Deleted || d.before[key] > 1 || len(records[key]) != 1 {
+			continue
+		}
+		switch {
+		case len(quick) < len(movers)/2:
+			quick = append(quick, u)
+		case len(crm) < len(movers)/2:
+			crm = append(crm, u)
+		}
+	}
+	d.say("%d people edit twice within one second; %d have their address changed in Salesforce, then edit in Award Force", len(quick), len(crm))
+	for i, u := range quick {
+		wg.Go(func() {
+			base := strings.SplitN(u.LastName, "-q", 2)[0]
+			a, _ := af.Edit(u.Slug, func(u *afsim.User) { u.LastName = fmt.Sprintf("%s-q%da", base, i) })
+			b, _ := af.Edit(u.Slug, func(u *afsim.User) { u.LastName = fmt.Sprintf("%s-q%db", base, i) })
+			if a.Updated.Equal(b.Updated) {
+				d.mu.Lock()
+				d.report.SameSecondEdits++
+				d.mu.Unlock()
+			}
+		})
+	}
+	for i, u := range crm {
+		id, _ := records[strings.ToLower(u.Email)][0]["Id"].(string)
+		if err := sf.EditAs("Contact", id, map[string]any{"Email": fmt.Sprintf("crm%d.%s", i, u.Email)}); err != nil {
+			return fmt.Errorf("editing %s in Salesforce: %w", id, err)
+		}
+		wg.Go(func() {
+			time.Sleep(time.Duration(500+d.intn(1000)) * time.Millisecond)
+			af.Edit(u.Slug, func(u *afsim.User) { u.LastName = fmt.Sprintf("%s-c%d", strings.SplitN(u.LastName, "-c", 2)[0], i) })
+			d.mu.Lock()
+			d.report.CRMAddressEdits++
+			d.mu.Unlock()
+		})
+	}
+	return nil
 }
 
 // check compares the org with Award Force, user by user.

@@ -10,7 +10,8 @@ import (
 // A small drill, every time the tests run: concurrent triggers, faults on
 // a large share of calls, lost and late-committing writes, short sessions
 // and two worker kills, then address changes, freed addresses registered
-// again and registrations fixed seconds later (one more kill), on a real
+// again, registrations fixed seconds later, two edits within one second
+// and addresses changed in Salesforce (one more kill), on a real
 // Temporal dev server. Every promise holds.
 func TestASmallDrillKeepsEveryPromise(t *testing.T) {
 	if testing.Short() {
@@ -29,7 +30,7 @@ func TestASmallDrillKeepsEveryPromise(t *testing.T) {
 	if !r.OK() {
 		t.Fatalf("broken promises:\n%s", strings.Join(r.Problems, "\n"))
 	}
-	if r.EmailChanges != 20 || r.Reused != 10 || r.Corrections != 10 {
+	if r.EmailChanges != 20 || r.Reused != 10 || r.Corrections != 10 || r.CRMAddressEdits != 10 || r.SameSecondEdits == 0 {
 		t.Fatalf("the identity churn did not run as asked: %+v", *r)
 	}
 	if r.Kills != 3 || r.Webhooks < 80 || r.Replays < 4 || r.SalesforceFaults["lost_response"]+r.SalesforceFaults["late_commit"] == 0 || r.AwardForceFaults == 0 {
