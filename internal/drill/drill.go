@@ -143,15 +143,15 @@ type Report struct {
 	// addresses, freed addresses registered again, and registrations fixed
 	// seconds later. TakenOver counts freed addresses whose records are not
 	// exactly their newcomer's (none when nobody took the address).
-	EmailChanges    int           `json:"email_changes"`
-	Reused          int           `json:"reused_addresses"`
-	Corrections     int           `json:"corrections"`
+	EmailChanges int `json:"email_changes"`
+	Reused       int `json:"reused_addresses"`
+	Corrections  int `json:"corrections"`
 	// SameSecondEdits counts people who edited their profile twice within
 	// one second (one `updated`, two sets of values); CRMAddressEdits those
 	// whose address someone changed in Salesforce before they edited their
 	// profile in Award Force (the address is put back).
-	SameSecondEdits int `json:"same_second_edits"`
-	CRMAddressEdits int `json:"crm_address_edits"`
+	SameSecondEdits int           `json:"same_second_edits"`
+	CRMAddressEdits int           `json:"crm_address_edits"`
 	TakenOver       int           `json:"freed_addresses_wrong"`
 	SalesforceCalls int           `json:"salesforce_calls"`
 	Elapsed         time.Duration `json:"elapsed"`
