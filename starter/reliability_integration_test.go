@@ -101,14 +101,7 @@ func TestIntegrationConcurrentTriggersPairEachPersonOnce(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	select {
-	case err := <-backfill:
-		if err != nil {
-			t.Fatalf("backfill: %v\n%s", err, out.String())
-		}
-	case <-time.After(4 * time.Minute):
-		t.Fatalf("the backfill did not end\n%s", out.String())
-	}
+	awaitBackfill(t, backfill, out, 4*time.Minute, func() string { return "" })
 	var p workflows.Progress
 	if err := json.Unmarshal([]byte(out.String()), &p); err != nil {
 		t.Fatalf("summary: %v\n%s", err, out.String())

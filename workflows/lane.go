@@ -108,6 +108,9 @@ type LaneState struct {
 	// Doubt holds, per slug and per identifier ("id:" + key), until when a
 	// write of unknown outcome may still commit.
 	Doubt map[string]time.Time `json:"doubt,omitempty"`
+	// Queue is where the lane's queue stands (ChangeLaneQueue): the people
+	// beyond what the lane holds wait there.
+	Queue *LaneQueueState `json:"queue,omitempty"`
 	// PausedUntil is set while the org's daily allocation is spent.
 	PausedUntil time.Time  `json:"paused_until,omitzero"`
 	Counts      LaneCounts `json:"counts"`
@@ -184,10 +187,15 @@ func PairingLane(ctx workflow.Context, in LaneInput) error {
 		return err
 	}
 	l.settings = settings.withDefaults()
+	if l.st.Queue == nil && workflow.GetVersion(ctx, ChangeLaneQueue, workflow.DefaultVersion, 1) >= 1 {
+		l.st.Queue = &LaneQueueState{}
+	}
 
 	requests := workflow.GetSignalChannel(ctx, PairSignal)
+	refills := workflow.GetSignalChannel(ctx, RefillSignal)
+	spills := 0 // rounds of people handed to the queue on the way out
 	for {
-		l.receive(ctx, requests)
+		l.takeSignals(ctx, requests, refills)
 		now := workflow.Now(ctx)
 		l.expire(now)
 		due := l.batches >= l.settings.BatchesPerRun || workflow.GetInfo(ctx).GetContinueAsNewSuggested()
@@ -204,12 +212,21 @@ func PairingLane(ctx workflow.Context, in LaneInput) error {
 			})
 		}
 		if due && l.inFlight == 0 {
-			l.receive(ctx, requests)
+			// Whatever came meanwhile goes with the lane, read with no
+			// activity between here and the end of the run (a signal a run
+			// received and did not read would be lost); people beyond Hold
+			// go to the queue first, a few rounds at most.
+			l.refill(ctx, refills)
+			if fresh := l.receive(ctx, requests); fresh > 0 && l.overHold() && spills < 5 {
+				spills++
+				l.spill(ctx, fresh)
+				continue
+			}
 			return workflow.NewContinueAsNewError(ctx, PairingLane, LaneInput{Lane: l.n, State: &l.st})
 		}
 		wake := l.nextWake(now)
 		inFlight := l.inFlight
-		cond := func() bool { return requests.Len() > 0 || l.inFlight != inFlight }
+		cond := func() bool { return requests.Len() > 0 || refills.Len() > 0 || l.inFlight != inFlight }
 		if wake.IsZero() {
 			if err := workflow.Await(ctx, cond); err != nil {
 				return err
@@ -238,6 +255,8 @@ type lane struct {
 	// owners are the records people in batches in flight are known to be
 	// paired with (18-character id → slug): nobody else may take them.
 	owners map[string]string
+	// queueRetry is when to ask the queue again after asking failed.
+	queueRetry time.Time
 	// af makes the lane's fresh reads within the Award Force budget.
 	af       *afGate
 	inFlight int
@@ -262,11 +281,24 @@ func (l *lane) init() {
 	}
 }
 
+// takeSignals takes what was signalled: the queue's refills, then the requests
+// (handing to the queue whoever the lane cannot hold), and asks the queue
+// for more when there is room.
+func (l *lane) takeSignals(ctx workflow.Context, requests, refills workflow.ReceiveChannel) {
+	l.refill(ctx, refills)
+	fresh := l.receive(ctx, requests)
+	l.spill(ctx, fresh)
+	l.askRefill(ctx)
+}
+
 func (l *lane) status() (LaneStatus, error) {
 	s := LaneStatus{
 		Lane: l.n, Waiting: len(l.st.Items), PausedUntil: l.st.PausedUntil,
 		Remembered: len(l.st.Written), MemorySince: l.st.MemorySince,
 		Counts: l.st.Counts, LastError: l.st.LastError,
+	}
+	if l.st.Queue != nil {
+		s.Queued = l.st.Queue.Queued
 	}
 	for k := range l.busy {
 		if isPersonKey(k) {

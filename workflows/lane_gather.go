@@ -15,13 +15,15 @@ import (
 	"github.com/afsync/afsync/pairing"
 )
 
-// receive takes every request signalled so far.
-func (l *lane) receive(ctx workflow.Context, ch workflow.ReceiveChannel) {
+// receive takes every request signalled so far, and says how many people
+// they brought.
+func (l *lane) receive(ctx workflow.Context, ch workflow.ReceiveChannel) int {
 	now := workflow.Now(ctx)
+	fresh := 0
 	for {
 		var req PairRequest
 		if !ch.ReceiveAsync(&req) {
-			return
+			return fresh
 		}
 		if _, open := l.st.Requests[req.ID]; open || len(req.Items) == 0 {
 			continue // a duplicate (a resubmission, a retried signal), or nothing to do
@@ -29,6 +31,7 @@ func (l *lane) receive(ctx workflow.Context, ch workflow.ReceiveChannel) {
 		fp := req.Spec.Fingerprint()
 		l.st.Specs[fp] = req.Spec
 		l.st.Requests[req.ID] = &LaneRequest{ReplyTo: req.ReplyTo, ReplyRun: req.ReplyRun, Spec: fp, Trigger: req.Trigger, Open: len(req.Items)}
+		fresh += len(req.Items)
 		for _, it := range req.Items {
 			l.st.Items = append(l.st.Items, &LaneItem{Request: req.ID, Profile: it.Profile, ReadAt: it.ReadAt, Received: now,
 				RecordID: it.RecordID, LastSynced: it.LastSynced, LastVersion: it.LastVersion, Deleted: it.Deleted})
@@ -222,5 +225,6 @@ func (l *lane) nextWake(now time.Time) time.Time {
 		earliest(l.st.PausedUntil)
 	}
 	earliest(l.gatherUntil)
+	earliest(l.queueRetry)
 	return wake
 }

@@ -49,6 +49,9 @@ func (l *lane) expire(now time.Time) {
 	for it := range l.flying {
 		hold(it)
 	}
+	if q := l.st.Queue; q != nil && q.Queued > 0 && !q.OldestRead.IsZero() {
+		hold(&LaneItem{ReadAt: q.OldestRead})
+	}
 	l.forgetBefore(cutoff.Unix())
 	if len(l.st.Written) > memoryCap {
 		ats := make([]int64, 0, len(l.st.Written))

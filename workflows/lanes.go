@@ -100,6 +100,9 @@ type PairReply struct {
 	Results []UserSyncResult `json:"results"`
 	// Calls is this reply's share of the Salesforce calls its batch cost.
 	Calls float64 `json:"calls,omitempty"`
+	// Queued says the request's people wait in the lane's queue (it carries
+	// no results): the requester waits for them without handing them again.
+	Queued bool `json:"queued,omitempty"`
 }
 
 // LaneSettings are the worker's settings that lanes run with; a lane reads
@@ -128,6 +131,13 @@ type LaneSettings struct {
 	// new (batchesPerRun by default), which keeps its history short; it
 	// also continues as new when the server suggests it.
 	BatchesPerRun int `json:"batches_per_run"`
+	// Hold is how many waiting people a lane holds itself (DefaultLaneHold);
+	// more wait in its queue (see LaneQueue). QueueSegment is how many one
+	// queue workflow holds (DefaultQueueSegment), Refill how many go into
+	// or come out of the queue at a time (DefaultRefill).
+	Hold         int `json:"hold,omitempty"`
+	QueueSegment int `json:"queue_segment,omitempty"`
+	Refill       int `json:"refill,omitempty"`
 }
 
 // Defaults of LaneSettings.
@@ -170,6 +180,16 @@ func (s LaneSettings) withDefaults() LaneSettings {
 	if s.BatchesPerRun <= 0 {
 		s.BatchesPerRun = batchesPerRun
 	}
+	if s.Hold <= 0 {
+		s.Hold = DefaultLaneHold
+	}
+	if s.QueueSegment <= 0 {
+		s.QueueSegment = DefaultQueueSegment
+	}
+	if s.Refill <= 0 {
+		s.Refill = DefaultRefill
+	}
+	s.Refill = min(s.Refill, s.Hold, s.QueueSegment)
 	return s
 }
 
@@ -182,6 +202,9 @@ type LaneStatus struct {
 	// InDoubt counts people whose last write has no known outcome; they
 	// wait for the commit horizon.
 	InDoubt int `json:"in_doubt"`
+	// Queued counts people waiting in the lane's queue, beyond what the
+	// lane holds itself.
+	Queued int `json:"queued,omitempty"`
 	// PausedUntil is set while a spent Salesforce allocation pauses the lane.
 	PausedUntil time.Time `json:"paused_until,omitzero"`
 	// Remembered counts the people whose last written version the lane

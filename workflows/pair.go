@@ -116,9 +116,10 @@ func (q *requester) await(ctx workflow.Context, requests []sentRequest, items []
 	q.Waiting += len(want)
 	defer func() { q.Waiting -= len(want) - len(results) }()
 	replies := workflow.GetSignalChannel(ctx, PairedSignal)
+	silence := resubmitAfter
 	for len(results) < len(want) {
 		var rp PairReply
-		got, err := receiveWithin(ctx, replies, resubmitAfter, &rp)
+		got, err := receiveWithin(ctx, replies, silence, &rp)
 		if err != nil {
 			return nil, err
 		}
@@ -128,6 +129,11 @@ func (q *requester) await(ctx workflow.Context, requests []sentRequest, items []
 				return nil, err
 			}
 			continue
+		}
+		if rp.Queued {
+			// The lane's queue holds them (a queue outlives a lane reset):
+			// they are answered as the lane works through it, however long.
+			silence = maxWait
 		}
 		q.Calls += rp.Calls
 		for _, res := range rp.Results {

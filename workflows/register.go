@@ -15,6 +15,7 @@ func RegisterWorkflows(r Registry) {
 	r.RegisterWorkflow(Backfill)
 	r.RegisterWorkflow(BackfillChunk)
 	r.RegisterWorkflow(PairingLane)
+	r.RegisterWorkflow(LaneQueue)
 	r.RegisterWorkflow(AwardForceBudget)
 	r.RegisterWorkflow(CRMWatch)
 }

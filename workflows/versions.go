@@ -130,4 +130,10 @@ const (
 	// at the version it last wrote with other values (Written's digest)
 	// reads them again before writing.
 	ChangeSameSecondEdits = "same-second-edits"
+	// ChangeLaneQueue: a lane holds at most LaneSettings.Hold waiting
+	// people; beyond them people wait in its queue (LaneQueue workflows),
+	// and the lane takes them back as it writes (LaneState.Queue). Asked
+	// once at the start of a run that has no queue yet: a lane from before
+	// gains it at its next continue-as-new.
+	ChangeLaneQueue = "lane-queue"
 )

@@ -54,7 +54,7 @@ func New(c client.Client, cfg config.Config, spec *pairing.Spec) (*Worker, error
 	mainWorker.RegisterActivity(&activities.Salesforce{Client: sfClient, Spec: spec})
 	mainWorker.RegisterActivity(&workflows.Coordinator{
 		Client:                  c,
-		Settings:                workflows.LaneSettings{CommitHorizon: cfg.CommitHorizon, QuotaPause: cfg.QuotaPause},
+		Settings:                workflows.LaneSettings{CommitHorizon: cfg.CommitHorizon, QuotaPause: cfg.QuotaPause, Hold: cfg.LaneHold, QueueSegment: cfg.LaneQueueSegment, BatchesPerRun: cfg.LaneBatchesPerRun},
 		AwardForceRatePerMinute: cfg.AwardForceRatePerMinute,
 	})
 

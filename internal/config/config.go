@@ -92,6 +92,11 @@ type Config struct {
 	// allocation is spent (activities.QuotaRetryDelay when zero; the
 	// integration tests shorten it).
 	QuotaPause time.Duration
+	// LaneHold and LaneQueueSegment bound how many waiting people a lane
+	// holds itself and one of its queue workflows holds, LaneBatchesPerRun
+	// how many batches a lane runs before it continues as new (the lanes'
+	// defaults when zero; the integration tests make them small).
+	LaneHold, LaneQueueSegment, LaneBatchesPerRun int
 }
 
 // DefaultCommitHorizon is how long Salesforce may still commit a request

@@ -48,6 +48,10 @@ type Options struct {
 	// QuotaPause shortens how long the pairing lanes pause on a spent
 	// Salesforce allocation (tests; zero keeps the worker's default).
 	QuotaPause time.Duration
+	// LaneHold and LaneQueueSegment make the lanes hold fewer people, and
+	// their queue workflows fewer each; LaneBatchesPerRun makes them
+	// continue as new sooner (tests; zero keeps the defaults).
+	LaneHold, LaneQueueSegment, LaneBatchesPerRun int
 }
 
 // Stack is a running embedded default.
@@ -106,6 +110,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		s.Config.AwardForceRatePerMinute = float64(opts.Sandbox.AwardForceRateLimit)
 	}
 	s.Config.QuotaPause = opts.QuotaPause
+	s.Config.LaneHold, s.Config.LaneQueueSegment, s.Config.LaneBatchesPerRun = opts.LaneHold, opts.LaneQueueSegment, opts.LaneBatchesPerRun
 	if d := opts.Sandbox.SalesforceMaxRequestTime; d > 0 {
 		// The simulated org commits a request at most this long after it
 		// arrived: the worker need not wait longer before looking again.

@@ -1,0 +1,373 @@
+package workflows
+
+// A lane holds a bounded number of people itself (LaneSettings.Hold).
+// Beyond it, during a Salesforce outage, a spent allocation or a burst
+// larger than the lane writes, people wait in the lane's queue: a chain of
+// LaneQueue workflows (afsync-lane-<n>-queue-<seq>), each holding at most
+// LaneSettings.QueueSegment people, first in, first out. The lane keeps
+// only where the chain begins and ends (LaneQueueState); as it writes, it
+// takes people back, a refill at a time. Whatever the backlog, the lane's
+// continue-as-new input holds at most Hold people, and each queue
+// workflow's history at most QueueSegment.
+//
+//	lane ── Enqueue (local activity: signal-with-start) ──► tail segment
+//	lane ── Take (local activity: signal) ──► head segment
+//	head segment ── RefillSignal (up to Refill people) ──► lane
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/afsync/afsync/pairing"
+)
+
+// Defaults of the queue's LaneSettings.
+const (
+	// DefaultLaneHold is how many people a lane holds itself: enough for
+	// its batches in flight and the next ones, about 200 KB of its
+	// continue-as-new input.
+	DefaultLaneHold = 600
+	// DefaultQueueSegment is how many people one queue workflow holds.
+	DefaultQueueSegment = 2000
+	// DefaultRefill is how many people one refill (or one enqueue signal)
+	// carries: about 120 KB.
+	DefaultRefill = 300
+)
+
+// Signals of the lanes' queues.
+const (
+	// QueueSignal carries a QueueBatch from a lane into a queue segment.
+	QueueSignal = "queue"
+	// TakeSignal carries a QueueTake from a lane to its head segment.
+	TakeSignal = "take"
+	// RefillSignal carries a QueueBatch from a queue segment to its lane.
+	RefillSignal = "refill"
+)
+
+// LaneQueueWorkflowID names segment seq of lane n's queue.
+func LaneQueueWorkflowID(n, seq int) string { return fmt.Sprintf("afsync-lane-%d-queue-%d", n, seq) }
+
+// LaneQueueState is where a lane's queue stands (ChangeLaneQueue).
+type LaneQueueState struct {
+	// Head is the segment the lane takes people from, Tail the one it
+	// hands people to; TailHeld counts the people handed to Tail.
+	Head     int `json:"head"`
+	Tail     int `json:"tail"`
+	TailHeld int `json:"tail_held,omitempty"`
+	// Queued counts the people in the queue.
+	Queued int `json:"queued,omitempty"`
+	// Asked is set while a refill asked of Head has not come.
+	Asked bool `json:"asked,omitempty"`
+	// OldestRead is the earliest a queued profile was read: the lane keeps
+	// its memory of writes back to it, so that the queue's people are not
+	// read again from Award Force for having waited.
+	OldestRead time.Time `json:"oldest_read,omitzero"`
+	// Batches numbers the batches the lane handed to its queue, for their
+	// IDs.
+	Batches int `json:"batches,omitempty"`
+}
+
+// QueuedRequest is a request's people waiting in a lane's queue, with
+// what the lane needs to answer it.
+type QueuedRequest struct {
+	ID       string          `json:"id"`
+	ReplyTo  string          `json:"reply_to"`
+	ReplyRun string          `json:"reply_run"`
+	Spec     string          `json:"spec"`
+	Trigger  pairing.Trigger `json:"trigger"`
+	Items    []*LaneItem     `json:"items"`
+}
+
+// QueueBatch is people going into a queue segment or back to their lane.
+type QueueBatch struct {
+	// ID makes a batch handed twice (a retried local activity) count once.
+	ID  string `json:"id,omitempty"`
+	Seq int    `json:"seq"`
+	// Specs are the specs of the requests, by fingerprint.
+	Specs    map[string]pairing.Spec `json:"specs"`
+	Requests []QueuedRequest         `json:"requests"`
+	// Done is set on a refill after which the segment is empty and ends.
+	Done bool `json:"done,omitempty"`
+}
+
+// people counts the batch's people.
+func (b *QueueBatch) people() int {
+	n := 0
+	for _, r := range b.Requests {
+		n += len(r.Items)
+	}
+	return n
+}
+
+// QueueTake asks a queue segment for up to Max of its people.
+type QueueTake struct {
+	Max int `json:"max"`
+}
+
+// LaneQueueInput starts a segment of a lane's queue.
+type LaneQueueInput struct {
+	Lane int `json:"lane"`
+	Seq  int `json:"seq"`
+}
+
+// LaneQueue is one segment of a lane's queue: it takes the people its lane
+// hands it (QueueSignal), tells their requesters they are queued, and gives
+// them back in arrival order when the lane asks (TakeSignal, answered by
+// RefillSignal). It ends once it has given everyone back.
+func LaneQueue(ctx workflow.Context, in LaneQueueInput) error {
+	q := &segment{in: in, specs: map[string]pairing.Spec{}, seen: map[string]bool{}}
+	queue := workflow.GetSignalChannel(ctx, QueueSignal)
+	take := workflow.GetSignalChannel(ctx, TakeSignal)
+	for {
+		q.receive(ctx, queue)
+		var t QueueTake
+		if take.ReceiveAsync(&t) {
+			if err := q.give(ctx, t.Max, queue.Len() == 0); err != nil {
+				return err
+			}
+			continue
+		}
+		if q.held == 0 && queue.Len() == 0 {
+			return nil
+		}
+		if err := workflow.Await(ctx, func() bool { return queue.Len() > 0 || take.Len() > 0 }); err != nil {
+			return err
+		}
+	}
+}
+
+// segment is a LaneQueue's state.
+type segment struct {
+	in       LaneQueueInput
+	specs    map[string]pairing.Spec
+	requests []QueuedRequest
+	held     int
+	seen     map[string]bool
+}
+
+// receive takes the batches handed so far and tells their requesters they
+// wait in the queue.
+func (q *segment) receive(ctx workflow.Context, ch workflow.ReceiveChannel) {
+	var notify []QueuedRequest
+	for {
+		var b QueueBatch
+		if !ch.ReceiveAsync(&b) {
+			break
+		}
+		if b.ID != "" && q.seen[b.ID] {
+			continue
+		}
+		q.seen[b.ID] = true
+		for fp, s := range b.Specs {
+			q.specs[fp] = s
+		}
+		q.requests = append(q.requests, b.Requests...)
+		q.held += b.people()
+		notify = append(notify, b.Requests...)
+	}
+	// A requester told so waits for its answer instead of handing its
+	// people again after resubmitAfter; a few signals at a time.
+	for start := 0; start < len(notify); start += 100 {
+		var futures []workflow.Future
+		for _, r := range notify[start:min(start+100, len(notify))] {
+			futures = append(futures, workflow.SignalExternalWorkflow(ctx, r.ReplyTo, r.ReplyRun, PairedSignal, PairReply{Request: r.ID, Queued: true}))
+		}
+		for _, f := range futures {
+			_ = f.Get(ctx, nil) // a requester that is gone is answered by nobody
+		}
+	}
+}
+
+// give sends up to max people, oldest first, back to the lane; last says
+// no batch is pending, so that an empty segment can say it is done.
+func (q *segment) give(ctx workflow.Context, max int, last bool) error {
+	out := QueueBatch{Seq: q.in.Seq, Specs: map[string]pairing.Spec{}}
+	n := 0
+	for len(q.requests) > 0 && n < max {
+		r := &q.requests[0]
+		k := min(len(r.Items), max-n)
+		part := *r
+		part.Items = r.Items[:k]
+		out.Requests = append(out.Requests, part)
+		out.Specs[r.Spec] = q.specs[r.Spec]
+		n += k
+		if r.Items = r.Items[k:]; len(r.Items) == 0 {
+			q.requests = q.requests[1:]
+		}
+	}
+	q.held -= n
+	out.Done = q.held == 0 && last
+	return workflow.SignalExternalWorkflow(ctx, LaneWorkflowID(q.in.Lane), "", RefillSignal, out).Get(ctx, nil)
+}
+
+// Enqueue hands b to segment seq of lane n's queue, starting the segment if
+// it does not run.
+func (l *Coordinator) Enqueue(ctx context.Context, n, seq int, b QueueBatch) error {
+	opts := coordinatorOptions(LaneQueueWorkflowID(n, seq), fmt.Sprintf("Pairing lane %d's queue, part %d: people waiting while the lane is full", n, seq))
+	_, err := l.Client.SignalWithStartWorkflow(ctx, opts.ID, QueueSignal, b, opts, LaneQueue, LaneQueueInput{Lane: n, Seq: seq})
+	return err
+}
+
+// Take asks segment seq of lane n's queue for people; false when the
+// segment has ended.
+func (l *Coordinator) Take(ctx context.Context, n, seq int, t QueueTake) (bool, error) {
+	err := l.Client.SignalWorkflow(ctx, LaneQueueWorkflowID(n, seq), "", TakeSignal, t)
+	var notFound *serviceerror.NotFound
+	if errors.As(err, &notFound) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// queueOptions bounds the lane's local activities on its queue.
+func queueOptions(ctx workflow.Context) workflow.Context {
+	return workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+		StartToCloseTimeout:    10 * time.Second,
+		ScheduleToCloseTimeout: time.Minute,
+	})
+}
+
+// spill hands to the queue the people beyond what the lane holds: those
+// that arrived since the queue began (first in, first out), or, when it
+// is empty, those beyond Hold. fresh counts the people received last.
+//
+// The people handed are taken out of Items before the first local
+// activity: while it runs, batches in flight settle and change Items.
+func (l *lane) spill(ctx workflow.Context, fresh int) {
+	q := l.st.Queue
+	if q == nil {
+		return
+	}
+	from := len(l.st.Items) - fresh
+	if q.Queued == 0 {
+		from = max(0, l.settings.Hold-len(l.flying))
+	}
+	if from < 0 || from >= len(l.st.Items) {
+		return
+	}
+	out := slices.Clone(l.st.Items[from:])
+	l.st.Items = slices.Clip(l.st.Items[:from])
+	for len(out) > 0 {
+		if q.TailHeld >= l.settings.QueueSegment {
+			q.Tail, q.TailHeld = q.Tail+1, 0
+		}
+		k := min(len(out), l.settings.QueueSegment-q.TailHeld, l.settings.Refill)
+		q.Batches++
+		b := l.queueBatch(fmt.Sprintf("%s/%d", workflow.GetInfo(ctx).WorkflowExecution.RunID, q.Batches), out[:k])
+		if err := workflow.ExecuteLocalActivity(queueOptions(ctx), coord.Enqueue, l.n, q.Tail, b).Get(ctx, nil); err != nil {
+			workflow.GetLogger(ctx).Warn("Could not hand people to the lane's queue; the lane holds them", "error", err)
+			break
+		}
+		for _, it := range out[:k] {
+			if r := l.st.Requests[it.Request]; r != nil {
+				if r.Open--; r.Open <= 0 {
+					delete(l.st.Requests, it.Request)
+				}
+			}
+			if q.OldestRead.IsZero() || it.ReadAt.Before(q.OldestRead) {
+				q.OldestRead = it.ReadAt
+			}
+		}
+		q.TailHeld += k
+		q.Queued += k
+		out = out[k:]
+	}
+	if len(out) > 0 {
+		l.st.Items = append(l.st.Items, out...)
+		slices.SortStableFunc(l.st.Items, func(a, b *LaneItem) int { return a.Received.Compare(b.Received) })
+	}
+}
+
+// overHold reports whether people must go to the queue: it has people
+// already (first in, first out), or the lane holds more than Hold.
+func (l *lane) overHold() bool {
+	q := l.st.Queue
+	return q != nil && (q.Queued > 0 || len(l.st.Items)+len(l.flying) > l.settings.Hold)
+}
+
+// queueBatch packs items, grouped by request in order, for the queue.
+func (l *lane) queueBatch(id string, items []*LaneItem) QueueBatch {
+	b := QueueBatch{ID: id, Seq: l.st.Queue.Tail, Specs: map[string]pairing.Spec{}}
+	at := map[string]int{}
+	for _, it := range items {
+		i, ok := at[it.Request]
+		if !ok {
+			r := l.st.Requests[it.Request]
+			i = len(b.Requests)
+			at[it.Request] = i
+			b.Requests = append(b.Requests, QueuedRequest{ID: it.Request, ReplyTo: r.ReplyTo, ReplyRun: r.ReplyRun, Spec: r.Spec, Trigger: r.Trigger})
+			b.Specs[r.Spec] = l.st.Specs[r.Spec]
+		}
+		b.Requests[i].Items = append(b.Requests[i].Items, it)
+	}
+	return b
+}
+
+// askRefill asks the head segment for people once the lane has room.
+func (l *lane) askRefill(ctx workflow.Context) {
+	q := l.st.Queue
+	if q == nil || q.Queued == 0 || q.Asked || len(l.st.Items)+len(l.flying) > l.settings.Hold-l.settings.Refill || workflow.Now(ctx).Before(l.queueRetry) {
+		return
+	}
+	var running bool
+	err := workflow.ExecuteLocalActivity(queueOptions(ctx), coord.Take, l.n, q.Head, QueueTake{Max: l.settings.Refill}).Get(ctx, &running)
+	switch {
+	case err != nil:
+		workflow.GetLogger(ctx).Warn("Could not ask the lane's queue for people; asking again soon", "error", err)
+		l.queueRetry = workflow.Now(ctx).Add(5 * time.Second)
+	case running:
+		q.Asked = true
+	case q.Head < q.Tail:
+		q.Head++ // ended: it gave everyone back
+	default:
+		workflow.GetLogger(ctx).Error("The lane's queue has ended while the lane counted people in it", "queued", q.Queued)
+		l.st.Queue = &LaneQueueState{Head: q.Tail + 1, Tail: q.Tail + 1, Batches: q.Batches}
+	}
+}
+
+// refill takes back the people the queue sent.
+func (l *lane) refill(ctx workflow.Context, ch workflow.ReceiveChannel) {
+	q := l.st.Queue
+	got := false
+	for {
+		var b QueueBatch
+		if !ch.ReceiveAsync(&b) {
+			break
+		}
+		got = true
+		for fp, s := range b.Specs {
+			l.st.Specs[fp] = s
+		}
+		for _, r := range b.Requests {
+			req := l.st.Requests[r.ID]
+			if req == nil {
+				req = &LaneRequest{ReplyTo: r.ReplyTo, ReplyRun: r.ReplyRun, Spec: r.Spec, Trigger: r.Trigger}
+				l.st.Requests[r.ID] = req
+			}
+			req.Open += len(r.Items)
+			l.st.Items = append(l.st.Items, r.Items...)
+		}
+		if q == nil {
+			continue // a lane never asks without its queue; be safe
+		}
+		q.Queued -= b.people()
+		if b.Seq == q.Head {
+			q.Asked = false
+			if b.Done && q.Head < q.Tail {
+				q.Head++
+			}
+		}
+		if q.Queued <= 0 {
+			*q = LaneQueueState{Head: q.Tail, Tail: q.Tail, Batches: q.Batches}
+		}
+	}
+	if got {
+		slices.SortStableFunc(l.st.Items, func(a, b *LaneItem) int { return a.Received.Compare(b.Received) })
+	}
+}
