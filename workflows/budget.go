@@ -1,7 +1,6 @@
 package workflows
 
 import (
-	"slices"
 	"time"
 
 	"go.temporal.io/sdk/workflow"
@@ -110,13 +109,7 @@ const budgetMargin = 1.02
 // fleet-wide rate, taking turns between classes, for ever (continuing as
 // new to keep its history short).
 func AwardForceBudget(ctx workflow.Context, in BudgetInput) error {
-	b := &budget{}
-	if in.State != nil {
-		b.st = *in.State
-	}
-	if b.st.Waiting == nil {
-		b.st.Waiting = map[string][]*PermitRequest{}
-	}
+	b := newBudget(in.State)
 	if err := workflow.SetQueryHandler(ctx, BudgetQuery, b.status); err != nil {
 		return err
 	}
@@ -174,10 +167,33 @@ func AwardForceBudget(ctx workflow.Context, in BudgetInput) error {
 	}
 }
 
-// budget is one run's state.
+// budget is one run's state. Granting a permit costs the same whatever
+// the queue: owed and held are kept as requests come and go, never
+// recounted (they are built once a run from the state carried over).
 type budget struct {
 	st   BudgetState
 	rate float64
+	// owed counts the permits owed; held the IDs of the requests waiting.
+	owed int
+	held map[string]bool
+}
+
+// newBudget is a run's budget from the state carried over (nil: none).
+func newBudget(st *BudgetState) *budget {
+	b := &budget{held: map[string]bool{}}
+	if st != nil {
+		b.st = *st
+	}
+	if b.st.Waiting == nil {
+		b.st.Waiting = map[string][]*PermitRequest{}
+	}
+	for _, reqs := range b.st.Waiting {
+		for _, r := range reqs {
+			b.owed += r.N
+			b.held[r.ID] = true
+		}
+	}
+	return b
 }
 
 func (b *budget) status() (BudgetStatus, error) {
@@ -197,36 +213,27 @@ func (b *budget) receive(ch workflow.ReceiveChannel) {
 		if !ch.ReceiveAsync(&req) {
 			return
 		}
-		if req.N <= 0 || b.holds(req.ID) {
-			continue // nothing asked, or a resubmission of a request held
-		}
-		class := req.Class
-		if class != ClassBackfill {
-			class = ClassEvents
-		}
-		b.st.Waiting[class] = append(b.st.Waiting[class], &req)
+		b.enqueue(req)
 	}
 }
 
-func (b *budget) holds(id string) bool {
-	for _, reqs := range b.st.Waiting {
-		if slices.ContainsFunc(reqs, func(r *PermitRequest) bool { return r.ID == id }) {
-			return true
-		}
+// enqueue queues req in its class, unless it asks nothing or is a
+// resubmission of a request held.
+func (b *budget) enqueue(req PermitRequest) {
+	if req.N <= 0 || b.held[req.ID] {
+		return
 	}
-	return false
+	class := req.Class
+	if class != ClassBackfill {
+		class = ClassEvents
+	}
+	b.st.Waiting[class] = append(b.st.Waiting[class], &req)
+	b.owed += req.N
+	b.held[req.ID] = true
 }
 
 // due counts the permits owed.
-func (b *budget) due() int {
-	n := 0
-	for _, reqs := range b.st.Waiting {
-		for _, r := range reqs {
-			n += r.N
-		}
-	}
-	return n
-}
+func (b *budget) due() int { return b.owed }
 
 // take picks who gets the next grant, taking turns between classes, and
 // how many permits it gets: one while the budget paces, all of the
@@ -248,8 +255,10 @@ func (b *budget) take() (*PermitRequest, int) {
 			n = req.N
 		}
 		req.N -= n
+		b.owed -= n
 		if req.N == 0 {
 			b.st.Waiting[class] = reqs[1:]
+			delete(b.held, req.ID)
 		}
 		return req, n
 	}

@@ -145,7 +145,7 @@ func TestWithoutALimitTheBudgetGrantsAtOnce(t *testing.T) {
 
 func TestWithoutALimitEventsAreGrantedFirst(t *testing.T) {
 	a, b := permits("a", ClassBackfill, 500), permits("b", ClassEvents, 3)
-	bud := &budget{st: BudgetState{Waiting: map[string][]*PermitRequest{ClassBackfill: {&a}, ClassEvents: {&b}}}}
+	bud := newBudget(&BudgetState{Waiting: map[string][]*PermitRequest{ClassBackfill: {&a}, ClassEvents: {&b}}})
 	first, n := bud.take()
 	require.Equal(t, "b", first.ID)
 	require.Equal(t, 3, n, "all its permits at once")
@@ -222,4 +222,67 @@ func TestAwardForceCallsTakePermits(t *testing.T) {
 	require.Equal(t, 3, asked[0].N)
 	require.Equal(t, 1, asked[1].N)
 	require.Equal(t, ClassBackfill, asked[0].Class)
+}
+
+// A queue of 100,000 requests: each is granted once, in arrival order
+// within its class, the classes taking turns, and a resubmission of a
+// request held is not queued again. (Counting the queue at every grant, as
+// the budget once did, made this quadratic: BenchmarkBudgetPermit shows
+// the cost per permit does not grow with the queue.)
+func TestTheBudgetGrantsAQueueOf100000InTurnAndOnce(t *testing.T) {
+	const n = 100_000
+	b := newBudget(nil)
+	b.rate = 60
+	for i := range n {
+		class := ClassEvents
+		if i%2 == 1 {
+			class = ClassBackfill
+		}
+		b.enqueue(PermitRequest{ID: fmt.Sprintf("r%d", i), Class: class, N: 1})
+		if i%10 == 0 {
+			b.enqueue(PermitRequest{ID: fmt.Sprintf("r%d", i), Class: class, N: 1}) // resubmitted
+		}
+	}
+	require.Equal(t, n, b.due())
+	next := map[string]int{ClassEvents: 0, ClassBackfill: 1}
+	last := ""
+	for i := range n {
+		req, got := b.take()
+		require.NotNil(t, req, "grant %d", i)
+		require.Equal(t, 1, got)
+		class := ClassEvents
+		if req.Class == ClassBackfill {
+			class = ClassBackfill
+		}
+		require.NotEqual(t, last, class, "the classes take turns while both wait")
+		last = class
+		require.Equal(t, fmt.Sprintf("r%d", next[class]), req.ID, "arrival order within a class")
+		next[class] += 2
+	}
+	require.Zero(t, b.due())
+	req, _ := b.take()
+	require.Nil(t, req)
+	require.Empty(t, b.held)
+}
+
+// BenchmarkBudgetPermit is the cost of one permit (a request queued, one
+// granted) with 1,000 and 100,000 requests waiting: the two should be
+// about equal.
+func BenchmarkBudgetPermit(bm *testing.B) {
+	for _, waiting := range []int{1_000, 100_000} {
+		bm.Run(fmt.Sprintf("waiting=%d", waiting), func(bm *testing.B) {
+			b := newBudget(nil)
+			b.rate = 60
+			for i := range waiting {
+				b.enqueue(PermitRequest{ID: fmt.Sprintf("w%d", i), Class: ClassEvents, N: 1})
+			}
+			bm.ResetTimer()
+			for i := range bm.N {
+				b.enqueue(PermitRequest{ID: fmt.Sprintf("b%d", i), Class: ClassEvents, N: 1})
+				if req, _ := b.take(); req == nil || b.due() != waiting {
+					bm.Fatal("the queue should stay as long")
+				}
+			}
+		})
+	}
 }

@@ -439,7 +439,7 @@ func (d *drill) watch(ctx context.Context) {
 			}
 			var st workflows.LaneStatus
 			if v.Get(&st) == nil {
-				lanes = append(lanes, fmt.Sprintf("lane %d: %d waiting, %d in flight, %d in doubt, %d retried", n, st.Waiting, st.InFlight, st.InDoubt, st.Counts.Retried))
+				lanes = append(lanes, fmt.Sprintf("lane %d: %d waiting, %d queued, %d in flight, %d in doubt, %d retried", n, st.Waiting, st.Queued, st.InFlight, st.InDoubt, st.Counts.Retried))
 			}
 		}
 		d.say("%d user syncs running; %s", open.GetCount(), strings.Join(lanes, "; "))
@@ -489,7 +489,7 @@ func (d *drill) waitQuiet(ctx context.Context) error {
 			}
 			var st workflows.LaneStatus
 			if err := v.Get(&st); err == nil {
-				busy += st.Waiting + st.InFlight + st.InDoubt
+				busy += st.Waiting + st.InFlight + st.InDoubt + st.Queued
 			}
 		}
 		if open.GetCount() == 0 && busy == 0 {
