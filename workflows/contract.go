@@ -120,6 +120,10 @@ type UserSyncInput struct {
 	// LastVersion is the Award Force version the user's last sync paired,
 	// when known (MemoSyncedVersion).
 	LastVersion time.Time `json:"last_version,omitzero"`
+	// LastDigest is the ProfileDigest of what that sync paired at
+	// LastVersion (0 when unknown): a profile of the same version with
+	// other values was edited within that second.
+	LastDigest uint32 `json:"last_digest,omitempty"`
 }
 
 // ResyncSignal is the name of the signal that tells a running UserSync the

@@ -133,10 +133,12 @@ type LaneItem struct {
 	Profile  pairing.Profile `json:"profile"`
 	ReadAt   time.Time       `json:"read_at"`
 	Received time.Time       `json:"received"`
-	// RecordID, LastSynced, LastVersion and Deleted are the PairItem's.
+	// RecordID, LastSynced, LastVersion, LastDigest and Deleted are the
+	// PairItem's.
 	RecordID    string    `json:"record_id,omitempty"`
 	LastSynced  time.Time `json:"last_synced,omitzero"`
 	LastVersion time.Time `json:"last_version,omitzero"`
+	LastDigest  uint32    `json:"last_digest,omitempty"`
 	Deleted     bool      `json:"deleted,omitempty"`
 	// Doubted is set (ChangeIdentity) once a write for the person had no
 	// known outcome: until they are answered, nobody else with their
@@ -350,6 +352,9 @@ func (l *lane) run(ctx workflow.Context, b *batch) {
 // laneRun is one batch's work.
 type laneRun struct {
 	*lane
+	// ctx is the batch's context, for a version a decision asks
+	// (editedWithin).
+	ctx      workflow.Context
 	b        *batch
 	outcomes []laneOutcome
 	calls    int

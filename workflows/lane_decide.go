@@ -14,6 +14,7 @@ import (
 )
 
 func (r *laneRun) pair(ctx workflow.Context) {
+	r.ctx = ctx
 	now := workflow.Now(ctx)
 	r.freshReads(ctx)
 	r.versions(ctx)
@@ -269,8 +270,14 @@ func (r *laneRun) context(it *LaneItem, found *activities.FindRecordsResult, acc
 	}
 	if r.baselines {
 		c.Rules, c.LastVersion = pairing.RulesChangeBaselines, it.LastVersion
+		digest := it.LastDigest
 		if w, ok := r.st.Written[it.Profile.Slug]; ok && time.Unix(w[0], 0).After(c.LastVersion) {
-			c.LastVersion = time.Unix(w[0], 0).UTC() // this lane wrote a newer version since
+			c.LastVersion, digest = time.Unix(w[0], 0).UTC(), uint32(w[2]) // this lane wrote a newer version since
+		}
+		if r.editedWithin(it, c.LastVersion, digest) {
+			// Edited within the second last paired: the profile changed
+			// since, though its `updated` did not.
+			c.LastVersion = c.LastVersion.Add(-time.Second)
 		}
 	}
 	if r.identity {

@@ -34,7 +34,7 @@ func (l *lane) receive(ctx workflow.Context, ch workflow.ReceiveChannel) int {
 		fresh += len(req.Items)
 		for _, it := range req.Items {
 			l.st.Items = append(l.st.Items, &LaneItem{Request: req.ID, Profile: it.Profile, ReadAt: it.ReadAt, Received: now,
-				RecordID: it.RecordID, LastSynced: it.LastSynced, LastVersion: it.LastVersion, Deleted: it.Deleted})
+				RecordID: it.RecordID, LastSynced: it.LastSynced, LastVersion: it.LastVersion, LastDigest: it.LastDigest, Deleted: it.Deleted})
 		}
 	}
 }

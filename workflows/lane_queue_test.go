@@ -55,7 +55,7 @@ func TestALaneQueueGivesItsPeopleBackInOrderAndEnds(t *testing.T) {
 
 	require.True(t, env.IsWorkflowCompleted())
 	require.NoError(t, env.GetWorkflowError())
-	require.Equal(t, []string{"a", "b", "c"}, notified, "each requester told once")
+	require.ElementsMatch(t, []string{"a", "b", "c"}, notified, "each requester told once (the signals go together)")
 	require.Len(t, refills, 2, "the segment ends once it gave everyone back")
 	var order []string
 	for _, r := range refills {

@@ -88,6 +88,9 @@ type PairItem struct {
 	// LastVersion is the Award Force version the person was last paired
 	// on, when known.
 	LastVersion time.Time `json:"last_version,omitzero"`
+	// LastDigest is the ProfileDigest of what was paired at LastVersion,
+	// when known.
+	LastDigest uint32 `json:"last_digest,omitempty"`
 	// Deleted says the user no longer exists in Award Force (Profile holds
 	// the slug alone): the spec's awardforce_deletions applies.
 	Deleted bool `json:"deleted,omitempty"`

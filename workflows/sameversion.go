@@ -4,6 +4,9 @@ import (
 	"hash/fnv"
 	"maps"
 	"strings"
+	"time"
+
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/afsync/afsync/pairing"
 )
@@ -40,4 +43,15 @@ func ProfileDigest(spec *pairing.Spec, p pairing.Profile) uint32 {
 // user (the same `updated`, known) holding different values.
 func sameVersionOtherValues(a, b *pairing.Profile) bool {
 	return a != nil && b != nil && !a.Updated.IsZero() && a.Updated.Equal(b.Updated) && !maps.Equal(a.Values, b.Values)
+}
+
+// editedWithin reports whether person it holds, at version (the one last
+// paired), other values than those paired (digest): an edit made within
+// that second (ChangeSameSecondEdits; asked only of such a person, whom no
+// older history holds).
+func (r *laneRun) editedWithin(it *LaneItem, version time.Time, digest uint32) bool {
+	if digest == 0 || version.IsZero() || !it.Profile.Updated.Equal(version) || ProfileDigest(&r.b.spec, it.Profile) == digest {
+		return false
+	}
+	return workflow.GetVersion(r.ctx, ChangeSameSecondEdits, workflow.DefaultVersion, 1) >= 1
 }

@@ -54,7 +54,7 @@ func StartUserSync(ctx context.Context, c client.Client, spec *pairing.Spec, r S
 		in.RecordID = last.record
 	}
 	if last.ok && last.version > 0 {
-		in.LastVersion = time.Unix(last.version, 0).UTC()
+		in.LastVersion, in.LastDigest = time.Unix(last.version, 0).UTC(), last.digest
 	}
 	return c.SignalWithStartWorkflow(ctx, opts.ID, ResyncSignal, Resync{Trigger: r.Trigger, Profile: r.Profile, RecordID: r.RecordID}, opts, UserSync, in)
 }

@@ -186,6 +186,9 @@ func (s *userSync) nextPass(ctx workflow.Context, r resyncs, in UserSyncInput, e
 	if err == nil && !s.handedAt.IsZero() && baselines(ctx) {
 		// The next pass compares with what this one paired.
 		in.LastSynced, in.LastVersion = s.handedAt.Truncate(time.Second), s.syncedVersion()
+		if s.sameSecond {
+			in.LastDigest = ProfileDigest(&s.in.Spec, s.syncedProfile())
+		}
 	}
 	return in, true
 }
@@ -320,7 +323,7 @@ func (s *userSync) pair(ctx, afCtx workflow.Context) error {
 		s.decide() // skipped, with the reason: no CRM call, no lane
 		return nil
 	}
-	return s.handOver(ctx, PairItem{Profile: s.profile, ReadAt: readAt, RecordID: s.in.RecordID, LastSynced: s.in.LastSynced, LastVersion: s.in.LastVersion})
+	return s.handOver(ctx, PairItem{Profile: s.profile, ReadAt: readAt, RecordID: s.in.RecordID, LastSynced: s.in.LastSynced, LastVersion: s.in.LastVersion, LastDigest: s.in.LastDigest})
 }
 
 // handOver hands the user to the pairing lane and takes its answer as the
