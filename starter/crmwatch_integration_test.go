@@ -13,6 +13,7 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 
 	"github.com/afsync/afsync/internal/devstack"
 	"github.com/afsync/afsync/pairing"
@@ -243,14 +244,17 @@ func TestIntegrationCRMChangesReachAwardForce(t *testing.T) {
 		// Whichever sync met the conflict first (the webhook's or the
 		// watch's) settled it; its audit names it.
 		var conflict *pairing.Conflict
-		waitForLong(t, func() bool {
+		for deadline := time.Now().Add(30 * time.Second); conflict == nil; time.Sleep(100 * time.Millisecond) {
 			for _, res := range userSyncsSince(t, stack.Client, ada.Slug, conflictAt) {
 				for _, c := range res.Decision.Conflicts {
 					conflict = &c
 				}
 			}
-			return conflict != nil
-		}, "the audit naming the conflict", 30*time.Second)
+			if conflict == nil && time.Now().After(deadline) {
+				debugRuns(t, stack.Client, ada.Slug)
+				t.Fatal("timed out after 30s waiting for the audit naming the conflict")
+			}
+		}
 		if conflict.Winner != pairing.SideCRM || conflict.Lost != "Babbage & Co" {
 			t.Fatalf("conflict %+v: want the CRM winning and Award Force's value lost", conflict)
 		}
@@ -387,12 +391,37 @@ func userSyncsSince(t *testing.T, c client.Client, slug string, since time.Time)
 	}
 	var out []workflows.UserSyncResult
 	for _, e := range resp.GetExecutions() {
-		if e.GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED {
-			continue
+		switch e.GetStatus() {
+		case enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED:
+			var res workflows.UserSyncResult
+			if err := c.GetWorkflow(ctx, id, e.GetExecution().GetRunId()).Get(ctx, &res); err == nil {
+				out = append(out, res)
+			}
+		case enumspb.WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW:
+			// A pass that met a change and ran again: its audit is its
+			// lane's answer.
+			out = append(out, laneAnswers(t, c, id, e.GetExecution().GetRunId())...)
 		}
-		var res workflows.UserSyncResult
-		if err := c.GetWorkflow(ctx, id, e.GetExecution().GetRunId()).Get(ctx, &res); err == nil {
-			out = append(out, res)
+	}
+	return out
+}
+
+// laneAnswers are the results the lanes sent to one run of a workflow.
+func laneAnswers(t *testing.T, c client.Client, id, run string) []workflows.UserSyncResult {
+	t.Helper()
+	var out []workflows.UserSyncResult
+	it := c.GetWorkflowHistory(context.Background(), id, run, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for it.HasNext() {
+		ev, err := it.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a := ev.GetWorkflowExecutionSignaledEventAttributes(); a != nil && a.GetSignalName() == workflows.PairedSignal {
+			var rp workflows.PairReply
+			if err := converter.GetDefaultDataConverter().FromPayloads(a.GetInput(), &rp); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, rp.Results...)
 		}
 	}
 	return out
