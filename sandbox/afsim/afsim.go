@@ -165,9 +165,12 @@ type Server struct {
 	faults  int
 	faultSC int
 	chaos   Chaos
-	rng     *rand.Rand    // Chaos's randomness
-	stalled chan struct{} // closed by Resume; nil when not stalled
-	hooks   hooks
+	// distinctSeconds moves an edit made within its user's last second on
+	// to the next (SetDistinctSeconds).
+	distinctSeconds bool
+	rng             *rand.Rand    // Chaos's randomness
+	stalled         chan struct{} // closed by Resume; nil when not stalled
+	hooks           hooks
 }
 
 type window struct {
@@ -199,6 +202,16 @@ func New(opts Options) *Server {
 
 // chaosStream is the second PCG word, fixed so that a seed alone decides the sequence.
 const chaosStream = 0xaf5
+
+// SetDistinctSeconds makes an edit (Edit) made within the second of its
+// user's last version carry the next second, as the sandbox did before it
+// followed Award Force (whose `updated` two quick edits share). Off by
+// default; a test whose figures assume one version a second turns it on.
+func (s *Server) SetDistinctSeconds(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.distinctSeconds = on
+}
 
 // SetChaos replaces the random faults in force (the zero value turns them off) and
 // restarts the random sequence from c.Seed. It may be called at any time, concurrently

@@ -80,6 +80,9 @@ func (s *Server) Edit(slug string, edit func(*User)) (User, bool) {
 	// `updated` has a second's resolution, as Award Force's: two edits
 	// within one second carry the same version (only their values differ).
 	next.Updated = now()
+	if s.distinctSeconds && !next.Updated.After(cur.Updated) {
+		next.Updated = cur.Updated.Add(time.Second)
+	}
 	s.users[slug] = &next
 	s.mu.Unlock()
 	s.announce(EventUpdated, "ui", slug)
