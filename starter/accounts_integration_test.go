@@ -216,6 +216,9 @@ func TestIntegrationABackfillLinksExistingAccounts(t *testing.T) {
 	if err := runBackfill(context.Background(), dry); err != nil {
 		t.Fatalf("%v\n%s", err, buf.String())
 	}
+	if want := fmt.Sprintf("A backfill of this spec: %s users: ", count(users)); !strings.Contains(buf.String(), want) {
+		t.Errorf("the dry run does not tell how long a backfill takes (want %q):\n%s", want, buf.String())
+	}
 	if st := sf.Stats(); st.Writes != 0 {
 		t.Fatalf("a dry run wrote %d records (%v)", st.Writes, st.ByRoute)
 	}

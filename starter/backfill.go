@@ -36,6 +36,7 @@ type backfillOptions struct {
 	attach        bool
 	id            string
 	json          bool
+	estimateOnly  bool
 	concurrency   int
 	pagesPerChunk int
 	chunksPerRun  int
@@ -68,12 +69,19 @@ the end, and exits with status 2 if any user failed.
 --dry-run decides every user without writing anything and saves the plan, one
 line per field change with its before → after, as CSV or JSON lines (--out).
 
+Before it starts, it counts the users (one Award Force request) and tells
+how long Award Force's budget makes the backfill (--estimate stops there): a
+request per 100 users, one more a user when the spec maps profile fields,
+and up to one a user written back. A backfill longer than half its 30-day
+bound gets a bound that fits it.
+
 --deleted sweeps the users deleted in Award Force instead: each one's record
 (found by the spec's external id) gets the stamp of awardforce_deletions.
 Nothing is ever deleted in Salesforce. A sync of one deleted user does the same.`,
 		Example: `  starter backfill
   starter backfill --role Judge --limit 500
   starter backfill --dry-run --out plan.csv
+  starter backfill --estimate
   starter backfill --deleted
   starter backfill --attach`,
 		Args: cobra.NoArgs,
@@ -91,6 +99,7 @@ Nothing is ever deleted in Salesforce. A sync of one deleted user does the same.
 	f.BoolVar(&o.attach, "attach", false, "follow the running backfill of this spec instead of starting one")
 	f.StringVar(&o.id, "id", "", "with --attach: the backfill's workflow id (default: this spec's)")
 	f.BoolVar(&o.json, "json", false, "print the final summary as JSON")
+	f.BoolVar(&o.estimateOnly, "estimate", false, "count the users and tell how long Award Force's budget makes the backfill, without starting it")
 	f.IntVar(&o.concurrency, "concurrency", workflows.DefaultConcurrency, "chunks processed at once")
 	f.IntVar(&o.pagesPerChunk, "pages-per-chunk", workflows.DefaultPagesPerChunk, "Award Force pages (100 users) per chunk; larger chunks spend fewer Salesforce calls")
 	f.DurationVar(&o.interval, "interval", 0, "how often to refresh progress (default 500ms on a terminal, 5s otherwise)")
@@ -173,6 +182,17 @@ func runBackfill(ctx context.Context, o *backfillOptions) error {
 	if o.filter.Deleted && o.dryRun {
 		return errors.New("--deleted and --dry-run: a dry run of the sweep is not supported; run the sweep, it only writes the stamp")
 	}
+	if o.estimateOnly {
+		if o.filter.Role != "" {
+			if o.filter.Role, err = resolveRole(ctx, c, o.filter.Role, o.say); err != nil {
+				return err
+			}
+		}
+		if _, ok := o.estimate(ctx, c, spec); !ok {
+			return errors.New("no estimate: the worker could not count the users")
+		}
+		return nil
+	}
 	id := o.id
 	if id == "" {
 		id = workflows.BackfillWorkflowID(spec, o.dryRun)
@@ -218,7 +238,12 @@ func runBackfill(ctx context.Context, o *backfillOptions) error {
 				return err
 			}
 		}
-		_, err := c.ExecuteWorkflow(ctx, workflows.BackfillStartOptions(id, spec, o.dryRun), workflows.Backfill, workflows.BackfillInput{
+		opts := workflows.BackfillStartOptions(id, spec, o.dryRun)
+		if timeout, ok := o.estimate(ctx, c, spec); ok && timeout > opts.WorkflowExecutionTimeout {
+			opts.WorkflowExecutionTimeout = timeout
+			o.say("Its bound is raised from %s to %s to fit it.\n", humanDuration(workflows.BackfillTimeout), humanDuration(timeout))
+		}
+		_, err := c.ExecuteWorkflow(ctx, opts, workflows.Backfill, workflows.BackfillInput{
 			Spec: *spec, Filter: o.filter, Limit: o.limit, DryRun: o.dryRun,
 			Concurrency: o.concurrency, PagesPerChunk: o.pagesPerChunk, ChunksPerRun: o.chunksPerRun,
 		})

@@ -149,6 +149,22 @@ func TestIntegrationBackfillStaysWithinTheAwardForceRateLimit(t *testing.T) {
 	})
 	af := stack.Sandbox.AwardForce
 	af.ResetStats()
+	// The estimate first: one request, and no backfill started.
+	est := &syncBuffer{}
+	eo := &backfillOptions{globalOptions: &globalOptions{temporal: configFor(stack)}, estimateOnly: true, stdout: est}
+	if err := runBackfill(context.Background(), eo); err != nil {
+		t.Fatalf("--estimate: %v\n%s", err, est.String())
+	}
+	if want := "Estimate: 1,800 users: 18 Award Force requests to read them (18 pages of the list): about 9 s at 120 requests a minute."; !strings.Contains(est.String(), want) {
+		t.Fatalf("--estimate printed:\n%s\nwant %q", est.String(), want)
+	}
+	if n := af.Stats().Requests; n != 1 {
+		t.Fatalf("--estimate made %d Award Force requests, want 1 (the count)", n)
+	}
+	if running, err := isRunning(context.Background(), stack.Client, workflows.BackfillWorkflowID(pairing.Default(), false)); err != nil || running {
+		t.Fatalf("--estimate started the backfill (running %v, %v)", running, err)
+	}
+	af.ResetStats()
 	out := &syncBuffer{}
 	o := &backfillOptions{
 		globalOptions: &globalOptions{temporal: configFor(stack)},
@@ -163,12 +179,13 @@ func TestIntegrationBackfillStaysWithinTheAwardForceRateLimit(t *testing.T) {
 	if st.RateLimited != 0 {
 		t.Fatalf("Award Force answered %d × 429 during the backfill", st.RateLimited)
 	}
-	// 18 pages, the first of which also counts the users, at 2 a second.
-	if st.Requests != 18 {
-		t.Fatalf("%d Award Force requests, want 18 (a page each, the first also counting the users)", st.Requests)
+	// The estimate's count, then 18 pages (the first also counting the
+	// users for the progress), at 2 a second.
+	if st.Requests != 19 {
+		t.Fatalf("%d Award Force requests, want 19 (the estimate's count, then a page each)", st.Requests)
 	}
-	if min := 8 * time.Second; elapsed < min {
-		t.Fatalf("18 requests in %v: faster than 2 a second, the budget is not applied", elapsed)
+	if min := 9 * time.Second; elapsed < min {
+		t.Fatalf("19 requests in %v: faster than 2 a second, the budget is not applied", elapsed)
 	}
 	// Metrics count at least once: a chunk whose last workflow task had to
 	// run again (a task timeout on an overloaded machine) counts its 200

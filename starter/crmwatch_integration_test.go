@@ -3,14 +3,18 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	commonpb "go.temporal.io/api/common/v1"
 	enumspb "go.temporal.io/api/enums/v1"
+	workflowpb "go.temporal.io/api/workflow/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
@@ -432,20 +436,83 @@ func laneAnswers(t *testing.T, c client.Client, id, run string) []workflows.User
 	return out
 }
 
-// debugRuns logs how each of the user's syncs started, was signalled and
-// ended, for a failure's diagnosis.
+// debugRuns logs, for a failure's diagnosis, each of the user's syncs in
+// start order: how it started, what it was signalled, what its activities
+// returned and how it ended, one short line an event (specs left out).
 func debugRuns(t *testing.T, c client.Client, slug string) {
+	t.Helper()
 	ctx := context.Background()
 	id := workflows.UserSyncWorkflowID(slug)
-	resp, _ := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: fmt.Sprintf("WorkflowId = '%s'", id)})
-	for _, e := range resp.GetExecutions() {
+	resp, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: fmt.Sprintf("WorkflowId = '%s'", id)})
+	if err != nil {
+		t.Logf("debugRuns: %v", err)
+		return
+	}
+	execs := resp.GetExecutions()
+	slices.SortFunc(execs, func(a, b *workflowpb.WorkflowExecutionInfo) int {
+		return a.GetStartTime().AsTime().Compare(b.GetStartTime().AsTime())
+	})
+	for _, e := range execs {
+		run := e.GetExecution().GetRunId()[:8]
+		t.Logf("run %s %s started %s", run, e.GetStatus(), e.GetStartTime().AsTime().Format("15:04:05.000"))
 		it := c.GetWorkflowHistory(ctx, id, e.GetExecution().GetRunId(), false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 		for it.HasNext() {
-			ev, _ := it.Next()
-			switch ev.GetEventType() {
-			case enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED, enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED, enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED, enumspb.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
-				t.Logf("%s %s %s", e.GetExecution().GetRunId()[:8], ev.GetEventType(), ev.String()[:min(600, len(ev.String()))])
+			ev, err := it.Next()
+			if err != nil {
+				t.Logf("  history: %v", err)
+				break
 			}
+			at := ev.GetEventTime().AsTime().Format("15:04:05.000")
+			switch {
+			case ev.GetWorkflowExecutionStartedEventAttributes() != nil:
+				t.Logf("  %s start %s", at, briefPayloads(ev.GetWorkflowExecutionStartedEventAttributes().GetInput()))
+			case ev.GetWorkflowExecutionSignaledEventAttributes() != nil:
+				a := ev.GetWorkflowExecutionSignaledEventAttributes()
+				t.Logf("  %s signal %s %s", at, a.GetSignalName(), briefPayloads(a.GetInput()))
+			case ev.GetActivityTaskCompletedEventAttributes() != nil:
+				t.Logf("  %s activity %s", at, briefPayloads(ev.GetActivityTaskCompletedEventAttributes().GetResult()))
+			case ev.GetMarkerRecordedEventAttributes() != nil:
+				t.Logf("  %s local activity %s", at, briefPayloads(ev.GetMarkerRecordedEventAttributes().GetDetails()["data"]))
+			case ev.GetWorkflowExecutionCompletedEventAttributes() != nil:
+				t.Logf("  %s completed %s", at, briefPayloads(ev.GetWorkflowExecutionCompletedEventAttributes().GetResult()))
+			case ev.GetWorkflowExecutionContinuedAsNewEventAttributes() != nil:
+				t.Logf("  %s continued as new %s", at, briefPayloads(ev.GetWorkflowExecutionContinuedAsNewEventAttributes().GetInput()))
+			}
+		}
+	}
+}
+
+// briefPayloads is payloads' JSON without the specs, cut at 400 bytes.
+func briefPayloads(p *commonpb.Payloads) string {
+	var parts []string
+	for _, pl := range p.GetPayloads() {
+		var v any
+		if json.Unmarshal(pl.GetData(), &v) != nil {
+			parts = append(parts, string(pl.GetData()))
+			continue
+		}
+		dropSpecs(v)
+		b, _ := json.Marshal(v)
+		parts = append(parts, string(b))
+	}
+	s := strings.Join(parts, " ")
+	if len(s) > 400 {
+		s = s[:400] + "…"
+	}
+	return s
+}
+
+// dropSpecs removes every "spec" key from decoded JSON.
+func dropSpecs(v any) {
+	switch v := v.(type) {
+	case map[string]any:
+		delete(v, "spec")
+		for _, x := range v {
+			dropSpecs(x)
+		}
+	case []any:
+		for _, x := range v {
+			dropSpecs(x)
 		}
 	}
 }

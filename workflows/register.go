@@ -12,6 +12,7 @@ func RegisterWorkflows(r Registry) {
 	r.RegisterWorkflow(UserSync)
 	r.RegisterWorkflow(ResolveUser)
 	r.RegisterWorkflow(ResolveRole)
+	r.RegisterWorkflow(CountUsers)
 	r.RegisterWorkflow(Backfill)
 	r.RegisterWorkflow(BackfillChunk)
 	r.RegisterWorkflow(PairingLane)
