@@ -189,6 +189,7 @@ func TestIntegrationCRMChangesReachAwardForce(t *testing.T) {
 	t.Run("edits on both sides, one after the other, cost one pass each", func(t *testing.T) {
 		start := time.Now()
 		sfWrites, afPuts := sf.Stats().Writes, af.Stats().ByRoute["PUT /user/{slug}"]
+		underWrites := laneStatus(t, stack, 0).Counts.EditsUnderWrites
 		const rounds = 3
 		for i := range rounds {
 			title := fmt.Sprintf("Title %d", i)
@@ -210,10 +211,16 @@ func TestIntegrationCRMChangesReachAwardForce(t *testing.T) {
 		polls := watchStatus(t, stack.Client).Counts.Polls
 		waitForLong(t, func() bool { return watchStatus(t, stack.Client).Counts.Polls >= polls+2 }, "two polls", time.Minute)
 		// At most one pass an edit (a pass may cover an edit that arrived
-		// while it ran), and never one for afsync's own writes.
-		if runs := userSyncsSince(t, stack.Client, ada.Slug, start); len(runs) > 2*rounds || len(runs) < rounds {
+		// while it ran), and never one for afsync's own writes. A title
+		// edited right after the surname landed may fall between the
+		// lane's write and its read-back: the lane hands it on
+		// (edits-under-writes) and the watch sees it too, a pass each
+		// (the second finds nothing to do; the write counts below hold).
+		seenTwice := laneStatus(t, stack, 0).Counts.EditsUnderWrites - underWrites
+		t.Logf("%d edits seen under a write", seenTwice)
+		if runs := userSyncsSince(t, stack.Client, ada.Slug, start); len(runs) > 2*rounds+seenTwice || len(runs) < rounds {
 			debugRuns(t, stack.Client, ada.Slug)
-			t.Errorf("%d syncs for %d edits", len(runs), 2*rounds)
+			t.Errorf("%d syncs for %d edits (%d edits seen under a write)", len(runs), 2*rounds, seenTwice)
 		}
 		if w, p := sf.Stats().Writes-sfWrites, af.Stats().ByRoute["PUT /user/{slug}"]-afPuts; w != rounds || p != rounds {
 			t.Errorf("%d record writes and %d Award Force updates for %d edits on each side, want one each", w, p, rounds)
