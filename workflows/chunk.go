@@ -357,12 +357,22 @@ func (c *chunk) writeBack(ctx workflow.Context) error {
 	}) {
 		ordered = workflow.GetVersion(ctx, ChangeOrderedWriteBacks, workflow.DefaultVersion, 1) >= 1
 	}
+	lane := false
+	if i := slices.IndexFunc(c.res.Users, func(u UserSyncResult) bool {
+		return u.Outcome != OutcomeFailed && len(u.Decision.AwardForce) > 0 && u.DecidedAt > 0
+	}); i >= 0 {
+		lane = followsTheLane(ctx, &c.res.Users[i])
+	}
 	write := func(i int, refusable bool) {
 		u := c.res.Users[i]
 		in := activities.UpdateUserInput{Slug: u.Slug, Changes: u.Decision.AwardForce, SkipRefused: refusable}
 		actx := summarized(ctx, "Write %s into Award Force user %s", fieldNames(u.Decision.AwardForce), u.Slug)
 		var superseded func(workflow.Context) bool
-		if ordered {
+		switch {
+		case lane && u.DecidedAt > 0:
+			// The lane's order covers a newer single sync too.
+			superseded = func(ctx workflow.Context) bool { return laneDecidedSince(ctx, u.Slug, u.DecidedAt) }
+		case ordered:
 			superseded = func(ctx workflow.Context) bool { return c.syncedSince(ctx, u.Slug) }
 		}
 		ps = append(ps, pending{i, c.af.callUnless(actx, superseded, af.UpdateUser, in)})

@@ -176,6 +176,10 @@ type UserSyncResult struct {
 	// a fatal type (a rejected key, a spec the org refutes, the API off for
 	// the org) stops a backfill.
 	ErrorType string `json:"error_type,omitempty"`
+	// DecidedAt is when the lane decided the person (Unix seconds, the
+	// lane's clock), for the order of write-backs
+	// (ChangeWriteBacksFollowTheLane); 0 when it did not decide them.
+	DecidedAt int64 `json:"decided_at,omitempty"`
 }
 
 // BackfillWorkflowID names the backfill of a spec: one at a time per spec,

@@ -183,6 +183,9 @@ func PairingLane(ctx workflow.Context, in LaneInput) error {
 	if err := workflow.SetQueryHandler(ctx, LaneQuery, l.status); err != nil {
 		return err
 	}
+	if err := workflow.SetQueryHandler(ctx, LaneDecidedQuery, l.decided); err != nil {
+		return err
+	}
 	lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{StartToCloseTimeout: 10 * time.Second})
 	var settings LaneSettings
 	if err := workflow.ExecuteLocalActivity(lctx, coord.CurrentSettings).Get(lctx, &settings); err != nil {
@@ -376,9 +379,16 @@ type laneRun struct {
 
 func (r *laneRun) trigger(it *LaneItem) pairing.Trigger { return r.st.Requests[it.Request].Trigger }
 
-// answer settles outcome i with a result.
+// answer settles outcome i with a result; a person decided and written
+// (or found up to date) carries when, for the order of write-backs.
 func (r *laneRun) answer(i int, res UserSyncResult) {
 	res.Slug = r.b.items[i].Profile.Slug
+	switch res.Outcome {
+	case OutcomeCreated, OutcomeUpdated, OutcomeUnchanged:
+		if w, ok := r.st.Written[res.Slug]; ok {
+			res.DecidedAt = w[1]
+		}
+	}
 	r.outcomes[i].result = &res
 }
 

@@ -97,6 +97,13 @@ func (l *lane) forgetBefore(t int64) {
 	}
 }
 
+// decided answers LaneDecidedQuery: when the lane last decided the person
+// of slug (the second of their last write, or of the decision that found
+// their record up to date), 0 when it does not remember them.
+func (l *lane) decided(slug string) (int64, error) {
+	return l.st.Written[slug][1], nil
+}
+
 // supersededBy reports whether the lane wrote a newer version of person it
 // than this one, and that version.
 func (r *laneRun) supersededBy(it *LaneItem) (Written, bool) {

@@ -624,12 +624,15 @@ func TestLaneWritesTwoVersionsOfAPersonOneAfterTheOther(t *testing.T) {
 			then := lt.answers.forRequest(t, tc.then.ID, "AdaLovel")
 			require.Equal(t, OutcomeCreated, first.Outcome)
 			require.Equal(t, recs[0].ID, first.RecordID)
+			require.Positive(t, first.DecidedAt, "a decided person's answer carries when, for the order of write-backs")
 			if tc.then.ID == "webhook" {
+				require.GreaterOrEqual(t, then.DecidedAt, first.DecidedAt, "decided in order")
 				require.Equal(t, OutcomeUpdated, then.Outcome)
 				require.Equal(t, recs[0].ID, then.RecordID)
 				require.Equal(t, []pairing.Change{{Field: "LastName", Source: "last_name", Before: "Byron", After: "Lovelace"}}, then.Decision.CRM)
 			} else {
 				require.Equal(t, OutcomeSkipped, then.Outcome)
+				require.Zero(t, then.DecidedAt, "a superseded version was not decided")
 				require.Contains(t, then.Decision.Reason, "superseded")
 				require.Len(t, lt.crm.writes(), 1, "the older version is not written")
 			}

@@ -54,6 +54,9 @@ const (
 	PairedSignal = "paired"
 	// LaneQuery answers a LaneStatus.
 	LaneQuery = "lane"
+	// LaneDecidedQuery answers, for a slug, when the lane last decided the
+	// person (Unix seconds; 0 when it does not remember).
+	LaneDecidedQuery = "decided"
 )
 
 // PairRequest asks a lane to pair some of its people.
@@ -301,4 +304,20 @@ func (l *Coordinator) SyncStartedSince(ctx context.Context, slug string, since t
 		return false, err
 	}
 	return !d.GetWorkflowExecutionInfo().GetStartTime().AsTime().Before(since), nil
+}
+
+// DecidedSince reports whether the person's lane decided them after the
+// second at (LaneDecidedQuery): a write-back of the decision made at at
+// is older than that newer decision's, which writes back instead. A lane
+// that does not remember them is false.
+func (l *Coordinator) DecidedSince(ctx context.Context, slug string, at int64) (bool, error) {
+	v, err := l.Client.QueryWorkflow(ctx, LaneWorkflowID(LaneOf(slug)), "", LaneDecidedQuery, slug)
+	if err != nil {
+		return false, err
+	}
+	var last int64
+	if err := v.Get(&last); err != nil {
+		return false, err
+	}
+	return last > at, nil
 }

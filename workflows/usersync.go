@@ -368,14 +368,27 @@ func (s *userSync) writeBack(wctx, ctx workflow.Context) error {
 		o.ScheduleToCloseTimeout = maxWait
 		ctx = workflow.WithActivityOptions(ctx, o)
 	}
+	outcome := s.result.Outcome
 	if s.result.Outcome == OutcomeUnchanged {
 		s.result.Outcome = OutcomeUpdated
 	}
 	skip := workflow.GetVersion(ctx, ChangeFieldFormats, workflow.DefaultVersion, 1) >= 1
 	in := activities.UpdateUserInput{Slug: s.profile.Slug, Changes: changes, SkipRefused: skip}
 	actx := summarized(ctx, "Write %s into Award Force user %s", fieldNames(changes), s.profile.Slug)
+	var superseded func(workflow.Context) bool
+	if followsTheLane(wctx, s.result) {
+		at := s.result.DecidedAt
+		superseded = func(ctx workflow.Context) bool { return laneDecidedSince(ctx, s.profile.Slug, at) }
+	}
 	var out activities.UpdateUserResult
-	if err := s.af.call(actx, af.UpdateUser, in).Get(actx, &out); err != nil {
+	if err := s.af.callUnless(actx, superseded, af.UpdateUser, in).Get(actx, &out); errors.Is(err, errSuperseded) {
+		// The lane decided the user again since: that sync writes back
+		// the newer values.
+		s.result.Decision.Reason += "; the write-back into Award Force was left to a newer sync of the user"
+		s.result.Decision.AwardForce = nil
+		s.result.Outcome = outcome
+		return nil
+	} else if err != nil {
 		return err
 	}
 	if len(out.Refused) > 0 {

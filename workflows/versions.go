@@ -136,4 +136,13 @@ const (
 	// once at the start of a run that has no queue yet: a lane from before
 	// gains it at its next continue-as-new.
 	ChangeLaneQueue = "lane-queue"
+	// ChangeWriteBacksFollowTheLane: an Award Force write-back, once it
+	// holds its permit, asks the person's lane (LaneDecidedQuery) whether
+	// it decided them again after the decision being written back
+	// (UserSyncResult.DecidedAt); if it did, the newer decision's sync
+	// writes back instead, and the older values are not written. Every
+	// write-back follows it, a UserSync's and a chunk's alike: two
+	// backfills holding one person, or a single sync behind a chunk,
+	// write back in the lane's order.
+	ChangeWriteBacksFollowTheLane = "write-backs-follow-the-lane"
 )
