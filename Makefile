@@ -55,7 +55,8 @@ $(TEMPORAL):
 # backfilled with 2 ms latency and no rate limit, then at Award Force's real
 # 60 requests a minute; 6,000 at that rate with one partition, to compare;
 # registration bursts (200 in 10 s, 2,000 in a minute) as signed webhooks,
-# alone and beside a backfill; edits made in Salesforce flowing back (the CRM
+# alone and beside a backfill, and 6,000 behind a two-minute Salesforce
+# outage (the backlog's drain); edits made in Salesforce flowing back (the CRM
 # watch's calls on an idle org, then 1,000 and 60 edits in a minute). Rate-limited runs first wait a minute for the
 # start-up check's requests to leave Award Force's window.
 bench: $(TEMPORAL)
@@ -67,6 +68,7 @@ bench: $(TEMPORAL)
 	go run ./bench --burst 2000 --burst-over 60s --users 1000 --awardforce-limit 60
 	go run ./bench --burst 200 --burst-over 10s --users 6000 --burst-during-backfill --awardforce-limit 60
 	go run ./bench --burst 2000 --burst-over 60s --users 10000 --burst-during-backfill --awardforce-limit 60
+	go run ./bench --burst 6000 --burst-over 60s --outage 2m --users 1000 --awardforce-limit 60
 	go run ./bench --users 2000 --crm-changes 1000 --crm-over 60s --crm-idle 5m --awardforce-limit 0
 	go run ./bench --users 300 --crm-changes 60 --crm-over 60s --crm-idle 2m --awardforce-limit 60
 

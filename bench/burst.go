@@ -11,6 +11,7 @@ import (
 
 	"github.com/afsync/afsync/pairing"
 	"github.com/afsync/afsync/sandbox"
+	"github.com/afsync/afsync/sandbox/sfsim"
 	"github.com/afsync/afsync/workflows"
 )
 
@@ -33,13 +34,27 @@ type BurstResult struct {
 	AwardForceRequestsPerHit float64 `json:"award_force_requests_per_webhook,omitempty"`
 	// With a concurrent backfill: its users, time and ratio to the Award
 	// Force bound.
-	BackfillUsers         int     `json:"backfill_users,omitempty"`
-	BackfillSeconds       float64 `json:"backfill_seconds,omitempty"`
-	BackfillRatioToBound  float64 `json:"backfill_ratio_to_award_force_bound,omitempty"`
-	AwardForce429s        int     `json:"award_force_429s"`
-	AwardForceLimitPerMin int     `json:"award_force_limit_per_minute"`
-	Partitions            int     `json:"task_queue_partitions"`
-	CPUs                  int     `json:"cpus"`
+	BackfillUsers        int     `json:"backfill_users,omitempty"`
+	BackfillSeconds      float64 `json:"backfill_seconds,omitempty"`
+	BackfillRatioToBound float64 `json:"backfill_ratio_to_award_force_bound,omitempty"`
+	AwardForce429s       int     `json:"award_force_429s"`
+	// With --outage: how long Salesforce refused every call, then from its
+	// recovery to the last record, and the registrants paired a second in
+	// between (all of them were waiting).
+	OutageSeconds  float64 `json:"outage_seconds,omitempty"`
+	DrainSeconds   float64 `json:"drain_seconds,omitempty"`
+	DrainPerSecond float64 `json:"drain_per_second,omitempty"`
+	// FirstAfterRecoverySeconds is from the recovery to the first record:
+	// the retries' back-off still running.
+	FirstAfterRecoverySeconds float64 `json:"first_after_recovery_seconds,omitempty"`
+	// How long the worker took to answer each webhook (the sender's view),
+	// and how many the sender gave up on.
+	WebhookAnswerP95Millis float64 `json:"webhook_answer_p95_ms"`
+	WebhookAnswerMaxMillis float64 `json:"webhook_answer_max_ms"`
+	WebhooksFailed         int     `json:"webhooks_failed"`
+	AwardForceLimitPerMin  int     `json:"award_force_limit_per_minute"`
+	Partitions             int     `json:"task_queue_partitions"`
+	CPUs                   int     `json:"cpus"`
 }
 
 // runBurst plays a registration burst on the sandbox, delivered to the
@@ -62,6 +77,16 @@ func runBurst(ctx context.Context, o *options, st *benchStack, out io.Writer) er
 		fmt.Fprintf(out, "backfilling %d users; the burst starts in 10 s…\n", o.users)
 		time.Sleep(10 * time.Second)
 	}
+	var restored chan time.Time
+	if o.outage > 0 {
+		st.sb.Salesforce.SetChaos(sfsim.Chaos{Transient: 1})
+		restored = make(chan time.Time, 1)
+		time.AfterFunc(o.outage, func() {
+			st.sb.Salesforce.SetChaos(sfsim.Chaos{})
+			restored <- time.Now()
+		})
+		fmt.Fprintf(out, "Salesforce refuses every call for %s from now…\n", o.outage)
+	}
 	fmt.Fprintf(out, "%d registrations over %s…\n", o.burst, o.burstOver)
 	res := st.sb.Burst(ctx, sandbox.Burst{Registrations: o.burst, Over: o.burstOver, Seed: o.seed})
 	lastWebhook := res.RegisteredAt[len(res.RegisteredAt)-1]
@@ -74,7 +99,7 @@ func runBurst(ctx context.Context, o *options, st *benchStack, out io.Writer) er
 	}
 	written := make([]time.Time, len(res.Registered))
 	records := make([]int, len(res.Registered))
-	deadline := time.Now().Add(10 * time.Minute)
+	deadline := time.Now().Add(10*time.Minute + o.outage)
 	for {
 		clear(records)
 		for _, rec := range st.sb.Salesforce.Records("Contact") {
@@ -93,7 +118,7 @@ func runBurst(ctx context.Context, o *options, st *benchStack, out io.Writer) er
 			break
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("after 10 minutes, %d registrants have no record", countZero(records))
+			return fmt.Errorf("after %s, %d registrants have no record", 10*time.Minute+o.outage, countZero(records))
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -124,6 +149,33 @@ func runBurst(ctx context.Context, o *options, st *benchStack, out io.Writer) er
 	if r.Partitions == 0 {
 		r.Partitions = 4
 	}
+	answers := st.sb.AwardForce.WebhookAnswerTimes()
+	ms := make([]float64, len(answers))
+	for i, d := range answers {
+		ms[i] = float64(d.Microseconds()) / 1000
+	}
+	slices.Sort(ms)
+	r.WebhookAnswerP95Millis, r.WebhooksFailed = round(quantile(ms, 0.95), 1), st.sb.AwardForce.Stats().Webhooks.Failed
+	if len(ms) > 0 {
+		r.WebhookAnswerMaxMillis = round(ms[len(ms)-1], 1)
+	}
+	if restored != nil {
+		at := <-restored
+		r.OutageSeconds, r.DrainSeconds = o.outage.Seconds(), round(last.Sub(at).Seconds(), 2)
+		drained, first := 0, last
+		for _, w := range written {
+			if !w.Before(at.Truncate(time.Second)) {
+				drained++
+				if w.Before(first) {
+					first = w
+				}
+			}
+		}
+		r.FirstAfterRecoverySeconds = round(first.Sub(at).Seconds(), 2)
+		if r.DrainSeconds > 0 {
+			r.DrainPerSecond = round(float64(drained)/r.DrainSeconds, 1)
+		}
+	}
 	if backfill == nil {
 		r.SalesforceCallsPer1k = round(float64(sf.APICalls)*1000/float64(o.burst), 1)
 		r.AwardForceRequestsPerHit = round(float64(af.Requests)/float64(o.burst), 3)
@@ -137,6 +189,11 @@ func runBurst(ctx context.Context, o *options, st *benchStack, out io.Writer) er
 	fmt.Fprintf(out, "\n%d registrations over %s: p50 %.2fs, p95 %.2fs, max %.2fs from webhook to Salesforce; the last record %.2fs after the last webhook\n",
 		r.Registrations, o.burstOver, r.P50Seconds, r.P95Seconds, r.MaxSeconds, r.LastAfterBurstSeconds)
 	fmt.Fprintf(out, "paired once each: %v; Salesforce calls %d; Award Force requests %d (429s %d)\n", r.PairedOnce, r.SalesforceCalls, r.AwardForceRequests, r.AwardForce429s)
+	fmt.Fprintf(out, "webhooks answered in p95 %.1f ms, max %.1f ms; %d given up on\n", r.WebhookAnswerP95Millis, r.WebhookAnswerMaxMillis, r.WebhooksFailed)
+	if restored != nil {
+		fmt.Fprintf(out, "after %s of Salesforce refusing every call: the backlog drained in %.2fs, %.1f people a second (the first record %.2fs after the recovery)\n",
+			o.outage, r.DrainSeconds, r.DrainPerSecond, r.FirstAfterRecoverySeconds)
+	}
 	if backfill != nil {
 		fmt.Fprintf(out, "backfill beside it: %d users in %.2fs (%.1f%% of the Award Force bound)\n", r.BackfillUsers, r.BackfillSeconds, 100*r.BackfillRatioToBound)
 	}

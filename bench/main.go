@@ -54,6 +54,10 @@ type options struct {
 	burst               int
 	burstOver           time.Duration
 	burstDuringBackfill bool
+	// outage, when above 0, has Salesforce refuse every call (a transient
+	// error each) from the burst's start for that long: the backlog, then
+	// its drain.
+	outage time.Duration
 	// crmChanges, when above 0, measures changes made in Salesforce
 	// flowing back to Award Force instead.
 	crmChanges int
@@ -110,6 +114,7 @@ func main() {
 	f.IntVar(&o.burst, "burst", 0, "instead of a backfill, measure N registrations arriving as signed webhooks over --burst-over")
 	f.DurationVar(&o.burstOver, "burst-over", 10*time.Second, "with --burst: how long the registrations take to arrive")
 	f.BoolVar(&o.burstDuringBackfill, "burst-during-backfill", false, "with --burst: run a backfill of --users users at the same time")
+	f.DurationVar(&o.outage, "outage", 0, "with --burst: Salesforce answers every call with a transient error (503, 500 or ConcurrentRequests) for this long from the burst's start, then recovers; measures how fast the backlog drains")
 	f.IntVar(&o.crmChanges, "crm-changes", 0, "instead of a backfill, pair --users users, then measure N edits made in Salesforce flowing back to Award Force")
 	f.DurationVar(&o.crmOver, "crm-over", time.Minute, "with --crm-changes: how long the edits take")
 	f.DurationVar(&o.crmIdle, "crm-idle", 5*time.Minute, "with --crm-changes: how long to count the watch's calls on an idle org first")

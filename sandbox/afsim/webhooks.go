@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 )
@@ -117,6 +118,21 @@ type hooks struct {
 	queue  chan delivery
 	start  sync.Once
 	client *http.Client
+	// answered holds how long each delivered webhook took to be answered
+	// (its last attempt), the first maxAnswerTimes of them.
+	answered []time.Duration
+}
+
+// maxAnswerTimes bounds the answer times kept, for a long-running sandbox.
+const maxAnswerTimes = 1_000_000
+
+// WebhookAnswerTimes returns how long each webhook delivered so far took to
+// be answered 2xx by the receiver (its successful attempt), in delivery
+// order: what a burst's sender sees of the receiver.
+func (s *Server) WebhookAnswerTimes() []time.Duration {
+	s.hooks.mu.Lock()
+	defer s.hooks.mu.Unlock()
+	return slices.Clone(s.hooks.answered)
 }
 
 type delivery struct {
@@ -162,7 +178,13 @@ func (s *Server) sendLoop() {
 			if attempt > 0 {
 				time.Sleep(time.Second)
 			}
+			began := time.Now()
 			if err = s.send(d); err == nil {
+				s.hooks.mu.Lock()
+				if len(s.hooks.answered) < maxAnswerTimes {
+					s.hooks.answered = append(s.hooks.answered, time.Since(began))
+				}
+				s.hooks.mu.Unlock()
 				break
 			}
 		}

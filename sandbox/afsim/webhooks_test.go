@@ -135,6 +135,10 @@ func TestAFailedDeliveryIsRetried(t *testing.T) {
 	if st := waitDelivered(t, s, 1); st.Delivered != 1 || st.Failed != 0 {
 		t.Errorf("stats: %+v", st)
 	}
+	// One answer time: the successful attempt's, not the refused ones'.
+	if got := s.WebhookAnswerTimes(); len(got) != 1 || got[0] <= 0 {
+		t.Errorf("answer times %v, want the one delivered webhook's", got)
+	}
 }
 
 // waitDelivered waits until the simulator counts n deliveries (the sink
