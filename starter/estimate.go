@@ -10,6 +10,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/afsync/afsync/activities"
+	"github.com/afsync/afsync/internal/config"
 	"github.com/afsync/afsync/pairing"
 	"github.com/afsync/afsync/workflows"
 )
@@ -89,7 +90,7 @@ func (e backfillEstimate) String() string {
 	}
 	b.WriteString(")")
 	if e.RatePerMinute <= 0 {
-		b.WriteString("; no Award Force rate limit is set (AWARDFORCE_RATE_LIMIT=0), so Award Force's and Salesforce's answers pace it")
+		fmt.Fprintf(&b, "; no Award Force rate limit is set (%s=0), so Award Force's and Salesforce's answers pace it", config.EnvAwardForceRateLimit)
 		if e.WriteBacks > 0 {
 			fmt.Fprintf(&b, "; write-backs add up to %s", count(e.WriteBacks))
 		}
