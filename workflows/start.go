@@ -7,6 +7,7 @@ import (
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
 	"github.com/afsync/afsync/pairing"
@@ -30,6 +31,21 @@ var ErrAlreadySynced = errors.New("this version of the user is already synced")
 func StartUserSync(ctx context.Context, c client.Client, spec *pairing.Spec, r SyncRequest) (client.WorkflowRun, error) {
 	id := UserSyncWorkflowID(r.Slug)
 	last := lastSync(ctx, c, id)
+	if last.running {
+		// The running sync takes the request: it tells a change from what
+		// it paired. Should it end meanwhile (a webhook echoing its own
+		// write-back comes just then), what it recorded decides below,
+		// not a start that would take the echo for a change.
+		err := c.SignalWorkflow(ctx, id, "", ResyncSignal, Resync{Trigger: r.Trigger, Profile: r.Profile, RecordID: r.RecordID})
+		var notFound *serviceerror.NotFound
+		if !errors.As(err, &notFound) {
+			if err != nil {
+				return nil, err
+			}
+			return c.GetWorkflow(ctx, id, ""), nil
+		}
+		last = lastSync(ctx, c, id)
+	}
 	if r.Trigger != pairing.TriggerCRMChange && r.Profile != nil && !r.Profile.Updated.IsZero() && last.ok {
 		switch v := r.Profile.Updated.Unix(); {
 		case v < last.version:
@@ -70,8 +86,10 @@ type SyncRequest struct {
 	RecordID string `json:"record_id,omitempty"`
 }
 
-// synced is what the user's last completed sync recorded.
+// synced is what the user's last completed sync recorded, or that a sync
+// of the user runs.
 type synced struct {
+	running bool
 	ok      bool
 	version int64     // the Award Force version paired (Unix seconds)
 	at      time.Time // when
@@ -83,7 +101,13 @@ type synced struct {
 // completed.
 func lastSync(ctx context.Context, c client.Client, id string) synced {
 	d, err := c.DescribeWorkflow(ctx, id, "")
-	if err != nil || d.Status != enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED {
+	if err != nil {
+		return synced{}
+	}
+	if d.Status == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+		return synced{running: true}
+	}
+	if d.Status != enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED {
 		return synced{}
 	}
 	var s synced
