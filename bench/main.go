@@ -68,16 +68,25 @@ type options struct {
 
 // Result is the benchmark's JSON line.
 type Result struct {
-	Users                 int     `json:"users"`
-	Seconds               float64 `json:"seconds"`
-	UsersPerSecond        float64 `json:"users_per_second"`
-	AwardForceBound       float64 `json:"award_force_bound_users_per_second,omitempty"`
-	RatioToAwardForce     float64 `json:"ratio_to_award_force_bound,omitempty"`
-	SalesforceCallsPer1k  float64 `json:"salesforce_calls_per_1000_users"`
-	AwardForceCallsPer1k  float64 `json:"award_force_calls_per_1000_users"`
-	AwardForce429s        int     `json:"award_force_429s"`
-	HistoryEventsPerUser  float64 `json:"history_events_per_user"`
-	LargestHistoryKiB     float64 `json:"largest_history_kib"`
+	Users                int     `json:"users"`
+	Seconds              float64 `json:"seconds"`
+	UsersPerSecond       float64 `json:"users_per_second"`
+	AwardForceBound      float64 `json:"award_force_bound_users_per_second,omitempty"`
+	RatioToAwardForce    float64 `json:"ratio_to_award_force_bound,omitempty"`
+	SalesforceCallsPer1k float64 `json:"salesforce_calls_per_1000_users"`
+	AwardForceCallsPer1k float64 `json:"award_force_calls_per_1000_users"`
+	AwardForce429s       int     `json:"award_force_429s"`
+	HistoryEventsPerUser float64 `json:"history_events_per_user"`
+	LargestHistoryKiB    float64 `json:"largest_history_kib"`
+	// LargestEventKiB is the largest event of the backfill's, its chunks'
+	// and the lanes' histories (a continue-as-new input among them); the
+	// lanes ran LaneRuns runs of LaneEvents events in all.
+	LargestEventKiB float64 `json:"largest_event_kib"`
+	LaneRuns        int     `json:"lane_runs"`
+	LaneEvents      int     `json:"lane_events"`
+	// NewDuplicates counts the emails holding more Contacts after the
+	// backfill than before it (0: everyone paired once).
+	NewDuplicates         int     `json:"new_duplicates"`
 	PeakWorkerMemoryMiB   float64 `json:"peak_worker_memory_mib"`
 	Created               int     `json:"created"`
 	Updated               int     `json:"updated"`
@@ -151,6 +160,7 @@ func run(ctx context.Context, o *options, out io.Writer) error {
 	srv, sb, worker, c := st.srv, st.sb, st.worker, st.c
 	_ = srv
 	spec := pairing.Default()
+	contactsBefore := sb.Salesforce.Records("Contact")
 	fmt.Fprintln(out, "backfilling…")
 	start := time.Now()
 	run, err := c.ExecuteWorkflow(ctx, workflows.BackfillStartOptions(workflows.BackfillWorkflowID(spec, false), spec, false), workflows.Backfill, workflows.BackfillInput{Spec: *spec, Concurrency: o.concurrency, PagesPerChunk: o.pagesPerChunk})
@@ -166,10 +176,11 @@ func run(ctx context.Context, o *options, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	events, largest, err := historyEvents(ctx, c, run.GetID(), &p)
+	h, err := historyEvents(ctx, c, run.GetID(), &p)
 	if err != nil {
 		return err
 	}
+	events, largest := h.events, h.largest
 	af, sf := sb.AwardForce.Stats(), sb.Salesforce.Stats()
 	r := Result{
 		Users: p.Seen, Seconds: round(elapsed, 2), UsersPerSecond: round(float64(p.Seen)/elapsed, 1),
@@ -180,6 +191,8 @@ func run(ctx context.Context, o *options, out io.Writer) error {
 		LargestHistoryKiB:    round(float64(largest)/1024, 1),
 		PeakWorkerMemoryMiB:  round(peak, 1),
 		Created:              p.Created, Updated: p.Updated, Unchanged: p.Unchanged, Skipped: p.Skipped, Ambiguous: p.Ambiguous, Failed: p.Failed,
+		LargestEventKiB: round(float64(h.largestEvent)/1024, 1), LaneRuns: h.laneRuns, LaneEvents: h.laneEvents,
+		NewDuplicates: newDuplicates(contactsBefore, sb.Salesforce.Records("Contact")),
 		LatencyMillis: float64(o.latency.Microseconds()) / 1000, AwardForceLimitPerMin: o.afLimit, Partitions: cmp.Or(o.partitions, 4),
 		Concurrency: o.concurrency, PagesPerChunk: o.pagesPerChunk, CPUs: cpus(),
 	}
@@ -196,6 +209,8 @@ func run(ctx context.Context, o *options, out io.Writer) error {
 		sf.APICalls, r.SalesforceCallsPer1k, af.Requests, r.AwardForceCallsPer1k, af.RateLimited)
 	fmt.Fprintf(out, "history events: %d (%.3f per user), largest history %.1f KiB; peak worker memory: %.1f MiB\n",
 		events, r.HistoryEventsPerUser, r.LargestHistoryKiB, r.PeakWorkerMemoryMiB)
+	fmt.Fprintf(out, "lanes: %d runs, %d events; the largest event anywhere %.1f KiB; emails with a new duplicate: %d\n",
+		r.LaneRuns, r.LaneEvents, r.LargestEventKiB, r.NewDuplicates)
 	line, err := json.Marshal(r)
 	if err != nil {
 		return err
@@ -317,36 +332,99 @@ func waitForPollers(ctx context.Context, c client.Client) error {
 
 // historyEvents counts the events of every run of the backfill and of every
 // chunk, and finds the largest single history in bytes.
-func historyEvents(ctx context.Context, c client.Client, id string, p *workflows.Progress) (events, largest int, err error) {
-	resp, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: fmt.Sprintf("WorkflowId = '%s'", id)})
-	if err != nil {
-		return 0, 0, err
+// histories measures the backfill's runs and chunks (events, the
+// largest history) and, beside them, every run of the lanes: the largest
+// event of all (a continue-as-new input among them) and the lanes' runs.
+type histories struct {
+	events, largest, largestEvent, laneRuns, laneEvents int
+}
+
+func historyEvents(ctx context.Context, c client.Client, id string, p *workflows.Progress) (h histories, err error) {
+	runs := func(wid string) ([]string, error) {
+		var ids []string
+		var token []byte
+		for {
+			resp, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: fmt.Sprintf("WorkflowId = '%s'", wid), NextPageToken: token})
+			if err != nil {
+				return nil, err
+			}
+			for _, e := range resp.GetExecutions() {
+				ids = append(ids, e.GetExecution().GetRunId())
+			}
+			if token = resp.GetNextPageToken(); len(token) == 0 {
+				return ids, nil
+			}
+		}
 	}
-	count := func(wid, rid string) error {
+	count := func(wid, rid string) (int, error) {
 		it := c.GetWorkflowHistory(ctx, wid, rid, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-		size := 0
+		size, n := 0, 0
 		for it.HasNext() {
 			ev, err := it.Next()
 			if err != nil {
-				return err
+				return 0, err
 			}
-			events++
+			n++
 			size += proto.Size(ev)
+			h.largestEvent = max(h.largestEvent, proto.Size(ev))
 		}
-		largest = max(largest, size)
-		return nil
+		h.largest = max(h.largest, size)
+		return n, nil
 	}
-	for _, e := range resp.GetExecutions() {
-		if err := count(id, e.GetExecution().GetRunId()); err != nil {
-			return 0, 0, err
+	backfill, err := runs(id)
+	if err != nil {
+		return h, err
+	}
+	for _, rid := range backfill {
+		n, err := count(id, rid)
+		if err != nil {
+			return h, err
 		}
+		h.events += n
 	}
 	for _, cid := range workflows.ChunkIDs(p) {
-		if err := count(cid, ""); err != nil {
-			return 0, 0, err
+		n, err := count(cid, "")
+		if err != nil {
+			return h, err
+		}
+		h.events += n
+	}
+	for lane := range workflows.LaneCount {
+		lid := workflows.LaneWorkflowID(lane)
+		lruns, err := runs(lid)
+		if err != nil {
+			return h, err
+		}
+		for _, rid := range lruns {
+			n, err := count(lid, rid)
+			if err != nil {
+				return h, err
+			}
+			h.laneRuns++
+			h.laneEvents += n
 		}
 	}
-	return events, largest, nil
+	return h, nil
+}
+
+// newDuplicates counts the emails that hold more Contacts than before.
+func newDuplicates(before, after []map[string]any) int {
+	count := func(recs []map[string]any) map[string]int {
+		m := map[string]int{}
+		for _, r := range recs {
+			if email, _ := r["Email"].(string); email != "" {
+				m[strings.ToLower(email)]++
+			}
+		}
+		return m
+	}
+	was, n := count(before), 0
+	for email, k := range count(after) {
+		if k > max(was[email], 1) {
+			n++
+		}
+	}
+	return n
 }
 
 // peakMemoryMiB reads the process's peak resident set (VmHWM) from /proc.

@@ -159,6 +159,11 @@ type Server struct {
 	order   []string         // slugs in insertion order; the stable order of Users
 	seq     map[string]int   // slug → insertion sequence, the final sort tie-break
 	nextSeq int
+	// gen counts the users stored (storeLocked): lists, the sorted users a
+	// list query matches, are kept until it moves, so that paging through
+	// a million users does not filter and sort them at every page.
+	gen   int
+	lists map[listQuery]listed
 	fields  []Field
 	stats   Stats
 	windows map[string]*window // per bucket (API key, or address without one)
@@ -536,6 +541,8 @@ func (s *Server) newSlugLocked() string {
 	}
 }
 
+// storeLocked adds u, or replaces the user of its slug (users are
+// replaced, never changed in place: a list kept holds them as they were).
 func (s *Server) storeLocked(u *User) {
 	if _, exists := s.users[u.Slug]; !exists {
 		s.order = append(s.order, u.Slug)
@@ -543,6 +550,7 @@ func (s *Server) storeLocked(u *User) {
 		s.nextSeq++
 	}
 	s.users[u.Slug] = u
+	s.gen++
 }
 
 // checkUserLocked returns why Award Force could not hold u as it is, or "".

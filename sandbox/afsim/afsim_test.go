@@ -234,6 +234,30 @@ func TestListUsersOrderAndFilters(t *testing.T) {
 			assert.Equal(t, tt.want, emails(r))
 		})
 	}
+
+	// A list asked again after an edit, a registration or a write through
+	// the API shows it (lists are kept between pages, not across changes).
+	byEmail := "/user?order=email&dir=desc&per_page=2"
+	require.Equal(t, []string{"zed@example.com", "user04@example.com"}, emails(call(t, s, "GET", byEmail, rwKey, nil)))
+	s.Edit(slugOf(t, s, "user04@example.com"), func(u *User) { u.Email = "zz@example.com" })
+	assert.Equal(t, []string{"zz@example.com", "zed@example.com"}, emails(call(t, s, "GET", byEmail, rwKey, nil)), "after an edit")
+	s.Register(User{Email: "zzz@example.com", FirstName: "Z", LastName: "Z"})
+	assert.Equal(t, []string{"zzz@example.com", "zz@example.com"}, emails(call(t, s, "GET", byEmail, rwKey, nil)), "after a registration")
+	r = call(t, s, "PUT", "/user/"+slugOf(t, s, "zzz@example.com"), rwKey, map[string]any{"email": "a@example.com"})
+	require.Equal(t, http.StatusOK, r.code, r.raw)
+	assert.Equal(t, []string{"zz@example.com", "zed@example.com"}, emails(call(t, s, "GET", byEmail, rwKey, nil)), "after a write through the API")
+}
+
+// slugOf is the slug of the user holding email.
+func slugOf(t *testing.T, s *Server, email string) string {
+	t.Helper()
+	for _, u := range s.Users() {
+		if u.Email == email {
+			return u.Slug
+		}
+	}
+	t.Fatalf("no user holds %s", email)
+	return ""
 }
 
 func TestList422(t *testing.T) {

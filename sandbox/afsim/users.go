@@ -2,6 +2,7 @@ package afsim
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,7 +10,7 @@ import (
 	"net/http"
 	"net/mail"
 	"net/url"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -63,26 +64,34 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request, _ string) {
 	season := q.Get("season_joined")
 
 	s.mu.Lock()
-	var matched []*User
-	for _, slug := range s.order {
-		u := s.users[slug]
-		switch {
-		case deleted == "none" && u.Deleted, deleted == "only" && !u.Deleted:
-			continue
-		case confirmation == "confirmed" && !u.Confirmed, confirmation == "unconfirmed" && u.Confirmed:
-			continue
-		case role != "" && !hasRole(u, role):
-			continue
-		case season != "" && season != strconv.Itoa(u.SeasonJoined):
-			continue
+	lq := listQuery{order: order, dir: dir, deleted: deleted, confirmation: confirmation, role: role, season: season}
+	matched, ok := s.lists[lq]
+	if !ok || matched.gen != s.gen {
+		matched = listed{gen: s.gen}
+		for _, slug := range s.order {
+			u := s.users[slug]
+			switch {
+			case deleted == "none" && u.Deleted, deleted == "only" && !u.Deleted:
+				continue
+			case confirmation == "confirmed" && !u.Confirmed, confirmation == "unconfirmed" && u.Confirmed:
+				continue
+			case role != "" && !hasRole(u, role):
+				continue
+			case season != "" && season != strconv.Itoa(u.SeasonJoined):
+				continue
+			}
+			matched.users = append(matched.users, u)
 		}
-		matched = append(matched, u)
+		s.sortUsersLocked(matched.users, order, dir == "desc")
+		if s.lists == nil || !ok && len(s.lists) >= maxLists {
+			s.lists = map[listQuery]listed{}
+		}
+		s.lists[lq] = matched
 	}
-	s.sortUsersLocked(matched, order, dir == "desc")
 	base := baseURL(r)
-	env := paginate(base+"/user", q, page, perPage, len(matched))
+	env := paginate(base+"/user", q, page, perPage, len(matched.users))
 	data := []any{}
-	for _, u := range matched[env.from:env.to] {
+	for _, u := range matched.users[env.from:env.to] {
 		data = append(data, s.renderUserLocked(u, base, false))
 	}
 	s.mu.Unlock()
@@ -161,7 +170,7 @@ func (s *Server) updateUser(w http.ResponseWriter, r *http.Request, param string
 	next := cloneUser(*u)
 	applyWrite(&next, in, values)
 	next.Updated = now()
-	s.users[next.Slug] = &next
+	s.storeLocked(&next)
 	s.stats.Writes++
 	body := s.renderUserLocked(&next, baseURL(r), true)
 	s.mu.Unlock()
@@ -317,7 +326,7 @@ func applyWrite(u *User, in userWrite, values map[string]string) {
 }
 
 func (s *Server) sortUsersLocked(us []*User, order string, desc bool) {
-	key := func(u *User) string {
+	keyOf := func(u *User) string {
 		switch order {
 		case "created_at":
 			return u.CreatedAt.Format(time.RFC3339)
@@ -331,14 +340,43 @@ func (s *Server) sortUsersLocked(us []*User, order string, desc bool) {
 			return u.Updated.Format(time.RFC3339)
 		}
 	}
-	sort.SliceStable(us, func(i, j int) bool {
-		ki, kj := key(us[i]), key(us[j])
-		if ki != kj {
-			return (ki < kj) != desc
+	// Each key once, not at each comparison.
+	type keyed struct {
+		u   *User
+		key string
+		seq int
+	}
+	ks := make([]keyed, len(us))
+	for i, u := range us {
+		ks[i] = keyed{u, keyOf(u), s.seq[u.Slug]}
+	}
+	slices.SortFunc(ks, func(a, b keyed) int {
+		if a.key != b.key {
+			if (a.key < b.key) != desc {
+				return -1
+			}
+			return 1
 		}
-		return s.seq[us[i].Slug] < s.seq[us[j].Slug]
+		return cmp.Compare(a.seq, b.seq)
 	})
+	for i := range ks {
+		us[i] = ks[i].u
+	}
 }
+
+// listQuery is what selects and orders a user list (pages aside).
+type listQuery struct {
+	order, dir, deleted, confirmation, role, season string
+}
+
+// listed is the users a list query matched, in order, as of gen.
+type listed struct {
+	gen   int
+	users []*User
+}
+
+// maxLists bounds the lists kept (distinct queries).
+const maxLists = 64
 
 // renderUserLocked builds the wire form of a user. detail adds user_fields and
 // preferences, which only the single-user endpoints carry.

@@ -84,7 +84,7 @@ func (s *Server) Edit(slug string, edit func(*User)) (User, bool) {
 	if s.distinctSeconds && !next.Updated.After(cur.Updated) {
 		next.Updated = cur.Updated.Add(time.Second)
 	}
-	s.users[slug] = &next
+	s.storeLocked(&next)
 	s.mu.Unlock()
 	s.announce(EventUpdated, "ui", slug)
 	return cloneUser(next), true
