@@ -162,8 +162,8 @@ type Server struct {
 	// gen counts the users stored (storeLocked): lists, the sorted users a
 	// list query matches, are kept until it moves, so that paging through
 	// a million users does not filter and sort them at every page.
-	gen   int
-	lists map[listQuery]listed
+	gen     int
+	lists   map[listQuery]listed
 	fields  []Field
 	stats   Stats
 	windows map[string]*window // per bucket (API key, or address without one)
