@@ -162,14 +162,18 @@ type Server struct {
 	// gen counts the users stored (storeLocked): lists, the sorted users a
 	// list query matches, are kept until it moves, so that paging through
 	// a million users does not filter and sort them at every page.
-	gen     int
-	lists   map[listQuery]listed
-	fields  []Field
-	stats   Stats
-	windows map[string]*window // per bucket (API key, or address without one)
-	faults  int
-	faultSC int
-	chaos   Chaos
+	gen   int
+	lists map[listQuery]listed
+	// byEmail (lower-cased) and byMobile index the users, deleted ones
+	// included, as storeLocked keeps them.
+	byEmail  map[string]string
+	byMobile map[string]string
+	fields   []Field
+	stats    Stats
+	windows  map[string]*window // per bucket (API key, or address without one)
+	faults   int
+	faultSC  int
+	chaos    Chaos
 	// distinctSeconds moves an edit made within its user's last second on
 	// to the next (SetDistinctSeconds).
 	distinctSeconds bool
@@ -544,12 +548,30 @@ func (s *Server) newSlugLocked() string {
 // storeLocked adds u, or replaces the user of its slug (users are
 // replaced, never changed in place: a list kept holds them as they were).
 func (s *Server) storeLocked(u *User) {
-	if _, exists := s.users[u.Slug]; !exists {
+	if s.byEmail == nil {
+		s.byEmail, s.byMobile = map[string]string{}, map[string]string{}
+	}
+	if old, exists := s.users[u.Slug]; !exists {
 		s.order = append(s.order, u.Slug)
 		s.seq[u.Slug] = s.nextSeq
 		s.nextSeq++
+	} else {
+		if k := strings.ToLower(old.Email); s.byEmail[k] == u.Slug {
+			delete(s.byEmail, k)
+		}
+		if s.byMobile[old.Mobile] == u.Slug {
+			delete(s.byMobile, old.Mobile)
+		}
 	}
 	s.users[u.Slug] = u
+	if u.Email != "" {
+		if k := strings.ToLower(u.Email); s.byEmail[k] == "" {
+			s.byEmail[k] = u.Slug
+		}
+	}
+	if u.Mobile != "" && s.byMobile[u.Mobile] == "" {
+		s.byMobile[u.Mobile] = u.Slug
+	}
 	s.gen++
 }
 
@@ -586,19 +608,16 @@ func (s *Server) checkUserLocked(u *User) string {
 // userByMobileLocked finds the user holding mobile, compared as stored: E.164 has
 // one spelling per number.
 func (s *Server) userByMobileLocked(mobile string) *User {
-	for _, slug := range s.order {
-		if u := s.users[slug]; u.Mobile != "" && u.Mobile == mobile {
-			return u
-		}
+	if slug, ok := s.byMobile[mobile]; ok && mobile != "" {
+		return s.users[slug]
 	}
 	return nil
 }
 
+// userByEmailLocked finds the user holding email, case aside.
 func (s *Server) userByEmailLocked(email string) *User {
-	for _, slug := range s.order {
-		if u := s.users[slug]; u.Email != "" && strings.EqualFold(u.Email, email) {
-			return u
-		}
+	if slug, ok := s.byEmail[strings.ToLower(email)]; ok && email != "" {
+		return s.users[slug]
 	}
 	return nil
 }
