@@ -195,6 +195,9 @@ func PairingLane(ctx workflow.Context, in LaneInput) error {
 	if l.st.Queue == nil && workflow.GetVersion(ctx, ChangeLaneQueue, workflow.DefaultVersion, 1) >= 1 {
 		l.st.Queue = &LaneQueueState{}
 	}
+	if l.st.Queue != nil {
+		l.onceEach = workflow.GetVersion(ctx, ChangeQueueHoldsPersonOnce, workflow.DefaultVersion, 1) >= 1
+	}
 
 	requests := workflow.GetSignalChannel(ctx, PairSignal)
 	refills := workflow.GetSignalChannel(ctx, RefillSignal)
@@ -266,6 +269,9 @@ type lane struct {
 	af       *afGate
 	inFlight int
 	batches  int
+	// onceEach: a refill does not add someone the lane holds already
+	// (ChangeQueueHoldsPersonOnce).
+	onceEach bool
 }
 
 func (l *lane) init() {

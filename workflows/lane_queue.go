@@ -122,6 +122,7 @@ type LaneQueueInput struct {
 // RefillSignal). It ends once it has given everyone back.
 func LaneQueue(ctx workflow.Context, in LaneQueueInput) error {
 	q := &segment{in: in, specs: map[string]pairing.Spec{}, seen: map[string]bool{}}
+	q.byPerson = workflow.GetVersion(ctx, ChangeQueueHoldsPersonOnce, workflow.DefaultVersion, 1) >= 1
 	queue := workflow.GetSignalChannel(ctx, QueueSignal)
 	take := workflow.GetSignalChannel(ctx, TakeSignal)
 	for {
@@ -148,8 +149,15 @@ type segment struct {
 	specs    map[string]pairing.Spec
 	requests []QueuedRequest
 	held     int
+	// seen holds the batch IDs received or, with byPerson
+	// (ChangeQueueHoldsPersonOnce), the people held (personKey): someone
+	// given back and handed again later is held again.
 	seen     map[string]bool
+	byPerson bool
 }
+
+// personKey names a person of a request, as a queue holds them once.
+func personKey(request string, it *LaneItem) string { return request + "\x00" + it.Profile.Slug }
 
 // receive takes the batches handed so far and tells their requesters they
 // wait in the queue.
@@ -160,10 +168,14 @@ func (q *segment) receive(ctx workflow.Context, ch workflow.ReceiveChannel) {
 		if !ch.ReceiveAsync(&b) {
 			break
 		}
-		if b.ID != "" && q.seen[b.ID] {
-			continue
+		if q.byPerson {
+			b.Requests = q.unseen(b.Requests)
+		} else {
+			if b.ID != "" && q.seen[b.ID] {
+				continue
+			}
+			q.seen[b.ID] = true
 		}
-		q.seen[b.ID] = true
 		for fp, s := range b.Specs {
 			q.specs[fp] = s
 		}
@@ -184,6 +196,27 @@ func (q *segment) receive(ctx workflow.Context, ch workflow.ReceiveChannel) {
 	}
 }
 
+// unseen keeps, of rs, the people the segment does not hold already (a
+// batch handed again, or again with others, after a lane's refused task),
+// and the requests left with someone.
+func (q *segment) unseen(rs []QueuedRequest) []QueuedRequest {
+	var out []QueuedRequest
+	for _, r := range rs {
+		var items []*LaneItem
+		for _, it := range r.Items {
+			if k := personKey(r.ID, it); !q.seen[k] {
+				q.seen[k] = true
+				items = append(items, it)
+			}
+		}
+		if len(items) > 0 {
+			r.Items = items
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
 // give sends up to max people, oldest first, back to the lane; last says
 // no batch is pending, so that an empty segment can say it is done.
 func (q *segment) give(ctx workflow.Context, max int, last bool) error {
@@ -197,6 +230,11 @@ func (q *segment) give(ctx workflow.Context, max int, last bool) error {
 		out.Requests = append(out.Requests, part)
 		out.Specs[r.Spec] = q.specs[r.Spec]
 		n += k
+		if q.byPerson {
+			for _, it := range part.Items {
+				delete(q.seen, personKey(r.ID, it))
+			}
+		}
 		if r.Items = r.Items[k:]; len(r.Items) == 0 {
 			q.requests = q.requests[1:]
 		}
@@ -284,6 +322,19 @@ func (l *lane) spill(ctx workflow.Context, fresh int) {
 	}
 }
 
+// holding lists the people the lane holds, waiting or in flight
+// (personKey).
+func (l *lane) holding() map[string]bool {
+	out := make(map[string]bool, len(l.st.Items)+len(l.flying))
+	for _, it := range l.st.Items {
+		out[personKey(it.Request, it)] = true
+	}
+	for it := range l.flying {
+		out[personKey(it.Request, it)] = true
+	}
+	return out
+}
+
 // overHold reports whether people must go to the queue: it has people
 // already (first in, first out), or the lane holds more than Hold.
 func (l *lane) overHold() bool {
@@ -335,6 +386,7 @@ func (l *lane) askRefill(ctx workflow.Context) {
 func (l *lane) refill(ctx workflow.Context, ch workflow.ReceiveChannel) {
 	q := l.st.Queue
 	got := false
+	var holds map[string]bool // with onceEach: the people the lane holds
 	for {
 		var b QueueBatch
 		if !ch.ReceiveAsync(&b) {
@@ -345,13 +397,29 @@ func (l *lane) refill(ctx workflow.Context, ch workflow.ReceiveChannel) {
 			l.st.Specs[fp] = s
 		}
 		for _, r := range b.Requests {
+			items := r.Items
+			if l.onceEach {
+				if holds == nil {
+					holds = l.holding()
+				}
+				items = nil
+				for _, it := range r.Items {
+					if k := personKey(r.ID, it); !holds[k] {
+						holds[k] = true
+						items = append(items, it)
+					}
+				}
+				if len(items) == 0 {
+					continue // given back twice: the lane holds them already
+				}
+			}
 			req := l.st.Requests[r.ID]
 			if req == nil {
 				req = &LaneRequest{ReplyTo: r.ReplyTo, ReplyRun: r.ReplyRun, Spec: r.Spec, Trigger: r.Trigger}
 				l.st.Requests[r.ID] = req
 			}
-			req.Open += len(r.Items)
-			l.st.Items = append(l.st.Items, r.Items...)
+			req.Open += len(items)
+			l.st.Items = append(l.st.Items, items...)
 		}
 		if q == nil {
 			continue // a lane never asks without its queue; be safe

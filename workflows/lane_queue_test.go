@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/afsync/afsync/pairing"
 )
@@ -70,4 +71,89 @@ func TestALaneQueueGivesItsPeopleBackInOrderAndEnds(t *testing.T) {
 	require.Equal(t, []string{"a-0", "a-1", "a-2", "b-0", "b-1", "c-0"}, order, "arrival order, the duplicate batch counted once")
 	require.False(t, refills[0].Done)
 	require.True(t, refills[1].Done, "the last refill says the segment is done")
+}
+
+// A lane whose workflow task was refused (a signal came while it continued
+// as new) spills again, under the same batch ID, people the first attempt
+// did not hand: the segment holds each person once, none dropped. Someone
+// given back and handed again later is held again.
+func TestALaneQueueHoldsEveryoneOfABatchHandedAgainWithOthers(t *testing.T) {
+	var suite testsuite.WorkflowTestSuite
+	env := suite.NewTestWorkflowEnvironment()
+	env.RegisterWorkflow(LaneQueue)
+	var refills []QueueBatch
+	env.OnSignalExternalWorkflow(mock.Anything, mock.Anything, mock.Anything, mock.Anything, mock.Anything).Return(nil).Run(func(args mock.Arguments) {
+		if args.String(3) == RefillSignal {
+			refills = append(refills, args.Get(4).(QueueBatch))
+		}
+	})
+	spec := map[string]pairing.Spec{"fp": *pairing.Default()}
+	a := queued("a", 5)
+	firstTry := QueuedRequest{ID: a.ID, ReplyTo: a.ReplyTo, ReplyRun: a.ReplyRun, Spec: a.Spec, Trigger: a.Trigger, Items: a.Items[:2]}
+	secondTry := QueuedRequest{ID: a.ID, ReplyTo: a.ReplyTo, ReplyRun: a.ReplyRun, Spec: a.Spec, Trigger: a.Trigger, Items: a.Items[1:]}
+	env.RegisterDelayedCallback(func() {
+		env.SignalWorkflow(QueueSignal, QueueBatch{ID: "run/9", Seq: 1, Specs: spec, Requests: []QueuedRequest{firstTry}})
+		env.SignalWorkflow(QueueSignal, QueueBatch{ID: "run/9", Seq: 1, Specs: spec, Requests: []QueuedRequest{secondTry}})
+	}, 0)
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(TakeSignal, QueueTake{Max: 3}) }, time.Minute)
+	// a-0 comes back to the lane, fails, and is handed again.
+	env.RegisterDelayedCallback(func() {
+		again := QueuedRequest{ID: a.ID, ReplyTo: a.ReplyTo, ReplyRun: a.ReplyRun, Spec: a.Spec, Trigger: a.Trigger, Items: a.Items[:1]}
+		env.SignalWorkflow(QueueSignal, QueueBatch{ID: "run/10", Seq: 1, Specs: spec, Requests: []QueuedRequest{again}})
+	}, 2*time.Minute)
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(TakeSignal, QueueTake{Max: 10}) }, 3*time.Minute)
+	env.ExecuteWorkflow(LaneQueue, LaneQueueInput{Lane: 0, Seq: 1})
+
+	require.True(t, env.IsWorkflowCompleted())
+	require.NoError(t, env.GetWorkflowError())
+	var order []string
+	for _, r := range refills {
+		for _, q := range r.Requests {
+			for _, it := range q.Items {
+				order = append(order, it.Profile.Slug)
+			}
+		}
+	}
+	require.Equal(t, []string{"a-0", "a-1", "a-2", "a-3", "a-4", "a-0"}, order, "all five once, then a-0 handed again")
+	require.True(t, refills[len(refills)-1].Done)
+}
+
+// refillOnce is a workflow holding a-0 and a-1 (in flight) that takes one
+// refill, and returns the slugs it then holds waiting.
+func refillOnce(ctx workflow.Context, onceEach bool) ([]string, error) {
+	a := queued("a", 3)
+	l := &lane{st: LaneState{Items: []*LaneItem{a.Items[0]}, Queue: &LaneQueueState{Queued: 3}}, flying: map[*LaneItem]bool{a.Items[1]: true}, onceEach: onceEach}
+	l.init()
+	ch := workflow.GetSignalChannel(ctx, RefillSignal)
+	if err := workflow.Await(ctx, func() bool { return ch.Len() > 0 }); err != nil {
+		return nil, err
+	}
+	l.refill(ctx, ch)
+	var out []string
+	for _, it := range l.st.Items {
+		out = append(out, it.Profile.Slug)
+	}
+	return out, nil
+}
+
+func TestALaneDoesNotTakeBackSomeoneItHolds(t *testing.T) {
+	for _, tc := range []struct {
+		onceEach bool
+		want     []string
+	}{
+		{true, []string{"a-0", "a-2"}},
+		{false, []string{"a-0", "a-0", "a-1", "a-2"}}, // lanes from before queue-holds-a-person-once
+	} {
+		var suite testsuite.WorkflowTestSuite
+		env := suite.NewTestWorkflowEnvironment()
+		env.RegisterWorkflow(refillOnce)
+		env.RegisterDelayedCallback(func() {
+			env.SignalWorkflow(RefillSignal, QueueBatch{Specs: map[string]pairing.Spec{"fp": *pairing.Default()}, Requests: []QueuedRequest{queued("a", 3)}})
+		}, time.Second)
+		env.ExecuteWorkflow(refillOnce, tc.onceEach)
+		require.NoError(t, env.GetWorkflowError())
+		var got []string
+		require.NoError(t, env.GetWorkflowResult(&got))
+		require.Equal(t, tc.want, got, "onceEach %v", tc.onceEach)
+	}
 }

@@ -145,4 +145,14 @@ const (
 	// backfills holding one person, or a single sync behind a chunk,
 	// write back in the lane's order.
 	ChangeWriteBacksFollowTheLane = "write-backs-follow-the-lane"
+	// ChangeQueueHoldsPersonOnce: a lane queue segment keeps each person
+	// (request and slug) once, whatever batch brings them, instead of
+	// skipping a batch whose ID it saw. A lane whose last workflow task
+	// was refused (a signal came while it continued as new) spills again
+	// with other people under the same batch IDs: the segment dropped
+	// them while the lane counted them queued, and their requesters
+	// waited in vain (found by a 100,000-user backfill). The lane, in
+	// turn, does not take back someone it holds already. Asked once at
+	// the start of each segment's and each lane's run.
+	ChangeQueueHoldsPersonOnce = "queue-holds-a-person-once"
 )
