@@ -164,6 +164,11 @@ func TestIntegrationBackfillStaysWithinTheAwardForceRateLimit(t *testing.T) {
 	if running, err := isRunning(context.Background(), stack.Client, workflows.BackfillWorkflowID(pairing.Default(), false)); err != nil || running {
 		t.Fatalf("--estimate started the backfill (running %v, %v)", running, err)
 	}
+	if counts := listWorkflows(t, stack, "WorkflowType = 'CountUsers'"); len(counts) == 1 {
+		saveHistory(t, stack.Client, counts[0].GetExecution().GetWorkflowId(), "count-users.json")
+	} else {
+		t.Errorf("%d CountUsers workflows, want the estimate's one", len(counts))
+	}
 	af.ResetStats()
 	out := &syncBuffer{}
 	o := &backfillOptions{

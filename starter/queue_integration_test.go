@@ -97,6 +97,7 @@ func TestIntegrationABacklogBeyondWhatALaneHoldsWaitsInItsQueue(t *testing.T) {
 		}
 	}
 	t.Logf("%d lane runs (the most people carried to the next: %d), %d queue workflows; the longest history %d events, the largest event %d bytes", runs, carriedMost, segments, most, biggest)
+	saveHistory(t, stack.Client, workflows.LaneQueueWorkflowID(0, 0), "lane-queue.json")
 	if runs < 3 {
 		t.Errorf("%d lane runs: the lane should have continued as new with people waiting", runs)
 	}
