@@ -197,6 +197,7 @@ func PairingLane(ctx workflow.Context, in LaneInput) error {
 	}
 	if l.st.Queue != nil {
 		l.onceEach = workflow.GetVersion(ctx, ChangeQueueHoldsPersonOnce, workflow.DefaultVersion, 1) >= 1
+		l.closeAsked = workflow.GetVersion(ctx, ChangeQueueClosesAskedSegment, workflow.DefaultVersion, 1) >= 1
 	}
 
 	requests := workflow.GetSignalChannel(ctx, PairSignal)
@@ -272,6 +273,9 @@ type lane struct {
 	// onceEach: a refill does not add someone the lane holds already
 	// (ChangeQueueHoldsPersonOnce).
 	onceEach bool
+	// closeAsked: a segment asked for people takes no more
+	// (ChangeQueueClosesAskedSegment).
+	closeAsked bool
 }
 
 func (l *lane) init() {

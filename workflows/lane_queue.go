@@ -374,6 +374,11 @@ func (l *lane) askRefill(ctx workflow.Context) {
 		l.queueRetry = workflow.Now(ctx).Add(5 * time.Second)
 	case running:
 		q.Asked = true
+		if l.closeAsked && q.Tail == q.Head {
+			// It may give its last and end before people handed now
+			// reach it: they go to the next segment.
+			q.Tail, q.TailHeld = q.Tail+1, 0
+		}
 	case q.Head < q.Tail:
 		q.Head++ // ended: it gave everyone back
 	default:

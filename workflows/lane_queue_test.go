@@ -157,3 +157,41 @@ func TestALaneDoesNotTakeBackSomeoneItHolds(t *testing.T) {
 		require.Equal(t, tc.want, got, "onceEach %v", tc.onceEach)
 	}
 }
+
+// askOnce is a workflow whose lane, with people in its queue's only
+// segment, asks that segment for people and returns where its queue then
+// stands.
+func askOnce(ctx workflow.Context, closeAsked bool) (LaneQueueState, error) {
+	l := &lane{n: 0, st: LaneState{Queue: &LaneQueueState{Head: 3, Tail: 3, TailHeld: 500, Queued: 500}}, flying: map[*LaneItem]bool{}, closeAsked: closeAsked}
+	l.init()
+	l.settings = LaneSettings{Hold: 600, Refill: 300}
+	l.askRefill(ctx)
+	return *l.st.Queue, nil
+}
+
+func TestALaneHandsNoMoreToTheSegmentItAsked(t *testing.T) {
+	for _, tc := range []struct {
+		closeAsked bool
+		tail       int
+	}{
+		{true, 4},  // people handed from now on go to the next segment
+		{false, 3}, // lanes from before queue-closes-asked-segment
+	} {
+		var suite testsuite.WorkflowTestSuite
+		env := suite.NewTestWorkflowEnvironment()
+		env.RegisterWorkflow(askOnce)
+		env.RegisterActivity(&Coordinator{})
+		env.OnActivity(coord.Take, mock.Anything, 0, 3, QueueTake{Max: 300}).Return(true, nil).Once()
+		env.ExecuteWorkflow(askOnce, tc.closeAsked)
+		require.NoError(t, env.GetWorkflowError())
+		var q LaneQueueState
+		require.NoError(t, env.GetWorkflowResult(&q))
+		require.True(t, q.Asked)
+		require.Equal(t, 3, q.Head, "the lane takes from the segment it asked")
+		require.Equal(t, tc.tail, q.Tail, "closeAsked %v", tc.closeAsked)
+		if tc.closeAsked {
+			require.Zero(t, q.TailHeld, "the new tail holds nobody yet")
+		}
+		env.AssertExpectations(t)
+	}
+}

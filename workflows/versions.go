@@ -155,4 +155,13 @@ const (
 	// turn, does not take back someone it holds already. Asked once at
 	// the start of each segment's and each lane's run.
 	ChangeQueueHoldsPersonOnce = "queue-holds-a-person-once"
+	// ChangeQueueClosesAskedSegment: once a lane asks its head segment for
+	// people, it hands no more to that segment (the tail moves on). A
+	// segment asked while the lane handed it people could give its last,
+	// say it was done and end; the people handed then started a new run
+	// of it that the lane, gone on to the next segment, never asked
+	// (found by a 100,000-user backfill: "The lane's queue has ended while
+	// the lane counted people in it"). Asked once at the start of each
+	// lane run.
+	ChangeQueueClosesAskedSegment = "queue-closes-asked-segment"
 )
