@@ -308,16 +308,38 @@ func (l *Coordinator) SyncStartedSince(ctx context.Context, slug string, since t
 
 // DecidedSince reports whether the person's lane decided them after the
 // second at (LaneDecidedQuery): a write-back of the decision made at at
-// is older than that newer decision's, which writes back instead. A lane
-// that does not remember them is false.
+// is older than that newer decision's, which writes back instead.
+//
+// A lane remembers for a while only (memoryWindow, memoryCap). When it
+// does not remember the person and its memory begins after at, a newer
+// decision may have been forgotten: then a sync of the person (UserSync)
+// that started after that second tells, since the lane decided it later.
+// A lane that remembers every decision since at and none of the person is
+// false.
 func (l *Coordinator) DecidedSince(ctx context.Context, slug string, at int64) (bool, error) {
-	v, err := l.Client.QueryWorkflow(ctx, LaneWorkflowID(LaneOf(slug)), "", LaneDecidedQuery, slug)
-	if err != nil {
-		return false, err
-	}
+	lane := LaneWorkflowID(LaneOf(slug))
 	var last int64
-	if err := v.Get(&last); err != nil {
+	if err := l.query(ctx, lane, &last, LaneDecidedQuery, slug); err != nil {
 		return false, err
 	}
-	return last > at, nil
+	if last != 0 {
+		return last > at, nil
+	}
+	var st LaneStatus
+	if err := l.query(ctx, lane, &st, LaneQuery); err != nil {
+		return false, err
+	}
+	if st.MemorySince.Unix() <= at {
+		return false, nil
+	}
+	return l.SyncStartedSince(ctx, slug, time.Unix(at+1, 0))
+}
+
+// query asks the running workflow id's query and decodes its answer into out.
+func (l *Coordinator) query(ctx context.Context, id string, out any, query string, args ...any) error {
+	v, err := l.Client.QueryWorkflow(ctx, id, "", query, args...)
+	if err != nil {
+		return err
+	}
+	return v.Get(out)
 }

@@ -2,12 +2,18 @@ package workflows
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/api/serviceerror"
+	workflowpb "go.temporal.io/api/workflow/v1"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/afsync/afsync/activities"
 	"github.com/afsync/afsync/pairing"
@@ -106,4 +112,71 @@ func TestTheLaneTellsWhenItLastDecidedAPerson(t *testing.T) {
 	at, err = l.decided("Unknown1")
 	require.NoError(t, err)
 	require.Zero(t, at, "someone the lane does not remember")
+}
+
+// laneAnswers is a Temporal client whose person's lane answers the decided
+// query with decided and its status with memorySince, and whose user's
+// sync (UserSync) last started at syncStarted (zero: never).
+type laneAnswers struct {
+	client.Client
+	decided     int64
+	memorySince time.Time
+	syncStarted time.Time
+	described   bool
+}
+
+func (c *laneAnswers) QueryWorkflow(_ context.Context, id, _, query string, args ...any) (converter.EncodedValue, error) {
+	if id != LaneWorkflowID(LaneOf("AbCdEfGh")) {
+		return nil, fmt.Errorf("asked workflow %s, not the person's lane", id)
+	}
+	var answer any
+	switch query {
+	case LaneDecidedQuery:
+		answer = c.decided
+	case LaneQuery:
+		answer = LaneStatus{MemorySince: c.memorySince}
+	default:
+		return nil, fmt.Errorf("unknown query %q", query)
+	}
+	p, err := converter.GetDefaultDataConverter().ToPayloads(answer)
+	return client.NewValue(p), err
+}
+
+func (c *laneAnswers) DescribeWorkflowExecution(_ context.Context, id, _ string) (*workflowservice.DescribeWorkflowExecutionResponse, error) {
+	c.described = true
+	if id != UserSyncWorkflowID("AbCdEfGh") {
+		return nil, fmt.Errorf("described workflow %s, not the person's sync", id)
+	}
+	if c.syncStarted.IsZero() {
+		return nil, serviceerror.NewNotFound("no such workflow")
+	}
+	return &workflowservice.DescribeWorkflowExecutionResponse{WorkflowExecutionInfo: &workflowpb.WorkflowExecutionInfo{StartTime: timestamppb.New(c.syncStarted)}}, nil
+}
+
+// A lane that forgot the person cannot say whether it decided them again:
+// a sync of theirs started after the decision can, and is asked only then.
+func TestALaneThatForgotThePersonLeavesTheAnswerToTheirSyncs(t *testing.T) {
+	at := time.Date(2026, 12, 6, 9, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name        string
+		lane        laneAnswers
+		newer, asks bool
+	}{
+		{"remembered, decided again since", laneAnswers{decided: at.Unix() + 5, memorySince: at.Add(time.Hour)}, true, false},
+		{"remembered, not decided since", laneAnswers{decided: at.Unix(), memorySince: at.Add(-time.Hour)}, false, false},
+		{"not remembered, memory reaches the decision", laneAnswers{memorySince: at.Add(-time.Minute), syncStarted: at.Add(time.Minute)}, false, false},
+		{"forgotten, a sync started since", laneAnswers{memorySince: at.Add(time.Hour), syncStarted: at.Add(time.Minute)}, true, true},
+		{"forgotten, a sync started within the same second", laneAnswers{memorySince: at.Add(time.Hour), syncStarted: at.Add(500 * time.Millisecond)}, false, true},
+		{"forgotten, the last sync started before", laneAnswers{memorySince: at.Add(time.Hour), syncStarted: at.Add(-time.Minute)}, false, true},
+		{"forgotten, no sync at all", laneAnswers{memorySince: at.Add(time.Hour)}, false, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			lane := tc.lane
+			c := &Coordinator{Client: &lane}
+			newer, err := c.DecidedSince(context.Background(), "AbCdEfGh", at.Unix())
+			require.NoError(t, err)
+			require.Equal(t, tc.newer, newer)
+			require.Equal(t, tc.asks, lane.described, "whether the person's sync was asked")
+		})
+	}
 }
