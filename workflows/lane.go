@@ -195,6 +195,7 @@ func PairingLane(ctx workflow.Context, in LaneInput) error {
 	if l.st.Queue == nil && workflow.GetVersion(ctx, ChangeLaneQueue, workflow.DefaultVersion, 1) >= 1 {
 		l.st.Queue = &LaneQueueState{}
 	}
+	l.inOrder = workflow.GetVersion(ctx, ChangeDecisionsInOrder, workflow.DefaultVersion, 1) >= 1
 	if l.st.Queue != nil {
 		l.onceEach = workflow.GetVersion(ctx, ChangeQueueHoldsPersonOnce, workflow.DefaultVersion, 1) >= 1
 		l.closeAsked = workflow.GetVersion(ctx, ChangeQueueClosesAskedSegment, workflow.DefaultVersion, 1) >= 1
@@ -276,6 +277,9 @@ type lane struct {
 	// closeAsked: a segment asked for people takes no more
 	// (ChangeQueueClosesAskedSegment).
 	closeAsked bool
+	// inOrder: each decision of a person is marked later than the one
+	// before, even within one second (ChangeDecisionsInOrder).
+	inOrder bool
 }
 
 func (l *lane) init() {

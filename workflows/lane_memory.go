@@ -111,14 +111,20 @@ func (r *laneRun) supersededBy(it *LaneItem) (Written, bool) {
 	return w, ok && !it.Profile.Updated.IsZero() && it.Profile.Updated.Unix() < w[0]
 }
 
-// written remembers that it's version of its person is what the CRM now holds.
+// written remembers that it's version of its person is what the CRM now
+// holds, decided at now: with inOrder, a second after the person's last
+// decision if that was not before now's second.
 func (r *laneRun) written(it *LaneItem, now time.Time) {
 	w := Written{it.Profile.Updated.Unix(), now.Unix(), int64(ProfileDigest(&r.b.spec, it.Profile))}
 	if it.Profile.Updated.IsZero() {
 		w[0], w[2] = 0, 0
 	}
-	if prev, ok := r.st.Written[it.Profile.Slug]; ok && prev[0] > w[0] {
+	prev, ok := r.st.Written[it.Profile.Slug]
+	if ok && prev[0] > w[0] {
 		w[0], w[2] = prev[0], prev[2]
+	}
+	if ok && r.inOrder && prev[1] >= w[1] {
+		w[1] = prev[1] + 1
 	}
 	r.st.Written[it.Profile.Slug] = w
 }

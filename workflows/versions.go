@@ -164,4 +164,12 @@ const (
 	// the lane counted people in it"). Asked once at the start of each
 	// lane run.
 	ChangeQueueClosesAskedSegment = "queue-closes-asked-segment"
+	// ChangeDecisionsInOrder: a lane that decides a person again within
+	// the second of their last decision records the new one a second
+	// later (LaneState.Written, UserSyncResult.DecidedAt), so that every
+	// decision of a person carries a later mark than the one before: two
+	// decisions within one second were not told apart, and the older
+	// one's write-back into Award Force could land after the newer one's.
+	// Asked once at the start of each lane run.
+	ChangeDecisionsInOrder = "decisions-in-order"
 )
