@@ -15,7 +15,7 @@ dev: $(TEMPORAL)
 # Every test, including the integration tests on a real Temporal dev server
 # and the codec proxy's template on a real nginx.
 test: $(TEMPORAL) nginx vet
-	go test -count=1 -timeout 25m ./...
+	go test -count=1 -parallel 8 -timeout 25m ./...
 
 # The quick tier for the edit-test loop: unit and workflow tests, the
 # simulators and the clients; what needs the Temporal dev server or nginx

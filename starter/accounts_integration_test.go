@@ -84,6 +84,7 @@ func contactOf(t *testing.T, sf *sfsim.Server, email string) map[string]any {
 // it. An organisation two Accounts share leaves its people ambiguous, with
 // both as candidates.
 func TestIntegrationAnOrganisationRegisteringAtOnceGetsOneAccount(t *testing.T) {
+	t.Parallel()
 	path := accountSpecYAML(t, "{awardforce: Employer, create: true}")
 	// Every Salesforce call takes two seconds: a lane batch lasts about
 	// eight (a lookup, an Accounts query and create, a write).
@@ -200,6 +201,7 @@ func TestIntegrationAnOrganisationRegisteringAtOnceGetsOneAccount(t *testing.T) 
 // Contact whose organisation has no Account is made without one. Its dry
 // run plans the same links.
 func TestIntegrationABackfillLinksExistingAccounts(t *testing.T) {
+	t.Parallel()
 	const users = 250
 	path := accountSpecYAML(t, "{awardforce: Employer}")
 	stack := startStackWithSpec(t, sandbox.Options{Seed: sandbox.SeedOptions{Users: users, Seed: 17, Duplicates: -1 /* none */}}, path)

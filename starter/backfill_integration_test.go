@@ -43,6 +43,7 @@ func (s *syncBuffer) String() string {
 }
 
 func TestIntegrationBackfillSurvivesAWorkerKilledMidRun(t *testing.T) {
+	t.Parallel()
 	const users = 600
 	stack := startStack(t, sandbox.Options{
 		Seed:    sandbox.SeedOptions{Users: users, Seed: 7},
@@ -140,6 +141,7 @@ func countRecords(m map[string][]map[string]any) int {
 }
 
 func TestIntegrationBackfillStaysWithinTheAwardForceRateLimit(t *testing.T) {
+	t.Parallel()
 	// 120 requests a minute on both sides: the simulator refuses the 121st
 	// within a window; the worker's task-queue rate limit must never let it.
 	const users, perMinute = 1800, 120
@@ -210,6 +212,7 @@ func TestIntegrationBackfillStaysWithinTheAwardForceRateLimit(t *testing.T) {
 }
 
 func TestIntegrationDryRunPlansEverythingAndWritesNothing(t *testing.T) {
+	t.Parallel()
 	const users = 300
 	stack := startStack(t, sandbox.Options{Seed: sandbox.SeedOptions{Users: users, Seed: 11}})
 	af, sf := stack.Sandbox.AwardForce, stack.Sandbox.Salesforce
@@ -316,6 +319,7 @@ func TestIntegrationDryRunPlansEverythingAndWritesNothing(t *testing.T) {
 }
 
 func TestIntegrationCtrlCDetachesAndStatusFollowsAgain(t *testing.T) {
+	t.Parallel()
 	stack := startStack(t, sandbox.Options{
 		Seed:    sandbox.SeedOptions{Users: 400, Seed: 5},
 		Latency: 30 * time.Millisecond,
@@ -378,6 +382,7 @@ func TestIntegrationCtrlCDetachesAndStatusFollowsAgain(t *testing.T) {
 }
 
 func TestIntegrationScheduledBackfills(t *testing.T) {
+	t.Parallel()
 	stack := startStack(t, sandbox.Options{Seed: sandbox.SeedOptions{Users: 120, Seed: 9}})
 	var out bytes.Buffer
 	o := &scheduleOptions{globalOptions: &globalOptions{temporal: configFor(stack)}, every: time.Hour, out: &out}
@@ -455,6 +460,7 @@ func TestIntegrationScheduledBackfills(t *testing.T) {
 }
 
 func TestIntegrationProgressMovesAPageAtATime(t *testing.T) {
+	t.Parallel()
 	// One chunk of six pages, read at two pages a second. Without asking
 	// the chunk, progress would sit at 0 and then jump to 600. Award Force
 	// stalls once two pages are read, until the starter has shown them in
@@ -509,6 +515,7 @@ func TestIntegrationProgressMovesAPageAtATime(t *testing.T) {
 }
 
 func TestIntegrationRetrySyncsTheUsersABackfillFailedOn(t *testing.T) {
+	t.Parallel()
 	stack := startStack(t, sandbox.Options{Seed: sandbox.SeedOptions{Users: 30, Seed: 13}})
 	af, sf := stack.Sandbox.AwardForce, stack.Sandbox.Salesforce
 	tooLong := strings.Repeat("x", 81) // Contact.LastName holds 80
@@ -643,6 +650,7 @@ func TestIntegrationRetrySyncsTheUsersABackfillFailedOn(t *testing.T) {
 // backfill pairs that role's users only. A name no role has is refused with
 // the roles there are, before anything starts.
 func TestIntegrationBackfillByRoleName(t *testing.T) {
+	t.Parallel()
 	stack := startStack(t, sandbox.Options{})
 	af := stack.Sandbox.AwardForce
 	for i, name := range []string{"Ada", "Grace", "Edsger", "Barbara"} {

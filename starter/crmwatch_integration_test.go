@@ -120,6 +120,7 @@ func liveContacts(sf *sfsim.Server, email string) []map[string]any {
 // writes cost no second round, a conflict goes the way the spec says, a
 // merge is followed and a deleted record is recreated.
 func TestIntegrationCRMChangesReachAwardForce(t *testing.T) {
+	t.Parallel()
 	stack, _ := startWatchStack(t, "", "")
 	af, sf := stack.Sandbox.AwardForce, stack.Sandbox.Salesforce
 	// Its pass counts and conflict audits assume each edit has a version of
@@ -323,6 +324,7 @@ func TestIntegrationCRMChangesReachAwardForce(t *testing.T) {
 // has their record stamped, by a sync that finds them gone and by a sweep
 // of deleted users; nothing is deleted in Salesforce.
 func TestIntegrationDeletionPolicies(t *testing.T) {
+	t.Parallel()
 	stack, path := startWatchStack(t, ", on_delete: unpair",
 		"external_id: {crm: AwardForce_Slug__c}\nawardforce_deletions: {stamp: {crm: Description, value: Deleted in Award Force}}\n")
 	af, sf := stack.Sandbox.AwardForce, stack.Sandbox.Salesforce

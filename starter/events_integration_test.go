@@ -54,6 +54,7 @@ func deliver(t *testing.T, url string, body []byte) (int, string) {
 // the sandbox as a signed webhook carrying the whole user. Every one is
 // paired once, no sync reads Award Force, and the lanes batch them.
 func TestIntegrationARegistrationBurstIsPairedOnceEach(t *testing.T) {
+	t.Parallel()
 	stack := startStack(t, sandbox.Options{})
 	af, sf := stack.Sandbox.AwardForce, stack.Sandbox.Salesforce
 	sandboxWebhooks(t, stack)
@@ -90,6 +91,7 @@ func TestIntegrationARegistrationBurstIsPairedOnceEach(t *testing.T) {
 // Two versions of one user delivered out of order end with the newer
 // values, and a delivery replayed after its sync starts nothing.
 func TestIntegrationOutOfOrderAndReplayedWebhooks(t *testing.T) {
+	t.Parallel()
 	stack := startStack(t, sandbox.Options{})
 	af, sf := stack.Sandbox.AwardForce, stack.Sandbox.Salesforce
 	url := sandboxWebhooks(t, stack)

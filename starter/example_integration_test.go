@@ -37,6 +37,7 @@ func startStackWithSpec(t *testing.T, sb sandbox.Options, path string) *devstack
 // with Salesforce's message and continues as new; single syncs that write
 // back and that are refused. Their histories feed the replay test.
 func TestIntegrationExampleSpecEndToEnd(t *testing.T) {
+	t.Parallel()
 	stack := startStackWithSpec(t, sandbox.Options{Seed: sandbox.SeedOptions{Users: 150, Seed: 13}}, exampleSpecPath)
 	af, sf := stack.Sandbox.AwardForce, stack.Sandbox.Salesforce
 	spec, err := pairing.Load(exampleSpecPath)

@@ -35,6 +35,7 @@ func freePort(t *testing.T) int {
 // worker) and by slug, each with a UI link that opens that very workflow on
 // the dev server's UI; report --since writes the same syncs.
 func TestIntegrationFindAndReportSince(t *testing.T) {
+	t.Parallel()
 	stack := startStackOptions(t, devstack.Options{Temporal: devserver.Options{UIPort: freePort(t)}})
 	if stack.Server.UIURL == "" {
 		t.Fatal("the dev server runs no UI")
@@ -192,6 +193,7 @@ func httpGet(t *testing.T, u string) string {
 // would write Leads) is refused at its first Salesforce step with what to
 // do, and writes nothing.
 func TestIntegrationTheWorkerRefusesAnotherSpec(t *testing.T) {
+	t.Parallel()
 	stack := startStack(t, sandbox.Options{})
 	ada := stack.Sandbox.AwardForce.AddUser(afsim.User{Slug: "AdaOwner", Email: "ada.owner@example.org", FirstName: "Ada", LastName: "Lovelace"})
 	path := filepath.Join(t.TempDir(), "leads.yaml")

@@ -81,6 +81,7 @@ func registered(t *testing.T, stack *devstack.Stack, u afsim.User) (afsim.User, 
 // the spec; the address they freed, registered by a newcomer, gets a record
 // of its own and never the first person's.
 func TestIntegrationAPersonKeepsTheirRecordThroughAnEmailChange(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct{ name, spec string }{
 		{"the built-in default spec", ""},
 		{"the slug in an external id and record_id_field", sluggedSpec},
@@ -126,6 +127,7 @@ func TestIntegrationAPersonKeepsTheirRecordThroughAnEmailChange(t *testing.T) {
 // A record made before afsync, found by its address, is adopted: it is
 // given the person's slug, so that an email change made later still finds it.
 func TestIntegrationARecordFoundByAddressIsAdopted(t *testing.T) {
+	t.Parallel()
 	stack := identityStack(t, sluggedSpec, sandbox.Options{})
 	sf := stack.Sandbox.Salesforce
 	pre := sf.Insert("Contact", map[string]any{"Email": "grace@example.org", "FirstName": "Grace", "LastName": "Hopper"})
@@ -149,6 +151,7 @@ func TestIntegrationARecordFoundByAddressIsAdopted(t *testing.T) {
 // the sync runs once more for it (before, the write-back's own version
 // counted as paired and the edit's webhook was dropped as a duplicate).
 func TestIntegrationAnEditBetweenTheReadAndTheWriteBackIsNotLost(t *testing.T) {
+	t.Parallel()
 	stack := identityStack(t, sluggedSpec, sandbox.Options{Latency: 600 * time.Millisecond})
 	af, sf := stack.Sandbox.AwardForce, stack.Sandbox.Salesforce
 	u := af.Register(afsim.User{Email: "typo@example.org", FirstName: "Tia", LastName: "Tpyo"})
@@ -182,6 +185,7 @@ fields:
 // users pulls a newer CRM value meanwhile. The chunk's older value is never
 // written over it.
 func TestIntegrationAnOlderWriteBackNeverLandsOverANewerOne(t *testing.T) {
+	t.Parallel()
 	const users = 30
 	path := filepath.Join(t.TempDir(), "spec.yaml")
 	if err := os.WriteFile(path, []byte(orderedSpec), 0o600); err != nil {
@@ -251,6 +255,7 @@ func hasChangeTo(res workflows.UserSyncResult, field, value string) bool {
 // Award Force's address is the person's own, and the record, found by what
 // ties it to the person, stays theirs.
 func TestIntegrationAnAddressEditedInSalesforceIsPutBack(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct{ name, spec string }{
 		{"the built-in default spec", ""},
 		{"the slug in an external id and record_id_field", sluggedSpec},
@@ -280,6 +285,7 @@ func TestIntegrationAnAddressEditedInSalesforceIsPutBack(t *testing.T) {
 // is an old one: it is updated, never upserted as a create, so its
 // if_empty and static values hold.
 func TestIntegrationARecordFoundBySlugIsNeverWrittenAsACreate(t *testing.T) {
+	t.Parallel()
 	stack := identityStack(t, sluggedSpec+"  - {crm: LeadSource, value: Award Force}\n", sandbox.Options{})
 	af, sf := stack.Sandbox.AwardForce, stack.Sandbox.Salesforce
 	u := af.AddUser(afsim.User{Email: "new.address@example.org", FirstName: "Ada", LastName: "Lovelace"})
@@ -307,6 +313,7 @@ func TestIntegrationARecordFoundBySlugIsNeverWrittenAsACreate(t *testing.T) {
 // makes the sync read Award Force, which knows the later). Before, the
 // second edit's webhook was taken for a replay of the first and dropped.
 func TestIntegrationTwoEditsWithinOneSecondEndWithTheLater(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct{ name, spec string }{
 		{"the built-in default spec", ""},
 		{"the slug in an external id and record_id_field", sluggedSpec},

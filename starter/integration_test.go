@@ -99,6 +99,7 @@ func syncJSONWith(t *testing.T, stack *devstack.Stack, specPath, user string) (w
 }
 
 func TestIntegrationUserSyncOnARealTemporalServer(t *testing.T) {
+	t.Parallel()
 	stack := startStack(t, sandbox.Options{})
 	af, sf := stack.Sandbox.AwardForce, stack.Sandbox.Salesforce
 	newUser := af.AddUser(afsim.User{Slug: "NewUserA", Email: "grace.hopper@example.org", FirstName: "Grace", LastName: "Hopper", Mobile: "+447700900001"})
@@ -462,6 +463,7 @@ func recordHistoryID(t *testing.T, dir, name, workflowID string) {
 }
 
 func TestIntegrationStarterWarnsWhenNoWorkerPolls(t *testing.T) {
+	t.Parallel()
 	// With the worker polling, there is nothing to say.
 	stack := startStack(t, sandbox.Options{})
 	var warn bytes.Buffer
@@ -531,6 +533,7 @@ func TestIntegrationStarterWarnsWhenNoWorkerPolls(t *testing.T) {
 }
 
 func TestIntegrationAnEditDuringASyncIsNotLost(t *testing.T) {
+	t.Parallel()
 	stack := startStack(t, sandbox.Options{Latency: 600 * time.Millisecond}) // a wide window for the second webhook
 	af, sf := stack.Sandbox.AwardForce, stack.Sandbox.Salesforce
 	u := af.AddUser(afsim.User{Slug: "EditedMe", Email: "edited.midway@example.org", FirstName: "Eda", LastName: "Before"})

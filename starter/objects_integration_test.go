@@ -20,6 +20,7 @@ import (
 // The same workflow pairs users with Leads and with custom objects, given
 // a spec for them.
 func TestIntegrationLeadsAndCustomObjects(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	specs := map[string]string{
 		"Lead": `
@@ -96,6 +97,7 @@ fields:
 // never failing the rest; with duplicate_rules: allow_save the same create
 // passes the Alert rule.
 func TestIntegrationDuplicateRules(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	spec := func(name, extra string) string {
 		path := filepath.Join(dir, name)

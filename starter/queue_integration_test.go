@@ -27,6 +27,7 @@ import (
 // everyone is paired exactly once; no lane run carries more than its Hold
 // into the next, and every history stays short.
 func TestIntegrationABacklogBeyondWhatALaneHoldsWaitsInItsQueue(t *testing.T) {
+	t.Parallel()
 	const users, registrations, hold, segment = 400, 120, 40, 100
 	stack := startStackOptions(t, devstack.Options{
 		Sandbox:    sandbox.Options{Seed: sandbox.SeedOptions{Users: users, Seed: 31}},

@@ -42,6 +42,7 @@ func syncResult(t *testing.T, c client.Client, slug string, within time.Duration
 // person ends with exactly one record holding the latest values, and nobody
 // is reported failed.
 func TestIntegrationConcurrentTriggersPairEachPersonOnce(t *testing.T) {
+	t.Parallel()
 	const users = 400
 	stack := startStack(t, sandbox.Options{
 		Seed:                     sandbox.SeedOptions{Users: users, Seed: 21},
@@ -168,6 +169,7 @@ func assertPairedOnce(t *testing.T, stack *devstack.Stack, before map[string][]m
 // no longer commit it, then finds the record. A profile edit arriving
 // meanwhile waits too, then updates that record.
 func TestIntegrationALateCommitIsNeverCreatedTwice(t *testing.T) {
+	t.Parallel()
 	stack := startStack(t, sandbox.Options{SalesforceMaxRequestTime: 3 * time.Second})
 	af, sf := stack.Sandbox.AwardForce, stack.Sandbox.Salesforce
 	u := af.AddUser(afsim.User{Slug: "LateComm", Email: "late.commit@example.org", FirstName: "Lena", LastName: "Late"})
@@ -201,6 +203,7 @@ func TestIntegrationALateCommitIsNeverCreatedTwice(t *testing.T) {
 // A spent daily allocation makes webhook syncs wait, as backfills do: they
 // are not failed, and they pair once the allocation returns.
 func TestIntegrationWebhookSyncsWaitOutASpentAllocation(t *testing.T) {
+	t.Parallel()
 	stack := startStackOptions(t, devstack.Options{Sandbox: sandbox.Options{}, QuotaPause: 2 * time.Second})
 	af, sf := stack.Sandbox.AwardForce, stack.Sandbox.Salesforce
 	webhooks := webhookServer(t, stack)

@@ -19,6 +19,7 @@ import (
 // (write-backs-follow-the-lane): the lane's answer carries the second of
 // its decision, and the lane tells a later one from it.
 func TestIntegrationTheLaneTellsAWriteBackWhetherItDecidedAgain(t *testing.T) {
+	t.Parallel()
 	stack := startStack(t, sandbox.Options{Seed: sandbox.SeedOptions{Users: 3, Seed: 5}})
 	slug := stack.Sandbox.AwardForce.Users()[0].Slug
 	ctx := context.Background()
@@ -75,6 +76,7 @@ func (l *lateDescribe) DescribeWorkflow(ctx context.Context, id, run string) (*c
 // A request that finds a sync running, and reaches it once it has ended,
 // is judged by what that sync recorded: an older version starts nothing.
 func TestIntegrationARequestThatMissesTheRunningSyncStartsNoSecond(t *testing.T) {
+	t.Parallel()
 	// Every request takes a second: the first sync runs for seconds.
 	stack := startStack(t, sandbox.Options{Seed: sandbox.SeedOptions{Users: 1, Seed: 9}, Latency: time.Second})
 	u := stack.Sandbox.AwardForce.Users()[0]

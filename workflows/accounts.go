@@ -90,20 +90,7 @@ func organisations(n int) string {
 // ambiguous, with their ids.
 func (r *laneRun) findAccounts(ctx workflow.Context, found *activities.FindRecordsResult) {
 	link := r.b.spec.Account
-	var ps []prospect
-	for _, i := range r.open() {
-		it := r.b.items[i]
-		if _, superseded := r.supersededBy(it); superseded || it.Deleted {
-			continue
-		}
-		org := strings.TrimSpace(it.Profile.Values[link.AwardForce])
-		if org == "" {
-			continue
-		}
-		if d, ok := r.decideWith(it, found, planned(org)); ok && linksAccount(d) {
-			ps = append(ps, prospect{i: i, org: org, prov: d})
-		}
-	}
+	ps := r.accountProspects(found)
 	if len(ps) == 0 {
 		return
 	}
@@ -136,6 +123,33 @@ func (r *laneRun) findAccounts(ctx workflow.Context, found *activities.FindRecor
 		r.callFailed(now, is, err)
 		return
 	}
+	r.settleAccounts(now, ps, &res)
+}
+
+// accountProspects lists the batch's open people whose decision, with
+// their organisation's Account planned, links one.
+func (r *laneRun) accountProspects(found *activities.FindRecordsResult) []prospect {
+	var ps []prospect
+	for _, i := range r.open() {
+		it := r.b.items[i]
+		if _, superseded := r.supersededBy(it); superseded || it.Deleted {
+			continue
+		}
+		org := strings.TrimSpace(it.Profile.Values[r.b.spec.Account.AwardForce])
+		if org == "" {
+			continue
+		}
+		if d, ok := r.decideWith(it, found, planned(org)); ok && linksAccount(d) {
+			ps = append(ps, prospect{i: i, org: org, prov: d})
+		}
+	}
+	return ps
+}
+
+// settleAccounts keeps in r.accounts the Account each prospect's
+// organisation found or made in res, and settles those whose Account
+// cannot be had (see findAccounts).
+func (r *laneRun) settleAccounts(now time.Time, ps []prospect, res *activities.AccountsResult) {
 	r.accounts = map[int]*pairing.Account{}
 	for _, p := range ps {
 		o := res.Accounts[activities.AccountKey(p.org)]

@@ -350,19 +350,8 @@ func (c *chunk) writeBack(ctx workflow.Context) error {
 		f workflow.Future
 	}
 	skip := workflow.GetVersion(ctx, ChangeFieldFormats, workflow.DefaultVersion, 1) >= 1
+	ordered, lane := c.writeBackOrder(ctx)
 	var ps []pending
-	ordered := false
-	if !c.handedAt.IsZero() && slices.ContainsFunc(c.res.Users, func(u UserSyncResult) bool {
-		return u.Outcome != OutcomeFailed && len(u.Decision.AwardForce) > 0
-	}) {
-		ordered = workflow.GetVersion(ctx, ChangeOrderedWriteBacks, workflow.DefaultVersion, 1) >= 1
-	}
-	lane := false
-	if i := slices.IndexFunc(c.res.Users, func(u UserSyncResult) bool {
-		return u.Outcome != OutcomeFailed && len(u.Decision.AwardForce) > 0 && u.DecidedAt > 0
-	}); i >= 0 {
-		lane = followsTheLane(ctx, &c.res.Users[i])
-	}
 	write := func(i int, refusable bool) {
 		u := c.res.Users[i]
 		in := activities.UpdateUserInput{Slug: u.Slug, Changes: u.Decision.AwardForce, SkipRefused: refusable}
@@ -391,35 +380,63 @@ func (c *chunk) writeBack(ctx workflow.Context) error {
 		for _, p := range wait {
 			var out activities.UpdateUserResult
 			err := p.f.Get(ctx, &out)
-			if errors.Is(err, errSuperseded) {
-				u := &c.res.Users[p.i]
-				u.Decision.Reason += "; the write-back into Award Force was left to a newer sync of the user"
-				u.Decision.AwardForce = nil
-				continue
-			}
-			c.res.Counts.AwardForceCalls++
+			again, err := c.wroteBack(p.i, out, err)
 			if err != nil {
-				if isFatal(err) {
-					return err
-				}
-				c.fail(p.i, err)
-				continue
+				return err
 			}
-			u := &c.res.Users[p.i]
-			if len(out.Refused) > 0 {
-				u.Decision.SkippedFields = append(u.Decision.SkippedFields, out.Refused...)
-				u.Decision.AwardForce = activities.Without(u.Decision.AwardForce, out.Refused)
-				if len(u.Decision.AwardForce) > 0 {
-					write(p.i, false)
-				}
-				continue
-			}
-			if u.Outcome == OutcomeUnchanged {
-				u.Outcome = OutcomeUpdated
+			if again {
+				write(p.i, false)
 			}
 		}
 	}
 	return nil
+}
+
+// writeBackOrder asks the versions that order the chunk's write-backs
+// behind newer decisions of their users: ordered (a newer sync of the
+// user, ChangeOrderedWriteBacks) and lane (a newer decision of the lane,
+// ChangeWriteBacksFollowTheLane), each only when a write-back needs it.
+func (c *chunk) writeBackOrder(ctx workflow.Context) (ordered, lane bool) {
+	if !c.handedAt.IsZero() && slices.ContainsFunc(c.res.Users, func(u UserSyncResult) bool {
+		return u.Outcome != OutcomeFailed && len(u.Decision.AwardForce) > 0
+	}) {
+		ordered = workflow.GetVersion(ctx, ChangeOrderedWriteBacks, workflow.DefaultVersion, 1) >= 1
+	}
+	if i := slices.IndexFunc(c.res.Users, func(u UserSyncResult) bool {
+		return u.Outcome != OutcomeFailed && len(u.Decision.AwardForce) > 0 && u.DecidedAt > 0
+	}); i >= 0 {
+		lane = followsTheLane(ctx, &c.res.Users[i])
+	}
+	return ordered, lane
+}
+
+// wroteBack records how user i's write-back ended (out, or err): left to
+// a newer sync, failed, refused in part (again: write the rest once more)
+// or written. An error is returned only when the whole chunk must stop.
+func (c *chunk) wroteBack(i int, out activities.UpdateUserResult, err error) (again bool, _ error) {
+	u := &c.res.Users[i]
+	if errors.Is(err, errSuperseded) {
+		u.Decision.Reason += "; the write-back into Award Force was left to a newer sync of the user"
+		u.Decision.AwardForce = nil
+		return false, nil
+	}
+	c.res.Counts.AwardForceCalls++
+	if err != nil {
+		if isFatal(err) {
+			return false, err
+		}
+		c.fail(i, err)
+		return false, nil
+	}
+	if len(out.Refused) > 0 {
+		u.Decision.SkippedFields = append(u.Decision.SkippedFields, out.Refused...)
+		u.Decision.AwardForce = activities.Without(u.Decision.AwardForce, out.Refused)
+		return len(u.Decision.AwardForce) > 0, nil
+	}
+	if u.Outcome == OutcomeUnchanged {
+		u.Outcome = OutcomeUpdated
+	}
+	return false, nil
 }
 
 // syncedSince asks whether a sync of the user started after the chunk

@@ -172,35 +172,10 @@ type Written [3]int64
 // until Salesforce can no longer commit it, then looks again. It runs for
 // ever, continuing as new to keep its history short.
 func PairingLane(ctx workflow.Context, in LaneInput) error {
-	l := &lane{n: in.Lane, busy: map[string]bool{}, flying: map[*LaneItem]bool{}, owners: map[string]string{}, af: newAFGate(ctx, ClassEvents)}
-	if in.State != nil {
-		l.st = *in.State
-	}
-	// A lane that starts afresh has written nothing yet: its memory reaches
-	// back to the beginning (MemorySince zero). Terminating a lane forgets
-	// what it wrote in the last hour; reset it instead (see README).
-	l.init()
-	if err := workflow.SetQueryHandler(ctx, LaneQuery, l.status); err != nil {
+	l, err := startLane(ctx, in)
+	if err != nil {
 		return err
 	}
-	if err := workflow.SetQueryHandler(ctx, LaneDecidedQuery, l.decided); err != nil {
-		return err
-	}
-	lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{StartToCloseTimeout: 10 * time.Second})
-	var settings LaneSettings
-	if err := workflow.ExecuteLocalActivity(lctx, coord.CurrentSettings).Get(lctx, &settings); err != nil {
-		return err
-	}
-	l.settings = settings.withDefaults()
-	if l.st.Queue == nil && workflow.GetVersion(ctx, ChangeLaneQueue, workflow.DefaultVersion, 1) >= 1 {
-		l.st.Queue = &LaneQueueState{}
-	}
-	l.inOrder = workflow.GetVersion(ctx, ChangeDecisionsInOrder, workflow.DefaultVersion, 1) >= 1
-	if l.st.Queue != nil {
-		l.onceEach = workflow.GetVersion(ctx, ChangeQueueHoldsPersonOnce, workflow.DefaultVersion, 1) >= 1
-		l.closeAsked = workflow.GetVersion(ctx, ChangeQueueClosesAskedSegment, workflow.DefaultVersion, 1) >= 1
-	}
-
 	requests := workflow.GetSignalChannel(ctx, PairSignal)
 	refills := workflow.GetSignalChannel(ctx, RefillSignal)
 	spills := 0 // rounds of people handed to the queue on the way out
@@ -245,6 +220,40 @@ func PairingLane(ctx workflow.Context, in LaneInput) error {
 			return err
 		}
 	}
+}
+
+// startLane sets a lane's run up: its state from in, its queries, the
+// worker's settings and the versions it runs with (asked in this order).
+func startLane(ctx workflow.Context, in LaneInput) (*lane, error) {
+	l := &lane{n: in.Lane, busy: map[string]bool{}, flying: map[*LaneItem]bool{}, owners: map[string]string{}, af: newAFGate(ctx, ClassEvents)}
+	if in.State != nil {
+		l.st = *in.State
+	}
+	// A lane that starts afresh has written nothing yet: its memory reaches
+	// back to the beginning (MemorySince zero). Terminating a lane forgets
+	// what it wrote in the last hour; reset it instead (see README).
+	l.init()
+	if err := workflow.SetQueryHandler(ctx, LaneQuery, l.status); err != nil {
+		return nil, err
+	}
+	if err := workflow.SetQueryHandler(ctx, LaneDecidedQuery, l.decided); err != nil {
+		return nil, err
+	}
+	lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{StartToCloseTimeout: 10 * time.Second})
+	var settings LaneSettings
+	if err := workflow.ExecuteLocalActivity(lctx, coord.CurrentSettings).Get(lctx, &settings); err != nil {
+		return nil, err
+	}
+	l.settings = settings.withDefaults()
+	if l.st.Queue == nil && workflow.GetVersion(ctx, ChangeLaneQueue, workflow.DefaultVersion, 1) >= 1 {
+		l.st.Queue = &LaneQueueState{}
+	}
+	l.inOrder = workflow.GetVersion(ctx, ChangeDecisionsInOrder, workflow.DefaultVersion, 1) >= 1
+	if l.st.Queue != nil {
+		l.onceEach = workflow.GetVersion(ctx, ChangeQueueHoldsPersonOnce, workflow.DefaultVersion, 1) >= 1
+		l.closeAsked = workflow.GetVersion(ctx, ChangeQueueClosesAskedSegment, workflow.DefaultVersion, 1) >= 1
+	}
+	return l, nil
 }
 
 // lanes is the receiver of the lane plumbing's local activities.

@@ -66,6 +66,7 @@ func postSignedWebhook(t *testing.T, base, body string) int {
 // receive webhooks, say on /healthz what it waits for, and poll once the
 // APIs answer; a rejected key must still stop it at once.
 func TestIntegrationBootReceivesWebhooksWhileTheAPIsFail(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("needs the Temporal dev server: runs without -short (make test)")
 	}
