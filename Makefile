@@ -13,9 +13,16 @@ dev: $(TEMPORAL)
 	./scripts/dev
 
 # Every test, including the integration tests on a real Temporal dev server
-# and the codec proxy's template on a real nginx.
+# and the codec proxy's template on a real nginx. The dev-server tests run
+# eight at a time (each has its own server; they mostly wait). gotestsum
+# prints go test's usual output, then every failed test's whole log again
+# at the end, and keeps every test's output, passed ones included, in
+# .test-logs/test.jsonl (`go tool test2json` lines) for the flake that
+# happens once.
+GOTESTSUM := gotest.tools/gotestsum@v1.13.0
 test: $(TEMPORAL) nginx vet
-	go test -count=1 -parallel 8 -timeout 25m ./...
+	@mkdir -p .test-logs
+	go run $(GOTESTSUM) --format standard-quiet --jsonfile .test-logs/test.jsonl -- -count=1 -parallel 8 -timeout 25m ./...
 
 # The quick tier for the edit-test loop: unit and workflow tests, the
 # simulators and the clients; what needs the Temporal dev server or nginx
@@ -29,7 +36,8 @@ test-short:
 # with a cold race build).
 RACE_PACKAGES := ./sandbox/... ./internal/webhook/ ./internal/codec/ ./awardforce/ ./salesforce/ ./activities/ ./internal/afworker/
 test-race:
-	go test -race -short -count=1 $(RACE_PACKAGES)
+	@mkdir -p .test-logs
+	go run $(GOTESTSUM) --format standard-quiet --jsonfile .test-logs/test-race.jsonl -- -race -short -count=1 $(RACE_PACKAGES)
 
 # nginx (Debian's package) for the codec proxy test, installed when missing.
 nginx:
