@@ -79,10 +79,13 @@ func TestIntegrationARegistrationBurstIsPairedOnceEach(t *testing.T) {
 	if st := af.Stats(); st.Requests != 0 {
 		t.Errorf("%d Award Force requests (%v): the webhooks carry the users, none is needed", st.Requests, st.ByRoute)
 	}
-	// One lookup and one create a batch, a batch every few seconds of the
-	// burst (and the describe the worker reads once): a handful of calls,
-	// not one a person. docs/benchmarks.md has the measured figures.
-	if calls := sf.Stats().APICalls; calls > 7 {
+	// One lookup and one create a batch (and the describe the worker reads
+	// once): a handful of calls, not one a person. How many batches the
+	// burst makes depends on how fast the lane goes round: 3 on a quiet
+	// machine, 5 with seven other dev-server tests running; the bound is a
+	// batch per ten people at most. docs/benchmarks.md has the measured
+	// figures.
+	if calls := sf.Stats().APICalls; calls > 1+2*people/10 {
 		t.Errorf("%d Salesforce calls for %d registrations (%v), want them batched", calls, people, sf.Stats().ByRoute)
 	}
 	t.Logf("%d registrations: %d Salesforce calls, %d Award Force requests", people, sf.Stats().APICalls, af.Stats().Requests)

@@ -1,15 +1,23 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
+
+	"github.com/afsync/afsync/internal/afworker"
 	"github.com/afsync/afsync/internal/devstack"
 	"github.com/afsync/afsync/sandbox"
 	"github.com/afsync/afsync/sandbox/afsim"
@@ -152,12 +160,32 @@ func TestIntegrationARecordFoundByAddressIsAdopted(t *testing.T) {
 // counted as paired and the edit's webhook was dropped as a duplicate).
 func TestIntegrationAnEditBetweenTheReadAndTheWriteBackIsNotLost(t *testing.T) {
 	t.Parallel()
-	stack := identityStack(t, sluggedSpec, sandbox.Options{Latency: 600 * time.Millisecond})
+	stack := identityStack(t, sluggedSpec, sandbox.Options{})
+	lateUpdates(t, stack)
 	af, sf := stack.Sandbox.AwardForce, stack.Sandbox.Salesforce
+	// The person corrects their name at the very moment the sync's
+	// write-back (the new record's id) reaches Award Force: after the sync
+	// read them, before the write-back is applied.
+	var once sync.Once
+	edited := make(chan string, 1)
+	af.BeforeUpdate(func(slug string) {
+		once.Do(func() {
+			af.Edit(slug, func(u *afsim.User) { u.LastName = "Typo" })
+			// The write-back lands in a later second than the edit: the
+			// edit's version is older than the one the write-back makes.
+			time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second + 20*time.Millisecond)))
+			edited <- slug
+		})
+	})
 	u := af.Register(afsim.User{Email: "typo@example.org", FirstName: "Tia", LastName: "Tpyo"})
-	// Salesforce is written; the write-back of the record id is on its way.
-	waitForLong(t, func() bool { return len(sf.Records("Contact")) == 1 }, "the Contact", time.Minute)
-	af.Edit(u.Slug, func(u *afsim.User) { u.LastName = "Typo" })
+	select {
+	case slug := <-edited:
+		if slug != u.Slug {
+			t.Fatalf("the write-back reached %s, not %s", slug, u.Slug)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("no write-back reached Award Force within a minute")
+	}
 	waitForLong(t, func() bool {
 		recs := sf.Records("Contact")
 		return len(recs) == 1 && recs[0]["LastName"] == "Typo"
@@ -166,6 +194,44 @@ func TestIntegrationAnEditBetweenTheReadAndTheWriteBackIsNotLost(t *testing.T) {
 	if got.LastName != "Typo" || got.Fields["SfRecord"] == "" {
 		t.Fatalf("Award Force holds %q and record id %q", got.LastName, got.Fields["SfRecord"])
 	}
+}
+
+// lateUpdates has the sandbox's webhooks received by the worker's
+// receiver, a user_updated event once the user's sync has ended only:
+// Award Force delivers webhooks when it can, and the edit that raced a
+// sync may be announced after it. Such an edit reaches Salesforce only if
+// the sync saw it.
+func lateUpdates(t *testing.T, stack *devstack.Stack) {
+	t.Helper()
+	h, err := afworker.HTTPHandler(stack.Client, stack.Config, stack.Spec, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		var ev struct{ Event, Slug string }
+		_ = json.Unmarshal(body, &ev)
+		if ev.Event == afsim.EventUpdated {
+			deadline := time.Now().Add(time.Minute)
+			for !syncEnded(stack, ev.Slug) {
+				if time.Now().After(deadline) {
+					t.Errorf("the sync of %s did not end within a minute", ev.Slug)
+					break
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		h.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	stack.Sandbox.SetWebhookURL(srv.URL + "/webhooks/awardforce")
+}
+
+// syncEnded reports whether the latest sync of the user has completed.
+func syncEnded(stack *devstack.Stack, slug string) bool {
+	d, err := stack.Client.DescribeWorkflowExecution(context.Background(), workflows.UserSyncWorkflowID(slug), "")
+	return err == nil && d.GetWorkflowExecutionInfo().GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED
 }
 
 // orderedSpec pulls the job title from the CRM at every sync; the watch is

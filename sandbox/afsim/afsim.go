@@ -180,6 +180,8 @@ type Server struct {
 	rng             *rand.Rand    // Chaos's randomness
 	stalled         chan struct{} // closed by Resume; nil when not stalled
 	hooks           hooks
+	// beforeUpdate runs as a PUT /user/{slug} arrives (BeforeUpdate).
+	beforeUpdate func(slug string)
 }
 
 type window struct {
@@ -349,6 +351,16 @@ func (s *Server) InjectFaults(n int, status int) {
 		return
 	}
 	s.faults, s.faultSC = n, status
+}
+
+// BeforeUpdate sets f to run as each PUT /user/{slug} arrives, before
+// Award Force applies it (nil: none). A drill's way to have a person edit
+// their profile at the very moment an API write reaches it: f may call
+// Edit, and the PUT then applies over the edit and answers with both.
+func (s *Server) BeforeUpdate(f func(slug string)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.beforeUpdate = f
 }
 
 // Stall makes the requests that arrive from now on hang, as behind a stalled

@@ -677,3 +677,27 @@ func TestStallHoldsRequestsUntilResume(t *testing.T) {
 		t.Fatal("a stalled request outlived its caller")
 	}
 }
+
+// A person's edit made as an API write arrives is kept: the write applies
+// over it and answers with both.
+func TestAnEditAsAWriteArrivesIsKeptAndAnswered(t *testing.T) {
+	s := newServer(t, Options{})
+	u := s.AddUser(User{Email: "tia@example.com", FirstName: "Tia", LastName: "Tpyo"})
+	var held []string
+	s.BeforeUpdate(func(slug string) {
+		held = append(held, slug)
+		s.Edit(slug, func(u *User) { u.LastName = "Typo" })
+	})
+	r := call(t, s, "PUT", "/user/"+u.Slug, rwKey, map[string]any{"first_name": "Tina"})
+	require.Equal(t, http.StatusOK, r.code, r.raw)
+	assert.Equal(t, []string{u.Slug}, held)
+	assert.Equal(t, "Tina", r.body["first_name"], "the write")
+	assert.Equal(t, "Typo", r.body["last_name"], "the edit made as it arrived")
+	got, _ := s.User(u.Slug)
+	assert.Equal(t, "Tina Typo", got.FirstName+" "+got.LastName)
+
+	s.BeforeUpdate(nil)
+	r = call(t, s, "PUT", "/user/"+u.Slug, rwKey, map[string]any{"first_name": "Tia"})
+	require.Equal(t, http.StatusOK, r.code, r.raw)
+	assert.Len(t, held, 1, "no hook once it is unset")
+}

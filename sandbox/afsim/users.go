@@ -145,6 +145,12 @@ func (s *Server) updateUser(w http.ResponseWriter, r *http.Request, param string
 		return
 	}
 	s.mu.Lock()
+	before := s.beforeUpdate
+	s.mu.Unlock()
+	if before != nil {
+		before(param)
+	}
+	s.mu.Lock()
 	u := s.users[param]
 	if u == nil || u.Deleted {
 		s.mu.Unlock()
