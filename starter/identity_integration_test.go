@@ -154,23 +154,43 @@ func TestIntegrationARecordFoundByAddressIsAdopted(t *testing.T) {
 	}
 }
 
-// Someone fixes a typo while their registration's sync is writing back the
-// record id: Award Force's answer to that write-back shows the edit, and
-// the sync runs once more for it (before, the write-back's own version
-// counted as paired and the edit's webhook was dropped as a duplicate).
+// Someone fixes a typo, or changes their address, while their
+// registration's sync is writing back the record id: Award Force's answer
+// to that write-back shows the edit, and the sync runs once more for it
+// (before, the write-back's own version counted as paired and the edit's
+// webhook was dropped as a duplicate). The record is the person's one
+// record, holding the edit.
 func TestIntegrationAnEditBetweenTheReadAndTheWriteBackIsNotLost(t *testing.T) {
 	t.Parallel()
+	for _, tc := range []struct {
+		name  string
+		edit  func(*afsim.User)
+		field string
+		want  string
+	}{
+		{"a corrected name", func(u *afsim.User) { u.LastName = "Typo" }, "LastName", "Typo"},
+		{"a new address", func(u *afsim.User) { u.Email = "tia.typo@example.org" }, "Email", "tia.typo@example.org"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			editAtTheWriteBack(t, tc.edit, tc.field, tc.want)
+		})
+	}
+}
+
+// editAtTheWriteBack registers someone who makes edit at the very moment
+// their sync's write-back (the new record's id) reaches Award Force, after
+// the sync read them and before the write-back is applied, and waits for
+// their one Contact to hold want in field.
+func editAtTheWriteBack(t *testing.T, edit func(*afsim.User), field, want string) {
 	stack := identityStack(t, sluggedSpec, sandbox.Options{})
 	lateUpdates(t, stack)
 	af, sf := stack.Sandbox.AwardForce, stack.Sandbox.Salesforce
-	// The person corrects their name at the very moment the sync's
-	// write-back (the new record's id) reaches Award Force: after the sync
-	// read them, before the write-back is applied.
 	var once sync.Once
 	edited := make(chan string, 1)
 	af.BeforeUpdate(func(slug string) {
 		once.Do(func() {
-			af.Edit(slug, func(u *afsim.User) { u.LastName = "Typo" })
+			af.Edit(slug, edit)
 			// The write-back lands in a later second than the edit: the
 			// edit's version is older than the one the write-back makes.
 			time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second + 20*time.Millisecond)))
@@ -188,11 +208,11 @@ func TestIntegrationAnEditBetweenTheReadAndTheWriteBackIsNotLost(t *testing.T) {
 	}
 	waitForLong(t, func() bool {
 		recs := sf.Records("Contact")
-		return len(recs) == 1 && recs[0]["LastName"] == "Typo"
-	}, "the corrected name in Salesforce", 2*time.Minute)
+		return len(recs) == 1 && recs[0][field] == want
+	}, "the edit in the person's one Contact", 2*time.Minute)
 	got, _ := af.User(u.Slug)
-	if got.LastName != "Typo" || got.Fields["SfRecord"] == "" {
-		t.Fatalf("Award Force holds %q and record id %q", got.LastName, got.Fields["SfRecord"])
+	if rec := sf.Records("Contact")[0]; got.Fields["SfRecord"] != rec["Id"] || rec["AwardForce_Slug__c"] != u.Slug {
+		t.Fatalf("Award Force holds record id %q, the Contact is %v with slug %v", got.Fields["SfRecord"], rec["Id"], rec["AwardForce_Slug__c"])
 	}
 }
 
