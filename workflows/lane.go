@@ -10,11 +10,16 @@ package workflows
 //	lane_outcomes.go  what each write or failed call does to its person
 //	lane_memory.go    the versions written, what is forgotten, fresh reads
 //	lane_replies.go   the answers to the requesters
+//	lane_queue.go     the queue: people beyond LaneSettings.Hold wait in
+//	                  LaneQueue segments, taken back as the lane writes
 //	identity.go       following a person by record, slug and memory
 //
 // A person in a lane goes through these states:
 //
-//	PairSignal ──► waiting (LaneState.Items)
+//	PairSignal ──► queued (a LaneQueue segment), when the lane holds Hold
+//	                 │  refill: as batches leave room
+//	                 ▼
+//	               waiting (LaneState.Items)
 //	                 │  nextBatch: NotBefore passed; slug, identifier and
 //	                 │  organisation not held by a batch in flight or a doubt
 //	                 ▼
@@ -29,8 +34,9 @@ package workflows
 //	                    horizon, slug and identifier held (doubt); then
 //	                    looked up again, first among those with its address
 //
-// Continue-as-new carries the waiting people, the open requests and the
-// memory (LaneState), once no batch is in flight.
+// Continue-as-new carries the waiting people (at most Hold), the open
+// requests, the queue's ends and the memory (LaneState), once no batch is
+// in flight.
 
 import (
 	"fmt"
