@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -215,8 +216,15 @@ func TestIntegrationWebhookSyncsWaitOutASpentAllocation(t *testing.T) {
 	for _, slug := range slugs {
 		postWebhook(t, webhooks, `{"event":"membership_registered","user":{"slug":"`+slug+`"}}`)
 	}
-	// Several pauses pass: the syncs still wait, and the lane says why.
-	time.Sleep(5 * time.Second)
+	// Several pauses pass (the lane pauses, tries again and is refused,
+	// pauses anew): the syncs still wait, and the lane says why.
+	var pauses []time.Time
+	waitForLong(t, func() bool {
+		if p := laneStatus(t, stack, workflows.LaneOf(slugs[0])).PausedUntil; !p.IsZero() && !slices.Contains(pauses, p) {
+			pauses = append(pauses, p)
+		}
+		return len(pauses) >= 3
+	}, "three pauses of the lane", time.Minute)
 	for _, slug := range slugs {
 		d, err := stack.Client.DescribeWorkflowExecution(context.Background(), workflows.UserSyncWorkflowID(slug), "")
 		if err != nil {
@@ -226,15 +234,7 @@ func TestIntegrationWebhookSyncsWaitOutASpentAllocation(t *testing.T) {
 			t.Fatalf("%s: sync %s while the allocation is spent, want it waiting", slug, st)
 		}
 	}
-	v, err := stack.Client.QueryWorkflow(context.Background(), workflows.LaneWorkflowID(workflows.LaneOf(slugs[0])), "", workflows.LaneQuery)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var lane workflows.LaneStatus
-	if err := v.Get(&lane); err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(lane.LastError, "TotalRequests") {
+	if lane := laneStatus(t, stack, workflows.LaneOf(slugs[0])); !strings.Contains(lane.LastError, "TotalRequests") {
 		t.Errorf("the lane's status does not say it waits for the allocation: %+v", lane)
 	}
 
