@@ -22,7 +22,7 @@ import (
 // --dev` does; it returns the receiver's URL.
 func sandboxWebhooks(t *testing.T, stack *devstack.Stack) string {
 	t.Helper()
-	h, err := afworker.HTTPHandler(stack.Client, stack.Config, stack.Spec, nil, nil)
+	h, err := afworker.HTTPHandler(stack.Client, stack.Config, stack.Spec, nil, receiverLog(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -223,7 +223,7 @@ func editAtTheWriteBack(t *testing.T, edit func(*afsim.User), field, want string
 // the sync saw it.
 func lateUpdates(t *testing.T, stack *devstack.Stack) {
 	t.Helper()
-	h, err := afworker.HTTPHandler(stack.Client, stack.Config, stack.Spec, nil, nil)
+	h, err := afworker.HTTPHandler(stack.Client, stack.Config, stack.Spec, nil, receiverLog(t))
 	if err != nil {
 		t.Fatal(err)
 	}

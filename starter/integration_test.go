@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -586,7 +587,7 @@ func webhookServer(t *testing.T, stack *devstack.Stack) string {
 	t.Helper()
 	cfg := stack.Config
 	cfg.WebhookSigningKey = testSigningKey
-	h, err := afworker.HTTPHandler(stack.Client, cfg, stack.Spec, nil, nil)
+	h, err := afworker.HTTPHandler(stack.Client, cfg, stack.Spec, nil, receiverLog(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -595,21 +596,45 @@ func webhookServer(t *testing.T, stack *devstack.Stack) string {
 	return srv.URL
 }
 
+// receiverLog is a logger for a test's webhook receiver: its warnings and
+// errors (why a webhook was answered 503, say) go to the test's log, so
+// that a failure shows them.
+func receiverLog(t *testing.T) *slog.Logger {
+	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
+
+// testWriter writes each line to a test's log.
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
 // postWebhook sends an Award Force webhook signed with testSigningKey and
-// wants it accepted.
+// wants it accepted. A 503 (the receiver could not start the sync in time:
+// "retry later") is sent again, as a retrying sender would, for up to a
+// minute; the receiver's log in the test's says why.
 func postWebhook(t *testing.T, baseURL, body string) {
 	t.Helper()
 	mac := hmac.New(sha256.New, []byte(testSigningKey))
 	mac.Write([]byte(body))
-	req, _ := http.NewRequest(http.MethodPost, baseURL+"/webhooks/awardforce", strings.NewReader(body))
-	req.Header.Set("Signature", hex.EncodeToString(mac.Sum(nil)))
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusAccepted {
-		t.Fatalf("webhook %s answered %s, want 202", body, resp.Status)
+	for deadline := time.Now().Add(time.Minute); ; {
+		req, _ := http.NewRequest(http.MethodPost, baseURL+"/webhooks/awardforce", strings.NewReader(body))
+		req.Header.Set("Signature", hex.EncodeToString(mac.Sum(nil)))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		switch {
+		case resp.StatusCode == http.StatusAccepted:
+			return
+		case resp.StatusCode == http.StatusServiceUnavailable && time.Now().Before(deadline):
+			t.Logf("webhook %s answered %s; sending it again", body, resp.Status)
+		default:
+			t.Fatalf("webhook %s answered %s, want 202", body, resp.Status)
+		}
 	}
 }
