@@ -614,6 +614,11 @@ func TestIntegrationRetrySyncsTheUsersABackfillFailedOn(t *testing.T) {
 
 	// --since finds failures by any trigger, the latest sync of each user
 	// deciding: the fixed user's retry succeeded, the broken one's failed.
+	// Temporal's visibility is eventually consistent: it lists the retry's
+	// two syncs a moment after they end (a busy machine showed the lag).
+	waitForLong(t, func() bool {
+		return len(listWorkflows(t, stack, "WorkflowType = 'UserSync' AND ExecutionStatus != 'Running'")) >= 2
+	}, "the retry's syncs in Temporal's visibility", time.Minute)
 	out = &syncBuffer{}
 	err = runRetry(context.Background(), &retryOptions{globalOptions: g, since: time.Hour, concurrency: 2, timeout: time.Minute, stdout: out})
 	if code := exitCode(err); code != 2 {
