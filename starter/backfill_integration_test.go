@@ -616,9 +616,7 @@ func TestIntegrationRetrySyncsTheUsersABackfillFailedOn(t *testing.T) {
 	// deciding: the fixed user's retry succeeded, the broken one's failed.
 	// Temporal's visibility is eventually consistent: it lists the retry's
 	// two syncs a moment after they end (a busy machine showed the lag).
-	waitForLong(t, func() bool {
-		return len(listWorkflows(t, stack, "WorkflowType = 'UserSync' AND ExecutionStatus != 'Running'")) >= 2
-	}, "the retry's syncs in Temporal's visibility", time.Minute)
+	visible(t, stack, "WorkflowType = 'UserSync' AND ExecutionStatus != 'Running'", 2)
 	out = &syncBuffer{}
 	err = runRetry(context.Background(), &retryOptions{globalOptions: g, since: time.Hour, concurrency: 2, timeout: time.Minute, stdout: out})
 	if code := exitCode(err); code != 2 {

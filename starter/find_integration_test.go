@@ -18,6 +18,7 @@ import (
 	"github.com/afsync/afsync/internal/devstack"
 	"github.com/afsync/afsync/sandbox"
 	"github.com/afsync/afsync/sandbox/afsim"
+	"github.com/afsync/afsync/workflows"
 )
 
 // freePort is a TCP port free on 127.0.0.1 a moment ago.
@@ -59,6 +60,10 @@ func TestIntegrationFindAndReportSince(t *testing.T) {
 		t.Fatalf("second sync: %+v, %v", res, err)
 	}
 
+	// find reads Temporal's visibility, which lists a run a moment after it
+	// ends: wait for both syncs and the chunk.
+	visible(t, stack, "WorkflowId = '"+workflows.UserSyncWorkflowID(ada.Slug)+"' AND ExecutionStatus = 'Completed'", 2)
+	visible(t, stack, "WorkflowType = 'BackfillChunk' AND ExecutionStatus = 'Completed'", 1)
 	var out bytes.Buffer
 	fo := &findOptions{globalOptions: &globalOptions{temporal: configFor(stack)}, user: "ada.find@example.org", json: true,
 		uiURL: stack.Server.UIURL, timeout: time.Minute, out: &out}

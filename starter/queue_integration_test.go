@@ -138,6 +138,14 @@ func listWorkflows(t *testing.T, stack *devstack.Stack, query string) []*workflo
 	}
 }
 
+// visible waits until Temporal's visibility lists at least n executions
+// for query: it is eventually consistent, a run shows a moment after it
+// ends.
+func visible(t *testing.T, stack *devstack.Stack, query string, n int) {
+	t.Helper()
+	waitForLong(t, func() bool { return len(listWorkflows(t, stack, query)) >= n }, fmt.Sprintf("%d executions listed for %s", n, query), time.Minute)
+}
+
 // historyFacts reads one run's history: its events, how many waiting
 // people its continue-as-new carried (0 when it did not continue), and
 // its largest event (an upper bound of the payloads it carries).
