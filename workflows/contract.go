@@ -1,6 +1,23 @@
 // Package workflows holds afsync's Temporal workflows and their contract:
 // task queues, workflow IDs, search attributes, inputs and results. The
 // worker and the starter CLI import these names; none is typed twice.
+//
+// The workflows:
+//
+//	UserSync          one user's sync: read, hand to the lane, write back
+//	Backfill          every user, chunk by chunk (BackfillChunk: pages of
+//	                  users read and handed to the lanes, then written back)
+//	PairingLane       every Salesforce write, one batch at a time, one
+//	                  person in flight at a time; lane.go draws the states a
+//	                  person goes through and maps the lane's files
+//	LaneQueue         the people beyond what a lane holds, in segments
+//	AwardForceBudget  every Award Force request of the fleet, within the
+//	                  key's limit
+//	CRMWatch          changes made in Salesforce, handed on as syncs
+//	CountUsers        a backfill's estimate; ResolveUser and ResolveRole
+//	                  the starter's look-ups
+//
+// Every change to them follows the versioning policy in versions.go.
 package workflows
 
 import (
