@@ -258,6 +258,7 @@ func startLane(ctx workflow.Context, in LaneInput) (*lane, error) {
 	if l.st.Queue != nil {
 		l.onceEach = workflow.GetVersion(ctx, ChangeQueueHoldsPersonOnce, workflow.DefaultVersion, 1) >= 1
 		l.closeAsked = workflow.GetVersion(ctx, ChangeQueueClosesAskedSegment, workflow.DefaultVersion, 1) >= 1
+		l.trustSegments = workflow.GetVersion(ctx, ChangeQueueTrustsSegments, workflow.DefaultVersion, 1) >= 1
 	}
 	return l, nil
 }
@@ -295,6 +296,9 @@ type lane struct {
 	// inOrder: each decision of a person is marked later than the one
 	// before, even within one second (ChangeDecisionsInOrder).
 	inOrder bool
+	// trustSegments: the queue is not taken for empty while its head
+	// segment says it holds more (ChangeQueueTrustsSegments).
+	trustSegments bool
 }
 
 func (l *lane) init() {

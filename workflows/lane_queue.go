@@ -430,11 +430,18 @@ func (l *lane) refill(ctx workflow.Context, ch workflow.ReceiveChannel) {
 			continue // a lane never asks without its queue; be safe
 		}
 		q.Queued -= b.people()
+		keeps := b.Seq == q.Head && !b.Done // the head segment holds more
 		if b.Seq == q.Head {
 			q.Asked = false
 			if b.Done && q.Head < q.Tail {
 				q.Head++
 			}
+		}
+		if q.Queued <= 0 && keeps && l.trustSegments {
+			// The lane's count is short (a segment gave back people the
+			// lane counted nowhere, or twice); the head says it holds more:
+			// ask it until it says it is done.
+			q.Queued = 1
 		}
 		if q.Queued <= 0 {
 			*q = LaneQueueState{Head: q.Tail, Tail: q.Tail, Batches: q.Batches}

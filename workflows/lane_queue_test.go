@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -193,5 +194,59 @@ func TestALaneHandsNoMoreToTheSegmentItAsked(t *testing.T) {
 			require.Zero(t, q.TailHeld, "the new tail holds nobody yet")
 		}
 		env.AssertExpectations(t)
+	}
+}
+
+// headKeepsOne is a workflow whose lane counts 300 people in its queue,
+// all of them in head segment 28 which it asked (the tail moved on to 29);
+// the segment gives 300 and says it holds more (it held 200 the lane
+// counted nowhere). The lane takes them, asks for people again if it
+// still counts some, and returns where its queue then stands.
+func headKeepsOne(ctx workflow.Context, trust bool) (LaneQueueState, error) {
+	l := &lane{n: 0, st: LaneState{Queue: &LaneQueueState{Head: 28, Tail: 29, Queued: 300, Asked: true}}, flying: map[*LaneItem]bool{}, trustSegments: trust, onceEach: true}
+	l.init()
+	l.settings = LaneSettings{Hold: 600, Refill: 300}
+	ch := workflow.GetSignalChannel(ctx, RefillSignal)
+	if err := workflow.Await(ctx, func() bool { return ch.Len() > 0 }); err != nil {
+		return LaneQueueState{}, err
+	}
+	l.refill(ctx, ch)
+	l.st.Items = nil // written meanwhile: room for more
+	l.askRefill(ctx)
+	return *l.st.Queue, nil
+}
+
+func TestALaneAsksItsHeadSegmentUntilItSaysItIsDone(t *testing.T) {
+	for _, tc := range []struct {
+		trust bool
+		asks  int
+	}{
+		{true, 1},  // the head said it holds more: asked again
+		{false, 0}, // lanes from before queue-trusts-segments: the 200 are left
+	} {
+		var suite testsuite.WorkflowTestSuite
+		env := suite.NewTestWorkflowEnvironment()
+		env.RegisterWorkflow(headKeepsOne)
+		env.RegisterActivity(&Coordinator{})
+		asked := 0
+		env.OnActivity(coord.Take, mock.Anything, 0, 28, QueueTake{Max: 300}).Return(func(context.Context, int, int, QueueTake) (bool, error) {
+			asked++
+			return true, nil
+		}).Maybe()
+		env.RegisterDelayedCallback(func() {
+			env.SignalWorkflow(RefillSignal, QueueBatch{Seq: 28, Specs: map[string]pairing.Spec{"fp": *pairing.Default()}, Requests: []QueuedRequest{queued("a", 300)}})
+		}, time.Second)
+		env.ExecuteWorkflow(headKeepsOne, tc.trust)
+		require.NoError(t, env.GetWorkflowError())
+		var q LaneQueueState
+		require.NoError(t, env.GetWorkflowResult(&q))
+		require.Equal(t, tc.asks, asked, "trust %v: asks of segment 28", tc.trust)
+		if tc.trust {
+			require.Equal(t, 28, q.Head, "the head is still the segment that holds more")
+			require.Positive(t, q.Queued)
+			require.True(t, q.Asked)
+		} else {
+			require.Equal(t, 29, q.Head, "taken for empty")
+		}
 	}
 }

@@ -172,4 +172,14 @@ const (
 	// one's write-back into Award Force could land after the newer one's.
 	// Asked once at the start of each lane run.
 	ChangeDecisionsInOrder = "decisions-in-order"
+	// ChangeQueueTrustsSegments: the lane no longer takes its queue for
+	// empty when its count of queued people reaches zero while the head
+	// segment's last refill says it holds more: it asks that segment
+	// until it says it is done. A segment may give back people the lane
+	// counted nowhere (held twice after a refused workflow task), which
+	// brought the count to zero early and left the people of the next
+	// segment unasked (found by a 1,000,000-user backfill: 200 people
+	// held by a segment the lane had forgotten, their chunk waiting).
+	// Asked once at the start of each lane run.
+	ChangeQueueTrustsSegments = "queue-trusts-segments"
 )
