@@ -190,10 +190,12 @@ func editAtTheWriteBack(t *testing.T, edit func(*afsim.User), field, want string
 	edited := make(chan string, 1)
 	af.BeforeUpdate(func(slug string) {
 		once.Do(func() {
-			af.Edit(slug, edit)
+			e, _ := af.Edit(slug, edit)
 			// The write-back lands in a later second than the edit: the
 			// edit's version is older than the one the write-back makes.
-			time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second + 20*time.Millisecond)))
+			for time.Now().Unix() <= e.Updated.Unix() {
+				time.Sleep(10 * time.Millisecond)
+			}
 			edited <- slug
 		})
 	})

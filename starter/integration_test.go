@@ -3,9 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -617,11 +614,10 @@ func (w testWriter) Write(p []byte) (int, error) {
 // minute; the receiver's log in the test's says why.
 func postWebhook(t *testing.T, baseURL, body string) {
 	t.Helper()
-	mac := hmac.New(sha256.New, []byte(testSigningKey))
-	mac.Write([]byte(body))
+	signature := afsim.Sign([]byte(body), testSigningKey)
 	for deadline := time.Now().Add(time.Minute); ; {
 		req, _ := http.NewRequest(http.MethodPost, baseURL+"/webhooks/awardforce", strings.NewReader(body))
-		req.Header.Set("Signature", hex.EncodeToString(mac.Sum(nil)))
+		req.Header.Set("Signature", signature)
 		req.Header.Set("Content-Type", "application/json")
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
