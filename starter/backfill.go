@@ -216,6 +216,13 @@ func runBackfill(ctx context.Context, o *backfillOptions) error {
 		if other != "" {
 			id, running = other, otherRunning
 		}
+		if running {
+			// Visibility lags: a backfill it lists as running may have
+			// ended a moment ago. The execution itself says.
+			if running, err = isRunning(ctx, c, id); err != nil {
+				return err
+			}
+		}
 	}
 	finished := o.attach && !running
 	switch {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -15,10 +16,14 @@ import (
 	"testing"
 	"time"
 
+	commonpb "go.temporal.io/api/common/v1"
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/api/workflowservice/v1"
 
 	"github.com/afsync/afsync/internal/afworker"
 	"github.com/afsync/afsync/internal/devstack"
+	"github.com/afsync/afsync/pairing"
 	"github.com/afsync/afsync/sandbox"
 	"github.com/afsync/afsync/sandbox/afsim"
 	"github.com/afsync/afsync/workflows"
@@ -456,4 +461,82 @@ func editTwiceWithinOneSecond(t *testing.T, af *afsim.Server, slug, first, secon
 	}
 	t.Fatal("could not make two edits within one second in five tries")
 	return nil
+}
+
+// With the built-in default spec nothing on either side says whose a record
+// is; the identity ledger does, for life. Here everything else that knew is
+// gone (the lane terminated, the person's last sync deleted as the
+// namespace's retention would), and a newcomer registers the address the
+// first person gave up before that person's change is synced. The newcomer
+// gets a record of their own, and the change reaches the first person's
+// record: no takeover, no second record.
+func TestIntegrationTheIdentityLedgerOutlivesEveryOtherMemory(t *testing.T) {
+	t.Parallel()
+	stack, hooks := identityStackAt(t, "", sandbox.Options{})
+	af, sf := stack.Sandbox.AwardForce, stack.Sandbox.Salesforce
+	ctx := context.Background()
+	ada, adaRec := registered(t, stack, afsim.User{Email: "ada@example.org", FirstName: "Ada", LastName: "Lovelace"})
+	visible(t, stack, fmt.Sprintf("WorkflowId = '%s' AND %s = '%s'",
+		workflows.PairedRecordWorkflowID("Contact", ada.Slug), workflows.RecordIDKey.GetName(), adaRec), 1)
+
+	// Everything but the ledger forgets Ada.
+	waitForLong(t, func() bool { return syncEnded(stack, ada.Slug) }, "Ada's sync to end", time.Minute)
+	syncID := workflows.UserSyncWorkflowID(ada.Slug)
+	if _, err := stack.Client.WorkflowService().DeleteWorkflowExecution(ctx, &workflowservice.DeleteWorkflowExecutionRequest{
+		Namespace: stack.Server.Namespace, WorkflowExecution: &commonpb.WorkflowExecution{WorkflowId: syncID}}); err != nil {
+		t.Fatal(err)
+	}
+	waitForLong(t, func() bool {
+		_, err := stack.Client.DescribeWorkflowExecution(ctx, syncID, "")
+		var notFound *serviceerror.NotFound
+		return errors.As(err, &notFound)
+	}, "Ada's sync to be deleted", time.Minute)
+	if err := stack.Client.TerminateWorkflow(ctx, workflows.LaneWorkflowID(0), "", "test: the lane forgets"); err != nil {
+		t.Fatal(err)
+	}
+
+	// Ada changes her address; its webhook is not delivered yet.
+	stack.Sandbox.SetWebhookURL("")
+	af.Edit(ada.Slug, func(u *afsim.User) { u.Email = "countess@example.org" })
+	stack.Sandbox.SetWebhookURL(hooks)
+
+	// A newcomer registers the address she gave up, which her record still holds.
+	ned := af.Register(afsim.User{Email: "ada@example.org", FirstName: "Ned", LastName: "Owner"})
+	var nedRec string
+	waitForLong(t, func() bool {
+		for _, r := range sf.Records("Contact") {
+			if r["FirstName"] == "Ned" {
+				nedRec, _ = r["Id"].(string)
+			}
+		}
+		return nedRec != ""
+	}, "Ned's Contact", time.Minute)
+	if nedRec == adaRec {
+		t.Fatalf("the newcomer %s took Ada's record %s", ned.Slug, adaRec)
+	}
+
+	// Ada's change is synced now.
+	if _, err := workflows.StartUserSync(ctx, stack.Client, pairing.Default(), workflows.SyncRequest{Slug: ada.Slug, Trigger: pairing.TriggerManual}); err != nil {
+		t.Fatal(err)
+	}
+	waitForLong(t, func() bool {
+		r := contactByID(stack, adaRec)
+		return r != nil && r["Email"] == "countess@example.org"
+	}, "Ada's new address on her record", time.Minute)
+	waitForLong(t, func() bool { return syncEnded(stack, ada.Slug) }, "Ada's sync to end", time.Minute)
+	recs := sf.Records("Contact")
+	if len(recs) != 2 {
+		t.Fatalf("%d Contacts, want one each: %v", len(recs), recs)
+	}
+	for _, r := range recs {
+		want := map[string]any{"Ada": "countess@example.org", "Ned": "ada@example.org"}[fmt.Sprint(r["FirstName"])]
+		if r["Email"] != want {
+			t.Fatalf("Contact %v holds %v, want %v", r["Id"], r["Email"], want)
+		}
+	}
+	if got := contactByID(stack, nedRec); got["FirstName"] != "Ned" {
+		t.Fatalf("Ned's record holds %v", got)
+	}
+	visible(t, stack, fmt.Sprintf("WorkflowId = '%s' AND %s = '%s'",
+		workflows.PairedRecordWorkflowID("Contact", ned.Slug), workflows.RecordIDKey.GetName(), nedRec), 1)
 }

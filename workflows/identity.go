@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"slices"
 	"strings"
 	"time"
 
@@ -50,6 +51,101 @@ func (r *laneRun) paired(it *LaneItem, id string) {
 		return
 	}
 	r.st.Paired[it.Profile.Slug] = normalID(id)
+	if r.ledger && r.recalled[it.Profile.Slug] != normalID(id) {
+		r.learnt = append(r.learnt, Pairing{Slug: it.Profile.Slug, RecordID: normalID(id)})
+	}
+}
+
+// recallRecords asks the identity ledger (see ledger.go) for the records
+// of the batch's people: it remembers them for life, the lane only for a
+// while. A record the person is otherwise known by (record_id_field, a CRM
+// change, their last sync, the lane's memory: newer than what visibility
+// may show yet) comes first; the ledger's answer then only says whether
+// the pairing must be written into it. False means the ledger could not
+// be read and the people wait.
+func (r *laneRun) recallRecords(ctx workflow.Context) bool {
+	if !r.ledger {
+		return true
+	}
+	var slugs []string
+	for _, i := range r.open() {
+		it := r.b.items[i]
+		if !it.Deleted {
+			slugs = append(slugs, it.Profile.Slug)
+		}
+	}
+	recalled, ok := r.recall(ctx, RecallInput{Object: r.b.spec.Object, Slugs: slugs})
+	if !ok {
+		return false
+	}
+	r.recalled = recalled.Records
+	for _, i := range r.open() {
+		it := r.b.items[i]
+		id, ok := r.recalled[it.Profile.Slug]
+		if !ok || r.lane.knownRecord(&r.b.spec, it) != "" {
+			continue
+		}
+		if _, held := r.owners[id]; !held {
+			r.owners[id] = it.Profile.Slug
+			r.claimed = append(r.claimed, id)
+		}
+	}
+	return true
+}
+
+// recallOwners asks the identity ledger who is paired with the records the
+// batch's identifiers found, when the lane knows of no one: a record
+// paired with someone else is not a newcomer's (othersOf). False means the
+// ledger could not be read and the people wait.
+func (r *laneRun) recallOwners(ctx workflow.Context, found *activities.FindRecordsResult) bool {
+	if !r.ledger {
+		return true
+	}
+	var ids []string
+	seen := map[string]bool{}
+	for _, i := range r.open() {
+		it := r.b.items[i]
+		for _, m := range found.Matches[r.b.key(it)] {
+			id := normalID(m.ID)
+			if _, held := r.owners[id]; held || seen[id] || id == normalID(r.knownRecord(it)) {
+				continue
+			}
+			seen[id] = true
+			ids = append(ids, id)
+		}
+	}
+	recalled, ok := r.recall(ctx, RecallInput{Object: r.b.spec.Object, Records: ids})
+	r.ledgerOwners = recalled.Owners
+	return ok
+}
+
+// recall reads the ledger; a failure settles the open people as a failed
+// call (they wait and try again).
+func (r *laneRun) recall(ctx workflow.Context, in RecallInput) (Recalled, bool) {
+	var out Recalled
+	if len(in.Slugs)+len(in.Records) == 0 {
+		return out, true
+	}
+	lctx := ledgerOptions(ctx)
+	if err := workflow.ExecuteLocalActivity(lctx, coord.RecallPairings, in).Get(lctx, &out); err != nil {
+		r.callFailed(workflow.Now(ctx), r.open(), err)
+		return Recalled{}, false
+	}
+	return out, true
+}
+
+// remember writes the pairings the batch learnt into the identity ledger
+// before its people are answered. A failure is logged: the lane's memory
+// still holds them, and their next sync writes them again.
+func (r *laneRun) remember(ctx workflow.Context) {
+	if len(r.learnt) == 0 {
+		return
+	}
+	lctx := ledgerOptions(ctx)
+	in := RememberInput{Object: r.b.spec.Object, Pairings: r.learnt}
+	if err := workflow.ExecuteLocalActivity(lctx, coord.RememberPairings, in).Get(lctx, nil); err != nil {
+		workflow.GetLogger(ctx).Warn("Could not write pairings into the identity ledger", "people", len(r.learnt), "error", err)
+	}
 }
 
 // othersOf lists the records among matches (found by person it's
@@ -60,6 +156,10 @@ func (r *laneRun) othersOf(it *LaneItem, matches []pairing.CRMRecord) []string {
 		id := normalID(m.ID)
 		if owner, ok := r.owners[id]; ok && owner != it.Profile.Slug {
 			out = append(out, m.ID)
+			continue
+		}
+		if slices.ContainsFunc(r.ledgerOwners[id], func(s string) bool { return s != it.Profile.Slug }) {
+			out = append(out, m.ID) // the ledger pairs someone else with it
 			continue
 		}
 		if len(r.st.Paired) == 0 {

@@ -381,7 +381,13 @@ func (l *lane) run(ctx workflow.Context, b *batch) {
 	for i, it := range b.items {
 		r.outcomes[i].it = it
 	}
+	defer func() {
+		for _, id := range r.claimed {
+			delete(l.owners, id)
+		}
+	}()
 	r.pair(ctx)
+	r.remember(ctx)
 	l.settle(ctx, r)
 }
 
@@ -408,6 +414,19 @@ type laneRun struct {
 	// pairedBy is LaneState.Paired the other way round (record → slug),
 	// built when a decision first needs it.
 	pairedBy map[string]string
+	// ledger is set in runs that follow people through the identity ledger
+	// (ChangeIdentityLedger), for specs without an external id.
+	ledger bool
+	// recalled are the records the ledger holds for the batch's people, by
+	// slug; ledgerOwners the people it holds paired with the records
+	// their identifiers found, by record; learnt the pairings to write
+	// into it.
+	recalled     map[string]string
+	ledgerOwners map[string][]string
+	learnt       []Pairing
+	// claimed are the records the batch holds in lane.owners because the
+	// ledger named them.
+	claimed []string
 }
 
 func (r *laneRun) trigger(it *LaneItem) pairing.Trigger { return r.st.Requests[it.Request].Trigger }

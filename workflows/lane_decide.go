@@ -18,8 +18,11 @@ func (r *laneRun) pair(ctx workflow.Context) {
 	now := workflow.Now(ctx)
 	r.freshReads(ctx)
 	r.versions(ctx)
+	if !r.recallRecords(ctx) {
+		return
+	}
 	found, ok := r.lookup(ctx)
-	if !ok {
+	if !ok || !r.recallOwners(ctx, &found) {
 		return
 	}
 	// Accounts for the people whose decision links one (a spec with
@@ -41,6 +44,8 @@ func (r *laneRun) versions(ctx workflow.Context) {
 	r.dups = r.formats && workflow.GetVersion(ctx, ChangeDuplicatesAmbiguous, workflow.DefaultVersion, 1) >= 1
 	r.baselines = r.dups && workflow.GetVersion(ctx, ChangeChangeBaselines, workflow.DefaultVersion, 1) >= 1
 	r.identity = r.baselines && workflow.GetVersion(ctx, ChangeIdentity, workflow.DefaultVersion, 1) >= 1
+	r.ledger = r.identity && r.b.spec.ExternalID.CRM == "" &&
+		workflow.GetVersion(ctx, ChangeIdentityLedger, workflow.DefaultVersion, 1) >= 1
 }
 
 // lookup makes one lookup for everyone: by identifier, by the record a
@@ -184,7 +189,12 @@ func (r *laneRun) decideWith(it *LaneItem, found *activities.FindRecordsResult, 
 
 // knownRecord is the record person it is known to be paired with (see
 // lane.knownRecord).
-func (r *laneRun) knownRecord(it *LaneItem) string { return r.lane.knownRecord(&r.b.spec, it) }
+func (r *laneRun) knownRecord(it *LaneItem) string {
+	if id := r.lane.knownRecord(&r.b.spec, it); id != "" {
+		return id
+	}
+	return r.recalled[it.Profile.Slug]
+}
 
 // decide decides for person it on what the lookup found, following the
 // record it is paired with through a merge, and applying the spec's

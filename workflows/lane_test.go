@@ -76,6 +76,51 @@ type crm struct {
 	// failNextAccounts, when set, is how the next Accounts activity that
 	// creates fails, after Salesforce carried its creates out.
 	failNextAccounts error
+
+	// ledger is the identity ledger (Temporal's, outside the lane, kept
+	// beside the org it speaks of): record by slug; ledgerWrites counts
+	// the pairings written into it. noLedger makes it answer nothing and
+	// keep nothing, as before there was one.
+	ledger       map[string]string
+	ledgerWrites int
+	noLedger     bool
+}
+
+// recall is the RecallPairings local activity.
+func (c *crm) recall(_ context.Context, in RecallInput) (Recalled, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := Recalled{Records: map[string]string{}, Owners: map[string][]string{}}
+	if c.noLedger {
+		return out, nil
+	}
+	for _, slug := range in.Slugs {
+		if id, ok := c.ledger[slug]; ok {
+			out.Records[slug] = id
+		}
+	}
+	for _, rec := range in.Records {
+		for _, slug := range slices.Sorted(maps.Keys(c.ledger)) {
+			if c.ledger[slug] == normalID(rec) {
+				out.Owners[normalID(rec)] = append(out.Owners[normalID(rec)], slug)
+			}
+		}
+	}
+	return out, nil
+}
+
+// remember is the RememberPairings local activity.
+func (c *crm) remember(_ context.Context, in RememberInput) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.noLedger {
+		return nil
+	}
+	for _, p := range in.Pairings {
+		c.ledger[p.Slug] = normalID(p.RecordID)
+		c.ledgerWrites++
+	}
+	return nil
 }
 
 // crmCall is one call the fake answered.
@@ -96,7 +141,7 @@ type recordFault struct {
 }
 
 func newCRM() *crm {
-	return &crm{recordFaults: map[string][]recordFault{}, accountFaults: map[string][]recordFault{}}
+	return &crm{recordFaults: map[string][]recordFault{}, accountFaults: map[string][]recordFault{}, ledger: map[string]string{}}
 }
 
 // add puts a Contact in the org.
@@ -445,6 +490,8 @@ func newLaneTestOn(t *testing.T, s LaneSettings, c *crm, start time.Time) *laneT
 	env.OnActivity(sf.FindRecords, mock.Anything, mock.Anything).AfterFn(func() time.Duration { return c.latency }).Return(c.find)
 	env.OnActivity(sf.Write, mock.Anything, mock.Anything).Return(c.write)
 	env.OnActivity(sf.Accounts, mock.Anything, mock.Anything).AfterFn(func() time.Duration { return c.accountLatency }).Return(c.findAccounts)
+	env.OnActivity(coord.RecallPairings, mock.Anything, mock.Anything).Return(c.recall)
+	env.OnActivity(coord.RememberPairings, mock.Anything, mock.Anything).Return(c.remember)
 	env.OnActivity(af.GetUser, mock.Anything, mock.Anything).Return(func(_ context.Context, slug string) (pairing.Profile, error) {
 		lt.mu.Lock()
 		lt.reads[slug]++
@@ -1082,6 +1129,53 @@ func TestLaneNeverHandsARecordToANewcomerBeforeItsOwnersChangeLands(t *testing.T
 				}
 			}
 			require.Len(t, lt.crm.records, 2)
+		})
+	}
+}
+
+func TestALaneThatForgotFollowsPeopleThroughTheIdentityLedger(t *testing.T) {
+	for _, withLedger := range []bool{true, false} {
+		t.Run(fmt.Sprintf("ledger %v", withLedger), func(t *testing.T) {
+			org := newCRM()
+			org.noLedger = !withLedger
+			first := newLaneTestOn(t, testLaneSettings(), org, laneStart)
+			ada := person("AdaLovel", "ada@example.org", "Ada", "Lovelace")
+			first.send(0, pairRequest("signup", pairing.TriggerRegistration, ada))
+			first.runUntil(LaneInput{Lane: 0}, time.Hour)
+			adaRec := first.answers.one(t, "AdaLovel").RecordID
+
+			// Months later, a lane that remembers nothing of Ada (its
+			// memory passed, or it was terminated): a newcomer registers
+			// the address Ada is about to give up, then Ada's change comes.
+			later := newLaneTestOn(t, testLaneSettings(), org, laneStart.Add(90*24*time.Hour))
+			later.send(0,
+				pairRequest("newcomer", pairing.TriggerRegistration, person("NewOwner", "ada@example.org", "Ned", "Owner")),
+				pairRequest("edit", pairing.TriggerProfileUpdate, withEmail(ada, "countess@example.org")))
+			later.runUntil(LaneInput{Lane: 0}, time.Hour)
+
+			ned := later.answers.one(t, "NewOwner")
+			edit := later.answers.one(t, "AdaLovel")
+			if !withLedger {
+				// What the ledger is for: without it the newcomer took Ada's
+				// record, and Ada's change made her a second one.
+				require.Equal(t, adaRec, ned.RecordID)
+				require.NotEqual(t, adaRec, edit.RecordID)
+				return
+			}
+			require.Equal(t, OutcomeCreated, ned.Outcome, ned.Decision.Reason)
+			require.NotEqual(t, adaRec, ned.RecordID, "the newcomer gets a record of their own")
+			require.Equal(t, OutcomeUpdated, edit.Outcome, edit.Decision.Reason)
+			require.Equal(t, adaRec, edit.RecordID, "the same record, for life")
+			require.Len(t, org.records, 2)
+			for _, r := range org.records {
+				if r.ID == adaRec {
+					require.Equal(t, map[string]string{"Email": "countess@example.org", "FirstName": "Ada", "LastName": "Lovelace"}, r.Values)
+				} else {
+					require.Equal(t, "Ned", r.Values["FirstName"])
+				}
+			}
+			require.Equal(t, map[string]string{"AdaLovel": normalID(adaRec), "NewOwner": normalID(ned.RecordID)}, org.ledger)
+			require.Equal(t, 2, org.ledgerWrites, "a pairing the ledger holds is not written again")
 		})
 	}
 }

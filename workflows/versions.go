@@ -182,4 +182,11 @@ const (
 	// held by a segment the lane had forgotten, their chunk waiting).
 	// Asked once at the start of each lane run.
 	ChangeQueueTrustsSegments = "queue-trusts-segments"
+	// ChangeIdentityLedger: for specs without an external id, a lane batch
+	// reads the identity ledger (ledger.go) before its lookup and after
+	// it, and writes the pairings it learnt into it before answering
+	// (local activities RecallPairings and RememberPairings): who is
+	// paired with which record no longer lives only in the lane's bounded
+	// memory. Asked once a lane run, by the first batch of such a spec.
+	ChangeIdentityLedger = "identity-ledger"
 )
