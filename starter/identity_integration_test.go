@@ -476,8 +476,7 @@ func TestIntegrationTheIdentityLedgerOutlivesEveryOtherMemory(t *testing.T) {
 	af, sf := stack.Sandbox.AwardForce, stack.Sandbox.Salesforce
 	ctx := context.Background()
 	ada, adaRec := registered(t, stack, afsim.User{Email: "ada@example.org", FirstName: "Ada", LastName: "Lovelace"})
-	visible(t, stack, fmt.Sprintf("WorkflowId = '%s' AND %s = '%s'",
-		workflows.PairedRecordWorkflowID("Contact", ada.Slug), workflows.RecordIDKey.GetName(), adaRec), 1)
+	inLedger(t, stack, ada.Slug, adaRec)
 
 	// Everything but the ledger forgets Ada.
 	waitForLong(t, func() bool { return syncEnded(stack, ada.Slug) }, "Ada's sync to end", time.Minute)
@@ -537,6 +536,13 @@ func TestIntegrationTheIdentityLedgerOutlivesEveryOtherMemory(t *testing.T) {
 	if got := contactByID(stack, nedRec); got["FirstName"] != "Ned" {
 		t.Fatalf("Ned's record holds %v", got)
 	}
-	visible(t, stack, fmt.Sprintf("WorkflowId = '%s' AND %s = '%s'",
-		workflows.PairedRecordWorkflowID("Contact", ned.Slug), workflows.RecordIDKey.GetName(), nedRec), 1)
+	inLedger(t, stack, ned.Slug, nedRec)
+}
+
+// inLedger waits until the identity ledger pairs slug with record, as
+// visibility lists it.
+func inLedger(t *testing.T, stack *devstack.Stack, slug, record string) {
+	t.Helper()
+	k := workflows.LedgerKey.GetName()
+	visible(t, stack, fmt.Sprintf("WorkflowType = 'LedgerPage' AND %s = 's:%s' AND %s = 'r:%s'", k, slug, k, record), 1)
 }

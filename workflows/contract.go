@@ -58,6 +58,11 @@ var (
 	// AmbiguousUsersKey lists, on a backfill chunk, the slugs of the users
 	// whose identifier matched several records.
 	AmbiguousUsersKey = temporal.NewSearchAttributeKeyKeywordList("AfsyncAmbiguousUsers")
+	// LedgerKey lists, on an identity ledger page (LedgerPage), its people
+	// ("s:" + slug) and their records ("r:" + 18-character id):
+	// `AfsyncLedger = "s:AbCdEfGh"` finds the pages that pair that user.
+	// It is the third KeywordList, the most SQL visibility allows.
+	LedgerKey = temporal.NewSearchAttributeKeyKeywordList("AfsyncLedger")
 )
 
 // MaxSlugsPerAttribute keeps a slug list within the server's 2 KB limit on
@@ -66,7 +71,7 @@ const MaxSlugsPerAttribute = 100
 
 // SearchAttributeKeys lists every custom search attribute afsync uses.
 func SearchAttributeKeys() []temporal.SearchAttributeKey {
-	return []temporal.SearchAttributeKey{OutcomeKey, RecordIDKey, FailedUsersKey, AmbiguousUsersKey}
+	return []temporal.SearchAttributeKey{OutcomeKey, RecordIDKey, FailedUsersKey, AmbiguousUsersKey, LedgerKey}
 }
 
 // Outcome is what a user sync ended with, as shown in the UI's search

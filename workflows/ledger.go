@@ -5,35 +5,41 @@ package workflows
 //
 // A record with an external id carries its person's slug for life; a spec
 // without one has nothing on either side that says whose a record is once
-// the lane has forgotten (its memory of pairings is bounded, LaneState.Paired)
-// and the person's last sync is gone (the namespace's retention). Without
-// the ledger an email changed after that made a second record, and a
-// newcomer registering the freed address took the old owner's record.
+// the lane has forgotten (its memory of pairings is bounded,
+// LaneState.Paired) and the person's last sync is gone (the namespace's
+// retention). Without the ledger an email changed after that made a second
+// record, and a newcomer registering the freed address took the old
+// owner's record.
 //
-// Each pairing is one small workflow, PairedRecord (ID
-// afsync-paired-<object>-<slug>), open for the person's life and idle:
-// its record is its AfsyncRecordId search attribute. It holds no PII (a
-// slug and a record id) and costs one start and one workflow task per
-// person, again only when their record changes (a merge). A lane batch
-// asks Temporal's visibility once each way (RecallPairings):
+// The ledger is pages: small LedgerPage workflows, open for good and idle,
+// each holding up to ledgerPageSize pairings in its memo and, for
+// visibility, its people and records in the AfsyncLedger search attribute
+// (LedgerKey). A page is written once and never changed: a person paired
+// again (a merge, a record deleted and made again) is in a newer page, and
+// the newest page that names them says their record. No PII (slugs and
+// record ids); one workflow start and one workflow task per page. A lane
+// batch asks visibility once each way (RecallPairings):
 //
-//   - before its lookup, the records of the people it does not follow by a
-//     record id already: an address changed long after the pairing is
-//     followed to the record, which is updated, not duplicated;
+//   - before its lookup, the records of its people: an address changed long
+//     after the pairing is followed to the record, which is updated, not
+//     duplicated;
 //   - after it, who owns the records its people's identifiers found: a
 //     record another person is paired with is never given to a newcomer
 //     who registered the address that person freed.
 //
-// After its writes the lane records the pairings the ledger did not hold
+// After its writes the lane writes the pairings the ledger did not hold
 // (RememberPairings) before it answers. Visibility is eventually
 // consistent; what was paired in the last seconds is in the lane's own
 // memory, which lasts far longer.
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"hash/fnv"
+	"maps"
+	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -44,60 +50,27 @@ import (
 	"go.temporal.io/sdk/workflow"
 )
 
-// PairedRecordSignal tells a PairedRecord workflow the person's record
-// (an 18-character id) now.
-const PairedRecordSignal = "paired-record"
+const (
+	// ledgerPageSize bounds the pairings of one ledger page.
+	ledgerPageSize = 40
+	// ledgerValueBytes bounds a page's AfsyncLedger value, under the
+	// server's 2 KB limit on one search attribute value.
+	ledgerValueBytes = 1900
+	// memoLedgerPairings is the memo key of a page's pairings (slug → record).
+	memoLedgerPairings = "pairings"
+)
 
-// pairedRecordSignalsPerRun bounds a PairedRecord run's history; a person's
-// record rarely changes, so few runs ever continue as new.
-const pairedRecordSignalsPerRun = 100
-
-// PairedRecordWorkflowID names the ledger entry of the person slug for
-// records of object.
-func PairedRecordWorkflowID(object, slug string) string {
-	return "afsync-paired-" + strings.ToLower(object) + "-" + slug
+// LedgerPageInput is one page of the identity ledger.
+type LedgerPageInput struct {
+	Object   string    `json:"object"`
+	Pairings []Pairing `json:"pairings"`
 }
 
-// PairedRecordInput starts a ledger entry, or continues it.
-type PairedRecordInput struct {
-	Object   string `json:"object"`
-	Slug     string `json:"slug"`
-	RecordID string `json:"record_id"`
-}
-
-// PairedRecord is one person's entry in the identity ledger: it waits,
-// for the person's life, and keeps the record they are paired with in its
-// AfsyncRecordId search attribute, where visibility finds it by slug
-// (workflow ID) and by record.
-func PairedRecord(ctx workflow.Context, in PairedRecordInput) error {
-	if got, _ := workflow.GetTypedSearchAttributes(ctx).GetKeyword(RecordIDKey); got != in.RecordID && in.RecordID != "" {
-		if err := workflow.UpsertTypedSearchAttributes(ctx, RecordIDKey.ValueSet(in.RecordID)); err != nil {
-			return err
-		}
-	}
-	ch := workflow.GetSignalChannel(ctx, PairedRecordSignal)
-	for range pairedRecordSignalsPerRun {
-		var id string
-		ch.Receive(ctx, &id)
-		if id == "" || id == in.RecordID {
-			continue
-		}
-		in.RecordID = id
-		if err := workflow.UpsertTypedSearchAttributes(ctx, RecordIDKey.ValueSet(id)); err != nil {
-			return err
-		}
-	}
-	// The signals that came meanwhile go with the next run.
-	for {
-		var id string
-		if !ch.ReceiveAsync(&id) {
-			break
-		}
-		if id != "" {
-			in.RecordID = id
-		}
-	}
-	return workflow.NewContinueAsNewError(ctx, PairedRecord, in)
+// LedgerPage is one page of the identity ledger: it holds its pairings in
+// its memo and search attribute, and waits for good. It has nothing to do;
+// being open keeps it out of the namespace's retention.
+func LedgerPage(ctx workflow.Context, _ LedgerPageInput) error {
+	return workflow.Await(ctx, func() bool { return false })
 }
 
 // Pairing is one person paired with one record.
@@ -116,10 +89,11 @@ type RecallInput struct {
 
 // Recalled is what the ledger holds of a RecallInput's people and records.
 type Recalled struct {
-	// Records are the records of the slugs asked, by slug.
+	// Records are the records of the slugs asked, by slug (the newest
+	// page's).
 	Records map[string]string `json:"records,omitempty"`
-	// Owners are the people paired with the records asked, by record; a
-	// merge may leave two with one.
+	// Owners are the people pages pair with the records asked, by record;
+	// a merge may leave two with one.
 	Owners map[string][]string `json:"owners,omitempty"`
 }
 
@@ -133,18 +107,25 @@ type RememberInput struct {
 // visibility query for both.
 func (l *Coordinator) RecallPairings(ctx context.Context, in RecallInput) (Recalled, error) {
 	out := Recalled{Records: map[string]string{}, Owners: map[string][]string{}}
-	var terms []string
-	if ids := quotedIDs(in.Slugs, func(s string) string { return PairedRecordWorkflowID(in.Object, s) }); ids != "" {
-		terms = append(terms, "WorkflowId IN ("+ids+")")
+	var keys []string
+	for _, s := range in.Slugs {
+		keys = append(keys, "s:"+s)
 	}
-	if ids := quotedIDs(in.Records, normalID); ids != "" {
-		terms = append(terms, RecordIDKey.GetName()+" IN ("+ids+")")
+	for _, id := range in.Records {
+		keys = append(keys, "r:"+normalID(id))
 	}
-	if len(terms) == 0 {
+	list := quotedKeys(keys)
+	if list == "" {
 		return out, nil
 	}
-	query := fmt.Sprintf("WorkflowType = 'PairedRecord' AND ExecutionStatus = 'Running' AND (%s)", strings.Join(terms, " OR "))
-	prefix := PairedRecordWorkflowID(in.Object, "")
+	prefix := ledgerPageIDPrefix(in.Object)
+	query := fmt.Sprintf("WorkflowType = 'LedgerPage' AND ExecutionStatus = 'Running' AND WorkflowId STARTS_WITH '%s' AND %s IN (%s)",
+		prefix, LedgerKey.GetName(), list)
+	askedSlug, askedRecord := setOf(in.Slugs), map[string]bool{}
+	for _, id := range in.Records {
+		askedRecord[normalID(id)] = true
+	}
+	newest := map[string]time.Time{}
 	var token []byte
 	for {
 		resp, err := l.Client.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: query, NextPageToken: token})
@@ -152,14 +133,24 @@ func (l *Coordinator) RecallPairings(ctx context.Context, in RecallInput) (Recal
 			return Recalled{}, err
 		}
 		for _, e := range resp.GetExecutions() {
-			slug, ok := strings.CutPrefix(e.GetExecution().GetWorkflowId(), prefix)
-			p := e.GetSearchAttributes().GetIndexedFields()[RecordIDKey.GetName()]
-			var id string
-			if !ok || p == nil || converter.GetDefaultDataConverter().FromPayload(p, &id) != nil || id == "" {
+			if !strings.HasPrefix(e.GetExecution().GetWorkflowId(), prefix) {
+				continue // another object's page
+			}
+			var pairs map[string]string
+			p := e.GetMemo().GetFields()[memoLedgerPairings]
+			if p == nil || converter.GetDefaultDataConverter().FromPayload(p, &pairs) != nil {
 				continue
 			}
-			out.Records[slug] = id
-			out.Owners[id] = append(out.Owners[id], slug)
+			at := e.GetStartTime().AsTime()
+			for _, slug := range slices.Sorted(maps.Keys(pairs)) {
+				id := pairs[slug]
+				if askedSlug[slug] && !at.Before(newest[slug]) {
+					out.Records[slug], newest[slug] = id, at
+				}
+				if askedRecord[id] && !slices.Contains(out.Owners[id], slug) {
+					out.Owners[id] = append(out.Owners[id], slug)
+				}
+			}
 		}
 		if token = resp.GetNextPageToken(); len(token) == 0 {
 			return out, nil
@@ -167,62 +158,93 @@ func (l *Coordinator) RecallPairings(ctx context.Context, in RecallInput) (Recal
 	}
 }
 
-// RememberPairings writes in's pairings into the ledger: a person's entry
-// starts with their record, or is told the new one.
+// RememberPairings writes in's pairings into the ledger, a page for every
+// ledgerPageSize of them. A page's ID is its content's: written again (a
+// retried activity), it is the same page.
 func (l *Coordinator) RememberPairings(ctx context.Context, in RememberInput) error {
-	const inFlight = 8
-	sem := make(chan struct{}, inFlight)
-	var (
-		mu    sync.Mutex
-		first error
-		wg    sync.WaitGroup
-	)
-	for _, p := range in.Pairings {
-		id := normalID(p.RecordID)
+	for _, page := range ledgerPages(in.Pairings) {
+		pairs := map[string]string{}
+		var keys []string
+		for _, p := range page {
+			pairs[p.Slug] = p.RecordID
+			keys = append(keys, "s:"+p.Slug, "r:"+p.RecordID)
+		}
 		opts := client.StartWorkflowOptions{
-			ID:                       PairedRecordWorkflowID(in.Object, p.Slug),
+			ID:                       ledgerPageID(in.Object, page),
 			TaskQueue:                TaskQueue,
 			WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 			WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-			TypedSearchAttributes:    temporal.NewSearchAttributes(RecordIDKey.ValueSet(id)),
-			StaticSummary:            fmt.Sprintf("Award Force user %s is paired with Salesforce %s %s (identity ledger)", p.Slug, in.Object, id),
+			TypedSearchAttributes:    temporal.NewSearchAttributes(LedgerKey.ValueSet(keys)),
+			Memo:                     map[string]any{memoLedgerPairings: pairs},
+			StaticSummary:            fmt.Sprintf("Identity ledger: %s paired with their Salesforce %s records", people(len(page)), in.Object),
 		}
-		sem <- struct{}{}
-		wg.Add(1)
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			_, err := l.Client.SignalWithStartWorkflow(ctx, opts.ID, PairedRecordSignal, id, opts, PairedRecord,
-				PairedRecordInput{Object: in.Object, Slug: p.Slug, RecordID: id})
-			if err != nil {
-				mu.Lock()
-				if first == nil {
-					first = fmt.Errorf("remember that %s is paired with %s: %w", p.Slug, id, err)
-				}
-				mu.Unlock()
-			}
-		}()
+		if _, err := l.Client.ExecuteWorkflow(ctx, opts, LedgerPage, LedgerPageInput{Object: in.Object, Pairings: page}); err != nil {
+			return fmt.Errorf("write %s into the identity ledger: %w", people(len(page)), err)
+		}
 	}
-	wg.Wait()
-	return first
+	return nil
 }
 
-// quotedIDs is the comma-separated list of each value's id, quoted for a
-// visibility query; values that are not plain ids (letters, digits, - and
-// _) are left out.
-func quotedIDs(values []string, id func(string) string) string {
+// ledgerPages splits pairings (record ids made 18-character) into pages of
+// at most ledgerPageSize, each page's AfsyncLedger value within
+// ledgerValueBytes.
+func ledgerPages(pairings []Pairing) [][]Pairing {
+	var pages [][]Pairing
+	var cur []Pairing
+	size := 2 // the list's brackets
+	for _, p := range pairings {
+		p.RecordID = normalID(p.RecordID)
+		n := len(p.Slug) + len(p.RecordID) + 2*5 // "s:…", "r:…", quotes and commas
+		if len(cur) == ledgerPageSize || (len(cur) > 0 && size+n > ledgerValueBytes) {
+			pages, cur, size = append(pages, cur), nil, 2
+		}
+		cur = append(cur, p)
+		size += n
+	}
+	if len(cur) > 0 {
+		pages = append(pages, cur)
+	}
+	return pages
+}
+
+// ledgerPageIDPrefix begins the IDs of object's ledger pages.
+func ledgerPageIDPrefix(object string) string {
+	return "afsync-ledger-" + strings.ToLower(object) + "-"
+}
+
+// ledgerPageID names a page by its object and content.
+func ledgerPageID(object string, page []Pairing) string {
+	b, _ := json.Marshal(page)
+	h := fnv.New64a()
+	_, _ = h.Write(b)
+	return fmt.Sprintf("%s%016x", ledgerPageIDPrefix(object), h.Sum64())
+}
+
+// quotedKeys is the comma-separated list of keys quoted for a visibility
+// query; keys that are not plain ids (letters, digits, ':', '-' and '_')
+// are left out.
+func quotedKeys(keys []string) string {
 	var b strings.Builder
-	for _, v := range values {
-		if v == "" || strings.ContainsFunc(v, func(r rune) bool {
-			return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_')
-		}) {
+	for _, k := range keys {
+		if strings.ContainsFunc(k, func(r rune) bool {
+			return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == ':' || r == '-' || r == '_')
+		}) || strings.HasSuffix(k, ":") {
 			continue
 		}
 		if b.Len() > 0 {
 			b.WriteString(", ")
 		}
-		b.WriteString("'" + id(v) + "'")
+		b.WriteString("'" + k + "'")
 	}
 	return b.String()
+}
+
+func setOf(ss []string) map[string]bool {
+	m := make(map[string]bool, len(ss))
+	for _, s := range ss {
+		m[s] = true
+	}
+	return m
 }
 
 // ledgerOptions bound the lane's ledger calls: retried for a minute, then

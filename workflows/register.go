@@ -16,7 +16,7 @@ func RegisterWorkflows(r Registry) {
 	r.RegisterWorkflow(Backfill)
 	r.RegisterWorkflow(BackfillChunk)
 	r.RegisterWorkflow(PairingLane)
-	r.RegisterWorkflow(PairedRecord)
+	r.RegisterWorkflow(LedgerPage)
 	r.RegisterWorkflow(LaneQueue)
 	r.RegisterWorkflow(AwardForceBudget)
 	r.RegisterWorkflow(CRMWatch)
