@@ -189,4 +189,11 @@ const (
 	// paired with which record no longer lives only in the lane's bounded
 	// memory. Asked once a lane run, by the first batch of such a spec.
 	ChangeIdentityLedger = "identity-ledger"
+	// ChangeWatchReadsLedger: for specs without an external id, the CRM
+	// watch asks the identity ledger who is paired with each changed
+	// record before it looks its identifier up in Award Force: a record
+	// whose address was edited in Salesforce still reaches its person
+	// (whose sync puts Award Force's address back), and costs no Award
+	// Force request. Asked by the first poll with such changes.
+	ChangeWatchReadsLedger = "watch-reads-ledger"
 )

@@ -328,10 +328,17 @@ func (w *watch) people(ctx workflow.Context, changes []activities.CRMChange) (re
 	// Runs of the watch's first version asked GetUser, which fails (and
 	// logs an error) for a person who is not an Award Force user.
 	find := workflow.GetVersion(ctx, ChangeWatchFindsUsers, workflow.DefaultVersion, 1) >= 1
+	owners := w.ledgerOwners(ctx, changes)
 	for _, c := range changes {
 		switch {
 		case c.Slug != "":
 			requests = append(requests, SyncRequest{Slug: c.Slug, Trigger: pairing.TriggerCRMChange, RecordID: c.RecordID})
+		case len(owners[normalID(c.RecordID)]) > 0:
+			// The identity ledger pairs the record with its people, whatever
+			// its identifier holds now (an address edited in Salesforce).
+			for _, slug := range owners[normalID(c.RecordID)] {
+				requests = append(requests, SyncRequest{Slug: slug, Trigger: pairing.TriggerCRMChange, RecordID: c.RecordID})
+			}
 		case c.Identifier != "":
 			actx := summarized(afCtx, "Find the Award Force user of %s %s", w.spec.Object, c.RecordID)
 			if find {
@@ -367,6 +374,30 @@ func (w *watch) people(ctx workflow.Context, changes []activities.CRMChange) (re
 		}
 	}
 	return requests, unmatched, held, err
+}
+
+// ledgerOwners asks the identity ledger (specs without an external id,
+// since ChangeWatchReadsLedger) who is paired with the changed records
+// that carry no slug, by 18-character record id. A failed read is logged
+// and the changes are matched by identifier, as before the ledger.
+func (w *watch) ledgerOwners(ctx workflow.Context, changes []activities.CRMChange) map[string][]string {
+	var ids []string
+	for _, c := range changes {
+		if c.Slug == "" {
+			ids = append(ids, c.RecordID)
+		}
+	}
+	if len(ids) == 0 || w.spec.ExternalID.CRM != "" ||
+		workflow.GetVersion(ctx, ChangeWatchReadsLedger, workflow.DefaultVersion, 1) < 1 {
+		return nil
+	}
+	var out Recalled
+	lctx := ledgerOptions(ctx)
+	if err := workflow.ExecuteLocalActivity(lctx, coord.RecallPairings, RecallInput{Object: w.spec.Object, Records: ids}).Get(lctx, &out); err != nil {
+		workflow.GetLogger(ctx).Warn("Could not read the identity ledger: changed records are matched by identifier", "records", len(ids), "error", err)
+		return nil
+	}
+	return out.Owners
 }
 
 // cmpErr keeps the first error.

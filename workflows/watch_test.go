@@ -30,6 +30,21 @@ func watchedSpec() pairing.Spec {
 type fakeOrg struct {
 	changes []activities.CRMChange
 	windows [][2]time.Time
+	// owners is the identity ledger: the people paired with a record.
+	owners map[string][]string
+	// recalled are the records the watch asked the ledger about, by ask.
+	recalled [][]string
+}
+
+func (o *fakeOrg) recall(_ context.Context, in RecallInput) (Recalled, error) {
+	o.recalled = append(o.recalled, in.Records)
+	out := Recalled{Owners: map[string][]string{}}
+	for _, id := range in.Records {
+		if slugs, ok := o.owners[normalID(id)]; ok {
+			out.Owners[normalID(id)] = slugs
+		}
+	}
+	return out, nil
 }
 
 func (o *fakeOrg) answer(_ context.Context, in activities.ChangesInput) (activities.ChangesResult, error) {
@@ -56,6 +71,7 @@ func watchTest(t *testing.T, org *fakeOrg, stopAt time.Duration, setup func(env 
 	env.RegisterActivity(&Coordinator{})
 	grantPermits(env)
 	env.OnActivity(sf.ChangedRecords, mock.Anything, mock.Anything).Return(org.answer)
+	env.OnActivity(coord.RecallPairings, mock.Anything, mock.Anything).Return(org.recall)
 	var started [][]SyncRequest
 	env.OnActivity(coord.StartSyncs, mock.Anything, mock.Anything).Return(func(_ context.Context, in StartSyncsInput) (int, error) {
 		started = append(started, in.Requests)
@@ -195,4 +211,28 @@ func TestTheWatchWindow(t *testing.T) {
 	start, _, gap = w.window(now)
 	assert.True(t, gap, "stopped longer than Salesforce keeps changes")
 	assert.Equal(t, now.Add(-maxLookBack), start)
+}
+
+// A record whose address was edited in Salesforce no longer names its
+// person by identifier; the identity ledger still does, and the watch hands
+// the change to them without asking Award Force.
+func TestTheWatchFindsTheOwnerOfAChangedRecordInTheIdentityLedger(t *testing.T) {
+	org := &fakeOrg{
+		changes: []activities.CRMChange{
+			change("003000000000001AAA", "", "typo@example.org", 2*time.Second),    // Ada's, its address edited
+			change("003000000000002AAA", "", "someone@example.org", 3*time.Second), // no one's
+		},
+		owners: map[string][]string{"003000000000001AAA": {"AdaLovel"}},
+	}
+	var asked []string
+	started, _ := watchTest(t, org, 15*time.Second, func(env *testsuite.TestWorkflowEnvironment) {
+		env.OnActivity(af.FindUser, mock.Anything, mock.Anything).Return(func(_ context.Context, id string) (activities.FoundUser, error) {
+			asked = append(asked, id)
+			return activities.FoundUser{}, nil
+		})
+	})
+	require.Len(t, started, 1)
+	require.Equal(t, []SyncRequest{{Slug: "AdaLovel", Trigger: pairing.TriggerCRMChange, RecordID: "003000000000001AAA"}}, started[0])
+	require.Equal(t, []string{"someone@example.org"}, asked, "Award Force is asked only about the record the ledger does not know")
+	require.Equal(t, [][]string{{"003000000000001AAA", "003000000000002AAA"}}, org.recalled)
 }

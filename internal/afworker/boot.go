@@ -149,8 +149,8 @@ func Boot(ctx context.Context, opts BootOptions) (_ *Node, err error) {
 	}
 	logger.Info("Start-up check passed", "object", opts.Spec.Object)
 	if opts.Spec.ExternalID.CRM == "" {
-		logger.Warn("The pairing spec has no external_id: a person's record is followed through an email change only as long as Temporal remembers their last sync" +
-			" (record_id_field helps); add external_id, a Unique case-sensitive text field holding the Award Force slug, for one record per person for life")
+		logger.Info("The pairing spec has no external_id: who is paired with which record is kept in Temporal only, in the identity ledger" +
+			" (LedgerPage workflows: never terminate them); an external_id, a Unique case-sensitive text field holding the Award Force slug, also writes it on the record")
 	}
 
 	if err = n.StartWorker(); err != nil {
