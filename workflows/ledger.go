@@ -11,13 +11,13 @@ package workflows
 // record, and a newcomer registering the freed address took the old
 // owner's record.
 //
-// The ledger is pages: small LedgerPage workflows, open for good and idle,
+// The ledger is pages: small LedgerPage workflows, open for good and dormant,
 // each holding up to ledgerPageSize pairings in its memo and, for
 // visibility, its people and records in the AfsyncLedger search attribute
 // (LedgerKey). A page is written once and never changed: a person paired
 // again (a merge, a record deleted and made again) is in a newer page, and
 // the newest page that names them says their record. No PII (slugs and
-// record ids); one workflow start and one workflow task per page. A lane
+// record ids); one workflow start per page and no workflow task. A lane
 // batch asks visibility once each way (RecallPairings):
 //
 //   - before its lookup, the records of its people: an address changed long
@@ -58,6 +58,9 @@ const (
 	ledgerValueBytes = 1900
 	// memoLedgerPairings is the memo key of a page's pairings (slug → record).
 	memoLedgerPairings = "pairings"
+	// ledgerPageDormancy is how long a page waits before its first
+	// workflow task: for good, in effect.
+	ledgerPageDormancy = 100 * 365 * 24 * time.Hour
 )
 
 // LedgerPageInput is one page of the identity ledger.
@@ -67,8 +70,9 @@ type LedgerPageInput struct {
 }
 
 // LedgerPage is one page of the identity ledger: it holds its pairings in
-// its memo and search attribute, and waits for good. It has nothing to do;
-// being open keeps it out of the namespace's retention.
+// its memo and search attribute. It has nothing to do: it is started
+// dormant (ledgerPageDormancy), and open, it stays out of the namespace's
+// retention. Should it ever run, it waits for good.
 func LedgerPage(ctx workflow.Context, _ LedgerPageInput) error {
 	return workflow.Await(ctx, func() bool { return false })
 }
@@ -177,6 +181,10 @@ func (l *Coordinator) RememberPairings(ctx context.Context, in RememberInput) er
 			TypedSearchAttributes:    temporal.NewSearchAttributes(LedgerKey.ValueSet(keys)),
 			Memo:                     map[string]any{memoLedgerPairings: pairs},
 			StaticSummary:            fmt.Sprintf("Identity ledger: %s paired with their Salesforce %s records", people(len(page)), in.Object),
+			// A page is a record, not work: started dormant, it never
+			// has a workflow task, so it costs the worker nothing (no
+			// task, no cached execution) and its history is one event.
+			StartDelay: ledgerPageDormancy,
 		}
 		if _, err := l.Client.ExecuteWorkflow(ctx, opts, LedgerPage, LedgerPageInput{Object: in.Object, Pairings: page}); err != nil {
 			return fmt.Errorf("write %s into the identity ledger: %w", people(len(page)), err)
