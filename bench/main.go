@@ -17,11 +17,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -207,6 +209,7 @@ func run(ctx context.Context, o *options, out io.Writer) error {
 	}
 	fmt.Fprintf(out, "\nSalesforce calls: %d (%.2f per 1,000 users); Award Force calls: %d (%.2f per 1,000), 429s: %d\n",
 		sf.APICalls, r.SalesforceCallsPer1k, af.Requests, r.AwardForceCallsPer1k, af.RateLimited)
+	fmt.Fprintf(out, "Salesforce calls by route: %s\n", byRoute(sf.ByRoute))
 	fmt.Fprintf(out, "history events: %d (%.3f per user), largest history %.1f KiB; peak worker memory: %.1f MiB\n",
 		events, r.HistoryEventsPerUser, r.LargestHistoryKiB, r.PeakWorkerMemoryMiB)
 	fmt.Fprintf(out, "lanes: %d runs, %d events; the largest event anywhere %.1f KiB; emails with a new duplicate: %d\n",
@@ -453,3 +456,14 @@ func round(x float64, digits int) float64 {
 }
 
 func cpus() int { return runtime.NumCPU() }
+
+// byRoute lists calls by route, most first.
+func byRoute(calls map[string]int) string {
+	routes := slices.Collect(maps.Keys(calls))
+	slices.SortFunc(routes, func(a, b string) int { return cmp.Or(calls[b]-calls[a], strings.Compare(a, b)) })
+	parts := make([]string, len(routes))
+	for i, r := range routes {
+		parts[i] = fmt.Sprintf("%s %d", r, calls[r])
+	}
+	return strings.Join(parts, ", ")
+}
