@@ -355,6 +355,7 @@ func follow(ctx context.Context, c client.Client, id string, o *backfillOptions)
 	}
 	tick := time.NewTicker(min(interval, time.Second))
 	defer tick.Stop()
+	listed := map[string]int{} // what each running chunk said it read last
 	for {
 		select {
 		case r := <-done:
@@ -372,7 +373,7 @@ func follow(ctx context.Context, c client.Client, id string, o *backfillOptions)
 			}
 			var p workflows.Progress
 			if v.Get(&p) == nil {
-				view.update(p, listedInFlight(ctx, c, p.Running), now)
+				view.update(p, listedInFlight(ctx, c, p.Running, listed), now)
 			}
 		}
 	}
@@ -380,14 +381,16 @@ func follow(ctx context.Context, c client.Client, id string, o *backfillOptions)
 
 // listedInFlight asks the running chunks, at once, how many users each has
 // read so far. A chunk that cannot answer within a second (not started yet,
-// its worker busy or restarting) counts zero: progress is a view, never a
-// reason to wait or fail.
-func listedInFlight(ctx context.Context, c client.Client, chunks []string) int {
+// its worker busy or restarting) counts what it said last (last, updated
+// here; zero if it never answered): progress is a view, never a reason to
+// wait or fail, and it does not go back while the server is slow.
+func listedInFlight(ctx context.Context, c client.Client, chunks []string, last map[string]int) int {
 	ctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
 	listed := make([]int, len(chunks))
 	var wg sync.WaitGroup
 	for i, id := range chunks {
+		listed[i] = last[id]
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -400,8 +403,16 @@ func listedInFlight(ctx context.Context, c client.Client, chunks []string) int {
 	}
 	wg.Wait()
 	n := 0
-	for _, l := range listed {
+	running := map[string]bool{}
+	for i, l := range listed {
+		last[chunks[i]] = l
+		running[chunks[i]] = true
 		n += l
+	}
+	for id := range last {
+		if !running[id] {
+			delete(last, id) // finished: its users are counted as seen
+		}
 	}
 	return n
 }
