@@ -537,6 +537,8 @@ func TestIntegrationTheIdentityLedgerOutlivesEveryOtherMemory(t *testing.T) {
 		t.Fatalf("Ned's record holds %v", got)
 	}
 	inLedger(t, stack, ned.Slug, nedRec)
+	// The lane's run since it forgot: reads and writes of the ledger.
+	saveHistory(t, stack.Client, workflows.LaneWorkflowID(0), "lane-ledger.json")
 }
 
 // inLedger waits until the identity ledger pairs slug with record, as
