@@ -56,7 +56,8 @@ type WriteOutput struct {
 
 // Write makes one attempt at a lane's batch: sObject Collections calls of
 // up to MaxBatch records, for the creates (upserts on the external id when
-// the spec has one) and for the updates. It never retries and never fails
+// the spec has one) and for the updates, sent together in one composite
+// request (one API call) when there are several. It never retries and never fails
 // as a whole for an API fault: every record's outcome, refused, transient
 // or unknown, is in the output, so that the lane, which holds the person,
 // decides what happens next. A retry that is not the lane's decision could
@@ -75,42 +76,39 @@ func (a *Salesforce) Write(ctx context.Context, in WriteInput) (WriteOutput, err
 	}
 	defer keepAlive(ctx)()
 	out := WriteOutput{Creates: make([]WriteOutcome, len(in.Creates)), Updates: make([]WriteOutcome, len(in.Updates))}
-	ext := in.Spec.ExternalID.CRM
+	calls := writeCalls(&in, &out)
 	opts := saveOptions(&in.Spec)
-	for start := 0; start < len(in.Creates); start += MaxBatch {
-		items := in.Creates[start:min(start+MaxBatch, len(in.Creates))]
-		outs := out.Creates[start : start+len(items)]
-		records := make([]salesforce.SObject, len(items))
-		for i, it := range items {
-			outs[i].Slug = it.Slug
-			records[i] = salesforce.SObject{Type: in.Spec.Object, Fields: fieldsOf(it.Values)}
-			if ext != "" {
-				records[i].Fields[ext] = it.Slug
-			}
-		}
+	if len(calls) == 1 {
+		c := calls[0]
 		var (
 			saved []salesforce.SaveResult
 			err   error
 		)
-		if ext != "" {
-			saved, err = a.Client.UpsertCollection(ctx, in.Spec.Object, ext, records, false, opts...)
-		} else {
-			saved, err = a.Client.CreateCollection(ctx, records, false, opts...)
+		switch c.call.Kind {
+		case salesforce.CollectionUpsert:
+			saved, err = a.Client.UpsertCollection(ctx, c.call.Object, c.call.ExtField, c.call.Records, false, opts...)
+		case salesforce.CollectionCreate:
+			saved, err = a.Client.CreateCollection(ctx, c.call.Records, false, opts...)
+		default:
+			saved, err = a.Client.UpdateCollection(ctx, c.call.Records, false, opts...)
 		}
 		out.Calls++
-		settle(outs, saved, err, ext == "", ext)
-	}
-	for start := 0; start < len(in.Updates); start += MaxBatch {
-		items := in.Updates[start:min(start+MaxBatch, len(in.Updates))]
-		outs := out.Updates[start : start+len(items)]
-		records := make([]salesforce.SObject, len(items))
-		for i, it := range items {
-			outs[i].Slug, outs[i].ID = it.Slug, it.ID
-			records[i] = salesforce.SObject{Type: in.Spec.Object, ID: it.ID, Fields: fieldsOf(it.Values)}
+		settle(c.outs, saved, err, c.call.Kind == salesforce.CollectionCreate, in.Spec.ExternalID.CRM)
+	} else if len(calls) > 1 {
+		// Several collection calls go in one composite request: one API call.
+		reqs := make([]salesforce.CollectionCall, len(calls))
+		for i, c := range calls {
+			reqs[i] = c.call
 		}
-		saved, err := a.Client.UpdateCollection(ctx, records, false, opts...)
+		answers, err := a.Client.Collections(ctx, reqs, opts...)
 		out.Calls++
-		settle(outs, saved, err, false, "")
+		for i, c := range calls {
+			if err != nil {
+				settle(c.outs, nil, err, false, "")
+				continue
+			}
+			settle(c.outs, answers[i].Results, answers[i].Err, c.call.Kind == salesforce.CollectionCreate, in.Spec.ExternalID.CRM)
+		}
 	}
 	if in.ReadBack {
 		a.readBack(ctx, &in.Spec, &out)
@@ -145,6 +143,45 @@ func (a *Salesforce) readBack(ctx context.Context, spec *pairing.Spec, out *Writ
 			o.After = &rec
 		}
 	}
+}
+
+// writeCall is one collection call of a Write and the outcomes it settles.
+type writeCall struct {
+	call salesforce.CollectionCall
+	outs []WriteOutcome
+}
+
+// writeCalls splits in into collection calls of up to MaxBatch records,
+// creates first, each with its slice of out.
+func writeCalls(in *WriteInput, out *WriteOutput) []writeCall {
+	var calls []writeCall
+	ext := in.Spec.ExternalID.CRM
+	for start := 0; start < len(in.Creates); start += MaxBatch {
+		items := in.Creates[start:min(start+MaxBatch, len(in.Creates))]
+		c := writeCall{call: salesforce.CollectionCall{Kind: salesforce.CollectionCreate}, outs: out.Creates[start : start+len(items)]}
+		if ext != "" {
+			c.call = salesforce.CollectionCall{Kind: salesforce.CollectionUpsert, Object: in.Spec.Object, ExtField: ext}
+		}
+		for i, it := range items {
+			c.outs[i].Slug = it.Slug
+			rec := salesforce.SObject{Type: in.Spec.Object, Fields: fieldsOf(it.Values)}
+			if ext != "" {
+				rec.Fields[ext] = it.Slug
+			}
+			c.call.Records = append(c.call.Records, rec)
+		}
+		calls = append(calls, c)
+	}
+	for start := 0; start < len(in.Updates); start += MaxBatch {
+		items := in.Updates[start:min(start+MaxBatch, len(in.Updates))]
+		c := writeCall{call: salesforce.CollectionCall{Kind: salesforce.CollectionUpdate}, outs: out.Updates[start : start+len(items)]}
+		for i, it := range items {
+			c.outs[i].Slug, c.outs[i].ID = it.Slug, it.ID
+			c.call.Records = append(c.call.Records, salesforce.SObject{Type: in.Spec.Object, ID: it.ID, Fields: fieldsOf(it.Values)})
+		}
+		calls = append(calls, c)
+	}
+	return calls
 }
 
 // settle records one collection call's results in outs: each record's own

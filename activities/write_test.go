@@ -2,6 +2,7 @@ package activities
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -85,6 +86,29 @@ func TestWriteReportsEachRecordsFate(t *testing.T) {
 			t.Errorf("%d contacts after the delay, want the late commit", n)
 		}
 	})
+	t.Run("a subrequest refused as a whole fails its records alone, with Salesforce's message", func(t *testing.T) {
+		a, sim := newSalesforce(t)
+		id := sim.Insert("Contact", map[string]any{"Email": "old@example.org", "LastName": "Old"})
+		in := WriteInput{
+			Spec:    *pairing.Default(),
+			Creates: creates("AaAaAaAa"),
+			Updates: []UpdateItem{{Slug: "CcCcCcCc", ID: id, Values: []pairing.Change{{Field: "FirstName", After: "Cee"}}}},
+		}
+		in.Creates[0].Values = append(in.Creates[0].Values, pairing.Change{Field: "NoSuchField__c", After: "x"})
+		out, err := a.Write(ctx, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if o := out.Creates[0]; o.Unknown || o.Error == "" || !strings.Contains(o.Error, "NoSuchField__c") {
+			t.Errorf("the create: %+v, want refused with Salesforce's message", o)
+		}
+		if o := out.Updates[0]; o.Error != "" || out.Calls != 1 {
+			t.Errorf("the update: %+v (%d calls), want written in the same call", o, out.Calls)
+		}
+		if rec, _ := sim.Record("Contact", id); rec["FirstName"] != "Cee" {
+			t.Errorf("the update did not land: %v", rec)
+		}
+	})
 	t.Run("creates and updates in one attempt; an external id makes creates upserts", func(t *testing.T) {
 		a, sim := newSalesforce(t)
 		spec := *pairing.Default()
@@ -98,8 +122,12 @@ func TestWriteReportsEachRecordsFate(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !out.Creates[0].Created || out.Creates[1].Created || out.Creates[1].ID != id || out.Updates[0].Error != "" || out.Calls != 2 {
+		// Both kinds in one composite request: one API call.
+		if !out.Creates[0].Created || out.Creates[1].Created || out.Creates[1].ID != id || out.Updates[0].Error != "" || out.Calls != 1 {
 			t.Errorf("%+v", out)
+		}
+		if st := sim.Stats(); st.ByRoute["POST /composite"] != 1 || st.APICalls != 1 {
+			t.Errorf("calls by route %v (%d in all)", st.ByRoute, st.APICalls)
 		}
 		rec, _ := sim.Record("Contact", id)
 		if rec["FirstName"] != "Cee" || rec["LastName"] != "LCcCcCcCc" || len(sim.Records("Contact")) != 2 {

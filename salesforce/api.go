@@ -581,6 +581,20 @@ func (c *Client) UpsertCollection(ctx context.Context, object, extField string, 
 }
 
 func (c *Client) collection(ctx context.Context, method, path string, records []SObject, allOrNone bool, opts []SaveOption, check func(SObject) error) ([]SaveResult, error) {
+	body, err := collectionBody(records, allOrNone, check)
+	if err != nil || body == nil {
+		return nil, err
+	}
+	resp, err := c.callWith(ctx, saveHeader(opts), method, path, nil, body, http.StatusOK)
+	if err != nil {
+		return nil, err
+	}
+	return saveResults(resp, len(records))
+}
+
+// collectionBody is a collection request's body, once its records pass
+// check; nil when there are none.
+func collectionBody(records []SObject, allOrNone bool, check func(SObject) error) (any, error) {
 	if len(records) > MaxCollection {
 		return nil, fmt.Errorf("%w: %d records", ErrCollectionTooLarge, len(records))
 	}
@@ -592,20 +606,20 @@ func (c *Client) collection(ctx context.Context, method, path string, records []
 			return nil, err
 		}
 	}
-	body := struct {
+	return struct {
 		AllOrNone bool      `json:"allOrNone"`
 		Records   []SObject `json:"records"`
-	}{allOrNone, records}
-	resp, err := c.callWith(ctx, saveHeader(opts), method, path, nil, body, http.StatusOK)
-	if err != nil {
-		return nil, err
-	}
+	}{allOrNone, records}, nil
+}
+
+// saveResults decodes a collection call's answer for n records.
+func saveResults(resp interface{ Body() []byte }, n int) ([]SaveResult, error) {
 	var raw []saveResponse
 	if err := decode(resp, &raw); err != nil {
 		return nil, err
 	}
-	if len(raw) != len(records) {
-		return nil, fmt.Errorf("salesforce: %w: %d results for %d records", ErrUndecodable, len(raw), len(records))
+	if len(raw) != n {
+		return nil, fmt.Errorf("salesforce: %w: %d results for %d records", ErrUndecodable, len(raw), n)
 	}
 	out := make([]SaveResult, len(raw))
 	for i, r := range raw {

@@ -7,7 +7,8 @@
 // expires_in, 401 INVALID_SESSION_ID on expired sessions, a strict SOQL subset
 // with paging, record create/update/upsert/delete with the platform's
 // validation error codes, sObject Collections with allOrNone and per-record
-// statusCode errors, describe, limits, the Sforce-Limit-Info header and the
+// statusCode errors, the Composite resource (subrequests in order, one API
+// call, at most 25 of them and 5 queries or Collections), describe, limits, the Sforce-Limit-Info header and the
 // daily request allocation. External-ID upserts match case-sensitively
 // unless the field is Unique and case-insensitive, and only a Unique field
 // stops two concurrent upserts from creating two records (Options.WriteTime).
@@ -613,6 +614,8 @@ func (s *Server) route(c *call) reply {
 			}
 			return methodNotAllowed(m, "GET,PATCH")
 		}
+	case len(segs) == 1 && segs[0] == "composite":
+		return s.composite(c)
 	case len(segs) == 2 && segs[0] == "composite" && segs[1] == "sobjects":
 		switch m {
 		case http.MethodPost:
