@@ -159,6 +159,50 @@ func TestIntegrationARecordFoundByAddressIsAdopted(t *testing.T) {
 	}
 }
 
+// With the built-in default spec, a record made before afsync and found by
+// address is adopted into the identity ledger: the person's email change
+// reaches it even after the lane and their last sync were forgotten.
+func TestIntegrationARecordFoundByAddressIsAdoptedIntoTheLedger(t *testing.T) {
+	t.Parallel()
+	stack := identityStack(t, "", sandbox.Options{})
+	sf := stack.Sandbox.Salesforce
+	pre := sf.Insert("Contact", map[string]any{"Email": "grace@example.org", "FirstName": "Grace", "LastName": "Hopper"})
+	grace, rec := registered(t, stack, afsim.User{Email: "grace@example.org", FirstName: "Grace", LastName: "Hopper"})
+	if rec != pre {
+		t.Fatalf("paired with %s, want the existing %s", rec, pre)
+	}
+	inLedger(t, stack, grace.Slug, pre)
+	forget(t, stack, grace.Slug)
+	stack.Sandbox.AwardForce.Edit(grace.Slug, func(u *afsim.User) { u.Email = "admiral@example.org" })
+	waitForLong(t, func() bool { return contactByID(stack, pre)["Email"] == "admiral@example.org" }, "the new address on the adopted record", time.Minute)
+	waitForLong(t, func() bool { return syncEnded(stack, grace.Slug) }, "Grace's sync to end", time.Minute)
+	if n := len(sf.Records("Contact")); n != 1 {
+		t.Fatalf("%d Contacts, want 1: %v", n, sf.Records("Contact"))
+	}
+}
+
+// forget has everything but the identity ledger forget the person of
+// slug: their last sync is deleted (as the namespace's retention would)
+// and the lane is terminated (its memory gone).
+func forget(t *testing.T, stack *devstack.Stack, slug string) {
+	t.Helper()
+	ctx := context.Background()
+	waitForLong(t, func() bool { return syncEnded(stack, slug) }, "the sync to end", time.Minute)
+	syncID := workflows.UserSyncWorkflowID(slug)
+	if _, err := stack.Client.WorkflowService().DeleteWorkflowExecution(ctx, &workflowservice.DeleteWorkflowExecutionRequest{
+		Namespace: stack.Server.Namespace, WorkflowExecution: &commonpb.WorkflowExecution{WorkflowId: syncID}}); err != nil {
+		t.Fatal(err)
+	}
+	waitForLong(t, func() bool {
+		_, err := stack.Client.DescribeWorkflowExecution(ctx, syncID, "")
+		var notFound *serviceerror.NotFound
+		return errors.As(err, &notFound)
+	}, "the sync to be deleted", time.Minute)
+	if err := stack.Client.TerminateWorkflow(ctx, workflows.LaneWorkflowID(0), "", "test: the lane forgets"); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // Someone fixes a typo, or changes their address, while their
 // registration's sync is writing back the record id: Award Force's answer
 // to that write-back shows the edit, and the sync runs once more for it
@@ -479,20 +523,7 @@ func TestIntegrationTheIdentityLedgerOutlivesEveryOtherMemory(t *testing.T) {
 	inLedger(t, stack, ada.Slug, adaRec)
 
 	// Everything but the ledger forgets Ada.
-	waitForLong(t, func() bool { return syncEnded(stack, ada.Slug) }, "Ada's sync to end", time.Minute)
-	syncID := workflows.UserSyncWorkflowID(ada.Slug)
-	if _, err := stack.Client.WorkflowService().DeleteWorkflowExecution(ctx, &workflowservice.DeleteWorkflowExecutionRequest{
-		Namespace: stack.Server.Namespace, WorkflowExecution: &commonpb.WorkflowExecution{WorkflowId: syncID}}); err != nil {
-		t.Fatal(err)
-	}
-	waitForLong(t, func() bool {
-		_, err := stack.Client.DescribeWorkflowExecution(ctx, syncID, "")
-		var notFound *serviceerror.NotFound
-		return errors.As(err, &notFound)
-	}, "Ada's sync to be deleted", time.Minute)
-	if err := stack.Client.TerminateWorkflow(ctx, workflows.LaneWorkflowID(0), "", "test: the lane forgets"); err != nil {
-		t.Fatal(err)
-	}
+	forget(t, stack, ada.Slug)
 
 	// Ada changes her address; its webhook is not delivered yet.
 	stack.Sandbox.SetWebhookURL("")
