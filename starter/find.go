@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 	workflowpb "go.temporal.io/api/workflow/v1"
+	"go.temporal.io/sdk/client"
 
 	"github.com/afsync/afsync/awardforce"
 	"github.com/afsync/afsync/internal/config"
@@ -44,6 +45,10 @@ workflow id or a search attribute, so Temporal's lists cannot be searched for
 one. A person's syncs are found by their slug; the chunks that held them are
 read one by one (one request each) from the backfills that ended within
 --since, and what Temporal's retention has dropped is gone.
+
+The table ends with the record the identity ledger pairs the user with
+(specs without an external id keep who is paired with which record there,
+for life; not in --json output).
 
 The UI links use --ui-url (the dev server's UI by default; the compose
 stack's is http://localhost:8080).`,
@@ -109,7 +114,24 @@ func runFind(ctx context.Context, o *findOptions) error {
 		return nil
 	}
 	printFound(o.out, slug, found)
+	printLedger(ctx, o.out, c, slug)
 	return nil
+}
+
+// printLedger says which record the identity ledger pairs the user with
+// (specs without an external id); a ledger that cannot be read is said,
+// not an error.
+func printLedger(ctx context.Context, w io.Writer, c client.Client, slug string) {
+	entries, err := workflows.LedgerEntries(ctx, c, slug)
+	switch {
+	case err != nil:
+		fmt.Fprintf(w, "Identity ledger not read: %v\n", err)
+	case len(entries) == 0:
+		fmt.Fprintf(w, "Identity ledger: nothing for %s (specs with an external id keep the slug on the record instead).\n", slug)
+	}
+	for _, e := range entries {
+		fmt.Fprintf(w, "Identity ledger: %s is paired with %s %s (since %s, %s).\n", slug, e.Object, e.RecordID, e.Since.Local().Format("2006-01-02 15:04:05"), e.Page)
+	}
 }
 
 // findSyncs returns every sync of the user slug that ended at or after

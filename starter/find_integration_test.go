@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -100,13 +101,16 @@ func TestIntegrationFindAndReportSince(t *testing.T) {
 		assertUILinkOpens(t, stack.Server.UIURL, s)
 	}
 
-	// By slug, as a table.
+	// By slug, as a table, once visibility lists Ada's ledger page.
+	visible(t, stack, fmt.Sprintf("WorkflowType = 'LedgerPage' AND %s = 's:%s'", workflows.LedgerKey.GetName(), ada.Slug), 1)
 	out.Reset()
 	fo.user, fo.json = ada.Slug, false
 	if err := runFind(context.Background(), fo); err != nil {
 		t.Fatal(err)
 	}
-	if text := out.String(); strings.Count(text, "\n") != 4 || !strings.Contains(text, "salesforce.LastName") || !strings.Contains(text, "/history") {
+	// A header, three syncs and the identity ledger's line.
+	if text := out.String(); strings.Count(text, "\n") != 5 || !strings.Contains(text, "salesforce.LastName") || !strings.Contains(text, "/history") ||
+		!strings.Contains(text, "Identity ledger: "+ada.Slug+" is paired with Contact") {
 		t.Errorf("the table:\n%s", text)
 	}
 

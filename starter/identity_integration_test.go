@@ -568,6 +568,15 @@ func TestIntegrationTheIdentityLedgerOutlivesEveryOtherMemory(t *testing.T) {
 		t.Fatalf("Ned's record holds %v", got)
 	}
 	inLedger(t, stack, ned.Slug, nedRec)
+	// find says what the ledger holds of Ada.
+	var out bytes.Buffer
+	fo := &findOptions{globalOptions: &globalOptions{temporal: configFor(stack)}, user: ada.Slug, timeout: time.Minute, out: &out}
+	if err := runFind(ctx, fo); err != nil {
+		t.Fatal(err)
+	}
+	if want := fmt.Sprintf("Identity ledger: %s is paired with Contact %s", ada.Slug, adaRec); !strings.Contains(out.String(), want) {
+		t.Fatalf("find says:\n%s\nwant %q", out.String(), want)
+	}
 	// The lane's run since it forgot: reads and writes of the ledger.
 	saveHistory(t, stack.Client, workflows.LaneWorkflowID(0), "lane-ledger.json")
 }

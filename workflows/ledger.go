@@ -58,6 +58,8 @@ const (
 	ledgerValueBytes = 1900
 	// memoLedgerPairings is the memo key of a page's pairings (slug → record).
 	memoLedgerPairings = "pairings"
+	// memoLedgerObject is the memo key of a page's object.
+	memoLedgerObject = "object"
 	// ledgerPageDormancy is how long a page waits before its first
 	// workflow task: for good, in effect.
 	ledgerPageDormancy = 100 * 365 * 24 * time.Hour
@@ -162,6 +164,58 @@ func (l *Coordinator) RecallPairings(ctx context.Context, in RecallInput) (Recal
 	}
 }
 
+// LedgerEntry is what the identity ledger holds of one person for one
+// object: the record the newest page names, and that page.
+type LedgerEntry struct {
+	Object   string    `json:"object"`
+	RecordID string    `json:"record_id"`
+	Page     string    `json:"page"`
+	Since    time.Time `json:"since"`
+}
+
+// LedgerEntries reads what the identity ledger holds of the person slug,
+// for every object, for ops (starter find).
+func LedgerEntries(ctx context.Context, c client.Client, slug string) ([]LedgerEntry, error) {
+	list := quotedKeys([]string{"s:" + slug})
+	if list == "" {
+		return nil, fmt.Errorf("%q is not a slug", slug)
+	}
+	query := fmt.Sprintf("WorkflowType = 'LedgerPage' AND ExecutionStatus = 'Running' AND %s IN (%s)", LedgerKey.GetName(), list)
+	newest := map[string]LedgerEntry{}
+	var token []byte
+	for {
+		resp, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: query, NextPageToken: token})
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range resp.GetExecutions() {
+			var pairs map[string]string
+			var object string
+			dc := converter.GetDefaultDataConverter()
+			fields := e.GetMemo().GetFields()
+			if p := fields[memoLedgerPairings]; p == nil || dc.FromPayload(p, &pairs) != nil || pairs[slug] == "" {
+				continue
+			}
+			if p := fields[memoLedgerObject]; p == nil || dc.FromPayload(p, &object) != nil {
+				continue
+			}
+			at := e.GetStartTime().AsTime()
+			key := strings.ToLower(object)
+			if cur, ok := newest[key]; !ok || at.After(cur.Since) {
+				newest[key] = LedgerEntry{Object: object, RecordID: pairs[slug], Page: e.GetExecution().GetWorkflowId(), Since: at}
+			}
+		}
+		if token = resp.GetNextPageToken(); len(token) == 0 {
+			break
+		}
+	}
+	var out []LedgerEntry
+	for _, k := range slices.Sorted(maps.Keys(newest)) {
+		out = append(out, newest[k])
+	}
+	return out, nil
+}
+
 // RememberPairings writes in's pairings into the ledger, a page for every
 // ledgerPageSize of them. A page's ID is its content's: written again (a
 // retried activity), it is the same page.
@@ -179,7 +233,7 @@ func (l *Coordinator) RememberPairings(ctx context.Context, in RememberInput) er
 			WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 			WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
 			TypedSearchAttributes:    temporal.NewSearchAttributes(LedgerKey.ValueSet(keys)),
-			Memo:                     map[string]any{memoLedgerPairings: pairs},
+			Memo:                     map[string]any{memoLedgerPairings: pairs, memoLedgerObject: in.Object},
 			StaticSummary:            fmt.Sprintf("Identity ledger: %s paired with their Salesforce %s records", people(len(page)), in.Object),
 			// A page is a record, not work: started dormant, it never
 			// has a workflow task, so it costs the worker nothing (no
