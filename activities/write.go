@@ -80,18 +80,7 @@ func (a *Salesforce) Write(ctx context.Context, in WriteInput) (WriteOutput, err
 	opts := saveOptions(&in.Spec)
 	if len(calls) == 1 {
 		c := calls[0]
-		var (
-			saved []salesforce.SaveResult
-			err   error
-		)
-		switch c.call.Kind {
-		case salesforce.CollectionUpsert:
-			saved, err = a.Client.UpsertCollection(ctx, c.call.Object, c.call.ExtField, c.call.Records, false, opts...)
-		case salesforce.CollectionCreate:
-			saved, err = a.Client.CreateCollection(ctx, c.call.Records, false, opts...)
-		default:
-			saved, err = a.Client.UpdateCollection(ctx, c.call.Records, false, opts...)
-		}
+		saved, err := a.Client.Collection(ctx, c.call, false, opts...)
 		out.Calls++
 		settle(c.outs, saved, err, c.call.Kind == salesforce.CollectionCreate, in.Spec.ExternalID.CRM)
 	} else if len(calls) > 1 {

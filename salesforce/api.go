@@ -541,47 +541,28 @@ func (c *Client) Describe(ctx context.Context, object string) (*ObjectDescribe, 
 // allOrNone, any failure rolls every record back. Per-record failures are in
 // the results, in request order; the error is for the request as a whole.
 func (c *Client) CreateCollection(ctx context.Context, records []SObject, allOrNone bool, opts ...SaveOption) ([]SaveResult, error) {
-	return c.collection(ctx, http.MethodPost, "/composite/sobjects", records, allOrNone, opts, func(o SObject) error {
-		return checkName("object", o.Type)
-	})
+	return c.Collection(ctx, CollectionCall{Kind: CollectionCreate, Records: records}, allOrNone, opts...)
 }
 
 // UpdateCollection updates up to MaxCollection records by Id in one request.
 func (c *Client) UpdateCollection(ctx context.Context, records []SObject, allOrNone bool, opts ...SaveOption) ([]SaveResult, error) {
-	return c.collection(ctx, http.MethodPatch, "/composite/sobjects", records, allOrNone, opts, func(o SObject) error {
-		if o.ID == "" {
-			return errors.New("salesforce: UpdateCollection: a record has no ID")
-		}
-		return checkName("object", o.Type)
-	})
+	return c.Collection(ctx, CollectionCall{Kind: CollectionUpdate, Records: records}, allOrNone, opts...)
 }
 
 // UpsertCollection upserts up to MaxCollection records of object by the
 // external id field extField, which each record's Fields must carry.
 func (c *Client) UpsertCollection(ctx context.Context, object, extField string, records []SObject, allOrNone bool, opts ...SaveOption) ([]SaveResult, error) {
-	if err := checkName("object", object); err != nil {
-		return nil, err
-	}
-	if err := checkName("field", extField); err != nil {
-		return nil, err
-	}
-	typed := make([]SObject, len(records))
-	for i, r := range records {
-		if r.Type == "" {
-			r.Type = object
-		}
-		typed[i] = r
-	}
-	return c.collection(ctx, http.MethodPatch, "/composite/sobjects/"+object+"/"+extField, typed, allOrNone, opts, func(o SObject) error {
-		if !strings.EqualFold(o.Type, object) {
-			return fmt.Errorf("salesforce: UpsertCollection: record type %q is not %q", o.Type, object)
-		}
-		return nil
-	})
+	return c.Collection(ctx, CollectionCall{Kind: CollectionUpsert, Object: object, ExtField: extField, Records: records}, allOrNone, opts...)
 }
 
-func (c *Client) collection(ctx context.Context, method, path string, records []SObject, allOrNone bool, opts []SaveOption, check func(SObject) error) ([]SaveResult, error) {
-	body, err := collectionBody(records, allOrNone, check)
+// Collection makes one sObject Collections call (see CreateCollection,
+// UpdateCollection and UpsertCollection).
+func (c *Client) Collection(ctx context.Context, call CollectionCall, allOrNone bool, opts ...SaveOption) ([]SaveResult, error) {
+	method, path, check, err := call.route()
+	if err != nil {
+		return nil, err
+	}
+	body, err := collectionBody(call.typed(), allOrNone, check)
 	if err != nil || body == nil {
 		return nil, err
 	}
@@ -589,7 +570,7 @@ func (c *Client) collection(ctx context.Context, method, path string, records []
 	if err != nil {
 		return nil, err
 	}
-	return saveResults(resp, len(records))
+	return saveResults(resp, len(call.Records))
 }
 
 // collectionBody is a collection request's body, once its records pass

@@ -3,6 +3,7 @@ package salesforce
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -72,7 +73,7 @@ func (c *Client) Collections(ctx context.Context, calls []CollectionCall, opts .
 		if err != nil {
 			return nil, err
 		}
-		body, err := collectionBody(call.Records, false, check)
+		body, err := collectionBody(call.typed(), false, check)
 		if err != nil {
 			return nil, err
 		}
@@ -117,6 +118,22 @@ func (c *Client) Collections(ctx context.Context, calls []CollectionCall, opts .
 	return out, nil
 }
 
+// typed is the call's records, an upsert's given its object's type where
+// they name none.
+func (call CollectionCall) typed() []SObject {
+	if call.Kind != CollectionUpsert {
+		return call.Records
+	}
+	out := make([]SObject, len(call.Records))
+	for i, r := range call.Records {
+		if r.Type == "" {
+			r.Type = call.Object
+		}
+		out[i] = r
+	}
+	return out
+}
+
 // route is the collection call's method, path and record check.
 func (call CollectionCall) route() (string, string, func(SObject) error, error) {
 	switch call.Kind {
@@ -125,7 +142,7 @@ func (call CollectionCall) route() (string, string, func(SObject) error, error) 
 	case CollectionUpdate:
 		return http.MethodPatch, "/composite/sobjects", func(o SObject) error {
 			if o.ID == "" {
-				return fmt.Errorf("salesforce: Collections: an update has no ID")
+				return errors.New("salesforce: UpdateCollection: a record has no ID")
 			}
 			return checkName("object", o.Type)
 		}, nil
@@ -138,7 +155,7 @@ func (call CollectionCall) route() (string, string, func(SObject) error, error) 
 		}
 		return http.MethodPatch, "/composite/sobjects/" + call.Object + "/" + call.ExtField, func(o SObject) error {
 			if !strings.EqualFold(o.Type, call.Object) {
-				return fmt.Errorf("salesforce: Collections: record type %q is not %q", o.Type, call.Object)
+				return fmt.Errorf("salesforce: UpsertCollection: record type %q is not %q", o.Type, call.Object)
 			}
 			return nil
 		}, nil

@@ -132,34 +132,56 @@ func (l *Coordinator) RecallPairings(ctx context.Context, in RecallInput) (Recal
 		askedRecord[normalID(id)] = true
 	}
 	newest := map[string]time.Time{}
+	err := eachLedgerPage(ctx, l.Client, query, func(pg ledgerPage) {
+		if !strings.HasPrefix(pg.id, prefix) {
+			return // another object's page
+		}
+		for _, slug := range slices.Sorted(maps.Keys(pg.pairs)) {
+			id := pg.pairs[slug]
+			if askedSlug[slug] && !pg.at.Before(newest[slug]) {
+				out.Records[slug], newest[slug] = id, pg.at
+			}
+			if askedRecord[id] && !slices.Contains(out.Owners[id], slug) {
+				out.Owners[id] = append(out.Owners[id], slug)
+			}
+		}
+	})
+	if err != nil {
+		return Recalled{}, err
+	}
+	return out, nil
+}
+
+// ledgerPage is a ledger page as visibility lists it.
+type ledgerPage struct {
+	id, object string
+	at         time.Time
+	pairs      map[string]string // slug → record
+}
+
+// eachLedgerPage calls f with every page query lists, page after page of
+// the list; a page whose memo does not decode is skipped.
+func eachLedgerPage(ctx context.Context, c client.Client, query string, f func(ledgerPage)) error {
+	dc := converter.GetDefaultDataConverter()
 	var token []byte
 	for {
-		resp, err := l.Client.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: query, NextPageToken: token})
+		resp, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: query, NextPageToken: token})
 		if err != nil {
-			return Recalled{}, err
+			return err
 		}
 		for _, e := range resp.GetExecutions() {
-			if !strings.HasPrefix(e.GetExecution().GetWorkflowId(), prefix) {
-				continue // another object's page
-			}
-			var pairs map[string]string
-			p := e.GetMemo().GetFields()[memoLedgerPairings]
-			if p == nil || converter.GetDefaultDataConverter().FromPayload(p, &pairs) != nil {
+			pg := ledgerPage{id: e.GetExecution().GetWorkflowId(), at: e.GetStartTime().AsTime()}
+			fields := e.GetMemo().GetFields()
+			if p := fields[memoLedgerPairings]; p == nil || dc.FromPayload(p, &pg.pairs) != nil {
 				continue
 			}
-			at := e.GetStartTime().AsTime()
-			for _, slug := range slices.Sorted(maps.Keys(pairs)) {
-				id := pairs[slug]
-				if askedSlug[slug] && !at.Before(newest[slug]) {
-					out.Records[slug], newest[slug] = id, at
-				}
-				if askedRecord[id] && !slices.Contains(out.Owners[id], slug) {
-					out.Owners[id] = append(out.Owners[id], slug)
-				}
+			if p := fields[memoLedgerObject]; p != nil {
+				_ = dc.FromPayload(p, &pg.object)
 			}
+			f(pg)
 		}
 		if token = resp.GetNextPageToken(); len(token) == 0 {
-			return out, nil
+			return nil
 		}
 	}
 }
@@ -182,32 +204,18 @@ func LedgerEntries(ctx context.Context, c client.Client, slug string) ([]LedgerE
 	}
 	query := fmt.Sprintf("WorkflowType = 'LedgerPage' AND ExecutionStatus = 'Running' AND %s IN (%s)", LedgerKey.GetName(), list)
 	newest := map[string]LedgerEntry{}
-	var token []byte
-	for {
-		resp, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: query, NextPageToken: token})
-		if err != nil {
-			return nil, err
+	err := eachLedgerPage(ctx, c, query, func(pg ledgerPage) {
+		id := pg.pairs[slug]
+		if id == "" || pg.object == "" {
+			return
 		}
-		for _, e := range resp.GetExecutions() {
-			var pairs map[string]string
-			var object string
-			dc := converter.GetDefaultDataConverter()
-			fields := e.GetMemo().GetFields()
-			if p := fields[memoLedgerPairings]; p == nil || dc.FromPayload(p, &pairs) != nil || pairs[slug] == "" {
-				continue
-			}
-			if p := fields[memoLedgerObject]; p == nil || dc.FromPayload(p, &object) != nil {
-				continue
-			}
-			at := e.GetStartTime().AsTime()
-			key := strings.ToLower(object)
-			if cur, ok := newest[key]; !ok || at.After(cur.Since) {
-				newest[key] = LedgerEntry{Object: object, RecordID: pairs[slug], Page: e.GetExecution().GetWorkflowId(), Since: at}
-			}
+		key := strings.ToLower(pg.object)
+		if cur, ok := newest[key]; !ok || pg.at.After(cur.Since) {
+			newest[key] = LedgerEntry{Object: pg.object, RecordID: id, Page: pg.id, Since: pg.at}
 		}
-		if token = resp.GetNextPageToken(); len(token) == 0 {
-			break
-		}
+	})
+	if err != nil {
+		return nil, err
 	}
 	var out []LedgerEntry
 	for _, k := range slices.Sorted(maps.Keys(newest)) {
