@@ -9,6 +9,7 @@ package workflows
 //	                  one write per kind
 //	lane_outcomes.go  what each write or failed call does to its person
 //	lane_memory.go    the versions written, what is forgotten, fresh reads
+//	lane_faded.go     old writes summarised; the continue-as-new budget
 //	lane_replies.go   the answers to the requesters
 //	lane_queue.go     the queue: people beyond LaneSettings.Hold wait in
 //	                  LaneQueue segments, taken back as the lane writes
@@ -36,7 +37,8 @@ package workflows
 //
 // Continue-as-new carries the waiting people (at most Hold), the open
 // requests, the queue's ends and the memory (LaneState), once no batch is
-// in flight.
+// in flight, within laneInputBudget: older writes fade into summaries and
+// the newest waiting people go to the queue until it fits.
 
 import (
 	"fmt"
@@ -111,6 +113,11 @@ type LaneState struct {
 	// MemorySince is when the lane's memory of writes begins: every write
 	// since is in Written.
 	MemorySince time.Time `json:"memory_since"`
+	// Faded summarises, oldest first, writes made before MemorySince
+	// (ChangeLaneBoundedInput): every write since FadedSince is in Written
+	// or in one of them.
+	Faded      []FadedWrites `json:"faded,omitempty"`
+	FadedSince time.Time     `json:"faded_since,omitzero"`
 	// Doubt holds, per slug and per identifier ("id:" + key), until when a
 	// write of unknown outcome may still commit.
 	Doubt map[string]time.Time `json:"doubt,omitempty"`
@@ -213,6 +220,16 @@ func PairingLane(ctx workflow.Context, in LaneInput) error {
 				l.spill(ctx, fresh)
 				continue
 			}
+			if l.bounded && spills < 5 {
+				if out := l.boundInput(); len(out) > 0 {
+					// Too heavy to carry: the newest waiting people go to
+					// the queue, asked back once the next run has room.
+					spills++
+					l.closing = true
+					l.hand(ctx, out)
+					continue
+				}
+			}
 			return workflow.NewContinueAsNewError(ctx, PairingLane, LaneInput{Lane: l.n, State: &l.st})
 		}
 		wake := l.nextWake(now)
@@ -255,6 +272,7 @@ func startLane(ctx workflow.Context, in LaneInput) (*lane, error) {
 		l.st.Queue = &LaneQueueState{}
 	}
 	l.inOrder = workflow.GetVersion(ctx, ChangeDecisionsInOrder, workflow.DefaultVersion, 1) >= 1
+	l.bounded = workflow.GetVersion(ctx, ChangeLaneBoundedInput, workflow.DefaultVersion, 1) >= 1
 	if l.st.Queue != nil {
 		l.onceEach = workflow.GetVersion(ctx, ChangeQueueHoldsPersonOnce, workflow.DefaultVersion, 1) >= 1
 		l.closeAsked = workflow.GetVersion(ctx, ChangeQueueClosesAskedSegment, workflow.DefaultVersion, 1) >= 1
@@ -299,6 +317,13 @@ type lane struct {
 	// trustSegments: the queue is not taken for empty while its head
 	// segment says it holds more (ChangeQueueTrustsSegments).
 	trustSegments bool
+	// bounded: old writes fade into summaries instead of being forgotten,
+	// and the continue-as-new input is kept within laneInputBudget
+	// (ChangeLaneBoundedInput).
+	bounded bool
+	// closing: the run is handing people to its queue to continue as new
+	// within laneInputBudget; it asks the queue for nobody.
+	closing bool
 }
 
 func (l *lane) init() {
@@ -332,8 +357,11 @@ func (l *lane) takeSignals(ctx workflow.Context, requests, refills workflow.Rece
 func (l *lane) status() (LaneStatus, error) {
 	s := LaneStatus{
 		Lane: l.n, Waiting: len(l.st.Items), PausedUntil: l.st.PausedUntil,
-		Remembered: len(l.st.Written), MemorySince: l.st.MemorySince,
+		Remembered: len(l.st.Written), MemorySince: l.st.MemorySince, FadedSince: l.st.FadedSince,
 		Counts: l.st.Counts, LastError: l.st.LastError,
+	}
+	for _, f := range l.st.Faded {
+		s.Faded += f.N
 	}
 	if l.st.Queue != nil {
 		s.Queued = l.st.Queue.Queued

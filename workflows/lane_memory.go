@@ -7,6 +7,8 @@ package workflows
 import (
 	"cmp"
 	"errors"
+	"iter"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -53,7 +55,12 @@ func (l *lane) expire(now time.Time) {
 		hold(&LaneItem{ReadAt: q.OldestRead})
 	}
 	l.forgetBefore(cutoff.Unix())
-	if len(l.st.Written) > memoryCap {
+	if l.bounded {
+		l.forgetFadedBefore(cutoff.Unix())
+		if len(l.st.Written) > memoryCap {
+			l.fade(memoryCap * 9 / 10) // a tenth at a time: fading sorts the memory
+		}
+	} else if len(l.st.Written) > memoryCap {
 		ats := make([]int64, 0, len(l.st.Written))
 		for _, w := range l.st.Written {
 			ats = append(ats, w[1])
@@ -70,16 +77,18 @@ func (l *lane) capPaired() {
 	if len(l.st.Paired) <= pairedCap {
 		return
 	}
-	slugs := make([]string, 0, len(l.st.Paired))
-	for slug := range l.st.Paired {
-		slugs = append(slugs, slug)
-	}
-	slices.SortFunc(slugs, func(a, b string) int {
-		return cmp.Or(cmp.Compare(l.st.Written[a][1], l.st.Written[b][1]), strings.Compare(a, b))
-	})
+	slugs := l.oldestWrittenFirst(maps.Keys(l.st.Paired))
 	for _, slug := range slugs[:len(slugs)-pairedCap] {
 		delete(l.st.Paired, slug)
 	}
+}
+
+// oldestWrittenFirst sorts slugs by their last write, oldest first (ties
+// by slug: every replay sorts them alike).
+func (l *lane) oldestWrittenFirst(slugs iter.Seq[string]) []string {
+	return slices.SortedFunc(slugs, func(a, b string) int {
+		return cmp.Or(cmp.Compare(l.st.Written[a][1], l.st.Written[b][1]), strings.Compare(a, b))
+	})
 }
 
 // forgetBefore forgets the writes made before the Unix time t.
@@ -159,7 +168,7 @@ func (r *laneRun) freshReads(ctx workflow.Context) {
 	var stale []int
 	tied := r.tied(ctx)
 	for i, it := range r.b.items {
-		if it.ReadAt.Before(r.st.MemorySince) || tied[i] {
+		if r.st.unsure(it) || tied[i] {
 			stale = append(stale, i)
 		}
 	}

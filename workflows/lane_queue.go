@@ -40,6 +40,32 @@ const (
 	DefaultRefill = 300
 )
 
+// signalBudget bounds the people one queue signal (an enqueue or a
+// refill) carries, JSON-encoded, under ChangeLaneBoundedInput: under
+// Temporal's 256 KB payload warning whatever the profiles weigh.
+// requestWeight is what a request adds besides its people, at most.
+const (
+	signalBudget  = 128 << 10
+	requestWeight = 512
+)
+
+// fitting counts how many of items, from the first, fit in room bytes
+// JSON-encoded with their requests, and what they weigh.
+func fitting(items []*LaneItem, room int) (n, used int) {
+	for i, it := range items {
+		w := jsonSize(it) + 1
+		if i == 0 || it.Request != items[i-1].Request {
+			w += requestWeight
+		}
+		if used+w > room {
+			break
+		}
+		used += w
+		n++
+	}
+	return n, used
+}
+
 // Signals of the lanes' queues.
 const (
 	// QueueSignal carries a QueueBatch from a lane into a queue segment.
@@ -123,6 +149,7 @@ type LaneQueueInput struct {
 func LaneQueue(ctx workflow.Context, in LaneQueueInput) error {
 	q := &segment{in: in, specs: map[string]pairing.Spec{}, seen: map[string]bool{}}
 	q.byPerson = workflow.GetVersion(ctx, ChangeQueueHoldsPersonOnce, workflow.DefaultVersion, 1) >= 1
+	q.bounded = workflow.GetVersion(ctx, ChangeLaneBoundedInput, workflow.DefaultVersion, 1) >= 1
 	queue := workflow.GetSignalChannel(ctx, QueueSignal)
 	take := workflow.GetSignalChannel(ctx, TakeSignal)
 	for {
@@ -154,6 +181,9 @@ type segment struct {
 	// given back and handed again later is held again.
 	seen     map[string]bool
 	byPerson bool
+	// bounded: a refill weighs at most signalBudget
+	// (ChangeLaneBoundedInput).
+	bounded bool
 }
 
 // personKey names a person of a request, as a queue holds them once.
@@ -221,10 +251,22 @@ func (q *segment) unseen(rs []QueuedRequest) []QueuedRequest {
 // no batch is pending, so that an empty segment can say it is done.
 func (q *segment) give(ctx workflow.Context, max int, last bool) error {
 	out := QueueBatch{Seq: q.in.Seq, Specs: map[string]pairing.Spec{}}
-	n := 0
+	n, room := 0, signalBudget
 	for len(q.requests) > 0 && n < max {
 		r := &q.requests[0]
 		k := min(len(r.Items), max-n)
+		full := false
+		if q.bounded {
+			fit, used := fitting(r.Items[:k], room)
+			if fit == 0 && n == 0 {
+				fit = 1 // someone heavier than the budget still goes
+			}
+			if fit == 0 {
+				break
+			}
+			full, k = fit < k, fit
+			room -= used
+		}
 		part := *r
 		part.Items = r.Items[:k]
 		out.Requests = append(out.Requests, part)
@@ -237,6 +279,9 @@ func (q *segment) give(ctx workflow.Context, max int, last bool) error {
 		}
 		if r.Items = r.Items[k:]; len(r.Items) == 0 {
 			q.requests = q.requests[1:]
+		}
+		if full {
+			break
 		}
 	}
 	q.held -= n
@@ -286,16 +331,34 @@ func (l *lane) spill(ctx workflow.Context, fresh int) {
 	if q.Queued == 0 {
 		from = max(0, l.settings.Hold-len(l.flying))
 	}
-	if from < 0 || from >= len(l.st.Items) {
+	l.spillFrom(ctx, from)
+}
+
+// spillFrom hands the waiting people from Items[from] on to the queue,
+// taking them out of Items first.
+func (l *lane) spillFrom(ctx workflow.Context, from int) {
+	q := l.st.Queue
+	if q == nil || from < 0 || from >= len(l.st.Items) {
 		return
 	}
 	out := slices.Clone(l.st.Items[from:])
 	l.st.Items = slices.Clip(l.st.Items[:from])
+	l.hand(ctx, out)
+}
+
+// hand hands out, people in arrival order taken out of Items, to the
+// queue; those it could not hand go back to Items.
+func (l *lane) hand(ctx workflow.Context, out []*LaneItem) {
+	q := l.st.Queue
 	for len(out) > 0 {
 		if q.TailHeld >= l.settings.QueueSegment {
 			q.Tail, q.TailHeld = q.Tail+1, 0
 		}
 		k := min(len(out), l.settings.QueueSegment-q.TailHeld, l.settings.Refill)
+		if l.bounded {
+			k, _ = fitting(out[:k], signalBudget)
+			k = max(k, 1) // someone heavier than the budget still goes
+		}
 		q.Batches++
 		b := l.queueBatch(fmt.Sprintf("%s/%d", workflow.GetInfo(ctx).WorkflowExecution.RunID, q.Batches), out[:k])
 		if err := workflow.ExecuteLocalActivity(queueOptions(ctx), coord.Enqueue, l.n, q.Tail, b).Get(ctx, nil); err != nil {
@@ -363,7 +426,7 @@ func (l *lane) queueBatch(id string, items []*LaneItem) QueueBatch {
 // askRefill asks the head segment for people once the lane has room.
 func (l *lane) askRefill(ctx workflow.Context) {
 	q := l.st.Queue
-	if q == nil || q.Queued == 0 || q.Asked || len(l.st.Items)+len(l.flying) > l.settings.Hold-l.settings.Refill || workflow.Now(ctx).Before(l.queueRetry) {
+	if q == nil || q.Queued == 0 || q.Asked || l.closing || len(l.st.Items)+len(l.flying) > l.settings.Hold-l.settings.Refill || workflow.Now(ctx).Before(l.queueRetry) {
 		return
 	}
 	var running bool

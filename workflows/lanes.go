@@ -215,9 +215,13 @@ type LaneStatus struct {
 	PausedUntil time.Time `json:"paused_until,omitzero"`
 	// Remembered counts the people whose last written version the lane
 	// remembers; it remembers every write since MemorySince.
-	Remembered  int        `json:"remembered"`
-	MemorySince time.Time  `json:"memory_since"`
-	Counts      LaneCounts `json:"counts"`
+	Remembered  int       `json:"remembered"`
+	MemorySince time.Time `json:"memory_since"`
+	// Faded counts the writes before MemorySince the lane keeps in
+	// summaries (see FadedWrites), since FadedSince.
+	Faded      int        `json:"faded,omitempty"`
+	FadedSince time.Time  `json:"faded_since,omitzero"`
+	Counts     LaneCounts `json:"counts"`
 	// LastError is the last transient fault the lane met, for ops.
 	LastError string `json:"last_error,omitempty"`
 }

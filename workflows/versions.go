@@ -196,4 +196,14 @@ const (
 	// (whose sync puts Award Force's address back), and costs no Award
 	// Force request. Asked by the first poll with such changes.
 	ChangeWatchReadsLedger = "watch-reads-ledger"
+	// ChangeLaneBoundedInput: a lane's oldest writes fade into Bloom
+	// summaries (lane_faded.go) instead of being forgotten, it carries only
+	// its latest carriedExact writes exactly into the next run, and its
+	// continue-as-new input is kept within laneInputBudget by handing the
+	// newest waiting people to its queue: at its memory cap that input
+	// weighed 1.27 MB (a million-user backfill), past Temporal's 256 KB
+	// warning. A profile read before the exact memory is read again only
+	// when a summary since may hold the person. Asked once at the start of
+	// each lane run.
+	ChangeLaneBoundedInput = "lane-bounded-input"
 )
