@@ -272,7 +272,9 @@ func startLane(ctx workflow.Context, in LaneInput) (*lane, error) {
 		l.st.Queue = &LaneQueueState{}
 	}
 	l.inOrder = workflow.GetVersion(ctx, ChangeDecisionsInOrder, workflow.DefaultVersion, 1) >= 1
-	l.bounded = workflow.GetVersion(ctx, ChangeLaneBoundedInput, workflow.DefaultVersion, 1) >= 1
+	if l.bounded = workflow.GetVersion(ctx, ChangeLaneBoundedInput, workflow.DefaultVersion, 1) >= 1; l.bounded {
+		l.replies.max, l.reads.max = maxPending, maxPending
+	}
 	if l.st.Queue != nil {
 		l.onceEach = workflow.GetVersion(ctx, ChangeQueueHoldsPersonOnce, workflow.DefaultVersion, 1) >= 1
 		l.closeAsked = workflow.GetVersion(ctx, ChangeQueueClosesAskedSegment, workflow.DefaultVersion, 1) >= 1
@@ -324,6 +326,9 @@ type lane struct {
 	// closing: the run is handing people to its queue to continue as new
 	// within laneInputBudget; it asks the queue for nobody.
 	closing bool
+	// replies and reads bound the signals to requesters and the fresh
+	// reads outstanding across the batches in flight (bounded).
+	replies, reads pending
 }
 
 func (l *lane) init() {

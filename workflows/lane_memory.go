@@ -176,15 +176,14 @@ func (r *laneRun) freshReads(ctx workflow.Context) {
 		return
 	}
 	actx := workflow.WithActivityOptions(ctx, awardForceOptions())
-	futures := make([]workflow.Future, len(stale))
 	readAt := workflow.Now(ctx)
-	for j, i := range stale {
-		slug := r.b.items[i].Profile.Slug
-		futures[j] = r.af.call(summarized(actx, "Read Award Force user %s again", slug), af.GetUser, slug)
-	}
-	for j, i := range stale {
+	r.reads.each(ctx, len(stale), func(j int) workflow.Future {
+		slug := r.b.items[stale[j]].Profile.Slug
+		return r.af.call(summarized(actx, "Read Award Force user %s again", slug), af.GetUser, slug)
+	}, func(j int, f workflow.Future) {
+		i := stale[j]
 		var p pairing.Profile
-		err := futures[j].Get(ctx, &p)
+		err := f.Get(ctx, &p)
 		r.st.Counts.FreshReads++
 		var appErr *temporal.ApplicationError
 		switch {
@@ -202,5 +201,5 @@ func (r *laneRun) freshReads(ctx workflow.Context) {
 		default:
 			r.callFailed(workflow.Now(ctx), []int{i}, err)
 		}
-	}
+	})
 }

@@ -38,20 +38,21 @@ func (l *lane) settle(ctx workflow.Context, r *laneRun) {
 	}
 	l.st.Counts.SalesforceCalls += r.calls
 	slices.SortStableFunc(l.st.Items, func(a, b *LaneItem) int { return a.Received.Compare(b.Received) })
-	futures := make([]workflow.Future, 0, len(order))
 	for _, id := range order {
 		rp := replies[id]
 		rp.req.Open -= len(rp.msg.Results)
 		if rp.req.Open <= 0 {
 			delete(l.st.Requests, id)
 		}
-		futures = append(futures, workflow.SignalExternalWorkflow(ctx, rp.req.ReplyTo, rp.req.ReplyRun, PairedSignal, rp.msg))
 	}
-	for _, f := range futures {
+	l.replies.each(ctx, len(order), func(i int) workflow.Future {
+		rp := replies[order[i]]
+		return workflow.SignalExternalWorkflow(ctx, rp.req.ReplyTo, rp.req.ReplyRun, PairedSignal, rp.msg)
+	}, func(_ int, f workflow.Future) {
 		// A requester that is gone (terminated, timed out) cannot be told;
 		// its people are paired all the same.
 		if err := f.Get(ctx, nil); err != nil {
 			workflow.GetLogger(ctx).Warn("A requester could not be answered", "error", err)
 		}
-	}
+	})
 }
