@@ -5,7 +5,7 @@ GOBIN := $(or $(shell go env GOBIN),$(shell go env GOPATH)/bin)
 TEMPORAL := $(GOBIN)/temporal
 export AFSYNC_TEMPORAL_CLI := $(TEMPORAL)
 
-.PHONY: dev test test-short test-race temporal-cli nginx vet bench fuzz chaos
+.PHONY: dev test test-short test-race temporal-cli nginx vet bench bench-million fuzz chaos
 
 # The main job on the embedded default: Temporal dev server + UI, the sandbox
 # APIs, the worker, and a backfill of the sandbox's users.
@@ -61,7 +61,8 @@ $(TEMPORAL):
 
 # The benchmarks (docs/benchmarks.md), on the real dev server with the
 # server's default task-queue partitions unless said: 10,000 sandbox users
-# backfilled with 2 ms latency and no rate limit, then at Award Force's real
+# backfilled with 2 ms latency and no rate limit, beside a plain 8-way loop
+# timed first in the same run, then 100,000 users, then at Award Force's real
 # 60 requests a minute; 6,000 at that rate with one partition, to compare;
 # registration bursts (200 in 10 s, 2,000 in a minute) as signed webhooks,
 # alone and beside a backfill, and 6,000 behind a two-minute Salesforce
@@ -69,7 +70,8 @@ $(TEMPORAL):
 # watch's calls on an idle org, then 1,000 and 60 edits in a minute). Rate-limited runs first wait a minute for the
 # start-up check's requests to leave Award Force's window.
 bench: $(TEMPORAL)
-	go run ./bench --users 10000 --latency 2ms --awardforce-limit 0
+	go run ./bench --users 10000 --latency 2ms --awardforce-limit 0 --versus 8
+	go run ./bench --users 100000 --latency 2ms --awardforce-limit 0
 	go run ./bench --users 10000 --latency 2ms --awardforce-limit 60
 	go run ./bench --users 6000 --latency 2ms --awardforce-limit 60
 	go run ./bench --users 6000 --latency 2ms --awardforce-limit 60 --partitions 1
@@ -80,6 +82,11 @@ bench: $(TEMPORAL)
 	go run ./bench --burst 6000 --burst-over 60s --outage 2m --users 1000 --awardforce-limit 60
 	go run ./bench --users 2000 --crm-changes 1000 --crm-over 60s --crm-idle 5m --awardforce-limit 0
 	go run ./bench --users 300 --crm-changes 60 --crm-over 60s --crm-idle 2m --awardforce-limit 60
+
+# A million sandbox users backfilled on the dev server (about half an hour on
+# two cores; docs/benchmarks.md).
+bench-million: $(TEMPORAL)
+	go run ./bench --users 1000000 --latency 2ms --awardforce-limit 0
 
 # The chaos drill (docs/reliability.md): 3,000 sandbox users, two backfills,
 # webhooks and manual syncs at once, faults on a large share of calls, three

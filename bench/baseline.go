@@ -16,18 +16,39 @@ import (
 	"github.com/afsync/afsync/sandbox"
 )
 
+// loopResult is what the plain loop measured.
+type loopResult struct {
+	Workers              int     `json:"baseline_workers"`
+	Users                int     `json:"users"`
+	Seconds              float64 `json:"seconds"`
+	UsersPerSecond       float64 `json:"users_per_second"`
+	SalesforceCallsPer1k float64 `json:"salesforce_calls_per_1000_users"`
+	Failed               int     `json:"failed"`
+}
+
+// runLoop times the plain workers-way loop on a sandbox of its own, seeded
+// as afsync's is.
+func runLoop(ctx context.Context, o *options, workers int, out io.Writer) (loopResult, error) {
+	sb, err := sandbox.Start(sandbox.Options{Seed: sandbox.SeedOptions{Users: o.users, Seed: o.seed}, Latency: o.latency, SalesforceDailyLimit: 10_000_000})
+	if err != nil {
+		return loopResult{}, err
+	}
+	defer sb.Close()
+	return runBaseline(ctx, workers, sb, out)
+}
+
 // runBaseline pairs the sandbox's users with a plain loop and no durability:
 // list the pages, then per user one SOQL query and one create or update,
 // `workers` users at once. It is the yardstick the backfill is compared to.
-func runBaseline(ctx context.Context, o *options, sb *sandbox.Sandbox, out io.Writer) error {
+func runBaseline(ctx context.Context, workers int, sb *sandbox.Sandbox, out io.Writer) (loopResult, error) {
 	env := sb.Env()
 	afc, err := awardforce.New(awardforce.Config{BaseURL: env[config.EnvAwardForceAPIURL], APIKey: env[config.EnvAwardForceAPIKey]})
 	if err != nil {
-		return err
+		return loopResult{}, err
 	}
 	sfc, err := salesforce.New(salesforce.Config{LoginURL: env[config.EnvSalesforceLoginURL], ClientID: env[config.EnvSalesforceClientID], ClientSecret: env[config.EnvSalesforceClientSecret]})
 	if err != nil {
-		return err
+		return loopResult{}, err
 	}
 	spec := pairing.Default()
 	sb.AwardForce.ResetStats()
@@ -37,7 +58,7 @@ func runBaseline(ctx context.Context, o *options, sb *sandbox.Sandbox, out io.Wr
 	for page := 1; ; page++ {
 		p, err := afc.ListUsers(ctx, awardforce.ListOptions{Page: page, PerPage: activities.PageSize, Order: "created_at", Dir: "asc"})
 		if err != nil {
-			return err
+			return loopResult{}, err
 		}
 		users = append(users, p.Users...)
 		if !p.HasMore() {
@@ -51,7 +72,7 @@ func runBaseline(ctx context.Context, o *options, sb *sandbox.Sandbox, out io.Wr
 		failed int
 	)
 	fields := spec.CRMFields()
-	for range o.baseline {
+	for range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -71,11 +92,13 @@ func runBaseline(ctx context.Context, o *options, sb *sandbox.Sandbox, out io.Wr
 	wg.Wait()
 	elapsed := time.Since(start).Seconds()
 	sf := sb.Salesforce.Stats()
+	r := loopResult{
+		Workers: workers, Users: len(users), Seconds: round(elapsed, 2), UsersPerSecond: round(float64(len(users))/elapsed, 1),
+		SalesforceCallsPer1k: round(float64(sf.APICalls)*1000/float64(len(users)), 2), Failed: failed,
+	}
 	fmt.Fprintf(out, "\nplain %d-way loop: %d users in %.2fs: %.1f users/s; %.2f Salesforce calls per 1,000 users; %d failed\n",
-		o.baseline, len(users), elapsed, float64(len(users))/elapsed, float64(sf.APICalls)*1000/float64(len(users)), failed)
-	fmt.Fprintf(out, `{"baseline_workers":%d,"users":%d,"seconds":%.2f,"users_per_second":%.1f,"salesforce_calls_per_1000_users":%.2f,"failed":%d}`+"\n",
-		o.baseline, len(users), elapsed, float64(len(users))/elapsed, float64(sf.APICalls)*1000/float64(len(users)), failed)
-	return nil
+		workers, r.Users, r.Seconds, r.UsersPerSecond, r.SalesforceCallsPer1k, failed)
+	return r, nil
 }
 
 func baselineOne(ctx context.Context, sfc *salesforce.Client, spec *pairing.Spec, fields []string, u awardforce.User) error {

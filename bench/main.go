@@ -51,6 +51,9 @@ type options struct {
 	serverArgs    []string
 	partitions    int
 	baseline      int
+	// versus, when above 0, times a plain versus-way loop first, in the
+	// same run, and reports afsync's rate beside it.
+	versus int
 	// burst, when above 0, measures a registration burst instead of a
 	// backfill (burstDuringBackfill: both at once).
 	burst               int
@@ -88,14 +91,18 @@ type Result struct {
 	LaneEvents      int     `json:"lane_events"`
 	// NewDuplicates counts the emails holding more Contacts after the
 	// backfill than before it (0: everyone paired once).
-	NewDuplicates         int     `json:"new_duplicates"`
-	PeakWorkerMemoryMiB   float64 `json:"peak_worker_memory_mib"`
-	Created               int     `json:"created"`
-	Updated               int     `json:"updated"`
-	Unchanged             int     `json:"unchanged"`
-	Skipped               int     `json:"skipped"`
-	Ambiguous             int     `json:"ambiguous"`
-	Failed                int     `json:"failed"`
+	NewDuplicates       int     `json:"new_duplicates"`
+	PeakWorkerMemoryMiB float64 `json:"peak_worker_memory_mib"`
+	Created             int     `json:"created"`
+	Updated             int     `json:"updated"`
+	Unchanged           int     `json:"unchanged"`
+	Skipped             int     `json:"skipped"`
+	Ambiguous           int     `json:"ambiguous"`
+	Failed              int     `json:"failed"`
+	// LoopUsersPerSecond is the plain loop's rate in the same run
+	// (--versus), RatioToLoop afsync's to it.
+	LoopUsersPerSecond    float64 `json:"loop_users_per_second,omitempty"`
+	RatioToLoop           float64 `json:"ratio_to_loop,omitempty"`
 	LatencyMillis         float64 `json:"latency_ms"`
 	AwardForceLimitPerMin int     `json:"award_force_limit_per_minute"`
 	Partitions            int     `json:"task_queue_partitions"`
@@ -131,6 +138,7 @@ func main() {
 	f.DurationVar(&o.crmIdle, "crm-idle", 5*time.Minute, "with --crm-changes: how long to count the watch's calls on an idle org first")
 	f.DurationVar(&o.crmEvery, "crm-every", time.Minute, "with --crm-changes: crm_changes.every")
 	f.IntVar(&o.baseline, "baseline", 0, "instead of afsync, time a plain N-way per-user loop without durability (the yardstick)")
+	f.IntVar(&o.versus, "versus", 0, "time a plain N-way per-user loop first, on a sandbox of its own, then afsync's backfill, and report the ratio (issue 14: 1.2x at 10,000 users)")
 	f.IntVar(&o.partitions, "partitions", 0, "task-queue partitions on the dev server (0: the server's default, four, as on Temporal Cloud)")
 	f.StringArrayVar(&o.serverArgs, "server-arg", nil, "extra argument for `temporal server start-dev` (repeatable), e.g. --server-arg=--dynamic-config-value --server-arg=KEY=VALUE")
 	if err := cmd.Execute(); err != nil {
@@ -141,12 +149,19 @@ func main() {
 
 func run(ctx context.Context, o *options, out io.Writer) error {
 	if o.baseline > 0 {
-		sb, err := sandbox.Start(sandbox.Options{Seed: sandbox.SeedOptions{Users: o.users, Seed: o.seed}, Latency: o.latency, SalesforceDailyLimit: 10_000_000})
+		r, err := runLoop(ctx, o, o.baseline, out)
 		if err != nil {
 			return err
 		}
-		defer sb.Close()
-		return runBaseline(ctx, o, sb, out)
+		return printJSON(out, r)
+	}
+	var loop loopResult
+	if o.versus > 0 && o.burst == 0 && o.crmChanges == 0 {
+		// The loop first, alone on the machine, then afsync.
+		var err error
+		if loop, err = runLoop(ctx, o, o.versus, out); err != nil {
+			return err
+		}
 	}
 	st, err := startBench(ctx, o, out)
 	if err != nil {
@@ -198,6 +213,10 @@ func run(ctx context.Context, o *options, out io.Writer) error {
 		LatencyMillis: float64(o.latency.Microseconds()) / 1000, AwardForceLimitPerMin: o.afLimit, Partitions: cmp.Or(o.partitions, 4),
 		Concurrency: o.concurrency, PagesPerChunk: o.pagesPerChunk, CPUs: cpus(),
 	}
+	if loop.UsersPerSecond > 0 {
+		r.LoopUsersPerSecond = loop.UsersPerSecond
+		r.RatioToLoop = round(r.UsersPerSecond/loop.UsersPerSecond, 2)
+	}
 	if o.afLimit > 0 {
 		// Without profile fields a backfill needs one list request per 100 users.
 		r.AwardForceBound = float64(o.afLimit) / 60 * 100
@@ -214,7 +233,15 @@ func run(ctx context.Context, o *options, out io.Writer) error {
 		events, r.HistoryEventsPerUser, r.LargestHistoryKiB, r.PeakWorkerMemoryMiB)
 	fmt.Fprintf(out, "lanes: %d runs, %d events; the largest event anywhere %.1f KiB; emails with a new duplicate: %d\n",
 		r.LaneRuns, r.LaneEvents, r.LargestEventKiB, r.NewDuplicates)
-	line, err := json.Marshal(r)
+	if r.RatioToLoop > 0 {
+		fmt.Fprintf(out, "beside the plain %d-way loop in the same run (%.1f users/s): %.2f×\n", o.versus, r.LoopUsersPerSecond, r.RatioToLoop)
+	}
+	return printJSON(out, r)
+}
+
+// printJSON prints v as the benchmark's JSON line.
+func printJSON(out io.Writer, v any) error {
+	line, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}
