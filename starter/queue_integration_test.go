@@ -80,7 +80,63 @@ func TestIntegrationABacklogBeyondWhatALaneHoldsWaitsInItsQueue(t *testing.T) {
 
 	// Every run of the lane carried at most its Hold, and every history,
 	// the lane's and its queue's, stayed short.
-	segments, runs, most, biggest, carriedMost := 0, 0, 0, 0, 0
+	runs, segments := assertLaneHistoriesBounded(t, stack, hold)
+	saveHistory(t, stack.Client, workflows.LaneQueueWorkflowID(0, 0), "lane-queue.json")
+	if runs < 3 {
+		t.Errorf("%d lane runs: the lane should have continued as new with people waiting", runs)
+	}
+	if segments < 2 {
+		t.Errorf("%d queue workflows: the backlog should have needed several of %d", segments, segment)
+	}
+}
+
+// Tens of thousands wait in front of a lane that cannot write: the org's
+// daily allocation is spent while a backfill of 20,000 hands everyone at
+// once (40 chunks of 500), the lane with its defaults (Hold 600, queue
+// segments of 2,000). Once the allocation returns, everyone is paired
+// once, and no run of the lane or of its queue passes 10,000 events or
+// carries a payload over 256 KB.
+func TestIntegrationTensOfThousandsWaitWithinTemporalsLimits(t *testing.T) {
+	t.Parallel()
+	const users = 20_000
+	stack := startStackOptions(t, devstack.Options{
+		Sandbox:    sandbox.Options{Seed: sandbox.SeedOptions{Users: users, Seed: 77}},
+		QuotaPause: 2 * time.Second, LaneBatchesPerRun: 10,
+	})
+	sf := stack.Sandbox.Salesforce
+	before := contactsByEmail(sf.Records("Contact"))
+	sf.SpendAllocation()
+
+	out := &syncBuffer{}
+	o := &backfillOptions{globalOptions: &globalOptions{temporal: configFor(stack)}, concurrency: 40, pagesPerChunk: 5, json: true, stdout: out}
+	backfill := make(chan error, 1)
+	go func() { backfill <- runBackfill(context.Background(), o) }()
+	var st workflows.LaneStatus
+	waitForLong(t, func() bool {
+		st = laneStatus(t, stack, 0)
+		return st.Queued >= users*9/10
+	}, "nine in ten of the users in the lane's queue", 5*time.Minute)
+	t.Logf("waiting in front of the lane: %d held, %d queued", st.Waiting, st.Queued)
+
+	sf.RestoreAllocation()
+	awaitBackfill(t, backfill, out, 10*time.Minute, func() string { return fmt.Sprintf("lane %+v", laneStatus(t, stack, 0)) })
+	assertPairedOnce(t, stack, before)
+	runs, segments := assertLaneHistoriesBounded(t, stack, workflows.DefaultLaneHold)
+	if segments < users/workflows.DefaultQueueSegment {
+		t.Errorf("%d queue workflows for %d people queued", segments, st.Queued)
+	}
+	if runs < 3 {
+		t.Errorf("%d lane runs: the lane should have continued as new with people waiting", runs)
+	}
+}
+
+// assertLaneHistoriesBounded checks every run of the lanes and their
+// queues: at most 10,000 events, no event over 256 KB, and no lane run
+// carrying more than hold waiting people into the next. It returns how
+// many lane runs and queue workflows there were.
+func assertLaneHistoriesBounded(t *testing.T, stack *devstack.Stack, hold int) (runs, segments int) {
+	t.Helper()
+	most, biggest, carriedMost := 0, 0, 0
 	for _, e := range listWorkflows(t, stack, "WorkflowType = 'PairingLane' OR WorkflowType = 'LaneQueue'") {
 		events, carried, largest := historyFacts(t, stack, e.GetExecution().GetWorkflowId(), e.GetExecution().GetRunId())
 		most, biggest = max(most, events), max(biggest, largest)
@@ -98,13 +154,7 @@ func TestIntegrationABacklogBeyondWhatALaneHoldsWaitsInItsQueue(t *testing.T) {
 		}
 	}
 	t.Logf("%d lane runs (the most people carried to the next: %d), %d queue workflows; the longest history %d events, the largest event %d bytes", runs, carriedMost, segments, most, biggest)
-	saveHistory(t, stack.Client, workflows.LaneQueueWorkflowID(0, 0), "lane-queue.json")
-	if runs < 3 {
-		t.Errorf("%d lane runs: the lane should have continued as new with people waiting", runs)
-	}
-	if segments < 2 {
-		t.Errorf("%d queue workflows: the backlog should have needed several of %d", segments, segment)
-	}
+	return runs, segments
 }
 
 // laneStatus queries lane n.

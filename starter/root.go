@@ -107,7 +107,7 @@ default when neither is set).`,
 	pf.StringVar(&g.temporal.Namespace, "namespace", "", "Temporal namespace (overrides TEMPORAL_NAMESPACE)")
 	pf.StringVar(&g.specPath, "config", "", "pairing spec file (overrides AFSYNC_CONFIG)")
 	pf.DurationVar(&g.wait, "wait", 0, "keep trying to reach Temporal this long (for scripts that start the worker at the same time)")
-	cmd.AddCommand(newCmdSync(g), newCmdBackfill(g), newCmdStatus(g), newCmdSchedule(g), newCmdRetry(g), newCmdReport(g), newCmdFind(g), newCmdWatch(g), newCmdSandbox())
+	cmd.AddCommand(newCmdSync(g), newCmdBackfill(g), newCmdStatus(g), newCmdSchedule(g), newCmdRetry(g), newCmdReport(g), newCmdFind(g), newCmdWatch(g), newCmdIntegrations(), newCmdSandbox())
 	return cmd
 }
 

@@ -73,10 +73,15 @@ func (g *globalOptions) session(ctx context.Context) (*pairing.Spec, client.Clie
 
 // spec loads the pairing spec from --config or AFSYNC_CONFIG.
 func (g *globalOptions) spec() (*pairing.Spec, error) {
-	cfg, err := config.FromEnv(nil)
+	reg, err := config.LoadRegistry(nil)
 	if err != nil {
 		return nil, err
 	}
+	in, err := reg.Single()
+	if err != nil {
+		return nil, err
+	}
+	cfg := in.Config
 	if g.specPath != "" {
 		cfg.SpecPath = g.specPath
 	}

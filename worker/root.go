@@ -100,10 +100,15 @@ func newLogger(level string) (*slog.Logger, error) {
 }
 
 func (o *options) config(getenv config.Getenv) (config.Config, error) {
-	cfg, err := config.FromEnv(getenv)
+	reg, err := config.LoadRegistry(getenv)
 	if err != nil {
-		return cfg, err
+		return config.Config{}, err
 	}
+	in, err := reg.Single()
+	if err != nil {
+		return config.Config{}, err
+	}
+	cfg := in.Config
 	if o.specPath != "" {
 		cfg.SpecPath = o.specPath
 	}

@@ -22,6 +22,8 @@
 //	SALESFORCE_COMMIT_HORIZON    how long Salesforce may go on with a request whose client gave up (default 10m):
 //	                             a write with no answer is looked at again only after it
 //	AFSYNC_CONFIG                path of the pairing spec (YAML); the built-in default when unset
+//	AFSYNC_INTEGRATIONS          path of the registry of integrations (YAML, see registry.go); when set,
+//	                             the per-integration variables above come from it
 //	AFSYNC_CODEC_KEY             32 bytes, base64: encrypts workflow payloads (PII) with AES-256-GCM
 //	AFSYNC_CODEC_KEY_ID          the key's id (default "default"); AFSYNC_CODEC_OLD_KEYS="id:base64,…" decrypts older payloads
 //	AFSYNC_HTTP_ADDR             worker: address of its HTTP endpoints (health, metrics, webhooks, codec server); off when unset

@@ -42,6 +42,8 @@ const (
 
 	// EnvConfig is the pairing spec file.
 	EnvConfig = "AFSYNC_CONFIG"
+	// EnvIntegrations is the registry of integrations (YAML, registry.go).
+	EnvIntegrations = "AFSYNC_INTEGRATIONS"
 	// EnvHTTPAddr is where the worker serves its HTTP endpoints.
 	EnvHTTPAddr = "AFSYNC_HTTP_ADDR"
 	// EnvCodecCORSOrigins lists the UI origins allowed to call the codec server.
