@@ -92,7 +92,7 @@ func TestIntegrationABacklogBeyondWhatALaneHoldsWaitsInItsQueue(t *testing.T) {
 
 // Tens of thousands wait in front of a lane that cannot write: the org's
 // daily allocation is spent while a backfill of 20,000 hands everyone at
-// once (40 chunks of 500), the lane with its defaults (Hold 600, queue
+// once (20 chunks of 1,000, a run's worth), the lane with its defaults (Hold 600, queue
 // segments of 2,000). Once the allocation returns, everyone is paired
 // once, and no run of the lane or of its queue passes 10,000 events or
 // carries a payload over 256 KB.
@@ -108,7 +108,7 @@ func TestIntegrationTensOfThousandsWaitWithinTemporalsLimits(t *testing.T) {
 	sf.SpendAllocation()
 
 	out := &syncBuffer{}
-	o := &backfillOptions{globalOptions: &globalOptions{temporal: configFor(stack)}, concurrency: 40, pagesPerChunk: 5, json: true, stdout: out}
+	o := &backfillOptions{globalOptions: &globalOptions{temporal: configFor(stack)}, concurrency: workflows.DefaultChunksPerRun, pagesPerChunk: 10, json: true, stdout: out}
 	backfill := make(chan error, 1)
 	go func() { backfill <- runBackfill(context.Background(), o) }()
 	var st workflows.LaneStatus
