@@ -143,7 +143,7 @@ func ParseRegistry(path string, data []byte, getenv Getenv) (*Registry, error) {
 		return nil, fmt.Errorf("%s: %w (want a list under integrations:, each a map of keys to strings)", path, err)
 	}
 	if len(doc.Integrations) == 0 {
-		return nil, fmt.Errorf("%s lists no integrations: add at least one under integrations:", path)
+		return nil, fmt.Errorf("%s lists no integrations: add at least one entry under \"integrations\"", path)
 	}
 	r := &Registry{Path: path}
 	entries := map[string]map[string]string{}

@@ -144,7 +144,7 @@ func TestARegistrysMistakesNameTheIntegrationTheKeyAndTheFix(t *testing.T) {
 		{"a dependent with its own org", entry("  - id: grants", "    depends_on: awards", "    awardforce_api_key: ${GRANTS_AF_KEY}",
 			"    salesforce_login_url: https://other.my.salesforce.com"),
 			[]string{"integration grants", "salesforce_login_url", "uses awards's Salesforce connection"}},
-		{"nothing listed", "integrations: []\n", []string{"lists no integrations"}},
+		{"nothing listed", "integrations: []\n", []string{"lists no integrations", "add at least one entry"}},
 		{"not a list", "integration:\n  id: awards\n", []string{"want a list under integrations:"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
