@@ -233,6 +233,7 @@ func run(ctx context.Context, o *options, out io.Writer) error {
 		events, r.HistoryEventsPerUser, r.LargestHistoryKiB, r.PeakWorkerMemoryMiB)
 	fmt.Fprintf(out, "lanes: %d runs, %d events; the largest event anywhere %.1f KiB; emails with a new duplicate: %d\n",
 		r.LaneRuns, r.LaneEvents, r.LargestEventKiB, r.NewDuplicates)
+	h.timings.print(out)
 	if r.RatioToLoop > 0 {
 		fmt.Fprintf(out, "beside the plain %d-way loop in the same run (%.1f users/s): %.2f×\n", o.versus, r.LoopUsersPerSecond, r.RatioToLoop)
 	}
@@ -367,6 +368,7 @@ func waitForPollers(ctx context.Context, c client.Client) error {
 // event of all (a continue-as-new input among them) and the lanes' runs.
 type histories struct {
 	events, largest, largestEvent, laneRuns, laneEvents int
+	timings                                             timings
 }
 
 func historyEvents(ctx context.Context, c client.Client, id string, p *workflows.Progress) (h histories, err error) {
@@ -386,14 +388,17 @@ func historyEvents(ctx context.Context, c client.Client, id string, p *workflows
 			}
 		}
 	}
-	count := func(wid, rid string) (int, error) {
+	h.timings = timings{}
+	count := func(kind, wid, rid string) (int, error) {
 		it := c.GetWorkflowHistory(ctx, wid, rid, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 		size, n := 0, 0
+		clock := h.timings.clock(kind)
 		for it.HasNext() {
 			ev, err := it.Next()
 			if err != nil {
 				return 0, err
 			}
+			clock.see(ev)
 			n++
 			size += proto.Size(ev)
 			h.largestEvent = max(h.largestEvent, proto.Size(ev))
@@ -406,14 +411,14 @@ func historyEvents(ctx context.Context, c client.Client, id string, p *workflows
 		return h, err
 	}
 	for _, rid := range backfill {
-		n, err := count(id, rid)
+		n, err := count("backfill", id, rid)
 		if err != nil {
 			return h, err
 		}
 		h.events += n
 	}
 	for _, cid := range workflows.ChunkIDs(p) {
-		n, err := count(cid, "")
+		n, err := count("chunk", cid, "")
 		if err != nil {
 			return h, err
 		}
@@ -426,7 +431,7 @@ func historyEvents(ctx context.Context, c client.Client, id string, p *workflows
 			return h, err
 		}
 		for _, rid := range lruns {
-			n, err := count(lid, rid)
+			n, err := count("lane", lid, rid)
 			if err != nil {
 				return h, err
 			}
