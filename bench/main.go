@@ -175,10 +175,11 @@ func run(ctx context.Context, o *options, out io.Writer) error {
 		return runCRM(ctx, o, st, out)
 	}
 	srv, sb, worker, c := st.srv, st.sb, st.worker, st.c
-	_ = srv
 	spec := pairing.Default()
 	contactsBefore := sb.Salesforce.Records("Contact")
 	fmt.Fprintln(out, "backfilling…")
+	pids := []int{worker.Process.Pid, srv.Pid(), os.Getpid()}
+	cpuBefore := cpuSeconds(pids)
 	start := time.Now()
 	run, err := c.ExecuteWorkflow(ctx, workflows.BackfillStartOptions(workflows.BackfillWorkflowID(spec, false), spec, false), workflows.Backfill, workflows.BackfillInput{Spec: *spec, Concurrency: o.concurrency, PagesPerChunk: o.pagesPerChunk})
 	if err != nil {
@@ -189,6 +190,7 @@ func run(ctx context.Context, o *options, out io.Writer) error {
 		return err
 	}
 	elapsed := time.Since(start).Seconds()
+	cpuAfter := cpuSeconds(pids)
 	peak, err := peakMemoryMiB(worker.Process.Pid)
 	if err != nil {
 		return err
@@ -233,6 +235,8 @@ func run(ctx context.Context, o *options, out io.Writer) error {
 		events, r.HistoryEventsPerUser, r.LargestHistoryKiB, r.PeakWorkerMemoryMiB)
 	fmt.Fprintf(out, "lanes: %d runs, %d events; the largest event anywhere %.1f KiB; emails with a new duplicate: %d\n",
 		r.LaneRuns, r.LaneEvents, r.LargestEventKiB, r.NewDuplicates)
+	fmt.Fprintf(out, "CPU during the backfill: worker %.1f s, Temporal dev server %.1f s, sandbox and bench %.1f s, of %.1f s × %d cores\n",
+		cpuAfter[0]-cpuBefore[0], cpuAfter[1]-cpuBefore[1], cpuAfter[2]-cpuBefore[2], elapsed, cpus())
 	h.timings.print(out)
 	if r.RatioToLoop > 0 {
 		fmt.Fprintf(out, "beside the plain %d-way loop in the same run (%.1f users/s): %.2f×\n", o.versus, r.LoopUsersPerSecond, r.RatioToLoop)
@@ -460,6 +464,28 @@ func newDuplicates(before, after []map[string]any) int {
 		}
 	}
 	return n
+}
+
+// cpuSeconds reads each process's user and system CPU time so far from
+// /proc (0 when it cannot): fields 14 and 15 of /proc/<pid>/stat, in clock
+// ticks of 1/100 s.
+func cpuSeconds(pids []int) []float64 {
+	out := make([]float64, len(pids))
+	for i, pid := range pids {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			continue
+		}
+		s := string(b)
+		f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:]) // from field 3, the state
+		if len(f) < 13 {
+			continue
+		}
+		ut, _ := strconv.ParseFloat(f[11], 64)
+		st, _ := strconv.ParseFloat(f[12], 64)
+		out[i] = (ut + st) / 100
+	}
+	return out
 }
 
 // peakMemoryMiB reads the process's peak resident set (VmHWM) from /proc.

@@ -70,6 +70,9 @@ type Server struct {
 	waitErr   error
 }
 
+// Pid is the dev server's process id (for the benchmark's CPU figures).
+func (s *Server) Pid() int { return s.cmd.Process.Pid }
+
 // Find locates the temporal CLI: $AFSYNC_TEMPORAL_CLI, then $GOBIN,
 // $GOPATH/bin and ~/go/bin (where `go install` puts it), then $PATH.
 func Find() (string, error) {
