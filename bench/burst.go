@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"go.temporal.io/api/workflowservice/v1"
+
 	"github.com/afsync/afsync/pairing"
 	"github.com/afsync/afsync/sandbox"
 	"github.com/afsync/afsync/sandbox/sfsim"
@@ -55,6 +57,11 @@ type BurstResult struct {
 	AwardForceLimitPerMin  int     `json:"award_force_limit_per_minute"`
 	Partitions             int     `json:"task_queue_partitions"`
 	CPUs                   int     `json:"cpus"`
+	// LaneRuns counts the lane's runs, QueueWorkflows its queue's
+	// segments; Lane is its status at the end.
+	LaneRuns       int                  `json:"lane_runs"`
+	QueueWorkflows int                  `json:"queue_workflows"`
+	Lane           workflows.LaneCounts `json:"lane"`
 }
 
 // runBurst plays a registration burst on the sandbox, delivered to the
@@ -197,6 +204,11 @@ func runBurst(ctx context.Context, o *options, st *benchStack, out io.Writer) er
 	if backfill != nil {
 		fmt.Fprintf(out, "backfill beside it: %d users in %.2fs (%.1f%% of the Award Force bound)\n", r.BackfillUsers, r.BackfillSeconds, 100*r.BackfillRatioToBound)
 	}
+	if err := laneFacts(ctx, st, &r); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "the lane: %d runs, %d queue workflows, %d batches (%d people put back after a fault, %d fresh reads)\n",
+		r.LaneRuns, r.QueueWorkflows, r.Lane.Batches, r.Lane.Retried, r.Lane.FreshReads)
 	line, err := json.Marshal(r)
 	if err != nil {
 		return err
@@ -205,6 +217,31 @@ func runBurst(ctx context.Context, o *options, st *benchStack, out io.Writer) er
 	if !r.PairedOnce {
 		return fmt.Errorf("a registrant has more than one record")
 	}
+	return nil
+}
+
+// laneFacts counts lane 0's runs and queue workflows, and reads its counts.
+func laneFacts(ctx context.Context, st *benchStack, r *BurstResult) error {
+	count := func(query string) (int, error) {
+		resp, err := st.c.CountWorkflow(ctx, &workflowservice.CountWorkflowExecutionsRequest{Query: query})
+		return int(resp.GetCount()), err
+	}
+	var err error
+	if r.LaneRuns, err = count(fmt.Sprintf("WorkflowId = '%s'", workflows.LaneWorkflowID(0))); err != nil {
+		return err
+	}
+	if r.QueueWorkflows, err = count("WorkflowType = 'LaneQueue'"); err != nil {
+		return err
+	}
+	v, err := st.c.QueryWorkflow(ctx, workflows.LaneWorkflowID(0), "", workflows.LaneQuery)
+	if err != nil {
+		return err
+	}
+	var status workflows.LaneStatus
+	if err := v.Get(&status); err != nil {
+		return err
+	}
+	r.Lane = status.Counts
 	return nil
 }
 
