@@ -180,7 +180,11 @@ func TestALaneContinuesAsNewWithinItsPayloadBudget(t *testing.T) {
 		r := pairRequest(fmt.Sprintf("afsync-user-h%07d/0195c3f2-1a2b-7c3d-8e4f-%012d/1", i, i), pairing.TriggerProfileUpdate, p)
 		reqs = append(reqs, r)
 	}
-	lt.send(0, reqs...)
+	for k, start := 0, 0; start < len(reqs); k, start = k+1, start+400 {
+		// A few hundred a callback, at distinct times: one callback of
+		// many signals fills the test environment's callback queue.
+		lt.send(time.Duration(k)*time.Millisecond, reqs[start:min(start+400, len(reqs))]...)
+	}
 	next := lt.runToBound(LaneInput{State: st})
 
 	size := jsonSize(next)

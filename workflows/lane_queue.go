@@ -29,10 +29,13 @@ import (
 
 // Defaults of the queue's LaneSettings.
 const (
-	// DefaultLaneHold is how many people a lane holds itself: enough for
-	// its batches in flight and the next ones, about 200 KB of its
-	// continue-as-new input.
-	DefaultLaneHold = 600
+	// DefaultLaneHold is how many people a lane holds itself: its batches
+	// in flight (four of up to 400) and the next ones. What it carries
+	// into its next run is bounded apart (laneInputBudget). It was 600,
+	// which kept a draining lane's batches near 150 people (6,000 people
+	// behind an outage: 41 batches and 86 Salesforce calls; 34 and 75
+	// with 1,600, docs/benchmarks.md).
+	DefaultLaneHold = 1600
 	// DefaultQueueSegment is how many people one queue workflow holds.
 	DefaultQueueSegment = 2000
 	// DefaultRefill is how many people one refill (or one enqueue signal)
