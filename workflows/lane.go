@@ -191,7 +191,10 @@ func PairingLane(ctx workflow.Context, in LaneInput) error {
 	}
 	requests := workflow.GetSignalChannel(ctx, PairSignal)
 	refills := workflow.GetSignalChannel(ctx, RefillSignal)
-	spills := 0 // rounds of people handed to the queue on the way out
+	// Rounds of people handed to the queue on the way out: those beyond
+	// Hold, and those beyond the input's budget, counted apart so that a
+	// lane busy with arrivals still fits its input.
+	spills, bounds := 0, 0
 	for {
 		l.takeSignals(ctx, requests, refills)
 		now := workflow.Now(ctx)
@@ -220,11 +223,11 @@ func PairingLane(ctx workflow.Context, in LaneInput) error {
 				l.spill(ctx, fresh)
 				continue
 			}
-			if l.bounded && spills < 5 {
+			if l.bounded && bounds < 5 {
 				if out := l.boundInput(); len(out) > 0 {
 					// Too heavy to carry: the newest waiting people go to
 					// the queue, asked back once the next run has room.
-					spills++
+					bounds++
 					l.closing = true
 					l.hand(ctx, out)
 					continue

@@ -154,7 +154,6 @@ func TestALaneContinuesAsNewWithinItsPayloadBudget(t *testing.T) {
 	lt.env.OnActivity(coord.Take, mock.Anything, 0, mock.Anything, mock.Anything).Return(true, nil) // and gives nobody back
 
 	st := &LaneState{Queue: &LaneQueueState{}, MemorySince: laneStart.Add(-30 * time.Minute)}
-	(&lane{st: *st}).init()
 	st.Written, st.Paired = map[string]Written{}, map[string]string{}
 	for i := range memoryCap {
 		slug := fmt.Sprintf("w%07d", i)
