@@ -282,6 +282,7 @@ func startLane(ctx workflow.Context, in LaneInput) (*lane, error) {
 		l.onceEach = workflow.GetVersion(ctx, ChangeQueueHoldsPersonOnce, workflow.DefaultVersion, 1) >= 1
 		l.closeAsked = workflow.GetVersion(ctx, ChangeQueueClosesAskedSegment, workflow.DefaultVersion, 1) >= 1
 		l.trustSegments = workflow.GetVersion(ctx, ChangeQueueTrustsSegments, workflow.DefaultVersion, 1) >= 1
+		l.trustTail = workflow.GetVersion(ctx, ChangeQueueTrustsTail, workflow.DefaultVersion, 1) >= 1
 	}
 	return l, nil
 }
@@ -322,6 +323,9 @@ type lane struct {
 	// trustSegments: the queue is not taken for empty while its head
 	// segment says it holds more (ChangeQueueTrustsSegments).
 	trustSegments bool
+	// trustTail: nor while a segment after a finished head was handed
+	// people (ChangeQueueTrustsTail).
+	trustTail bool
 	// bounded: old writes fade into summaries instead of being forgotten,
 	// and the continue-as-new input is kept within laneInputBudget
 	// (ChangeLaneBoundedInput).

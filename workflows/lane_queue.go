@@ -103,6 +103,20 @@ type LaneQueueState struct {
 	Batches int `json:"batches,omitempty"`
 }
 
+// mayHoldMore reports whether the queue may still hold people once the
+// refill b is taken (Head moved on when b was its last): the head said it
+// holds more, or a segment from Head on was handed people and b is not the
+// last of the tail segment.
+func (q *LaneQueueState) mayHoldMore(b QueueBatch) bool {
+	switch {
+	case b.Seq == q.Head && !b.Done:
+		return true
+	case b.Done && b.Seq == q.Tail:
+		return false
+	}
+	return q.Head < q.Tail || q.TailHeld > 0
+}
+
 // QueuedRequest is a request's people waiting in a lane's queue, with
 // what the lane needs to answer it.
 type QueuedRequest struct {
@@ -504,10 +518,10 @@ func (l *lane) refill(ctx workflow.Context, ch workflow.ReceiveChannel) {
 				q.Head++
 			}
 		}
-		if q.Queued <= 0 && keeps && l.trustSegments {
+		if q.Queued <= 0 && (l.trustTail && q.mayHoldMore(b) || !l.trustTail && keeps && l.trustSegments) {
 			// The lane's count is short (a segment gave back people the
-			// lane counted nowhere, or twice); the head says it holds more:
-			// ask it until it says it is done.
+			// lane counted nowhere, or twice): ask the head until it says
+			// it is done.
 			q.Queued = 1
 		}
 		if q.Queued <= 0 {

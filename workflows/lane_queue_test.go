@@ -250,3 +250,62 @@ func TestALaneAsksItsHeadSegmentUntilItSaysItIsDone(t *testing.T) {
 		}
 	}
 }
+
+// afterLastRefill is a lane whose count of queued people (300) ends with
+// the refill it receives, then asks for more with room to spare.
+func afterLastRefill(ctx workflow.Context, start LaneQueueState, trustTail bool) (LaneQueueState, error) {
+	l := &lane{n: 0, st: LaneState{Queue: &start}, flying: map[*LaneItem]bool{}, trustSegments: true, trustTail: trustTail, onceEach: true}
+	l.init()
+	l.settings = LaneSettings{Hold: 600, Refill: 300}
+	ch := workflow.GetSignalChannel(ctx, RefillSignal)
+	if err := workflow.Await(ctx, func() bool { return ch.Len() > 0 }); err != nil {
+		return LaneQueueState{}, err
+	}
+	l.refill(ctx, ch)
+	l.st.Items = nil // written meanwhile: room for more
+	l.askRefill(ctx)
+	return *l.st.Queue, nil
+}
+
+// The lane's count can fall short of what its segments hold (a retried
+// workflow task handed people again under a batch's ID with others): when
+// it reaches zero as a segment gives its last, the next segment, handed 284
+// people, is still asked; only the tail's last refill empties the queue.
+func TestALaneAsksTheNextSegmentWhenItsCountEndsEarly(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		start     LaneQueueState
+		done      int // the segment whose last refill arrives
+		trustTail bool
+		asks      map[int]int
+		head      int
+		queued    bool
+	}{
+		{"the next segment holds people", LaneQueueState{Head: 11, Tail: 12, TailHeld: 284, Queued: 300, Asked: true}, 11, true, map[int]int{12: 1}, 12, true},
+		{"lanes before queue-trusts-tail: segment 12 is forgotten", LaneQueueState{Head: 11, Tail: 12, TailHeld: 284, Queued: 300, Asked: true}, 11, false, map[int]int{}, 12, false},
+		{"the tail gave its last: the queue is empty", LaneQueueState{Head: 12, Tail: 12, TailHeld: 284, Queued: 300, Asked: true}, 12, true, map[int]int{}, 12, false},
+		{"the next segment was never handed anyone", LaneQueueState{Head: 11, Tail: 12, Queued: 300, Asked: true}, 11, true, map[int]int{}, 12, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var suite testsuite.WorkflowTestSuite
+			env := suite.NewTestWorkflowEnvironment()
+			env.RegisterWorkflow(afterLastRefill)
+			env.RegisterActivity(&Coordinator{})
+			asks := map[int]int{}
+			env.OnActivity(coord.Take, mock.Anything, 0, mock.Anything, QueueTake{Max: 300}).Return(func(_ context.Context, _ int, seq int, _ QueueTake) (bool, error) {
+				asks[seq]++
+				return true, nil
+			}).Maybe()
+			env.RegisterDelayedCallback(func() {
+				env.SignalWorkflow(RefillSignal, QueueBatch{Seq: tc.done, Done: true, Specs: map[string]pairing.Spec{"fp": *pairing.Default()}, Requests: []QueuedRequest{queued("a", 300)}})
+			}, time.Second)
+			env.ExecuteWorkflow(afterLastRefill, tc.start, tc.trustTail)
+			require.NoError(t, env.GetWorkflowError())
+			var q LaneQueueState
+			require.NoError(t, env.GetWorkflowResult(&q))
+			require.Equal(t, tc.asks, asks, "segments asked")
+			require.Equal(t, tc.head, q.Head)
+			require.Equal(t, tc.queued, q.Queued > 0, "queue counted as holding people: %+v", q)
+		})
+	}
+}

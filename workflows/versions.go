@@ -206,4 +206,13 @@ const (
 	// when a summary since may hold the person. Asked once at the start of
 	// each lane run.
 	ChangeLaneBoundedInput = "lane-bounded-input"
+	// ChangeQueueTrustsTail: when the lane's count of queued people
+	// reaches zero as a segment gives its last, the lane still asks the
+	// next segment if it was handed people (only the tail segment's last
+	// refill empties the queue). A retried workflow task can hand people
+	// again under a batch's ID with others; the count fell to zero while
+	// segment 12 held 284 people (TestIntegrationTensOfThousandsWait...,
+	// with a Hold of 1,600), the lane reset its queue past them and their
+	// chunk waited. Asked once at the start of each lane run.
+	ChangeQueueTrustsTail = "queue-trusts-tail"
 )
