@@ -29,14 +29,13 @@ import (
 
 // Defaults of the queue's LaneSettings.
 const (
-	// DefaultLaneHold is how many people a lane holds itself: enough for
-	// its batches in flight and the next ones. 1,600 drained faster (one
-	// run, docs/benchmarks.md) but made every continue-as-new hand about
-	// 1,200 people to the queue, and with a refused workflow task those
-	// handings repeat: the lane's count of queued people fell short and a
-	// segment was forgotten (TestIntegrationTensOfThousandsWait… stuck in
-	// CI); back to 600 until that count is mended.
-	DefaultLaneHold = 600
+	// DefaultLaneHold is how many people a lane holds itself: its batches
+	// in flight (four of up to 400) and the next ones. What it carries
+	// into its next run is bounded apart (laneInputBudget). It was 600,
+	// which kept a draining lane's batches near 150 people (6,000 people
+	// behind an outage: 41 batches and 86 Salesforce calls; 34 and 75
+	// with 1,600, docs/benchmarks.md).
+	DefaultLaneHold = 1600
 	// DefaultQueueSegment is how many people one queue workflow holds.
 	DefaultQueueSegment = 2000
 	// DefaultRefill is how many people one refill (or one enqueue signal)
