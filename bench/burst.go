@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
 
 	"github.com/afsync/afsync/pairing"
 	"github.com/afsync/afsync/sandbox"
@@ -59,7 +60,9 @@ type BurstResult struct {
 	CPUs                   int     `json:"cpus"`
 	// LaneRuns counts the lane's runs, QueueWorkflows its queue's
 	// segments; Lane is its status at the end.
-	LaneRuns       int                  `json:"lane_runs"`
+	LaneRuns int `json:"lane_runs"`
+	// LaneMostEvents is the longest lane run's history, in events.
+	LaneMostEvents int                  `json:"lane_most_events"`
 	QueueWorkflows int                  `json:"queue_workflows"`
 	Lane           workflows.LaneCounts `json:"lane"`
 }
@@ -207,8 +210,8 @@ func runBurst(ctx context.Context, o *options, st *benchStack, out io.Writer) er
 	if err := laneFacts(ctx, st, &r); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "the lane: %d runs, %d queue workflows, %d batches (%d people put back after a fault, %d fresh reads)\n",
-		r.LaneRuns, r.QueueWorkflows, r.Lane.Batches, r.Lane.Retried, r.Lane.FreshReads)
+	fmt.Fprintf(out, "the lane: %d runs (the longest %d events), %d queue workflows, %d batches (%d people put back after a fault, %d fresh reads)\n",
+		r.LaneRuns, r.LaneMostEvents, r.QueueWorkflows, r.Lane.Batches, r.Lane.Retried, r.Lane.FreshReads)
 	line, err := json.Marshal(r)
 	if err != nil {
 		return err
@@ -230,6 +233,9 @@ func laneFacts(ctx context.Context, st *benchStack, r *BurstResult) error {
 	if r.LaneRuns, err = count(fmt.Sprintf("WorkflowId = '%s'", workflows.LaneWorkflowID(0))); err != nil {
 		return err
 	}
+	if r.LaneMostEvents, err = longestRun(ctx, st.c, workflows.LaneWorkflowID(0)); err != nil {
+		return err
+	}
 	if r.QueueWorkflows, err = count("WorkflowType = 'LaneQueue'"); err != nil {
 		return err
 	}
@@ -243,6 +249,28 @@ func laneFacts(ctx context.Context, st *benchStack, r *BurstResult) error {
 	}
 	r.Lane = status.Counts
 	return nil
+}
+
+// longestRun is the most events of a run of workflow id.
+func longestRun(ctx context.Context, c client.Client, id string) (int, error) {
+	most := 0
+	var token []byte
+	for {
+		resp, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: fmt.Sprintf("WorkflowId = '%s'", id), NextPageToken: token})
+		if err != nil {
+			return 0, err
+		}
+		for _, e := range resp.GetExecutions() {
+			d, err := c.DescribeWorkflowExecution(ctx, id, e.GetExecution().GetRunId())
+			if err != nil {
+				return 0, err
+			}
+			most = max(most, int(d.GetWorkflowExecutionInfo().GetHistoryLength()))
+		}
+		if token = resp.GetNextPageToken(); len(token) == 0 {
+			return most, nil
+		}
+	}
 }
 
 func countZero(xs []int) int {

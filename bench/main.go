@@ -26,6 +26,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -327,6 +328,8 @@ func startBench(ctx context.Context, o *options, out io.Writer) (_ *benchStack, 
 		b.worker.Env = append(b.worker.Env, k+"="+v)
 	}
 	b.worker.Stdout, b.worker.Stderr = os.Stderr, os.Stderr
+	// A bench stopped by a signal takes its worker with it.
+	b.worker.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 	if err := b.worker.Start(); err != nil {
 		return nil, err
 	}

@@ -212,6 +212,9 @@ func PairingLane(ctx workflow.Context, in LaneInput) error {
 				l.inFlight--
 			})
 		}
+		if due && l.inFlight > 0 && l.yields && !l.yielding && workflow.GetInfo(ctx).GetCurrentHistoryLength() >= yieldLookupsAt {
+			l.yieldLookups()
+		}
 		if due && l.inFlight == 0 {
 			// Whatever came meanwhile goes with the lane, read with no
 			// activity between here and the end of the run (a signal a run
@@ -284,6 +287,8 @@ func startLane(ctx workflow.Context, in LaneInput) (*lane, error) {
 		l.trustSegments = workflow.GetVersion(ctx, ChangeQueueTrustsSegments, workflow.DefaultVersion, 1) >= 1
 		l.trustTail = workflow.GetVersion(ctx, ChangeQueueTrustsTail, workflow.DefaultVersion, 1) >= 1
 	}
+	l.yields = workflow.GetVersion(ctx, ChangeLaneYieldsLookups, workflow.DefaultVersion, 1) >= 1
+	l.readsLate = workflow.GetVersion(ctx, ChangeLaneReadsBeforeWriting, workflow.DefaultVersion, 1) >= 1
 	return l, nil
 }
 
@@ -326,6 +331,16 @@ type lane struct {
 	// trustTail: nor while a segment after a finished head was handed
 	// people (ChangeQueueTrustsTail).
 	trustTail bool
+	// yields: a run due to continue as new past yieldLookupsAt events
+	// cancels its lookups in flight (ChangeLaneYieldsLookups); lookups
+	// holds their cancel functions in the order they started, yielding
+	// is set once they were cancelled (a batch's later lookup gives way
+	// at once).
+	yields, yielding bool
+	// readsLate: a profile the lane is unsure of is read again only when
+	// it would be written (ChangeLaneReadsBeforeWriting).
+	readsLate bool
+	lookups   []*workflow.CancelFunc
 	// bounded: old writes fade into summaries instead of being forgotten,
 	// and the continue-as-new input is kept within laneInputBudget
 	// (ChangeLaneBoundedInput).
@@ -461,7 +476,10 @@ type laneRun struct {
 	// slug; ledgerOwners the people it holds paired with the records
 	// their identifiers found, by record; learnt the pairings to write
 	// into it.
-	recalled     map[string]string
+	recalled map[string]string
+	// unsure are the people, by index, whose fresh read waits until the
+	// lookup shows they would be written (readsLate).
+	unsure       map[int]bool
 	ledgerOwners map[string][]string
 	learnt       []Pairing
 	// claimed are the records the batch holds in lane.owners because the
@@ -498,6 +516,21 @@ func (r *laneRun) open() []int {
 		}
 	}
 	return out
+}
+
+// yieldLookupsAt is how many events a run due to continue as new may
+// reach before it cancels its lookups in flight (ChangeLaneYieldsLookups):
+// well past the server's suggestion to continue as new (about 4,000), so
+// that a healthy lookup finishes first, and well short of 10,000.
+const yieldLookupsAt = 7000
+
+// yieldLookups cancels the lookups in flight; their people wait again, and
+// the lookups of batches still on their way there give way at once.
+func (l *lane) yieldLookups() {
+	l.yielding = true
+	for _, cancel := range l.lookups {
+		(*cancel)()
+	}
 }
 
 // laneLookupOptions bounds a lane's lookups: retried through transient

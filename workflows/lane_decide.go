@@ -4,9 +4,11 @@ package workflows
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/afsync/afsync/activities"
@@ -31,6 +33,9 @@ func (r *laneRun) pair(ctx workflow.Context) {
 		r.findAccounts(ctx, &found)
 	}
 	w := r.decideAll(&found, now)
+	if len(r.unsure) > 0 {
+		r.readBeforeWriting(ctx, w)
+	}
 	if len(w.creates)+len(w.updates) == 0 {
 		return
 	}
@@ -81,8 +86,24 @@ func (r *laneRun) lookup(ctx workflow.Context) (activities.FindRecordsResult, bo
 	}
 	actx := workflow.WithActivityOptions(ctx, laneLookupOptions())
 	actx = summarized(actx, "Look up the %s records of %s by %s", spec.Object, people(n), spec.UniqueIdentifier.CRM)
+	if r.yields {
+		if r.yielding {
+			r.giveWay(r.open())
+			return found, false
+		}
+		cancel := new(workflow.CancelFunc)
+		actx, *cancel = workflow.WithCancel(actx)
+		r.lookups = append(r.lookups, cancel)
+		defer func() {
+			r.lookups = slices.DeleteFunc(r.lookups, func(c *workflow.CancelFunc) bool { return c == cancel })
+		}()
+	}
 	err := workflow.ExecuteActivity(actx, sf.FindRecords, look).Get(actx, &found)
 	r.calls += max(found.Queries, 1)
+	if err != nil && r.yielding && temporal.IsCanceledError(err) {
+		r.giveWay(r.open())
+		return found, false
+	}
 	if err != nil {
 		// Waits (a quota pause, a backoff) count from the failure, not
 		// from the start of a lookup that may have been retried for minutes.

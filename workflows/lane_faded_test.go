@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/afsync/afsync/pairing"
 )
@@ -259,4 +260,52 @@ func TestALaneQueueRefillStaysWithinItsSignalBudget(t *testing.T) {
 	require.LessOrEqual(t, heaviest, signalBudget+4<<10, "specs and the envelope aside")
 	require.Greater(t, refills, 2, "a refill of %d would weigh more than the budget", DefaultRefill)
 	require.Equal(t, want, order)
+}
+
+// Someone the lane wrote and no longer remembers exactly comes again (a
+// retried signal, a second trigger): when their record holds what they
+// bring, the lane answers without reading them from Award Force; an older
+// version is read again before anything is written, and decided on what
+// Award Force holds now. Lanes from before lane-reads-before-writing read
+// both first.
+func TestALaneReadsAFadedPersonAgainOnlyBeforeWritingThem(t *testing.T) {
+	for _, late := range []bool{true, false} {
+		t.Run(map[bool]string{true: "reads before writing", false: "before lane-reads-before-writing"}[late], func(t *testing.T) {
+			start := laneStart.Add(-50 * time.Minute).Unix()
+			l := fadingLane(start, 1000)
+			l.st.Written["FadedAda"] = Written{start + 500, start + 500, 1}
+			l.st.Written["FadedBob"] = Written{start + 500, start + 500, 1}
+			l.fade(10)
+			require.NotContains(t, l.st.Written, "FadedAda")
+
+			lt := newLaneTest(t, testLaneSettings())
+			if !late {
+				lt.env.OnGetVersion(ChangeLaneReadsBeforeWriting, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
+			}
+			// What the lane wrote, and Award Force holds.
+			lt.crm.add("003AdaRecord0001AAA", "ada@example.org", "Ada", "Lovelace")
+			lt.crm.add("003BobRecord0001AAA", "bob@example.org", "Bob", "Newer")
+			lt.users["FadedAda"] = pairing.Profile{Slug: "FadedAda", Updated: time.Unix(start+450, 0).UTC(), Values: map[string]string{"email": "ada@example.org", "first_name": "Ada", "last_name": "Lovelace"}}
+			lt.users["FadedBob"] = pairing.Profile{Slug: "FadedBob", Updated: time.Unix(start+480, 0).UTC(), Values: map[string]string{"email": "bob@example.org", "first_name": "Bob", "last_name": "Newer"}}
+			// Ada again, as written; Bob's older version, read before.
+			ada := updated(person("FadedAda", "ada@example.org", "Ada", "Lovelace"), time.Unix(start+450, 0).UTC())
+			ada.ReadAt = time.Unix(start+460, 0)
+			bob := updated(person("FadedBob", "bob@example.org", "Bob", "Older"), time.Unix(start+300, 0).UTC())
+			bob.ReadAt = time.Unix(start+400, 0)
+			lt.send(0, pairRequest("again", pairing.TriggerProfileUpdate, ada), pairRequest("older", pairing.TriggerProfileUpdate, bob))
+			lt.runUntil(LaneInput{State: &l.st}, time.Hour)
+
+			lt.mu.Lock()
+			defer lt.mu.Unlock()
+			require.Equal(t, OutcomeUnchanged, lt.answers.one(t, "FadedAda").Outcome)
+			require.Equal(t, OutcomeUnchanged, lt.answers.one(t, "FadedBob").Outcome, "decided on what Award Force holds now")
+			require.Empty(t, lt.crm.writes(), "nothing written: the older version never")
+			require.Equal(t, "Newer", lt.crm.holding("bob@example.org")[0].Values["LastName"])
+			if late {
+				require.Equal(t, map[string]int{"FadedBob": 1}, lt.reads, "only the person the lookup would write is read again")
+			} else {
+				require.Equal(t, map[string]int{"FadedAda": 1, "FadedBob": 1}, lt.reads)
+			}
+		})
+	}
 }

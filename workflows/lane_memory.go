@@ -168,38 +168,97 @@ func (r *laneRun) freshReads(ctx workflow.Context) {
 	var stale []int
 	tied := r.tied(ctx)
 	for i, it := range r.b.items {
-		if r.st.unsure(it) || tied[i] {
+		switch {
+		case tied[i]:
+			stale = append(stale, i)
+		case !r.st.unsure(it):
+		case r.readsLate && !it.Deleted:
+			if r.unsure == nil {
+				r.unsure = map[int]bool{}
+			}
+			r.unsure[i] = true // read once the lookup shows a write
+		default:
 			stale = append(stale, i)
 		}
 	}
-	if len(stale) == 0 {
+	r.readAgain(ctx, stale, func(i int, p pairing.Profile, readAt time.Time) {
+		it := r.b.items[i]
+		it.Profile, it.ReadAt = p, readAt
+		if r.b.key(it) != r.b.keys[it] || r.b.orgKey(it) != r.b.orgs[it] {
+			// The identifier (or organisation) changed since the first
+			// read: the batch does not hold the new one. The person
+			// waits for a batch that does.
+			r.outcomes[i].back = true
+		}
+	})
+}
+
+// readAgain reads the profiles of the people is from Award Force, a
+// bounded number at a time, and hands each one read to got; a user gone
+// is answered skipped, a failed read settled as a failed call.
+func (r *laneRun) readAgain(ctx workflow.Context, is []int, got func(i int, p pairing.Profile, readAt time.Time)) {
+	if len(is) == 0 {
 		return
 	}
 	actx := workflow.WithActivityOptions(ctx, awardForceOptions())
 	readAt := workflow.Now(ctx)
-	r.reads.each(ctx, len(stale), func(j int) workflow.Future {
-		slug := r.b.items[stale[j]].Profile.Slug
+	r.reads.each(ctx, len(is), func(j int) workflow.Future {
+		slug := r.b.items[is[j]].Profile.Slug
 		return r.af.call(summarized(actx, "Read Award Force user %s again", slug), af.GetUser, slug)
 	}, func(j int, f workflow.Future) {
-		i := stale[j]
+		i := is[j]
 		var p pairing.Profile
 		err := f.Get(ctx, &p)
 		r.st.Counts.FreshReads++
 		var appErr *temporal.ApplicationError
 		switch {
 		case err == nil:
-			it := r.b.items[i]
-			it.Profile, it.ReadAt = p, readAt
-			if r.b.key(it) != r.b.keys[it] || r.b.orgKey(it) != r.b.orgs[it] {
-				// The identifier (or organisation) changed since the first
-				// read: the batch does not hold the new one. The person
-				// waits for a batch that does.
-				r.outcomes[i].back = true
-			}
+			got(i, p, readAt)
 		case errors.As(err, &appErr) && appErr.Type() == activities.ErrTypeAwardForceNotFound:
 			r.answer(i, UserSyncResult{Outcome: OutcomeSkipped, Decision: pairing.Decision{Action: pairing.ActionSkip, Reason: "the user no longer exists in Award Force"}})
 		default:
 			r.callFailed(workflow.Now(ctx), []int{i}, err)
 		}
 	})
+}
+
+// readBeforeWriting reads again, from Award Force, the people the lane is
+// unsure of (readsLate) that w would write: one whose profile is what the
+// lane holds is written; one with a newer profile waits again with it, to
+// be decided on it; the others are settled by readAgain. Those not
+// written leave w.
+func (r *laneRun) readBeforeWriting(ctx workflow.Context, w *laneWrites) {
+	var is []int
+	for _, i := range slices.Concat(w.creates, w.updates) {
+		if r.unsure[i] {
+			is = append(is, i)
+		}
+	}
+	keep := map[int]bool{}
+	r.readAgain(ctx, is, func(i int, p pairing.Profile, readAt time.Time) {
+		it := r.b.items[i]
+		same := p.Updated.Equal(it.Profile.Updated) && ProfileDigest(&r.b.spec, p) == ProfileDigest(&r.b.spec, it.Profile)
+		it.Profile, it.ReadAt = p, readAt
+		if same {
+			keep[i] = true
+			return
+		}
+		r.outcomes[i].back = true
+	})
+	drop := func(i int) bool { return r.unsure[i] && !keep[i] }
+	w.creates, w.in.Creates = without(w.creates, w.in.Creates, drop)
+	w.updates, w.in.Updates = without(w.updates, w.in.Updates, drop)
+}
+
+// without is the people is and their writes ws (one each, in the same
+// order) less those drop names.
+func without[T any](is []int, ws []T, drop func(int) bool) ([]int, []T) {
+	var keptIs []int
+	var keptWs []T
+	for j, i := range is {
+		if !drop(i) {
+			keptIs, keptWs = append(keptIs, i), append(keptWs, ws[j])
+		}
+	}
+	return keptIs, keptWs
 }

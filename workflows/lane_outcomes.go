@@ -103,6 +103,14 @@ func (r *laneRun) retry(now time.Time, i int, errType, msg string, maxDelay time
 	it.NotBefore = now.Add(delay)
 }
 
+// giveWay puts people back to wait, with no fault counted: their lookup
+// gave way to the lane's continue-as-new (ChangeLaneYieldsLookups).
+func (r *laneRun) giveWay(is []int) {
+	for _, i := range is {
+		r.outcomes[i].back = true
+	}
+}
+
 // doubt puts people whose write has no known outcome back, to wait until
 // Salesforce can no longer commit it; their identifiers wait too, so that
 // nobody else creates a record for them meanwhile.

@@ -215,4 +215,21 @@ const (
 	// with a Hold of 1,600), the lane reset its queue past them and their
 	// chunk waited. Asked once at the start of each lane run.
 	ChangeQueueTrustsTail = "queue-trusts-tail"
+	// ChangeLaneYieldsLookups: a lane whose run is due to continue as new
+	// and has passed yieldLookupsAt events cancels its lookups in flight
+	// (read-only: their people wait again, unharmed) instead of waiting
+	// for them: behind a Salesforce outage a lookup retries for up to ten
+	// minutes, and a lane receiving a webhook's signal at a time reached
+	// 21,907 events in one run (6,000 webhooks during a two-minute
+	// outage). Asked once at the start of each lane run.
+	ChangeLaneYieldsLookups = "lane-yields-lookups"
+	// ChangeLaneReadsBeforeWriting: a profile read before the lane's exact
+	// memory (LaneState.unsure) is read again from Award Force only when
+	// the lookup shows it would be written, not before every lookup: the
+	// record holding its values already (a person handed twice, by a
+	// retried signal, after their write faded) costs no Award Force
+	// request. Behind an outage with Award Force at 60 a minute, 500 such
+	// reads stopped the drain for minutes. Asked once at the start of each
+	// lane run.
+	ChangeLaneReadsBeforeWriting = "lane-reads-before-writing"
 )
