@@ -21,6 +21,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -50,6 +51,7 @@ type options struct {
 	pagesPerChunk int
 	seed          uint64
 	serverArgs    []string
+	keep          bool
 	partitions    int
 	baseline      int
 	// versus, when above 0, times a plain versus-way loop first, in the
@@ -141,8 +143,11 @@ func main() {
 	f.IntVar(&o.baseline, "baseline", 0, "instead of afsync, time a plain N-way per-user loop without durability (the yardstick)")
 	f.IntVar(&o.versus, "versus", 0, "time a plain N-way per-user loop first, on a sandbox of its own, then afsync's backfill, and report the ratio (issue 14: 1.2x at 10,000 users)")
 	f.IntVar(&o.partitions, "partitions", 0, "task-queue partitions on the dev server (0: the server's default, four, as on Temporal Cloud)")
+	f.BoolVar(&o.keep, "keep", false, "keep the dev server and the worker after the run, until interrupted, to read their histories")
 	f.StringArrayVar(&o.serverArgs, "server-arg", nil, "extra argument for `temporal server start-dev` (repeatable), e.g. --server-arg=--dynamic-config-value --server-arg=KEY=VALUE")
-	if err := cmd.Execute(); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := cmd.ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -169,6 +174,12 @@ func run(ctx context.Context, o *options, out io.Writer) error {
 		return err
 	}
 	defer st.close()
+	if o.keep {
+		defer func() {
+			fmt.Fprintf(out, "keeping the dev server at %s (temporal --address %s workflow list) until interrupted\n", st.srv.Address, st.srv.Address)
+			<-ctx.Done()
+		}()
+	}
 	if o.burst > 0 {
 		return runBurst(ctx, o, st, out)
 	}
@@ -353,7 +364,7 @@ func startBench(ctx context.Context, o *options, out io.Writer) (_ *benchStack, 
 
 func waitForPollers(ctx context.Context, c client.Client) error {
 	deadline := time.Now().Add(2 * time.Minute)
-	for _, q := range []string{workflows.TaskQueue, workflows.AwardForceTaskQueue} {
+	for _, q := range []string{workflows.TaskQueue, workflows.CoordinatorTaskQueue, workflows.AwardForceTaskQueue} {
 		for {
 			d, err := c.DescribeTaskQueue(ctx, q, enumspb.TASK_QUEUE_TYPE_ACTIVITY)
 			if err == nil && len(d.GetPollers()) > 0 {

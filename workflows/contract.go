@@ -34,13 +34,22 @@ import (
 
 // Task queues. Award Force activities have a queue of their own (their
 // pace is the Award Force budget's, AwardForceBudget: 60 requests a minute
-// per API key for the whole fleet); workflows and Salesforce activities
-// share the main queue.
+// per API key for the whole fleet); the coordinating workflows (lanes,
+// their queues, the budget) have theirs, so that their workflow tasks never
+// wait behind the fleet's; other workflows and Salesforce activities share
+// the main queue.
 const (
 	// TaskQueue carries workflow tasks and Salesforce activities.
 	TaskQueue = "afsync"
 	// AwardForceTaskQueue carries only Award Force activities.
 	AwardForceTaskQueue = "afsync-awardforce"
+	// CoordinatorTaskQueue carries the workflow tasks of the lanes, their
+	// queue segments and the Award Force budget. A lane's task that is
+	// refused (a continue-as-new with a signal arriving meanwhile) loses
+	// its worker's cache and goes to the task queue: on the main one it
+	// waited 46 s behind 6,000 webhooks' syncs, every write of the fleet
+	// stopped meanwhile.
+	CoordinatorTaskQueue = "afsync-coordinators"
 )
 
 // Search attributes that afsync sets on its workflows so that ops can filter

@@ -194,7 +194,7 @@ func PairingLane(ctx workflow.Context, in LaneInput) error {
 	// Rounds of people handed to the queue on the way out: those beyond
 	// Hold, and those beyond the input's budget, counted apart so that a
 	// lane busy with arrivals still fits its input.
-	spills, bounds := 0, 0
+	spills, bounds, commits := 0, 0, 0
 	for {
 		l.takeSignals(ctx, requests, refills)
 		now := workflow.Now(ctx)
@@ -235,6 +235,16 @@ func PairingLane(ctx workflow.Context, in LaneInput) error {
 					l.hand(ctx, out)
 					continue
 				}
+			}
+			if l.handed && commits < 5 {
+				// The handings are recorded by a task of their own first
+				// (commitsHands); what came meanwhile is looked at again.
+				commits++
+				l.commitHanded(ctx)
+				continue
+			}
+			if l.ownQueue {
+				ctx = workflow.WithWorkflowTaskQueue(ctx, CoordinatorTaskQueue)
 			}
 			return workflow.NewContinueAsNewError(ctx, PairingLane, LaneInput{Lane: l.n, State: &l.st})
 		}
@@ -289,6 +299,9 @@ func startLane(ctx workflow.Context, in LaneInput) (*lane, error) {
 	}
 	l.yields = workflow.GetVersion(ctx, ChangeLaneYieldsLookups, workflow.DefaultVersion, 1) >= 1
 	l.readsLate = workflow.GetVersion(ctx, ChangeLaneReadsBeforeWriting, workflow.DefaultVersion, 1) >= 1
+	l.bulkAnswers = workflow.GetVersion(ctx, ChangeLaneAnswersInBulk, workflow.DefaultVersion, 1) >= 1
+	l.commitsHands = workflow.GetVersion(ctx, ChangeLaneCommitsHandings, workflow.DefaultVersion, 1) >= 1
+	l.ownQueue = workflow.GetVersion(ctx, ChangeLaneOwnTaskQueue, workflow.DefaultVersion, 1) >= 1
 	return l, nil
 }
 
@@ -340,7 +353,19 @@ type lane struct {
 	// readsLate: a profile the lane is unsure of is read again only when
 	// it would be written (ChangeLaneReadsBeforeWriting).
 	readsLate bool
-	lookups   []*workflow.CancelFunc
+	// bulkAnswers: a batch's requesters are answered by one local
+	// activity (ChangeLaneAnswersInBulk).
+	bulkAnswers bool
+	// commitsHands: people handed to the queue on the way out are
+	// recorded before the run continues as new (ChangeLaneCommitsHandings).
+	commitsHands bool
+	// ownQueue: the next run goes on CoordinatorTaskQueue
+	// (ChangeLaneOwnTaskQueue).
+	ownQueue bool
+	// handed is set (commitsHands) once the lane handed people to its
+	// queue since its last commitHanded.
+	handed  bool
+	lookups []*workflow.CancelFunc
 	// bounded: old writes fade into summaries instead of being forgotten,
 	// and the continue-as-new input is kept within laneInputBudget
 	// (ChangeLaneBoundedInput).
@@ -516,6 +541,16 @@ func (r *laneRun) open() []int {
 		}
 	}
 	return out
+}
+
+// commitHanded ends the workflow task in which the lane handed people to
+// its queue on the way out (commitsHands): the task that continues as new
+// is refused when a signal arrives meanwhile, and its handings (local
+// activities) would run again on the retry, other people under the same
+// batch IDs; a timer's task records them first.
+func (l *lane) commitHanded(ctx workflow.Context) {
+	l.handed = false
+	_ = workflow.Sleep(ctx, time.Millisecond)
 }
 
 // yieldLookupsAt is how many events a run due to continue as new may

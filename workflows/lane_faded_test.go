@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
 
@@ -185,7 +186,20 @@ func TestALaneContinuesAsNewWithinItsPayloadBudget(t *testing.T) {
 		// many signals fills the test environment's callback queue.
 		lt.send(time.Duration(k)*time.Millisecond, reqs[start:min(start+400, len(reqs))]...)
 	}
+	var steps []string // the handings and the short timers, in order
+	lt.env.SetOnLocalActivityStartedListener(func(info *activity.Info, _ context.Context, _ []any) {
+		if info.ActivityType.Name == "Enqueue" {
+			steps = append(steps, "hand")
+		}
+	})
+	lt.env.SetOnTimerScheduledListener(func(_ string, d time.Duration) {
+		if d == time.Millisecond {
+			steps = append(steps, "commit")
+		}
+	})
 	next := lt.runToBound(LaneInput{State: st})
+	require.NotEmpty(t, steps)
+	require.Equal(t, "commit", steps[len(steps)-1], "the last handing is recorded by a task of its own before the run continues as new: %v", steps)
 
 	size := jsonSize(next)
 	t.Logf("continue-as-new input: %d bytes; %d waiting, %d exact writes, %d summaries, %d people handed to the queue", size, len(next.State.Items), len(next.State.Written), len(next.State.Faded), len(queued))
@@ -217,6 +231,7 @@ func TestALaneQueueRefillStaysWithinItsSignalBudget(t *testing.T) {
 	var suite testsuite.WorkflowTestSuite
 	env := suite.NewTestWorkflowEnvironment()
 	env.RegisterWorkflow(LaneQueue)
+	onAnswers(env, func(Answer) {})
 	var order []string
 	refills, heaviest := 0, 0
 	env.OnSignalExternalWorkflow(mock.Anything, mock.Anything, mock.Anything, mock.Anything, mock.Anything).Return(nil).Run(func(args mock.Arguments) {

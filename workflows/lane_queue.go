@@ -167,6 +167,7 @@ func LaneQueue(ctx workflow.Context, in LaneQueueInput) error {
 	q := &segment{in: in, specs: map[string]pairing.Spec{}, seen: map[string]bool{}}
 	q.byPerson = workflow.GetVersion(ctx, ChangeQueueHoldsPersonOnce, workflow.DefaultVersion, 1) >= 1
 	q.bounded = workflow.GetVersion(ctx, ChangeLaneBoundedInput, workflow.DefaultVersion, 1) >= 1
+	q.bulk = workflow.GetVersion(ctx, ChangeLaneAnswersInBulk, workflow.DefaultVersion, 1) >= 1
 	queue := workflow.GetSignalChannel(ctx, QueueSignal)
 	take := workflow.GetSignalChannel(ctx, TakeSignal)
 	for {
@@ -201,6 +202,9 @@ type segment struct {
 	// bounded: a refill weighs at most signalBudget
 	// (ChangeLaneBoundedInput).
 	bounded bool
+	// bulk: requesters are told they wait with one local activity a few
+	// hundred, not a signal command each (ChangeLaneAnswersInBulk).
+	bulk bool
 }
 
 // personKey names a person of a request, as a queue holds them once.
@@ -232,6 +236,22 @@ func (q *segment) receive(ctx workflow.Context, ch workflow.ReceiveChannel) {
 	}
 	// A requester told so waits for its answer instead of handing its
 	// people again after resubmitAfter; a few signals at a time.
+	if q.bulk {
+		lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+			StartToCloseTimeout:    30 * time.Second,
+			ScheduleToCloseTimeout: 5 * time.Minute,
+		})
+		for start := 0; start < len(notify); start += 500 {
+			var as []Answer
+			for _, r := range notify[start:min(start+500, len(notify))] {
+				as = append(as, Answer{To: r.ReplyTo, Run: r.ReplyRun, Reply: PairReply{Request: r.ID, Queued: true}})
+			}
+			// A requester not told hands its people again after
+			// resubmitAfter: the segment holds them once all the same.
+			_ = workflow.ExecuteLocalActivity(lctx, coord.Answer, as).Get(ctx, nil)
+		}
+		return
+	}
 	for start := 0; start < len(notify); start += 100 {
 		var futures []workflow.Future
 		for _, r := range notify[start:min(start+100, len(notify))] {
@@ -394,6 +414,7 @@ func (l *lane) hand(ctx workflow.Context, out []*LaneItem) {
 		}
 		q.TailHeld += k
 		q.Queued += k
+		l.handed = l.commitsHands
 		out = out[k:]
 	}
 	if len(out) > 0 {

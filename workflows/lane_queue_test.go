@@ -14,6 +14,18 @@ import (
 	"github.com/afsync/afsync/pairing"
 )
 
+// onAnswers hands got each answer a workflow of env sends through
+// Coordinator.Answer.
+func onAnswers(env *testsuite.TestWorkflowEnvironment, got func(Answer)) {
+	env.RegisterActivity(&Coordinator{})
+	env.OnActivity(coord.Answer, mock.Anything, mock.Anything).Return(func(_ context.Context, as []Answer) (int, error) {
+		for _, a := range as {
+			got(a)
+		}
+		return 0, nil
+	})
+}
+
 // queued is a request of n people for a queue segment.
 func queued(id string, n int) QueuedRequest {
 	r := QueuedRequest{ID: id, ReplyTo: "requester-" + id, ReplyRun: "run-" + id, Spec: "fp", Trigger: pairing.TriggerBackfill}
@@ -38,10 +50,12 @@ func TestALaneQueueGivesItsPeopleBackInOrderAndEnds(t *testing.T) {
 			require.Equal(t, LaneWorkflowID(2), args.String(1))
 			refills = append(refills, args.Get(4).(QueueBatch))
 		case PairedSignal:
-			rp := args.Get(4).(PairReply)
-			require.True(t, rp.Queued)
-			notified = append(notified, rp.Request)
+			t.Errorf("a requester told it waits by a signal command: %v", args)
 		}
+	})
+	onAnswers(env, func(a Answer) {
+		require.True(t, a.Reply.Queued)
+		notified = append(notified, a.Reply.Request)
 	})
 	spec := map[string]pairing.Spec{"fp": *pairing.Default()}
 	first := QueueBatch{ID: "run/1", Seq: 7, Specs: spec, Requests: []QueuedRequest{queued("a", 3), queued("b", 2)}}
@@ -88,6 +102,7 @@ func TestALaneQueueHoldsEveryoneOfABatchHandedAgainWithOthers(t *testing.T) {
 			refills = append(refills, args.Get(4).(QueueBatch))
 		}
 	})
+	onAnswers(env, func(Answer) {})
 	spec := map[string]pairing.Spec{"fp": *pairing.Default()}
 	a := queued("a", 5)
 	firstTry := QueuedRequest{ID: a.ID, ReplyTo: a.ReplyTo, ReplyRun: a.ReplyRun, Spec: a.Spec, Trigger: a.Trigger, Items: a.Items[:2]}

@@ -3,8 +3,14 @@ package workflows
 // Answers go back to the requesters, one signal a request a batch.
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"slices"
+	"sync"
+	"time"
 
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/workflow"
 )
 
@@ -45,6 +51,15 @@ func (l *lane) settle(ctx workflow.Context, r *laneRun) {
 			delete(l.st.Requests, id)
 		}
 	}
+	if l.bulkAnswers {
+		out := make([]Answer, 0, len(order))
+		for _, id := range order {
+			rp := replies[id]
+			out = append(out, Answer{To: rp.req.ReplyTo, Run: rp.req.ReplyRun, Reply: rp.msg})
+		}
+		l.answerAll(ctx, out)
+		return
+	}
 	l.replies.each(ctx, len(order), func(i int) workflow.Future {
 		rp := replies[order[i]]
 		return workflow.SignalExternalWorkflow(ctx, rp.req.ReplyTo, rp.req.ReplyRun, PairedSignal, rp.msg)
@@ -55,4 +70,67 @@ func (l *lane) settle(ctx workflow.Context, r *laneRun) {
 			workflow.GetLogger(ctx).Warn("A requester could not be answered", "error", err)
 		}
 	})
+}
+
+// Answer is a lane's answer to one requester run.
+type Answer struct {
+	To    string    `json:"to"`
+	Run   string    `json:"run"`
+	Reply PairReply `json:"reply"`
+}
+
+// answersAtOnce bounds the signals Coordinator.Answer has in flight.
+const answersAtOnce = 16
+
+// Answer signals each requester its answer (PairedSignal), a few at a
+// time, and reports how many requesters were gone (finished, terminated:
+// nobody to tell). Another failure fails it, to be tried again whole: a
+// requester takes an answer it has once.
+func (l *Coordinator) Answer(ctx context.Context, as []Answer) (int, error) {
+	var (
+		mu   sync.Mutex
+		gone int
+		errs []error
+		wg   sync.WaitGroup
+	)
+	slots := make(chan struct{}, answersAtOnce)
+	for _, a := range as {
+		slots <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			err := l.Client.SignalWorkflow(ctx, a.To, a.Run, PairedSignal, a.Reply)
+			var notFound *serviceerror.NotFound
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case errors.As(err, &notFound):
+				gone++
+			case err != nil:
+				errs = append(errs, fmt.Errorf("answering %s: %w", a.To, err))
+			}
+		})
+	}
+	wg.Wait()
+	return gone, errors.Join(errs...)
+}
+
+// answerAll answers a batch's requesters with one local activity; those
+// it could not reach are logged, their people paired all the same (a
+// requester not answered hands its people again after resubmitAfter).
+func (l *lane) answerAll(ctx workflow.Context, as []Answer) {
+	if len(as) == 0 {
+		return
+	}
+	lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+		StartToCloseTimeout:    30 * time.Second,
+		ScheduleToCloseTimeout: 5 * time.Minute,
+	})
+	var gone int
+	if err := workflow.ExecuteLocalActivity(lctx, coord.Answer, as).Get(ctx, &gone); err != nil {
+		workflow.GetLogger(ctx).Warn("Requesters could not be answered", "requesters", len(as), "error", err)
+		return
+	}
+	if gone > 0 {
+		workflow.GetLogger(ctx).Warn("Some requesters were gone before their answer", "gone", gone, "requesters", len(as))
+	}
 }

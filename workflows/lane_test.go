@@ -387,9 +387,13 @@ type answer struct {
 }
 
 func (a *answers) add(args mock.Arguments) {
+	a.put(answer{to: args.String(1), run: args.String(2), reply: args.Get(4).(PairReply)})
+}
+
+func (a *answers) put(g answer) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.got = append(a.got, answer{to: args.String(1), run: args.String(2), reply: args.Get(4).(PairReply)})
+	a.got = append(a.got, g)
 }
 
 // to lists the replies to request id.
@@ -502,6 +506,12 @@ func newLaneTestOn(t *testing.T, s LaneSettings, c *crm, start time.Time) *laneT
 		return pairing.Profile{}, temporal.NewNonRetryableApplicationError("404: no such user", activities.ErrTypeAwardForceNotFound, nil)
 	})
 	env.OnSignalExternalWorkflow(mock.Anything, mock.Anything, mock.Anything, PairedSignal, mock.Anything).Return(nil).Run(lt.answers.add)
+	env.OnActivity(coord.Answer, mock.Anything, mock.Anything).Return(func(_ context.Context, as []Answer) (int, error) {
+		for _, a := range as {
+			lt.answers.put(answer{to: a.To, run: a.Run, reply: a.Reply})
+		}
+		return 0, nil
+	})
 	env.OnActivity(coord.StartSyncs, mock.Anything, mock.Anything).Return(func(_ context.Context, in StartSyncsInput) (int, error) {
 		lt.mu.Lock()
 		defer lt.mu.Unlock()

@@ -1,10 +1,12 @@
 package workflows
 
 import (
+	"context"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
@@ -55,6 +57,40 @@ func TestALaneGivesWayToContinueAsNewWhileALookupRetries(t *testing.T) {
 				require.Greater(t, ended, time.Minute, "the run waits for the lookup to give up")
 				require.Len(t, lt.crm.lookups(), 10)
 				require.Equal(t, 1, ada.Attempts)
+			}
+		})
+	}
+}
+
+// A lane answers a batch's requesters with one local activity; lanes from
+// before lane-answers-in-bulk send a signal command each.
+func TestALaneAnswersABatchsRequestersInBulk(t *testing.T) {
+	for _, bulk := range []bool{true, false} {
+		t.Run(map[bool]string{true: "in bulk", false: "before lane-answers-in-bulk"}[bulk], func(t *testing.T) {
+			lt := newLaneTest(t, testLaneSettings())
+			if !bulk {
+				lt.env.OnGetVersion(ChangeLaneAnswersInBulk, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
+			}
+			calls := 0
+			lt.env.SetOnLocalActivityStartedListener(func(info *activity.Info, _ context.Context, _ []any) {
+				if info.ActivityType.Name == "Answer" {
+					calls++
+				}
+			})
+			lt.send(0,
+				pairRequest("one", pairing.TriggerRegistration, person("AdaLovel", "ada@example.org", "Ada", "Lovelace")),
+				pairRequest("two", pairing.TriggerRegistration, person("GraceHop", "grace@example.org", "Grace", "Hopper")),
+				pairRequest("three", pairing.TriggerRegistration, person("AlanTuri", "alan@example.org", "Alan", "Turing")))
+			lt.runUntil(LaneInput{}, time.Hour)
+
+			for id, slug := range map[string]string{"one": "AdaLovel", "two": "GraceHop", "three": "AlanTuri"} {
+				require.Equal(t, OutcomeCreated, lt.answers.forRequest(t, id, slug).Outcome)
+			}
+			require.Len(t, lt.answers.got, 3)
+			if bulk {
+				require.Equal(t, 1, calls, "one local activity for the batch's three requesters")
+			} else {
+				require.Zero(t, calls, "a signal command each")
 			}
 		})
 	}

@@ -284,11 +284,12 @@ func (l *Coordinator) CurrentBudget(context.Context) (BudgetSettings, error) {
 	return BudgetSettings{RatePerMinute: l.AwardForceRatePerMinute}.withDefaults(), nil
 }
 
-// coordinatorOptions starts a coordinating workflow, or joins the running one.
+// coordinatorOptions starts a coordinating workflow on CoordinatorTaskQueue,
+// or joins the running one (wherever it runs).
 func coordinatorOptions(id, summary string) client.StartWorkflowOptions {
 	return client.StartWorkflowOptions{
 		ID:                       id,
-		TaskQueue:                TaskQueue,
+		TaskQueue:                CoordinatorTaskQueue,
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
 		StaticSummary:            summary,

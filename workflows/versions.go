@@ -232,4 +232,26 @@ const (
 	// reads stopped the drain for minutes. Asked once at the start of each
 	// lane run.
 	ChangeLaneReadsBeforeWriting = "lane-reads-before-writing"
+	// ChangeLaneAnswersInBulk: a lane answers a batch's requesters with
+	// one local activity (Coordinator.Answer, client signals from the
+	// worker) instead of a SignalExternalWorkflow command each: two events
+	// a requester in the lane's history, each carrying its answer, made
+	// webhooks (one requester a person) the bulk of a draining lane's
+	// events. Asked once at the start of each lane run.
+	ChangeLaneAnswersInBulk = "lane-answers-in-bulk"
+	// ChangeLaneCommitsHandings: a lane on its way out (continuing as new)
+	// that hands people to its queue waits on a timer before it continues,
+	// so that the handings are recorded by a workflow task of their own.
+	// The task that continues as new is refused when a signal arrives
+	// meanwhile; its local activities ran again on the retry, handing
+	// other people under the same batch IDs, and a segment then held
+	// people the lane also kept: 937 of 6,000 were paired twice (the
+	// second time unchanged) behind an outage. Asked once at the start of
+	// each lane run.
+	ChangeLaneCommitsHandings = "lane-commits-handings"
+	// ChangeLaneOwnTaskQueue: a lane continues as new on
+	// CoordinatorTaskQueue, where no other workflow's tasks are queued in
+	// front of its own (a running lane moves there at its next
+	// continue-as-new). Asked once at the start of each lane run.
+	ChangeLaneOwnTaskQueue = "lane-own-task-queue"
 )

@@ -461,6 +461,7 @@ func (l *Coordinator) StartSyncs(ctx context.Context, in StartSyncsInput) (int, 
 // running one (which ends if spec does not watch the CRM).
 func (l *Coordinator) StartCRMWatch(ctx context.Context, spec *pairing.Spec) error {
 	opts := coordinatorOptions(CRMWatchWorkflowID, fmt.Sprintf("CRM watch: %s records changed in Salesforce, brought back to Award Force", spec.Object))
+	opts.TaskQueue = TaskQueue // a poller: nothing waits on its tasks
 	_, err := l.Client.SignalWithStartWorkflow(ctx, opts.ID, CRMWatchSpecSignal, spec, opts, CRMWatch, CRMWatchInput{Spec: *spec})
 	return err
 }

@@ -1,6 +1,6 @@
 // Package afworker wires afsync's Temporal workers: the main task queue
-// (workflows and Salesforce activities) and the rate-limited Award Force
-// task queue. Both mains and the integration tests use it, so the tests run
+// (workflows and Salesforce activities), the coordinating workflows' queue
+// and the rate-limited Award Force task queue. Both mains and the integration tests use it, so the tests run
 // exactly what production runs.
 package afworker
 
@@ -25,10 +25,10 @@ import (
 	"github.com/afsync/afsync/workflows"
 )
 
-// Worker runs both of afsync's task-queue workers in one process.
+// Worker runs afsync's three task-queue workers in one process.
 type Worker struct {
-	main, awardForce worker.Worker
-	salesforce       *salesforce.Client
+	main, coordinators, awardForce worker.Worker
+	salesforce                     *salesforce.Client
 }
 
 // New builds the API clients and registers workflows and activities. It
@@ -49,14 +49,24 @@ func New(c client.Client, cfg config.Config, spec *pairing.Spec) (*Worker, error
 	}
 	// On SIGTERM (a deploy, a scale-down) running activities get this long
 	// to finish, so that their writes are reported rather than retried.
-	mainWorker := worker.New(c, workflows.TaskQueue, worker.Options{WorkerStopTimeout: cfg.StopTimeout})
-	workflows.RegisterWorkflows(mainWorker)
-	mainWorker.RegisterActivity(&activities.Salesforce{Client: sfClient, Spec: spec})
-	mainWorker.RegisterActivity(&workflows.Coordinator{
+	coord := &workflows.Coordinator{
 		Client:                  c,
 		Settings:                workflows.LaneSettings{CommitHorizon: cfg.CommitHorizon, QuotaPause: cfg.QuotaPause, Hold: cfg.LaneHold, QueueSegment: cfg.LaneQueueSegment, BatchesPerRun: cfg.LaneBatchesPerRun},
 		AwardForceRatePerMinute: cfg.AwardForceRatePerMinute,
-	})
+	}
+	sf := &activities.Salesforce{Client: sfClient, Spec: spec}
+	mainWorker := worker.New(c, workflows.TaskQueue, worker.Options{WorkerStopTimeout: cfg.StopTimeout})
+	workflows.RegisterWorkflows(mainWorker)
+	mainWorker.RegisterActivity(sf)
+	mainWorker.RegisterActivity(coord)
+	// The coordinating workflows' own queue (their local activities run
+	// where their tasks do; their other activities name the main queue).
+	// Lanes started before it keep running on the main queue until their
+	// next continue-as-new.
+	coordWorker := worker.New(c, workflows.CoordinatorTaskQueue, worker.Options{WorkerStopTimeout: cfg.StopTimeout})
+	workflows.RegisterWorkflows(coordWorker)
+	coordWorker.RegisterActivity(sf)
+	coordWorker.RegisterActivity(coord)
 
 	// The fleet-wide Award Force limit is the budget's (workflows.
 	// AwardForceBudget), not a task-queue rate limit: the server would split
@@ -64,7 +74,7 @@ func New(c client.Client, cfg config.Config, spec *pairing.Spec) (*Worker, error
 	// backlog.
 	afWorker := worker.New(c, workflows.AwardForceTaskQueue, worker.Options{WorkerStopTimeout: cfg.StopTimeout})
 	afWorker.RegisterActivity(&activities.AwardForce{Client: afClient})
-	return &Worker{main: mainWorker, awardForce: afWorker, salesforce: sfClient}, nil
+	return &Worker{main: mainWorker, coordinators: coordWorker, awardForce: afWorker, salesforce: sfClient}, nil
 }
 
 // ObserveSalesforceUsage publishes the org's daily API usage, as the worker
@@ -90,7 +100,7 @@ func ObserveSalesforceUsage(m *metrics.Metrics, current func() *Worker) error {
 		usage(func(u salesforce.Usage) int { return u.Max }))
 }
 
-// Start begins polling both task queues.
+// Start begins polling the three task queues.
 func (w *Worker) Start() error {
 	if err := w.awardForce.Start(); err != nil {
 		return fmt.Errorf("award force worker: %w", err)
@@ -99,11 +109,17 @@ func (w *Worker) Start() error {
 		w.awardForce.Stop()
 		return fmt.Errorf("main worker: %w", err)
 	}
+	if err := w.coordinators.Start(); err != nil {
+		w.main.Stop()
+		w.awardForce.Stop()
+		return fmt.Errorf("coordinators worker: %w", err)
+	}
 	return nil
 }
 
 // Stop stops polling and waits for running activities to finish.
 func (w *Worker) Stop() {
+	w.coordinators.Stop()
 	w.main.Stop()
 	w.awardForce.Stop()
 }
