@@ -143,6 +143,9 @@ func assertLaneHistoriesBounded(t *testing.T, stack *devstack.Stack, hold int) (
 		if events > 10_000 || largest > 256<<10 {
 			t.Errorf("%s run %s: %d events, largest payload %d bytes", e.GetExecution().GetWorkflowId(), e.GetExecution().GetRunId(), events, largest)
 		}
+		if q := e.GetTaskQueue(); q != workflows.CoordinatorTaskQueue {
+			t.Errorf("%s run %s ran on task queue %q: want %q, where no other workflow's tasks wait in front of its own", e.GetExecution().GetWorkflowId(), e.GetExecution().GetRunId(), q, workflows.CoordinatorTaskQueue)
+		}
 		if e.GetType().GetName() == "LaneQueue" {
 			segments++
 			continue
