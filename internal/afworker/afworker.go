@@ -55,7 +55,10 @@ func New(c client.Client, cfg config.Config, spec *pairing.Spec) (*Worker, error
 		AwardForceRatePerMinute: cfg.AwardForceRatePerMinute,
 	}
 	sf := &activities.Salesforce{Client: sfClient, Spec: spec}
-	mainWorker := worker.New(c, workflows.TaskQueue, worker.Options{WorkerStopTimeout: cfg.StopTimeout})
+	// Every sync's tasks come through the main queue (a burst of webhooks
+	// is a workflow each, four tasks each): two pollers, the SDK's
+	// default, left first tasks 160 s in the queue behind 6,000 webhooks.
+	mainWorker := worker.New(c, workflows.TaskQueue, worker.Options{WorkerStopTimeout: cfg.StopTimeout, MaxConcurrentWorkflowTaskPollers: mainWorkflowPollers})
 	workflows.RegisterWorkflows(mainWorker)
 	mainWorker.RegisterActivity(sf)
 	mainWorker.RegisterActivity(coord)
@@ -76,6 +79,10 @@ func New(c client.Client, cfg config.Config, spec *pairing.Spec) (*Worker, error
 	afWorker.RegisterActivity(&activities.AwardForce{Client: afClient})
 	return &Worker{main: mainWorker, coordinators: coordWorker, awardForce: afWorker, salesforce: sfClient}, nil
 }
+
+// mainWorkflowPollers is how many workflow-task polls the main worker keeps
+// open.
+const mainWorkflowPollers = 8
 
 // ObserveSalesforceUsage publishes the org's daily API usage, as the worker
 // that current returns last read it from Sforce-Limit-Info, as the gauges
