@@ -218,7 +218,14 @@ func TestALaneHandsNoMoreToTheSegmentItAsked(t *testing.T) {
 // counted nowhere). The lane takes them, asks for people again if it
 // still counts some, and returns where its queue then stands.
 func headKeepsOne(ctx workflow.Context, trust bool) (LaneQueueState, error) {
-	l := &lane{n: 0, st: LaneState{Queue: &LaneQueueState{Head: 28, Tail: 29, Queued: 300, Asked: true}}, flying: map[*LaneItem]bool{}, trustSegments: trust, onceEach: true}
+	return refillThenAsk(ctx, LaneQueueState{Head: 28, Tail: 29, Queued: 300, Asked: true}, trust, false)
+}
+
+// refillThenAsk is a lane whose queue stands at start, with the versions
+// trustSegments and trustTail: it takes the refill it receives, asks for
+// more with room to spare, and returns where its queue then stands.
+func refillThenAsk(ctx workflow.Context, start LaneQueueState, trustSegments, trustTail bool) (LaneQueueState, error) {
+	l := &lane{n: 0, st: LaneState{Queue: &start}, flying: map[*LaneItem]bool{}, trustSegments: trustSegments, trustTail: trustTail, onceEach: true}
 	l.init()
 	l.settings = LaneSettings{Hold: 600, Refill: 300}
 	ch := workflow.GetSignalChannel(ctx, RefillSignal)
@@ -267,19 +274,9 @@ func TestALaneAsksItsHeadSegmentUntilItSaysItIsDone(t *testing.T) {
 }
 
 // afterLastRefill is a lane whose count of queued people (300) ends with
-// the refill it receives, then asks for more with room to spare.
+// the refill it receives (see refillThenAsk).
 func afterLastRefill(ctx workflow.Context, start LaneQueueState, trustTail bool) (LaneQueueState, error) {
-	l := &lane{n: 0, st: LaneState{Queue: &start}, flying: map[*LaneItem]bool{}, trustSegments: true, trustTail: trustTail, onceEach: true}
-	l.init()
-	l.settings = LaneSettings{Hold: 600, Refill: 300}
-	ch := workflow.GetSignalChannel(ctx, RefillSignal)
-	if err := workflow.Await(ctx, func() bool { return ch.Len() > 0 }); err != nil {
-		return LaneQueueState{}, err
-	}
-	l.refill(ctx, ch)
-	l.st.Items = nil // written meanwhile: room for more
-	l.askRefill(ctx)
-	return *l.st.Queue, nil
+	return refillThenAsk(ctx, start, true, trustTail)
 }
 
 // The lane's count can fall short of what its segments hold (a retried
