@@ -17,7 +17,8 @@ package workflows
 //
 // A person in a lane goes through these states:
 //
-//	PairSignal ──► queued (a LaneQueue segment), when the lane holds Hold
+//	PairSignal, PairBatchSignal
+//	     ──► queued (a LaneQueue segment), when the lane holds Hold
 //	                 │  refill: as batches leave room
 //	                 ▼
 //	               waiting (LaneState.Items)
@@ -189,7 +190,7 @@ func PairingLane(ctx workflow.Context, in LaneInput) error {
 	if err != nil {
 		return err
 	}
-	requests := workflow.GetSignalChannel(ctx, PairSignal)
+	requests := newLaneInbox(ctx, l.takesBatches)
 	refills := workflow.GetSignalChannel(ctx, RefillSignal)
 	// Rounds of people handed to the queue on the way out: those beyond
 	// Hold, and those beyond the input's budget, counted apart so that a
@@ -302,6 +303,7 @@ func startLane(ctx workflow.Context, in LaneInput) (*lane, error) {
 	l.bulkAnswers = workflow.GetVersion(ctx, ChangeLaneAnswersInBulk, workflow.DefaultVersion, 1) >= 1
 	l.commitsHands = workflow.GetVersion(ctx, ChangeLaneCommitsHandings, workflow.DefaultVersion, 1) >= 1
 	l.ownQueue = workflow.GetVersion(ctx, ChangeLaneOwnTaskQueue, workflow.DefaultVersion, 1) >= 1
+	l.takesBatches = workflow.GetVersion(ctx, ChangeLaneTakesBatches, workflow.DefaultVersion, 1) >= 1
 	return l, nil
 }
 
@@ -362,6 +364,9 @@ type lane struct {
 	// ownQueue: the next run goes on CoordinatorTaskQueue
 	// (ChangeLaneOwnTaskQueue).
 	ownQueue bool
+	// takesBatches: the lane reads PairBatchSignal too
+	// (ChangeLaneTakesBatches).
+	takesBatches bool
 	// handed is set (commitsHands) once the lane handed people to its
 	// queue since its last commitHanded.
 	handed  bool
@@ -399,7 +404,7 @@ func (l *lane) init() {
 // takeSignals takes what was signalled: the queue's refills, then the requests
 // (handing to the queue whoever the lane cannot hold), and asks the queue
 // for more when there is room.
-func (l *lane) takeSignals(ctx workflow.Context, requests, refills workflow.ReceiveChannel) {
+func (l *lane) takeSignals(ctx workflow.Context, requests laneInbox, refills workflow.ReceiveChannel) {
 	l.refill(ctx, refills)
 	fresh := l.receive(ctx, requests)
 	l.spill(ctx, fresh)

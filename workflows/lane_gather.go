@@ -15,28 +15,69 @@ import (
 	"github.com/afsync/afsync/pairing"
 )
 
+// laneInbox is where requests reach a lane: one a signal (PairSignal), or
+// several handed at about the same moment in one (PairBatchSignal, see
+// Coordinator.Submit). batched is nil in a run that does not read batches
+// (ChangeLaneTakesBatches): one that ran on older code left them unread,
+// and reading them on replay would issue other commands.
+type laneInbox struct {
+	single, batched workflow.ReceiveChannel
+}
+
+func newLaneInbox(ctx workflow.Context, batches bool) laneInbox {
+	in := laneInbox{single: workflow.GetSignalChannel(ctx, PairSignal)}
+	if batches {
+		in.batched = workflow.GetSignalChannel(ctx, PairBatchSignal)
+	}
+	return in
+}
+
+// Len is how many signals wait.
+func (in laneInbox) Len() int {
+	if in.batched == nil {
+		return in.single.Len()
+	}
+	return in.single.Len() + in.batched.Len()
+}
+
 // receive takes every request signalled so far, and says how many people
 // they brought.
-func (l *lane) receive(ctx workflow.Context, ch workflow.ReceiveChannel) int {
+func (l *lane) receive(ctx workflow.Context, in laneInbox) int {
 	now := workflow.Now(ctx)
 	fresh := 0
 	for {
 		var req PairRequest
-		if !ch.ReceiveAsync(&req) {
+		if !in.single.ReceiveAsync(&req) {
+			break
+		}
+		fresh += l.hold(req, now)
+	}
+	for in.batched != nil {
+		var b PairBatch
+		if !in.batched.ReceiveAsync(&b) {
 			return fresh
 		}
-		if _, open := l.st.Requests[req.ID]; open || len(req.Items) == 0 {
-			continue // a duplicate (a resubmission, a retried signal), or nothing to do
-		}
-		fp := req.Spec.Fingerprint()
-		l.st.Specs[fp] = req.Spec
-		l.st.Requests[req.ID] = &LaneRequest{ReplyTo: req.ReplyTo, ReplyRun: req.ReplyRun, Spec: fp, Trigger: req.Trigger, Open: len(req.Items)}
-		fresh += len(req.Items)
-		for _, it := range req.Items {
-			l.st.Items = append(l.st.Items, &LaneItem{Request: req.ID, Profile: it.Profile, ReadAt: it.ReadAt, Received: now,
-				RecordID: it.RecordID, LastSynced: it.LastSynced, LastVersion: it.LastVersion, LastDigest: it.LastDigest, Deleted: it.Deleted})
+		for _, req := range b.Requests {
+			fresh += l.hold(req, now)
 		}
 	}
+	return fresh
+}
+
+// hold holds req's people, unless the lane holds req already, and says
+// how many it brought.
+func (l *lane) hold(req PairRequest, now time.Time) int {
+	if _, open := l.st.Requests[req.ID]; open || len(req.Items) == 0 {
+		return 0 // a duplicate (a resubmission, a retried signal), or nothing to do
+	}
+	fp := req.Spec.Fingerprint()
+	l.st.Specs[fp] = req.Spec
+	l.st.Requests[req.ID] = &LaneRequest{ReplyTo: req.ReplyTo, ReplyRun: req.ReplyRun, Spec: fp, Trigger: req.Trigger, Open: len(req.Items)}
+	for _, it := range req.Items {
+		l.st.Items = append(l.st.Items, &LaneItem{Request: req.ID, Profile: it.Profile, ReadAt: it.ReadAt, Received: now,
+			RecordID: it.RecordID, LastSynced: it.LastSynced, LastVersion: it.LastVersion, LastDigest: it.LastDigest, Deleted: it.Deleted})
+	}
+	return len(req.Items)
 }
 
 // batch is a set of people a lane pairs at once: one spec, one trigger per

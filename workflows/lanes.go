@@ -257,13 +257,18 @@ type Coordinator struct {
 	// AwardForceRatePerMinute is the fleet-wide Award Force budget (0: no
 	// limit).
 	AwardForceRatePerMinute float64
+
+	// intake gathers the requests handed to each lane while a signal to it
+	// is under way (see lane_intake.go).
+	intake intake
 }
 
-// Submit hands req to lane n, starting the lane if it does not run.
+// Submit hands req to lane n, starting the lane if it does not run. The
+// requests a process hands to one lane while its previous signal there is
+// under way go together in one signal (lane_intake.go); Submit returns once
+// the signal carrying req is accepted.
 func (l *Coordinator) Submit(ctx context.Context, n int, req PairRequest) error {
-	opts := coordinatorOptions(LaneWorkflowID(n), fmt.Sprintf("Pairing lane %d: every Salesforce write for its people, one at a time per person", n))
-	_, err := l.Client.SignalWithStartWorkflow(ctx, opts.ID, PairSignal, req, opts, PairingLane, LaneInput{Lane: n})
-	return err
+	return l.intake.hand(ctx, n, req, l.signalLane)
 }
 
 // CurrentSettings returns the worker's lane settings.

@@ -254,4 +254,11 @@ const (
 	// front of its own (a running lane moves there at its next
 	// continue-as-new). Asked once at the start of each lane run.
 	ChangeLaneOwnTaskQueue = "lane-own-task-queue"
+	// ChangeLaneTakesBatches: a lane also takes the requests that come
+	// several to a signal (PairBatchSignal, sent by Coordinator.Submit
+	// while its previous signal to the lane is under way). A run without
+	// the marker leaves them unread, as the code before did: its requesters
+	// hand their people again after resubmitAfter. Asked once at the start
+	// of each lane run.
+	ChangeLaneTakesBatches = "lane-takes-batches"
 )
