@@ -304,6 +304,7 @@ func startLane(ctx workflow.Context, in LaneInput) (*lane, error) {
 	l.commitsHands = workflow.GetVersion(ctx, ChangeLaneCommitsHandings, workflow.DefaultVersion, 1) >= 1
 	l.ownQueue = workflow.GetVersion(ctx, ChangeLaneOwnTaskQueue, workflow.DefaultVersion, 1) >= 1
 	l.takesBatches = workflow.GetVersion(ctx, ChangeLaneTakesBatches, workflow.DefaultVersion, 1) >= 1
+	l.refillsAhead = workflow.GetVersion(ctx, ChangeQueueRefillsAhead, workflow.DefaultVersion, 1) >= 1
 	return l, nil
 }
 
@@ -367,6 +368,10 @@ type lane struct {
 	// takesBatches: the lane reads PairBatchSignal too
 	// (ChangeLaneTakesBatches).
 	takesBatches bool
+	// refillsAhead: the lane asks its queue for as many people as it has
+	// room for, answered in several refills at once
+	// (ChangeQueueRefillsAhead).
+	refillsAhead bool
 	// handed is set (commitsHands) once the lane handed people to its
 	// queue since its last commitHanded.
 	handed  bool

@@ -137,6 +137,9 @@ type QueueBatch struct {
 	Requests []QueuedRequest         `json:"requests"`
 	// Done is set on a refill after which the segment is empty and ends.
 	Done bool `json:"done,omitempty"`
+	// More says another refill answering the same QueueTake follows: the
+	// lane's ask is answered by the refill without it.
+	More bool `json:"more,omitempty"`
 }
 
 // people counts the batch's people.
@@ -148,9 +151,13 @@ func (b *QueueBatch) people() int {
 	return n
 }
 
-// QueueTake asks a queue segment for up to Max of its people.
+// QueueTake asks a queue segment for up to Max of its people. With Each
+// set (ChangeQueueRefillsAhead) the segment answers in as many refills of
+// at most Each people as it takes, sent together, all but the last marked
+// More; without it, in one refill.
 type QueueTake struct {
-	Max int `json:"max"`
+	Max  int `json:"max"`
+	Each int `json:"each,omitempty"`
 }
 
 // LaneQueueInput starts a segment of a lane's queue.
@@ -174,7 +181,7 @@ func LaneQueue(ctx workflow.Context, in LaneQueueInput) error {
 		q.receive(ctx, queue)
 		var t QueueTake
 		if take.ReceiveAsync(&t) {
-			if err := q.give(ctx, t.Max, queue.Len() == 0); err != nil {
+			if err := q.give(ctx, t, queue.Len() == 0); err != nil {
 				return err
 			}
 			continue
@@ -284,9 +291,43 @@ func (q *segment) unseen(rs []QueuedRequest) []QueuedRequest {
 	return out
 }
 
-// give sends up to max people, oldest first, back to the lane; last says
-// no batch is pending, so that an empty segment can say it is done.
-func (q *segment) give(ctx workflow.Context, max int, last bool) error {
+// give sends up to t.Max people, oldest first, back to the lane, in one
+// refill or, with t.Each, in refills of at most t.Each sent together; last
+// says no batch is pending, so that an empty segment can say it is done.
+func (q *segment) give(ctx workflow.Context, t QueueTake, last bool) error {
+	var outs []QueueBatch
+	if t.Each <= 0 {
+		outs = []QueueBatch{q.fill(t.Max)}
+	} else {
+		for n := 0; n < t.Max && len(q.requests) > 0; {
+			b := q.fill(min(t.Each, t.Max-n))
+			n += b.people()
+			outs = append(outs, b)
+		}
+		if len(outs) == 0 {
+			outs = []QueueBatch{q.fill(0)} // the ask is answered all the same
+		}
+	}
+	for i := range outs {
+		outs[i].More = i < len(outs)-1
+	}
+	outs[len(outs)-1].Done = q.held == 0 && last
+	futures := make([]workflow.Future, len(outs))
+	for i, out := range outs {
+		futures[i] = workflow.SignalExternalWorkflow(ctx, LaneWorkflowID(q.in.Lane), "", RefillSignal, out)
+	}
+	var err error
+	for _, f := range futures {
+		if e := f.Get(ctx, nil); e != nil && err == nil {
+			err = e
+		}
+	}
+	return err
+}
+
+// fill takes up to max people, oldest first, into a refill (bounded, at
+// most signalBudget of them, and at least one).
+func (q *segment) fill(max int) QueueBatch {
 	out := QueueBatch{Seq: q.in.Seq, Specs: map[string]pairing.Spec{}}
 	n, room := 0, signalBudget
 	for len(q.requests) > 0 && n < max {
@@ -322,8 +363,7 @@ func (q *segment) give(ctx workflow.Context, max int, last bool) error {
 		}
 	}
 	q.held -= n
-	out.Done = q.held == 0 && last
-	return workflow.SignalExternalWorkflow(ctx, LaneWorkflowID(q.in.Lane), "", RefillSignal, out).Get(ctx, nil)
+	return out
 }
 
 // Enqueue hands b to segment seq of lane n's queue, starting the segment if
@@ -468,7 +508,12 @@ func (l *lane) askRefill(ctx workflow.Context) {
 		return
 	}
 	var running bool
-	err := workflow.ExecuteLocalActivity(queueOptions(ctx), coord.Take, l.n, q.Head, QueueTake{Max: l.settings.Refill}).Get(ctx, &running)
+	take := QueueTake{Max: l.settings.Refill}
+	if l.refillsAhead {
+		// Room for several refills: asked at once, sent together.
+		take = QueueTake{Max: l.settings.Hold - len(l.st.Items) - len(l.flying), Each: l.settings.Refill}
+	}
+	err := workflow.ExecuteLocalActivity(queueOptions(ctx), coord.Take, l.n, q.Head, take).Get(ctx, &running)
 	switch {
 	case err != nil:
 		workflow.GetLogger(ctx).Warn("Could not ask the lane's queue for people; asking again soon", "error", err)
@@ -533,7 +578,7 @@ func (l *lane) refill(ctx workflow.Context, ch workflow.ReceiveChannel) {
 		q.Queued -= b.people()
 		keeps := b.Seq == q.Head && !b.Done // the head segment holds more
 		if b.Seq == q.Head {
-			q.Asked = false
+			q.Asked = q.Asked && b.More
 			if b.Done && q.Head < q.Tail {
 				q.Head++
 			}

@@ -228,11 +228,19 @@ func refillThenAsk(ctx workflow.Context, start LaneQueueState, trustSegments, tr
 	l := &lane{n: 0, st: LaneState{Queue: &start}, flying: map[*LaneItem]bool{}, trustSegments: trustSegments, trustTail: trustTail, onceEach: true}
 	l.init()
 	l.settings = LaneSettings{Hold: 600, Refill: 300}
+	return takeRefillsThenAsk(ctx, l, 1)
+}
+
+// takeRefillsThenAsk has l take n refills as they come, then ask for more
+// with room to spare, and returns where l's queue then stands.
+func takeRefillsThenAsk(ctx workflow.Context, l *lane, n int) (LaneQueueState, error) {
 	ch := workflow.GetSignalChannel(ctx, RefillSignal)
-	if err := workflow.Await(ctx, func() bool { return ch.Len() > 0 }); err != nil {
-		return LaneQueueState{}, err
+	for range n {
+		if err := workflow.Await(ctx, func() bool { return ch.Len() > 0 }); err != nil {
+			return LaneQueueState{}, err
+		}
+		l.refill(ctx, ch)
 	}
-	l.refill(ctx, ch)
 	l.st.Items = nil // written meanwhile: room for more
 	l.askRefill(ctx)
 	return *l.st.Queue, nil
@@ -318,6 +326,102 @@ func TestALaneAsksTheNextSegmentWhenItsCountEndsEarly(t *testing.T) {
 			require.Equal(t, tc.asks, asks, "segments asked")
 			require.Equal(t, tc.head, q.Head)
 			require.Equal(t, tc.queued, q.Queued > 0, "queue counted as holding people: %+v", q)
+		})
+	}
+}
+
+// A segment asked for as many people as its lane has room for, a refill at
+// most Each (queue-refills-ahead), sends them in several refills at once,
+// oldest first, all but the last marked More; the last of the segment's
+// people says Done. An ask without Each is answered in one refill.
+func TestALaneQueueRefillsAheadInSeveralSignals(t *testing.T) {
+	var suite testsuite.WorkflowTestSuite
+	env := suite.NewTestWorkflowEnvironment()
+	env.RegisterWorkflow(LaneQueue)
+	var refills []QueueBatch
+	env.OnSignalExternalWorkflow(mock.Anything, mock.Anything, mock.Anything, RefillSignal, mock.Anything).Return(nil).Run(func(args mock.Arguments) {
+		refills = append(refills, args.Get(4).(QueueBatch))
+	})
+	onAnswers(env, func(Answer) {})
+	spec := map[string]pairing.Spec{"fp": *pairing.Default()}
+	env.RegisterDelayedCallback(func() {
+		env.SignalWorkflow(QueueSignal, QueueBatch{ID: "run/1", Seq: 4, Specs: spec, Requests: []QueuedRequest{queued("a", 5), queued("b", 4)}})
+	}, 0)
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(TakeSignal, QueueTake{Max: 2}) }, time.Minute)
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(TakeSignal, QueueTake{Max: 5, Each: 2}) }, 2*time.Minute)
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(TakeSignal, QueueTake{Max: 10, Each: 3}) }, 3*time.Minute)
+	env.ExecuteWorkflow(LaneQueue, LaneQueueInput{Lane: 0, Seq: 4})
+
+	require.True(t, env.IsWorkflowCompleted())
+	require.NoError(t, env.GetWorkflowError())
+	var sizes []int
+	var more, done []bool
+	var order []string
+	for _, r := range refills {
+		sizes = append(sizes, r.people())
+		more = append(more, r.More)
+		done = append(done, r.Done)
+		for _, q := range r.Requests {
+			for _, it := range q.Items {
+				order = append(order, it.Profile.Slug)
+			}
+		}
+	}
+	require.Equal(t, []int{2, 2, 2, 1, 2}, sizes, "one refill, then 5 in refills of 2, then the last 2")
+	require.Equal(t, []bool{false, true, true, false, false}, more)
+	require.Equal(t, []bool{false, false, false, false, true}, done)
+	require.Equal(t, []string{"a-0", "a-1", "a-2", "a-3", "a-4", "b-0", "b-1", "b-2", "b-3"}, order)
+}
+
+// refillsAhead is a lane holding held people of Hold 1,600 (refills of
+// 300) with queue-refills-ahead: it asks its head segment, takes the
+// refills signalled to it, asks again with room to spare, and returns
+// where its queue then stands.
+func refillsAhead(ctx workflow.Context, held, refills int) (LaneQueueState, error) {
+	l := &lane{n: 0, st: LaneState{Queue: &LaneQueueState{Head: 5, Tail: 6, Queued: 3000}}, flying: map[*LaneItem]bool{}, trustSegments: true, trustTail: true, onceEach: true, refillsAhead: true}
+	l.init()
+	l.settings = LaneSettings{Hold: 1600, Refill: 300}
+	for i := range held {
+		l.st.Items = append(l.st.Items, &LaneItem{Request: "held", Profile: pairing.Profile{Slug: fmt.Sprintf("held-%d", i)}})
+	}
+	l.askRefill(ctx)
+	return takeRefillsThenAsk(ctx, l, refills)
+}
+
+// A lane with refills ahead asks for all the room it has, and its ask
+// stands until the refill not marked More: it does not ask again meanwhile.
+func TestALaneAsksForAllItsRoomAndWaitsForTheLastRefill(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		refills []bool // More of each refill signalled
+		asks    []QueueTake
+	}{
+		{"the first of three came", []bool{true}, []QueueTake{{Max: 900, Each: 300}}},
+		{"all three came", []bool{true, true, false}, []QueueTake{{Max: 900, Each: 300}, {Max: 1600, Each: 300}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var suite testsuite.WorkflowTestSuite
+			env := suite.NewTestWorkflowEnvironment()
+			env.RegisterWorkflow(refillsAhead)
+			env.RegisterActivity(&Coordinator{})
+			var asks []QueueTake
+			env.OnActivity(coord.Take, mock.Anything, 0, 5, mock.Anything).Return(func(_ context.Context, _, _ int, t QueueTake) (bool, error) {
+				asks = append(asks, t)
+				return true, nil
+			})
+			for i, more := range tc.refills {
+				env.RegisterDelayedCallback(func() {
+					env.SignalWorkflow(RefillSignal, QueueBatch{Seq: 5, More: more, Specs: map[string]pairing.Spec{"fp": *pairing.Default()}, Requests: []QueuedRequest{queued(fmt.Sprintf("r%d", i), 300)}})
+				}, time.Duration(i+1)*time.Second)
+			}
+			env.ExecuteWorkflow(refillsAhead, 700, len(tc.refills))
+			require.NoError(t, env.GetWorkflowError())
+			var q LaneQueueState
+			require.NoError(t, env.GetWorkflowResult(&q))
+			require.Equal(t, tc.asks, asks, "asked again only once the last refill came")
+			require.True(t, q.Asked)
+			require.Equal(t, 3000-300*len(tc.refills), q.Queued)
+			require.Equal(t, 5, q.Head)
 		})
 	}
 }

@@ -261,4 +261,11 @@ const (
 	// hand their people again after resubmitAfter. Asked once at the start
 	// of each lane run.
 	ChangeLaneTakesBatches = "lane-takes-batches"
+	// ChangeQueueRefillsAhead: a lane asks its queue's head segment for as
+	// many people as it has room for (QueueTake.Each), not one refill; the
+	// segment sends them in several refills at once, all but the last
+	// marked More, and the lane's ask stands until the last. A segment
+	// follows what the ask says, so segments need no version. Asked once at
+	// the start of each lane run.
+	ChangeQueueRefillsAhead = "queue-refills-ahead"
 )
