@@ -331,16 +331,18 @@ func TestALaneAsksTheNextSegmentWhenItsCountEndsEarly(t *testing.T) {
 }
 
 // A segment asked for as many people as its lane has room for, a refill at
-// most Each (queue-refills-ahead), sends them in several refills at once,
-// oldest first, all but the last marked More; the last of the segment's
+// most Each (queue-refills-ahead), sends them in several refills one after
+// the other, oldest first, all but the last marked More; the last of the segment's
 // people says Done. An ask without Each is answered in one refill.
 func TestALaneQueueRefillsAheadInSeveralSignals(t *testing.T) {
 	var suite testsuite.WorkflowTestSuite
 	env := suite.NewTestWorkflowEnvironment()
 	env.RegisterWorkflow(LaneQueue)
 	var refills []QueueBatch
-	env.OnSignalExternalWorkflow(mock.Anything, mock.Anything, mock.Anything, RefillSignal, mock.Anything).Return(nil).Run(func(args mock.Arguments) {
+	var sentAt []time.Time
+	env.OnSignalExternalWorkflow(mock.Anything, mock.Anything, mock.Anything, RefillSignal, mock.Anything).After(time.Second).Return(nil).Run(func(args mock.Arguments) {
 		refills = append(refills, args.Get(4).(QueueBatch))
+		sentAt = append(sentAt, env.Now())
 	})
 	onAnswers(env, func(Answer) {})
 	spec := map[string]pairing.Spec{"fp": *pairing.Default()}
@@ -371,6 +373,9 @@ func TestALaneQueueRefillsAheadInSeveralSignals(t *testing.T) {
 	require.Equal(t, []bool{false, true, true, false, false}, more)
 	require.Equal(t, []bool{false, false, false, false, true}, done)
 	require.Equal(t, []string{"a-0", "a-1", "a-2", "a-3", "a-4", "b-0", "b-1", "b-2", "b-3"}, order)
+	// Each refill of an answer is sent once the one before has arrived:
+	// the last, which answers the ask, never overtakes the others.
+	require.True(t, sentAt[1].Before(sentAt[2]) && sentAt[2].Before(sentAt[3]), "the refills of one ask are sent one after the other: %v", sentAt)
 }
 
 // refillsAhead is a lane holding held people of Hold 1,600 (refills of
