@@ -190,7 +190,7 @@ func PairingLane(ctx workflow.Context, in LaneInput) error {
 	if err != nil {
 		return err
 	}
-	requests := newLaneInbox(ctx, l.takesBatches)
+	requests := newLaneInbox(ctx)
 	refills := workflow.GetSignalChannel(ctx, RefillSignal)
 	// Rounds of people handed to the queue on the way out: those beyond
 	// Hold, and those beyond the input's budget, counted apart so that a
@@ -251,7 +251,7 @@ func PairingLane(ctx workflow.Context, in LaneInput) error {
 		}
 		wake := l.nextWake(now)
 		inFlight := l.inFlight
-		cond := func() bool { return requests.Len() > 0 || refills.Len() > 0 || l.inFlight != inFlight }
+		cond := func() bool { return l.waiting(requests) > 0 || refills.Len() > 0 || l.inFlight != inFlight }
 		if wake.IsZero() {
 			if err := workflow.Await(ctx, cond); err != nil {
 				return err
@@ -303,7 +303,6 @@ func startLane(ctx workflow.Context, in LaneInput) (*lane, error) {
 	l.bulkAnswers = workflow.GetVersion(ctx, ChangeLaneAnswersInBulk, workflow.DefaultVersion, 1) >= 1
 	l.commitsHands = workflow.GetVersion(ctx, ChangeLaneCommitsHandings, workflow.DefaultVersion, 1) >= 1
 	l.ownQueue = workflow.GetVersion(ctx, ChangeLaneOwnTaskQueue, workflow.DefaultVersion, 1) >= 1
-	l.takesBatches = workflow.GetVersion(ctx, ChangeLaneTakesBatches, workflow.DefaultVersion, 1) >= 1
 	l.refillsAhead = workflow.GetVersion(ctx, ChangeQueueRefillsAhead, workflow.DefaultVersion, 1) >= 1
 	return l, nil
 }
@@ -365,9 +364,10 @@ type lane struct {
 	// ownQueue: the next run goes on CoordinatorTaskQueue
 	// (ChangeLaneOwnTaskQueue).
 	ownQueue bool
-	// takesBatches: the lane reads PairBatchSignal too
-	// (ChangeLaneTakesBatches).
-	takesBatches bool
+	// takesBatches says whether the lane reads PairBatchSignal
+	// (ChangeLaneTakesBatches, asked when the first batch comes): 0 not
+	// asked yet, 1 yes, -1 no.
+	takesBatches int8
 	// refillsAhead: the lane asks its queue for as many people as it has
 	// room for, answered in several refills at once
 	// (ChangeQueueRefillsAhead).

@@ -17,24 +17,33 @@ import (
 
 // laneInbox is where requests reach a lane: one a signal (PairSignal), or
 // several handed at about the same moment in one (PairBatchSignal, see
-// Coordinator.Submit). batched is nil in a run that does not read batches
-// (ChangeLaneTakesBatches): one that ran on older code left them unread,
-// and reading them on replay would issue other commands.
+// Coordinator.Submit). Neither channel issues a command.
 type laneInbox struct {
 	single, batched workflow.ReceiveChannel
 }
 
-func newLaneInbox(ctx workflow.Context, batches bool) laneInbox {
-	in := laneInbox{single: workflow.GetSignalChannel(ctx, PairSignal)}
-	if batches {
-		in.batched = workflow.GetSignalChannel(ctx, PairBatchSignal)
-	}
-	return in
+func newLaneInbox(ctx workflow.Context) laneInbox {
+	return laneInbox{single: workflow.GetSignalChannel(ctx, PairSignal), batched: workflow.GetSignalChannel(ctx, PairBatchSignal)}
 }
 
-// Len is how many signals wait.
-func (in laneInbox) Len() int {
-	if in.batched == nil {
+// readsBatches says whether the lane reads PairBatchSignal. It asks the
+// version when the first batch comes, not at the start of the run: a lane
+// run that began on the code before reads batches from the first one a
+// newer worker sees, while the same run replayed, or run by an older
+// worker, leaves them unread, as that code did.
+func (l *lane) readsBatches(ctx workflow.Context) bool {
+	if l.takesBatches == 0 {
+		l.takesBatches = -1
+		if workflow.GetVersion(ctx, ChangeLaneTakesBatches, workflow.DefaultVersion, 1) >= 1 {
+			l.takesBatches = 1
+		}
+	}
+	return l.takesBatches > 0
+}
+
+// waiting is how many of in's signals wait for the lane to read them.
+func (l *lane) waiting(in laneInbox) int {
+	if l.takesBatches < 0 {
 		return in.single.Len()
 	}
 	return in.single.Len() + in.batched.Len()
@@ -52,7 +61,10 @@ func (l *lane) receive(ctx workflow.Context, in laneInbox) int {
 		}
 		fresh += l.hold(req, now)
 	}
-	for in.batched != nil {
+	if in.batched.Len() == 0 || !l.readsBatches(ctx) {
+		return fresh
+	}
+	for {
 		var b PairBatch
 		if !in.batched.ReceiveAsync(&b) {
 			return fresh
@@ -61,7 +73,6 @@ func (l *lane) receive(ctx workflow.Context, in laneInbox) int {
 			fresh += l.hold(req, now)
 		}
 	}
-	return fresh
 }
 
 // hold holds req's people, unless the lane holds req already, and says

@@ -258,8 +258,9 @@ const (
 	// several to a signal (PairBatchSignal, sent by Coordinator.Submit
 	// while its previous signal to the lane is under way). A run without
 	// the marker leaves them unread, as the code before did: its requesters
-	// hand their people again after resubmitAfter. Asked once at the start
-	// of each lane run.
+	// hand their people again after resubmitAfter. Asked when a lane run
+	// first has a batch to read (a run begun before the change reads them
+	// from then on).
 	ChangeLaneTakesBatches = "lane-takes-batches"
 	// ChangeQueueRefillsAhead: a lane asks its queue's head segment for as
 	// many people as it has room for (QueueTake.Each), not one refill; the
