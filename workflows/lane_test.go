@@ -654,13 +654,22 @@ func TestLaneWritesTwoVersionsOfAPersonOneAfterTheOther(t *testing.T) {
 	for _, tc := range []struct {
 		name        string
 		first, then PairRequest
+		oneSignal   bool // both handed in one PairBatchSignal
 	}{
-		{"older first", backfill, webhook},
-		{"newer first", webhook, backfill},
+		{"older first", backfill, webhook, false},
+		{"newer first", webhook, backfill, false},
+		{"older first, in one signal", backfill, webhook, true},
+		{"newer first, in one signal", webhook, backfill, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			lt := newLaneTest(t, testLaneSettings())
-			lt.send(0, tc.first, tc.then)
+			if tc.oneSignal {
+				lt.env.RegisterDelayedCallback(func() {
+					lt.env.SignalWorkflow(PairBatchSignal, PairBatch{Requests: []PairRequest{tc.first, tc.then}})
+				}, 0)
+			} else {
+				lt.send(0, tc.first, tc.then)
+			}
 			lt.runUntil(LaneInput{Lane: 0}, time.Hour)
 
 			recs := lt.crm.holding("ada@example.org")
