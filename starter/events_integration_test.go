@@ -4,11 +4,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
+
+	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/converter"
 
 	"github.com/afsync/afsync/internal/afworker"
 	"github.com/afsync/afsync/internal/devstack"
@@ -89,6 +93,67 @@ func TestIntegrationARegistrationBurstIsPairedOnceEach(t *testing.T) {
 		t.Errorf("%d Salesforce calls for %d registrations (%v), want them batched", calls, people, sf.Stats().ByRoute)
 	}
 	t.Logf("%d registrations: %d Salesforce calls, %d Award Force requests", people, sf.Stats().APICalls, af.Stats().Requests)
+
+	// The syncs reached their lane in bulk (Coordinator.Submit): every
+	// registrant's request is in the lane's history, some signals carrying
+	// several.
+	var signals, most int
+	waitForLong(t, func() bool {
+		var from map[string]bool
+		signals, most, from = laneIntake(t, stack)
+		for _, slug := range res.Registered {
+			if !from[workflows.UserSyncWorkflowID(slug)] {
+				return false
+			}
+		}
+		return true
+	}, "every registrant's request in the lane's history", time.Minute)
+	if most < 2 {
+		t.Errorf("%d requests reached the lane in %d signals, none carrying two: the syncs' requests were not gathered", people, signals)
+	}
+	t.Logf("the lane took the requests in %d signals, at most %d in one", signals, most)
+}
+
+// laneIntake reads the requests signalled to lane 0, run by run: how many
+// signals (PairSignal and PairBatchSignal), the most requests one carried,
+// and the requesters they came from.
+func laneIntake(t *testing.T, stack *devstack.Stack) (signals, most int, from map[string]bool) {
+	t.Helper()
+	from = map[string]bool{}
+	dc := converter.GetDefaultDataConverter()
+	for _, e := range listWorkflows(t, stack, fmt.Sprintf("WorkflowId = '%s'", workflows.LaneWorkflowID(0))) {
+		it := stack.Client.GetWorkflowHistory(context.Background(), e.GetExecution().GetWorkflowId(), e.GetExecution().GetRunId(), false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+		for it.HasNext() {
+			ev, err := it.Next()
+			if err != nil {
+				t.Fatal(err)
+			}
+			a := ev.GetWorkflowExecutionSignaledEventAttributes()
+			var reqs []workflows.PairRequest
+			switch a.GetSignalName() {
+			case workflows.PairSignal:
+				var r workflows.PairRequest
+				if err := dc.FromPayloads(a.GetInput(), &r); err != nil {
+					t.Fatal(err)
+				}
+				reqs = []workflows.PairRequest{r}
+			case workflows.PairBatchSignal:
+				var b workflows.PairBatch
+				if err := dc.FromPayloads(a.GetInput(), &b); err != nil {
+					t.Fatal(err)
+				}
+				reqs = b.Requests
+			default:
+				continue
+			}
+			signals++
+			most = max(most, len(reqs))
+			for _, r := range reqs {
+				from[r.ReplyTo] = true
+			}
+		}
+	}
+	return signals, most, from
 }
 
 // Two versions of one user delivered out of order end with the newer
