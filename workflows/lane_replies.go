@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/workflow"
 )
 
@@ -105,6 +106,11 @@ func (l *Coordinator) Answer(ctx context.Context, as []Answer) (int, error) {
 			switch {
 			case errors.As(err, &notFound):
 				gone++
+				// Named, to follow it in the UI. Seen in backfills: a lane
+				// task that continued as new was refused (a signal came
+				// meanwhile) after this local activity had answered; the
+				// retried task answered again a requester that had ended.
+				activity.GetLogger(ctx).Info("A requester was gone before its answer", "requester", a.To, "run", a.Run, "request", a.Reply.Request, "people", len(a.Reply.Results))
 			case err != nil:
 				errs = append(errs, fmt.Errorf("answering %s: %w", a.To, err))
 			}
