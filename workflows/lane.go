@@ -237,11 +237,12 @@ func PairingLane(ctx workflow.Context, in LaneInput) error {
 					continue
 				}
 			}
-			if l.handed && commits < 5 {
-				// The handings are recorded by a task of their own first
-				// (commitsHands); what came meanwhile is looked at again.
+			if (l.handed || l.answered) && commits < 5 {
+				// The handings and answers are recorded by a task of their
+				// own first (commitsHands, commitsAnswers); what came
+				// meanwhile is looked at again.
 				commits++
-				l.commitHanded(ctx)
+				l.commitSignals(ctx)
 				continue
 			}
 			if l.ownQueue {
@@ -304,6 +305,7 @@ func startLane(ctx workflow.Context, in LaneInput) (*lane, error) {
 	l.commitsHands = workflow.GetVersion(ctx, ChangeLaneCommitsHandings, workflow.DefaultVersion, 1) >= 1
 	l.ownQueue = workflow.GetVersion(ctx, ChangeLaneOwnTaskQueue, workflow.DefaultVersion, 1) >= 1
 	l.refillsAhead = workflow.GetVersion(ctx, ChangeQueueRefillsAhead, workflow.DefaultVersion, 1) >= 1
+	l.commitsAnswers = workflow.GetVersion(ctx, ChangeLaneCommitsAnswers, workflow.DefaultVersion, 1) >= 1
 	return l, nil
 }
 
@@ -369,13 +371,17 @@ type lane struct {
 	// asked yet, 1 yes, -1 no.
 	takesBatches int8
 	// refillsAhead: the lane asks its queue for as many people as it has
-	// room for, answered in several refills at once
+	// room for, answered in several refills one after the other
 	// (ChangeQueueRefillsAhead).
 	refillsAhead bool
 	// handed is set (commitsHands) once the lane handed people to its
-	// queue since its last commitHanded.
-	handed  bool
-	lookups []*workflow.CancelFunc
+	// queue since its last commitSignals; answered (commitsAnswers) once it
+	// answered requesters.
+	handed, answered bool
+	// commitsAnswers: answers are recorded before the run continues as new
+	// (ChangeLaneCommitsAnswers).
+	commitsAnswers bool
+	lookups        []*workflow.CancelFunc
 	// bounded: old writes fade into summaries instead of being forgotten,
 	// and the continue-as-new input is kept within laneInputBudget
 	// (ChangeLaneBoundedInput).
@@ -553,13 +559,15 @@ func (r *laneRun) open() []int {
 	return out
 }
 
-// commitHanded ends the workflow task in which the lane handed people to
-// its queue on the way out (commitsHands): the task that continues as new
-// is refused when a signal arrives meanwhile, and its handings (local
-// activities) would run again on the retry, other people under the same
-// batch IDs; a timer's task records them first.
-func (l *lane) commitHanded(ctx workflow.Context) {
-	l.handed = false
+// commitSignals ends the workflow task in which the lane, on its way out,
+// handed people to its queue (commitsHands) or answered requesters
+// (commitsAnswers): the task that continues as new is refused when a
+// signal arrives meanwhile, and its local activities would run again on
+// the retry (handings with other people under the same batch IDs;
+// answers to requesters that had ended meanwhile); a timer's task records
+// them first.
+func (l *lane) commitSignals(ctx workflow.Context) {
+	l.handed, l.answered = false, false
 	_ = workflow.Sleep(ctx, time.Millisecond)
 }
 

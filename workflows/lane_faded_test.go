@@ -10,7 +10,6 @@ import (
 
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
-	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
 
@@ -186,20 +185,10 @@ func TestALaneContinuesAsNewWithinItsPayloadBudget(t *testing.T) {
 		// many signals fills the test environment's callback queue.
 		lt.send(time.Duration(k)*time.Millisecond, reqs[start:min(start+400, len(reqs))]...)
 	}
-	var steps []string // the handings and the short timers, in order
-	lt.env.SetOnLocalActivityStartedListener(func(info *activity.Info, _ context.Context, _ []any) {
-		if info.ActivityType.Name == "Enqueue" {
-			steps = append(steps, "hand")
-		}
-	})
-	lt.env.SetOnTimerScheduledListener(func(_ string, d time.Duration) {
-		if d == time.Millisecond {
-			steps = append(steps, "commit")
-		}
-	})
+	steps := commitSteps(lt.env, "Enqueue", "hand") // the handings and the short timers, in order
 	next := lt.runToBound(LaneInput{State: st})
-	require.NotEmpty(t, steps)
-	require.Equal(t, "commit", steps[len(steps)-1], "the last handing is recorded by a task of its own before the run continues as new: %v", steps)
+	require.NotEmpty(t, *steps)
+	require.Equal(t, "commit", (*steps)[len(*steps)-1], "the last handing is recorded by a task of its own before the run continues as new: %v", *steps)
 
 	size := jsonSize(next)
 	t.Logf("continue-as-new input: %d bytes; %d waiting, %d exact writes, %d summaries, %d people handed to the queue", size, len(next.State.Items), len(next.State.Written), len(next.State.Faded), len(queued))

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/afsync/afsync/pairing"
@@ -198,4 +200,52 @@ func intakeRequest(i, people int) PairRequest {
 		r.Items = append(r.Items, PairItem{Profile: pairing.Profile{Slug: fmt.Sprintf("u%d-%d", i, p), Values: map[string]string{"email": strings.Repeat("x", 80)}}})
 	}
 	return r
+}
+
+// A lane that answered requesters since its last commit records the
+// answers by a task of its own (a 1 ms timer) before it continues as new
+// (lane-commits-answers): a refused continue-as-new task would run the
+// answering local activity again, after some requesters had ended. A lane
+// run from before goes straight on, as that code did.
+func TestALaneRecordsItsAnswersBeforeContinuingAsNew(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		old  bool
+		want []string
+	}{
+		{"answers committed", false, []string{"answer", "commit"}},
+		{"a lane run before lane-commits-answers", true, []string{"answer"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := testLaneSettings()
+			s.BatchesPerRun = 1
+			lt := newLaneTest(t, s)
+			if tc.old {
+				lt.env.OnGetVersion(ChangeLaneCommitsAnswers, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
+			}
+			steps := commitSteps(lt.env, "Answer", "answer")
+			lt.send(0, pairRequest("webhook-ada", pairing.TriggerRegistration, person("AdaLovel", "ada@example.org", "Ada", "Lovelace")))
+			next := lt.runToBound(LaneInput{Lane: 0})
+			require.Equal(t, OutcomeCreated, lt.answers.one(t, "AdaLovel").Outcome)
+			require.Equal(t, tc.want, *steps)
+			require.Empty(t, next.State.Items)
+		})
+	}
+}
+
+// commitSteps records, in order, each start of env's local activity named
+// la (as step) and each 1 ms timer (as "commit", see commitSignals).
+func commitSteps(env *testsuite.TestWorkflowEnvironment, la, step string) *[]string {
+	var steps []string
+	env.SetOnLocalActivityStartedListener(func(info *activity.Info, _ context.Context, _ []any) {
+		if info.ActivityType.Name == la {
+			steps = append(steps, step)
+		}
+	})
+	env.SetOnTimerScheduledListener(func(_ string, d time.Duration) {
+		if d == time.Millisecond {
+			steps = append(steps, "commit")
+		}
+	})
+	return &steps
 }

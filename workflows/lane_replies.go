@@ -106,10 +106,11 @@ func (l *Coordinator) Answer(ctx context.Context, as []Answer) (int, error) {
 			switch {
 			case errors.As(err, &notFound):
 				gone++
-				// Named, to follow it in the UI. Seen in backfills: a lane
-				// task that continued as new was refused (a signal came
-				// meanwhile) after this local activity had answered; the
-				// retried task answered again a requester that had ended.
+				// Named, to follow it in the UI. Seen in backfills before
+				// lane-commits-answers: a lane task that continued as new
+				// was refused (a signal came meanwhile) after this local
+				// activity had answered; the retried task answered again
+				// a requester that had ended.
 				activity.GetLogger(ctx).Info("A requester was gone before its answer", "requester", a.To, "run", a.Run, "request", a.Reply.Request, "people", len(a.Reply.Results))
 			case err != nil:
 				errs = append(errs, fmt.Errorf("answering %s: %w", a.To, err))
@@ -132,7 +133,9 @@ func (l *lane) answerAll(ctx workflow.Context, as []Answer) {
 		ScheduleToCloseTimeout: 5 * time.Minute,
 	})
 	var gone int
-	if err := workflow.ExecuteLocalActivity(lctx, coord.Answer, as).Get(ctx, &gone); err != nil {
+	err := workflow.ExecuteLocalActivity(lctx, coord.Answer, as).Get(ctx, &gone)
+	l.answered = l.commitsAnswers
+	if err != nil {
 		workflow.GetLogger(ctx).Warn("Requesters could not be answered", "requesters", len(as), "error", err)
 		return
 	}

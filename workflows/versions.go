@@ -269,4 +269,10 @@ const (
 	// follows what the ask says, so segments need no version. Asked once at
 	// the start of each lane run.
 	ChangeQueueRefillsAhead = "queue-refills-ahead"
+	// ChangeLaneCommitsAnswers: a lane that answered requesters since its
+	// last commit waits on a 1 ms timer before continuing as new, as for
+	// handings (ChangeLaneCommitsHandings): a refused continue-as-new task
+	// ran its answering local activity again, answering requesters that
+	// had ended meanwhile. Asked once at the start of each lane run.
+	ChangeLaneCommitsAnswers = "lane-commits-answers"
 )
