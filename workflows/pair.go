@@ -1,7 +1,9 @@
 package workflows
 
 import (
+	"encoding/json"
 	"fmt"
+	"hash/fnv"
 	"time"
 
 	"go.temporal.io/sdk/workflow"
@@ -35,11 +37,12 @@ type requester struct {
 // People sharing an identifier go to one lane together, the first one's,
 // so that a lane sees them all and never creates two records for them.
 func (q *requester) pair(ctx workflow.Context, spec pairing.Spec, trigger pairing.Trigger, items []PairItem) (map[string]UserSyncResult, error) {
-	requests := q.requests(ctx, spec, trigger, items)
+	named := workflow.GetVersion(ctx, ChangeRequestsNamedByContent, workflow.DefaultVersion, 1) >= 1
+	requests := q.requests(ctx, spec, trigger, items, named)
 	if err := submit(ctx, requests); err != nil {
 		return nil, err
 	}
-	return q.await(ctx, requests, items)
+	return q.await(ctx, requests, items, named)
 }
 
 // sentRequest is a request and the lane it goes to.
@@ -49,8 +52,10 @@ type sentRequest struct {
 }
 
 // requests splits items into requests, by lane (people sharing an
-// identifier in the first one's), at most maxItemsPerRequest each.
-func (q *requester) requests(ctx workflow.Context, spec pairing.Spec, trigger pairing.Trigger, items []PairItem) []sentRequest {
+// identifier in the first one's), at most maxItemsPerRequest each. Named
+// (ChangeRequestsNamedByContent), each ID ends with the digest of what
+// the request carries (requestDigest): the same ID is the same request.
+func (q *requester) requests(ctx workflow.Context, spec pairing.Spec, trigger pairing.Trigger, items []PairItem, named bool) []sentRequest {
 	info := workflow.GetInfo(ctx)
 	byLane := map[int][]PairItem{}
 	laneOfKey := map[string]int{}
@@ -74,15 +79,38 @@ func (q *requester) requests(ctx workflow.Context, spec pairing.Spec, trigger pa
 		group := byLane[n]
 		for start := 0; start < len(group); start += maxItemsPerRequest {
 			q.seq++
-			requests = append(requests, sentRequest{n, PairRequest{
+			req := PairRequest{
 				ID:      fmt.Sprintf("%s/%s/%d", info.WorkflowExecution.ID, info.WorkflowExecution.RunID, q.seq),
 				ReplyTo: info.WorkflowExecution.ID, ReplyRun: info.WorkflowExecution.RunID,
 				Spec: spec, Trigger: trigger,
 				Items: group[start:min(start+maxItemsPerRequest, len(group))],
-			}})
+			}
+			if named {
+				req.ID += "-" + requestDigest(trigger, req.Items)
+			}
+			requests = append(requests, sentRequest{n, req})
 		}
 	}
 	return requests
+}
+
+// requestDigest is a digest of what a request asks of a lane: its trigger
+// and its people as handed (their profiles, versions and known records),
+// not when they were read. A workflow task that fails after its Submit
+// local activity ran is retried, perhaps with signals that came meanwhile
+// (a second edit): what it hands then is a request of its own, not a
+// duplicate of the one the lane may already hold.
+func requestDigest(trigger pairing.Trigger, items []PairItem) string {
+	h := fnv.New64a()
+	h.Write([]byte(trigger))
+	enc := json.NewEncoder(h)
+	for _, it := range items {
+		it.ReadAt = time.Time{}
+		if err := enc.Encode(it); err != nil {
+			h.Write([]byte(it.Profile.Slug)) // not reached: a PairItem always encodes
+		}
+	}
+	return fmt.Sprintf("%016x", h.Sum64())
 }
 
 // submit hands the requests to their lanes, all at once.
@@ -106,8 +134,15 @@ func submit(ctx workflow.Context, rs []sentRequest) error {
 }
 
 // await takes the lanes' answers until every one of items is answered,
-// handing the unanswered again after resubmitAfter of silence.
-func (q *requester) await(ctx workflow.Context, requests []sentRequest, items []PairItem) (map[string]UserSyncResult, error) {
+// handing the unanswered again after resubmitAfter of silence. Named
+// (ChangeRequestsNamedByContent), it takes only the answers to requests:
+// one to a request this run handed in a workflow task that did not
+// complete is about other values.
+func (q *requester) await(ctx workflow.Context, requests []sentRequest, items []PairItem, named bool) (map[string]UserSyncResult, error) {
+	ours := make(map[string]bool, len(requests))
+	for _, r := range requests {
+		ours[r.req.ID] = true
+	}
 	results := make(map[string]UserSyncResult, len(items))
 	want := make(map[string]bool, len(items))
 	for _, it := range items {
@@ -122,6 +157,10 @@ func (q *requester) await(ctx workflow.Context, requests []sentRequest, items []
 		got, err := receiveWithin(ctx, replies, silence, &rp)
 		if err != nil {
 			return nil, err
+		}
+		if got && named && !ours[rp.Request] {
+			workflow.GetLogger(ctx).Info("An answer to a request this run no longer waits for; ignored", "request", rp.Request)
+			continue
 		}
 		if !got {
 			workflow.GetLogger(ctx).Warn("No answer from the pairing lanes; handing the unanswered people again", "people", len(want)-len(results))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -197,6 +198,56 @@ func TestARequesterHandsItsPeopleAgainWhenNoLaneAnswers(t *testing.T) {
 	require.NoError(t, env.GetWorkflowError())
 	require.Len(t, f.requests, 2)
 	require.Equal(t, f.requests[0].ID, f.requests[1].ID, "the same request again: a lane that holds it ignores it")
+}
+
+// TestARequestIsNamedByWhatItCarries: a workflow task that timed out after
+// its Submit had handed one version of a person was retried with a second
+// edit's signal and handed the newer version under the same request ID;
+// the lane dropped it as a duplicate and answered with the older one's
+// outcome, which the sync took (a broken promise seen in the small drill
+// under load). Named by content, the two are two requests, and the sync
+// takes only the answer to its own.
+func TestARequestIsNamedByWhatItCarries(t *testing.T) {
+	older := profile("AbCdEfGh", "ada@example.org", "Ada", "Lovelace-q1a")
+	newer := profile("AbCdEfGh", "ada@example.org", "Ada", "Lovelace-q1b")
+	older.Updated = time.Date(2026, 12, 6, 16, 4, 36, 0, time.UTC)
+	newer.Updated = older.Updated // two edits within one second
+	item := func(p pairing.Profile, readAt time.Time) []PairItem { return []PairItem{{Profile: p, ReadAt: readAt}} }
+	require.Equal(t, requestDigest(pairing.TriggerProfileUpdate, item(older, older.Updated)),
+		requestDigest(pairing.TriggerProfileUpdate, item(older, older.Updated.Add(time.Minute))),
+		"the same people read at another moment: the same request")
+	require.NotEqual(t, requestDigest(pairing.TriggerProfileUpdate, item(older, older.Updated)),
+		requestDigest(pairing.TriggerProfileUpdate, item(newer, older.Updated)), "other values: another request")
+	require.NotEqual(t, requestDigest(pairing.TriggerProfileUpdate, item(older, older.Updated)),
+		requestDigest(pairing.TriggerRegistration, item(older, older.Updated)), "another trigger: another request")
+
+	// The lane answers the request the timed-out task handed (the older
+	// values, under the ID the run's first request has without a digest)
+	// before it answers the sync's own.
+	stale := UserSyncResult{Slug: "AbCdEfGh", Outcome: OutcomeUnchanged, RecordID: "003000000000001AAA",
+		Decision: pairing.Decision{Action: pairing.ActionNoChange, Reason: "the Contact is up to date (Lovelace-q1a)"}}
+	own := UserSyncResult{Slug: "AbCdEfGh", Outcome: OutcomeUpdated, RecordID: "003000000000001AAA",
+		Decision: pairing.Decision{Action: pairing.ActionUpdate, CRM: []pairing.Change{{Field: "LastName", Before: "Lovelace-q1a", After: "Lovelace-q1b"}}}}
+	f := &fakeLanes{}
+	env := laneEnv(t, f)
+	f.answer = func(req PairRequest) []UserSyncResult {
+		timedOut := req.ID[:strings.LastIndex(req.ID, "-")]
+		env.RegisterDelayedCallback(func() {
+			env.SignalWorkflowByID(req.ReplyTo, PairedSignal, PairReply{Request: timedOut, Results: []UserSyncResult{stale}})
+		}, 0)
+		return []UserSyncResult{own}
+	}
+	env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: UserSyncWorkflowID("AbCdEfGh")})
+	env.ExecuteWorkflow(UserSync, UserSyncInput{Slug: "AbCdEfGh", Trigger: pairing.TriggerProfileUpdate, Spec: *pairing.Default(), Profile: &newer})
+	require.NoError(t, env.GetWorkflowError())
+	var res UserSyncResult
+	require.NoError(t, env.GetWorkflowResult(&res))
+	require.Equal(t, own.Decision, res.Decision, "the answer to the request the sync handed, not to the one a timed-out task handed")
+
+	require.Len(t, f.requests, 1)
+	req := f.requests[0]
+	require.Equal(t, newer, req.Items[0].Profile)
+	require.True(t, strings.HasSuffix(req.ID, "-"+requestDigest(req.Trigger, req.Items)), "the ID %s ends with the digest of what it carries", req.ID)
 }
 
 // laneBackfillEnv is a backfill test environment on the code of the

@@ -275,4 +275,15 @@ const (
 	// ran its answering local activity again, answering requesters that
 	// had ended meanwhile. Asked once at the start of each lane run.
 	ChangeLaneCommitsAnswers = "lane-commits-answers"
+	// ChangeRequestsNamedByContent: a requester's request IDs end with a
+	// digest of what they carry, and it takes only the answers to its own
+	// requests. A UserSync's workflow task that timed out (a loaded or
+	// killed worker) after its Submit local activity had handed one
+	// version of a person was retried with a second edit's signal, and
+	// handed the newer version under the same ID: the lane dropped it as a
+	// duplicate of the request it held and answered with the older
+	// version's outcome, which the sync took as its own (the small drill,
+	// 2 runs in 12 under load: a record kept the first of two quick
+	// edits). Asked when a requester hands people.
+	ChangeRequestsNamedByContent = "requests-named-by-content"
 )

@@ -687,6 +687,9 @@ func (d *drill) check(ctx context.Context) {
 				if r.StaleFields <= 20 {
 					r.Problems = append(r.Problems, fmt.Sprintf("%s: %s holds %q, the latest is %q", u.Slug, field, got, want))
 				}
+				if r.StaleFields <= 3 {
+					d.say("trail of %s:\n%s", u.Slug, d.trail(ctx, u.Slug))
+				}
 			}
 		}
 	}
@@ -705,6 +708,44 @@ func (d *drill) check(ctx context.Context) {
 	}
 	if r.Failed > 0 {
 		r.Problems = append(r.Problems, fmt.Sprintf("%d users reported failed: %s", r.Failed, strings.Join(r.Failures, "; ")))
+	}
+}
+
+// trail lists the events of the lanes, their queues and the person's own
+// syncs that name slug, each with what follows its first mention: what a
+// broken promise is diagnosed from.
+func (d *drill) trail(ctx context.Context, slug string) string {
+	var b strings.Builder
+	query := fmt.Sprintf("WorkflowType = 'PairingLane' OR WorkflowType = 'LaneQueue' OR WorkflowId = '%s'", workflows.UserSyncWorkflowID(slug))
+	var token []byte
+	for {
+		resp, err := d.stack.Client.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: query, NextPageToken: token})
+		if err != nil {
+			fmt.Fprintf(&b, "listing workflows: %v\n", err)
+			return b.String()
+		}
+		for _, e := range resp.GetExecutions() {
+			x := e.GetExecution()
+			head := fmt.Sprintf("%s %s (%s, started %s)\n", x.GetWorkflowId(), x.GetRunId(), e.GetStatus(), e.GetStartTime().AsTime().Format("15:04:05.000"))
+			it := d.stack.Client.GetWorkflowHistory(ctx, x.GetWorkflowId(), x.GetRunId(), false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+			for it.HasNext() {
+				ev, err := it.Next()
+				if err != nil {
+					break
+				}
+				text := ev.String()
+				at := strings.Index(text, slug)
+				if at < 0 && x.GetWorkflowId() != workflows.UserSyncWorkflowID(slug) {
+					continue
+				}
+				at = max(at-200, 0)
+				fmt.Fprintf(&b, "%s  %d %s %s %.600s\n", head, ev.GetEventId(), ev.GetEventTime().AsTime().Format("15:04:05.000"), ev.GetEventType(), text[at:])
+				head = ""
+			}
+		}
+		if token = resp.GetNextPageToken(); len(token) == 0 {
+			return b.String()
+		}
 	}
 }
 
