@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/workflow"
@@ -113,6 +114,12 @@ func requestDigest(trigger pairing.Trigger, items []PairItem) string {
 	return fmt.Sprintf("%016x", h.Sum64())
 }
 
+// requestTail is what tells a run's requests apart: their sequence number
+// and digest. The workflow and run IDs before it are left out: a run reset
+// from the UI replays, under a run ID of its own, the answers its history
+// holds (the lane addresses each answer to the run that asked).
+func requestTail(id string) string { return id[strings.LastIndex(id, "/")+1:] }
+
 // submit hands the requests to their lanes, all at once.
 func submit(ctx workflow.Context, rs []sentRequest) error {
 	lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
@@ -141,7 +148,7 @@ func submit(ctx workflow.Context, rs []sentRequest) error {
 func (q *requester) await(ctx workflow.Context, requests []sentRequest, items []PairItem, named bool) (map[string]UserSyncResult, error) {
 	ours := make(map[string]bool, len(requests))
 	for _, r := range requests {
-		ours[r.req.ID] = true
+		ours[requestTail(r.req.ID)] = true
 	}
 	results := make(map[string]UserSyncResult, len(items))
 	want := make(map[string]bool, len(items))
@@ -158,7 +165,7 @@ func (q *requester) await(ctx workflow.Context, requests []sentRequest, items []
 		if err != nil {
 			return nil, err
 		}
-		if got && named && !ours[rp.Request] {
+		if got && named && !ours[requestTail(rp.Request)] {
 			workflow.GetLogger(ctx).Info("An answer to a request this run no longer waits for; ignored", "request", rp.Request)
 			continue
 		}
