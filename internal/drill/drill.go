@@ -59,7 +59,9 @@ type Options struct {
 	// transient error, and of records refused with UNABLE_TO_LOCK_ROW.
 	Transient float64
 	// Lost is the share of Salesforce writes whose answer is lost, half of
-	// them committing before, half after the connection drops.
+	// them committing before, half after the connection drops; when it is
+	// not 0, the first two writes of the run and of the identity churn lose
+	// theirs too (one of each kind), whatever the draws.
 	Lost float64
 	// SessionTTL is how long a Salesforce session lives.
 	SessionTTL time.Duration
@@ -207,6 +209,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		Seed: o.Seed,
 	})
 	af.SetChaos(afsim.Chaos{Unavailable: o.Transient, Seed: o.Seed})
+	d.loseAnswers()
 	say("faults on: %.0f%% transient, %.0f%% of writes lose their answer", 100*o.Transient, 100*o.Lost)
 
 	watch, stopWatch := context.WithCancel(ctx)
@@ -517,6 +520,7 @@ func (d *drill) churn(ctx context.Context) error {
 			movers = append(movers, u)
 		}
 	}
+	d.loseAnswers()
 	d.say("identity churn: %d address changes, %d freed addresses registered again, %d registrations corrected", len(movers), len(movers)/2, len(movers)/2)
 	var wg sync.WaitGroup
 	if err := d.quickEdits(&wg, movers); err != nil {
@@ -563,6 +567,18 @@ func (d *drill) churn(ctx context.Context) error {
 	}
 	wg.Wait()
 	return d.waitQuiet(ctx)
+}
+
+// loseAnswers makes the next two writes lose their answer, one committed
+// before the connection drops and one after, whatever the draws give: a
+// drill with few writes (batches make few) meets both at each phase.
+func (d *drill) loseAnswers() {
+	if d.o.Lost <= 0 {
+		return
+	}
+	sf := d.stack.Sandbox.Salesforce
+	sf.InjectLostResponses(1)
+	sf.InjectLateCommits(1, d.o.CommitHorizon/2)
 }
 
 // quickEdits has paired people other than movers edit their profile twice

@@ -33,7 +33,7 @@ func TestASmallDrillKeepsEveryPromise(t *testing.T) {
 	if r.EmailChanges != 20 || r.Reused != 10 || r.Corrections != 10 || r.CRMAddressEdits != 10 || r.SameSecondEdits == 0 {
 		t.Fatalf("the identity churn did not run as asked: %+v", *r)
 	}
-	if r.Kills != 3 || r.Webhooks < 80 || r.Replays < 4 || r.SalesforceFaults["lost_response"]+r.SalesforceFaults["late_commit"] == 0 || r.AwardForceFaults == 0 {
+	if r.Kills != 3 || r.Webhooks < 80 || r.Replays < 4 || r.SalesforceFaults["lost_response"] < 2 || r.SalesforceFaults["late_commit"] < 2 || r.AwardForceFaults == 0 {
 		t.Fatalf("the drill did not run as asked: %+v", *r)
 	}
 	if r.WithOne < 250 {
