@@ -10,9 +10,15 @@ import (
 	"testing"
 	"time"
 
+	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
 
+	"github.com/afsync/afsync/activities"
+	"github.com/afsync/afsync/awardforce"
 	"github.com/afsync/afsync/internal/devstack"
+	"github.com/afsync/afsync/pairing"
 	"github.com/afsync/afsync/sandbox"
 	"github.com/afsync/afsync/sandbox/afsim"
 	"github.com/afsync/afsync/sandbox/sfsim"
@@ -254,5 +260,110 @@ func waitFor(t *testing.T, cond func() bool, what string) {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
+	}
+}
+
+// TestIntegrationAHandOverRetriedWithANewerEditKeepsTheEdit: a sync's first
+// workflow task hands the person to their lane, then its worker dies before
+// the task completes; a second edit's webhook arrives meanwhile. The task
+// is retried by the next worker with both webhooks and hands the newer
+// version: the lane must pair it, not take it for the first hand-over
+// again (before requests-named-by-content it did, and answered with the
+// first version's outcome: the record kept the older last name; the small
+// drill met it under load).
+func TestIntegrationAHandOverRetriedWithANewerEditKeepsTheEdit(t *testing.T) {
+	t.Parallel()
+	stack := startStack(t, sandbox.Options{})
+	af, sf := stack.Sandbox.AwardForce, stack.Sandbox.Salesforce
+	first := af.AddUser(afsim.User{Slug: "RetriedT", Email: "retried.task@example.org", FirstName: "Rita", LastName: "Tpyo", Updated: time.Now().Add(-time.Minute)})
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	afClient, err := awardforce.New(stack.Config.AwardForce)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reader := &activities.AwardForce{Client: afClient}
+	read := func() pairing.Profile {
+		t.Helper()
+		p, err := reader.GetUser(ctx, first.Slug)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	older := read()
+
+	// A worker of the sync's task queue whose hand-over signals the lane
+	// and then never returns: its task cannot complete.
+	stack.StopWorker()
+	handed, never := make(chan workflows.PairRequest, 1), make(chan struct{})
+	t.Cleanup(func() { close(never) })
+	coord := &workflows.Coordinator{Client: stack.Client}
+	dying := worker.New(stack.Client, workflows.TaskQueue, worker.Options{})
+	workflows.RegisterWorkflows(dying)
+	dying.RegisterActivityWithOptions(func(ctx context.Context, n int, req workflows.PairRequest) error {
+		if err := coord.Submit(ctx, n, req); err != nil {
+			return err
+		}
+		select {
+		case handed <- req:
+		default:
+		}
+		<-never
+		return nil
+	}, activity.RegisterOptions{Name: "Submit"})
+	if err := dying.Start(); err != nil {
+		t.Fatal(err)
+	}
+
+	if _, err := workflows.StartUserSync(ctx, stack.Client, stack.Spec, workflows.SyncRequest{Slug: first.Slug, Trigger: pairing.TriggerRegistration, Profile: &older}); err != nil {
+		t.Fatal(err)
+	}
+	var req workflows.PairRequest
+	select {
+	case req = <-handed:
+	case <-ctx.Done():
+		t.Fatal("the sync never handed the person to their lane")
+	}
+	dying.Stop()
+	if got := req.Items[0].Profile.Values["last_name"]; got != "Tpyo" {
+		t.Fatalf("the first hand-over carried %q, want the registration's Tpyo", got)
+	}
+
+	// The typo fixed; its webhook reaches the running sync.
+	editUser(af, first.Slug, func(u *afsim.User) { u.LastName = "Typo" })
+	newer := read()
+	if _, err := workflows.StartUserSync(ctx, stack.Client, stack.Spec, workflows.SyncRequest{Slug: first.Slug, Trigger: pairing.TriggerProfileUpdate, Profile: &newer}); err != nil {
+		t.Fatal(err)
+	}
+	if err := stack.StartWorker(); err != nil {
+		t.Fatal(err)
+	}
+	res, err := syncResult(t, stack.Client, first.Slug, 2*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := contactsByEmail(sf.Records("Contact"))[first.Email]
+	if len(recs) != 1 || recs[0]["LastName"] != "Typo" {
+		t.Fatalf("records of the corrected user: %v (the sync said %s: %s); want one, holding Typo", recs, res.Outcome, res.Decision.Reason)
+	}
+	// The scenario happened as told: the sync's first task did not complete.
+	d, err := stack.Client.DescribeWorkflowExecution(ctx, workflows.UserSyncWorkflowID(first.Slug), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	timedOut := false
+	it := stack.Client.GetWorkflowHistory(ctx, workflows.UserSyncWorkflowID(first.Slug), d.GetWorkflowExecutionInfo().GetFirstRunId(), false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for it.HasNext() {
+		ev, err := it.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev.GetEventType() == enums.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT || ev.GetEventType() == enums.EVENT_TYPE_WORKFLOW_TASK_FAILED {
+			timedOut = true
+		}
+	}
+	if !timedOut {
+		t.Fatal("the sync's first workflow task completed: the test proves nothing")
 	}
 }
