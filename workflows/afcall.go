@@ -20,8 +20,11 @@ type afGate struct {
 	budgeted bool
 	class    string
 
-	started   bool
-	seq       int
+	started bool
+	seq     int
+	// counted is 1 when permit request IDs end with their count
+	// (ChangePermitsNamedByCount), -1 when not, 0 until asked.
+	counted   int8
 	pending   []workflow.Settable // calls waiting for their permit request
 	requested []workflow.Settable // calls whose permit request is out, in order
 	asked     []PermitRequest     // requests not fully granted
@@ -159,11 +162,31 @@ func (g *afGate) ask(ctx workflow.Context) {
 			ID:      fmt.Sprintf("%s/%s/permits-%d", info.ID, info.RunID, g.seq),
 			ReplyTo: info.ID, ReplyRun: info.RunID, Class: g.class, N: len(g.pending),
 		}
+		if g.countsInID(ctx) {
+			req.ID += fmt.Sprintf("x%d", req.N)
+		}
 		g.requested = append(g.requested, g.pending...)
 		g.pending = nil
 		g.asked = append(g.asked, req)
 		send(req)
 	}
+}
+
+// countsInID says whether permit request IDs end with the count asked
+// (ChangePermitsNamedByCount). A workflow task that fails after its
+// RequestPermits ran is retried, perhaps with signals that came meanwhile
+// (a lane's batch with more people to read again): asking another count
+// under the same ID, the budget held the first and ignored the second,
+// and the calls it left short waited resubmitAfter (30 minutes). A grant
+// to the other request still goes to the calls waiting here.
+func (g *afGate) countsInID(ctx workflow.Context) bool {
+	if g.counted == 0 {
+		g.counted = -1
+		if workflow.GetVersion(ctx, ChangePermitsNamedByCount, workflow.DefaultVersion, 1) >= 1 {
+			g.counted = 1
+		}
+	}
+	return g.counted > 0
 }
 
 // receive hands each granted permit to the oldest call waiting for one.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -222,6 +223,57 @@ func TestAwardForceCallsTakePermits(t *testing.T) {
 	require.Equal(t, 3, asked[0].N)
 	require.Equal(t, 1, asked[1].N)
 	require.Equal(t, ClassBackfill, asked[0].Class)
+}
+
+// TestAPermitRequestIsNamedByItsCount: a workflow task that timed out after
+// its RequestPermits had asked one permit is retried and asks three under
+// the same sequence number. The budget (dedupe while held, as budget.go
+// does) holds the first; were the second taken for it, two pages would
+// wait 30 minutes for a resubmission. Named by count, it is a request of
+// its own.
+func TestAPermitRequestIsNamedByItsCount(t *testing.T) {
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestWorkflowEnvironment()
+	env.RegisterWorkflow(BackfillChunk)
+	env.RegisterActivity(&activities.AwardForce{})
+	env.RegisterActivity(&activities.Salesforce{})
+	env.RegisterActivity(&Coordinator{})
+	held := map[string]bool{}
+	var asked []PermitRequest
+	env.OnActivity(coord.RequestPermits, mock.Anything, mock.Anything).Return(func(_ context.Context, req PermitRequest) error {
+		asked = append(asked, req)
+		grant := []PermitGrant{}
+		if len(asked) == 1 {
+			// The timed-out task's request, held and not granted yet.
+			orphan := req.ReplyTo + "/" + req.ReplyRun + "/permits-1"
+			held[orphan] = true
+			grant = append(grant, PermitGrant{Request: orphan, N: 1})
+		}
+		if !held[req.ID] {
+			held[req.ID] = true
+			grant = append(grant, PermitGrant{Request: req.ID, N: req.N})
+		}
+		env.RegisterDelayedCallback(func() {
+			for _, g := range grant {
+				delete(held, g.Request)
+				env.SignalWorkflowByID(req.ReplyTo, PermitGrantSignal, g)
+			}
+		}, time.Second)
+		return nil
+	})
+	env.OnActivity(af.ListUsers, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.ListUsersInput) (activities.ListUsersResult, error) {
+		users := []pairing.Profile{{Slug: fmt.Sprintf("Page%dUsr", in.Page), Values: map[string]string{"email": ""}}}
+		return activities.ListUsersResult{Users: users, Total: 3, LastPage: 3}, nil
+	})
+	env.OnActivity(sf.FindRecords, mock.Anything, mock.Anything).Return(activities.FindRecordsResult{}, nil)
+	env.OnUpsertTypedSearchAttributes(mock.Anything).Return(nil)
+	start := env.Now()
+	env.ExecuteWorkflow(BackfillChunk, ChunkInput{Spec: *pairing.Default(), FirstPage: 1, LastPage: 3, DryRun: true})
+	require.NoError(t, env.GetWorkflowError())
+	require.Len(t, asked, 1, "no resubmission: the three pages had their permits")
+	require.Equal(t, 3, asked[0].N)
+	require.True(t, strings.HasSuffix(asked[0].ID, "/permits-1x3"), "the ID %s names the count", asked[0].ID)
+	require.Less(t, env.Now().Sub(start), resubmitAfter)
 }
 
 // A queue of 100,000 requests: each is granted once, in arrival order

@@ -286,4 +286,11 @@ const (
 	// 2 runs in 12 under load: a record kept the first of two quick
 	// edits). Asked when a requester hands people.
 	ChangeRequestsNamedByContent = "requests-named-by-content"
+	// ChangePermitsNamedByCount: an Award Force permit request's ID ends
+	// with the count it asks, as requests to lanes end with a digest
+	// (ChangeRequestsNamedByContent): a workflow task retried after its
+	// RequestPermits ran may ask another count under the same sequence
+	// number, which the budget took for the request it held; the calls it
+	// left short waited 30 minutes. Asked at a gate's first permit request.
+	ChangePermitsNamedByCount = "permits-named-by-count"
 )
