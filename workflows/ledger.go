@@ -48,6 +48,7 @@ import (
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
+	"golang.org/x/sync/errgroup"
 )
 
 const (
@@ -224,33 +225,46 @@ func LedgerEntries(ctx context.Context, c client.Client, slug string) ([]LedgerE
 	return out, nil
 }
 
+// ledgerWriters bounds the pages one RememberPairings starts at once.
+const ledgerWriters = 8
+
 // RememberPairings writes in's pairings into the ledger, a page for every
-// ledgerPageSize of them. A page's ID is its content's: written again (a
-// retried activity), it is the same page.
+// ledgerPageSize of them, several pages at once (a lane waits for it
+// before answering its batch: one start after another cost it a round trip
+// to the server per 40 people). A page's ID is its content's: written
+// again (a retried activity), it is the same page.
 func (l *Coordinator) RememberPairings(ctx context.Context, in RememberInput) error {
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(ledgerWriters)
 	for _, page := range ledgerPages(in.Pairings) {
-		pairs := map[string]string{}
-		var keys []string
-		for _, p := range page {
-			pairs[p.Slug] = p.RecordID
-			keys = append(keys, "s:"+p.Slug, "r:"+p.RecordID)
-		}
-		opts := client.StartWorkflowOptions{
-			ID:                       ledgerPageID(in.Object, page),
-			TaskQueue:                TaskQueue,
-			WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-			WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-			TypedSearchAttributes:    temporal.NewSearchAttributes(LedgerKey.ValueSet(keys)),
-			Memo:                     map[string]any{memoLedgerPairings: pairs, memoLedgerObject: in.Object},
-			StaticSummary:            fmt.Sprintf("Identity ledger: %s paired with their Salesforce %s records", people(len(page)), in.Object),
-			// A page is a record, not work: started dormant, it never
-			// has a workflow task, so it costs the worker nothing (no
-			// task, no cached execution) and its history is one event.
-			StartDelay: ledgerPageDormancy,
-		}
-		if _, err := l.Client.ExecuteWorkflow(ctx, opts, LedgerPage, LedgerPageInput{Object: in.Object, Pairings: page}); err != nil {
-			return fmt.Errorf("write %s into the identity ledger: %w", people(len(page)), err)
-		}
+		g.Go(func() error { return l.rememberPage(ctx, in.Object, page) })
+	}
+	return g.Wait()
+}
+
+// rememberPage starts one ledger page holding page's pairings.
+func (l *Coordinator) rememberPage(ctx context.Context, object string, page []Pairing) error {
+	pairs := map[string]string{}
+	var keys []string
+	for _, p := range page {
+		pairs[p.Slug] = p.RecordID
+		keys = append(keys, "s:"+p.Slug, "r:"+p.RecordID)
+	}
+	opts := client.StartWorkflowOptions{
+		ID:                       ledgerPageID(object, page),
+		TaskQueue:                TaskQueue,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		TypedSearchAttributes:    temporal.NewSearchAttributes(LedgerKey.ValueSet(keys)),
+		Memo:                     map[string]any{memoLedgerPairings: pairs, memoLedgerObject: object},
+		StaticSummary:            fmt.Sprintf("Identity ledger: %s paired with their Salesforce %s records", people(len(page)), object),
+		// A page is a record, not work: started dormant, it never has a
+		// workflow task, so it costs the worker nothing (no task, no
+		// cached execution) and its history is one event.
+		StartDelay: ledgerPageDormancy,
+	}
+	if _, err := l.Client.ExecuteWorkflow(ctx, opts, LedgerPage, LedgerPageInput{Object: object, Pairings: page}); err != nil {
+		return fmt.Errorf("write %s into the identity ledger: %w", people(len(page)), err)
 	}
 	return nil
 }
