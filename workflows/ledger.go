@@ -52,8 +52,10 @@ import (
 )
 
 const (
-	// ledgerPageSize bounds the pairings of one ledger page.
-	ledgerPageSize = 40
+	// ledgerPageSize bounds the pairings of one ledger page; with
+	// Award Force's 8-character slugs and 18-character record ids,
+	// ledgerValueBytes holds 52.
+	ledgerPageSize = 64
 	// ledgerValueBytes bounds a page's AfsyncLedger value, under the
 	// server's 2 KB limit on one search attribute value.
 	ledgerValueBytes = 1900
