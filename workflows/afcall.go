@@ -180,13 +180,7 @@ func (g *afGate) ask(ctx workflow.Context) {
 // and the calls it left short waited resubmitAfter (30 minutes). A grant
 // to the other request still goes to the calls waiting here.
 func (g *afGate) countsInID(ctx workflow.Context) bool {
-	if g.counted == 0 {
-		g.counted = -1
-		if workflow.GetVersion(ctx, ChangePermitsNamedByCount, workflow.DefaultVersion, 1) >= 1 {
-			g.counted = 1
-		}
-	}
-	return g.counted > 0
+	return askedOnce(ctx, &g.counted, ChangePermitsNamedByCount)
 }
 
 // receive hands each granted permit to the oldest call waiting for one.

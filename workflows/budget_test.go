@@ -183,16 +183,23 @@ func TestTheBudgetCarriesWhatIsOwedAcrossContinueAsNew(t *testing.T) {
 	require.False(t, next.State.Next.IsZero(), "the pace carries over")
 }
 
-// A workflow's Award Force calls take permits: calls made together share
-// one request, a 429 takes a new permit after its Retry-After, and a
-// permanent refusal takes none.
-func TestAwardForceCallsTakePermits(t *testing.T) {
+// chunkEnv is a BackfillChunk test environment with the activities it
+// calls registered, for the test to mock.
+func chunkEnv() *testsuite.TestWorkflowEnvironment {
 	var s testsuite.WorkflowTestSuite
 	env := s.NewTestWorkflowEnvironment()
 	env.RegisterWorkflow(BackfillChunk)
 	env.RegisterActivity(&activities.AwardForce{})
 	env.RegisterActivity(&activities.Salesforce{})
 	env.RegisterActivity(&Coordinator{})
+	return env
+}
+
+// A workflow's Award Force calls take permits: calls made together share
+// one request, a 429 takes a new permit after its Retry-After, and a
+// permanent refusal takes none.
+func TestAwardForceCallsTakePermits(t *testing.T) {
+	env := chunkEnv()
 	var asked []PermitRequest
 	env.OnActivity(coord.RequestPermits, mock.Anything, mock.Anything).Return(func(_ context.Context, req PermitRequest) error {
 		asked = append(asked, req)
@@ -232,12 +239,7 @@ func TestAwardForceCallsTakePermits(t *testing.T) {
 // wait 30 minutes for a resubmission. Named by count, it is a request of
 // its own.
 func TestAPermitRequestIsNamedByItsCount(t *testing.T) {
-	var s testsuite.WorkflowTestSuite
-	env := s.NewTestWorkflowEnvironment()
-	env.RegisterWorkflow(BackfillChunk)
-	env.RegisterActivity(&activities.AwardForce{})
-	env.RegisterActivity(&activities.Salesforce{})
-	env.RegisterActivity(&Coordinator{})
+	env := chunkEnv()
 	held := map[string]bool{}
 	var asked []PermitRequest
 	env.OnActivity(coord.RequestPermits, mock.Anything, mock.Anything).Return(func(_ context.Context, req PermitRequest) error {

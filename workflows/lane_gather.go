@@ -32,13 +32,7 @@ func newLaneInbox(ctx workflow.Context) laneInbox {
 // newer worker sees, while the same run replayed, or run by an older
 // worker, leaves them unread, as that code did.
 func (l *lane) readsBatches(ctx workflow.Context) bool {
-	if l.takesBatches == 0 {
-		l.takesBatches = -1
-		if workflow.GetVersion(ctx, ChangeLaneTakesBatches, workflow.DefaultVersion, 1) >= 1 {
-			l.takesBatches = 1
-		}
-	}
-	return l.takesBatches > 0
+	return askedOnce(ctx, &l.takesBatches, ChangeLaneTakesBatches)
 }
 
 // waiting is how many of in's signals wait for the lane to read them.

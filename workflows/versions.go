@@ -1,5 +1,7 @@
 package workflows
 
+import "go.temporal.io/sdk/workflow"
+
 // Workflow-code versions.
 //
 // Workflows replay their history whenever a worker picks them up again, so
@@ -294,3 +296,17 @@ const (
 	// left short waited 30 minutes. Asked at a gate's first permit request.
 	ChangePermitsNamedByCount = "permits-named-by-count"
 )
+
+// askedOnce says whether the run takes change, asking its version the
+// first time only: *v is 0 until asked, then 1 (taken) or -1 (not). For
+// changes asked when they first matter in a run (a lane's first batch, a
+// gate's first permit request), not at its start.
+func askedOnce(ctx workflow.Context, v *int8, change string) bool {
+	if *v == 0 {
+		*v = -1
+		if workflow.GetVersion(ctx, change, workflow.DefaultVersion, 1) >= 1 {
+			*v = 1
+		}
+	}
+	return *v > 0
+}
