@@ -651,7 +651,7 @@ func workerMetrics(t *testing.T) exported {
 		{"MetricsB", func() {}, workflows.OutcomeAmbiguous},
 	} {
 		sync.fault()
-		run, err := workflows.StartUserSync(ctx, stack.Client, stack.Spec, workflows.SyncRequest{Slug: sync.slug, Trigger: pairing.TriggerManual})
+		run, err := workflows.StartUserSync(ctx, stack.Client, workflows.DefaultNames, stack.Spec, workflows.SyncRequest{Slug: sync.slug, Trigger: pairing.TriggerManual})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -122,7 +122,7 @@ func runFind(ctx context.Context, o *findOptions) error {
 // (specs without an external id); a ledger that cannot be read is said,
 // not an error.
 func printLedger(ctx context.Context, w io.Writer, c client.Client, slug string) {
-	entries, err := workflows.LedgerEntries(ctx, c, slug)
+	entries, err := workflows.LedgerEntries(ctx, c, workflows.DefaultNames, slug)
 	switch {
 	case err != nil:
 		fmt.Fprintf(w, "Identity ledger not read: %v\n", err)

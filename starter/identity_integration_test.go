@@ -546,7 +546,7 @@ func TestIntegrationTheIdentityLedgerOutlivesEveryOtherMemory(t *testing.T) {
 	}
 
 	// Ada's change is synced now.
-	if _, err := workflows.StartUserSync(ctx, stack.Client, pairing.Default(), workflows.SyncRequest{Slug: ada.Slug, Trigger: pairing.TriggerManual}); err != nil {
+	if _, err := workflows.StartUserSync(ctx, stack.Client, workflows.DefaultNames, pairing.Default(), workflows.SyncRequest{Slug: ada.Slug, Trigger: pairing.TriggerManual}); err != nil {
 		t.Fatal(err)
 	}
 	waitForLong(t, func() bool {

@@ -316,7 +316,7 @@ func TestIntegrationAHandOverRetriedWithANewerEditKeepsTheEdit(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	if _, err := workflows.StartUserSync(ctx, stack.Client, stack.Spec, workflows.SyncRequest{Slug: first.Slug, Trigger: pairing.TriggerRegistration, Profile: &older}); err != nil {
+	if _, err := workflows.StartUserSync(ctx, stack.Client, workflows.DefaultNames, stack.Spec, workflows.SyncRequest{Slug: first.Slug, Trigger: pairing.TriggerRegistration, Profile: &older}); err != nil {
 		t.Fatal(err)
 	}
 	var req workflows.PairRequest
@@ -333,7 +333,7 @@ func TestIntegrationAHandOverRetriedWithANewerEditKeepsTheEdit(t *testing.T) {
 	// The typo fixed; its webhook reaches the running sync.
 	editUser(af, first.Slug, func(u *afsim.User) { u.LastName = "Typo" })
 	newer := read()
-	if _, err := workflows.StartUserSync(ctx, stack.Client, stack.Spec, workflows.SyncRequest{Slug: first.Slug, Trigger: pairing.TriggerProfileUpdate, Profile: &newer}); err != nil {
+	if _, err := workflows.StartUserSync(ctx, stack.Client, workflows.DefaultNames, stack.Spec, workflows.SyncRequest{Slug: first.Slug, Trigger: pairing.TriggerProfileUpdate, Profile: &newer}); err != nil {
 		t.Fatal(err)
 	}
 	if err := stack.StartWorker(); err != nil {

@@ -132,7 +132,7 @@ func runSync(ctx context.Context, o *syncOptions) error {
 // error here: its audit says so, with the API's own message.
 func syncUser(ctx context.Context, c client.Client, spec *pairing.Spec, slug string, trigger pairing.Trigger) (workflows.UserSyncResult, client.WorkflowRun, error) {
 	var res workflows.UserSyncResult
-	run, err := workflows.StartUserSync(ctx, c, spec, workflows.SyncRequest{Slug: slug, Trigger: trigger})
+	run, err := workflows.StartUserSync(ctx, c, workflows.DefaultNames, spec, workflows.SyncRequest{Slug: slug, Trigger: trigger})
 	if err != nil {
 		return res, nil, fmt.Errorf("starting the sync of %s: %w", slug, err)
 	}

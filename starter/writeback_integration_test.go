@@ -23,7 +23,7 @@ func TestIntegrationTheLaneTellsAWriteBackWhetherItDecidedAgain(t *testing.T) {
 	stack := startStack(t, sandbox.Options{Seed: sandbox.SeedOptions{Users: 3, Seed: 5}})
 	slug := stack.Sandbox.AwardForce.Users()[0].Slug
 	ctx := context.Background()
-	if _, err := workflows.StartUserSync(ctx, stack.Client, pairing.Default(), workflows.SyncRequest{Slug: slug, Trigger: pairing.TriggerManual}); err != nil {
+	if _, err := workflows.StartUserSync(ctx, stack.Client, workflows.DefaultNames, pairing.Default(), workflows.SyncRequest{Slug: slug, Trigger: pairing.TriggerManual}); err != nil {
 		t.Fatal(err)
 	}
 	res, err := syncResult(t, stack.Client, slug, time.Minute)
@@ -81,7 +81,7 @@ func TestIntegrationARequestThatMissesTheRunningSyncStartsNoSecond(t *testing.T)
 	stack := startStack(t, sandbox.Options{Seed: sandbox.SeedOptions{Users: 1, Seed: 9}, Latency: time.Second})
 	u := stack.Sandbox.AwardForce.Users()[0]
 	ctx := context.Background()
-	first, err := workflows.StartUserSync(ctx, stack.Client, pairing.Default(), workflows.SyncRequest{Slug: u.Slug, Trigger: pairing.TriggerManual})
+	first, err := workflows.StartUserSync(ctx, stack.Client, workflows.DefaultNames, pairing.Default(), workflows.SyncRequest{Slug: u.Slug, Trigger: pairing.TriggerManual})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +89,7 @@ func TestIntegrationARequestThatMissesTheRunningSyncStartsNoSecond(t *testing.T)
 	// alone: the version is what counts).
 	older := pairing.Profile{Slug: u.Slug, Updated: u.Updated.Add(-time.Minute), Values: map[string]string{"email": u.Email}}
 	late := &lateDescribe{Client: stack.Client, t: t}
-	_, err = workflows.StartUserSync(ctx, late, pairing.Default(), workflows.SyncRequest{Slug: u.Slug, Trigger: pairing.TriggerProfileUpdate, Profile: &older})
+	_, err = workflows.StartUserSync(ctx, late, workflows.DefaultNames, pairing.Default(), workflows.SyncRequest{Slug: u.Slug, Trigger: pairing.TriggerProfileUpdate, Profile: &older})
 	if !late.sawRunning {
 		t.Fatal("the first sync had ended before the request: nothing was tried")
 	}

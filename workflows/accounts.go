@@ -95,10 +95,10 @@ func (r *laneRun) findAccounts(ctx workflow.Context, found *activities.FindRecor
 		return
 	}
 	orgs := distinctOrgs(ps)
-	opts, verb := laneLookupOptions(), "Find"
+	opts, verb := laneLookupOptions(ctx), "Find"
 	if link.Create {
 		// One attempt: only the lane may decide to create again.
-		opts, verb = laneWriteOptions(), "Find or create"
+		opts, verb = laneWriteOptions(ctx), "Find or create"
 	}
 	actx := workflow.WithActivityOptions(ctx, opts)
 	actx = summarized(actx, "%s the Accounts of %s by %s", verb, organisations(len(orgs)), link.EffectiveMatch())
@@ -213,7 +213,7 @@ func (c *chunk) findAccounts(ctx workflow.Context, rules pairing.Context) (map[i
 		return nil, nil
 	}
 	orgs := distinctOrgs(ps)
-	actx := workflow.WithActivityOptions(ctx, backfillSalesforceOptions())
+	actx := workflow.WithActivityOptions(ctx, backfillSalesforceOptions(ctx))
 	actx = summarized(actx, "Find the Accounts of %s by %s", organisations(len(orgs)), spec.Account.EffectiveMatch())
 	var res activities.AccountsResult
 	err := workflow.ExecuteActivity(actx, sf.Accounts, activities.AccountsInput{Spec: *spec, Organisations: orgs}).Get(actx, &res)

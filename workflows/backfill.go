@@ -92,7 +92,7 @@ func (b *backfill) applyDefaults() {
 // books. Within the Award Force budget the count is the first page itself,
 // handed to the first chunk: no request is spent on counting alone.
 func (b *backfill) start(ctx workflow.Context) error {
-	ctx = workflow.WithActivityOptions(ctx, backfillAwardForceOptions())
+	ctx = workflow.WithActivityOptions(ctx, backfillAwardForceOptions(ctx))
 	gate := newAFGate(ctx, ClassBackfill)
 	var probe activities.ListUsersResult
 	in := activities.ListUsersInput{Page: 1, PerPage: 1, Filter: b.in.Filter}
@@ -169,7 +169,7 @@ func (b *backfill) launch(ctx workflow.Context) {
 	id := ChunkWorkflowID(b.state.Progress.BackfillID, b.state.NextSeq)
 	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
 		WorkflowID:               id,
-		TaskQueue:                TaskQueue,
+		TaskQueue:                namesOf(ctx).TaskQueue(),
 		WorkflowExecutionTimeout: 7 * 24 * time.Hour,
 		StaticSummary:            fmt.Sprintf("Pair the users of Award Force pages %d–%d", first, last),
 	})

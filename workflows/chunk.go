@@ -40,8 +40,8 @@ func isFatal(err error) bool {
 // backfillAwardForceOptions bounds a backfill's Award Force activities. The
 // fleet-wide rate limit can keep a chunk's requests queued for a while, so
 // the overall bound is generous; permanent errors still end at once.
-func backfillAwardForceOptions() workflow.ActivityOptions {
-	o := awardForceOptions()
+func backfillAwardForceOptions(ctx workflow.Context) workflow.ActivityOptions {
+	o := awardForceOptions(ctx)
 	o.ScheduleToCloseTimeout = 6 * time.Hour
 	return o
 }
@@ -49,8 +49,8 @@ func backfillAwardForceOptions() workflow.ActivityOptions {
 // backfillSalesforceOptions bounds a backfill's Salesforce activities: long
 // enough to sit out a spent daily allocation (retried every QuotaRetryDelay)
 // rather than fail thousands of users.
-func backfillSalesforceOptions() workflow.ActivityOptions {
-	o := salesforceOptions()
+func backfillSalesforceOptions(ctx workflow.Context) workflow.ActivityOptions {
+	o := salesforceOptions(ctx)
 	o.ScheduleToCloseTimeout = 24 * time.Hour
 	o.RetryPolicy.MaximumInterval = 5 * time.Minute
 	return o
@@ -72,8 +72,8 @@ func BackfillChunk(ctx workflow.Context, in ChunkInput) (*ChunkResult, error) {
 	}); err != nil {
 		return nil, err
 	}
-	afCtx := workflow.WithActivityOptions(ctx, backfillAwardForceOptions())
-	sfCtx := workflow.WithActivityOptions(ctx, backfillSalesforceOptions())
+	afCtx := workflow.WithActivityOptions(ctx, backfillAwardForceOptions(ctx))
+	sfCtx := workflow.WithActivityOptions(ctx, backfillSalesforceOptions(ctx))
 	if err := c.list(afCtx); err != nil {
 		return nil, err
 	}

@@ -103,15 +103,22 @@ var Outcomes = []Outcome{OutcomeCreated, OutcomeUpdated, OutcomeUnchanged, Outco
 // UserSyncWorkflowID is the workflow ID of the sync of one Award Force user.
 // It is derived from the slug, never from the email, so that no PII shows in
 // workflow lists.
-func UserSyncWorkflowID(slug string) string { return "afsync-user-" + slug }
+// These are the default integration's; Names.UserSync gives another's.
+func UserSyncWorkflowID(slug string) string { return DefaultNames.UserSync(slug) }
 
-// StartOptions starts (or joins) the workflow with the given ID on afsync's
-// task queue: a workflow of that ID already running is joined rather than
-// started twice; a finished one may run again.
+// StartOptions starts (or joins) the workflow with the given ID on the
+// default integration's task queue (Names.StartOptions: another's).
 func StartOptions(id string, timeout time.Duration) client.StartWorkflowOptions {
+	return DefaultNames.StartOptions(id, timeout)
+}
+
+// StartOptions starts (or joins) the workflow with the given ID on the
+// integration's task queue: a workflow of that ID already running is
+// joined rather than started twice; a finished one may run again.
+func (n Names) StartOptions(id string, timeout time.Duration) client.StartWorkflowOptions {
 	return client.StartWorkflowOptions{
 		ID:                       id,
-		TaskQueue:                TaskQueue,
+		TaskQueue:                n.TaskQueue(),
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
 		WorkflowExecutionTimeout: timeout,
@@ -213,14 +220,11 @@ type UserSyncResult struct {
 	DecidedAt int64 `json:"decided_at,omitempty"`
 }
 
-// BackfillWorkflowID names the backfill of a spec: one at a time per spec,
-// so that a second start attaches to the running one. A dry run has its own.
+// BackfillWorkflowID names the default integration's backfill of a spec:
+// one at a time per spec, so that a second start attaches to the running
+// one. A dry run has its own. Names.Backfill names another integration's.
 func BackfillWorkflowID(spec *pairing.Spec, dryRun bool) string {
-	id := "afsync-backfill-" + spec.Fingerprint()
-	if dryRun {
-		id += "-dry-run"
-	}
-	return id
+	return DefaultNames.Backfill(spec, dryRun)
 }
 
 // ChunkWorkflowID names one chunk of a backfill; chunks are numbered from 1

@@ -40,7 +40,7 @@ func CountUsers(ctx workflow.Context, filter UserFilter) (UserCount, error) {
 		return n, err
 	}
 	n.RatePerMinute = budget.withDefaults().RatePerMinute
-	actx := workflow.WithActivityOptions(ctx, awardForceOptions())
+	actx := workflow.WithActivityOptions(ctx, awardForceOptions(ctx))
 	gate := newAFGate(actx, ClassEvents)
 	var page activities.ListUsersResult
 	in := activities.ListUsersInput{Page: 1, PerPage: 1, Filter: filter}

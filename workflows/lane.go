@@ -246,7 +246,7 @@ func PairingLane(ctx workflow.Context, in LaneInput) error {
 				continue
 			}
 			if l.ownQueue {
-				ctx = workflow.WithWorkflowTaskQueue(ctx, CoordinatorTaskQueue)
+				ctx = workflow.WithWorkflowTaskQueue(ctx, namesOf(ctx).CoordinatorTaskQueue())
 			}
 			return workflow.NewContinueAsNewError(ctx, PairingLane, LaneInput{Lane: l.n, State: &l.st})
 		}
@@ -588,8 +588,8 @@ func (l *lane) yieldLookups() {
 
 // laneLookupOptions bounds a lane's lookups: retried through transient
 // faults for a while, then the people wait and try again.
-func laneLookupOptions() workflow.ActivityOptions {
-	o := salesforceOptions()
+func laneLookupOptions(ctx workflow.Context) workflow.ActivityOptions {
+	o := salesforceOptions(ctx)
 	o.ScheduleToCloseTimeout = 10 * time.Minute
 	o.HeartbeatTimeout = laneHeartbeat
 	// The lane's people wait on it: try again soon rather than far apart.
@@ -603,9 +603,9 @@ const laneHeartbeat = 10 * time.Second
 
 // laneWriteOptions makes a lane's writes single attempts: only the lane
 // may decide to write again (see activities.Salesforce.Write).
-func laneWriteOptions() workflow.ActivityOptions {
+func laneWriteOptions(ctx workflow.Context) workflow.ActivityOptions {
 	return workflow.ActivityOptions{
-		TaskQueue:           TaskQueue,
+		TaskQueue:           namesOf(ctx).TaskQueue(),
 		StartToCloseTimeout: time.Minute,
 		HeartbeatTimeout:    laneHeartbeat,
 		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 1},

@@ -84,7 +84,7 @@ func (r *laneRun) lookup(ctx workflow.Context) (activities.FindRecordsResult, bo
 	if n == 0 {
 		return found, true
 	}
-	actx := workflow.WithActivityOptions(ctx, laneLookupOptions())
+	actx := workflow.WithActivityOptions(ctx, laneLookupOptions(ctx))
 	actx = summarized(actx, "Look up the %s records of %s by %s", spec.Object, people(n), spec.UniqueIdentifier.CRM)
 	if r.yields {
 		if r.yielding {
@@ -174,7 +174,7 @@ func (r *laneRun) write(ctx workflow.Context, w *laneWrites) {
 		w.in.ReadBack = true
 	}
 	var out activities.WriteOutput
-	actx := workflow.WithActivityOptions(ctx, laneWriteOptions())
+	actx := workflow.WithActivityOptions(ctx, laneWriteOptions(ctx))
 	actx = summarized(actx, "%s", writeSummary(spec.Object, len(w.creates), len(w.updates)))
 	err := workflow.ExecuteActivity(actx, sf.Write, w.in).Get(actx, &out)
 	now := workflow.Now(ctx)

@@ -200,7 +200,7 @@ func (r *laneRun) readAgain(ctx workflow.Context, is []int, got func(i int, p pa
 	if len(is) == 0 {
 		return
 	}
-	actx := workflow.WithActivityOptions(ctx, awardForceOptions())
+	actx := workflow.WithActivityOptions(ctx, awardForceOptions(ctx))
 	readAt := workflow.Now(ctx)
 	r.reads.each(ctx, len(is), func(j int) workflow.Future {
 		slug := r.b.items[is[j]].Profile.Slug

@@ -79,8 +79,9 @@ const (
 	RefillSignal = "refill"
 )
 
-// LaneQueueWorkflowID names segment seq of lane n's queue.
-func LaneQueueWorkflowID(n, seq int) string { return fmt.Sprintf("afsync-lane-%d-queue-%d", n, seq) }
+// LaneQueueWorkflowID names segment seq of the default integration's lane
+// n's queue (Names.LaneQueue: another's).
+func LaneQueueWorkflowID(n, seq int) string { return DefaultNames.LaneQueue(n, seq) }
 
 // LaneQueueState is where a lane's queue stands (ChangeLaneQueue).
 type LaneQueueState struct {
@@ -317,7 +318,7 @@ func (q *segment) give(ctx workflow.Context, t QueueTake, last bool) error {
 	// would ask again, or take the segment for ended, while the others
 	// were still on their way (seen in the million-user bench).
 	for _, out := range outs {
-		if err := workflow.SignalExternalWorkflow(ctx, LaneWorkflowID(q.in.Lane), "", RefillSignal, out).Get(ctx, nil); err != nil {
+		if err := workflow.SignalExternalWorkflow(ctx, namesOf(ctx).Lane(q.in.Lane), "", RefillSignal, out).Get(ctx, nil); err != nil {
 			return err
 		}
 	}
@@ -368,7 +369,7 @@ func (q *segment) fill(max int) QueueBatch {
 // Enqueue hands b to segment seq of lane n's queue, starting the segment if
 // it does not run.
 func (l *Coordinator) Enqueue(ctx context.Context, n, seq int, b QueueBatch) error {
-	opts := coordinatorOptions(LaneQueueWorkflowID(n, seq), fmt.Sprintf("Pairing lane %d's queue, part %d: people waiting while the lane is full", n, seq))
+	opts := l.coordinatorOptions(l.Names.LaneQueue(n, seq), fmt.Sprintf("Pairing lane %d's queue, part %d: people waiting while the lane is full", n, seq))
 	_, err := l.Client.SignalWithStartWorkflow(ctx, opts.ID, QueueSignal, b, opts, LaneQueue, LaneQueueInput{Lane: n, Seq: seq})
 	return err
 }
@@ -376,7 +377,7 @@ func (l *Coordinator) Enqueue(ctx context.Context, n, seq int, b QueueBatch) err
 // Take asks segment seq of lane n's queue for people; false when the
 // segment has ended.
 func (l *Coordinator) Take(ctx context.Context, n, seq int, t QueueTake) (bool, error) {
-	err := l.Client.SignalWorkflow(ctx, LaneQueueWorkflowID(n, seq), "", TakeSignal, t)
+	err := l.Client.SignalWorkflow(ctx, l.Names.LaneQueue(n, seq), "", TakeSignal, t)
 	var notFound *serviceerror.NotFound
 	if errors.As(err, &notFound) {
 		return false, nil

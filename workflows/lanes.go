@@ -3,7 +3,6 @@ package workflows
 import (
 	"context"
 	"errors"
-	"fmt"
 	"hash/fnv"
 	"time"
 
@@ -36,8 +35,9 @@ import (
 // measurements are in docs/benchmarks.md.
 const LaneCount = 1
 
-// LaneWorkflowID names lane n.
-func LaneWorkflowID(n int) string { return fmt.Sprintf("afsync-lane-%d", n) }
+// LaneWorkflowID names the default integration's lane n (Names.Lane:
+// another's).
+func LaneWorkflowID(n int) string { return DefaultNames.Lane(n) }
 
 // LaneOf is the lane of the person with the given slug.
 func LaneOf(slug string) int {
@@ -252,6 +252,8 @@ type LaneCounts struct {
 // instance with the worker; its methods are local activities.
 type Coordinator struct {
 	Client client.Client
+	// Names are the names of the integration whose worker this is.
+	Names Names
 	// Settings are the lanes' settings.
 	Settings LaneSettings
 	// AwardForceRatePerMinute is the fleet-wide Award Force budget (0: no
@@ -279,7 +281,7 @@ func (l *Coordinator) CurrentSettings(context.Context) (LaneSettings, error) {
 // RequestPermits asks the Award Force budget for req's permits, starting
 // the budget if it does not run.
 func (l *Coordinator) RequestPermits(ctx context.Context, req PermitRequest) error {
-	opts := coordinatorOptions(BudgetWorkflowID, "Award Force budget: every Award Force request of the fleet, within the per-key limit")
+	opts := l.coordinatorOptions(l.Names.Budget(), "Award Force budget: every Award Force request of the fleet, within the per-key limit")
 	_, err := l.Client.SignalWithStartWorkflow(ctx, opts.ID, PermitSignal, req, opts, AwardForceBudget, BudgetInput{})
 	return err
 }
@@ -289,12 +291,12 @@ func (l *Coordinator) CurrentBudget(context.Context) (BudgetSettings, error) {
 	return BudgetSettings{RatePerMinute: l.AwardForceRatePerMinute}.withDefaults(), nil
 }
 
-// coordinatorOptions starts a coordinating workflow on CoordinatorTaskQueue,
-// or joins the running one (wherever it runs).
-func coordinatorOptions(id, summary string) client.StartWorkflowOptions {
+// coordinatorOptions starts a coordinating workflow on the integration's
+// coordinator task queue, or joins the running one (wherever it runs).
+func (l *Coordinator) coordinatorOptions(id, summary string) client.StartWorkflowOptions {
 	return client.StartWorkflowOptions{
 		ID:                       id,
-		TaskQueue:                CoordinatorTaskQueue,
+		TaskQueue:                l.Names.CoordinatorTaskQueue(),
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
 		StaticSummary:            summary,
@@ -305,7 +307,7 @@ func coordinatorOptions(id, summary string) client.StartWorkflowOptions {
 // started at or after since: its decision is newer than one made before.
 // No sync of the user at all is false.
 func (l *Coordinator) SyncStartedSince(ctx context.Context, slug string, since time.Time) (bool, error) {
-	d, err := l.Client.DescribeWorkflowExecution(ctx, UserSyncWorkflowID(slug), "")
+	d, err := l.Client.DescribeWorkflowExecution(ctx, l.Names.UserSync(slug), "")
 	var notFound *serviceerror.NotFound
 	switch {
 	case errors.As(err, &notFound):
@@ -327,7 +329,7 @@ func (l *Coordinator) SyncStartedSince(ctx context.Context, slug string, since t
 // A lane that remembers every decision since at and none of the person is
 // false.
 func (l *Coordinator) DecidedSince(ctx context.Context, slug string, at int64) (bool, error) {
-	lane := LaneWorkflowID(LaneOf(slug))
+	lane := l.Names.Lane(LaneOf(slug))
 	var last int64
 	if err := l.query(ctx, lane, &last, LaneDecidedQuery, slug); err != nil {
 		return false, err

@@ -127,7 +127,7 @@ func (l *Coordinator) RecallPairings(ctx context.Context, in RecallInput) (Recal
 	if list == "" {
 		return out, nil
 	}
-	prefix := ledgerPageIDPrefix(in.Object)
+	prefix := l.Names.ledgerPrefix(in.Object)
 	query := fmt.Sprintf("WorkflowType = 'LedgerPage' AND ExecutionStatus = 'Running' AND WorkflowId STARTS_WITH '%s' AND %s IN (%s)",
 		prefix, LedgerKey.GetName(), list)
 	askedSlug, askedRecord := setOf(in.Slugs), map[string]bool{}
@@ -198,14 +198,15 @@ type LedgerEntry struct {
 	Since    time.Time `json:"since"`
 }
 
-// LedgerEntries reads what the identity ledger holds of the person slug,
-// for every object, for ops (starter find).
-func LedgerEntries(ctx context.Context, c client.Client, slug string) ([]LedgerEntry, error) {
+// LedgerEntries reads what the integration's identity ledger holds of the
+// person slug, for every object, for ops (starter find).
+func LedgerEntries(ctx context.Context, c client.Client, n Names, slug string) ([]LedgerEntry, error) {
 	list := quotedKeys([]string{"s:" + slug})
 	if list == "" {
 		return nil, fmt.Errorf("%q is not a slug", slug)
 	}
-	query := fmt.Sprintf("WorkflowType = 'LedgerPage' AND ExecutionStatus = 'Running' AND %s IN (%s)", LedgerKey.GetName(), list)
+	query := fmt.Sprintf("WorkflowType = 'LedgerPage' AND ExecutionStatus = 'Running' AND WorkflowId STARTS_WITH '%s' AND %s IN (%s)",
+		n.prefix()+"-ledger-", LedgerKey.GetName(), list)
 	newest := map[string]LedgerEntry{}
 	err := eachLedgerPage(ctx, c, query, func(pg ledgerPage) {
 		id := pg.pairs[slug]
@@ -253,8 +254,8 @@ func (l *Coordinator) rememberPage(ctx context.Context, object string, page []Pa
 		keys = append(keys, "s:"+p.Slug, "r:"+p.RecordID)
 	}
 	opts := client.StartWorkflowOptions{
-		ID:                       ledgerPageID(object, page),
-		TaskQueue:                TaskQueue,
+		ID:                       l.Names.ledgerPageID(object, page),
+		TaskQueue:                l.Names.TaskQueue(),
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
 		TypedSearchAttributes:    temporal.NewSearchAttributes(LedgerKey.ValueSet(keys)),
@@ -293,17 +294,12 @@ func ledgerPages(pairings []Pairing) [][]Pairing {
 	return pages
 }
 
-// ledgerPageIDPrefix begins the IDs of object's ledger pages.
-func ledgerPageIDPrefix(object string) string {
-	return "afsync-ledger-" + strings.ToLower(object) + "-"
-}
-
-// ledgerPageID names a page by its object and content.
-func ledgerPageID(object string, page []Pairing) string {
+// ledgerPageID names a page of the integration by its object and content.
+func (n Names) ledgerPageID(object string, page []Pairing) string {
 	b, _ := json.Marshal(page)
 	h := fnv.New64a()
 	_, _ = h.Write(b)
-	return fmt.Sprintf("%s%016x", ledgerPageIDPrefix(object), h.Sum64())
+	return fmt.Sprintf("%s%016x", n.ledgerPrefix(object), h.Sum64())
 }
 
 // quotedKeys is the comma-separated list of keys quoted for a visibility

@@ -50,8 +50,8 @@ func TestLedgerPagesStayWithinTheSearchAttributeValueLimit(t *testing.T) {
 		}
 		require.LessOrEqual(t, size, ledgerValueBytes)
 	}
-	require.Equal(t, ledgerPageID("Contact", pages[0]), ledgerPageID("Contact", pages[0]), "a page's id is its content's")
-	require.NotEqual(t, ledgerPageID("Contact", pages[0]), ledgerPageID("Contact", pages[1]))
+	require.Equal(t, DefaultNames.ledgerPageID("Contact", pages[0]), DefaultNames.ledgerPageID("Contact", pages[0]), "a page's id is its content's")
+	require.NotEqual(t, DefaultNames.ledgerPageID("Contact", pages[0]), DefaultNames.ledgerPageID("Contact", pages[1]))
 }
 
 // ledgerPagesClient answers ListWorkflow with its pages, as visibility would

@@ -21,7 +21,7 @@ func ResolveUserWorkflowID() string {
 // (or slug), through the worker's Award Force activity: the starter CLI needs
 // Temporal access only, never the API keys.
 func ResolveUser(ctx workflow.Context, slugOrEmail string) (string, error) {
-	ctx = workflow.WithActivityOptions(ctx, awardForceOptions())
+	ctx = workflow.WithActivityOptions(ctx, awardForceOptions(ctx))
 	var p pairing.Profile
 	ctx = summarized(ctx, "Find the Award Force user of an email")
 	if err := newAFGate(ctx, ClassEvents).call(ctx, af.GetUser, slugOrEmail).Get(ctx, &p); err != nil {

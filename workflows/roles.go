@@ -45,7 +45,7 @@ type RoleMatch struct {
 // the Award Force key: the starter needs Temporal access only.
 func ResolveRole(ctx workflow.Context, value string) (RoleMatch, error) {
 	value = strings.TrimSpace(value)
-	ctx = workflow.WithActivityOptions(ctx, awardForceOptions())
+	ctx = workflow.WithActivityOptions(ctx, awardForceOptions(ctx))
 	gate := newAFGate(ctx, ClassEvents)
 	var m RoleMatch
 	page := func(in activities.RolesPageInput) (activities.RolesPage, error) {

@@ -28,8 +28,8 @@ var ErrAlreadySynced = errors.New("this version of the user is already synced")
 // none): a version the last sync already paired starts nothing and returns
 // ErrAlreadySynced, so that a replayed webhook costs no API call. A CRM
 // change always syncs: what changed is the record, not the profile.
-func StartUserSync(ctx context.Context, c client.Client, spec *pairing.Spec, r SyncRequest) (client.WorkflowRun, error) {
-	id := UserSyncWorkflowID(r.Slug)
+func StartUserSync(ctx context.Context, c client.Client, n Names, spec *pairing.Spec, r SyncRequest) (client.WorkflowRun, error) {
+	id := n.UserSync(r.Slug)
 	last := lastSync(ctx, c, id)
 	if last.running {
 		// The running sync takes the request: it tells a change from what
@@ -59,7 +59,7 @@ func StartUserSync(ctx context.Context, c client.Client, spec *pairing.Spec, r S
 			return nil, ErrAlreadySynced
 		}
 	}
-	opts := StartOptions(id, UserSyncTimeout)
+	opts := n.StartOptions(id, UserSyncTimeout)
 	opts.StaticSummary = fmt.Sprintf("Sync Award Force user %s (%s)", r.Slug, r.Trigger)
 	in := UserSyncInput{Slug: r.Slug, Trigger: r.Trigger, Spec: *spec, Profile: r.Profile, RecordID: r.RecordID, LastSynced: last.at}
 	if in.RecordID == "" {

@@ -33,7 +33,12 @@ func fieldNames(changes []pairing.Change) string {
 
 // BackfillStartOptions starts the backfill id of spec, labelled in the UI.
 func BackfillStartOptions(id string, spec *pairing.Spec, dryRun bool) client.StartWorkflowOptions {
-	o := StartOptions(id, BackfillTimeout)
+	return DefaultNames.BackfillStartOptions(id, spec, dryRun)
+}
+
+// BackfillStartOptions starts the integration's backfill id of spec.
+func (n Names) BackfillStartOptions(id string, spec *pairing.Spec, dryRun bool) client.StartWorkflowOptions {
+	o := n.StartOptions(id, BackfillTimeout)
 	o.StaticSummary = backfillSummary(spec, dryRun)
 	return o
 }

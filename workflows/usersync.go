@@ -29,9 +29,9 @@ const ErrTypeSyncFailed = "SyncFailed"
 // a permit of the Award Force budget, which may take long when a backfill
 // shares it, so the overall bound is generous; permanent errors are
 // non-retryable and end at once.
-func awardForceOptions() workflow.ActivityOptions {
+func awardForceOptions(ctx workflow.Context) workflow.ActivityOptions {
 	return workflow.ActivityOptions{
-		TaskQueue:              AwardForceTaskQueue,
+		TaskQueue:              namesOf(ctx).AwardForceTaskQueue(),
 		StartToCloseTimeout:    30 * time.Second,
 		ScheduleToCloseTimeout: time.Hour,
 		RetryPolicy: &temporal.RetryPolicy{
@@ -45,9 +45,9 @@ func awardForceOptions() workflow.ActivityOptions {
 // salesforceOptions bounds Salesforce activities. StartToClose is short:
 // the client gives up on a call after 20 s, and a worker that died mid-call
 // is noticed, and the call retried elsewhere, within 30 s.
-func salesforceOptions() workflow.ActivityOptions {
+func salesforceOptions(ctx workflow.Context) workflow.ActivityOptions {
 	return workflow.ActivityOptions{
-		TaskQueue:              TaskQueue,
+		TaskQueue:              namesOf(ctx).TaskQueue(),
 		StartToCloseTimeout:    30 * time.Second,
 		ScheduleToCloseTimeout: 15 * time.Minute,
 		RetryPolicy: &temporal.RetryPolicy{
@@ -99,7 +99,7 @@ func UserSync(ctx workflow.Context, in UserSyncInput) (*UserSyncResult, error) {
 // run is one pass: the spec checked, the user read and paired by their
 // lane, the lane's pulls written back into Award Force.
 func (s *userSync) run(ctx workflow.Context) error {
-	afCtx := workflow.WithActivityOptions(ctx, awardForceOptions())
+	afCtx := workflow.WithActivityOptions(ctx, awardForceOptions(ctx))
 	err := s.in.Spec.Validate()
 	switch {
 	case err != nil:

@@ -236,7 +236,7 @@ func (w *watch) poll(ctx workflow.Context) {
 
 // handOver asks what changed between start and end and starts the syncs.
 func (w *watch) handOver(ctx workflow.Context, start, end time.Time) error {
-	sfCtx := workflow.WithActivityOptions(ctx, watchSalesforceOptions())
+	sfCtx := workflow.WithActivityOptions(ctx, watchSalesforceOptions(ctx))
 	sfCtx = summarized(sfCtx, "Ask Salesforce which %s records changed since %s", w.spec.Object, start.Format(time.RFC3339))
 	var res activities.ChangesResult
 	err := workflow.ExecuteActivity(sfCtx, sf.ChangedRecords, activities.ChangesInput{Spec: w.spec, Start: start, End: end}).Get(sfCtx, &res)
@@ -324,7 +324,7 @@ func (w *watch) people(ctx workflow.Context, changes []activities.CRMChange) (re
 		f workflow.Future
 	}
 	var lookups []lookup
-	afCtx := workflow.WithActivityOptions(ctx, awardForceOptions())
+	afCtx := workflow.WithActivityOptions(ctx, awardForceOptions(ctx))
 	// Runs of the watch's first version asked GetUser, which fails (and
 	// logs an error) for a person who is not an Award Force user.
 	find := workflow.GetVersion(ctx, ChangeWatchFindsUsers, workflow.DefaultVersion, 1) >= 1
@@ -417,8 +417,8 @@ func minTime(a, b time.Time) time.Time {
 
 // watchSalesforceOptions bounds the watch's Salesforce requests: a poll
 // that cannot finish in a few minutes gives way to the next.
-func watchSalesforceOptions() workflow.ActivityOptions {
-	o := salesforceOptions()
+func watchSalesforceOptions(ctx workflow.Context) workflow.ActivityOptions {
+	o := salesforceOptions(ctx)
 	o.StartToCloseTimeout = 2 * time.Minute
 	o.HeartbeatTimeout = 30 * time.Second
 	o.ScheduleToCloseTimeout = 5 * time.Minute
@@ -445,7 +445,7 @@ func (l *Coordinator) StartSyncs(ctx context.Context, in StartSyncsInput) (int, 
 	g.SetLimit(startSyncsAtOnce)
 	for _, r := range in.Requests {
 		g.Go(func() error {
-			if _, err := StartUserSync(gctx, l.Client, &in.Spec, r); err != nil && !errors.Is(err, ErrAlreadySynced) {
+			if _, err := StartUserSync(gctx, l.Client, l.Names, &in.Spec, r); err != nil && !errors.Is(err, ErrAlreadySynced) {
 				return fmt.Errorf("start the sync of %s: %w", r.Slug, err)
 			}
 			return nil
@@ -460,8 +460,8 @@ func (l *Coordinator) StartSyncs(ctx context.Context, in StartSyncsInput) (int, 
 // StartCRMWatch starts the CRM watch with spec, or hands spec to the
 // running one (which ends if spec does not watch the CRM).
 func (l *Coordinator) StartCRMWatch(ctx context.Context, spec *pairing.Spec) error {
-	opts := coordinatorOptions(CRMWatchWorkflowID, fmt.Sprintf("CRM watch: %s records changed in Salesforce, brought back to Award Force", spec.Object))
-	opts.TaskQueue = TaskQueue // a poller: nothing waits on its tasks
+	opts := l.coordinatorOptions(l.Names.CRMWatch(), fmt.Sprintf("CRM watch: %s records changed in Salesforce, brought back to Award Force", spec.Object))
+	opts.TaskQueue = l.Names.TaskQueue() // a poller: nothing waits on its tasks
 	_, err := l.Client.SignalWithStartWorkflow(ctx, opts.ID, CRMWatchSpecSignal, spec, opts, CRMWatch, CRMWatchInput{Spec: *spec})
 	return err
 }

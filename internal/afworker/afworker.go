@@ -31,11 +31,12 @@ type Worker struct {
 	salesforce                     *salesforce.Client
 }
 
-// New builds the API clients and registers workflows and activities. It
-// does not start polling; call Start. The worker owns spec: its Salesforce
-// activities refuse a workflow that carries another (the credentials are
-// the worker's, and so is the choice of objects and fields they touch).
-func New(c client.Client, cfg config.Config, spec *pairing.Spec) (*Worker, error) {
+// New builds the API clients and registers workflows and activities of the
+// integration names on its task queues. It does not start polling; call
+// Start. The worker owns spec: its Salesforce activities refuse a workflow
+// that carries another (the credentials are the worker's, and so is the
+// choice of objects and fields they touch).
+func New(c client.Client, names workflows.Names, cfg config.Config, spec *pairing.Spec) (*Worker, error) {
 	if spec == nil {
 		return nil, errors.New("afworker: New needs the worker's pairing spec")
 	}
@@ -51,6 +52,7 @@ func New(c client.Client, cfg config.Config, spec *pairing.Spec) (*Worker, error
 	// to finish, so that their writes are reported rather than retried.
 	coord := &workflows.Coordinator{
 		Client:                  c,
+		Names:                   names,
 		Settings:                workflows.LaneSettings{CommitHorizon: cfg.CommitHorizon, QuotaPause: cfg.QuotaPause, Hold: cfg.LaneHold, QueueSegment: cfg.LaneQueueSegment, BatchesPerRun: cfg.LaneBatchesPerRun},
 		AwardForceRatePerMinute: cfg.AwardForceRatePerMinute,
 	}
@@ -58,16 +60,16 @@ func New(c client.Client, cfg config.Config, spec *pairing.Spec) (*Worker, error
 	// Every sync's tasks come through the main queue (a burst of webhooks
 	// is a workflow each, four tasks each): two pollers, the SDK's
 	// default, left first tasks 160 s in the queue behind 6,000 webhooks.
-	mainWorker := worker.New(c, workflows.TaskQueue, worker.Options{WorkerStopTimeout: cfg.StopTimeout, MaxConcurrentWorkflowTaskPollers: mainWorkflowPollers})
-	workflows.RegisterWorkflows(mainWorker)
+	mainWorker := worker.New(c, names.TaskQueue(), worker.Options{WorkerStopTimeout: cfg.StopTimeout, MaxConcurrentWorkflowTaskPollers: mainWorkflowPollers})
+	workflows.RegisterWorkflowsFor(mainWorker, names)
 	mainWorker.RegisterActivity(sf)
 	mainWorker.RegisterActivity(coord)
 	// The coordinating workflows' own queue (their local activities run
 	// where their tasks do; their other activities name the main queue).
 	// Lanes started before it keep running on the main queue until their
 	// next continue-as-new.
-	coordWorker := worker.New(c, workflows.CoordinatorTaskQueue, worker.Options{WorkerStopTimeout: cfg.StopTimeout})
-	workflows.RegisterWorkflows(coordWorker)
+	coordWorker := worker.New(c, names.CoordinatorTaskQueue(), worker.Options{WorkerStopTimeout: cfg.StopTimeout})
+	workflows.RegisterWorkflowsFor(coordWorker, names)
 	coordWorker.RegisterActivity(sf)
 	coordWorker.RegisterActivity(coord)
 
@@ -75,7 +77,7 @@ func New(c client.Client, cfg config.Config, spec *pairing.Spec) (*Worker, error
 	// AwardForceBudget), not a task-queue rate limit: the server would split
 	// that among the queue's partitions and waste the share of any without
 	// backlog.
-	afWorker := worker.New(c, workflows.AwardForceTaskQueue, worker.Options{WorkerStopTimeout: cfg.StopTimeout})
+	afWorker := worker.New(c, names.AwardForceTaskQueue(), worker.Options{WorkerStopTimeout: cfg.StopTimeout})
 	afWorker.RegisterActivity(&activities.AwardForce{Client: afClient})
 	return &Worker{main: mainWorker, coordinators: coordWorker, awardForce: afWorker, salesforce: sfClient}, nil
 }

@@ -158,7 +158,7 @@ func Boot(ctx context.Context, opts BootOptions) (_ *Node, err error) {
 	}
 	logger.Info("Worker started", "address", copts.HostPort, "namespace", copts.Namespace, "object", opts.Spec.Object,
 		"awardForceRatePerMinute", opts.Config.AwardForceRatePerMinute)
-	if err = WatchCRM(ctx, n.Client, opts.Spec); err != nil {
+	if err = WatchCRM(ctx, n.Client, workflows.DefaultNames, opts.Spec); err != nil {
 		return nil, err
 	}
 	if opts.Spec.Watches() {
@@ -237,7 +237,7 @@ func (n *Node) StartWorker() error {
 	if n.worker.Load() != nil {
 		return errors.New("afworker: the worker is already running")
 	}
-	w, err := New(n.Client, n.cfg, n.spec)
+	w, err := New(n.Client, workflows.DefaultNames, n.cfg, n.spec)
 	if err != nil {
 		return err
 	}
@@ -295,15 +295,15 @@ func (n *Node) Close() {
 // WatchCRM starts the CRM watch (workflows.CRMWatch) when spec watches
 // Salesforce, or hands spec to the running watch, which ends if spec does
 // not: every worker of a fleet does so at start, and the last spec wins.
-func WatchCRM(ctx context.Context, c client.Client, spec *pairing.Spec) error {
+func WatchCRM(ctx context.Context, c client.Client, names workflows.Names, spec *pairing.Spec) error {
 	if spec.Watches() {
-		coord := &workflows.Coordinator{Client: c}
+		coord := &workflows.Coordinator{Client: c, Names: names}
 		if err := coord.StartCRMWatch(ctx, spec); err != nil {
 			return fmt.Errorf("starting the CRM watch: %w", err)
 		}
 		return nil
 	}
-	err := c.SignalWorkflow(ctx, workflows.CRMWatchWorkflowID, "", workflows.CRMWatchSpecSignal, spec)
+	err := c.SignalWorkflow(ctx, names.CRMWatch(), "", workflows.CRMWatchSpecSignal, spec)
 	var notFound *serviceerror.NotFound
 	if err != nil && !errors.As(err, &notFound) {
 		return fmt.Errorf("stopping the CRM watch: %w", err)

@@ -24,14 +24,16 @@ import (
 // SyncStarter starts UserSync workflows for webhook events.
 type SyncStarter struct {
 	Client client.Client
-	Spec   *pairing.Spec
+	// Names are the integration's whose webhooks these are.
+	Names workflows.Names
+	Spec  *pairing.Spec
 }
 
 // StartUserSync starts the sync of the event's user, or tells the running
 // one to sync again (workflows.StartUserSync); a version already synced is
 // a duplicate and starts nothing.
 func (s *SyncStarter) StartUserSync(ctx context.Context, ev webhook.Event) (bool, error) {
-	_, err := workflows.StartUserSync(ctx, s.Client, s.Spec, workflows.SyncRequest{Slug: ev.Slug, Trigger: ev.Trigger, Profile: ev.Profile})
+	_, err := workflows.StartUserSync(ctx, s.Client, s.Names, s.Spec, workflows.SyncRequest{Slug: ev.Slug, Trigger: ev.Trigger, Profile: ev.Profile})
 	if errors.Is(err, workflows.ErrAlreadySynced) {
 		return true, nil
 	}

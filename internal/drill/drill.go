@@ -355,7 +355,7 @@ func (d *drill) run(ctx context.Context) error {
 	wg.Go(func() {
 		for range d.o.ManualSyncs {
 			u := existing[d.intn(len(existing))]
-			if _, err := workflows.StartUserSync(ctx, c, spec, workflows.SyncRequest{Slug: u.Slug, Trigger: pairing.TriggerManual}); err != nil {
+			if _, err := workflows.StartUserSync(ctx, c, workflows.DefaultNames, spec, workflows.SyncRequest{Slug: u.Slug, Trigger: pairing.TriggerManual}); err != nil {
 				d.fail(fmt.Errorf("starter sync %s: %w", u.Slug, err))
 			}
 			d.mu.Lock()

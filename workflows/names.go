@@ -1,0 +1,126 @@
+package workflows
+
+import (
+	"fmt"
+	"strings"
+
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/afsync/afsync/pairing"
+)
+
+// Names are the coordinating names of one integration (an Award Force
+// account paired with a Salesforce org): its task queues and the IDs of its
+// workflows. Several integrations share a Temporal namespace and stay
+// apart because nothing of one is named like anything of another: the
+// default integration keeps afsync's original names ("afsync",
+// "afsync-user-<slug>", "afsync-lane-0", …), so that executions started
+// before integrations existed run on unchanged, and integration <id>'s are
+// prefixed "afsync-<id>-" ("afsync-grants", "afsync-grants-user-<slug>").
+//
+// A workflow learns its integration from the worker that runs it, never
+// from a global: each integration's workers poll its own task queues and
+// register the workflows bound to its Names (RegisterWorkflowsFor), and
+// every name a workflow uses comes from namesOf(ctx). The integration of a
+// run is thus the task queue its history records, which a replay, a reset
+// or a continue-as-new keeps.
+type Names struct {
+	integration string
+}
+
+// DefaultIntegration is the id of the integration of a deployment without a
+// registry: its names are afsync's original ones.
+const DefaultIntegration = "default"
+
+// DefaultNames are the default integration's names.
+var DefaultNames = Names{}
+
+// NamesOf returns integration id's names; "" is the default integration.
+func NamesOf(id string) Names {
+	if id == DefaultIntegration {
+		id = ""
+	}
+	return Names{integration: id}
+}
+
+// Integration is the integration's id.
+func (n Names) Integration() string {
+	if n.integration == "" {
+		return DefaultIntegration
+	}
+	return n.integration
+}
+
+// IsDefault says whether these are the default integration's names.
+func (n Names) IsDefault() bool { return n.integration == "" }
+
+// prefix begins every name.
+func (n Names) prefix() string {
+	if n.integration == "" {
+		return "afsync"
+	}
+	return "afsync-" + n.integration
+}
+
+// TaskQueue carries the integration's workflow tasks and Salesforce
+// activities (see the TaskQueue constant).
+func (n Names) TaskQueue() string { return n.prefix() }
+
+// AwardForceTaskQueue carries the integration's Award Force activities.
+func (n Names) AwardForceTaskQueue() string { return n.prefix() + "-awardforce" }
+
+// CoordinatorTaskQueue carries the workflow tasks of the integration's
+// lanes, their queues and its Award Force budget.
+func (n Names) CoordinatorTaskQueue() string { return n.prefix() + "-coordinators" }
+
+// UserSync is the workflow ID of the sync of the Award Force user slug.
+func (n Names) UserSync(slug string) string { return n.prefix() + "-user-" + slug }
+
+// Backfill names the backfill of a spec (see BackfillWorkflowID).
+func (n Names) Backfill(spec *pairing.Spec, dryRun bool) string {
+	id := n.prefix() + "-backfill-" + spec.Fingerprint()
+	if dryRun {
+		id += "-dry-run"
+	}
+	return id
+}
+
+// Lane names lane l.
+func (n Names) Lane(l int) string { return fmt.Sprintf("%s-lane-%d", n.prefix(), l) }
+
+// LaneQueue names segment seq of lane l's queue.
+func (n Names) LaneQueue(l, seq int) string {
+	return fmt.Sprintf("%s-lane-%d-queue-%d", n.prefix(), l, seq)
+}
+
+// Budget names the Award Force budget of the integration's key.
+func (n Names) Budget() string { return n.prefix() + "-awardforce-budget" }
+
+// CRMWatch names the integration's CRM watch.
+func (n Names) CRMWatch() string { return n.prefix() + "-crm-watch" }
+
+// ledgerPrefix begins the IDs of the integration's ledger pages of object.
+func (n Names) ledgerPrefix(object string) string {
+	return n.prefix() + "-ledger-" + strings.ToLower(object) + "-"
+}
+
+// ReservedIntegrationIDs are the ids an integration may not take: their
+// names would begin like the default integration's ("afsync-user-…").
+var ReservedIntegrationIDs = []string{"awardforce", "backfill", "coordinators", "count", "crm", "lane", "ledger", "resolve", "user"}
+
+// namesKey holds a workflow's Names in its context.
+type namesKey struct{}
+
+// withNames gives ctx the names n.
+func withNames(ctx workflow.Context, n Names) workflow.Context {
+	return workflow.WithValue(ctx, namesKey{}, n)
+}
+
+// namesOf returns the names of the integration whose worker runs the
+// workflow of ctx.
+func namesOf(ctx workflow.Context) Names {
+	if n, ok := ctx.Value(namesKey{}).(Names); ok {
+		return n
+	}
+	return DefaultNames
+}

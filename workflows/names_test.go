@@ -1,0 +1,70 @@
+package workflows
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/afsync/afsync/pairing"
+)
+
+// The default integration keeps afsync's original names: executions
+// started before integrations existed, and their histories, go on.
+func TestTheDefaultIntegrationKeepsTheOriginalNames(t *testing.T) {
+	spec := pairing.Default()
+	for _, n := range []Names{DefaultNames, NamesOf(""), NamesOf(DefaultIntegration)} {
+		require.True(t, n.IsDefault())
+		require.Equal(t, DefaultIntegration, n.Integration())
+		require.Equal(t, TaskQueue, n.TaskQueue())
+		require.Equal(t, AwardForceTaskQueue, n.AwardForceTaskQueue())
+		require.Equal(t, CoordinatorTaskQueue, n.CoordinatorTaskQueue())
+		require.Equal(t, "afsync-user-AbCd1234", n.UserSync("AbCd1234"))
+		require.Equal(t, "afsync-lane-0", n.Lane(0))
+		require.Equal(t, "afsync-lane-0-queue-3", n.LaneQueue(0, 3))
+		require.Equal(t, BudgetWorkflowID, n.Budget())
+		require.Equal(t, CRMWatchWorkflowID, n.CRMWatch())
+		require.Equal(t, "afsync-backfill-"+spec.Fingerprint(), n.Backfill(spec, false))
+		require.Equal(t, "afsync-ledger-contact-", n.ledgerPrefix("Contact"))
+	}
+}
+
+// Another integration's names are all its own: none is one of the
+// default's, nor begins like one (visibility queries select by prefix).
+func TestAnIntegrationsNamesAreItsOwn(t *testing.T) {
+	spec := pairing.Default()
+	names := func(n Names) []string {
+		return []string{n.TaskQueue(), n.AwardForceTaskQueue(), n.CoordinatorTaskQueue(), n.UserSync("AbCd1234"),
+			n.Lane(0), n.LaneQueue(0, 1), n.Budget(), n.CRMWatch(), n.Backfill(spec, false), n.Backfill(spec, true),
+			n.ledgerPrefix("Contact")}
+	}
+	grants := NamesOf("grants")
+	require.False(t, grants.IsDefault())
+	require.Equal(t, "grants", grants.Integration())
+	require.Equal(t, "afsync-grants-user-AbCd1234", grants.UserSync("AbCd1234"))
+	require.Equal(t, "afsync-grants", grants.TaskQueue())
+	for _, other := range []Names{DefaultNames, NamesOf("grants-2"), NamesOf("awards")} {
+		for _, a := range names(grants) {
+			for _, b := range names(other) {
+				require.NotEqual(t, a, b)
+				if strings.HasSuffix(b, "-") { // a prefix that selects
+					require.False(t, strings.HasPrefix(a, b), "%s begins like %s", a, b)
+				}
+			}
+		}
+	}
+}
+
+// A reserved id would make an integration's names begin like the default
+// integration's.
+func TestReservedIDsAreThoseThatCollide(t *testing.T) {
+	for _, id := range ReservedIntegrationIDs {
+		n := NamesOf(id)
+		clash := strings.HasPrefix(n.UserSync("x"), "afsync-user-") || strings.HasPrefix(n.Lane(0), "afsync-lane-") ||
+			strings.HasPrefix(n.ledgerPrefix("contact"), "afsync-ledger-") || strings.HasPrefix(n.Backfill(pairing.Default(), false), "afsync-backfill-") ||
+			strings.HasPrefix(n.Budget(), "afsync-awardforce") || strings.HasPrefix(n.TaskQueue(), "afsync-coordinators") ||
+			strings.HasPrefix(n.CRMWatch(), "afsync-crm-") || strings.HasPrefix(n.UserSync("x"), "afsync-resolve-") ||
+			strings.HasPrefix(n.UserSync("x"), "afsync-count-")
+		require.True(t, clash, "%q is reserved but collides with nothing", id)
+	}
+}
