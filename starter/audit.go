@@ -15,10 +15,10 @@ import (
 // finishedBackfill returns the result of the backfill id, or, when id is
 // empty, of this spec's latest backfill (its dry run's with dryRun). A
 // backfill still running is an error: its audit is not complete.
-func finishedBackfill(ctx context.Context, c client.Client, spec *pairing.Spec, id string, dryRun bool) (*workflows.Progress, error) {
+func finishedBackfill(ctx context.Context, c client.Client, names workflows.Names, spec *pairing.Spec, id string, dryRun bool) (*workflows.Progress, error) {
 	if id == "" {
 		var err error
-		if id, _, err = latestBackfill(ctx, c, workflows.BackfillWorkflowID(spec, dryRun)); err != nil {
+		if id, _, err = latestBackfill(ctx, c, names.Backfill(spec, dryRun)); err != nil {
 			return nil, err
 		}
 		if id == "" {

@@ -195,7 +195,7 @@ func runBackfill(ctx context.Context, o *backfillOptions) error {
 	}
 	id := o.id
 	if id == "" {
-		id = workflows.BackfillWorkflowID(spec, o.dryRun)
+		id = o.names.Backfill(spec, o.dryRun)
 		if o.filter.Deleted {
 			id += "-deleted"
 		}
@@ -245,7 +245,7 @@ func runBackfill(ctx context.Context, o *backfillOptions) error {
 				return err
 			}
 		}
-		opts := workflows.BackfillStartOptions(id, spec, o.dryRun)
+		opts := o.names.BackfillStartOptions(id, spec, o.dryRun)
 		if timeout, ok := o.estimate(ctx, c, spec); ok && timeout > opts.WorkflowExecutionTimeout {
 			opts.WorkflowExecutionTimeout = timeout
 			o.say("Its bound is raised from %s to %s to fit it.\n", humanDuration(workflows.BackfillTimeout), humanDuration(timeout))

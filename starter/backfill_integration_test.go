@@ -396,7 +396,7 @@ func TestIntegrationScheduledBackfills(t *testing.T) {
 	if !strings.Contains(out.String(), "Created schedule") || !strings.Contains(out.String(), "Updated schedule") {
 		t.Fatalf("output:\n%s", out.String())
 	}
-	id := scheduleID(pairing.Default())
+	id := scheduleID(workflows.DefaultNames, pairing.Default())
 	h := stack.Client.ScheduleClient().GetHandle(context.Background(), id)
 	d, err := h.Describe(context.Background())
 	if err != nil {
@@ -575,7 +575,7 @@ func TestIntegrationRetrySyncsTheUsersABackfillFailedOn(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	p, err := finishedBackfill(context.Background(), c, pairing.Default(), "", false)
+	p, err := finishedBackfill(context.Background(), c, workflows.DefaultNames, pairing.Default(), "", false)
 	if err != nil {
 		t.Fatal(err)
 	}

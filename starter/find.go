@@ -99,7 +99,7 @@ func runFind(ctx context.Context, o *findOptions) error {
 	if o.since > 0 {
 		from = time.Now().Add(-o.since)
 	}
-	r := newSyncReader(c, copts, o.uiURL)
+	r := newSyncReader(c, copts, o.names, o.uiURL)
 	found, err := findSyncs(ctx, r, slug, from)
 	if err != nil {
 		return err
@@ -114,15 +114,15 @@ func runFind(ctx context.Context, o *findOptions) error {
 		return nil
 	}
 	printFound(o.out, slug, found)
-	printLedger(ctx, o.out, c, slug)
+	printLedger(ctx, o.out, c, o.names, slug)
 	return nil
 }
 
 // printLedger says which record the identity ledger pairs the user with
 // (specs without an external id); a ledger that cannot be read is said,
 // not an error.
-func printLedger(ctx context.Context, w io.Writer, c client.Client, slug string) {
-	entries, err := workflows.LedgerEntries(ctx, c, workflows.DefaultNames, slug)
+func printLedger(ctx context.Context, w io.Writer, c client.Client, names workflows.Names, slug string) {
+	entries, err := workflows.LedgerEntries(ctx, c, names, slug)
 	switch {
 	case err != nil:
 		fmt.Fprintf(w, "Identity ledger not read: %v\n", err)
@@ -140,7 +140,7 @@ func findSyncs(ctx context.Context, r *syncReader, slug string, from time.Time) 
 	if !awardforce.IsSlug(slug) {
 		return nil, fmt.Errorf("%q is not an Award Force slug (8 letters)", slug)
 	}
-	found, err := r.userSyncs(ctx, fmt.Sprintf("WorkflowType = 'UserSync' AND WorkflowId = '%s'%s", workflows.UserSyncWorkflowID(slug), sinceClause(from)))
+	found, err := r.userSyncs(ctx, fmt.Sprintf("WorkflowType = 'UserSync' AND WorkflowId = '%s'%s", r.names.UserSync(slug), sinceClause(from)))
 	if err != nil {
 		return nil, err
 	}

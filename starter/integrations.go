@@ -54,7 +54,7 @@ func printIntegrations(out io.Writer, reg *config.Registry) error {
 	if err := w.Flush(); err != nil {
 		return err
 	}
-	if _, err := reg.Single(); err != nil {
+	if _, err := reg.Servable(); err != nil {
 		fmt.Fprintln(out, "\nThe worker will refuse it:", err)
 	}
 	return nil

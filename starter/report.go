@@ -118,7 +118,7 @@ func runReport(ctx context.Context, o *reportOptions) error {
 		return err
 	}
 	defer c.Close()
-	p, err := finishedBackfill(ctx, c, spec, o.id, o.dryRun)
+	p, err := finishedBackfill(ctx, c, o.names, spec, o.id, o.dryRun)
 	if err != nil {
 		return err
 	}
@@ -147,7 +147,7 @@ func runReportSince(ctx context.Context, o *reportOptions, format string) error 
 		return err
 	}
 	defer c.Close()
-	r := newSyncReader(c, copts, o.uiURL)
+	r := newSyncReader(c, copts, o.names, o.uiURL)
 	from := time.Now().Add(-o.since)
 	syncs, err := syncsSince(ctx, r, from)
 	if err != nil {

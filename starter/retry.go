@@ -78,14 +78,14 @@ func runRetry(ctx context.Context, o *retryOptions) error {
 	}
 	defer c.Close()
 	if o.since > 0 {
-		failed, err := failedSince(ctx, newSyncReader(c, copts, ""), time.Now().Add(-o.since))
+		failed, err := failedSince(ctx, newSyncReader(c, copts, o.names, ""), time.Now().Add(-o.since))
 		if err != nil {
 			return err
 		}
 		return o.retryUsers(ctx, c, spec, failed, fmt.Sprintf("the syncs of the last %s", o.since))
 	}
 
-	p, err := finishedBackfill(ctx, c, spec, o.id, false)
+	p, err := finishedBackfill(ctx, c, o.names, spec, o.id, false)
 	if err != nil {
 		return err
 	}
@@ -120,7 +120,7 @@ func failedSince(ctx context.Context, r *syncReader, from time.Time) ([]string, 
 	seen := map[string]bool{}
 	var failed []string
 	for _, s := range found { // newest first: a user's first record is their latest sync
-		slug := strings.TrimPrefix(s.WorkflowID, workflows.UserSyncWorkflowID(""))
+		slug := strings.TrimPrefix(s.WorkflowID, r.names.UserSync(""))
 		if s.Result != nil && s.Result.Slug != "" {
 			slug = s.Result.Slug
 		}
@@ -155,7 +155,7 @@ func (o *retryOptions) retryUsers(ctx context.Context, c client.Client, spec *pa
 	fmt.Fprintf(say, "Retrying %d users that failed in %s…\n", len(failed), what)
 	o.warnIfNoWorker(ctx, c)
 
-	results := retryAll(ctx, c, spec, failed, o.concurrency)
+	results := retryAll(ctx, c, o.names, spec, failed, o.concurrency)
 	if o.json {
 		enc := json.NewEncoder(o.stdout)
 		enc.SetIndent("", "  ")
@@ -201,7 +201,7 @@ func failedSlugs(ctx context.Context, c client.Client, p *workflows.Progress) ([
 // retryAll syncs every slug again, n at a time, and returns the audits in
 // the order of slugs. A sync that could not run at all (Temporal
 // unreachable, the deadline) is reported as failed with that error.
-func retryAll(ctx context.Context, c client.Client, spec *pairing.Spec, slugs []string, n int) []workflows.UserSyncResult {
+func retryAll(ctx context.Context, c client.Client, names workflows.Names, spec *pairing.Spec, slugs []string, n int) []workflows.UserSyncResult {
 	out := make([]workflows.UserSyncResult, len(slugs))
 	sem := make(chan struct{}, n)
 	var wg sync.WaitGroup
@@ -210,7 +210,7 @@ func retryAll(ctx context.Context, c client.Client, spec *pairing.Spec, slugs []
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			res, _, err := syncUser(ctx, c, spec, slug, pairing.TriggerManual)
+			res, _, err := syncUser(ctx, c, names, spec, slug, pairing.TriggerManual)
 			if err != nil {
 				res = workflows.UserSyncResult{Slug: slug, Outcome: workflows.OutcomeFailed, Error: err.Error()}
 			}

@@ -20,8 +20,13 @@ import (
 type globalOptions struct {
 	temporal config.Temporal
 	specPath string
-	wait     time.Duration
-	stderr   io.Writer // warnings; stdout stays machine-readable with --json
+	// integration is --integration (or AFSYNC_INTEGRATION): which of the
+	// registry's integrations the command acts on.
+	integration string
+	// names are that integration's, once spec or pick has resolved it.
+	names  workflows.Names
+	wait   time.Duration
+	stderr io.Writer // warnings; stdout stays machine-readable with --json
 	// dialer connects to Temporal: client.DialContext, or in unit tests a
 	// function returning the SDK's mock client.
 	dialer func(context.Context, client.Options) (client.Client, error)
@@ -36,7 +41,7 @@ func (g *globalOptions) warnIfNoWorker(ctx context.Context, c client.Client) {
 	// A worker that has just started (make dev starts both at once) needs
 	// a moment to poll: look a few times before warning.
 	for range 6 {
-		live, err := workerPolls(ctx, c)
+		live, err := workerPolls(ctx, c, g.names)
 		if err != nil || live {
 			return
 		}
@@ -46,14 +51,14 @@ func (g *globalOptions) warnIfNoWorker(ctx context.Context, c client.Client) {
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
-	fmt.Fprintf(g.stderr, "warning: no worker polls the %q task queue yet; this waits until one does (start one with `worker`, or `make dev`)\n", workflows.TaskQueue)
+	fmt.Fprintf(g.stderr, "warning: no worker polls the %q task queue yet; this waits until one does (start one with `worker`, or `make dev`)\n", g.names.TaskQueue())
 }
 
 // workerPolls reports whether a live worker polls afsync's task queue. The
 // server lists pollers for minutes after they stop; a live one polls again
 // at least every long-poll (about a minute).
-func workerPolls(ctx context.Context, c client.Client) (bool, error) {
-	d, err := c.DescribeTaskQueue(ctx, workflows.TaskQueue, enumspb.TASK_QUEUE_TYPE_WORKFLOW)
+func workerPolls(ctx context.Context, c client.Client, names workflows.Names) (bool, error) {
+	d, err := c.DescribeTaskQueue(ctx, names.TaskQueue(), enumspb.TASK_QUEUE_TYPE_WORKFLOW)
 	if err != nil {
 		return false, err
 	}
@@ -65,8 +70,12 @@ func workerPolls(ctx context.Context, c client.Client) (bool, error) {
 	return false, nil
 }
 
-// dial connects to Temporal with the SDK's standard settings and the flags.
+// dial connects to Temporal with the SDK's standard settings and the flags,
+// once it knows which integration the command acts on (pick).
 func (g *globalOptions) dial(ctx context.Context) (client.Client, client.Options, error) {
+	if _, err := g.pick(); err != nil {
+		return nil, client.Options{}, err
+	}
 	copts, err := g.temporal.ClientOptions(slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		return nil, copts, err
@@ -106,6 +115,7 @@ default when neither is set).`,
 	pf.StringVar(&g.temporal.Address, "address", "", "Temporal frontend host:port (overrides TEMPORAL_ADDRESS)")
 	pf.StringVar(&g.temporal.Namespace, "namespace", "", "Temporal namespace (overrides TEMPORAL_NAMESPACE)")
 	pf.StringVar(&g.specPath, "config", "", "pairing spec file (overrides AFSYNC_CONFIG)")
+	pf.StringVar(&g.integration, "integration", "", "the integration to act on, when AFSYNC_INTEGRATIONS lists several (overrides AFSYNC_INTEGRATION; `starter integrations` lists them)")
 	pf.DurationVar(&g.wait, "wait", 0, "keep trying to reach Temporal this long (for scripts that start the worker at the same time)")
 	cmd.AddCommand(newCmdSync(g), newCmdBackfill(g), newCmdStatus(g), newCmdSchedule(g), newCmdRetry(g), newCmdReport(g), newCmdFind(g), newCmdWatch(g), newCmdIntegrations(), newCmdSandbox())
 	return cmd

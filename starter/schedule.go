@@ -54,8 +54,8 @@ in the Temporal UI (Schedules), or remove it with --delete.`,
 }
 
 // scheduleID names the schedule of a spec's backfills.
-func scheduleID(spec *pairing.Spec) string {
-	return workflows.BackfillWorkflowID(spec, false) + "-schedule"
+func scheduleID(names workflows.Names, spec *pairing.Spec) string {
+	return names.Backfill(spec, false) + "-schedule"
 }
 
 func runSchedule(ctx context.Context, o *scheduleOptions) error {
@@ -67,7 +67,7 @@ func runSchedule(ctx context.Context, o *scheduleOptions) error {
 		return err
 	}
 	defer c.Close()
-	id := scheduleID(spec)
+	id := scheduleID(o.names, spec)
 	sc := c.ScheduleClient()
 	if o.delete {
 		if err := sc.GetHandle(ctx, id).Delete(ctx); err != nil {
@@ -85,10 +85,10 @@ func runSchedule(ctx context.Context, o *scheduleOptions) error {
 	}
 	action := &client.ScheduleWorkflowAction{
 		// Each run's workflow id gets the scheduled time appended.
-		ID:                       workflows.BackfillWorkflowID(spec, false),
+		ID:                       o.names.Backfill(spec, false),
 		Workflow:                 workflows.Backfill,
 		Args:                     []any{workflows.BackfillInput{Spec: *spec, Filter: o.filter}},
-		TaskQueue:                workflows.TaskQueue,
+		TaskQueue:                o.names.TaskQueue(),
 		WorkflowExecutionTimeout: workflows.BackfillTimeout,
 	}
 	schedSpec := client.ScheduleSpec{Intervals: []client.ScheduleIntervalSpec{{Every: o.every}}}

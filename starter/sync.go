@@ -1,11 +1,13 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -71,13 +73,10 @@ func (g *globalOptions) session(ctx context.Context) (*pairing.Spec, client.Clie
 	return spec, c, copts, nil
 }
 
-// spec loads the pairing spec from --config or AFSYNC_CONFIG.
+// spec loads the pairing spec of the integration the command acts on (see
+// pick) from --config, or its registry entry, or AFSYNC_CONFIG.
 func (g *globalOptions) spec() (*pairing.Spec, error) {
-	reg, err := config.LoadRegistry(nil)
-	if err != nil {
-		return nil, err
-	}
-	in, err := reg.Single()
+	in, err := g.pick()
 	if err != nil {
 		return nil, err
 	}
@@ -86,6 +85,21 @@ func (g *globalOptions) spec() (*pairing.Spec, error) {
 		cfg.SpecPath = g.specPath
 	}
 	return cfg.Spec()
+}
+
+// pick resolves the integration the command acts on: --integration, or
+// AFSYNC_INTEGRATION, or the registry's only one; it sets g.names.
+func (g *globalOptions) pick() (*config.Integration, error) {
+	reg, err := config.LoadRegistry(nil)
+	if err != nil {
+		return nil, err
+	}
+	in, err := reg.Pick(cmp.Or(g.integration, os.Getenv(config.EnvIntegration)))
+	if err != nil {
+		return nil, err
+	}
+	g.names = workflows.NamesOf(in.ID)
+	return in, nil
 }
 
 func runSync(ctx context.Context, o *syncOptions) error {
@@ -108,7 +122,7 @@ func runSync(ctx context.Context, o *syncOptions) error {
 	if err != nil {
 		return err
 	}
-	res, run, err := syncUser(ctx, c, spec, slug, trigger)
+	res, run, err := syncUser(ctx, c, o.names, spec, slug, trigger)
 	if err != nil {
 		return err
 	}
@@ -130,9 +144,9 @@ func runSync(ctx context.Context, o *syncOptions) error {
 // syncUser runs the UserSync workflow of one user and waits for its audit.
 // A sync that ran and failed (Salesforce refused the record, say) is not an
 // error here: its audit says so, with the API's own message.
-func syncUser(ctx context.Context, c client.Client, spec *pairing.Spec, slug string, trigger pairing.Trigger) (workflows.UserSyncResult, client.WorkflowRun, error) {
+func syncUser(ctx context.Context, c client.Client, names workflows.Names, spec *pairing.Spec, slug string, trigger pairing.Trigger) (workflows.UserSyncResult, client.WorkflowRun, error) {
 	var res workflows.UserSyncResult
-	run, err := workflows.StartUserSync(ctx, c, workflows.DefaultNames, spec, workflows.SyncRequest{Slug: slug, Trigger: trigger})
+	run, err := workflows.StartUserSync(ctx, c, names, spec, workflows.SyncRequest{Slug: slug, Trigger: trigger})
 	if err != nil {
 		return res, nil, fmt.Errorf("starting the sync of %s: %w", slug, err)
 	}

@@ -59,18 +59,20 @@ func (r syncRecord) changedFields() []string {
 // syncReader reads afsync's workflows from Temporal's visibility and
 // histories.
 type syncReader struct {
-	c         client.Client
+	c client.Client
+	// names are the integration's whose syncs these are.
+	names     workflows.Names
 	dc        converter.DataConverter
 	namespace string
 	uiURL     string
 }
 
-func newSyncReader(c client.Client, copts client.Options, uiURL string) *syncReader {
+func newSyncReader(c client.Client, copts client.Options, names workflows.Names, uiURL string) *syncReader {
 	dc := copts.DataConverter
 	if dc == nil {
 		dc = converter.GetDefaultDataConverter()
 	}
-	return &syncReader{c: c, dc: dc, namespace: copts.Namespace, uiURL: strings.TrimRight(uiURL, "/")}
+	return &syncReader{c: c, names: names, dc: dc, namespace: copts.Namespace, uiURL: strings.TrimRight(uiURL, "/")}
 }
 
 // link is the UI page of a workflow run.
@@ -85,8 +87,10 @@ func (s *syncReader) link(id, runID string) string {
 	return fmt.Sprintf("%s/namespaces/%s/workflows/%s/%s/history", s.uiURL, url.PathEscape(ns), url.PathEscape(id), url.PathEscape(runID))
 }
 
-// list returns every execution the visibility query matches.
+// list returns every execution of the integration the visibility query
+// matches (its workflows run on its task queue).
 func (s *syncReader) list(ctx context.Context, query string) ([]*workflowpb.WorkflowExecutionInfo, error) {
+	query = fmt.Sprintf("TaskQueue = '%s' AND %s", s.names.TaskQueue(), query)
 	var out []*workflowpb.WorkflowExecutionInfo
 	var token []byte
 	for {

@@ -52,7 +52,7 @@ func runWatch(ctx context.Context, o *watchOptions) error {
 		return err
 	}
 	defer c.Close()
-	v, err := c.QueryWorkflow(ctx, workflows.CRMWatchWorkflowID, "", workflows.CRMWatchQuery)
+	v, err := c.QueryWorkflow(ctx, o.names.CRMWatch(), "", workflows.CRMWatchQuery)
 	var notFound *serviceerror.NotFound
 	if errors.As(err, &notFound) {
 		return errors.New("no CRM watch runs: the worker starts one when its spec watches Salesforce (crm_changes.watch, or a from_crm or both pair)")

@@ -18,6 +18,7 @@ import (
 	"github.com/afsync/afsync/internal/devstack"
 	"github.com/afsync/afsync/internal/logging"
 	"github.com/afsync/afsync/sandbox"
+	"github.com/afsync/afsync/workflows"
 )
 
 // options are the worker's flags; they override the environment.
@@ -99,26 +100,43 @@ func newLogger(level string) (*slog.Logger, error) {
 	return logging.New(os.Stderr, l), nil
 }
 
-func (o *options) config(getenv config.Getenv) (config.Config, error) {
+// integrations loads the integrations the worker serves (the registry, or
+// the environment as the default one) with the flags applied, and their
+// specs. The first's configuration holds the process's own settings.
+func (o *options) integrations(getenv config.Getenv) ([]afworker.Served, error) {
 	reg, err := config.LoadRegistry(getenv)
 	if err != nil {
-		return config.Config{}, err
+		return nil, err
 	}
-	in, err := reg.Single()
+	ins, err := reg.Servable()
 	if err != nil {
-		return config.Config{}, err
+		return nil, err
 	}
-	cfg := in.Config
-	if o.specPath != "" {
-		cfg.SpecPath = o.specPath
+	if o.specPath != "" && len(ins) > 1 {
+		return nil, fmt.Errorf("--config: %s gives each of its %d integrations its spec (key spec); drop the flag", reg.Path, len(ins))
 	}
-	if o.afRate >= 0 {
-		cfg.AwardForceRatePerMinute = o.afRate
+	var out []afworker.Served
+	for _, in := range ins {
+		cfg := in.Config
+		if o.specPath != "" {
+			cfg.SpecPath = o.specPath
+		}
+		if o.afRate >= 0 {
+			cfg.AwardForceRatePerMinute = o.afRate
+		}
+		if o.httpAddr != "" {
+			cfg.HTTPAddr = o.httpAddr
+		}
+		spec, err := cfg.Spec()
+		if err != nil {
+			if len(ins) > 1 {
+				err = fmt.Errorf("integration %s: %w", in.ID, err)
+			}
+			return nil, err
+		}
+		out = append(out, afworker.Served{Names: workflows.NamesOf(in.ID), Config: cfg, Spec: spec})
 	}
-	if o.httpAddr != "" {
-		cfg.HTTPAddr = o.httpAddr
-	}
-	return cfg, nil
+	return out, nil
 }
 
 func runWorker(ctx context.Context, o *options) error {
@@ -126,11 +144,7 @@ func runWorker(ctx context.Context, o *options) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := o.config(nil)
-	if err != nil {
-		return err
-	}
-	spec, err := cfg.Spec()
+	served, err := o.integrations(nil)
 	if err != nil {
 		return err
 	}
@@ -142,7 +156,7 @@ func runWorker(ctx context.Context, o *options) error {
 	// on), then the start-up check, which waits while the APIs fail, then
 	// polling.
 	node, err := afworker.Boot(ctx, afworker.BootOptions{
-		Config: cfg, Spec: spec,
+		Config: served[0].Config, Integrations: served,
 		Temporal: copts, TemporalSetting: config.EnvTemporalAddress + " or --address",
 		Logger: logger,
 	})

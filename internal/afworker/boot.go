@@ -24,8 +24,15 @@ type BootOptions struct {
 	// and the flags). Config.HTTPAddr, when set, is where the HTTP
 	// endpoints are served.
 	Config config.Config
-	// Spec is the pairing spec, already loaded (Config.Spec). Required.
+	// Spec is the pairing spec, already loaded (Config.Spec). Required
+	// unless Integrations is set.
 	Spec *pairing.Spec
+	// Integrations, when set, are the integrations the node serves, each
+	// with its own clients, spec, task queues, budget, lanes and webhook
+	// (/webhooks/awardforce/<id>); Config still holds the process's own
+	// settings (HTTP address, stop timeout, codec). Unset: Config and Spec
+	// are the one integration, the default.
+	Integrations []Served
 	// Temporal holds the client options (config.Temporal.ClientOptions);
 	// Boot sets their MetricsHandler.
 	Temporal client.Options
@@ -59,9 +66,8 @@ type Node struct {
 	// webhook; empty when it is off.
 	CodecAddr string
 
-	cfg       config.Config
-	spec      *pairing.Spec
-	worker    atomic.Pointer[Worker]
+	served    []Served
+	workers   atomic.Pointer[[]*Worker]
 	workerMu  sync.Mutex // serialises StartWorker and StopWorker
 	life      context.Context
 	end       context.CancelCauseFunc
@@ -90,17 +96,23 @@ type Node struct {
 // Both `worker` and the dev stack (`worker --dev`, the integration tests)
 // boot this way.
 func Boot(ctx context.Context, opts BootOptions) (_ *Node, err error) {
-	if opts.Spec == nil {
-		return nil, errors.New("afworker: Boot needs a pairing spec")
+	served := opts.Integrations
+	if len(served) == 0 {
+		served = []Served{{Names: workflows.DefaultNames, Config: opts.Config, Spec: opts.Spec}}
 	}
-	if _, _, err := apiClients(opts.Config); err != nil {
-		return nil, err // a setting missing or malformed: no server needed to say so
+	for _, s := range served {
+		if s.Spec == nil {
+			return nil, fmt.Errorf("afworker: Boot needs the pairing spec of integration %s", s.Names.Integration())
+		}
+		if _, _, err := apiClients(s.Config); err != nil {
+			return nil, s.name(err) // a setting missing or malformed: no server needed to say so
+		}
 	}
 	logger := opts.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	n := &Node{Status: NewStatus(), cfg: opts.Config, spec: opts.Spec}
+	n := &Node{Status: NewStatus(), served: served}
 	n.life, n.end = context.WithCancelCause(context.Background())
 	defer func() {
 		if err != nil {
@@ -141,30 +153,51 @@ func Boot(ctx context.Context, opts BootOptions) (_ *Node, err error) {
 	defer stopWatching()
 	popts := opts.Preflight
 	popts.Status, popts.Logger = n.Status, logger
-	if err = Preflight(checkCtx, opts.Config, opts.Spec, popts); err != nil {
-		if cause := n.Err(); cause != nil {
-			return nil, cause
+	for _, s := range served {
+		if err = Preflight(checkCtx, s.Config, s.Spec, popts); err != nil {
+			if cause := n.Err(); cause != nil {
+				return nil, cause
+			}
+			return nil, s.name(err)
 		}
-		return nil, err
-	}
-	logger.Info("Start-up check passed", "object", opts.Spec.Object)
-	if opts.Spec.ExternalID.CRM == "" {
-		logger.Info("The pairing spec has no external_id: who is paired with which record is kept in Temporal only, in the identity ledger" +
-			" (LedgerPage workflows: never terminate them); an external_id, a Unique case-sensitive text field holding the Award Force slug, also writes it on the record")
+		logger.Info("Start-up check passed", "integration", s.Names.Integration(), "object", s.Spec.Object)
+		if s.Spec.ExternalID.CRM == "" {
+			logger.Info("The pairing spec has no external_id: who is paired with which record is kept in Temporal only, in the identity ledger"+
+				" (LedgerPage workflows: never terminate them); an external_id, a Unique case-sensitive text field holding the Award Force slug, also writes it on the record",
+				"integration", s.Names.Integration())
+		}
 	}
 
 	if err = n.StartWorker(); err != nil {
 		return nil, err
 	}
-	logger.Info("Worker started", "address", copts.HostPort, "namespace", copts.Namespace, "object", opts.Spec.Object,
-		"awardForceRatePerMinute", opts.Config.AwardForceRatePerMinute)
-	if err = WatchCRM(ctx, n.Client, workflows.DefaultNames, opts.Spec); err != nil {
-		return nil, err
-	}
-	if opts.Spec.Watches() {
-		logger.Info("Watching Salesforce for changes", "workflow", workflows.CRMWatchWorkflowID, "every", opts.Spec.WatchEvery().String())
+	for _, s := range served {
+		logger.Info("Worker started", "integration", s.Names.Integration(), "address", copts.HostPort, "namespace", copts.Namespace,
+			"taskQueue", s.Names.TaskQueue(), "object", s.Spec.Object, "awardForceRatePerMinute", s.Config.AwardForceRatePerMinute)
+		if err = WatchCRM(ctx, n.Client, s.Names, s.Spec); err != nil {
+			return nil, s.name(err)
+		}
+		if s.Spec.Watches() {
+			logger.Info("Watching Salesforce for changes", "integration", s.Names.Integration(), "workflow", s.Names.CRMWatch(), "every", s.Spec.WatchEvery().String())
+		}
 	}
 	return n, nil
+}
+
+// Served is one integration a node serves: its names, its configuration
+// and its pairing spec.
+type Served struct {
+	Names  workflows.Names
+	Config config.Config
+	Spec   *pairing.Spec
+}
+
+// name prefixes err with the integration's id, when it is not the default.
+func (s Served) name(err error) error {
+	if err == nil || s.Names.IsDefault() {
+		return err
+	}
+	return fmt.Errorf("integration %s: %w", s.Names.Integration(), err)
 }
 
 // serveHTTP serves the endpoints in the background, when configured. A
@@ -174,7 +207,7 @@ func (n *Node) serveHTTP(opts BootOptions, logger *slog.Logger) error {
 	if l == nil && opts.Config.HTTPAddr == "" {
 		return nil
 	}
-	h, err := httpHandler(n.Client, opts.Config, opts.Spec, n.Metrics, logger, n.Status)
+	h, err := httpHandler(n.Client, n.served, n.Metrics, logger, n.Status)
 	if err != nil {
 		if l != nil {
 			_ = l.Close()
@@ -194,7 +227,12 @@ func (n *Node) serveHTTP(opts BootOptions, logger *slog.Logger) error {
 			n.end(fmt.Errorf("serving HTTP on %s: %w", n.HTTPAddr, err))
 		}
 	}()
-	logger.Info("Serving HTTP", "address", n.HTTPAddr, "webhook", opts.Config.WebhookSigningKey != "")
+	for _, s := range n.served {
+		if s.Config.WebhookSigningKey != "" {
+			logger.Info("Serving HTTP", "address", n.HTTPAddr, "integration", s.Names.Integration(), "webhook", webhookPath(s.Names))
+		}
+	}
+	logger.Info("Serving HTTP", "address", n.HTTPAddr)
 	return nil
 }
 
@@ -226,25 +264,41 @@ func (n *Node) serveCodec(cfg config.Config, logger *slog.Logger) error {
 	return nil
 }
 
-// Worker returns the running task-queue workers, nil while they are stopped.
-func (n *Node) Worker() *Worker { return n.worker.Load() }
+// Worker returns the first integration's running task-queue workers, nil
+// while they are stopped.
+func (n *Node) Worker() *Worker {
+	if ws := n.workers.Load(); ws != nil {
+		return (*ws)[0]
+	}
+	return nil
+}
 
-// StartWorker starts polling the task queues (again, after StopWorker: the
-// integration tests kill and restart the worker mid-run).
+// StartWorker starts polling every integration's task queues (again, after
+// StopWorker: the integration tests kill and restart the worker mid-run).
 func (n *Node) StartWorker() error {
 	n.workerMu.Lock()
 	defer n.workerMu.Unlock()
-	if n.worker.Load() != nil {
+	if n.workers.Load() != nil {
 		return errors.New("afworker: the worker is already running")
 	}
-	w, err := New(n.Client, workflows.DefaultNames, n.cfg, n.spec)
-	if err != nil {
-		return err
+	var ws []*Worker
+	stop := func() {
+		for _, w := range ws {
+			w.Stop()
+		}
 	}
-	if err := w.Start(); err != nil {
-		return err
+	for _, s := range n.served {
+		w, err := New(n.Client, s.Names, s.Config, s.Spec)
+		if err == nil {
+			err = w.Start()
+		}
+		if err != nil {
+			stop()
+			return s.name(err)
+		}
+		ws = append(ws, w)
 	}
-	n.worker.Store(w)
+	n.workers.Store(&ws)
 	return nil
 }
 
@@ -253,8 +307,10 @@ func (n *Node) StartWorker() error {
 func (n *Node) StopWorker() {
 	n.workerMu.Lock()
 	defer n.workerMu.Unlock()
-	if w := n.worker.Swap(nil); w != nil {
-		w.Stop()
+	if ws := n.workers.Swap(nil); ws != nil {
+		for _, w := range *ws {
+			w.Stop()
+		}
 	}
 }
 

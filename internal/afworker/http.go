@@ -46,7 +46,7 @@ func (s *SyncStarter) StartUserSync(ctx context.Context, ev webhook.Event) (bool
 // key is configured; the codec server under /codec/ when payload encryption
 // is on. Boot serves it with the start-up check's Status (see Health).
 func HTTPHandler(c client.Client, cfg config.Config, spec *pairing.Spec, m *metrics.Metrics, logger *slog.Logger) (http.Handler, error) {
-	return httpHandler(c, cfg, spec, m, logger, nil)
+	return httpHandler(c, []Served{{Names: workflows.DefaultNames, Config: cfg, Spec: spec}}, m, logger, nil)
 }
 
 // Health is the JSON body of GET /healthz, e.g.
@@ -74,7 +74,7 @@ const (
 
 // httpHandler is HTTPHandler whose /healthz also tells where the start-up
 // check stands (status may be nil).
-func httpHandler(c client.Client, cfg config.Config, spec *pairing.Spec, m *metrics.Metrics, logger *slog.Logger, status *Status) (http.Handler, error) {
+func httpHandler(c client.Client, served []Served, m *metrics.Metrics, logger *slog.Logger, status *Status) (http.Handler, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -110,22 +110,33 @@ func httpHandler(c client.Client, cfg config.Config, spec *pairing.Spec, m *metr
 	if m != nil {
 		mux.Handle("GET /metrics", m.HTTP)
 	}
-	if cfg.WebhookSigningKey != "" {
+	for _, s := range served {
+		if s.Config.WebhookSigningKey == "" {
+			continue
+		}
 		h, err := webhook.NewHandler(webhook.Options{
-			SigningKey: cfg.WebhookSigningKey,
-			Starter:    &SyncStarter{Client: c, Spec: spec},
-			Logger:     logger,
+			SigningKey: s.Config.WebhookSigningKey,
+			Starter:    &SyncStarter{Client: c, Names: s.Names, Spec: s.Spec},
+			Logger:     logger.With("integration", s.Names.Integration()),
 		})
 		if err != nil {
-			return nil, err
+			return nil, s.name(err)
 		}
 		if m != nil {
 			h = m.Webhook(h) // its answers by status code: 401s are bad signatures
 		}
-		mux.Handle("/webhooks/awardforce", h)
+		mux.Handle(webhookPath(s.Names), h)
+		if s.Names.IsDefault() {
+			mux.Handle("/webhooks/awardforce", h) // where it was before integrations
+		}
 	}
 	return mux, nil
 }
+
+// webhookPath is where the integration's Award Force webhooks are received:
+// each is checked with that integration's signing key, so a payload signed
+// for another is refused.
+func webhookPath(n workflows.Names) string { return "/webhooks/awardforce/" + n.Integration() }
 
 // codecHandler serves the payload codec under /codec/ for the Temporal UI,
 // nil when no codec key is set (payloads are plain).

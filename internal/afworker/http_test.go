@@ -50,7 +50,7 @@ func TestHealthzSaysWhereTheStartUpCheckStands(t *testing.T) {
 	status := NewStatus()
 	now := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 	status.now = func() time.Time { return now }
-	h, err := httpHandler(temporal, config.Config{}, pairing.Default(), nil, nil, status)
+	h, err := httpHandler(temporal, []Served{{Spec: pairing.Default()}}, nil, nil, status)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +83,7 @@ func TestHealthzSaysWhereTheStartUpCheckStands(t *testing.T) {
 	failed := NewStatus()
 	failed.Failed(errors.New("award force (AWARDFORCE_API_URL, AWARDFORCE_API_KEY): awardforce: HTTP 403: Invalid API key."))
 	temporal.err = nil
-	h, err = httpHandler(temporal, config.Config{}, pairing.Default(), nil, nil, failed)
+	h, err = httpHandler(temporal, []Served{{Spec: pairing.Default()}}, nil, nil, failed)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +101,7 @@ func TestHealthzDuringAndAfterAnOutage(t *testing.T) {
 	sb, cfg := startSandbox(t)
 	sb.AwardForce.InjectFaults(1000, http.StatusServiceUnavailable) // until cleared
 	status := NewStatus()
-	h, err := httpHandler(&frontend{}, cfg, pairing.Default(), nil, nil, status)
+	h, err := httpHandler(&frontend{}, []Served{{Config: cfg, Spec: pairing.Default()}}, nil, nil, status)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -44,6 +44,9 @@ const (
 	EnvConfig = "AFSYNC_CONFIG"
 	// EnvIntegrations is the registry of integrations (YAML, registry.go).
 	EnvIntegrations = "AFSYNC_INTEGRATIONS"
+	// EnvIntegration is the integration the starter acts on, when the
+	// registry lists several (its --integration flag).
+	EnvIntegration = "AFSYNC_INTEGRATION"
 	// EnvHTTPAddr is where the worker serves its HTTP endpoints.
 	EnvHTTPAddr = "AFSYNC_HTTP_ADDR"
 	// EnvCodecCORSOrigins lists the UI origins allowed to call the codec server.

@@ -37,6 +37,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/afsync/afsync/workflows"
 )
 
 // DefaultIntegration is the id of the integration the environment
@@ -62,17 +64,55 @@ type Registry struct {
 	Integrations []Integration
 }
 
-// Single returns the registry's one integration. Every coordinating name
-// (task queues, lanes, budget, watch) is still one per Temporal namespace,
-// and integrations on one org must share its lane: serving several at once
-// is not built yet (issue 16), so a registry of several is refused.
-func (r *Registry) Single() (*Integration, error) {
-	if len(r.Integrations) != 1 {
-		return nil, fmt.Errorf("%s lists %d integrations (%s): afsync serves one per deployment for now; list one "+
-			"(several on one fleet, dependent ones sharing their org's lane, are not built yet)",
-			r.Path, len(r.Integrations), strings.Join(r.IDs(), ", "))
+// Pick returns integration id, or, when id is empty, the registry's only
+// one (the default integration without a registry).
+func (r *Registry) Pick(id string) (*Integration, error) {
+	if id == "" {
+		if len(r.Integrations) != 1 {
+			return nil, fmt.Errorf("%s lists %d integrations (%s): say which with --integration or %s",
+				r.Path, len(r.Integrations), strings.Join(r.IDs(), ", "), EnvIntegration)
+		}
+		return &r.Integrations[0], nil
 	}
-	return &r.Integrations[0], nil
+	for i := range r.Integrations {
+		if r.Integrations[i].ID == id {
+			return &r.Integrations[i], nil
+		}
+	}
+	where := r.Path
+	if where == "" {
+		where = "the environment (no " + EnvIntegrations + ")"
+	}
+	return nil, fmt.Errorf("integration %q: %s has %s", id, where, strings.Join(r.IDs(), ", "))
+}
+
+// Servable returns the integrations one fleet serves. Each writes its own
+// Salesforce org through its own lane, which is what keeps one record per
+// person: a dependent integration (depends_on) shares its org, and so must
+// share that org's lane, which is not built yet (issue 16); such a
+// registry is refused, as is one listing two authenticated integrations on
+// one My Domain (one org, two lanes).
+func (r *Registry) Servable() ([]Integration, error) {
+	byOrg := map[string]string{}
+	for _, in := range r.Integrations {
+		if in.DependsOn != "" {
+			return nil, fmt.Errorf("%s, integration %s: depends_on %s: integrations sharing an org (and its lane) are not served yet; "+
+				"give %s its own Salesforce connection to another org, or serve it from a deployment of its own", r.Path, in.ID, in.DependsOn, in.ID)
+		}
+		org := strings.TrimSuffix(strings.ToLower(in.Config.Salesforce.LoginURL), "/")
+		if other, ok := byOrg[org]; ok && !genericLogin(org) {
+			return nil, fmt.Errorf("%s: integrations %s and %s both log in at %s, one org: two lanes would write it at once "+
+				"(one person could get two records); serve them from separate deployments until dependent integrations are built", r.Path, other, in.ID, org)
+		}
+		byOrg[org] = in.ID
+	}
+	return r.Integrations, nil
+}
+
+// genericLogin says whether url is Salesforce's shared login host, which
+// names no org.
+func genericLogin(url string) bool {
+	return strings.HasSuffix(url, "://login.salesforce.com") || strings.HasSuffix(url, "://test.salesforce.com")
 }
 
 // IDs lists the integrations' ids.
@@ -152,6 +192,10 @@ func ParseRegistry(path string, data []byte, getenv Getenv) (*Registry, error) {
 		where := fmt.Sprintf("%s, integration %d", path, i+1)
 		if !idPattern.MatchString(id) {
 			return nil, fmt.Errorf("%s: id %q: want lowercase letters, digits and dashes, up to 32 (e.g. awards)", where, id)
+		}
+		if slices.Contains(workflows.ReservedIntegrationIDs, id) {
+			return nil, fmt.Errorf("%s: id %q is reserved (%s are): its Temporal names would read like the default integration's; choose another",
+				where, id, strings.Join(workflows.ReservedIntegrationIDs, ", "))
 		}
 		if _, dup := entries[id]; dup {
 			return nil, fmt.Errorf("%s: id %q is listed twice: each integration needs its own id", where, id)

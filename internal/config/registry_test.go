@@ -91,8 +91,48 @@ func TestARegistryResolvesEachIntegrationsSecretsAndGrant(t *testing.T) {
 		t.Errorf("depends_on %q", r.Integrations[1].DependsOn)
 	}
 
-	if _, err := r.Single(); err == nil || !strings.Contains(err.Error(), "lists 2 integrations (awards, grants)") {
-		t.Errorf("a registry of two is refused until a fleet serves several: %v", err)
+	if _, err := r.Pick(""); err == nil || !strings.Contains(err.Error(), "lists 2 integrations (awards, grants): say which with --integration or AFSYNC_INTEGRATION") {
+		t.Errorf("a command must say which of two: %v", err)
+	}
+	if in, err := r.Pick("grants"); err != nil || in.ID != "grants" {
+		t.Errorf("picking grants: %+v %v", in, err)
+	}
+	if _, err := r.Pick("fellowships"); err == nil || !strings.Contains(err.Error(), `integration "fellowships": `+path+" has awards, grants") {
+		t.Errorf("an unknown integration names those there are: %v", err)
+	}
+	if _, err := r.Servable(); err == nil || !strings.Contains(err.Error(), "integration grants: depends_on awards: integrations sharing an org (and its lane) are not served yet") {
+		t.Errorf("a dependent integration is refused until they share their org's lane: %v", err)
+	}
+}
+
+// Integrations into separate orgs are served by one fleet; two
+// authenticated ones on one My Domain would be two lanes on one org.
+func TestAFleetServesIntegrationsIntoSeparateOrgsOnly(t *testing.T) {
+	entry := func(id, org string) string {
+		return "  - id: " + id + "\n    awardforce_api_key: ${AWARDS_AF_KEY}\n    salesforce_login_url: " + org + "\n" +
+			"    salesforce_client_id: cid\n    salesforce_client_secret: ${ACME_SF_SECRET}\n"
+	}
+	env := func(path string) Getenv {
+		return registryEnv(map[string]string{EnvIntegrations: path, "AWARDS_AF_KEY": "k", "ACME_SF_SECRET": "s"})
+	}
+	path := writeRegistry(t, "integrations:\n"+entry("awards", "https://acme.my.salesforce.com")+entry("grants", "https://beta.my.salesforce.com"))
+	r, err := LoadRegistry(env(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ins, err := r.Servable(); err != nil || len(ins) != 2 {
+		t.Fatalf("two orgs: %v %v", ins, err)
+	}
+	path = writeRegistry(t, "integrations:\n"+entry("awards", "https://acme.my.salesforce.com")+entry("grants", "https://ACME.my.salesforce.com/"))
+	if r, err = LoadRegistry(env(path)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Servable(); err == nil || !strings.Contains(err.Error(), "integrations awards and grants both log in at https://acme.my.salesforce.com, one org") {
+		t.Errorf("one org, two lanes: %v", err)
+	}
+	path = writeRegistry(t, "integrations:\n"+entry("lane", "https://acme.my.salesforce.com"))
+	if _, err := LoadRegistry(env(path)); err == nil || !strings.Contains(err.Error(), `id "lane" is reserved`) {
+		t.Errorf("a reserved id: %v", err)
 	}
 }
 
@@ -101,7 +141,7 @@ func TestWithoutARegistryTheEnvironmentIsTheOneIntegration(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	in, err := r.Single()
+	in, err := r.Pick("")
 	if err != nil || in.ID != DefaultIntegration || in.Config.AwardForce.APIKey == "" {
 		t.Fatalf("%+v %v", in, err)
 	}
