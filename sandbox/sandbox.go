@@ -61,6 +61,9 @@ type Options struct {
 	// WebhookURL, when set, receives the Award Force simulator's user events
 	// (registrations, profile edits), signed with WebhookSigningKey.
 	WebhookURL string
+	// WebhookSigningKey, when set, is the account's own signing key instead
+	// of the constant WebhookSigningKey (several accounts in one test).
+	WebhookSigningKey string
 }
 
 // Sandbox is a pair of running simulators.
@@ -72,6 +75,7 @@ type Sandbox struct {
 	// Summary describes what the seed created.
 	Summary SeedSummary
 
+	signingKey  string
 	servers     []*http.Server
 	registrants atomic.Int64 // burst registrants so far: numbers their unique mobiles
 }
@@ -87,12 +91,16 @@ func Start(opts Options) (*Sandbox, error) {
 	if err := checkChaos(opts.SalesforceChaos, opts.AwardForceChaos); err != nil {
 		return nil, err
 	}
+	if opts.WebhookSigningKey == "" {
+		opts.WebhookSigningKey = WebhookSigningKey
+	}
 	s := &Sandbox{
+		signingKey: opts.WebhookSigningKey,
 		AwardForce: afsim.New(afsim.Options{
 			Keys:      map[string]bool{APIKey: true},
 			RateLimit: opts.AwardForceRateLimit,
 			Latency:   opts.Latency,
-			Webhook:   webhookOf(opts.WebhookURL),
+			Webhook:   webhookOf(opts.WebhookURL, opts.WebhookSigningKey),
 		}),
 		Salesforce: sfsim.New(sfsim.Options{
 			ClientID: ClientID, ClientSecret: ClientSecret,
@@ -170,20 +178,20 @@ func (s *Sandbox) Env() map[string]string {
 		config.EnvSalesforceClientID:     ClientID,
 		config.EnvSalesforceClientSecret: ClientSecret,
 		// The worker's webhook receiver checks what the simulator signs.
-		config.EnvAwardForceWebhookSigningKey: WebhookSigningKey,
+		config.EnvAwardForceWebhookSigningKey: s.signingKey,
 	}
 }
 
 // webhookOf is the simulator's webhook for url ("" sets none).
-func webhookOf(url string) afsim.Webhook {
+func webhookOf(url, key string) afsim.Webhook {
 	if url == "" {
 		return afsim.Webhook{}
 	}
-	return afsim.Webhook{URL: url, SigningKey: WebhookSigningKey}
+	return afsim.Webhook{URL: url, SigningKey: key}
 }
 
 // SetWebhookURL points the Award Force simulator's user events at url (""
-// stops them), signed with WebhookSigningKey.
+// stops them), signed with the account's signing key.
 func (s *Sandbox) SetWebhookURL(url string) {
-	s.AwardForce.SetWebhook(webhookOf(url))
+	s.AwardForce.SetWebhook(webhookOf(url, s.signingKey))
 }

@@ -5,6 +5,7 @@ package devstack
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 	"time"
@@ -52,6 +53,19 @@ type Options struct {
 	// their queue workflows fewer each; LaneBatchesPerRun makes them
 	// continue as new sooner (tests; zero keeps the defaults).
 	LaneHold, LaneQueueSegment, LaneBatchesPerRun int
+	// Integrations are the ids of further integrations the worker serves
+	// beside the default one, each with a sandbox of its own (an Award
+	// Force account and a Salesforce org, seeded as Sandbox says: the same
+	// people in every account) and a webhook signing key of its own.
+	Integrations []string
+}
+
+// Integration is one of the stack's further integrations.
+type Integration struct {
+	Names   workflows.Names
+	Sandbox *sandbox.Sandbox
+	// Config is its configuration, pointing at its sandbox.
+	Config config.Config
 }
 
 // Stack is a running embedded default.
@@ -69,6 +83,9 @@ type Stack struct {
 	// Node is the booted worker process (afworker.Boot): Client, Metrics,
 	// the start-up check's Status, the HTTP endpoints.
 	Node *afworker.Node
+	// Integrations are the further integrations (Options.Integrations),
+	// served by the same worker process.
+	Integrations []*Integration
 }
 
 // Start brings the stack up in order: Temporal, the sandbox, the worker
@@ -125,6 +142,14 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		// Award Force's would: signed webhooks.
 		s.Sandbox.SetWebhookURL("http://" + opts.HTTPAddr + "/webhooks/awardforce")
 	}
+	served := []afworker.Served{{Names: workflows.DefaultNames, Config: s.Config, Spec: s.Spec}}
+	for _, id := range opts.Integrations {
+		in, err := s.startIntegration(id, opts)
+		if err != nil {
+			return nil, err
+		}
+		served = append(served, afworker.Served{Names: in.Names, Config: in.Config, Spec: s.Spec})
+	}
 	logger := opts.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -134,7 +159,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		return nil, err
 	}
 	if s.Node, err = afworker.Boot(ctx, afworker.BootOptions{
-		Config: s.Config, Spec: s.Spec,
+		Config: s.Config, Integrations: served,
 		Temporal: copts, TemporalSetting: "the dev server",
 		Preflight: opts.Preflight,
 		Logger:    opts.Logger,
@@ -143,6 +168,27 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	}
 	s.Client, s.Metrics, s.Worker = s.Node.Client, s.Node.Metrics, s.Node.Worker()
 	return s, nil
+}
+
+// startIntegration starts integration id's sandbox and configures it like
+// the default integration, but for its account, org and signing key.
+func (s *Stack) startIntegration(id string, opts Options) (*Integration, error) {
+	sbOpts := opts.Sandbox
+	sbOpts.WebhookSigningKey = sandbox.WebhookSigningKey + "-" + id
+	sb, err := sandbox.Start(sbOpts)
+	if err != nil {
+		return nil, fmt.Errorf("integration %s's sandbox: %w", id, err)
+	}
+	in := &Integration{Names: workflows.NamesOf(id), Sandbox: sb, Config: s.Config}
+	s.Integrations = append(s.Integrations, in) // Stop closes it
+	env := sb.Env()
+	in.Config.AwardForce.BaseURL = env[config.EnvAwardForceAPIURL]
+	in.Config.Salesforce.LoginURL = env[config.EnvSalesforceLoginURL]
+	in.Config.WebhookSigningKey = env[config.EnvAwardForceWebhookSigningKey]
+	if opts.HTTPAddr != "" {
+		sb.SetWebhookURL("http://" + opts.HTTPAddr + "/webhooks/awardforce/" + id)
+	}
+	return in, nil
 }
 
 // StartWorker starts a worker with the stack's configuration (again, after
@@ -171,6 +217,9 @@ func (s *Stack) Stop() {
 	}
 	if s.Sandbox != nil {
 		s.Sandbox.Close()
+	}
+	for _, in := range s.Integrations {
+		in.Sandbox.Close()
 	}
 	if s.Server != nil {
 		_ = s.Server.Stop()

@@ -1,0 +1,156 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"go.temporal.io/api/workflowservice/v1"
+
+	"github.com/afsync/afsync/internal/devstack"
+	"github.com/afsync/afsync/sandbox"
+	"github.com/afsync/afsync/sandbox/afsim"
+	"github.com/afsync/afsync/workflows"
+)
+
+// Two integrations on one fleet (issue 16): the default one and "grants",
+// each an Award Force account paired with a Salesforce org of its own, the
+// same people (the same slugs, the same emails) in both accounts. One
+// worker process serves both, on one Temporal namespace. Both backfills
+// run at once; then a person edits their profile in the grants account and
+// its webhook arrives. Each org ends with exactly one record per person of
+// its own account, holding that account's values; neither integration's
+// workflows, lanes or ledger are the other's; a webhook signed with the
+// other integration's key is refused.
+func TestIntegrationTwoIntegrationsOnOneFleetStayApart(t *testing.T) {
+	t.Parallel()
+	stack := startStackOptions(t, devstack.Options{HTTPAddr: "127.0.0.1:0", Integrations: []string{"grants"}})
+	grants := stack.Integrations[0]
+	accounts := []struct {
+		names workflows.Names
+		sb    *sandbox.Sandbox
+		key   string
+		tag   string
+	}{
+		{workflows.DefaultNames, stack.Sandbox, stack.Config.WebhookSigningKey, "Awards"},
+		{grants.Names, grants.Sandbox, grants.Config.WebhookSigningKey, "Grants"},
+	}
+	if accounts[0].key == accounts[1].key {
+		t.Fatal("both integrations sign webhooks with one key: the test proves nothing")
+	}
+	const people = 6
+	slug := func(i int) string { return fmt.Sprintf("TwinAbc%c", 'A'+i) }
+	for _, a := range accounts {
+		for i := range people {
+			a.sb.AwardForce.AddUser(afsim.User{Slug: slug(i), Email: fmt.Sprintf("twin%d@example.org", i), FirstName: "Twin", LastName: fmt.Sprintf("%s-%d", a.tag, i)})
+		}
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	spec := stack.Spec
+	var runs []interface {
+		Get(context.Context, any) error
+	}
+	for _, a := range accounts {
+		run, err := stack.Client.ExecuteWorkflow(ctx, a.names.BackfillStartOptions(a.names.Backfill(spec, false), spec, false), workflows.Backfill, workflows.BackfillInput{Spec: *spec})
+		if err != nil {
+			t.Fatal(err)
+		}
+		runs = append(runs, run)
+	}
+	for i, run := range runs {
+		var p workflows.Progress
+		if err := run.Get(ctx, &p); err != nil {
+			t.Fatalf("%s's backfill: %v", accounts[i].names.Integration(), err)
+		}
+		if p.Counts.Created != people || p.Failed != 0 {
+			t.Fatalf("%s's backfill: %+v; want %d created", accounts[i].names.Integration(), p.Counts, people)
+		}
+	}
+
+	// Each org: one record per person, with its own account's values.
+	holds := func(a int, i int, lastName string) bool {
+		recs := contactsByEmail(accounts[a].sb.Salesforce.Records("Contact"))[fmt.Sprintf("twin%d@example.org", i)]
+		return len(recs) == 1 && recs[0]["LastName"] == lastName
+	}
+	for a, acc := range accounts {
+		if n := len(acc.sb.Salesforce.Records("Contact")); n != people {
+			t.Fatalf("%s's org holds %d Contacts, want %d", acc.names.Integration(), n, people)
+		}
+		for i := range people {
+			if !holds(a, i, fmt.Sprintf("%s-%d", acc.tag, i)) {
+				t.Fatalf("%s's org: %v", acc.names.Integration(), contactsByEmail(acc.sb.Salesforce.Records("Contact"))[fmt.Sprintf("twin%d@example.org", i)])
+			}
+		}
+	}
+
+	// Each integration's coordinating workflows are its own, on its own
+	// task queues.
+	for _, a := range accounts {
+		for _, id := range []string{a.names.Lane(0), a.names.Backfill(spec, false)} {
+			d, err := stack.Client.DescribeWorkflowExecution(ctx, id, "")
+			if err != nil {
+				t.Fatalf("%s: %v", id, err)
+			}
+			if q := d.GetExecutionConfig().GetTaskQueue().GetName(); q != a.names.TaskQueue() && q != a.names.CoordinatorTaskQueue() {
+				t.Errorf("%s runs on %s, not on %s's queues", id, q, a.names.Integration())
+			}
+		}
+		resp, err := stack.Client.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
+			Query: fmt.Sprintf("TaskQueue = '%s' AND WorkflowType = 'BackfillChunk'", a.names.TaskQueue()),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range resp.GetExecutions() {
+			if !strings.HasPrefix(e.GetExecution().GetWorkflowId(), a.names.Backfill(spec, false)) {
+				t.Errorf("%s's task queue ran %s", a.names.Integration(), e.GetExecution().GetWorkflowId())
+			}
+		}
+		if len(resp.GetExecutions()) == 0 {
+			t.Errorf("no chunk ran on %s", a.names.TaskQueue())
+		}
+	}
+
+	// A person edits their grants profile: its webhook, signed with grants'
+	// key at grants' address, changes grants' org only; the same payload
+	// signed with the default integration's key is refused there.
+	u := slug(2)
+	edited := grants.Sandbox.AwardForce.AddUser(afsim.User{Slug: u, Email: "twin2@example.org", FirstName: "Twin", LastName: "Grants-edited"})
+	body := `{"event":"user_updated","user":{"slug":"` + edited.Slug + `"}}`
+	post := func(path, key string) int {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPost, "http://"+stack.Node.HTTPAddr+path, strings.NewReader(body))
+		req.Header.Set("Signature", afsim.Sign([]byte(body), key))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := post("/webhooks/awardforce/grants", accounts[0].key); code != http.StatusUnauthorized {
+		t.Fatalf("a grants webhook signed with the default integration's key answered %d, want 401", code)
+	}
+	if code := post("/webhooks/awardforce/grants", accounts[1].key); code != http.StatusAccepted {
+		t.Fatalf("grants' webhook answered %d, want 202", code)
+	}
+	var res workflows.UserSyncResult
+	if err := stack.Client.GetWorkflow(ctx, grants.Names.UserSync(u), "").Get(ctx, &res); err != nil {
+		t.Fatal(err)
+	}
+	if res.Outcome != workflows.OutcomeUpdated || !holds(1, 2, "Grants-edited") {
+		t.Fatalf("grants' sync of %s: %s; its record: %v", u, res.Outcome, contactsByEmail(grants.Sandbox.Salesforce.Records("Contact"))["twin2@example.org"])
+	}
+	if !holds(0, 2, "Awards-2") || len(stack.Sandbox.Salesforce.Records("Contact")) != people {
+		t.Fatalf("the default org changed: %v", contactsByEmail(stack.Sandbox.Salesforce.Records("Contact"))["twin2@example.org"])
+	}
+	if _, err := stack.Client.DescribeWorkflowExecution(ctx, workflows.UserSyncWorkflowID(u), ""); err == nil {
+		t.Fatal("grants' webhook started a sync of the default integration")
+	}
+}
