@@ -153,4 +153,19 @@ func TestIntegrationTwoIntegrationsOnOneFleetStayApart(t *testing.T) {
 	if _, err := stack.Client.DescribeWorkflowExecution(ctx, workflows.UserSyncWorkflowID(u), ""); err == nil {
 		t.Fatal("grants' webhook started a sync of the default integration")
 	}
+
+	// The worker's metrics tell the integrations apart.
+	metrics := scrapeMetrics(t, stack)
+	for _, a := range accounts {
+		label := `integration="` + a.names.Integration() + `"`
+		if n := metricSum(metrics, "afsync_user_syncs_total", label, `trigger="backfill"`, `outcome="created"`); n != people {
+			t.Errorf("afsync_user_syncs_total{%s, backfill, created} = %v, want %d", label, n, people)
+		}
+	}
+	if n := metricSum(metrics, "afsync_user_syncs_total", `integration="grants"`, `trigger="profile_update"`); n != 1 {
+		t.Errorf("grants' webhook syncs counted %v, want 1", n)
+	}
+	if n := metricSum(metrics, "afsync_webhook_requests_total", `integration="grants"`, `code="401"`); n != 1 {
+		t.Errorf("grants' refused webhooks counted %v, want 1", n)
+	}
 }

@@ -6,12 +6,14 @@ import (
 	"github.com/afsync/afsync/pairing"
 )
 
-// countSyncs adds n syncs with outcome o to MetricUserSyncs.
+// countSyncs adds n syncs with outcome o to MetricUserSyncs, labelled with
+// the integration.
 func countSyncs(ctx workflow.Context, trigger pairing.Trigger, o Outcome, n int) {
 	if n <= 0 {
 		return
 	}
-	workflow.GetMetricsHandler(ctx).WithTags(map[string]string{"outcome": string(o), "trigger": string(trigger)}).
+	tags := map[string]string{"outcome": string(o), "trigger": string(trigger), "integration": namesOf(ctx).Integration()}
+	workflow.GetMetricsHandler(ctx).WithTags(tags).
 		Counter(MetricUserSyncs).Inc(int64(n))
 }
 

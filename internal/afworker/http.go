@@ -123,7 +123,7 @@ func httpHandler(c client.Client, served []Served, m *metrics.Metrics, logger *s
 			return nil, s.name(err)
 		}
 		if m != nil {
-			h = m.Webhook(h) // its answers by status code: 401s are bad signatures
+			h = m.Webhook(h, s.Names.Integration()) // its answers by status code: 401s are bad signatures
 		}
 		mux.Handle(webhookPath(s.Names), h)
 		if s.Names.IsDefault() {

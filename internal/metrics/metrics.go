@@ -91,21 +91,22 @@ var webhookCodes = []int{
 	http.StatusMethodNotAllowed, http.StatusRequestEntityTooLarge, http.StatusServiceUnavailable,
 }
 
-// Webhook returns next (the Award Force webhook handler) counting each of
-// its answers in WebhookRequests.
-func (m *Metrics) Webhook(next http.Handler) http.Handler {
+// Webhook returns next (the Award Force webhook handler of integration)
+// counting each of its answers in WebhookRequests, labelled with the
+// integration.
+func (m *Metrics) Webhook(next http.Handler, integration string) http.Handler {
 	for _, code := range webhookCodes {
-		m.webhookCounter(code).Inc(0)
+		m.webhookCounter(code, integration).Inc(0)
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		sw := &statusWriter{ResponseWriter: w}
 		next.ServeHTTP(sw, r)
-		m.webhookCounter(sw.status()).Inc(1)
+		m.webhookCounter(sw.status(), integration).Inc(1)
 	})
 }
 
-func (m *Metrics) webhookCounter(code int) client.MetricsCounter {
-	return m.Handler.WithTags(map[string]string{"code": strconv.Itoa(code)}).Counter(WebhookRequests)
+func (m *Metrics) webhookCounter(code int, integration string) client.MetricsCounter {
+	return m.Handler.WithTags(map[string]string{"code": strconv.Itoa(code), "integration": integration}).Counter(WebhookRequests)
 }
 
 // statusWriter remembers the status a handler answered.

@@ -71,12 +71,12 @@ func TestWebhookAnswersAreCountedByStatus(t *testing.T) {
 		default:
 			_, _ = w.Write([]byte(`{"status":"ignored"}`)) // an implicit 200
 		}
-	}))
+	}), "awards")
 
 	// Before any delivery every answer is there at zero: a first refusal
 	// is then an increase Prometheus sees.
 	body := scrape(t, m)
-	for _, want := range []string{`afsync_webhook_requests_total{code="401"} 0`, `afsync_webhook_requests_total{code="202"} 0`} {
+	for _, want := range []string{`afsync_webhook_requests_total{code="401",integration="awards"} 0`, `afsync_webhook_requests_total{code="202",integration="awards"} 0`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("missing %q in:\n%s", want, body)
 		}
@@ -88,10 +88,10 @@ func TestWebhookAnswersAreCountedByStatus(t *testing.T) {
 	}
 	body = scrape(t, m)
 	for _, want := range []string{
-		`afsync_webhook_requests_total{code="401"} 2`,
-		`afsync_webhook_requests_total{code="202"} 1`,
-		`afsync_webhook_requests_total{code="200"} 1`,
-		`afsync_webhook_requests_total{code="503"} 0`,
+		`afsync_webhook_requests_total{code="401",integration="awards"} 2`,
+		`afsync_webhook_requests_total{code="202",integration="awards"} 1`,
+		`afsync_webhook_requests_total{code="200",integration="awards"} 1`,
+		`afsync_webhook_requests_total{code="503",integration="awards"} 0`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("missing %q in:\n%s", want, body)
