@@ -614,23 +614,30 @@ func (w testWriter) Write(p []byte) (int, error) {
 // minute; the receiver's log in the test's says why.
 func postWebhook(t *testing.T, baseURL, body string) {
 	t.Helper()
-	signature := afsim.Sign([]byte(body), testSigningKey)
 	for deadline := time.Now().Add(time.Minute); ; {
-		req, _ := http.NewRequest(http.MethodPost, baseURL+"/webhooks/awardforce", strings.NewReader(body))
-		req.Header.Set("Signature", signature)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
+		code := webhookAnswer(t, baseURL+"/webhooks/awardforce", testSigningKey, body)
 		switch {
-		case resp.StatusCode == http.StatusAccepted:
+		case code == http.StatusAccepted:
 			return
-		case resp.StatusCode == http.StatusServiceUnavailable && time.Now().Before(deadline):
-			t.Logf("webhook %s answered %s; sending it again", body, resp.Status)
+		case code == http.StatusServiceUnavailable && time.Now().Before(deadline):
+			t.Logf("webhook %s answered %d; sending it again", body, code)
 		default:
-			t.Fatalf("webhook %s answered %s, want 202", body, resp.Status)
+			t.Fatalf("webhook %s answered %d, want 202", body, code)
 		}
 	}
+}
+
+// webhookAnswer posts an Award Force webhook body to url, signed with key,
+// and returns the status it was answered.
+func webhookAnswer(t *testing.T, url, key, body string) int {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+	req.Header.Set("Signature", afsim.Sign([]byte(body), key))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
 
 	"github.com/afsync/afsync/internal/devstack"
 	"github.com/afsync/afsync/sandbox"
@@ -52,9 +53,7 @@ func TestIntegrationTwoIntegrationsOnOneFleetStayApart(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	spec := stack.Spec
-	var runs []interface {
-		Get(context.Context, any) error
-	}
+	var runs []client.WorkflowRun
 	for _, a := range accounts {
 		run, err := stack.Client.ExecuteWorkflow(ctx, a.names.BackfillStartOptions(a.names.Backfill(spec, false), spec, false), workflows.Backfill, workflows.BackfillInput{Spec: *spec})
 		if err != nil {
@@ -124,15 +123,7 @@ func TestIntegrationTwoIntegrationsOnOneFleetStayApart(t *testing.T) {
 	body := `{"event":"user_updated","user":{"slug":"` + edited.Slug + `"}}`
 	post := func(path, key string) int {
 		t.Helper()
-		req, _ := http.NewRequest(http.MethodPost, "http://"+stack.Node.HTTPAddr+path, strings.NewReader(body))
-		req.Header.Set("Signature", afsim.Sign([]byte(body), key))
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp.StatusCode
+		return webhookAnswer(t, "http://"+stack.Node.HTTPAddr+path, key, body)
 	}
 	if code := post("/webhooks/awardforce/grants", accounts[0].key); code != http.StatusUnauthorized {
 		t.Fatalf("a grants webhook signed with the default integration's key answered %d, want 401", code)

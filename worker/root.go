@@ -117,24 +117,20 @@ func (o *options) integrations(getenv config.Getenv) ([]afworker.Served, error) 
 	}
 	var out []afworker.Served
 	for _, in := range ins {
-		cfg := in.Config
+		s := afworker.Served{Names: workflows.NamesOf(in.ID), Config: in.Config}
 		if o.specPath != "" {
-			cfg.SpecPath = o.specPath
+			s.Config.SpecPath = o.specPath
 		}
 		if o.afRate >= 0 {
-			cfg.AwardForceRatePerMinute = o.afRate
+			s.Config.AwardForceRatePerMinute = o.afRate
 		}
 		if o.httpAddr != "" {
-			cfg.HTTPAddr = o.httpAddr
+			s.Config.HTTPAddr = o.httpAddr
 		}
-		spec, err := cfg.Spec()
-		if err != nil {
-			if len(ins) > 1 {
-				err = fmt.Errorf("integration %s: %w", in.ID, err)
-			}
-			return nil, err
+		if s.Spec, err = s.Config.Spec(); err != nil {
+			return nil, s.Named(err)
 		}
-		out = append(out, afworker.Served{Names: workflows.NamesOf(in.ID), Config: cfg, Spec: spec})
+		out = append(out, s)
 	}
 	return out, nil
 }

@@ -206,7 +206,7 @@ func LedgerEntries(ctx context.Context, c client.Client, n Names, slug string) (
 		return nil, fmt.Errorf("%q is not a slug", slug)
 	}
 	query := fmt.Sprintf("WorkflowType = 'LedgerPage' AND ExecutionStatus = 'Running' AND WorkflowId STARTS_WITH '%s' AND %s IN (%s)",
-		n.prefix()+"-ledger-", LedgerKey.GetName(), list)
+		n.ledgerPages(), LedgerKey.GetName(), list)
 	newest := map[string]LedgerEntry{}
 	err := eachLedgerPage(ctx, c, query, func(pg ledgerPage) {
 		id := pg.pairs[slug]

@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"go.temporal.io/sdk/workflow"
@@ -99,14 +100,26 @@ func (n Names) Budget() string { return n.prefix() + "-awardforce-budget" }
 // CRMWatch names the integration's CRM watch.
 func (n Names) CRMWatch() string { return n.prefix() + "-crm-watch" }
 
+// ledgerPages begins the IDs of the integration's ledger pages.
+func (n Names) ledgerPages() string { return n.prefix() + "-ledger-" }
+
 // ledgerPrefix begins the IDs of the integration's ledger pages of object.
 func (n Names) ledgerPrefix(object string) string {
-	return n.prefix() + "-ledger-" + strings.ToLower(object) + "-"
+	return n.ledgerPages() + strings.ToLower(object) + "-"
 }
 
-// ReservedIntegrationIDs are the ids an integration may not take: their
-// names would begin like the default integration's ("afsync-user-…").
-var ReservedIntegrationIDs = []string{"awardforce", "backfill", "coordinators", "count", "crm", "lane", "ledger", "resolve", "user"}
+// reservedWords are the words the default integration's names begin with
+// after "afsync-" ("afsync-user-…", "afsync-lane-…").
+var reservedWords = []string{"awardforce", "backfill", "coordinators", "count", "crm", "lane", "ledger", "resolve", "user"}
+
+// ReservedIntegrationID says whether an integration may not take id: its
+// first word (up to a dash) is one of reservedWords, so its names would
+// begin like the default integration's, and a query of the default's by
+// prefix ("afsync-ledger-contact-…") would select them.
+func ReservedIntegrationID(id string) bool {
+	first, _, _ := strings.Cut(id, "-")
+	return slices.Contains(reservedWords, first)
+}
 
 // namesKey holds a workflow's Names in its context.
 type namesKey struct{}

@@ -1,6 +1,8 @@
 package workflows
 
 import (
+	"maps"
+	"slices"
 	"strings"
 	"testing"
 
@@ -55,16 +57,26 @@ func TestAnIntegrationsNamesAreItsOwn(t *testing.T) {
 	}
 }
 
-// A reserved id would make an integration's names begin like the default
-// integration's.
-func TestReservedIDsAreThoseThatCollide(t *testing.T) {
-	for _, id := range ReservedIntegrationIDs {
-		n := NamesOf(id)
-		clash := strings.HasPrefix(n.UserSync("x"), "afsync-user-") || strings.HasPrefix(n.Lane(0), "afsync-lane-") ||
-			strings.HasPrefix(n.ledgerPrefix("contact"), "afsync-ledger-") || strings.HasPrefix(n.Backfill(pairing.Default(), false), "afsync-backfill-") ||
-			strings.HasPrefix(n.Budget(), "afsync-awardforce") || strings.HasPrefix(n.TaskQueue(), "afsync-coordinators") ||
-			strings.HasPrefix(n.CRMWatch(), "afsync-crm-") || strings.HasPrefix(n.UserSync("x"), "afsync-resolve-") ||
-			strings.HasPrefix(n.UserSync("x"), "afsync-count-")
-		require.True(t, clash, "%q is reserved but collides with nothing", id)
+// The reserved words are exactly those the default integration's names
+// begin with after "afsync-": an id starting with one is refused, so no
+// integration's names begin like the default's.
+func TestTheReservedWordsAreThoseOfTheDefaultNames(t *testing.T) {
+	spec := pairing.Default()
+	n := DefaultNames
+	words := map[string]bool{}
+	for _, name := range []string{n.AwardForceTaskQueue(), n.CoordinatorTaskQueue(), n.UserSync("AbCd1234"), n.Backfill(spec, false),
+		n.Lane(0), n.LaneQueue(0, 1), n.Budget(), n.CRMWatch(), n.ledgerPrefix("Contact"),
+		ResolveUserWorkflowID(), ResolveRoleWorkflowID(), CountUsersWorkflowID()} {
+		rest, ok := strings.CutPrefix(name, "afsync-")
+		require.True(t, ok, name)
+		first, _, _ := strings.Cut(rest, "-")
+		words[first] = true
+	}
+	require.ElementsMatch(t, slices.Collect(maps.Keys(words)), reservedWords)
+	for _, id := range []string{"lane", "ledger-contact", "user-2", "crm"} {
+		require.True(t, ReservedIntegrationID(id), id)
+	}
+	for _, id := range []string{"awards", "grants", "users", "default"} {
+		require.False(t, ReservedIntegrationID(id), id)
 	}
 }

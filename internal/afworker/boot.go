@@ -105,7 +105,7 @@ func Boot(ctx context.Context, opts BootOptions) (_ *Node, err error) {
 			return nil, fmt.Errorf("afworker: Boot needs the pairing spec of integration %s", s.Names.Integration())
 		}
 		if _, _, err := apiClients(s.Config); err != nil {
-			return nil, s.name(err) // a setting missing or malformed: no server needed to say so
+			return nil, s.Named(err) // a setting missing or malformed: no server needed to say so
 		}
 	}
 	logger := opts.Logger
@@ -158,7 +158,7 @@ func Boot(ctx context.Context, opts BootOptions) (_ *Node, err error) {
 			if cause := n.Err(); cause != nil {
 				return nil, cause
 			}
-			return nil, s.name(err)
+			return nil, s.Named(err)
 		}
 		logger.Info("Start-up check passed", "integration", s.Names.Integration(), "object", s.Spec.Object)
 		if s.Spec.ExternalID.CRM == "" {
@@ -175,7 +175,7 @@ func Boot(ctx context.Context, opts BootOptions) (_ *Node, err error) {
 		logger.Info("Worker started", "integration", s.Names.Integration(), "address", copts.HostPort, "namespace", copts.Namespace,
 			"taskQueue", s.Names.TaskQueue(), "object", s.Spec.Object, "awardForceRatePerMinute", s.Config.AwardForceRatePerMinute)
 		if err = WatchCRM(ctx, n.Client, s.Names, s.Spec); err != nil {
-			return nil, s.name(err)
+			return nil, s.Named(err)
 		}
 		if s.Spec.Watches() {
 			logger.Info("Watching Salesforce for changes", "integration", s.Names.Integration(), "workflow", s.Names.CRMWatch(), "every", s.Spec.WatchEvery().String())
@@ -192,8 +192,8 @@ type Served struct {
 	Spec   *pairing.Spec
 }
 
-// name prefixes err with the integration's id, when it is not the default.
-func (s Served) name(err error) error {
+// Named prefixes err with the integration's id, when it is not the default.
+func (s Served) Named(err error) error {
 	if err == nil || s.Names.IsDefault() {
 		return err
 	}
@@ -227,12 +227,12 @@ func (n *Node) serveHTTP(opts BootOptions, logger *slog.Logger) error {
 			n.end(fmt.Errorf("serving HTTP on %s: %w", n.HTTPAddr, err))
 		}
 	}()
+	logger.Info("Serving HTTP", "address", n.HTTPAddr)
 	for _, s := range n.served {
 		if s.Config.WebhookSigningKey != "" {
-			logger.Info("Serving HTTP", "address", n.HTTPAddr, "integration", s.Names.Integration(), "webhook", webhookPath(s.Names))
+			logger.Info("Receiving Award Force webhooks", "integration", s.Names.Integration(), "path", webhookPath(s.Names))
 		}
 	}
-	logger.Info("Serving HTTP", "address", n.HTTPAddr)
 	return nil
 }
 
@@ -294,7 +294,7 @@ func (n *Node) StartWorker() error {
 		}
 		if err != nil {
 			stop()
-			return s.name(err)
+			return s.Named(err)
 		}
 		ws = append(ws, w)
 	}

@@ -120,7 +120,7 @@ func httpHandler(c client.Client, served []Served, m *metrics.Metrics, logger *s
 			Logger:     logger.With("integration", s.Names.Integration()),
 		})
 		if err != nil {
-			return nil, s.name(err)
+			return nil, s.Named(err)
 		}
 		if m != nil {
 			h = m.Webhook(h, s.Names.Integration()) // its answers by status code: 401s are bad signatures

@@ -43,7 +43,7 @@ import (
 
 // DefaultIntegration is the id of the integration the environment
 // describes when there is no registry.
-const DefaultIntegration = "default"
+const DefaultIntegration = workflows.DefaultIntegration
 
 // Integration is one Award Force account paired with a Salesforce org.
 type Integration struct {
@@ -193,9 +193,9 @@ func ParseRegistry(path string, data []byte, getenv Getenv) (*Registry, error) {
 		if !idPattern.MatchString(id) {
 			return nil, fmt.Errorf("%s: id %q: want lowercase letters, digits and dashes, up to 32 (e.g. awards)", where, id)
 		}
-		if slices.Contains(workflows.ReservedIntegrationIDs, id) {
-			return nil, fmt.Errorf("%s: id %q is reserved (%s are): its Temporal names would read like the default integration's; choose another",
-				where, id, strings.Join(workflows.ReservedIntegrationIDs, ", "))
+		if workflows.ReservedIntegrationID(id) {
+			return nil, fmt.Errorf("%s: id %q is reserved: its Temporal names would begin like the default integration's (afsync-user-…, afsync-lane-…); choose another",
+				where, id)
 		}
 		if _, dup := entries[id]; dup {
 			return nil, fmt.Errorf("%s: id %q is listed twice: each integration needs its own id", where, id)

@@ -130,9 +130,11 @@ func TestAFleetServesIntegrationsIntoSeparateOrgsOnly(t *testing.T) {
 	if _, err := r.Servable(); err == nil || !strings.Contains(err.Error(), "integrations awards and grants both log in at https://acme.my.salesforce.com, one org") {
 		t.Errorf("one org, two lanes: %v", err)
 	}
-	path = writeRegistry(t, "integrations:\n"+entry("lane", "https://acme.my.salesforce.com"))
-	if _, err := LoadRegistry(env(path)); err == nil || !strings.Contains(err.Error(), `id "lane" is reserved`) {
-		t.Errorf("a reserved id: %v", err)
+	for _, id := range []string{"lane", "ledger-contact"} {
+		path = writeRegistry(t, "integrations:\n"+entry(id, "https://acme.my.salesforce.com"))
+		if _, err := LoadRegistry(env(path)); err == nil || !strings.Contains(err.Error(), `id "`+id+`" is reserved`) {
+			t.Errorf("a reserved id: %v", err)
+		}
 	}
 }
 

@@ -106,32 +106,8 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	if s.Sandbox, err = sandbox.Start(opts.Sandbox); err != nil {
 		return nil, err
 	}
-	getenv := opts.Getenv
-	if getenv == nil {
-		getenv = os.Getenv
-	}
-	sandboxEnv := s.Sandbox.Env()
-	if s.Config, err = config.FromEnv(func(k string) string {
-		if v, ok := sandboxEnv[k]; ok {
-			return v
-		}
-		return getenv(k)
-	}); err != nil {
+	if s.Config, err = configFor(s.Sandbox, opts); err != nil {
 		return nil, err
-	}
-	if opts.KillWorker {
-		s.Config.StopTimeout = 0
-	}
-	s.Config.AwardForceRatePerMinute = opts.AwardForceRatePerMinute
-	if s.Config.AwardForceRatePerMinute == 0 {
-		s.Config.AwardForceRatePerMinute = float64(opts.Sandbox.AwardForceRateLimit)
-	}
-	s.Config.QuotaPause = opts.QuotaPause
-	s.Config.LaneHold, s.Config.LaneQueueSegment, s.Config.LaneBatchesPerRun = opts.LaneHold, opts.LaneQueueSegment, opts.LaneBatchesPerRun
-	if d := opts.Sandbox.SalesforceMaxRequestTime; d > 0 {
-		// The simulated org commits a request at most this long after it
-		// arrived: the worker need not wait longer before looking again.
-		s.Config.CommitHorizon = d
 	}
 	if s.Spec, err = s.Config.Spec(); err != nil {
 		return nil, err
@@ -170,8 +146,42 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	return s, nil
 }
 
-// startIntegration starts integration id's sandbox and configures it like
-// the default integration, but for its account, org and signing key.
+// configFor is the worker's configuration for the sandbox sb: its URLs and
+// credentials, the rest from opts.Getenv, with opts' settings applied.
+func configFor(sb *sandbox.Sandbox, opts Options) (config.Config, error) {
+	getenv := opts.Getenv
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	sandboxEnv := sb.Env()
+	c, err := config.FromEnv(func(k string) string {
+		if v, ok := sandboxEnv[k]; ok {
+			return v
+		}
+		return getenv(k)
+	})
+	if err != nil {
+		return c, err
+	}
+	if opts.KillWorker {
+		c.StopTimeout = 0
+	}
+	c.AwardForceRatePerMinute = opts.AwardForceRatePerMinute
+	if c.AwardForceRatePerMinute == 0 {
+		c.AwardForceRatePerMinute = float64(opts.Sandbox.AwardForceRateLimit)
+	}
+	c.QuotaPause = opts.QuotaPause
+	c.LaneHold, c.LaneQueueSegment, c.LaneBatchesPerRun = opts.LaneHold, opts.LaneQueueSegment, opts.LaneBatchesPerRun
+	if d := opts.Sandbox.SalesforceMaxRequestTime; d > 0 {
+		// The simulated org commits a request at most this long after it
+		// arrived: the worker need not wait longer before looking again.
+		c.CommitHorizon = d
+	}
+	return c, nil
+}
+
+// startIntegration starts integration id's sandbox (its own signing key)
+// and configures it as the default integration's is.
 func (s *Stack) startIntegration(id string, opts Options) (*Integration, error) {
 	sbOpts := opts.Sandbox
 	sbOpts.WebhookSigningKey = sandbox.WebhookSigningKey + "-" + id
@@ -179,12 +189,11 @@ func (s *Stack) startIntegration(id string, opts Options) (*Integration, error) 
 	if err != nil {
 		return nil, fmt.Errorf("integration %s's sandbox: %w", id, err)
 	}
-	in := &Integration{Names: workflows.NamesOf(id), Sandbox: sb, Config: s.Config}
+	in := &Integration{Names: workflows.NamesOf(id), Sandbox: sb}
 	s.Integrations = append(s.Integrations, in) // Stop closes it
-	env := sb.Env()
-	in.Config.AwardForce.BaseURL = env[config.EnvAwardForceAPIURL]
-	in.Config.Salesforce.LoginURL = env[config.EnvSalesforceLoginURL]
-	in.Config.WebhookSigningKey = env[config.EnvAwardForceWebhookSigningKey]
+	if in.Config, err = configFor(sb, opts); err != nil {
+		return nil, err
+	}
 	if opts.HTTPAddr != "" {
 		sb.SetWebhookURL("http://" + opts.HTTPAddr + "/webhooks/awardforce/" + id)
 	}
