@@ -69,8 +69,9 @@ var pendingWiring = map[string]string{}
 var promqlParser = parser.NewParser(parser.Options{})
 
 // grafanaVariables stand in for Grafana's built-in variables, which PromQL
-// does not parse.
-var grafanaVariables = strings.NewReplacer("$__rate_interval", "5m", "$__interval", "1m", "$__range", "1h")
+// does not parse, and for the dashboard's own: $integration as "All"
+// (its allValue), which must match what a worker exports.
+var grafanaVariables = strings.NewReplacer("$__rate_interval", "5m", "$__interval", "1m", "$__range", "1h", "$integration", ".*")
 
 // query is a PromQL expression of the alerts or the dashboard.
 type query struct{ where, expr string }
@@ -112,6 +113,15 @@ type grafanaDS struct {
 	UID  string `json:"uid"`
 }
 
+// grafanaVariable is a dashboard variable (a filter above the panels).
+type grafanaVariable struct {
+	Name       string     `json:"name"`
+	Definition string     `json:"definition"`
+	IncludeAll bool       `json:"includeAll"`
+	AllValue   string     `json:"allValue"`
+	Datasource *grafanaDS `json:"datasource"`
+}
+
 type grafanaTarget struct {
 	RefID      string     `json:"refId"`
 	Expr       string     `json:"expr"`
@@ -119,9 +129,12 @@ type grafanaTarget struct {
 }
 
 type grafanaDashboard struct {
-	UID    string         `json:"uid"`
-	Title  string         `json:"title"`
-	Panels []grafanaPanel `json:"panels"`
+	UID        string         `json:"uid"`
+	Title      string         `json:"title"`
+	Panels     []grafanaPanel `json:"panels"`
+	Templating struct {
+		List []grafanaVariable `json:"list"`
+	} `json:"templating"`
 }
 
 // panels lists every panel, those inside collapsed rows included.
@@ -457,6 +470,31 @@ func TestGrafanaDashboardIsValid(t *testing.T) {
 	} {
 		if !have[want] {
 			t.Errorf("no panel shows %s", want)
+		}
+	}
+
+	// Syncs and webhooks are filtered by integration (issue 16): a
+	// variable of the integrations the worker labels them with, whose All
+	// is what the metrics test stands in for it.
+	var integration *grafanaVariable
+	for i, v := range d.Templating.List {
+		if v.Name == "integration" {
+			integration = &d.Templating.List[i]
+		}
+	}
+	if integration == nil {
+		t.Fatal("the dashboard has no integration variable")
+	}
+	if !integration.IncludeAll || integration.AllValue != grafanaVariables.Replace("$integration") || integration.Datasource == nil || integration.Datasource.UID != ds.UID ||
+		integration.Definition != "label_values(afsync_user_syncs_total, integration)" {
+		t.Errorf("integration variable %+v: want All as %q, the provisioned datasource and the syncs' integration label", integration, grafanaVariables.Replace("$integration"))
+	}
+	for _, p := range d.panels() {
+		for _, tg := range p.Targets {
+			counts := strings.Contains(tg.Expr, "afsync_user_syncs_total") || strings.Contains(tg.Expr, "afsync_webhook_requests_total")
+			if counts && strings.Count(tg.Expr, `integration=~"$integration"`) != strings.Count(tg.Expr, "afsync_") {
+				t.Errorf("panel %q: %s: every afsync series must be filtered by the integration variable", p.Title, tg.Expr)
+			}
 		}
 	}
 }

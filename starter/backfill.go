@@ -184,7 +184,7 @@ func runBackfill(ctx context.Context, o *backfillOptions) error {
 	}
 	if o.estimateOnly {
 		if o.filter.Role != "" {
-			if o.filter.Role, err = resolveRole(ctx, c, o.filter.Role, o.say); err != nil {
+			if o.filter.Role, err = resolveRole(ctx, c, o.names, o.filter.Role, o.say); err != nil {
 				return err
 			}
 		}
@@ -241,7 +241,7 @@ func runBackfill(ctx context.Context, o *backfillOptions) error {
 	default:
 		o.warnIfNoWorker(ctx, c)
 		if o.filter.Role != "" {
-			if o.filter.Role, err = resolveRole(ctx, c, o.filter.Role, o.say); err != nil {
+			if o.filter.Role, err = resolveRole(ctx, c, o.names, o.filter.Role, o.say); err != nil {
 				return err
 			}
 		}
@@ -422,12 +422,12 @@ func listedInFlight(ctx context.Context, c client.Client, chunks []string, last 
 // holds the slug), and says which role it used. The look-up runs on the
 // worker (ResolveRole), which holds the Award Force key and keeps to the
 // fleet's rate limit.
-func resolveRole(ctx context.Context, c client.Client, value string, say func(string, ...any)) (string, error) {
+func resolveRole(ctx context.Context, c client.Client, names workflows.Names, value string, say func(string, ...any)) (string, error) {
 	given := strings.TrimSpace(value)
 	if !awardforce.IsSlug(given) {
 		say("Looking role %q up in Award Force (a request per 100 users)…\n", given)
 	}
-	run, err := c.ExecuteWorkflow(ctx, workflows.StartOptions(workflows.ResolveRoleWorkflowID(), workflows.ResolveRoleTimeout), workflows.ResolveRole, given)
+	run, err := c.ExecuteWorkflow(ctx, names.StartOptions(names.ResolveRole(), workflows.ResolveRoleTimeout), workflows.ResolveRole, given)
 	if err != nil {
 		return "", fmt.Errorf("--role %q: looking it up: %w", given, err)
 	}

@@ -120,9 +120,9 @@ func backfillTimeout(e backfillEstimate) time.Duration {
 
 // countUsers asks the worker how many users filter selects, and its Award
 // Force budget.
-func countUsers(ctx context.Context, c client.Client, filter workflows.UserFilter) (workflows.UserCount, error) {
+func countUsers(ctx context.Context, c client.Client, names workflows.Names, filter workflows.UserFilter) (workflows.UserCount, error) {
 	var n workflows.UserCount
-	run, err := c.ExecuteWorkflow(ctx, workflows.StartOptions(workflows.CountUsersWorkflowID(), workflows.CountUsersTimeout), workflows.CountUsers, filter)
+	run, err := c.ExecuteWorkflow(ctx, names.StartOptions(names.CountUsers(), workflows.CountUsersTimeout), workflows.CountUsers, filter)
 	if err != nil {
 		return n, err
 	}
@@ -180,7 +180,7 @@ func plural(n int, thing string) string {
 func (o *backfillOptions) estimate(ctx context.Context, c client.Client, spec *pairing.Spec) (timeout time.Duration, ok bool) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	n, err := countUsers(ctx, c, o.filter)
+	n, err := countUsers(ctx, c, o.names, o.filter)
 	if err != nil {
 		o.say("Could not count the users to estimate the backfill's length (%v).\n", err)
 		return 0, false

@@ -88,7 +88,7 @@ func runFind(ctx context.Context, o *findOptions) error {
 		return err
 	}
 	defer c.Close()
-	slug, err := resolveSlug(ctx, c, o.user)
+	slug, err := resolveSlug(ctx, c, o.names, o.user)
 	if err != nil {
 		return err
 	}

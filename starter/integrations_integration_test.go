@@ -8,8 +8,10 @@ import (
 	"testing"
 	"time"
 
+	workflowpb "go.temporal.io/api/workflow/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 
 	"github.com/afsync/afsync/internal/devstack"
 	"github.com/afsync/afsync/sandbox"
@@ -143,6 +145,76 @@ func TestIntegrationTwoIntegrationsOnOneFleetStayApart(t *testing.T) {
 	}
 	if _, err := stack.Client.DescribeWorkflowExecution(ctx, workflows.UserSyncWorkflowID(u), ""); err == nil {
 		t.Fatal("grants' webhook started a sync of the default integration")
+	}
+
+	// The starter's look-ups run in the integration's own account: an
+	// address only grants holds is found there, and each account's count
+	// is its own.
+	only := grants.Sandbox.AwardForce.AddUser(afsim.User{Slug: "OnlyGrnt", Email: "only-grants@example.org", FirstName: "Only", LastName: "Grants"})
+	if found, err := resolveSlug(ctx, stack.Client, grants.Names, "only-grants@example.org"); err != nil || found != only.Slug {
+		t.Fatalf("looking up grants' address through grants: %q, %v; want %s", found, err, only.Slug)
+	}
+	for a, want := range []int{people, people + 1} {
+		n, err := countUsers(ctx, stack.Client, accounts[a].names, workflows.UserFilter{})
+		if err != nil || n.Users != want {
+			t.Fatalf("%s's count: %+v, %v; want %d users", accounts[a].names.Integration(), n, err, want)
+		}
+	}
+
+	// The UI and visibility tell the integrations apart: every workflow
+	// an integration started carries its id (AfsyncIntegration and memo),
+	// a non-default one's summary begins with it.
+	for _, a := range accounts {
+		id := a.names.Integration()
+		wanted := []string{a.names.Backfill(spec, false), a.names.Lane(0)}
+		if a.names == grants.Names {
+			wanted = append(wanted, grants.Names.UserSync(u))
+		}
+		var listed []*workflowpb.WorkflowExecutionInfo
+		waitForLong(t, func() bool {
+			resp, err := stack.Client.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
+				Query: fmt.Sprintf("%s = '%s'", workflows.IntegrationKey.GetName(), id), PageSize: 1000,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			listed = resp.GetExecutions()
+			seen := map[string]bool{}
+			for _, e := range listed {
+				seen[e.GetExecution().GetWorkflowId()] = true
+			}
+			for _, w := range wanted {
+				if !seen[w] {
+					return false
+				}
+			}
+			return true
+		}, id+"'s workflows listed by AfsyncIntegration", time.Minute)
+		chunks := 0
+		for _, e := range listed {
+			wid := e.GetExecution().GetWorkflowId()
+			if a.names.IsDefault() == strings.HasPrefix(wid, "afsync-grants-") {
+				t.Errorf("AfsyncIntegration = %q lists %s", id, wid)
+			}
+			var memo string
+			if err := converter.GetDefaultDataConverter().FromPayload(e.GetMemo().GetFields()[workflows.MemoIntegration], &memo); err != nil || memo != id {
+				t.Errorf("%s's memo names integration %q (%v), want %q", wid, memo, err, id)
+			}
+			if e.GetType().GetName() == "BackfillChunk" {
+				chunks++
+			}
+		}
+		if chunks == 0 {
+			t.Errorf("AfsyncIntegration = %q lists none of its backfill's chunks", id)
+		}
+	}
+	d, err := stack.Client.DescribeWorkflowExecution(ctx, grants.Names.Backfill(spec, false), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var summary string
+	if err := converter.GetDefaultDataConverter().FromPayload(d.GetExecutionConfig().GetUserMetadata().GetSummary(), &summary); err != nil || !strings.HasPrefix(summary, "grants: Backfill") {
+		t.Errorf("grants' backfill's summary is %q (%v), want it to begin %q", summary, err, "grants: Backfill")
 	}
 
 	// The worker's metrics tell the integrations apart.

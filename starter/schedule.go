@@ -79,7 +79,7 @@ func runSchedule(ctx context.Context, o *scheduleOptions) error {
 	o.warnIfNoWorker(ctx, c)
 	if o.filter.Role != "" {
 		say := func(format string, args ...any) { fmt.Fprintf(o.out, format, args...) }
-		if o.filter.Role, err = resolveRole(ctx, c, o.filter.Role, say); err != nil {
+		if o.filter.Role, err = resolveRole(ctx, c, o.names, o.filter.Role, say); err != nil {
 			return err
 		}
 	}
@@ -90,6 +90,8 @@ func runSchedule(ctx context.Context, o *scheduleOptions) error {
 		Args:                     []any{workflows.BackfillInput{Spec: *spec, Filter: o.filter}},
 		TaskQueue:                o.names.TaskQueue(),
 		WorkflowExecutionTimeout: workflows.BackfillTimeout,
+		TypedSearchAttributes:    o.names.SearchAttributes(),
+		Memo:                     o.names.Memo(nil),
 	}
 	schedSpec := client.ScheduleSpec{Intervals: []client.ScheduleIntervalSpec{{Every: o.every}}}
 	_, err = sc.Create(ctx, client.ScheduleOptions{
@@ -98,6 +100,9 @@ func runSchedule(ctx context.Context, o *scheduleOptions) error {
 		Action:  action,
 		Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_SKIP,
 		Note:    "afsync: reconciling backfill; created by `starter schedule`",
+		// The schedule itself is found by integration like its backfills.
+		TypedSearchAttributes: o.names.SearchAttributes(),
+		Memo:                  o.names.Memo(nil),
 	})
 	switch {
 	case errors.Is(err, temporal.ErrScheduleAlreadyRunning):

@@ -118,7 +118,7 @@ func runSync(ctx context.Context, o *syncOptions) error {
 	defer c.Close()
 
 	o.warnIfNoWorker(ctx, c)
-	slug, err := resolveSlug(ctx, c, o.user)
+	slug, err := resolveSlug(ctx, c, o.names, o.user)
 	if err != nil {
 		return err
 	}
@@ -164,14 +164,14 @@ func syncUser(ctx context.Context, c client.Client, names workflows.Names, spec 
 
 // resolveSlug returns the slug of the user named by a slug or an email,
 // asking the worker (which holds the Award Force key) for emails.
-func resolveSlug(ctx context.Context, c client.Client, user string) (string, error) {
+func resolveSlug(ctx context.Context, c client.Client, names workflows.Names, user string) (string, error) {
 	if awardforce.IsSlug(user) {
 		return user, nil
 	}
 	if !strings.Contains(user, "@") {
 		return "", fmt.Errorf("%q is neither an Award Force slug (8 letters) nor an email", user)
 	}
-	run, err := c.ExecuteWorkflow(ctx, workflows.StartOptions(workflows.ResolveUserWorkflowID(), workflows.ResolveUserTimeout), workflows.ResolveUser, user)
+	run, err := c.ExecuteWorkflow(ctx, names.StartOptions(names.ResolveUser(), workflows.ResolveUserTimeout), workflows.ResolveUser, user)
 	if err != nil {
 		return "", fmt.Errorf("looking the email up: %w", err)
 	}

@@ -167,11 +167,17 @@ func (b *backfill) launch(ctx workflow.Context) {
 		in.MaxUsers = min(b.in.Limit-(first-1)*activities.PageSize, (last-first+1)*activities.PageSize)
 	}
 	id := ChunkWorkflowID(b.state.Progress.BackfillID, b.state.NextSeq)
+	// The integration's search attribute and memo, and its id in the
+	// summary (the default's reads as before), are labels, not commands:
+	// a history recorded without them replays unchanged.
+	names := namesOf(ctx)
 	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
 		WorkflowID:               id,
-		TaskQueue:                namesOf(ctx).TaskQueue(),
+		TaskQueue:                names.TaskQueue(),
 		WorkflowExecutionTimeout: 7 * 24 * time.Hour,
-		StaticSummary:            fmt.Sprintf("Pair the users of Award Force pages %d–%d", first, last),
+		StaticSummary:            names.Summary(fmt.Sprintf("Pair the users of Award Force pages %d–%d", first, last)),
+		TypedSearchAttributes:    names.SearchAttributes(),
+		Memo:                     names.Memo(nil),
 	})
 	future := workflow.ExecuteChildWorkflow(cctx, BackfillChunk, in)
 	b.state.NextPage = last + 1

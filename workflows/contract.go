@@ -72,7 +72,18 @@ var (
 	// `AfsyncLedger = "s:AbCdEfGh"` finds the pages that pair that user.
 	// It is the third KeywordList, the most SQL visibility allows.
 	LedgerKey = temporal.NewSearchAttributeKeyKeywordList("AfsyncLedger")
+	// IntegrationKey is the id of the integration a workflow works for
+	// ("default" without a registry), on every workflow afsync starts:
+	// `AfsyncIntegration = "grants"` lists one integration's syncs,
+	// backfills, lanes, budget, CRM watch and ledger pages. Workflows
+	// started before it existed lack it; their task queue
+	// (`TaskQueue = "afsync-grants"`) selects them too.
+	IntegrationKey = temporal.NewSearchAttributeKeyKeyword("AfsyncIntegration")
 )
+
+// MemoIntegration is the memo key holding the id of the integration a
+// workflow works for (IntegrationKey), shown with the workflow in the UI.
+const MemoIntegration = "afsync_integration"
 
 // MaxSlugsPerAttribute keeps a slug list within the server's 2 KB limit on
 // one search attribute value; the chunk's result always lists every user.
@@ -80,7 +91,7 @@ const MaxSlugsPerAttribute = 100
 
 // SearchAttributeKeys lists every custom search attribute afsync uses.
 func SearchAttributeKeys() []temporal.SearchAttributeKey {
-	return []temporal.SearchAttributeKey{OutcomeKey, RecordIDKey, FailedUsersKey, AmbiguousUsersKey, LedgerKey}
+	return []temporal.SearchAttributeKey{OutcomeKey, RecordIDKey, FailedUsersKey, AmbiguousUsersKey, LedgerKey, IntegrationKey}
 }
 
 // Outcome is what a user sync ended with, as shown in the UI's search
@@ -122,6 +133,8 @@ func (n Names) StartOptions(id string, timeout time.Duration) client.StartWorkfl
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
 		WorkflowExecutionTimeout: timeout,
+		TypedSearchAttributes:    n.SearchAttributes(),
+		Memo:                     n.Memo(nil),
 	}
 }
 

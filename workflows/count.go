@@ -12,7 +12,12 @@ import (
 
 // CountUsersWorkflowID names a count of users (random: two counts are two
 // workflows).
-func CountUsersWorkflowID() string { return "afsync-count-users-" + strings.ToLower(rand.Text()) }
+func CountUsersWorkflowID() string { return DefaultNames.CountUsers() }
+
+// CountUsers names a count of the users of the integration's account.
+func (n Names) CountUsers() string {
+	return n.prefix() + "-count-users-" + strings.ToLower(rand.Text())
+}
 
 // CountUsersTimeout bounds a count: one request, which may wait behind
 // others for Award Force's budget.

@@ -299,7 +299,9 @@ func (l *Coordinator) coordinatorOptions(id, summary string) client.StartWorkflo
 		TaskQueue:                l.Names.CoordinatorTaskQueue(),
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-		StaticSummary:            summary,
+		StaticSummary:            l.Names.Summary(summary),
+		TypedSearchAttributes:    l.Names.SearchAttributes(),
+		Memo:                     l.Names.Memo(nil),
 	}
 }
 

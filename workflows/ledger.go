@@ -258,9 +258,9 @@ func (l *Coordinator) rememberPage(ctx context.Context, object string, page []Pa
 		TaskQueue:                l.Names.TaskQueue(),
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-		TypedSearchAttributes:    temporal.NewSearchAttributes(LedgerKey.ValueSet(keys)),
-		Memo:                     map[string]any{memoLedgerPairings: pairs, memoLedgerObject: object},
-		StaticSummary:            fmt.Sprintf("Identity ledger: %s paired with their Salesforce %s records", people(len(page)), object),
+		TypedSearchAttributes:    l.Names.SearchAttributes(LedgerKey.ValueSet(keys)),
+		Memo:                     l.Names.Memo(map[string]any{memoLedgerPairings: pairs, memoLedgerObject: object}),
+		StaticSummary:            l.Names.Summary(fmt.Sprintf("Identity ledger: %s paired with their Salesforce %s records", people(len(page)), object)),
 		// A page is a record, not work: started dormant, it never has a
 		// workflow task, so it costs the worker nothing (no task, no
 		// cached execution) and its history is one event.

@@ -2,9 +2,11 @@ package workflows
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/afsync/afsync/pairing"
@@ -106,6 +108,30 @@ func (n Names) ledgerPages() string { return n.prefix() + "-ledger-" }
 // ledgerPrefix begins the IDs of the integration's ledger pages of object.
 func (n Names) ledgerPrefix(object string) string {
 	return n.ledgerPages() + strings.ToLower(object) + "-"
+}
+
+// SearchAttributes are the search attributes every workflow of the
+// integration starts with: IntegrationKey, and more (a ledger page's).
+func (n Names) SearchAttributes(more ...temporal.SearchAttributeUpdate) temporal.SearchAttributes {
+	return temporal.NewSearchAttributes(append([]temporal.SearchAttributeUpdate{IntegrationKey.ValueSet(n.Integration())}, more...)...)
+}
+
+// Memo is the memo every workflow of the integration starts with:
+// MemoIntegration, and the fields of more.
+func (n Names) Memo(more map[string]any) map[string]any {
+	m := map[string]any{MemoIntegration: n.Integration()}
+	maps.Copy(m, more)
+	return m
+}
+
+// Summary labels a workflow of the integration in the UI: summary as it
+// is for the default integration, after the integration's id for another
+// ("grants: Sync Award Force user …"), so that lists of several read apart.
+func (n Names) Summary(summary string) string {
+	if n.IsDefault() {
+		return summary
+	}
+	return n.integration + ": " + summary
 }
 
 // reservedWords are the words the default integration's names begin with

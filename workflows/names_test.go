@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/afsync/afsync/pairing"
 )
@@ -28,7 +30,37 @@ func TestTheDefaultIntegrationKeepsTheOriginalNames(t *testing.T) {
 		require.Equal(t, CRMWatchWorkflowID, n.CRMWatch())
 		require.Equal(t, "afsync-backfill-"+spec.Fingerprint(), n.Backfill(spec, false))
 		require.Equal(t, "afsync-ledger-contact-", n.ledgerPrefix("Contact"))
+		require.True(t, strings.HasPrefix(n.ResolveUser(), "afsync-resolve-"))
+		require.True(t, strings.HasPrefix(n.ResolveRole(), "afsync-resolve-role-"))
+		require.True(t, strings.HasPrefix(n.CountUsers(), "afsync-count-users-"))
+		require.Equal(t, "Sync Award Force user AbCd1234 (manual)", n.Summary("Sync Award Force user AbCd1234 (manual)"))
 	}
+}
+
+// Every workflow an integration starts carries its id: the
+// AfsyncIntegration search attribute and the memo, beside what a workflow
+// adds of its own; the summary of another than the default begins with it.
+func TestEveryWorkflowIsLabelledWithItsIntegration(t *testing.T) {
+	for _, n := range []Names{DefaultNames, NamesOf("grants")} {
+		for _, o := range []client.StartWorkflowOptions{
+			n.StartOptions(n.UserSync("AbCd1234"), UserSyncTimeout),
+			n.BackfillStartOptions(n.Backfill(pairing.Default(), false), pairing.Default(), false),
+			(&Coordinator{Names: n}).coordinatorOptions(n.Lane(0), "Pairing lane 0"),
+		} {
+			id, ok := o.TypedSearchAttributes.GetKeyword(IntegrationKey)
+			require.True(t, ok, o.ID)
+			require.Equal(t, n.Integration(), id, o.ID)
+			require.Equal(t, n.Integration(), o.Memo[MemoIntegration], o.ID)
+		}
+		sa := n.SearchAttributes(LedgerKey.ValueSet([]string{"s:AbCd1234"}))
+		keys, _ := sa.GetKeywordList(LedgerKey)
+		id, _ := sa.GetKeyword(IntegrationKey)
+		require.Equal(t, []string{"s:AbCd1234"}, keys)
+		require.Equal(t, n.Integration(), id)
+		require.Equal(t, map[string]any{MemoIntegration: n.Integration(), "object": "Contact"}, n.Memo(map[string]any{"object": "Contact"}))
+	}
+	require.Equal(t, "grants: Pairing lane 0", (&Coordinator{Names: NamesOf("grants")}).coordinatorOptions("x", "Pairing lane 0").StaticSummary)
+	require.Contains(t, SearchAttributeKeys(), temporal.SearchAttributeKey(IntegrationKey))
 }
 
 // Another integration's names are all its own: none is one of the
@@ -38,7 +70,7 @@ func TestAnIntegrationsNamesAreItsOwn(t *testing.T) {
 	names := func(n Names) []string {
 		return []string{n.TaskQueue(), n.AwardForceTaskQueue(), n.CoordinatorTaskQueue(), n.UserSync("AbCd1234"),
 			n.Lane(0), n.LaneQueue(0, 1), n.Budget(), n.CRMWatch(), n.Backfill(spec, false), n.Backfill(spec, true),
-			n.ledgerPrefix("Contact")}
+			n.ledgerPrefix("Contact"), n.ResolveUser(), n.ResolveRole(), n.CountUsers()}
 	}
 	grants := NamesOf("grants")
 	require.False(t, grants.IsDefault())
@@ -66,7 +98,7 @@ func TestTheReservedWordsAreThoseOfTheDefaultNames(t *testing.T) {
 	words := map[string]bool{}
 	for _, name := range []string{n.AwardForceTaskQueue(), n.CoordinatorTaskQueue(), n.UserSync("AbCd1234"), n.Backfill(spec, false),
 		n.Lane(0), n.LaneQueue(0, 1), n.Budget(), n.CRMWatch(), n.ledgerPrefix("Contact"),
-		ResolveUserWorkflowID(), ResolveRoleWorkflowID(), CountUsersWorkflowID()} {
+		n.ResolveUser(), n.ResolveRole(), n.CountUsers()} {
 		rest, ok := strings.CutPrefix(name, "afsync-")
 		require.True(t, ok, name)
 		first, _, _ := strings.Cut(rest, "-")

@@ -13,9 +13,12 @@ import (
 // random, so that no address shows in workflow lists, nor a hash of one
 // (which anyone holding a list of emails could test). Two look-ups of one
 // email are two workflows; each is one Award Force request.
-func ResolveUserWorkflowID() string {
-	return "afsync-resolve-" + strings.ToLower(rand.Text())
-}
+// These are the default integration's; Names.ResolveUser gives another's.
+func ResolveUserWorkflowID() string { return DefaultNames.ResolveUser() }
+
+// ResolveUser names a look-up of a user by email in the integration's
+// account (see ResolveUserWorkflowID).
+func (n Names) ResolveUser() string { return n.prefix() + "-resolve-" + strings.ToLower(rand.Text()) }
 
 // ResolveUser finds the slug of the Award Force user with the given email
 // (or slug), through the worker's Award Force activity: the starter CLI needs

@@ -23,7 +23,12 @@ const (
 
 // ResolveRoleWorkflowID names a look-up of a role (random: two look-ups
 // are two workflows).
-func ResolveRoleWorkflowID() string { return "afsync-resolve-role-" + strings.ToLower(rand.Text()) }
+func ResolveRoleWorkflowID() string { return DefaultNames.ResolveRole() }
+
+// ResolveRole names a look-up of a role in the integration's account.
+func (n Names) ResolveRole() string {
+	return n.prefix() + "-resolve-role-" + strings.ToLower(rand.Text())
+}
 
 // ResolveRoleTimeout bounds a role look-up: a name costs a request per 100
 // users, at Award Force's 60 a minute.

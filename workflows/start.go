@@ -60,7 +60,7 @@ func StartUserSync(ctx context.Context, c client.Client, n Names, spec *pairing.
 		}
 	}
 	opts := n.StartOptions(id, UserSyncTimeout)
-	opts.StaticSummary = fmt.Sprintf("Sync Award Force user %s (%s)", r.Slug, r.Trigger)
+	opts.StaticSummary = n.Summary(fmt.Sprintf("Sync Award Force user %s (%s)", r.Slug, r.Trigger))
 	in := UserSyncInput{Slug: r.Slug, Trigger: r.Trigger, Spec: *spec, Profile: r.Profile, RecordID: r.RecordID, LastSynced: last.at}
 	if in.RecordID == "" {
 		// The record the last sync paired the user with: the lane follows

@@ -39,7 +39,7 @@ func BackfillStartOptions(id string, spec *pairing.Spec, dryRun bool) client.Sta
 // BackfillStartOptions starts the integration's backfill id of spec.
 func (n Names) BackfillStartOptions(id string, spec *pairing.Spec, dryRun bool) client.StartWorkflowOptions {
 	o := n.StartOptions(id, BackfillTimeout)
-	o.StaticSummary = backfillSummary(spec, dryRun)
+	o.StaticSummary = n.Summary(backfillSummary(spec, dryRun))
 	return o
 }
 

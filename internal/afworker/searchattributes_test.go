@@ -17,7 +17,7 @@ import (
 
 func TestSearchAttributeCommand(t *testing.T) {
 	want := "temporal operator search-attribute create --namespace prod --name AfsyncOutcome --type Keyword --name AfsyncRecordId --type Keyword" +
-		" --name AfsyncFailedUsers --type KeywordList --name AfsyncAmbiguousUsers --type KeywordList --name AfsyncLedger --type KeywordList"
+		" --name AfsyncFailedUsers --type KeywordList --name AfsyncAmbiguousUsers --type KeywordList --name AfsyncLedger --type KeywordList --name AfsyncIntegration --type Keyword"
 	if got := SearchAttributeCommand("prod"); got != want {
 		t.Fatalf("got  %s\nwant %s", got, want)
 	}
