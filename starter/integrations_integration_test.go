@@ -16,6 +16,7 @@ import (
 	"github.com/afsync/afsync/internal/devstack"
 	"github.com/afsync/afsync/sandbox"
 	"github.com/afsync/afsync/sandbox/afsim"
+	"github.com/afsync/afsync/sandbox/sfsim"
 	"github.com/afsync/afsync/workflows"
 )
 
@@ -231,4 +232,64 @@ func TestIntegrationTwoIntegrationsOnOneFleetStayApart(t *testing.T) {
 	if n := metricSum(metrics, "afsync_webhook_requests_total", `integration="grants"`, `code="401"`); n != 1 {
 		t.Errorf("grants' refused webhooks counted %v, want 1", n)
 	}
+}
+
+// An outage in one integration holds no other (issue 16): grants'
+// Salesforce refuses every call while a backlog of registrations waits for
+// it, and meanwhile the default integration takes a burst of its own. The
+// burst is paired in full while grants is still down, each person once;
+// grants' webhooks are all answered 202 during its outage (received,
+// waiting in its own lane); once grants' org answers again its backlog is
+// paired, each person once, and nothing crosses between the orgs.
+func TestIntegrationAnOutageInOneIntegrationHoldsNoOther(t *testing.T) {
+	t.Parallel()
+	stack := startStackOptions(t, devstack.Options{HTTPAddr: "127.0.0.1:0", Integrations: []string{"grants"}})
+	grants := stack.Integrations[0]
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+
+	const backlog, burst = 300, 100
+	grants.Sandbox.Salesforce.SetChaos(sfsim.Chaos{Transient: 1})
+	waiting := grants.Sandbox.Burst(ctx, sandbox.Burst{Registrations: backlog, Over: 3 * time.Second, Seed: 1})
+	waitForLong(t, func() bool {
+		return metricSum(scrapeMetrics(t, stack), "afsync_webhook_requests_total", `integration="grants"`, `code="202"`) == backlog
+	}, "grants' backlog's webhooks answered 202", time.Minute)
+
+	paired := stack.Sandbox.Burst(ctx, sandbox.Burst{Registrations: burst, Over: 2 * time.Second, Seed: 2})
+	waitForLong(t, func() bool { return pairedOnce(stack.Sandbox, paired.Registered) }, "the default integration's burst paired", 2*time.Minute)
+	if n := len(grants.Sandbox.Salesforce.Records("Contact")); n != 0 {
+		t.Fatalf("grants' org holds %d Contacts during its outage", n)
+	}
+	if f := grants.Sandbox.Salesforce.Stats().Faults; f["transient"]+f["token_unavailable"] == 0 {
+		t.Fatalf("grants' org refused nothing during its outage (%v): the test proves nothing", f)
+	}
+	metrics := scrapeMetrics(t, stack)
+	if n := metricSum(metrics, "afsync_user_syncs_total", `integration="grants"`); n != 0 {
+		t.Fatalf("%v of grants' syncs finished during its outage, want none (they wait in its lane)", n)
+	}
+	if n := metricSum(metrics, "afsync_webhook_requests_total", `integration="grants"`) - backlog; n != 0 {
+		t.Fatalf("grants' webhooks answered something else than 202 %v times during its outage", n)
+	}
+
+	grants.Sandbox.Salesforce.SetChaos(sfsim.Chaos{})
+	waitForLong(t, func() bool { return pairedOnce(grants.Sandbox, waiting.Registered) }, "grants' backlog paired after its outage", 2*time.Minute)
+	for _, sb := range []*sandbox.Sandbox{stack.Sandbox, grants.Sandbox} {
+		if n := len(sb.Salesforce.Records("Contact")); n != map[bool]int{true: burst, false: backlog}[sb == stack.Sandbox] {
+			t.Errorf("an org holds %d Contacts: someone crossed between integrations", n)
+		}
+	}
+}
+
+// pairedOnce says whether each of slugs' people in sb's account has exactly
+// one Contact in sb's org, holding their name.
+func pairedOnce(sb *sandbox.Sandbox, slugs []string) bool {
+	byEmail := contactsByEmail(sb.Salesforce.Records("Contact"))
+	for _, slug := range slugs {
+		u, ok := sb.AwardForce.User(slug)
+		recs := byEmail[strings.ToLower(u.Email)]
+		if !ok || len(recs) != 1 || recs[0]["LastName"] != u.LastName {
+			return false
+		}
+	}
+	return true
 }

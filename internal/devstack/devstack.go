@@ -113,11 +113,6 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		return nil, err
 	}
 	s.Config.HTTPAddr = opts.HTTPAddr
-	if opts.HTTPAddr != "" && s.Config.WebhookSigningKey != "" {
-		// The sandbox's registrations and profile edits reach the worker as
-		// Award Force's would: signed webhooks.
-		s.Sandbox.SetWebhookURL("http://" + opts.HTTPAddr + "/webhooks/awardforce")
-	}
 	served := []afworker.Served{{Names: workflows.DefaultNames, Config: s.Config, Spec: s.Spec}}
 	for _, id := range opts.Integrations {
 		in, err := s.startIntegration(id, opts)
@@ -143,6 +138,18 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		return nil, err
 	}
 	s.Client, s.Metrics, s.Worker = s.Node.Client, s.Node.Metrics, s.Node.Worker()
+	if s.Node.HTTPAddr != "" {
+		// Each sandbox's registrations and profile edits reach the worker
+		// as Award Force's would: webhooks signed with its integration's
+		// key, at its integration's path, on the address the worker got
+		// (a test's "127.0.0.1:0" becomes a port).
+		if s.Config.WebhookSigningKey != "" {
+			s.Sandbox.SetWebhookURL("http://" + s.Node.HTTPAddr + "/webhooks/awardforce")
+		}
+		for _, in := range s.Integrations {
+			in.Sandbox.SetWebhookURL("http://" + s.Node.HTTPAddr + "/webhooks/awardforce/" + in.Names.Integration())
+		}
+	}
 	return s, nil
 }
 
@@ -193,9 +200,6 @@ func (s *Stack) startIntegration(id string, opts Options) (*Integration, error) 
 	s.Integrations = append(s.Integrations, in) // Stop closes it
 	if in.Config, err = configFor(sb, opts); err != nil {
 		return nil, err
-	}
-	if opts.HTTPAddr != "" {
-		sb.SetWebhookURL("http://" + opts.HTTPAddr + "/webhooks/awardforce/" + id)
 	}
 	return in, nil
 }
