@@ -396,7 +396,7 @@ func TestIntegrationScheduledBackfills(t *testing.T) {
 	if !strings.Contains(out.String(), "Created schedule") || !strings.Contains(out.String(), "Updated schedule") {
 		t.Fatalf("output:\n%s", out.String())
 	}
-	id := scheduleID(workflows.DefaultNames, pairing.Default())
+	id := workflows.DefaultNames.BackfillSchedule(pairing.Default())
 	h := stack.Client.ScheduleClient().GetHandle(context.Background(), id)
 	d, err := h.Describe(context.Background())
 	if err != nil {

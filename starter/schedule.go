@@ -53,11 +53,6 @@ in the Temporal UI (Schedules), or remove it with --delete.`,
 	return cmd
 }
 
-// scheduleID names the schedule of a spec's backfills.
-func scheduleID(names workflows.Names, spec *pairing.Spec) string {
-	return names.Backfill(spec, false) + "-schedule"
-}
-
 func runSchedule(ctx context.Context, o *scheduleOptions) error {
 	if !o.delete && o.every < time.Minute {
 		return fmt.Errorf("--every %s: want a minute or more", o.every)
@@ -67,7 +62,7 @@ func runSchedule(ctx context.Context, o *scheduleOptions) error {
 		return err
 	}
 	defer c.Close()
-	id := scheduleID(o.names, spec)
+	id := o.names.BackfillSchedule(spec)
 	sc := c.ScheduleClient()
 	if o.delete {
 		if err := sc.GetHandle(ctx, id).Delete(ctx); err != nil {
@@ -83,26 +78,45 @@ func runSchedule(ctx context.Context, o *scheduleOptions) error {
 			return err
 		}
 	}
+	created, err := scheduleBackfills(ctx, c, o.names, spec, o.filter, o.every)
+	switch {
+	case err != nil:
+		return err
+	case created:
+		fmt.Fprintf(o.out, "Created schedule %s: a backfill every %s.\n", id, o.every)
+	default:
+		fmt.Fprintf(o.out, "Updated schedule %s: a backfill every %s.\n", id, o.every)
+	}
+	return nil
+}
+
+// scheduleBackfills creates the integration's schedule of spec's
+// backfills (names.BackfillSchedule), one every every, or updates it;
+// created says which. The schedule and its backfills carry the
+// integration's search attribute and memo, so that a worker that stops
+// serving the integration pauses it.
+func scheduleBackfills(ctx context.Context, c client.Client, names workflows.Names, spec *pairing.Spec, filter workflows.UserFilter, every time.Duration) (created bool, err error) {
+	id := names.BackfillSchedule(spec)
+	sc := c.ScheduleClient()
 	action := &client.ScheduleWorkflowAction{
 		// Each run's workflow id gets the scheduled time appended.
-		ID:                       o.names.Backfill(spec, false),
+		ID:                       names.Backfill(spec, false),
 		Workflow:                 workflows.Backfill,
-		Args:                     []any{workflows.BackfillInput{Spec: *spec, Filter: o.filter}},
-		TaskQueue:                o.names.TaskQueue(),
+		Args:                     []any{workflows.BackfillInput{Spec: *spec, Filter: filter}},
+		TaskQueue:                names.TaskQueue(),
 		WorkflowExecutionTimeout: workflows.BackfillTimeout,
-		TypedSearchAttributes:    o.names.SearchAttributes(),
-		Memo:                     o.names.Memo(nil),
+		TypedSearchAttributes:    names.SearchAttributes(),
+		Memo:                     names.Memo(nil),
 	}
-	schedSpec := client.ScheduleSpec{Intervals: []client.ScheduleIntervalSpec{{Every: o.every}}}
+	schedSpec := client.ScheduleSpec{Intervals: []client.ScheduleIntervalSpec{{Every: every}}}
 	_, err = sc.Create(ctx, client.ScheduleOptions{
-		ID:      id,
-		Spec:    schedSpec,
-		Action:  action,
-		Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_SKIP,
-		Note:    "afsync: reconciling backfill; created by `starter schedule`",
-		// The schedule itself is found by integration like its backfills.
-		TypedSearchAttributes: o.names.SearchAttributes(),
-		Memo:                  o.names.Memo(nil),
+		ID:                    id,
+		Spec:                  schedSpec,
+		Action:                action,
+		Overlap:               enumspb.SCHEDULE_OVERLAP_POLICY_SKIP,
+		Note:                  "afsync: reconciling backfill; created by `starter schedule`",
+		TypedSearchAttributes: names.SearchAttributes(),
+		Memo:                  names.Memo(nil),
 	})
 	switch {
 	case errors.Is(err, temporal.ErrScheduleAlreadyRunning):
@@ -115,13 +129,11 @@ func runSchedule(ctx context.Context, o *scheduleOptions) error {
 			},
 		})
 		if err != nil {
-			return fmt.Errorf("updating schedule %s: %w", id, err)
+			return false, fmt.Errorf("updating schedule %s: %w", id, err)
 		}
-		fmt.Fprintf(o.out, "Updated schedule %s: a backfill every %s.\n", id, o.every)
+		return false, nil
 	case err != nil:
-		return fmt.Errorf("creating schedule %s: %w", id, err)
-	default:
-		fmt.Fprintf(o.out, "Created schedule %s: a backfill every %s.\n", id, o.every)
+		return false, fmt.Errorf("creating schedule %s: %w", id, err)
 	}
-	return nil
+	return true, nil
 }

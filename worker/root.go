@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -28,6 +29,9 @@ type options struct {
 	afRate   float64
 	logLevel string
 	httpAddr string
+	// reloadEvery is how often the registry is read again (0: on SIGHUP
+	// only).
+	reloadEvery time.Duration
 
 	dev       bool
 	devDir    string
@@ -83,6 +87,7 @@ seeded with realistic users, and the worker pointed at them.`,
 	f.Float64Var(&o.afRate, "awardforce-rate", config.DefaultAwardForceRate, "Award Force requests per minute for the whole fleet; 0 = no cap (overrides AWARDFORCE_RATE_LIMIT)")
 	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&o.httpAddr, "http-addr", "", "serve /healthz, /metrics and the Award Force webhook here (overrides AFSYNC_HTTP_ADDR; --dev default 127.0.0.1:8234); the codec server listens on AFSYNC_CODEC_ADDR (--dev default 127.0.0.1:8235)")
+	f.DurationVar(&o.reloadEvery, "reload-every", 30*time.Second, "with a registry (AFSYNC_INTEGRATIONS): read it again this often, and on SIGHUP, serving what it lists without a restart; 0 = on SIGHUP only")
 	f.BoolVar(&o.dev, "dev", false, "start the embedded default: Temporal dev server + UI, sandbox APIs, worker")
 	f.StringVar(&o.devDir, "dev-dir", ".afsync", "with --dev: where the dev server keeps its SQLite history")
 	f.IntVar(&o.devPort, "dev-port", 7233, "with --dev: Temporal frontend port")
@@ -164,6 +169,13 @@ func runWorker(ctx context.Context, o *options) error {
 		return err
 	}
 	defer node.Close()
+	if os.Getenv(config.EnvIntegrations) != "" {
+		hup := make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP)
+		defer signal.Stop(hup)
+		go followRegistry(ctx, func() ([]afworker.Served, error) { return o.integrations(nil) }, node, o.reloadEvery, hup, logger)
+		logger.Info("Following the registry of integrations", "file", os.Getenv(config.EnvIntegrations), "every", o.reloadEvery.String(), "signal", "SIGHUP")
+	}
 	select {
 	case <-ctx.Done():
 		logger.Info("Stopping worker")

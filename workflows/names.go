@@ -88,6 +88,12 @@ func (n Names) Backfill(spec *pairing.Spec, dryRun bool) string {
 	return id
 }
 
+// BackfillSchedule names the schedule of a spec's backfills (`starter
+// schedule`).
+func (n Names) BackfillSchedule(spec *pairing.Spec) string {
+	return n.Backfill(spec, false) + "-schedule"
+}
+
 // Lane names lane l.
 func (n Names) Lane(l int) string { return fmt.Sprintf("%s-lane-%d", n.prefix(), l) }
 

@@ -66,9 +66,14 @@ type Node struct {
 	// webhook; empty when it is off.
 	CodecAddr string
 
+	mu        sync.Mutex // guards served and serialises StartWorker, StopWorker and Reload's swap
 	served    []Served
-	workers   atomic.Pointer[[]*Worker]
-	workerMu  sync.Mutex // serialises StartWorker and StopWorker
+	workers   atomic.Pointer[[]*Worker] // aligned with served
+	routes    webhookRoutes
+	reloadMu  sync.Mutex // serialises Reload
+	logger    *slog.Logger
+	preflight PreflightOptions // Reload's checks, without the start-up Status
+
 	life      context.Context
 	end       context.CancelCauseFunc
 	httpDone  chan struct{} // closed when the HTTP server has stopped; nil when off
@@ -112,7 +117,7 @@ func Boot(ctx context.Context, opts BootOptions) (_ *Node, err error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	n := &Node{Status: NewStatus(), served: served}
+	n := &Node{Status: NewStatus(), served: served, logger: logger, preflight: opts.Preflight}
 	n.life, n.end = context.WithCancelCause(context.Background())
 	defer func() {
 		if err != nil {
@@ -207,14 +212,15 @@ func (n *Node) serveHTTP(opts BootOptions, logger *slog.Logger) error {
 	if l == nil && opts.Config.HTTPAddr == "" {
 		return nil
 	}
-	h, err := httpHandler(n.Client, n.served, n.Metrics, logger, n.Status)
-	if err != nil {
+	if err := n.routes.set(n.Client, n.served, n.Metrics, logger); err != nil {
 		if l != nil {
 			_ = l.Close()
 		}
 		return err
 	}
+	h := httpHandler(n.Client, &n.routes, n.Metrics, logger, n.Status)
 	if l == nil {
+		var err error
 		if l, err = listen(opts.Config.HTTPAddr); err != nil {
 			return err
 		}
@@ -228,12 +234,20 @@ func (n *Node) serveHTTP(opts BootOptions, logger *slog.Logger) error {
 		}
 	}()
 	logger.Info("Serving HTTP", "address", n.HTTPAddr)
-	for _, s := range n.served {
+	n.logWebhooks(n.served)
+	return nil
+}
+
+// logWebhooks says where served's webhooks are received.
+func (n *Node) logWebhooks(served []Served) {
+	if n.HTTPAddr == "" {
+		return
+	}
+	for _, s := range served {
 		if s.Config.WebhookSigningKey != "" {
-			logger.Info("Receiving Award Force webhooks", "integration", s.Names.Integration(), "path", webhookPath(s.Names))
+			n.logger.Info("Receiving Award Force webhooks", "integration", s.Names.Integration(), "path", webhookPath(s.Names))
 		}
 	}
-	return nil
 }
 
 // serveCodec serves the payload codec for the Temporal UI on its own
@@ -276,37 +290,44 @@ func (n *Node) Worker() *Worker {
 // StartWorker starts polling every integration's task queues (again, after
 // StopWorker: the integration tests kill and restart the worker mid-run).
 func (n *Node) StartWorker() error {
-	n.workerMu.Lock()
-	defer n.workerMu.Unlock()
+	n.mu.Lock()
+	defer n.mu.Unlock()
 	if n.workers.Load() != nil {
 		return errors.New("afworker: the worker is already running")
 	}
-	var ws []*Worker
-	stop := func() {
-		for _, w := range ws {
-			w.Stop()
-		}
-	}
-	for _, s := range n.served {
-		w, err := New(n.Client, s.Names, s.Config, s.Spec)
-		if err == nil {
-			err = w.Start()
-		}
-		if err != nil {
-			stop()
-			return s.Named(err)
-		}
-		ws = append(ws, w)
+	ws, err := n.startWorkers(n.served)
+	if err != nil {
+		return err
 	}
 	n.workers.Store(&ws)
 	return nil
 }
 
+// startWorkers starts polling served's task queues: all of them, or none
+// and the first error.
+func (n *Node) startWorkers(served []Served) ([]*Worker, error) {
+	var ws []*Worker
+	for _, s := range served {
+		w, err := New(n.Client, s.Names, s.Config, s.Spec)
+		if err == nil {
+			err = w.Start()
+		}
+		if err != nil {
+			for _, started := range ws {
+				started.Stop()
+			}
+			return nil, s.Named(err)
+		}
+		ws = append(ws, w)
+	}
+	return ws, nil
+}
+
 // StopWorker stops polling and waits for running activities to finish
 // (Config.StopTimeout); the client and the HTTP endpoints stay up.
 func (n *Node) StopWorker() {
-	n.workerMu.Lock()
-	defer n.workerMu.Unlock()
+	n.mu.Lock()
+	defer n.mu.Unlock()
 	if ws := n.workers.Swap(nil); ws != nil {
 		for _, w := range *ws {
 			w.Stop()

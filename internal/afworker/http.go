@@ -1,6 +1,7 @@
 package afworker
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"go.temporal.io/sdk/client"
@@ -46,7 +48,11 @@ func (s *SyncStarter) StartUserSync(ctx context.Context, ev webhook.Event) (bool
 // key is configured; the codec server under /codec/ when payload encryption
 // is on. Boot serves it with the start-up check's Status (see Health).
 func HTTPHandler(c client.Client, cfg config.Config, spec *pairing.Spec, m *metrics.Metrics, logger *slog.Logger) (http.Handler, error) {
-	return httpHandler(c, []Served{{Names: workflows.DefaultNames, Config: cfg, Spec: spec}}, m, logger, nil)
+	routes := &webhookRoutes{}
+	if err := routes.set(c, []Served{{Names: workflows.DefaultNames, Config: cfg, Spec: spec}}, m, logger); err != nil {
+		return nil, err
+	}
+	return httpHandler(c, routes, m, logger, nil), nil
 }
 
 // Health is the JSON body of GET /healthz, e.g.
@@ -73,8 +79,9 @@ const (
 )
 
 // httpHandler is HTTPHandler whose /healthz also tells where the start-up
-// check stands (status may be nil).
-func httpHandler(c client.Client, served []Served, m *metrics.Metrics, logger *slog.Logger, status *Status) (http.Handler, error) {
+// check stands (status may be nil), and whose webhooks go where routes says
+// at the moment each arrives.
+func httpHandler(c client.Client, routes *webhookRoutes, m *metrics.Metrics, logger *slog.Logger, status *Status) http.Handler {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -110,6 +117,39 @@ func httpHandler(c client.Client, served []Served, m *metrics.Metrics, logger *s
 	if m != nil {
 		mux.Handle("GET /metrics", m.HTTP)
 	}
+	mux.Handle("/webhooks/awardforce/{id}", routes)
+	mux.Handle("/webhooks/awardforce", routes) // the default's, where it was before integrations
+	return mux
+}
+
+// webhookRoutes sends each Award Force webhook to its integration's
+// handler, by the integration id in its path (none: the default): each
+// checks the payload with its integration's signing key, so a payload
+// signed for another is refused. Reload replaces the set; an integration
+// that has none (no signing key, or not served) is not found (404).
+type webhookRoutes struct {
+	by atomic.Pointer[map[string]http.Handler]
+}
+
+func (wr *webhookRoutes) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	id := cmp.Or(r.PathValue("id"), workflows.DefaultIntegration)
+	var h http.Handler
+	if by := wr.by.Load(); by != nil {
+		h = (*by)[id]
+	}
+	if h == nil {
+		http.NotFound(w, r)
+		return
+	}
+	h.ServeHTTP(w, r)
+}
+
+// set routes the webhooks of served, and no other's.
+func (wr *webhookRoutes) set(c client.Client, served []Served, m *metrics.Metrics, logger *slog.Logger) error {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	by := map[string]http.Handler{}
 	for _, s := range served {
 		if s.Config.WebhookSigningKey == "" {
 			continue
@@ -120,17 +160,15 @@ func httpHandler(c client.Client, served []Served, m *metrics.Metrics, logger *s
 			Logger:     logger.With("integration", s.Names.Integration()),
 		})
 		if err != nil {
-			return nil, s.Named(err)
+			return s.Named(err)
 		}
 		if m != nil {
 			h = m.Webhook(h, s.Names.Integration()) // its answers by status code: 401s are bad signatures
 		}
-		mux.Handle(webhookPath(s.Names), h)
-		if s.Names.IsDefault() {
-			mux.Handle("/webhooks/awardforce", h) // where it was before integrations
-		}
+		by[s.Names.Integration()] = h
 	}
-	return mux, nil
+	wr.by.Store(&by)
+	return nil
 }
 
 // webhookPath is where the integration's Award Force webhooks are received:

@@ -50,10 +50,7 @@ func TestHealthzSaysWhereTheStartUpCheckStands(t *testing.T) {
 	status := NewStatus()
 	now := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 	status.now = func() time.Time { return now }
-	h, err := httpHandler(temporal, []Served{{Spec: pairing.Default()}}, nil, nil, status)
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := testHandler(t, temporal, []Served{{Spec: pairing.Default()}}, status)
 	want := func(code int, body string) {
 		t.Helper()
 		gotCode, _, raw := getHealth(t, h)
@@ -83,14 +80,11 @@ func TestHealthzSaysWhereTheStartUpCheckStands(t *testing.T) {
 	failed := NewStatus()
 	failed.Failed(errors.New("award force (AWARDFORCE_API_URL, AWARDFORCE_API_KEY): awardforce: HTTP 403: Invalid API key."))
 	temporal.err = nil
-	h, err = httpHandler(temporal, []Served{{Spec: pairing.Default()}}, nil, nil, failed)
-	if err != nil {
-		t.Fatal(err)
-	}
+	h = testHandler(t, temporal, []Served{{Spec: pairing.Default()}}, failed)
 	want(503, `{"status":"failed","temporal":"ok","checks":"failed: award force (AWARDFORCE_API_URL, AWARDFORCE_API_KEY): awardforce: HTTP 403: Invalid API key."}`)
 
 	// Without a start-up check (HTTPHandler), only Temporal counts.
-	h, err = HTTPHandler(temporal, config.Config{}, pairing.Default(), nil, nil)
+	h, err := HTTPHandler(temporal, config.Config{}, pairing.Default(), nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,10 +95,7 @@ func TestHealthzDuringAndAfterAnOutage(t *testing.T) {
 	sb, cfg := startSandbox(t)
 	sb.AwardForce.InjectFaults(1000, http.StatusServiceUnavailable) // until cleared
 	status := NewStatus()
-	h, err := httpHandler(&frontend{}, []Served{{Config: cfg, Spec: pairing.Default()}}, nil, nil, status)
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := testHandler(t, &frontend{}, []Served{{Config: cfg, Spec: pairing.Default()}}, status)
 	srv := httptest.NewServer(h)
 	defer srv.Close()
 	get := func() (int, Health, string) {
@@ -157,4 +148,14 @@ func TestHealthzDuringAndAfterAnOutage(t *testing.T) {
 	if code, _, raw := get(); code != http.StatusOK || strings.TrimSpace(raw) != `{"status":"ok","temporal":"ok","checks":"passed"}` {
 		t.Fatalf("after the outage: %d %s", code, raw)
 	}
+}
+
+// testHandler is the node's HTTP handler for served.
+func testHandler(t *testing.T, c client.Client, served []Served, status *Status) http.Handler {
+	t.Helper()
+	routes := &webhookRoutes{}
+	if err := routes.set(c, served, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	return httpHandler(c, routes, nil, nil, status)
 }

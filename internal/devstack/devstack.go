@@ -83,9 +83,12 @@ type Stack struct {
 	// Node is the booted worker process (afworker.Boot): Client, Metrics,
 	// the start-up check's Status, the HTTP endpoints.
 	Node *afworker.Node
-	// Integrations are the further integrations (Options.Integrations),
-	// served by the same worker process.
+	// Integrations are the further integrations served by the same worker
+	// process (Options.Integrations, then Serve's).
 	Integrations []*Integration
+
+	opts    Options
+	started map[string]*Integration // every integration given a sandbox, served or not
 }
 
 // Start brings the stack up in order: Temporal, the sandbox, the worker
@@ -93,7 +96,7 @@ type Stack struct {
 // transient API faults and fails at once on permanent ones). On error,
 // whatever was started is stopped again.
 func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
-	s := &Stack{}
+	s := &Stack{opts: opts, started: map[string]*Integration{}}
 	defer func() {
 		if err != nil {
 			s.Stop()
@@ -113,13 +116,9 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		return nil, err
 	}
 	s.Config.HTTPAddr = opts.HTTPAddr
-	served := []afworker.Served{{Names: workflows.DefaultNames, Config: s.Config, Spec: s.Spec}}
-	for _, id := range opts.Integrations {
-		in, err := s.startIntegration(id, opts)
-		if err != nil {
-			return nil, err
-		}
-		served = append(served, afworker.Served{Names: in.Names, Config: in.Config, Spec: s.Spec})
+	served, err := s.served(opts.Integrations)
+	if err != nil {
+		return nil, err
 	}
 	logger := opts.Logger
 	if logger == nil {
@@ -138,19 +137,61 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		return nil, err
 	}
 	s.Client, s.Metrics, s.Worker = s.Node.Client, s.Node.Metrics, s.Node.Worker()
-	if s.Node.HTTPAddr != "" {
-		// Each sandbox's registrations and profile edits reach the worker
-		// as Award Force's would: webhooks signed with its integration's
-		// key, at its integration's path, on the address the worker got
-		// (a test's "127.0.0.1:0" becomes a port).
-		if s.Config.WebhookSigningKey != "" {
-			s.Sandbox.SetWebhookURL("http://" + s.Node.HTTPAddr + "/webhooks/awardforce")
-		}
-		for _, in := range s.Integrations {
-			in.Sandbox.SetWebhookURL("http://" + s.Node.HTTPAddr + "/webhooks/awardforce/" + in.Names.Integration())
-		}
+	if s.Node.HTTPAddr != "" && s.Config.WebhookSigningKey != "" {
+		s.Sandbox.SetWebhookURL("http://" + s.Node.HTTPAddr + "/webhooks/awardforce")
 	}
+	s.pointWebhooks()
 	return s, nil
+}
+
+// pointWebhooks makes each further integration's sandbox deliver its
+// registrations and profile edits as Award Force's would: webhooks signed
+// with its integration's key, at its integration's path, on the address
+// the worker got (a test's "127.0.0.1:0" becomes a port).
+func (s *Stack) pointWebhooks() {
+	if s.Node.HTTPAddr == "" {
+		return
+	}
+	for _, in := range s.Integrations {
+		in.Sandbox.SetWebhookURL("http://" + s.Node.HTTPAddr + "/webhooks/awardforce/" + in.Names.Integration())
+	}
+}
+
+// served is what the worker serves for the default integration and ids,
+// starting the sandbox of an id named for the first time; it sets
+// s.Integrations to ids'.
+func (s *Stack) served(ids []string) ([]afworker.Served, error) {
+	out := []afworker.Served{{Names: workflows.DefaultNames, Config: s.Config, Spec: s.Spec}}
+	var ins []*Integration
+	for _, id := range ids {
+		in, ok := s.started[id]
+		if !ok {
+			var err error
+			if in, err = s.startIntegration(id, s.opts); err != nil {
+				return nil, err
+			}
+		}
+		ins = append(ins, in)
+		out = append(out, afworker.Served{Names: in.Names, Config: in.Config, Spec: s.Spec})
+	}
+	s.Integrations = ins
+	return out, nil
+}
+
+// Serve makes the running worker serve the default integration and ids
+// instead, without a restart (afworker.Node.Reload, as `worker` does when
+// its registry changes): an id named for the first time gets a sandbox of
+// its own, as Options.Integrations do; one left out is no longer served
+// (its sandbox runs on, and is served again if named again).
+func (s *Stack) Serve(ctx context.Context, ids []string) (afworker.Reloaded, error) {
+	served, err := s.served(ids)
+	if err != nil {
+		return afworker.Reloaded{}, err
+	}
+	r, err := s.Node.Reload(ctx, served)
+	s.pointWebhooks()
+	s.Worker = s.Node.Worker()
+	return r, err
 }
 
 // configFor is the worker's configuration for the sandbox sb: its URLs and
@@ -197,7 +238,7 @@ func (s *Stack) startIntegration(id string, opts Options) (*Integration, error) 
 		return nil, fmt.Errorf("integration %s's sandbox: %w", id, err)
 	}
 	in := &Integration{Names: workflows.NamesOf(id), Sandbox: sb}
-	s.Integrations = append(s.Integrations, in) // Stop closes it
+	s.started[id] = in // Stop closes it
 	if in.Config, err = configFor(sb, opts); err != nil {
 		return nil, err
 	}
@@ -231,7 +272,7 @@ func (s *Stack) Stop() {
 	if s.Sandbox != nil {
 		s.Sandbox.Close()
 	}
-	for _, in := range s.Integrations {
+	for _, in := range s.started {
 		in.Sandbox.Close()
 	}
 	if s.Server != nil {
