@@ -72,6 +72,11 @@ type options struct {
 	crmOver    time.Duration
 	crmIdle    time.Duration
 	crmEvery   time.Duration
+	// integrations, when above 0, measures that many integrations on one
+	// worker, each with a sandbox of its own; the first outageIn have their
+	// org down until the others are done.
+	integrations int
+	outageIn     int
 }
 
 // Result is the benchmark's JSON line.
@@ -140,6 +145,8 @@ func main() {
 	f.DurationVar(&o.crmOver, "crm-over", time.Minute, "with --crm-changes: how long the edits take")
 	f.DurationVar(&o.crmIdle, "crm-idle", 5*time.Minute, "with --crm-changes: how long to count the watch's calls on an idle org first")
 	f.DurationVar(&o.crmEvery, "crm-every", time.Minute, "with --crm-changes: crm_changes.every")
+	f.IntVar(&o.integrations, "integrations", 0, "instead of one backfill, run N integrations on one worker (a registry of N sandbox accounts and orgs of --users users each, at --awardforce-limit each), all backfilling at once, and compare each one's rate with its key's bound")
+	f.IntVar(&o.outageIn, "outage-in", 0, "with --integrations: the first N integrations' orgs refuse every call until the others are done (isolation), then recover")
 	f.IntVar(&o.baseline, "baseline", 0, "instead of afsync, time a plain N-way per-user loop without durability (the yardstick)")
 	f.IntVar(&o.versus, "versus", 0, "time a plain N-way per-user loop first, on a sandbox of its own, then afsync's backfill, and report the ratio (issue 14: 1.2x at 10,000 users)")
 	f.IntVar(&o.partitions, "partitions", 0, "task-queue partitions on the dev server (0: the server's default, four, as on Temporal Cloud)")
@@ -154,6 +161,9 @@ func main() {
 }
 
 func run(ctx context.Context, o *options, out io.Writer) error {
+	if o.integrations > 0 {
+		return runIntegrations(ctx, o, out)
+	}
 	if o.baseline > 0 {
 		r, err := runLoop(ctx, o, o.baseline, out)
 		if err != nil {
@@ -295,20 +305,10 @@ func startBench(ctx context.Context, o *options, out io.Writer) (_ *benchStack, 
 			b.close()
 		}
 	}()
-	tmp, err := os.MkdirTemp("", "afsync-bench-")
+	tmp, workerBin, err := b.prepare(ctx, o, out)
 	if err != nil {
 		return nil, err
 	}
-	b.closers = append(b.closers, func() { os.RemoveAll(tmp) })
-	workerBin := filepath.Join(tmp, "worker")
-	fmt.Fprintln(out, "building the worker…")
-	if out, err := exec.CommandContext(ctx, "go", "build", "-o", workerBin, "./worker").CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("go build ./worker (run from the repository root): %v\n%s", err, out)
-	}
-	if b.srv, err = devserver.Start(ctx, devserver.Options{UIPort: -1, SearchAttributes: workflows.SearchAttributeKeys(), ExtraArgs: o.serverArgs, Partitions: o.partitions}); err != nil {
-		return nil, err
-	}
-	b.closers = append(b.closers, func() { _ = b.srv.Stop() })
 	fmt.Fprintf(out, "seeding %d users…\n", o.users)
 	if b.sb, err = sandbox.Start(sandbox.Options{
 		Seed:                sandbox.SeedOptions{Users: o.users, Seed: o.seed},
@@ -321,35 +321,16 @@ func startBench(ctx context.Context, o *options, out io.Writer) (_ *benchStack, 
 		return nil, err
 	}
 	b.closers = append(b.closers, b.sb.Close)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	b.httpAddr = l.Addr().String()
-	l.Close()
 	if o.crmChanges > 0 {
 		if b.specPath, err = writeCRMSpec(tmp, o.crmEvery); err != nil {
 			return nil, err
 		}
 	}
-	b.worker = exec.CommandContext(ctx, workerBin, "--log-level", "warn")
-	b.worker.Env = append(os.Environ(), config.EnvTemporalAddress+"="+b.srv.Address, config.EnvTemporalNamespace+"="+b.srv.Namespace,
-		config.EnvAwardForceRateLimit+"="+strconv.Itoa(o.afLimit), config.EnvConfig+"="+b.specPath, config.EnvHTTPAddr+"="+b.httpAddr)
+	env := []string{config.EnvAwardForceRateLimit + "=" + strconv.Itoa(o.afLimit), config.EnvConfig + "=" + b.specPath}
 	for k, v := range b.sb.Env() {
-		b.worker.Env = append(b.worker.Env, k+"="+v)
+		env = append(env, k+"="+v)
 	}
-	b.worker.Stdout, b.worker.Stderr = os.Stderr, os.Stderr
-	// A bench stopped by a signal takes its worker with it.
-	b.worker.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
-	if err := b.worker.Start(); err != nil {
-		return nil, err
-	}
-	b.closers = append(b.closers, func() { _ = b.worker.Process.Kill(); _ = b.worker.Wait() })
-	if b.c, err = client.DialContext(ctx, client.Options{HostPort: b.srv.Address, Namespace: b.srv.Namespace}); err != nil {
-		return nil, err
-	}
-	b.closers = append(b.closers, b.c.Close)
-	if err := waitForPollers(ctx, b.c); err != nil {
+	if err := b.spawnWorker(ctx, workerBin, env, []workflows.Names{workflows.DefaultNames}); err != nil {
 		return nil, err
 	}
 	// Let the preflight's requests leave the rate-limit window, then count
@@ -362,9 +343,62 @@ func startBench(ctx context.Context, o *options, out io.Writer) (_ *benchStack, 
 	return b, nil
 }
 
-func waitForPollers(ctx context.Context, c client.Client) error {
+// prepare builds the worker into a temporary directory (removed on close)
+// and starts the dev server: it returns the directory and the worker's
+// path.
+func (b *benchStack) prepare(ctx context.Context, o *options, out io.Writer) (tmp, workerBin string, err error) {
+	if tmp, err = os.MkdirTemp("", "afsync-bench-"); err != nil {
+		return "", "", err
+	}
+	b.closers = append(b.closers, func() { os.RemoveAll(tmp) })
+	workerBin = filepath.Join(tmp, "worker")
+	fmt.Fprintln(out, "building the worker…")
+	if out, err := exec.CommandContext(ctx, "go", "build", "-o", workerBin, "./worker").CombinedOutput(); err != nil {
+		return "", "", fmt.Errorf("go build ./worker (run from the repository root): %v\n%s", err, out)
+	}
+	if b.srv, err = devserver.Start(ctx, devserver.Options{UIPort: -1, SearchAttributes: workflows.SearchAttributeKeys(), ExtraArgs: o.serverArgs, Partitions: o.partitions}); err != nil {
+		return "", "", err
+	}
+	b.closers = append(b.closers, func() { _ = b.srv.Stop() })
+	return tmp, workerBin, nil
+}
+
+// spawnWorker runs the worker in its own process with env (and Temporal's
+// address, an HTTP address of its own), dials the dev server, and waits
+// until the worker polls the task queues of every integration named.
+func (b *benchStack) spawnWorker(ctx context.Context, workerBin string, env []string, names []workflows.Names) error {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	b.httpAddr = l.Addr().String()
+	l.Close()
+	b.worker = exec.CommandContext(ctx, workerBin, "--log-level", "warn")
+	b.worker.Env = append(append(os.Environ(), config.EnvTemporalAddress+"="+b.srv.Address, config.EnvTemporalNamespace+"="+b.srv.Namespace,
+		config.EnvHTTPAddr+"="+b.httpAddr), env...)
+	b.worker.Stdout, b.worker.Stderr = os.Stderr, os.Stderr
+	// A bench stopped by a signal takes its worker with it.
+	b.worker.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
+	if err := b.worker.Start(); err != nil {
+		return err
+	}
+	b.closers = append(b.closers, func() { _ = b.worker.Process.Kill(); _ = b.worker.Wait() })
+	if b.c, err = client.DialContext(ctx, client.Options{HostPort: b.srv.Address, Namespace: b.srv.Namespace}); err != nil {
+		return err
+	}
+	b.closers = append(b.closers, b.c.Close)
+	for _, n := range names {
+		if err := waitForPollers(ctx, b.c, n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// waitForPollers waits until a worker polls the integration's task queues.
+func waitForPollers(ctx context.Context, c client.Client, n workflows.Names) error {
 	deadline := time.Now().Add(2 * time.Minute)
-	for _, q := range []string{workflows.TaskQueue, workflows.CoordinatorTaskQueue, workflows.AwardForceTaskQueue} {
+	for _, q := range []string{n.TaskQueue(), n.CoordinatorTaskQueue(), n.AwardForceTaskQueue()} {
 		for {
 			d, err := c.DescribeTaskQueue(ctx, q, enumspb.TASK_QUEUE_TYPE_ACTIVITY)
 			if err == nil && len(d.GetPollers()) > 0 {

@@ -36,7 +36,11 @@ type Worker struct {
 // Start. The worker owns spec: its Salesforce activities refuse a workflow
 // that carries another (the credentials are the worker's, and so is the
 // choice of objects and fields they touch).
-func New(c client.Client, names workflows.Names, cfg config.Config, spec *pairing.Spec) (*Worker, error) {
+//
+// shared says the process serves other integrations too: its pollers then
+// scale with its load (pollers), so that many mostly idle integrations stay
+// within the namespace's concurrent polls.
+func New(c client.Client, names workflows.Names, cfg config.Config, spec *pairing.Spec, shared bool) (*Worker, error) {
 	if spec == nil {
 		return nil, errors.New("afworker: New needs the worker's pairing spec")
 	}
@@ -60,7 +64,7 @@ func New(c client.Client, names workflows.Names, cfg config.Config, spec *pairin
 	// Every sync's tasks come through the main queue (a burst of webhooks
 	// is a workflow each, four tasks each): two pollers, the SDK's
 	// default, left first tasks 160 s in the queue behind 6,000 webhooks.
-	mainWorker := worker.New(c, names.TaskQueue(), worker.Options{WorkerStopTimeout: cfg.StopTimeout, MaxConcurrentWorkflowTaskPollers: mainWorkflowPollers})
+	mainWorker := worker.New(c, names.TaskQueue(), pollers(worker.Options{WorkerStopTimeout: cfg.StopTimeout}, mainWorkflowPollers, shared))
 	workflows.RegisterWorkflowsFor(mainWorker, names)
 	mainWorker.RegisterActivity(sf)
 	mainWorker.RegisterActivity(coord)
@@ -68,7 +72,7 @@ func New(c client.Client, names workflows.Names, cfg config.Config, spec *pairin
 	// where their tasks do; their other activities name the main queue).
 	// Lanes started before it keep running on the main queue until their
 	// next continue-as-new.
-	coordWorker := worker.New(c, names.CoordinatorTaskQueue(), worker.Options{WorkerStopTimeout: cfg.StopTimeout})
+	coordWorker := worker.New(c, names.CoordinatorTaskQueue(), pollers(worker.Options{WorkerStopTimeout: cfg.StopTimeout}, defaultPollers, shared))
 	workflows.RegisterWorkflowsFor(coordWorker, names)
 	coordWorker.RegisterActivity(sf)
 	coordWorker.RegisterActivity(coord)
@@ -77,14 +81,42 @@ func New(c client.Client, names workflows.Names, cfg config.Config, spec *pairin
 	// AwardForceBudget), not a task-queue rate limit: the server would split
 	// that among the queue's partitions and waste the share of any without
 	// backlog.
-	afWorker := worker.New(c, names.AwardForceTaskQueue(), worker.Options{WorkerStopTimeout: cfg.StopTimeout})
+	afWorker := worker.New(c, names.AwardForceTaskQueue(), pollers(worker.Options{WorkerStopTimeout: cfg.StopTimeout}, defaultPollers, shared))
 	afWorker.RegisterActivity(&activities.AwardForce{Client: afClient})
 	return &Worker{main: mainWorker, coordinators: coordWorker, awardForce: afWorker, salesforce: sfClient}, nil
 }
 
 // mainWorkflowPollers is how many workflow-task polls the main worker keeps
-// open.
-const mainWorkflowPollers = 8
+// open; the others keep the SDK's default, defaultPollers, of each kind.
+const (
+	mainWorkflowPollers = 8
+	defaultPollers      = 2
+)
+
+// pollers sets o's pollers: workflowPollers workflow-task polls and
+// defaultPollers activity-task polls, always open for a process serving
+// one integration; for one serving several (shared), as many as its load
+// needs, from one of each up to those. The server takes at most 1,200 polls
+// of one kind at once per namespace (frontend.namespaceCount): a fleet of a
+// hundred integrations keeping their 12 workflow-task polls each open was
+// refused polls ("namespace concurrent poller limit exceeded") and paired
+// at about half its Award Force bound (docs/benchmarks.md).
+func pollers(o worker.Options, workflowPollers int, shared bool) worker.Options {
+	if !shared {
+		if workflowPollers != defaultPollers {
+			o.MaxConcurrentWorkflowTaskPollers = workflowPollers
+		}
+		return o
+	}
+	scale := func(most int) worker.PollerBehavior {
+		return worker.NewPollerBehaviorAutoscaling(worker.PollerBehaviorAutoscalingOptions{
+			InitialNumberOfPollers: 1, MinimumNumberOfPollers: 1, MaximumNumberOfPollers: most,
+		})
+	}
+	o.WorkflowTaskPollerBehavior = scale(workflowPollers)
+	o.ActivityTaskPollerBehavior = scale(defaultPollers)
+	return o
+}
 
 // ObserveSalesforceUsage publishes the org's daily API usage, as the worker
 // that current returns last read it from Sforce-Limit-Info, as the gauges

@@ -295,7 +295,7 @@ func (n *Node) StartWorker() error {
 	if n.workers.Load() != nil {
 		return errors.New("afworker: the worker is already running")
 	}
-	ws, err := n.startWorkers(n.served)
+	ws, err := n.startWorkers(n.served, len(n.served) > 1)
 	if err != nil {
 		return err
 	}
@@ -304,11 +304,12 @@ func (n *Node) StartWorker() error {
 }
 
 // startWorkers starts polling served's task queues: all of them, or none
-// and the first error.
-func (n *Node) startWorkers(served []Served) ([]*Worker, error) {
+// and the first error; shared says the node serves several integrations
+// (New).
+func (n *Node) startWorkers(served []Served, shared bool) ([]*Worker, error) {
 	var ws []*Worker
 	for _, s := range served {
-		w, err := New(n.Client, s.Names, s.Config, s.Spec)
+		w, err := New(n.Client, s.Names, s.Config, s.Spec, shared)
 		if err == nil {
 			err = w.Start()
 		}

@@ -152,7 +152,7 @@ func (n *Node) swap(next, fresh []Served) ([]*Worker, error) {
 	}
 	var stop []*Worker
 	if old := n.workers.Load(); old != nil {
-		started, err := n.startWorkers(fresh)
+		started, err := n.startWorkers(fresh, len(next) > 1)
 		if err != nil {
 			return nil, err
 		}

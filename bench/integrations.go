@@ -1,0 +1,224 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/client"
+
+	"github.com/afsync/afsync/internal/config"
+	"github.com/afsync/afsync/pairing"
+	"github.com/afsync/afsync/sandbox"
+	"github.com/afsync/afsync/sandbox/sfsim"
+	"github.com/afsync/afsync/workflows"
+)
+
+// fleetSpec pairs Contacts and maps a profile field, so that a backfill
+// reads each user's profile (one Award Force request a user): each
+// integration's pace is its own key's rate limit, the bound the benchmark
+// compares it with.
+const fleetSpec = `object: Contact
+unique_identifier: {awardforce: email, crm: Email}
+fields:
+  - {awardforce: first_name, crm: FirstName}
+  - {awardforce: last_name, crm: LastName}
+  - {awardforce: JobTitle, crm: Title}
+`
+
+// IntegrationsResult is the JSON line of --integrations.
+type IntegrationsResult struct {
+	Integrations int `json:"integrations"`
+	// UsersEach is each integration's users, AwardForceLimitPerMin each
+	// key's limit.
+	UsersEach             int `json:"users_each"`
+	AwardForceLimitPerMin int `json:"award_force_limit_per_minute"`
+	// Outages is how many integrations had their org refuse every call
+	// until the others had finished; they are not in the ratios.
+	Outages int `json:"outages"`
+	// RatioMin, RatioMedian and RatioMax are the other integrations'
+	// backfill rates over their own Award Force bound (their requests at
+	// their key's limit).
+	RatioMin    float64 `json:"ratio_to_bound_min"`
+	RatioMedian float64 `json:"ratio_to_bound_median"`
+	RatioMax    float64 `json:"ratio_to_bound_max"`
+	// Seconds is until the last healthy integration's backfill ended;
+	// DrainSeconds, after the outages ended, until theirs did.
+	Seconds      float64 `json:"seconds"`
+	DrainSeconds float64 `json:"drain_seconds,omitempty"`
+	// AwardForce429s and NewDuplicates are summed over every account and
+	// org (0 and 0: within every limit, nobody paired twice).
+	AwardForce429s      int     `json:"award_force_429s"`
+	NewDuplicates       int     `json:"new_duplicates"`
+	Failed              int     `json:"failed"`
+	PeakWorkerMemoryMiB float64 `json:"peak_worker_memory_mib"`
+	// CPU seconds until the last healthy backfill ended: the worker's, the
+	// dev server's, and the sandboxes' and the benchmark's.
+	WorkerCPUSeconds  float64 `json:"worker_cpu_seconds"`
+	ServerCPUSeconds  float64 `json:"server_cpu_seconds"`
+	SandboxCPUSeconds float64 `json:"sandbox_cpu_seconds"`
+	CPUs              int     `json:"cpus"`
+}
+
+// fleetMember is one integration of the fleet benchmark.
+type fleetMember struct {
+	names   workflows.Names
+	sb      *sandbox.Sandbox
+	before  []map[string]any
+	run     client.WorkflowRun
+	elapsed time.Duration
+	result  workflows.Progress
+	err     error
+	done    chan struct{} // closed once elapsed, result and err are set
+}
+
+// runIntegrations measures --integrations accounts, each with its own
+// sandbox (an Award Force account, a Salesforce org) of --users users and
+// key limit --awardforce-limit, served by one worker process from one
+// registry: every backfill starts at once, and each one's rate is compared
+// with its own bound; the first --outage-in orgs refuse every call until
+// the others are done (isolation), then recover and drain.
+func runIntegrations(ctx context.Context, o *options, out io.Writer) error {
+	if o.afLimit <= 0 {
+		return fmt.Errorf("--integrations needs --awardforce-limit (e.g. 60): each integration is measured against its key's limit")
+	}
+	if o.outageIn >= o.integrations {
+		return fmt.Errorf("--outage-in %d: want fewer than --integrations %d, so that some are measured", o.outageIn, o.integrations)
+	}
+	b := &benchStack{}
+	defer b.close()
+	tmp, workerBin, err := b.prepare(ctx, o, out)
+	if err != nil {
+		return err
+	}
+	specPath := filepath.Join(tmp, "fleet-spec.yaml")
+	if err := os.WriteFile(specPath, []byte(fleetSpec), 0o600); err != nil {
+		return err
+	}
+	spec, err := pairing.Load(specPath)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "seeding %d accounts of %d users…\n", o.integrations, o.users)
+	fleet := make([]*fleetMember, o.integrations)
+	var reg strings.Builder
+	reg.WriteString("integrations:\n")
+	for i := range fleet {
+		sb, err := sandbox.Start(sandbox.Options{
+			Seed:                 sandbox.SeedOptions{Users: o.users, Seed: o.seed + uint64(i)},
+			Latency:              o.latency,
+			AwardForceRateLimit:  o.afLimit,
+			SalesforceDailyLimit: 10_000_000,
+		})
+		if err != nil {
+			return err
+		}
+		b.closers = append(b.closers, sb.Close)
+		m := &fleetMember{names: workflows.NamesOf(fmt.Sprintf("i%03d", i+1)), sb: sb}
+		fleet[i] = m
+		env := sb.Env()
+		fmt.Fprintf(&reg, "  - id: %s\n    awardforce_api_url: %s\n    awardforce_api_key: ${BENCH_AF_KEY}\n    awardforce_rate_limit: %d\n"+
+			"    salesforce_login_url: %s\n    salesforce_client_id: %s\n    salesforce_client_secret: ${BENCH_SF_SECRET}\n    spec: %s\n",
+			m.names.Integration(), env[config.EnvAwardForceAPIURL], o.afLimit, env[config.EnvSalesforceLoginURL], env[config.EnvSalesforceClientID], specPath)
+	}
+	registry := filepath.Join(tmp, "integrations.yaml")
+	if err := os.WriteFile(registry, []byte(reg.String()), 0o600); err != nil {
+		return err
+	}
+	names := make([]workflows.Names, len(fleet))
+	for i, m := range fleet {
+		names[i] = m.names
+	}
+	fmt.Fprintf(out, "starting one worker for %d integrations…\n", len(fleet))
+	if err := b.spawnWorker(ctx, workerBin, []string{config.EnvIntegrations + "=" + registry,
+		"BENCH_AF_KEY=" + sandbox.APIKey, "BENCH_SF_SECRET=" + sandbox.ClientSecret}, names); err != nil {
+		return err
+	}
+	// Let the start-up checks' requests leave the rate-limit windows, then
+	// count only the backfills'.
+	time.Sleep(time.Minute + time.Second)
+	for i, m := range fleet {
+		m.sb.AwardForce.ResetStats()
+		m.sb.Salesforce.ResetStats()
+		m.before = m.sb.Salesforce.Records("Contact")
+		if i < o.outageIn {
+			m.sb.Salesforce.SetChaos(sfsim.Chaos{Transient: 1})
+		}
+	}
+
+	fmt.Fprintf(out, "backfilling %d accounts at once (%d of them with their org down)…\n", len(fleet), o.outageIn)
+	pids := []int{b.worker.Process.Pid, b.srv.Pid(), os.Getpid()}
+	cpuBefore := cpuSeconds(pids)
+	start := time.Now()
+	for _, m := range fleet {
+		m.done = make(chan struct{})
+		if m.run, err = b.c.ExecuteWorkflow(ctx, m.names.BackfillStartOptions(m.names.Backfill(spec, false), spec, false),
+			workflows.Backfill, workflows.BackfillInput{Spec: *spec}); err != nil {
+			return err
+		}
+	}
+	for _, m := range fleet {
+		go func() {
+			defer close(m.done)
+			m.err = m.run.Get(ctx, &m.result)
+			m.elapsed = time.Since(start)
+		}()
+	}
+	for _, m := range fleet[o.outageIn:] {
+		<-m.done
+	}
+	last := time.Since(start)
+	cpuAfter := cpuSeconds(pids)
+	restored := time.Now()
+	for _, m := range fleet[:o.outageIn] {
+		m.sb.Salesforce.SetChaos(sfsim.Chaos{})
+	}
+	for _, m := range fleet[:o.outageIn] {
+		<-m.done
+	}
+	drain := time.Since(restored)
+	peak, err := peakMemoryMiB(b.worker.Process.Pid)
+	if err != nil {
+		return err
+	}
+
+	r := IntegrationsResult{Integrations: len(fleet), UsersEach: o.users, AwardForceLimitPerMin: o.afLimit, Outages: o.outageIn,
+		Seconds: round(last.Seconds(), 2), PeakWorkerMemoryMiB: round(peak, 1), CPUs: cpus(),
+		WorkerCPUSeconds: round(cpuAfter[0]-cpuBefore[0], 1), ServerCPUSeconds: round(cpuAfter[1]-cpuBefore[1], 1), SandboxCPUSeconds: round(cpuAfter[2]-cpuBefore[2], 1)}
+	if o.outageIn > 0 {
+		r.DrainSeconds = round(drain.Seconds(), 2)
+	}
+	var ratios []float64
+	for i, m := range fleet {
+		if m.err != nil {
+			return fmt.Errorf("%s's backfill: %w", m.names.Integration(), m.err)
+		}
+		af := m.sb.AwardForce.Stats()
+		r.AwardForce429s += af.RateLimited
+		r.NewDuplicates += newDuplicates(m.before, m.sb.Salesforce.Records("Contact"))
+		r.Failed += m.result.Failed
+		if i >= o.outageIn {
+			// The bound: its requests at its key's limit.
+			bound := time.Duration(float64(af.Requests) / float64(o.afLimit) * float64(time.Minute))
+			ratios = append(ratios, bound.Seconds()/m.elapsed.Seconds())
+		}
+	}
+	slices.Sort(ratios)
+	r.RatioMin, r.RatioMedian, r.RatioMax = round(ratios[0], 3), round(ratios[len(ratios)/2], 3), round(ratios[len(ratios)-1], 3)
+	fmt.Fprintf(out, "\n%d integrations of %d users at %d requests a minute each: the last healthy one done in %.1f s\n",
+		r.Integrations, r.UsersEach, r.AwardForceLimitPerMin, r.Seconds)
+	fmt.Fprintf(out, "rate over each one's Award Force bound: min %.3f, median %.3f, max %.3f\n", r.RatioMin, r.RatioMedian, r.RatioMax)
+	if o.outageIn > 0 {
+		fmt.Fprintf(out, "%d integrations' orgs were down meanwhile; their backlog drained %.1f s after they came back\n", o.outageIn, r.DrainSeconds)
+	}
+	fmt.Fprintf(out, "CPU until then: worker %.1f s, Temporal dev server %.1f s, sandboxes and bench %.1f s, of %.1f s × %d cores\n",
+		r.WorkerCPUSeconds, r.ServerCPUSeconds, r.SandboxCPUSeconds, r.Seconds, r.CPUs)
+	fmt.Fprintf(out, "Award Force 429s: %d; emails with a new duplicate: %d; failed: %d; peak worker memory: %.1f MiB\n",
+		r.AwardForce429s, r.NewDuplicates, r.Failed, r.PeakWorkerMemoryMiB)
+	return printJSON(out, r)
+}
