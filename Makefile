@@ -8,9 +8,12 @@ export AFSYNC_TEMPORAL_CLI := $(TEMPORAL)
 .PHONY: dev test test-short test-race temporal-cli nginx vet bench bench-million fuzz chaos
 
 # The main job on the embedded default: Temporal dev server + UI, the sandbox
-# APIs, the worker, and a backfill of the sandbox's users.
+# APIs, the worker, and a backfill of the sandbox's users. INTEGRATIONS=grants
+# (or grants,fellows) adds integrations, each an Award Force account and a
+# Salesforce org of its own in the sandbox, backfilled too.
+INTEGRATIONS ?=
 dev: $(TEMPORAL)
-	./scripts/dev
+	./scripts/dev $(if $(INTEGRATIONS),--integrations $(INTEGRATIONS))
 
 # Every test, including the integration tests on a real Temporal dev server
 # and the codec proxy's template on a real nginx. The dev-server tests run
@@ -67,8 +70,10 @@ $(TEMPORAL):
 # registration bursts (200 in 10 s, 2,000 in a minute) as signed webhooks,
 # alone and beside a backfill, and 6,000 behind a two-minute Salesforce
 # outage (the backlog's drain); edits made in Salesforce flowing back (the CRM
-# watch's calls on an idle org, then 1,000 and 60 edits in a minute). Rate-limited runs first wait a minute for the
-# start-up check's requests to leave Award Force's window.
+# watch's calls on an idle org, then 1,000 and 60 edits in a minute); several
+# integrations on one worker (10 and 100 accounts and orgs, one org down),
+# each against its own Award Force bound. Rate-limited runs first wait a
+# minute for the start-up check's requests to leave Award Force's window.
 bench: $(TEMPORAL)
 	go run ./bench --users 10000 --latency 2ms --awardforce-limit 0 --versus 8
 	go run ./bench --users 100000 --latency 2ms --awardforce-limit 0
@@ -82,6 +87,8 @@ bench: $(TEMPORAL)
 	go run ./bench --burst 6000 --burst-over 60s --outage 2m --users 1000 --awardforce-limit 60
 	go run ./bench --users 2000 --crm-changes 1000 --crm-over 60s --crm-idle 5m --awardforce-limit 0
 	go run ./bench --users 300 --crm-changes 60 --crm-over 60s --crm-idle 2m --awardforce-limit 60
+	go run ./bench --integrations 10 --outage-in 1 --users 300 --awardforce-limit 60
+	go run ./bench --integrations 100 --outage-in 1 --users 60 --awardforce-limit 60
 
 # A million sandbox users backfilled on the dev server (about half an hour on
 # two cores; docs/benchmarks.md).

@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -38,6 +40,9 @@ type options struct {
 	devPort   int
 	devUIPort int
 	sandbox   sandbox.Flags
+	// devIntegrations are further integrations --dev serves, each with a
+	// sandbox of its own.
+	devIntegrations []string
 
 	out io.Writer
 }
@@ -92,6 +97,7 @@ seeded with realistic users, and the worker pointed at them.`,
 	f.StringVar(&o.devDir, "dev-dir", ".afsync", "with --dev: where the dev server keeps its SQLite history")
 	f.IntVar(&o.devPort, "dev-port", 7233, "with --dev: Temporal frontend port")
 	f.IntVar(&o.devUIPort, "dev-ui-port", 8233, "with --dev: Temporal UI port")
+	f.StringSliceVar(&o.devIntegrations, "integrations", nil, "with --dev: further integrations beside the default one (e.g. grants,fellows), each an Award Force account and a Salesforce org of its own in the sandbox; their registry is written to --dev-dir/integrations.yaml for the starter")
 	o.sandbox.Register(f, "sandbox-", "with --dev: ")
 	cmd.AddCommand(newCmdHealthcheck())
 	return cmd
@@ -238,6 +244,7 @@ func runDev(ctx context.Context, o *options) error {
 		Getenv:                  cfgEnv,
 		Logger:                  logger,
 		HTTPAddr:                httpAddr,
+		Integrations:            o.devIntegrations,
 	})
 	if err != nil {
 		if ctx.Err() != nil {
@@ -260,6 +267,9 @@ Stop: Ctrl-C
 `, stack.Server.UIURL, stack.Server.Address, stack.Server.Namespace, filepath.Join(o.devDir, "temporal.db"),
 		stack.Sandbox.AwardForceURL, sum.Users, sum.NoEmail,
 		stack.Sandbox.SalesforceURL, sum.Existing, sum.Stale, sum.CaseOnly, sum.Duplicates, httpAddr)
+	if err := printDevIntegrations(o, stack, dir, httpAddr); err != nil {
+		return err
+	}
 	select {
 	case <-ctx.Done():
 	case <-stack.Server.Done():
@@ -268,5 +278,33 @@ Stop: Ctrl-C
 		return stack.Node.Err()
 	}
 	fmt.Fprintln(o.out, "Stopping…")
+	return nil
+}
+
+// printDevIntegrations writes the dev stack's registry and says how to
+// address its further integrations.
+func printDevIntegrations(o *options, stack *devstack.Stack, dir, httpAddr string) error {
+	if len(stack.Integrations) == 0 {
+		// No further integration: a registry of an earlier run is stale.
+		if err := os.Remove(filepath.Join(dir, "integrations.yaml")); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		return nil
+	}
+	path, err := stack.WriteRegistry(dir)
+	if err != nil {
+		return fmt.Errorf("writing the dev registry: %w", err)
+	}
+	rel := filepath.Join(o.devDir, filepath.Base(path))
+	fmt.Fprintf(o.out, "Integrations (registry %s):\n", rel)
+	fmt.Fprintf(o.out, "  %-18s Award Force sandbox %s, Salesforce sandbox %s, webhooks http://%s/webhooks/awardforce\n",
+		"default", stack.Sandbox.AwardForceURL, stack.Sandbox.SalesforceURL, httpAddr)
+	for _, in := range stack.Integrations {
+		id := in.Names.Integration()
+		fmt.Fprintf(o.out, "  %-18s Award Force sandbox %s, Salesforce sandbox %s, webhooks http://%s/webhooks/awardforce/%s\n",
+			id, in.Sandbox.AwardForceURL, in.Sandbox.SalesforceURL, httpAddr, id)
+	}
+	fmt.Fprintf(o.out, "Address one:  AFSYNC_INTEGRATIONS=%s go run ./starter backfill --integration %s\n", rel, stack.Integrations[0].Names.Integration())
+	fmt.Fprintf(o.out, "In the UI:    AfsyncIntegration = \"%s\"\n", stack.Integrations[0].Names.Integration())
 	return nil
 }

@@ -8,6 +8,9 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/client"
@@ -178,6 +181,63 @@ func (s *Stack) served(ids []string) ([]afworker.Served, error) {
 	return out, nil
 }
 
+// WriteRegistry writes, into dir, the registry of the integrations the
+// stack serves (integrations.yaml: the default one and each further one,
+// pointing at their sandboxes, the rate limit and spec the worker runs
+// with) and their secrets (dir/secrets, one file each, referred to as
+// file:), so that a starter given AFSYNC_INTEGRATIONS can address each:
+// `starter --integration grants …`. It returns the registry's path.
+func (s *Stack) WriteRegistry(dir string) (string, error) {
+	secrets := filepath.Join(dir, "secrets")
+	if err := os.MkdirAll(secrets, 0o700); err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	b.WriteString("# The dev stack's integrations (worker --dev --integrations): its sandboxes' URLs and\n# credentials, not real ones. Written at each start.\nintegrations:\n")
+	entry := func(id string, sb *sandbox.Sandbox, c config.Config) error {
+		secret := func(name, value string) (string, error) {
+			path := filepath.Join(secrets, id+"-"+name)
+			return "file:secrets/" + id + "-" + name, os.WriteFile(path, []byte(value+"\n"), 0o600)
+		}
+		env := sb.Env()
+		fmt.Fprintf(&b, "  - id: %s\n    awardforce_api_url: %s\n    salesforce_login_url: %s\n    salesforce_client_id: %s\n",
+			id, env[config.EnvAwardForceAPIURL], env[config.EnvSalesforceLoginURL], env[config.EnvSalesforceClientID])
+		for _, kv := range [][3]string{
+			{"awardforce_api_key", "awardforce-key", env[config.EnvAwardForceAPIKey]},
+			{"salesforce_client_secret", "salesforce-secret", env[config.EnvSalesforceClientSecret]},
+			{"awardforce_webhook_signing_key", "webhook-key", c.WebhookSigningKey},
+		} {
+			if kv[2] == "" {
+				continue
+			}
+			ref, err := secret(kv[1], kv[2])
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(&b, "    %s: %s\n", kv[0], ref)
+		}
+		fmt.Fprintf(&b, "    awardforce_rate_limit: %s\n", strconv.FormatFloat(c.AwardForceRatePerMinute, 'f', -1, 64))
+		if c.SpecPath != "" {
+			spec, err := filepath.Abs(c.SpecPath)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(&b, "    spec: %s\n", spec)
+		}
+		return nil
+	}
+	if err := entry(workflows.DefaultIntegration, s.Sandbox, s.Config); err != nil {
+		return "", err
+	}
+	for _, in := range s.Integrations {
+		if err := entry(in.Names.Integration(), in.Sandbox, in.Config); err != nil {
+			return "", err
+		}
+	}
+	path := filepath.Join(dir, "integrations.yaml")
+	return path, os.WriteFile(path, []byte(b.String()), 0o600)
+}
+
 // Serve makes the running worker serve the default integration and ids
 // instead, without a restart (afworker.Node.Reload, as `worker` does when
 // its registry changes): an id named for the first time gets a sandbox of
@@ -233,6 +293,9 @@ func configFor(sb *sandbox.Sandbox, opts Options) (config.Config, error) {
 func (s *Stack) startIntegration(id string, opts Options) (*Integration, error) {
 	sbOpts := opts.Sandbox
 	sbOpts.WebhookSigningKey = sandbox.WebhookSigningKey + "-" + id
+	// Free ports: the default's sandbox may listen on fixed ones
+	// (`worker --dev`); each further one's URLs are in the dev registry.
+	sbOpts.AwardForceAddr, sbOpts.SalesforceAddr = "", ""
 	sb, err := sandbox.Start(sbOpts)
 	if err != nil {
 		return nil, fmt.Errorf("integration %s's sandbox: %w", id, err)
