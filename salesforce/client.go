@@ -90,8 +90,9 @@ type session struct {
 	accessToken string
 	instanceURL string
 	// userID is the authenticated user's id (the last segment of the
-	// token response's identity URL).
-	userID string
+	// token response's identity URL); orgID the org's (the one before it:
+	// https://login.salesforce.com/id/<org>/<user>).
+	userID, orgID string
 }
 
 // Usage is the last Sforce-Limit-Info api-usage the org reported.
@@ -203,6 +204,21 @@ func (c *Client) UserID(ctx context.Context) (string, error) {
 	return s.userID, nil
 }
 
+// OrgID returns the id of the org the client's grant reaches (from the
+// token response's identity URL), authenticating if needed: two login URLs
+// (a My Domain and login.salesforce.com) may reach one org, and only this
+// tells.
+func (c *Client) OrgID(ctx context.Context) (string, error) {
+	s, err := c.session(ctx, "")
+	if err != nil {
+		return "", err
+	}
+	if s.orgID == "" {
+		return "", &Error{ErrorCode: "INVALID_TOKEN_RESPONSE", Message: "token response's id names no org"}
+	}
+	return s.orgID, nil
+}
+
 // Usage returns the last api-usage the org reported in Sforce-Limit-Info.
 func (c *Client) Usage() Usage {
 	c.mu.Lock()
@@ -276,8 +292,12 @@ func (c *Client) fetchToken(ctx context.Context) (*session, error) {
 	if err := json.Unmarshal(resp.Body(), &out); err != nil || out.AccessToken == "" || out.InstanceURL == "" {
 		return nil, &Error{HTTPStatus: resp.StatusCode(), ErrorCode: "INVALID_TOKEN_RESPONSE", Message: "token response lacks access_token or instance_url"}
 	}
-	userID := out.ID[strings.LastIndexByte(out.ID, '/')+1:]
-	return &session{accessToken: out.AccessToken, instanceURL: strings.TrimSuffix(out.InstanceURL, "/"), userID: userID}, nil
+	rest, userID := out.ID, ""
+	if i := strings.LastIndexByte(rest, '/'); i >= 0 {
+		rest, userID = rest[:i], rest[i+1:]
+	}
+	orgID := rest[strings.LastIndexByte(rest, '/')+1:]
+	return &session{accessToken: out.AccessToken, instanceURL: strings.TrimSuffix(out.InstanceURL, "/"), userID: userID, orgID: orgID}, nil
 }
 
 // call sends one API request. path is either relative to the versioned data

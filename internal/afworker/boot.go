@@ -70,7 +70,8 @@ type Node struct {
 	served    []Served
 	workers   atomic.Pointer[[]*Worker] // aligned with served
 	routes    webhookRoutes
-	reloadMu  sync.Mutex // serialises Reload
+	orgs      map[string]string // the org each integration served reaches, by id (guarded by reloadMu)
+	reloadMu  sync.Mutex        // serialises Reload
 	logger    *slog.Logger
 	preflight PreflightOptions // Reload's checks, without the start-up Status
 
@@ -158,13 +159,18 @@ func Boot(ctx context.Context, opts BootOptions) (_ *Node, err error) {
 	defer stopWatching()
 	popts := opts.Preflight
 	popts.Status, popts.Logger = n.Status, logger
+	n.orgs = map[string]string{}
+	var ids []string
 	for _, s := range served {
-		if err = Preflight(checkCtx, s.Config, s.Spec, popts); err != nil {
+		org, err := preflight(checkCtx, s.Config, s.Spec, popts)
+		if err != nil {
 			if cause := n.Err(); cause != nil {
 				return nil, cause
 			}
 			return nil, s.Named(err)
 		}
+		n.orgs[s.Names.Integration()] = org
+		ids = append(ids, s.Names.Integration())
 		logger.Info("Start-up check passed", "integration", s.Names.Integration(), "object", s.Spec.Object)
 		if s.Spec.ExternalID.CRM == "" {
 			logger.Info("The pairing spec has no external_id: who is paired with which record is kept in Temporal only, in the identity ledger"+
@@ -173,6 +179,9 @@ func Boot(ctx context.Context, opts BootOptions) (_ *Node, err error) {
 		}
 	}
 
+	if err = oneLanePerOrg(ids, n.orgs); err != nil {
+		return nil, err
+	}
 	if err = n.StartWorker(); err != nil {
 		return nil, err
 	}

@@ -227,4 +227,40 @@ func TestIntegrationBootReceivesWebhooksWhileTheAPIsFail(t *testing.T) {
 			t.Fatal("the HTTP endpoints still answer after a failed boot")
 		}
 	})
+
+	// Two integrations whose login URLs differ but reach one org would run
+	// two lanes on it: refused at start, and refused by a reload, which
+	// leaves what is served as it was.
+	t.Run("two integrations reaching one org", func(t *testing.T) {
+		_, cfg := startSandbox(t)
+		cfg.StopTimeout = 0
+		sameOrg := cfg
+		sameOrg.Salesforce.LoginURL = strings.Replace(cfg.Salesforce.LoginURL, "127.0.0.1", "localhost", 1)
+		if sameOrg.Salesforce.LoginURL == cfg.Salesforce.LoginURL {
+			t.Fatalf("login URL %s: the test needs another name for it", cfg.Salesforce.LoginURL)
+		}
+		_, otherOrg := startSandbox(t)
+		spec := pairing.Default()
+		def := Served{Names: workflows.DefaultNames, Config: cfg, Spec: spec}
+		grants := Served{Names: workflows.NamesOf("grants"), Config: sameOrg, Spec: spec}
+		n, err := Boot(ctx, BootOptions{Config: cfg, Integrations: []Served{def, grants}, Temporal: copts})
+		if n != nil {
+			n.Close()
+		}
+		if err == nil || !strings.Contains(err.Error(), "integrations default and grants both reach Salesforce org 00D") {
+			t.Fatalf("two integrations on one org: %v", err)
+		}
+
+		n, err = Boot(ctx, BootOptions{Config: cfg, Integrations: []Served{def}, Temporal: copts})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer n.Close()
+		if _, err := n.Reload(ctx, []Served{def, grants}); err == nil || !strings.Contains(err.Error(), "not reloaded: integrations default and grants both reach Salesforce org 00D") {
+			t.Fatalf("a reload adding an integration on the same org: %v", err)
+		}
+		if _, err := n.Reload(ctx, []Served{def, {Names: workflows.NamesOf("grants"), Config: otherOrg, Spec: spec}}); err != nil {
+			t.Fatalf("a reload adding an integration on an org of its own: %v", err)
+		}
+	})
 }

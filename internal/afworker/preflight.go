@@ -69,7 +69,14 @@ func (o PreflightOptions) delays() (initial, ceiling time.Duration) {
 // and every wait is reported (opts). A permanent fault (a rejected key or
 // grant, any other 4xx, a spec that does not fit) ends the check at once,
 // whatever the other API is doing.
-func Preflight(ctx context.Context, cfg config.Config, spec *pairing.Spec, opts PreflightOptions) (err error) {
+func Preflight(ctx context.Context, cfg config.Config, spec *pairing.Spec, opts PreflightOptions) error {
+	_, err := preflight(ctx, cfg, spec, opts)
+	return err
+}
+
+// preflight is Preflight that also returns the id of the org the
+// Salesforce grant reaches.
+func preflight(ctx context.Context, cfg config.Config, spec *pairing.Spec, opts PreflightOptions) (org string, err error) {
 	if opts.Status == nil {
 		opts.Status = NewStatus() // what the error says when ctx ends
 	}
@@ -82,7 +89,7 @@ func Preflight(ctx context.Context, cfg config.Config, spec *pairing.Spec, opts 
 	}()
 	afClient, sfClient, err := apiClients(cfg)
 	if err != nil {
-		return err
+		return "", err
 	}
 
 	ctx, cancel := context.WithCancelCause(ctx)
@@ -132,19 +139,40 @@ func Preflight(ctx context.Context, cfg config.Config, spec *pairing.Spec, opts 
 			}
 			related = append(related, activities.CRMObjectOf(d))
 		}
-		return nil
+		describing = "the org"
+		org, err = sfClient.OrgID(ctx)
+		return err
 	}, func(err error) error {
 		return fmt.Errorf("salesforce (%s) describing %s: %w", config.SalesforceSettings(), describing, err)
 	})
 	wg.Wait()
 	if failure != nil {
-		return failure
+		return "", failure
 	}
 	if ctx.Err() != nil {
-		return fmt.Errorf("start-up check: %w", waitingFor(opts.Status, context.Cause(ctx)))
+		return "", fmt.Errorf("start-up check: %w", waitingFor(opts.Status, context.Cause(ctx)))
 	}
 	if err := spec.Check(activities.CRMObjectOf(describe), slugs, related...); err != nil {
-		return fmt.Errorf("pairing spec does not fit this org and account: %w", err)
+		return "", fmt.Errorf("pairing spec does not fit this org and account: %w", err)
+	}
+	return org, nil
+}
+
+// oneLanePerOrg refuses two integrations that reach one org (orgs: each
+// integration's org, by integration id, in serving order): each would run a
+// pairing lane of its own, and two lanes writing one org can give one
+// person two records, or one record to two people. Their login URLs may
+// differ (a My Domain and login.salesforce.com reach one org); only the
+// org id the grant returns tells.
+func oneLanePerOrg(ids []string, orgs map[string]string) error {
+	first := map[string]string{}
+	for _, id := range ids {
+		org := orgs[id]
+		if other, ok := first[org]; ok && org != "" {
+			return fmt.Errorf("integrations %s and %s both reach Salesforce org %s: each would pair people in a lane of its own, and two lanes on one org "+
+				"can give one person two records; serve one of them (an integration that shares another's org, depends_on, is not served yet)", other, id, org)
+		}
+		first[org] = id
 	}
 	return nil
 }

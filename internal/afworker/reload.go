@@ -59,8 +59,9 @@ const retireWatchWait = 30 * time.Second
 // without a restart (the worker calls it when its registry changes):
 //
 //   - an integration added, or changed (its configuration or spec), is
-//     checked first (Preflight: a rejected key or a spec that does not fit
-//     its org refuses the whole reload, and the node serves on as before);
+//     checked first (Preflight: a rejected key, a spec that does not fit
+//     its org, or an org another integration served reaches refuses the
+//     whole reload, and the node serves on as before);
 //     then its task queues are polled, its webhooks received at
 //     /webhooks/awardforce/<id>, its CRM watch started and the schedules
 //     a removal paused resumed. A changed one's new workers start before
@@ -104,10 +105,21 @@ func (n *Node) Reload(ctx context.Context, next []Served) (Reloaded, error) {
 
 	popts := n.preflight
 	popts.Status, popts.Logger = NewStatus(), n.logger // /healthz tells the start-up check, not a reload's
+	orgs := map[string]string{}
+	var ids []string
+	for _, s := range next {
+		ids = append(ids, s.Names.Integration())
+		orgs[s.Names.Integration()] = n.orgs[s.Names.Integration()]
+	}
 	for _, s := range fresh {
-		if err := Preflight(ctx, s.Config, s.Spec, popts); err != nil {
+		org, err := preflight(ctx, s.Config, s.Spec, popts)
+		if err != nil {
 			return Reloaded{}, s.Named(fmt.Errorf("not reloaded: %w", err))
 		}
+		orgs[s.Names.Integration()] = org
+	}
+	if err := oneLanePerOrg(ids, orgs); err != nil {
+		return Reloaded{}, fmt.Errorf("not reloaded: %w", err)
 	}
 
 	// Removed integrations' watches end while their workers still run.
@@ -126,6 +138,7 @@ func (n *Node) Reload(ctx context.Context, next []Served) (Reloaded, error) {
 	if err != nil {
 		return Reloaded{}, err
 	}
+	n.orgs = orgs
 	for _, w := range stopped {
 		w.Stop()
 	}

@@ -1,6 +1,7 @@
 package afworker
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/afsync/afsync/internal/config"
@@ -38,5 +39,18 @@ func TestAReloadTellsWhatChanged(t *testing.T) {
 	again := []Served{served("default", cfg, pairing.Default()), served("grants", cfg, pairing.Default()), served("awards", cfg, pairing.Default()), served("prizes", cfg, pairing.Default())}
 	if diff, fresh := diffServed(cur, again); !diff.None() || len(fresh) != 0 || diff.String() != "no change" {
 		t.Fatalf("the same registry: %s, %d started", diff, len(fresh))
+	}
+}
+
+// One lane an org: two integrations reaching one org are refused, naming
+// both and the org; integrations on orgs of their own are served.
+func TestTwoIntegrationsOnOneOrgAreRefused(t *testing.T) {
+	orgs := map[string]string{"awards": "00D000000000001AAA", "grants": "00D000000000002AAA", "fellows": "00D000000000001AAA"}
+	if err := oneLanePerOrg([]string{"awards", "grants"}, orgs); err != nil {
+		t.Fatal(err)
+	}
+	err := oneLanePerOrg([]string{"awards", "grants", "fellows"}, orgs)
+	if err == nil || !strings.Contains(err.Error(), "integrations awards and fellows both reach Salesforce org 00D000000000001AAA") {
+		t.Fatalf("two integrations on one org: %v", err)
 	}
 }

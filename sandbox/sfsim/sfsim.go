@@ -194,6 +194,10 @@ type Server struct {
 	forceScan atomic.Bool
 }
 
+// orgs numbers the simulated orgs of the process: each Server is an org of
+// its own, with an id no other has, as real orgs' are.
+var orgs atomic.Uint64
+
 // New returns a Server with an empty org. The instance_url it hands out is
 // derived from each token request's Host header, with the http scheme.
 func New(opts Options) *Server {
@@ -214,7 +218,7 @@ func New(opts Options) *Server {
 		opts:     opts,
 		objects:  schema(),
 		sigKey:   randomBytes(32),
-		orgID:    makeID("00D", 1),
+		orgID:    makeID("00D", orgs.Add(1)),
 		userID:   makeID("005", 1),
 		tables:   map[string]*table{},
 		tokens:   map[string]time.Time{},
