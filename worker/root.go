@@ -304,7 +304,7 @@ func printDevIntegrations(o *options, stack *devstack.Stack, dir, httpAddr strin
 		fmt.Fprintf(o.out, "  %-18s Award Force sandbox %s, Salesforce sandbox %s, webhooks http://%s/webhooks/awardforce/%s\n",
 			id, in.Sandbox.AwardForceURL, in.Sandbox.SalesforceURL, httpAddr, id)
 	}
-	fmt.Fprintf(o.out, "Address one:  AFSYNC_INTEGRATIONS=%s go run ./starter backfill --integration %s\n", rel, stack.Integrations[0].Names.Integration())
+	fmt.Fprintf(o.out, "Address one:  %s=%s go run ./starter backfill --integration %s\n", config.EnvIntegrations, rel, stack.Integrations[0].Names.Integration())
 	fmt.Fprintf(o.out, "In the UI:    AfsyncIntegration = \"%s\"\n", stack.Integrations[0].Names.Integration())
 	return nil
 }
