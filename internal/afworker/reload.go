@@ -122,7 +122,13 @@ func (n *Node) Reload(ctx context.Context, next []Served) (Reloaded, error) {
 		return Reloaded{}, fmt.Errorf("not reloaded: %w", err)
 	}
 
-	// Removed integrations' watches end while their workers still run.
+	stopping, err := n.swap(next, fresh)
+	if err != nil {
+		return Reloaded{}, err // nothing changed
+	}
+	n.orgs = orgs
+	// Removed integrations' watches end while their workers, not yet
+	// stopped, still run them.
 	removed := map[string]bool{}
 	for _, id := range diff.Removed {
 		removed[id] = true
@@ -133,13 +139,7 @@ func (n *Node) Reload(ctx context.Context, next []Served) (Reloaded, error) {
 			errs = append(errs, s.Named(retire(ctx, n.Client, s)))
 		}
 	}
-
-	stopped, err := n.swap(next, fresh)
-	if err != nil {
-		return Reloaded{}, err
-	}
-	n.orgs = orgs
-	for _, w := range stopped {
+	for _, w := range stopping {
 		w.Stop()
 	}
 	n.logWebhooks(fresh)
@@ -154,8 +154,9 @@ func (n *Node) Reload(ctx context.Context, next []Served) (Reloaded, error) {
 
 // swap serves next: the workers of fresh (the added and changed
 // integrations) start, when the node polls at all, the webhooks go to
-// next's, and it returns the workers to stop (the removed and changed
-// integrations' old ones).
+// next's, and it returns the workers the caller stops (the removed and
+// changed integrations' old ones, still running). On error nothing
+// changed.
 func (n *Node) swap(next, fresh []Served) ([]*Worker, error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
