@@ -227,6 +227,12 @@ func TestIntegrationTwoIntegrationsOnOneFleetStayApart(t *testing.T) {
 			t.Errorf("afsync_user_syncs_total{%s, backfill, created} = %v, want %d", label, n, people)
 		}
 	}
+	for _, a := range accounts {
+		// Each org's allocation, as its own Salesforce reported it.
+		if n := metricSum(metrics, "afsync_salesforce_api_max", `integration="`+a.names.Integration()+`"`); n <= 0 {
+			t.Errorf("afsync_salesforce_api_max{integration=%q} = %v: its org's allocation is not reported", a.names.Integration(), n)
+		}
+	}
 	if n := metricSum(metrics, "afsync_user_syncs_total", `integration="grants"`, `trigger="profile_update"`); n != 1 {
 		t.Errorf("grants' webhook syncs counted %v, want 1", n)
 	}

@@ -29,6 +29,7 @@ import (
 type Worker struct {
 	main, coordinators, awardForce worker.Worker
 	salesforce                     *salesforce.Client
+	names                          workflows.Names
 }
 
 // New builds the API clients and registers workflows and activities of the
@@ -83,7 +84,7 @@ func New(c client.Client, names workflows.Names, cfg config.Config, spec *pairin
 	// backlog.
 	afWorker := worker.New(c, names.AwardForceTaskQueue(), pollers(worker.Options{WorkerStopTimeout: cfg.StopTimeout}, defaultPollers, shared))
 	afWorker.RegisterActivity(&activities.AwardForce{Client: afClient})
-	return &Worker{main: mainWorker, coordinators: coordWorker, awardForce: afWorker, salesforce: sfClient}, nil
+	return &Worker{main: mainWorker, coordinators: coordWorker, awardForce: afWorker, salesforce: sfClient, names: names}, nil
 }
 
 // mainWorkflowPollers is how many workflow-task polls the main worker keeps
@@ -118,26 +119,29 @@ func pollers(o worker.Options, workflowPollers int, shared bool) worker.Options 
 	return o
 }
 
-// ObserveSalesforceUsage publishes the org's daily API usage, as the worker
-// that current returns last read it from Sforce-Limit-Info, as the gauges
-// afsync_salesforce_api_used and afsync_salesforce_api_max: alert before a
-// backfill spends the allocation. current returns nil while no worker runs.
-func ObserveSalesforceUsage(m *metrics.Metrics, current func() *Worker) error {
-	usage := func(pick func(salesforce.Usage) int) func() (int64, bool) {
-		return func() (int64, bool) {
-			w := current()
-			if w == nil {
-				return 0, false
+// ObserveSalesforceUsage publishes each integration's org's daily API
+// usage, as its running worker (current returns them) last read it from
+// Sforce-Limit-Info, as the gauges afsync_salesforce_api_used and
+// afsync_salesforce_api_max labelled integration: alert before a backfill
+// spends an allocation. An integration reports nothing until its org has
+// said.
+func ObserveSalesforceUsage(m *metrics.Metrics, current func() []*Worker) error {
+	usage := func(pick func(salesforce.Usage) int) func() []metrics.Observation {
+		return func() []metrics.Observation {
+			var out []metrics.Observation
+			for _, w := range current() {
+				if u := w.salesforce.Usage(); u.Max > 0 {
+					out = append(out, metrics.Observation{Value: int64(pick(u)), Labels: map[string]string{"integration": w.names.Integration()}})
+				}
 			}
-			u := w.salesforce.Usage()
-			return int64(pick(u)), u.Max > 0 // nothing until the org has said
+			return out
 		}
 	}
-	if err := m.ObserveGauge("afsync_salesforce_api_used", "Salesforce API requests used in the last 24 hours (Sforce-Limit-Info)",
+	if err := m.ObserveGauges("afsync_salesforce_api_used", "Salesforce API requests used in the last 24 hours (Sforce-Limit-Info)",
 		usage(func(u salesforce.Usage) int { return u.Used })); err != nil {
 		return err
 	}
-	return m.ObserveGauge("afsync_salesforce_api_max", "the org's Salesforce API allocation for 24 hours (Sforce-Limit-Info)",
+	return m.ObserveGauges("afsync_salesforce_api_max", "the org's Salesforce API allocation for 24 hours (Sforce-Limit-Info)",
 		usage(func(u salesforce.Usage) int { return u.Max }))
 }
 

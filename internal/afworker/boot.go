@@ -129,7 +129,7 @@ func Boot(ctx context.Context, opts BootOptions) (_ *Node, err error) {
 	if n.Metrics, err = metrics.New(logger); err != nil {
 		return nil, err
 	}
-	if err = ObserveSalesforceUsage(n.Metrics, n.Worker); err != nil {
+	if err = ObserveSalesforceUsage(n.Metrics, n.runningWorkers); err != nil {
 		return nil, err
 	}
 	copts := opts.Temporal
@@ -292,6 +292,15 @@ func (n *Node) serveCodec(cfg config.Config, logger *slog.Logger) error {
 func (n *Node) Worker() *Worker {
 	if ws := n.workers.Load(); ws != nil {
 		return (*ws)[0]
+	}
+	return nil
+}
+
+// runningWorkers returns every integration's running workers (none while
+// they are stopped).
+func (n *Node) runningWorkers() []*Worker {
+	if ws := n.workers.Load(); ws != nil {
+		return *ws
 	}
 	return nil
 }

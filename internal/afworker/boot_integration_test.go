@@ -192,7 +192,7 @@ func TestIntegrationBootReceivesWebhooksWhileTheAPIsFail(t *testing.T) {
 		for _, line := range strings.Split(string(metrics), "\n") {
 			counted = counted || strings.HasPrefix(line, "afsync_user_syncs_total{") && strings.Contains(line, `outcome="created"`)
 		}
-		if resp.StatusCode != http.StatusOK || !counted || !strings.Contains(string(metrics), "\nafsync_salesforce_api_used ") {
+		if resp.StatusCode != http.StatusOK || !counted || !strings.Contains(string(metrics), "\nafsync_salesforce_api_used{integration=\"default\"} ") {
 			t.Fatalf("GET /metrics: %s, without the sync's outcome or the Salesforce usage:\n%s", resp.Status, metrics)
 		}
 	})

@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.opentelemetry.io/otel/attribute"
 	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
 	"go.opentelemetry.io/otel/metric"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
@@ -66,10 +67,31 @@ func New(logger *slog.Logger) (*Metrics, error) {
 // ObserveGauge reports what fn returns as the gauge name at every scrape;
 // fn answers ok=false while it has nothing to report yet.
 func (m *Metrics) ObserveGauge(name, help string, fn func() (v int64, ok bool)) error {
+	return m.ObserveGauges(name, help, func() []Observation {
+		if v, ok := fn(); ok {
+			return []Observation{{Value: v}}
+		}
+		return nil
+	})
+}
+
+// Observation is one series of a gauge: its value and its labels.
+type Observation struct {
+	Value  int64
+	Labels map[string]string
+}
+
+// ObserveGauges reports the series fn returns as the gauge name at every
+// scrape (none while it has nothing to report).
+func (m *Metrics) ObserveGauges(name, help string, fn func() []Observation) error {
 	_, err := m.provider.Meter("afsync").Int64ObservableGauge(name, metric.WithDescription(help),
 		metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
-			if v, ok := fn(); ok {
-				o.Observe(v)
+			for _, ob := range fn() {
+				var attrs []attribute.KeyValue
+				for k, v := range ob.Labels {
+					attrs = append(attrs, attribute.String(k, v))
+				}
+				o.Observe(ob.Value, metric.WithAttributes(attrs...))
 			}
 			return nil
 		}))
