@@ -89,6 +89,8 @@ bench: $(TEMPORAL)
 	go run ./bench --users 300 --crm-changes 60 --crm-over 60s --crm-idle 2m --awardforce-limit 60
 	go run ./bench --integrations 10 --outage-in 1 --users 300 --awardforce-limit 60
 	go run ./bench --integrations 100 --outage-in 1 --users 60 --awardforce-limit 60
+	go run ./bench --integrations 10 --users 60 --awardforce-limit 60 --burst 60 --burst-over 30s
+	go run ./bench --integrations 10 --outage-in 1 --users 60 --awardforce-limit 60 --burst 60 --burst-over 30s
 
 # A million sandbox users backfilled on the dev server (about half an hour on
 # two cores; docs/benchmarks.md).

@@ -102,35 +102,9 @@ func runBurst(ctx context.Context, o *options, st *benchStack, out io.Writer) er
 	lastWebhook := res.RegisteredAt[len(res.RegisteredAt)-1]
 
 	// Wait for every registrant's record.
-	emails := make(map[string]int, len(res.Registered)) // email → index
-	for i, slug := range res.Registered {
-		u, _ := st.sb.AwardForce.User(slug)
-		emails[strings.ToLower(u.Email)] = i
-	}
-	written := make([]time.Time, len(res.Registered))
-	records := make([]int, len(res.Registered))
-	deadline := time.Now().Add(10*time.Minute + o.outage)
-	for {
-		clear(records)
-		for _, rec := range st.sb.Salesforce.Records("Contact") {
-			email, _ := rec["Email"].(string)
-			i, ok := emails[strings.ToLower(email)]
-			if !ok {
-				continue
-			}
-			records[i]++
-			created, _ := rec["CreatedDate"].(string)
-			if t, err := time.Parse("2006-01-02T15:04:05.000-0700", created); err == nil {
-				written[i] = t
-			}
-		}
-		if !slices.Contains(records, 0) {
-			break
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("after %s, %d registrants have no record", 10*time.Minute+o.outage, countZero(records))
-		}
-		time.Sleep(100 * time.Millisecond)
+	written, records, err := awaitRecords(ctx, st.sb, res, 10*time.Minute+o.outage)
+	if err != nil {
+		return err
 	}
 	if backfill != nil {
 		if err := <-backfill; err != nil {
@@ -290,4 +264,40 @@ func quantile(sorted []float64, q float64) float64 {
 	}
 	i := int(q*float64(len(sorted))+0.5) - 1
 	return sorted[min(max(i, 0), len(sorted)-1)]
+}
+
+// awaitRecords waits, up to within, until each of res's registrants has a
+// record in sb's org, and returns when each was created and how many
+// records each has.
+func awaitRecords(ctx context.Context, sb *sandbox.Sandbox, res sandbox.BurstResult, within time.Duration) (written []time.Time, records []int, err error) {
+	emails := make(map[string]int, len(res.Registered)) // email → index
+	for i, slug := range res.Registered {
+		u, _ := sb.AwardForce.User(slug)
+		emails[strings.ToLower(u.Email)] = i
+	}
+	written = make([]time.Time, len(res.Registered))
+	records = make([]int, len(res.Registered))
+	deadline := time.Now().Add(within)
+	for {
+		clear(records)
+		for _, rec := range sb.Salesforce.Records("Contact") {
+			email, _ := rec["Email"].(string)
+			i, ok := emails[strings.ToLower(email)]
+			if !ok {
+				continue
+			}
+			records[i]++
+			created, _ := rec["CreatedDate"].(string)
+			if t, err := time.Parse("2006-01-02T15:04:05.000-0700", created); err == nil {
+				written[i] = t
+			}
+		}
+		if !slices.Contains(records, 0) {
+			return written, records, nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return nil, nil, fmt.Errorf("after %s, %d registrants have no record", within, countZero(records))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }

@@ -44,18 +44,31 @@ type IntegrationsResult struct {
 	// RatioMin, RatioMedian and RatioMax are the other integrations'
 	// backfill rates over their own Award Force bound (their requests at
 	// their key's limit).
-	RatioMin    float64 `json:"ratio_to_bound_min"`
-	RatioMedian float64 `json:"ratio_to_bound_median"`
-	RatioMax    float64 `json:"ratio_to_bound_max"`
+	RatioMin    float64 `json:"ratio_to_bound_min,omitempty"`
+	RatioMedian float64 `json:"ratio_to_bound_median,omitempty"`
+	RatioMax    float64 `json:"ratio_to_bound_max,omitempty"`
 	// Seconds is until the last healthy integration's backfill ended;
 	// DrainSeconds, after the outages ended, until theirs did.
 	Seconds      float64 `json:"seconds"`
 	DrainSeconds float64 `json:"drain_seconds,omitempty"`
 	// AwardForce429s and NewDuplicates are summed over every account and
 	// org (0 and 0: within every limit, nobody paired twice).
-	AwardForce429s      int     `json:"award_force_429s"`
-	NewDuplicates       int     `json:"new_duplicates"`
-	Failed              int     `json:"failed"`
+	AwardForce429s int `json:"award_force_429s"`
+	NewDuplicates  int `json:"new_duplicates"`
+	Failed         int `json:"failed"`
+	// With --burst, instead of backfills: BurstEach registrations into
+	// each integration as signed webhooks over BurstOverSeconds, all at
+	// once; each healthy integration's p95 from registration to record
+	// (P95Min, P95Median, P95Max) and the median of their p50s.
+	BurstEach        int     `json:"burst_each,omitempty"`
+	BurstOverSeconds float64 `json:"burst_over_seconds,omitempty"`
+	P50Median        float64 `json:"p50_seconds_median,omitempty"`
+	P95Min           float64 `json:"p95_seconds_min,omitempty"`
+	P95Median        float64 `json:"p95_seconds_median,omitempty"`
+	P95Max           float64 `json:"p95_seconds_max,omitempty"`
+	// NotPairedOnce counts the integrations where a registrant has no
+	// record or several (0: everyone paired once).
+	NotPairedOnce       int     `json:"not_paired_once"`
 	PeakWorkerMemoryMiB float64 `json:"peak_worker_memory_mib"`
 	// CPU seconds until the last healthy backfill ended: the worker's, the
 	// dev server's, and the sandboxes' and the benchmark's.
@@ -123,6 +136,7 @@ func runIntegrations(ctx context.Context, o *options, out io.Writer) error {
 		fleet[i] = m
 		env := sb.Env()
 		fmt.Fprintf(&reg, "  - id: %s\n    awardforce_api_url: %s\n    awardforce_api_key: ${BENCH_AF_KEY}\n    awardforce_rate_limit: %d\n"+
+			"    awardforce_webhook_signing_key: ${BENCH_WEBHOOK_KEY}\n"+
 			"    salesforce_login_url: %s\n    salesforce_client_id: %s\n    salesforce_client_secret: ${BENCH_SF_SECRET}\n    spec: %s\n",
 			m.names.Integration(), env[config.EnvAwardForceAPIURL], o.afLimit, env[config.EnvSalesforceLoginURL], env[config.EnvSalesforceClientID], specPath)
 	}
@@ -136,8 +150,11 @@ func runIntegrations(ctx context.Context, o *options, out io.Writer) error {
 	}
 	fmt.Fprintf(out, "starting one worker for %d integrations…\n", len(fleet))
 	if err := b.spawnWorker(ctx, workerBin, []string{config.EnvIntegrations + "=" + registry,
-		"BENCH_AF_KEY=" + sandbox.APIKey, "BENCH_SF_SECRET=" + sandbox.ClientSecret}, names); err != nil {
+		"BENCH_AF_KEY=" + sandbox.APIKey, "BENCH_SF_SECRET=" + sandbox.ClientSecret, "BENCH_WEBHOOK_KEY=" + sandbox.WebhookSigningKey}, names); err != nil {
 		return err
+	}
+	for _, m := range fleet {
+		m.sb.SetWebhookURL("http://" + b.httpAddr + "/webhooks/awardforce/" + m.names.Integration())
 	}
 	// Let the start-up checks' requests leave the rate-limit windows, then
 	// count only the backfills'.
@@ -151,6 +168,9 @@ func runIntegrations(ctx context.Context, o *options, out io.Writer) error {
 		}
 	}
 
+	if o.burst > 0 {
+		return runFleetBursts(ctx, o, b, fleet, out)
+	}
 	fmt.Fprintf(out, "backfilling %d accounts at once (%d of them with their org down)…\n", len(fleet), o.outageIn)
 	pids := []int{b.worker.Process.Pid, b.srv.Pid(), os.Getpid()}
 	cpuBefore := cpuSeconds(pids)
@@ -169,19 +189,11 @@ func runIntegrations(ctx context.Context, o *options, out io.Writer) error {
 			m.elapsed = time.Since(start)
 		}()
 	}
-	for _, m := range fleet[o.outageIn:] {
-		<-m.done
+	done := make([]chan struct{}, len(fleet))
+	for i, m := range fleet {
+		done[i] = m.done
 	}
-	last := time.Since(start)
-	cpuAfter := cpuSeconds(pids)
-	restored := time.Now()
-	for _, m := range fleet[:o.outageIn] {
-		m.sb.Salesforce.SetChaos(sfsim.Chaos{})
-	}
-	for _, m := range fleet[:o.outageIn] {
-		<-m.done
-	}
-	drain := time.Since(restored)
+	last, drain, cpuAfter := awaitFleet(fleet, o.outageIn, done, start, pids)
 	peak, err := peakMemoryMiB(b.worker.Process.Pid)
 	if err != nil {
 		return err
@@ -221,4 +233,102 @@ func runIntegrations(ctx context.Context, o *options, out io.Writer) error {
 	fmt.Fprintf(out, "Award Force 429s: %d; emails with a new duplicate: %d; failed: %d; peak worker memory: %.1f MiB\n",
 		r.AwardForce429s, r.NewDuplicates, r.Failed, r.PeakWorkerMemoryMiB)
 	return printJSON(out, r)
+}
+
+// runFleetBursts plays --burst registrations into every integration at
+// once, as signed webhooks over --burst-over, and measures each healthy
+// one's latency from registration to record; the first --outage-in orgs
+// come back once the others' records are all there, and their backlog
+// drains.
+func runFleetBursts(ctx context.Context, o *options, b *benchStack, fleet []*fleetMember, out io.Writer) error {
+	fmt.Fprintf(out, "%d registrations into each of %d integrations over %s (%d of them with their org down)…\n", o.burst, len(fleet), o.burstOver, o.outageIn)
+	type burst struct {
+		res     sandbox.BurstResult
+		written []time.Time
+		records []int
+		err     error
+		done    chan struct{}
+	}
+	bursts := make([]*burst, len(fleet))
+	pids := []int{b.worker.Process.Pid, b.srv.Pid(), os.Getpid()}
+	cpuBefore := cpuSeconds(pids)
+	start := time.Now()
+	for i, m := range fleet {
+		bu := &burst{done: make(chan struct{})}
+		bursts[i] = bu
+		go func() {
+			defer close(bu.done)
+			bu.res = m.sb.Burst(ctx, sandbox.Burst{Registrations: o.burst, Over: o.burstOver, Seed: o.seed + uint64(i)})
+			bu.written, bu.records, bu.err = awaitRecords(ctx, m.sb, bu.res, 10*time.Minute)
+		}()
+	}
+	done := make([]chan struct{}, len(bursts))
+	for i, bu := range bursts {
+		done[i] = bu.done
+	}
+	last, drain, cpuAfter := awaitFleet(fleet, o.outageIn, done, start, pids)
+
+	r := IntegrationsResult{Integrations: len(fleet), UsersEach: o.users, AwardForceLimitPerMin: o.afLimit, Outages: o.outageIn,
+		BurstEach: o.burst, BurstOverSeconds: o.burstOver.Seconds(), Seconds: round(last.Seconds(), 2), CPUs: cpus(),
+		WorkerCPUSeconds: round(cpuAfter[0]-cpuBefore[0], 1), ServerCPUSeconds: round(cpuAfter[1]-cpuBefore[1], 1), SandboxCPUSeconds: round(cpuAfter[2]-cpuBefore[2], 1)}
+	if o.outageIn > 0 {
+		r.DrainSeconds = round(drain.Seconds(), 2)
+	}
+	var p50s, p95s []float64
+	for i, bu := range bursts {
+		if bu.err != nil {
+			return fmt.Errorf("%s: %w", fleet[i].names.Integration(), bu.err)
+		}
+		if slices.ContainsFunc(bu.records, func(n int) bool { return n != 1 }) {
+			r.NotPairedOnce++
+		}
+		r.AwardForce429s += fleet[i].sb.AwardForce.Stats().RateLimited
+		if i < o.outageIn {
+			continue
+		}
+		lat := make([]float64, len(bu.written))
+		for k, w := range bu.written {
+			lat[k] = w.Sub(bu.res.RegisteredAt[k]).Seconds()
+		}
+		slices.Sort(lat)
+		p50s, p95s = append(p50s, quantile(lat, 0.5)), append(p95s, quantile(lat, 0.95))
+	}
+	slices.Sort(p50s)
+	slices.Sort(p95s)
+	r.P50Median = round(p50s[len(p50s)/2], 2)
+	r.P95Min, r.P95Median, r.P95Max = round(p95s[0], 2), round(p95s[len(p95s)/2], 2), round(p95s[len(p95s)-1], 2)
+	peak, err := peakMemoryMiB(b.worker.Process.Pid)
+	if err != nil {
+		return err
+	}
+	r.PeakWorkerMemoryMiB = round(peak, 1)
+	fmt.Fprintf(out, "\n%d integrations, %d registrations each over %s: registration to record, p50 (median of the integrations) %.2f s, p95 min %.2f s, median %.2f s, max %.2f s\n",
+		r.Integrations, r.BurstEach, o.burstOver, r.P50Median, r.P95Min, r.P95Median, r.P95Max)
+	if o.outageIn > 0 {
+		fmt.Fprintf(out, "%d integrations' orgs were down meanwhile; their backlog was in Salesforce %.1f s after they came back\n", o.outageIn, r.DrainSeconds)
+	}
+	fmt.Fprintf(out, "CPU until the healthy ones were done: worker %.1f s, Temporal dev server %.1f s, sandboxes and bench %.1f s, of %.1f s × %d cores\n",
+		r.WorkerCPUSeconds, r.ServerCPUSeconds, r.SandboxCPUSeconds, r.Seconds, r.CPUs)
+	fmt.Fprintf(out, "Award Force 429s: %d; integrations with someone not paired exactly once: %d; peak worker memory: %.1f MiB\n",
+		r.AwardForce429s, r.NotPairedOnce, r.PeakWorkerMemoryMiB)
+	return printJSON(out, r)
+}
+
+// awaitFleet waits until the healthy members' work is done (done[i] closed
+// for fleet[i], the first down of them with their org down), notes how long
+// that took since start and the CPU of pids by then, brings the downed
+// orgs back and waits for their work too: drain is how long that took.
+func awaitFleet(fleet []*fleetMember, down int, done []chan struct{}, start time.Time, pids []int) (last, drain time.Duration, cpu []float64) {
+	for _, d := range done[down:] {
+		<-d
+	}
+	last, cpu = time.Since(start), cpuSeconds(pids)
+	restored := time.Now()
+	for _, m := range fleet[:down] {
+		m.sb.Salesforce.SetChaos(sfsim.Chaos{})
+	}
+	for _, d := range done[:down] {
+		<-d
+	}
+	return last, time.Since(restored), cpu
 }

@@ -137,7 +137,7 @@ func main() {
 	f.IntVar(&o.concurrency, "concurrency", workflows.DefaultConcurrency, "backfill chunks at once")
 	f.IntVar(&o.pagesPerChunk, "pages-per-chunk", workflows.DefaultPagesPerChunk, "Award Force pages per chunk")
 	f.Uint64Var(&o.seed, "seed", 42, "sandbox data seed")
-	f.IntVar(&o.burst, "burst", 0, "instead of a backfill, measure N registrations arriving as signed webhooks over --burst-over")
+	f.IntVar(&o.burst, "burst", 0, "instead of a backfill, measure N registrations arriving as signed webhooks over --burst-over (with --integrations: N into each integration, all at once)")
 	f.DurationVar(&o.burstOver, "burst-over", 10*time.Second, "with --burst: how long the registrations take to arrive")
 	f.BoolVar(&o.burstDuringBackfill, "burst-during-backfill", false, "with --burst: run a backfill of --users users at the same time")
 	f.DurationVar(&o.outage, "outage", 0, "with --burst: Salesforce answers every call with a transient error (503, 500 or ConcurrentRequests) for this long from the burst's start, then recovers; measures how fast the backlog drains")
