@@ -23,8 +23,10 @@ type globalOptions struct {
 	// integration is --integration (or AFSYNC_INTEGRATION): which of the
 	// registry's integrations the command acts on.
 	integration string
-	// names are that integration's, once spec or pick has resolved it.
+	// names are that integration's, once spec or pick has resolved it;
+	// picked is its registry entry.
 	names  workflows.Names
+	picked *config.Integration
 	wait   time.Duration
 	stderr io.Writer // warnings; stdout stays machine-readable with --json
 	// dialer connects to Temporal: client.DialContext, or in unit tests a

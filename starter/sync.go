@@ -88,8 +88,12 @@ func (g *globalOptions) spec() (*pairing.Spec, error) {
 }
 
 // pick resolves the integration the command acts on: --integration, or
-// AFSYNC_INTEGRATION, or the registry's only one; it sets g.names.
+// AFSYNC_INTEGRATION, or the registry's only one; it sets g.names. The
+// registry is read once a command (spec and dial both ask).
 func (g *globalOptions) pick() (*config.Integration, error) {
+	if g.picked != nil {
+		return g.picked, nil
+	}
 	reg, err := config.LoadRegistry(nil)
 	if err != nil {
 		return nil, err
@@ -98,7 +102,7 @@ func (g *globalOptions) pick() (*config.Integration, error) {
 	if err != nil {
 		return nil, err
 	}
-	g.names = workflows.NamesOf(in.ID)
+	g.names, g.picked = workflows.NamesOf(in.ID), in
 	return in, nil
 }
 

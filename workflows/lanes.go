@@ -6,7 +6,6 @@ import (
 	"hash/fnv"
 	"time"
 
-	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
@@ -294,15 +293,9 @@ func (l *Coordinator) CurrentBudget(context.Context) (BudgetSettings, error) {
 // coordinatorOptions starts a coordinating workflow on the integration's
 // coordinator task queue, or joins the running one (wherever it runs).
 func (l *Coordinator) coordinatorOptions(id, summary string) client.StartWorkflowOptions {
-	return client.StartWorkflowOptions{
-		ID:                       id,
-		TaskQueue:                l.Names.CoordinatorTaskQueue(),
-		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-		StaticSummary:            l.Names.Summary(summary),
-		TypedSearchAttributes:    l.Names.SearchAttributes(),
-		Memo:                     l.Names.Memo(nil),
-	}
+	o := l.Names.StartOptions(id, 0) // for good
+	o.TaskQueue, o.StaticSummary = l.Names.CoordinatorTaskQueue(), l.Names.Summary(summary)
+	return o
 }
 
 // SyncStartedSince reports whether the user's sync (UserSync) last

@@ -42,7 +42,6 @@ import (
 	"strings"
 	"time"
 
-	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
@@ -253,19 +252,14 @@ func (l *Coordinator) rememberPage(ctx context.Context, object string, page []Pa
 		pairs[p.Slug] = p.RecordID
 		keys = append(keys, "s:"+p.Slug, "r:"+p.RecordID)
 	}
-	opts := client.StartWorkflowOptions{
-		ID:                       l.Names.ledgerPageID(object, page),
-		TaskQueue:                l.Names.TaskQueue(),
-		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-		TypedSearchAttributes:    l.Names.SearchAttributes(LedgerKey.ValueSet(keys)),
-		Memo:                     l.Names.Memo(map[string]any{memoLedgerPairings: pairs, memoLedgerObject: object}),
-		StaticSummary:            l.Names.Summary(fmt.Sprintf("Identity ledger: %s paired with their Salesforce %s records", people(len(page)), object)),
-		// A page is a record, not work: started dormant, it never has a
-		// workflow task, so it costs the worker nothing (no task, no
-		// cached execution) and its history is one event.
-		StartDelay: ledgerPageDormancy,
-	}
+	opts := l.Names.StartOptions(l.Names.ledgerPageID(object, page), 0)
+	opts.TypedSearchAttributes = l.Names.SearchAttributes(LedgerKey.ValueSet(keys))
+	opts.Memo = l.Names.Memo(map[string]any{memoLedgerPairings: pairs, memoLedgerObject: object})
+	opts.StaticSummary = l.Names.Summary(fmt.Sprintf("Identity ledger: %s paired with their Salesforce %s records", people(len(page)), object))
+	// A page is a record, not work: started dormant, it never has a
+	// workflow task, so it costs the worker nothing (no task, no cached
+	// execution) and its history is one event.
+	opts.StartDelay = ledgerPageDormancy
 	if _, err := l.Client.ExecuteWorkflow(ctx, opts, LedgerPage, LedgerPageInput{Object: object, Pairings: page}); err != nil {
 		return fmt.Errorf("write %s into the identity ledger: %w", people(len(page)), err)
 	}

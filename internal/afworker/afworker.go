@@ -104,9 +104,7 @@ const (
 // at about half its Award Force bound (docs/benchmarks.md).
 func pollers(o worker.Options, workflowPollers int, shared bool) worker.Options {
 	if !shared {
-		if workflowPollers != defaultPollers {
-			o.MaxConcurrentWorkflowTaskPollers = workflowPollers
-		}
+		o.MaxConcurrentWorkflowTaskPollers = workflowPollers
 		return o
 	}
 	scale := func(most int) worker.PollerBehavior {

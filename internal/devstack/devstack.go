@@ -119,10 +119,11 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		return nil, err
 	}
 	s.Config.HTTPAddr = opts.HTTPAddr
-	served, err := s.served(opts.Integrations)
+	served, ins, err := s.served(opts.Integrations)
 	if err != nil {
 		return nil, err
 	}
+	s.Integrations = ins
 	logger := opts.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -140,20 +141,20 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		return nil, err
 	}
 	s.Client, s.Metrics, s.Worker = s.Node.Client, s.Node.Metrics, s.Node.Worker()
-	if s.Node.HTTPAddr != "" && s.Config.WebhookSigningKey != "" {
-		s.Sandbox.SetWebhookURL("http://" + s.Node.HTTPAddr + "/webhooks/awardforce")
-	}
 	s.pointWebhooks()
 	return s, nil
 }
 
-// pointWebhooks makes each further integration's sandbox deliver its
-// registrations and profile edits as Award Force's would: webhooks signed
-// with its integration's key, at its integration's path, on the address
-// the worker got (a test's "127.0.0.1:0" becomes a port).
+// pointWebhooks makes each sandbox deliver its registrations and profile
+// edits as Award Force's would: webhooks signed with its integration's
+// key, at its integration's path, on the address the worker got (a test's
+// "127.0.0.1:0" becomes a port).
 func (s *Stack) pointWebhooks() {
 	if s.Node.HTTPAddr == "" {
 		return
+	}
+	if s.Config.WebhookSigningKey != "" {
+		s.Sandbox.SetWebhookURL("http://" + s.Node.HTTPAddr + "/webhooks/awardforce")
 	}
 	for _, in := range s.Integrations {
 		in.Sandbox.SetWebhookURL("http://" + s.Node.HTTPAddr + "/webhooks/awardforce/" + in.Names.Integration())
@@ -161,24 +162,23 @@ func (s *Stack) pointWebhooks() {
 }
 
 // served is what the worker serves for the default integration and ids,
-// starting the sandbox of an id named for the first time; it sets
-// s.Integrations to ids'.
-func (s *Stack) served(ids []string) ([]afworker.Served, error) {
+// and ids' integrations, starting the sandbox of an id named for the first
+// time.
+func (s *Stack) served(ids []string) ([]afworker.Served, []*Integration, error) {
 	out := []afworker.Served{{Names: workflows.DefaultNames, Config: s.Config, Spec: s.Spec}}
 	var ins []*Integration
 	for _, id := range ids {
 		in, ok := s.started[id]
 		if !ok {
 			var err error
-			if in, err = s.startIntegration(id, s.opts); err != nil {
-				return nil, err
+			if in, err = s.startIntegration(id); err != nil {
+				return nil, nil, err
 			}
 		}
 		ins = append(ins, in)
 		out = append(out, afworker.Served{Names: in.Names, Config: in.Config, Spec: s.Spec})
 	}
-	s.Integrations = ins
-	return out, nil
+	return out, ins, nil
 }
 
 // WriteRegistry writes, into dir, the registry of the integrations the
@@ -244,11 +244,15 @@ func (s *Stack) WriteRegistry(dir string) (string, error) {
 // its own, as Options.Integrations do; one left out is no longer served
 // (its sandbox runs on, and is served again if named again).
 func (s *Stack) Serve(ctx context.Context, ids []string) (afworker.Reloaded, error) {
-	served, err := s.served(ids)
+	served, ins, err := s.served(ids)
 	if err != nil {
 		return afworker.Reloaded{}, err
 	}
 	r, err := s.Node.Reload(ctx, served)
+	if err != nil && r.None() {
+		return r, err // refused: the worker serves what it served
+	}
+	s.Integrations = ins
 	s.pointWebhooks()
 	s.Worker = s.Node.Worker()
 	return r, err
@@ -290,8 +294,8 @@ func configFor(sb *sandbox.Sandbox, opts Options) (config.Config, error) {
 
 // startIntegration starts integration id's sandbox (its own signing key)
 // and configures it as the default integration's is.
-func (s *Stack) startIntegration(id string, opts Options) (*Integration, error) {
-	sbOpts := opts.Sandbox
+func (s *Stack) startIntegration(id string) (*Integration, error) {
+	sbOpts := s.opts.Sandbox
 	sbOpts.WebhookSigningKey = sandbox.WebhookSigningKey + "-" + id
 	// Free ports: the default's sandbox may listen on fixed ones
 	// (`worker --dev`); each further one's URLs are in the dev registry.
@@ -302,7 +306,7 @@ func (s *Stack) startIntegration(id string, opts Options) (*Integration, error) 
 	}
 	in := &Integration{Names: workflows.NamesOf(id), Sandbox: sb}
 	s.started[id] = in // Stop closes it
-	if in.Config, err = configFor(sb, opts); err != nil {
+	if in.Config, err = configFor(sb, s.opts); err != nil {
 		return nil, err
 	}
 	return in, nil
