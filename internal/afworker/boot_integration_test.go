@@ -262,5 +262,11 @@ func TestIntegrationBootReceivesWebhooksWhileTheAPIsFail(t *testing.T) {
 		if _, err := n.Reload(ctx, []Served{def, {Names: workflows.NamesOf("grants"), Config: otherOrg, Spec: spec}}); err != nil {
 			t.Fatalf("a reload adding an integration on an org of its own: %v", err)
 		}
+		// An integration moved to another org in place keeps pairings of
+		// the first: refused.
+		if _, err := n.Reload(ctx, []Served{{Names: workflows.DefaultNames, Config: otherOrg, Spec: spec}}); err == nil ||
+			!strings.Contains(err.Error(), "not reloaded: it reaches Salesforce org") {
+			t.Fatalf("a reload moving the default integration to another org: %v", err)
+		}
 	})
 }

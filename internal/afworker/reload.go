@@ -116,6 +116,12 @@ func (n *Node) Reload(ctx context.Context, next []Served) (Reloaded, error) {
 		if err != nil {
 			return Reloaded{}, s.Named(fmt.Errorf("not reloaded: %w", err))
 		}
+		if was := n.orgs[s.Names.Integration()]; was != "" && was != org {
+			// Its lane, ledger and syncs remember records of the org it
+			// wrote: in another org they are other people's ids, or none.
+			return Reloaded{}, s.Named(fmt.Errorf("not reloaded: it reaches Salesforce org %s now, not %s, the org its pairings are in; "+
+				"give the integration on the new org an id of its own (it starts afresh), or restore the old connection", org, was))
+		}
 		orgs[s.Names.Integration()] = org
 	}
 	if err := oneLanePerOrg(ids, orgs); err != nil {
