@@ -1,8 +1,10 @@
 package workflows
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -28,6 +30,34 @@ type afGate struct {
 	pending   []workflow.Settable // calls waiting for their permit request
 	requested []workflow.Settable // calls whose permit request is out, in order
 	asked     []PermitRequest     // requests not fully granted
+
+	// integration is the integration whose Award Force key (and budget)
+	// the gate's calls use, when not the workflow's own: a lane reading
+	// again a dependent integration's people (see gateFor).
+	integration string
+	// receiving says the workflow's PermitGrantSignal is read: by the
+	// workflow's own gate, which hands the grants of others' to them.
+	receiving bool
+	others    map[string]*afGate // the other integrations' gates, on the own gate
+	own       *afGate            // the workflow's own gate, on another's
+}
+
+// gateFor is the gate of the integration id's calls: g itself for "" (the
+// workflow's own), else a gate asking id's budget, whose grants g's
+// receive hands over (one workflow reads its grant signal once).
+func (g *afGate) gateFor(id string) *afGate {
+	if id == "" {
+		return g
+	}
+	if o, ok := g.others[id]; ok {
+		return o
+	}
+	o := &afGate{budgeted: g.budgeted, class: g.class, integration: id, own: g}
+	if g.others == nil {
+		g.others = map[string]*afGate{}
+	}
+	g.others[id] = o
+	return o
 }
 
 // newAFGate returns the gate of a workflow run: budgeted in executions of
@@ -125,7 +155,10 @@ func (g *afGate) permit(ctx workflow.Context) workflow.Future {
 	if !g.started {
 		g.started = true
 		workflow.Go(ctx, g.ask)
-		workflow.Go(ctx, g.receive)
+		if r := cmp.Or(g.own, g); !r.receiving {
+			r.receiving = true
+			workflow.Go(ctx, r.receive)
+		}
 	}
 	return f
 }
@@ -162,6 +195,10 @@ func (g *afGate) ask(ctx workflow.Context) {
 			ID:      fmt.Sprintf("%s/%s/permits-%d", info.ID, info.RunID, g.seq),
 			ReplyTo: info.ID, ReplyRun: info.RunID, Class: g.class, N: len(g.pending),
 		}
+		if g.integration != "" {
+			req.ID = fmt.Sprintf("%s/%s/permits-%s-%d", info.ID, info.RunID, g.integration, g.seq)
+			req.Integration = g.integration
+		}
 		if g.countsInID(ctx) {
 			req.ID += fmt.Sprintf("x%d", req.N)
 		}
@@ -183,7 +220,8 @@ func (g *afGate) countsInID(ctx workflow.Context) bool {
 	return askedOnce(ctx, &g.counted, ChangePermitsNamedByCount)
 }
 
-// receive hands each granted permit to the oldest call waiting for one.
+// receive hands each granted permit to the oldest call waiting for one,
+// in the gate that asked for it.
 func (g *afGate) receive(ctx workflow.Context) {
 	ch := workflow.GetSignalChannel(ctx, PermitGrantSignal)
 	for {
@@ -191,21 +229,42 @@ func (g *afGate) receive(ctx workflow.Context) {
 		if !ch.Receive(ctx, &grant) {
 			return
 		}
-		for range grant.N {
-			if len(g.requested) == 0 {
-				break // a resubmitted request granted twice: the extra permit goes unused
-			}
-			g.requested[0].Set(nil, nil)
-			g.requested = g.requested[1:]
+		g.asker(grant.Request).granted(grant)
+	}
+}
+
+// asker is the gate that asked for permit request id: the one of the
+// integration its ID names (ask), else g.
+func (g *afGate) asker(id string) *afGate {
+	if len(g.others) == 0 {
+		return g
+	}
+	tail := strings.TrimPrefix(id[strings.LastIndex(id, "/")+1:], "permits-")
+	var best *afGate
+	for other, o := range g.others {
+		if strings.HasPrefix(tail, other+"-") && (best == nil || len(other) > len(best.integration)) {
+			best = o
 		}
-		for i := range g.asked {
-			if g.asked[i].ID == grant.Request {
-				g.asked[i].N -= grant.N
-				if g.asked[i].N <= 0 {
-					g.asked = append(g.asked[:i], g.asked[i+1:]...)
-				}
-				break
+	}
+	return cmp.Or(best, g)
+}
+
+// granted hands grant's permits to the oldest calls waiting for one.
+func (g *afGate) granted(grant PermitGrant) {
+	for range grant.N {
+		if len(g.requested) == 0 {
+			break // a resubmitted request granted twice: the extra permit goes unused
+		}
+		g.requested[0].Set(nil, nil)
+		g.requested = g.requested[1:]
+	}
+	for i := range g.asked {
+		if g.asked[i].ID == grant.Request {
+			g.asked[i].N -= grant.N
+			if g.asked[i].N <= 0 {
+				g.asked = append(g.asked[:i], g.asked[i+1:]...)
 			}
+			break
 		}
 	}
 }

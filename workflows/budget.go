@@ -45,6 +45,10 @@ type PermitRequest struct {
 	ReplyRun string `json:"reply_run"`
 	Class    string `json:"class"`
 	N        int    `json:"n"`
+	// Integration is the integration whose budget the permits are of,
+	// when not the asker's own: a lane asking for a dependent
+	// integration's reads.
+	Integration string `json:"integration,omitempty"`
 }
 
 // PermitGrant grants N of a request's permits.

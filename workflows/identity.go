@@ -41,7 +41,7 @@ func (l *lane) knownRecord(spec *pairing.Spec, it *LaneItem) string {
 	if it.RecordID != "" {
 		return it.RecordID
 	}
-	return l.st.Paired[it.Profile.Slug]
+	return l.st.Paired[it.who()]
 }
 
 // paired remembers that person it is paired with record id, for specs
@@ -50,9 +50,9 @@ func (r *laneRun) paired(it *LaneItem, id string) {
 	if !r.identity || id == "" || r.b.spec.ExternalID.CRM != "" || it.Deleted {
 		return
 	}
-	r.st.Paired[it.Profile.Slug] = normalID(id)
-	if r.ledger && r.recalled[it.Profile.Slug] != normalID(id) {
-		r.learnt = append(r.learnt, Pairing{Slug: it.Profile.Slug, RecordID: normalID(id)})
+	r.st.Paired[it.who()] = normalID(id)
+	if r.ledger && r.recalled[it.who()] != normalID(id) {
+		r.learnt = append(r.learnt, Pairing{Slug: it.who(), RecordID: normalID(id)})
 	}
 }
 
@@ -71,7 +71,7 @@ func (r *laneRun) recallRecords(ctx workflow.Context) bool {
 	for _, i := range r.open() {
 		it := r.b.items[i]
 		if !it.Deleted {
-			slugs = append(slugs, it.Profile.Slug)
+			slugs = append(slugs, it.who())
 		}
 	}
 	recalled, ok := r.recall(ctx, RecallInput{Object: r.b.spec.Object, Slugs: slugs})
@@ -81,12 +81,12 @@ func (r *laneRun) recallRecords(ctx workflow.Context) bool {
 	r.recalled = recalled.Records
 	for _, i := range r.open() {
 		it := r.b.items[i]
-		id, ok := r.recalled[it.Profile.Slug]
+		id, ok := r.recalled[it.who()]
 		if !ok || r.lane.knownRecord(&r.b.spec, it) != "" {
 			continue
 		}
 		if _, held := r.owners[id]; !held {
-			r.owners[id] = it.Profile.Slug
+			r.owners[id] = it.who()
 			r.claimed = append(r.claimed, id)
 		}
 	}
@@ -154,11 +154,11 @@ func (r *laneRun) othersOf(it *LaneItem, matches []pairing.CRMRecord) []string {
 	var out []string
 	for _, m := range matches {
 		id := normalID(m.ID)
-		if owner, ok := r.owners[id]; ok && owner != it.Profile.Slug {
+		if owner, ok := r.owners[id]; ok && owner != it.who() {
 			out = append(out, m.ID)
 			continue
 		}
-		if slices.ContainsFunc(r.ledgerOwners[id], func(s string) bool { return s != it.Profile.Slug }) {
+		if slices.ContainsFunc(r.ledgerOwners[id], func(s string) bool { return s != it.who() }) {
 			out = append(out, m.ID) // the ledger pairs someone else with it
 			continue
 		}
@@ -173,7 +173,7 @@ func (r *laneRun) othersOf(it *LaneItem, matches []pairing.CRMRecord) []string {
 				}
 			}
 		}
-		if owner, ok := r.pairedBy[id]; ok && owner != it.Profile.Slug {
+		if owner, ok := r.pairedBy[id]; ok && owner != it.who() {
 			out = append(out, m.ID)
 		}
 	}
@@ -200,7 +200,7 @@ func (l *lane) doubtedKeys() map[string]string {
 				out = map[string]string{}
 			}
 			if _, seen := out[k]; !seen {
-				out[k] = it.Profile.Slug
+				out[k] = it.who()
 			}
 		}
 	}
@@ -237,6 +237,7 @@ func recordIn(found *activities.FindRecordsResult, id string) (pairing.CRMRecord
 func (r *laneRun) passOnEditsUnderWrites(ctx workflow.Context, updates []int, decisions map[int]pairing.Decision, read map[int]pairing.CRMRecord, outs []activities.WriteOutcome) {
 	spec := &r.b.spec
 	var requests []SyncRequest
+	var integrations []string // of requests, when some are a dependent integration's
 	for j, i := range updates {
 		o := outs[j]
 		before, ok := read[i]
@@ -246,6 +247,7 @@ func (r *laneRun) passOnEditsUnderWrites(ctx workflow.Context, updates []int, de
 		if editedUnder(spec, before, decisions[i].CRM, *o.After) {
 			it := r.b.items[i]
 			requests = append(requests, SyncRequest{Slug: it.Profile.Slug, Trigger: pairing.TriggerCRMChange, RecordID: o.After.ID})
+			integrations = append(integrations, it.Integration)
 		}
 	}
 	if len(requests) == 0 {
@@ -253,9 +255,30 @@ func (r *laneRun) passOnEditsUnderWrites(ctx workflow.Context, updates []int, de
 	}
 	r.st.Counts.EditsUnderWrites += len(requests)
 	lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{ScheduleToCloseTimeout: 5 * time.Minute})
-	if err := workflow.ExecuteLocalActivity(lctx, coord.StartSyncs, StartSyncsInput{Spec: *spec, Requests: requests}).Get(lctx, nil); err != nil {
-		workflow.GetLogger(ctx).Warn("Could not hand on edits made in Salesforce under a write", "people", len(requests), "error", err)
+	for _, in := range startsByIntegration(*spec, requests, integrations) {
+		if err := workflow.ExecuteLocalActivity(lctx, coord.StartSyncs, in).Get(lctx, nil); err != nil {
+			workflow.GetLogger(ctx).Warn("Could not hand on edits made in Salesforce under a write", "people", len(in.Requests), "error", err)
+		}
 	}
+}
+
+// startsByIntegration splits requests (of integrations, one each) into one
+// StartSyncsInput per integration, in order of first appearance: one, as
+// before dependent integrations, when the batch holds only the lane's own
+// people.
+func startsByIntegration(spec pairing.Spec, requests []SyncRequest, integrations []string) []StartSyncsInput {
+	var out []StartSyncsInput
+	at := map[string]int{}
+	for i, r := range requests {
+		k, ok := at[integrations[i]]
+		if !ok {
+			k = len(out)
+			at[integrations[i]] = k
+			out = append(out, StartSyncsInput{Spec: spec, Integration: integrations[i]})
+		}
+		out[k].Requests = append(out[k].Requests, r)
+	}
+	return out
 }
 
 // editedUnder reports whether after, a record right after the lane wrote

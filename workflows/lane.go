@@ -163,9 +163,21 @@ type LaneItem struct {
 	Attempts  int       `json:"attempts,omitempty"`
 	NotBefore time.Time `json:"not_before,omitzero"`
 	LastError string    `json:"last_error,omitempty"`
+	// Integration is the integration the person is of (PairRequest's),
+	// "" for the lane's own.
+	Integration string `json:"integration,omitempty"`
 	// Calls is the share of Salesforce calls of the batches the person was
 	// put back from, reported with the answer.
 	Calls float64 `json:"calls,omitempty"`
+}
+
+// who is the key the lane knows the person by: the slug, after the
+// integration's id for a dependent integration's (Names.Person).
+func (it *LaneItem) who() string {
+	if it.Integration == "" {
+		return it.Profile.Slug
+	}
+	return it.Integration + "/" + it.Profile.Slug
 }
 
 // Written is a version of a person a lane wrote, compact in the
@@ -461,14 +473,14 @@ func (l *lane) run(ctx workflow.Context, b *batch) {
 	defer func() {
 		for _, it := range b.items {
 			delete(l.flying, it)
-			delete(l.busy, it.Profile.Slug)
+			delete(l.busy, it.who())
 			if k := b.keys[it]; k != "" {
 				delete(l.busy, idKey(k))
 			}
 			if org := b.orgs[it]; org != "" {
 				delete(l.busy, org)
 			}
-			if id := l.knownRecord(&b.spec, it); id != "" && l.owners[normalID(id)] == it.Profile.Slug {
+			if id := l.knownRecord(&b.spec, it); id != "" && l.owners[normalID(id)] == it.who() {
 				delete(l.owners, normalID(id))
 			}
 		}
@@ -536,7 +548,7 @@ func (r *laneRun) answer(i int, res UserSyncResult) {
 	res.Slug = r.b.items[i].Profile.Slug
 	switch res.Outcome {
 	case OutcomeCreated, OutcomeUpdated, OutcomeUnchanged:
-		if w, ok := r.st.Written[res.Slug]; ok {
+		if w, ok := r.st.Written[r.b.items[i].who()]; ok {
 			res.DecidedAt = w[1]
 		}
 	}

@@ -214,7 +214,7 @@ func (r *laneRun) knownRecord(it *LaneItem) string {
 	if id := r.lane.knownRecord(&r.b.spec, it); id != "" {
 		return id
 	}
-	return r.recalled[it.Profile.Slug]
+	return r.recalled[it.who()]
 }
 
 // decide decides for person it on what the lookup found, following the
@@ -302,7 +302,7 @@ func (r *laneRun) context(it *LaneItem, found *activities.FindRecordsResult, acc
 	if r.baselines {
 		c.Rules, c.LastVersion = pairing.RulesChangeBaselines, it.LastVersion
 		digest := it.LastDigest
-		if w, ok := r.st.Written[it.Profile.Slug]; ok && time.Unix(w[0], 0).After(c.LastVersion) {
+		if w, ok := r.st.Written[it.who()]; ok && time.Unix(w[0], 0).After(c.LastVersion) {
 			c.LastVersion, digest = time.Unix(w[0], 0).UTC(), uint32(w[2]) // this lane wrote a newer version since
 		}
 		if r.editedWithin(it, c.LastVersion, digest) {
@@ -322,7 +322,7 @@ func (r *laneRun) context(it *LaneItem, found *activities.FindRecordsResult, acc
 		// sync would (create_if_missing says whether a record is made).
 		c.Trigger = pairing.TriggerManual
 	}
-	if w, ok := r.st.Written[it.Profile.Slug]; ok && time.Unix(w[1], 0).After(c.LastSynced) {
+	if w, ok := r.st.Written[it.who()]; ok && time.Unix(w[1], 0).After(c.LastSynced) {
 		c.LastSynced = time.Unix(w[1], 0).UTC()
 	}
 	return c

@@ -164,7 +164,7 @@ func (st *LaneState) unsure(it *LaneItem) bool {
 	}
 	read := it.ReadAt.Unix()
 	for i := range st.Faded {
-		if f := &st.Faded[i]; f.To >= read && f.mayHold(it.Profile.Slug) {
+		if f := &st.Faded[i]; f.To >= read && f.mayHold(it.who()) {
 			return true
 		}
 	}

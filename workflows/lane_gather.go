@@ -80,7 +80,8 @@ func (l *lane) hold(req PairRequest, now time.Time) int {
 	l.st.Requests[req.ID] = &LaneRequest{ReplyTo: req.ReplyTo, ReplyRun: req.ReplyRun, Spec: fp, Trigger: req.Trigger, Open: len(req.Items)}
 	for _, it := range req.Items {
 		l.st.Items = append(l.st.Items, &LaneItem{Request: req.ID, Profile: it.Profile, ReadAt: it.ReadAt, Received: now,
-			RecordID: it.RecordID, LastSynced: it.LastSynced, LastVersion: it.LastVersion, LastDigest: it.LastDigest, Deleted: it.Deleted})
+			RecordID: it.RecordID, LastSynced: it.LastSynced, LastVersion: it.LastVersion, LastDigest: it.LastDigest, Deleted: it.Deleted,
+			Integration: req.Integration})
 	}
 	return len(req.Items)
 }
@@ -155,7 +156,7 @@ func (l *lane) candidates(now time.Time) *batch {
 	free := func(k string) bool { return !l.held(k) && !claimed[k] }
 	doubted := l.doubtedKeys()
 	for _, it := range l.st.Items {
-		if it.NotBefore.After(now) || !free(it.Profile.Slug) {
+		if it.NotBefore.After(now) || !free(it.who()) {
 			continue
 		}
 		req := l.st.Requests[it.Request]
@@ -167,7 +168,7 @@ func (l *lane) candidates(now time.Time) *batch {
 		if k != "" && !free(idKey(k)) {
 			continue
 		}
-		if slug, ok := doubted[k]; ok && slug != it.Profile.Slug {
+		if slug, ok := doubted[k]; ok && slug != it.who() {
 			continue // the record a lost write made may be that person's: they go first
 		}
 		// An organisation is shared within a batch, never between two.
@@ -185,7 +186,7 @@ func (l *lane) candidates(now time.Time) *batch {
 		if org != "" {
 			b.orgs[it] = org
 		}
-		claimed[it.Profile.Slug] = true
+		claimed[it.who()] = true
 		if k != "" {
 			claimed[idKey(k)] = true
 		}
@@ -230,11 +231,11 @@ func (l *lane) take(b *batch) {
 	taken := map[*LaneItem]bool{}
 	for _, it := range b.items {
 		if id := l.knownRecord(&b.spec, it); id != "" {
-			l.owners[normalID(id)] = it.Profile.Slug
+			l.owners[normalID(id)] = it.who()
 		}
 		taken[it] = true
 		l.flying[it] = true
-		l.busy[it.Profile.Slug] = true
+		l.busy[it.who()] = true
 		if k := b.keys[it]; k != "" {
 			l.busy[idKey(k)] = true
 		}
@@ -256,7 +257,7 @@ func (l *lane) nextWake(now time.Time) time.Time {
 	}
 	for _, it := range l.st.Items {
 		earliest(it.NotBefore)
-		earliest(l.st.Doubt[it.Profile.Slug])
+		earliest(l.st.Doubt[it.who()])
 		if spec, ok := l.st.Specs[l.st.Requests[it.Request].Spec]; ok {
 			b := batch{spec: spec}
 			if k := b.key(it); k != "" {

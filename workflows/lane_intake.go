@@ -160,7 +160,7 @@ func nextHanding(box *laneOutbox) []*handing {
 // run: one request as PairSignal (what every lane reads), several as one
 // PairBatchSignal.
 func (l *Coordinator) signalLane(ctx context.Context, n int, reqs []PairRequest) error {
-	opts := l.coordinatorOptions(l.Names.Lane(n), fmt.Sprintf("Pairing lane %d: every Salesforce write for its people, one at a time per person", n))
+	opts := l.Names.lanes().coordinatorOptions(l.Names.Lane(n), fmt.Sprintf("Pairing lane %d: every Salesforce write for its people, one at a time per person", n))
 	var err error
 	if len(reqs) == 1 {
 		_, err = l.Client.SignalWithStartWorkflow(ctx, opts.ID, PairSignal, reqs[0], opts, PairingLane, LaneInput{Lane: n})

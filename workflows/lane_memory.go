@@ -116,7 +116,7 @@ func (l *lane) decided(slug string) (int64, error) {
 // supersededBy reports whether the lane wrote a newer version of person it
 // than this one, and that version.
 func (r *laneRun) supersededBy(it *LaneItem) (Written, bool) {
-	w, ok := r.st.Written[it.Profile.Slug]
+	w, ok := r.st.Written[it.who()]
 	return w, ok && !it.Profile.Updated.IsZero() && it.Profile.Updated.Unix() < w[0]
 }
 
@@ -128,14 +128,14 @@ func (r *laneRun) written(it *LaneItem, now time.Time) {
 	if it.Profile.Updated.IsZero() {
 		w[0], w[2] = 0, 0
 	}
-	prev, ok := r.st.Written[it.Profile.Slug]
+	prev, ok := r.st.Written[it.who()]
 	if ok && prev[0] > w[0] {
 		w[0], w[2] = prev[0], prev[2]
 	}
 	if ok && r.inOrder && prev[1] >= w[1] {
 		w[1] = prev[1] + 1
 	}
-	r.st.Written[it.Profile.Slug] = w
+	r.st.Written[it.who()] = w
 }
 
 // tied lists the people the lane last wrote at the very version they
@@ -145,7 +145,7 @@ func (r *laneRun) written(it *LaneItem, now time.Time) {
 func (r *laneRun) tied(ctx workflow.Context) map[int]bool {
 	var out map[int]bool
 	for i, it := range r.b.items {
-		w, ok := r.st.Written[it.Profile.Slug]
+		w, ok := r.st.Written[it.who()]
 		if !ok || w[2] == 0 || it.Profile.Updated.IsZero() || it.Profile.Updated.Unix() != w[0] ||
 			int64(ProfileDigest(&r.b.spec, it.Profile)) == w[2] {
 			continue
@@ -203,8 +203,8 @@ func (r *laneRun) readAgain(ctx workflow.Context, is []int, got func(i int, p pa
 	actx := workflow.WithActivityOptions(ctx, awardForceOptions(ctx))
 	readAt := workflow.Now(ctx)
 	r.reads.each(ctx, len(is), func(j int) workflow.Future {
-		slug := r.b.items[is[j]].Profile.Slug
-		return r.af.call(summarized(actx, "Read Award Force user %s again", slug), af.GetUser, slug)
+		it := r.b.items[is[j]]
+		return r.af.gateFor(it.Integration).call(summarized(readsOf(actx, it), "Read Award Force user %s again", it.Profile.Slug), af.GetUser, it.Profile.Slug)
 	}, func(j int, f workflow.Future) {
 		i := is[j]
 		var p pairing.Profile
@@ -220,6 +220,18 @@ func (r *laneRun) readAgain(ctx workflow.Context, is []int, got func(i int, p pa
 			r.callFailed(workflow.Now(ctx), []int{i}, err)
 		}
 	})
+}
+
+// readsOf is actx for reading the person it from Award Force: on the
+// Award Force task queue of the person's integration (a dependent one's
+// worker holds its key).
+func readsOf(actx workflow.Context, it *LaneItem) workflow.Context {
+	if it.Integration == "" {
+		return actx
+	}
+	o := workflow.GetActivityOptions(actx)
+	o.TaskQueue = namesOf(actx).of(it.Integration).AwardForceTaskQueue()
+	return workflow.WithActivityOptions(actx, o)
 }
 
 // readBeforeWriting reads again, from Award Force, the people the lane is

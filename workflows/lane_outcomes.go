@@ -121,7 +121,7 @@ func (r *laneRun) doubt(now time.Time, is []int, msg string) {
 		r.outcomes[i].back = true
 		it.Doubted = r.identity
 		r.st.Counts.Doubted++
-		r.st.Doubt[it.Profile.Slug] = until
+		r.st.Doubt[it.who()] = until
 		if k := r.b.key(it); k != "" {
 			r.st.Doubt[idKey(k)] = until
 		}

@@ -369,7 +369,7 @@ func (q *segment) fill(max int) QueueBatch {
 // Enqueue hands b to segment seq of lane n's queue, starting the segment if
 // it does not run.
 func (l *Coordinator) Enqueue(ctx context.Context, n, seq int, b QueueBatch) error {
-	opts := l.coordinatorOptions(l.Names.LaneQueue(n, seq), fmt.Sprintf("Pairing lane %d's queue, part %d: people waiting while the lane is full", n, seq))
+	opts := l.Names.lanes().coordinatorOptions(l.Names.LaneQueue(n, seq), fmt.Sprintf("Pairing lane %d's queue, part %d: people waiting while the lane is full", n, seq))
 	_, err := l.Client.SignalWithStartWorkflow(ctx, opts.ID, QueueSignal, b, opts, LaneQueue, LaneQueueInput{Lane: n, Seq: seq})
 	return err
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
@@ -469,8 +470,12 @@ type laneTest struct {
 
 	mu    sync.Mutex
 	reads map[string]int // Award Force reads, by slug
+	// readOn are the task queues of those reads, in order.
+	readOn []string
 	// started are the syncs the lane started (coord.StartSyncs).
 	started []SyncRequest
+	// permits are the permit requests the lane made, in order.
+	permits []PermitRequest
 }
 
 // newLaneTest is a lane run, from laneStart, with settings s and an empty org.
@@ -487,18 +492,23 @@ func newLaneTestOn(t *testing.T, s LaneSettings, c *crm, start time.Time) *laneT
 	env.RegisterActivity(&Coordinator{})
 	env.RegisterActivity(&activities.Salesforce{})
 	env.RegisterActivity(&activities.AwardForce{})
-	grantPermits(env)
 	c.env = env
 	lt := &laneTest{t: t, env: env, crm: c, answers: &answers{}, reads: map[string]int{}, users: map[string]pairing.Profile{}}
+	grantPermits(env, func(req PermitRequest) {
+		lt.mu.Lock()
+		defer lt.mu.Unlock()
+		lt.permits = append(lt.permits, req)
+	})
 	env.OnActivity(coord.CurrentSettings, mock.Anything).Return(s, nil)
 	env.OnActivity(sf.FindRecords, mock.Anything, mock.Anything).AfterFn(func() time.Duration { return c.latency }).Return(c.find)
 	env.OnActivity(sf.Write, mock.Anything, mock.Anything).Return(c.write)
 	env.OnActivity(sf.Accounts, mock.Anything, mock.Anything).AfterFn(func() time.Duration { return c.accountLatency }).Return(c.findAccounts)
 	env.OnActivity(coord.RecallPairings, mock.Anything, mock.Anything).Return(c.recall)
 	env.OnActivity(coord.RememberPairings, mock.Anything, mock.Anything).Return(c.remember)
-	env.OnActivity(af.GetUser, mock.Anything, mock.Anything).Return(func(_ context.Context, slug string) (pairing.Profile, error) {
+	env.OnActivity(af.GetUser, mock.Anything, mock.Anything).Return(func(ctx context.Context, slug string) (pairing.Profile, error) {
 		lt.mu.Lock()
 		lt.reads[slug]++
+		lt.readOn = append(lt.readOn, activity.GetInfo(ctx).TaskQueue)
 		lt.mu.Unlock()
 		if p, ok := lt.users[slug]; ok {
 			return p, nil

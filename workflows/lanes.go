@@ -73,6 +73,11 @@ type PairRequest struct {
 	Trigger pairing.Trigger `json:"trigger"`
 	// Items are the people to pair.
 	Items []PairItem `json:"items"`
+	// Integration is the dependent integration the people are of (set by
+	// Submit), "" for the lane's own: a lane knows its people by
+	// (integration, slug), and reads them again with that integration's
+	// Award Force key.
+	Integration string `json:"integration,omitempty"`
 }
 
 // PairItem is one person to pair: the profile as read from Award Force.
@@ -269,6 +274,9 @@ type Coordinator struct {
 // under way go together in one signal (lane_intake.go); Submit returns once
 // the signal carrying req is accepted.
 func (l *Coordinator) Submit(ctx context.Context, n int, req PairRequest) error {
+	if l.Names.Dependent() {
+		req.Integration = l.Names.Integration()
+	}
 	return l.intake.hand(ctx, n, req, l.signalLane)
 }
 
@@ -280,7 +288,8 @@ func (l *Coordinator) CurrentSettings(context.Context) (LaneSettings, error) {
 // RequestPermits asks the Award Force budget for req's permits, starting
 // the budget if it does not run.
 func (l *Coordinator) RequestPermits(ctx context.Context, req PermitRequest) error {
-	opts := l.coordinatorOptions(l.Names.Budget(), "Award Force budget: every Award Force request of the fleet, within the per-key limit")
+	n := l.Names.of(req.Integration)
+	opts := n.coordinatorOptions(n.Budget(), "Award Force budget: every Award Force request of the fleet, within the per-key limit")
 	_, err := l.Client.SignalWithStartWorkflow(ctx, opts.ID, PermitSignal, req, opts, AwardForceBudget, BudgetInput{})
 	return err
 }
@@ -290,11 +299,12 @@ func (l *Coordinator) CurrentBudget(context.Context) (BudgetSettings, error) {
 	return BudgetSettings{RatePerMinute: l.AwardForceRatePerMinute}.withDefaults(), nil
 }
 
-// coordinatorOptions starts a coordinating workflow on the integration's
-// coordinator task queue, or joins the running one (wherever it runs).
-func (l *Coordinator) coordinatorOptions(id, summary string) client.StartWorkflowOptions {
-	o := l.Names.StartOptions(id, 0) // for good
-	o.TaskQueue, o.StaticSummary = l.Names.CoordinatorTaskQueue(), l.Names.Summary(summary)
+// coordinatorOptions starts a coordinating workflow of the integration n on
+// its coordinator task queue, or joins the running one (wherever it runs).
+// A lane and its queue are the org's (n.lanes()), whoever starts them.
+func (n Names) coordinatorOptions(id, summary string) client.StartWorkflowOptions {
+	o := n.StartOptions(id, 0) // for good
+	o.TaskQueue, o.StaticSummary = n.CoordinatorTaskQueue(), n.Summary(summary)
 	return o
 }
 
@@ -326,7 +336,7 @@ func (l *Coordinator) SyncStartedSince(ctx context.Context, slug string, since t
 func (l *Coordinator) DecidedSince(ctx context.Context, slug string, at int64) (bool, error) {
 	lane := l.Names.Lane(LaneOf(slug))
 	var last int64
-	if err := l.query(ctx, lane, &last, LaneDecidedQuery, slug); err != nil {
+	if err := l.query(ctx, lane, &last, LaneDecidedQuery, l.Names.Person(slug)); err != nil {
 		return false, err
 	}
 	if last != 0 {

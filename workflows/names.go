@@ -27,8 +27,18 @@ import (
 // every name a workflow uses comes from namesOf(ctx). The integration of a
 // run is thus the task queue its history records, which a replay, a reset
 // or a continue-as-new keeps.
+//
+// A dependent integration (one that reaches its Salesforce org through
+// another integration's grant) shares that integration's lanes, their
+// queues and its identity ledger: the lane is what keeps one record per
+// person in an org, so every integration writing to one org writes through
+// its one lane. Everything else (its syncs, backfills, Award Force budget,
+// CRM watch, task queues) is its own.
 type Names struct {
 	integration string
+	// org is the integration whose grant reaches the org, when another:
+	// its lanes and ledger are the org's. "" for an authenticated one.
+	org string
 }
 
 // DefaultIntegration is the id of the integration of a deployment without a
@@ -44,6 +54,51 @@ func NamesOf(id string) Names {
 		id = ""
 	}
 	return Names{integration: id}
+}
+
+// DependentOn returns the names of this integration as a dependent of
+// the authenticated integration auth: its lanes, their queues and its
+// ledger are auth's.
+func (n Names) DependentOn(auth Names) Names {
+	n.org = auth.Integration()
+	return n
+}
+
+// of returns the names of integration id as the lanes of n know it: n for
+// "" (a lane's own people), else id as a dependent of n's org.
+func (n Names) of(id string) Names {
+	if id == "" {
+		return n
+	}
+	return NamesOf(id).DependentOn(n.lanes())
+}
+
+// Dependent says whether the integration writes through another's lanes
+// (DependentOn).
+func (n Names) Dependent() bool { return n.org != "" }
+
+// Org is the id of the integration whose lanes the integration writes
+// through: its own, or the one it depends on.
+func (n Names) Org() string { return n.lanes().Integration() }
+
+// lanes are the names whose lanes, lane queues, coordinator task queue and
+// ledger pages are n's: n's own, or those of the integration it depends on.
+func (n Names) lanes() Names {
+	if n.org == "" {
+		return n
+	}
+	return NamesOf(n.org)
+}
+
+// Person is the key the integration's lanes and ledger know the person
+// slug by: the slug itself for the lanes' own integration, "<id>/<slug>"
+// for a dependent one (two Award Force accounts may have equal slugs; a
+// slug holds no "/").
+func (n Names) Person(slug string) string {
+	if n.org == "" {
+		return slug
+	}
+	return n.Integration() + "/" + slug
 }
 
 // Integration is the integration's id.
@@ -76,6 +131,11 @@ func (n Names) AwardForceTaskQueue() string { return n.prefix() + "-awardforce" 
 // lanes, their queues and its Award Force budget.
 func (n Names) CoordinatorTaskQueue() string { return n.prefix() + "-coordinators" }
 
+// LaneTaskQueue carries the workflow tasks of the lanes the integration
+// writes through: its own CoordinatorTaskQueue, or that of the integration
+// it depends on, whose worker runs them with the org's Salesforce client.
+func (n Names) LaneTaskQueue() string { return n.lanes().CoordinatorTaskQueue() }
+
 // UserSync is the workflow ID of the sync of the Award Force user slug.
 func (n Names) UserSync(slug string) string { return n.prefix() + "-user-" + slug }
 
@@ -95,11 +155,11 @@ func (n Names) BackfillSchedule(spec *pairing.Spec) string {
 }
 
 // Lane names lane l.
-func (n Names) Lane(l int) string { return fmt.Sprintf("%s-lane-%d", n.prefix(), l) }
+func (n Names) Lane(l int) string { return fmt.Sprintf("%s-lane-%d", n.lanes().prefix(), l) }
 
 // LaneQueue names segment seq of lane l's queue.
 func (n Names) LaneQueue(l, seq int) string {
-	return fmt.Sprintf("%s-lane-%d-queue-%d", n.prefix(), l, seq)
+	return fmt.Sprintf("%s-lane-%d-queue-%d", n.lanes().prefix(), l, seq)
 }
 
 // Budget names the Award Force budget of the integration's key.
@@ -109,7 +169,7 @@ func (n Names) Budget() string { return n.prefix() + "-awardforce-budget" }
 func (n Names) CRMWatch() string { return n.prefix() + "-crm-watch" }
 
 // ledgerPages begins the IDs of the integration's ledger pages.
-func (n Names) ledgerPages() string { return n.prefix() + "-ledger-" }
+func (n Names) ledgerPages() string { return n.lanes().prefix() + "-ledger-" }
 
 // ledgerPrefix begins the IDs of the integration's ledger pages of object.
 func (n Names) ledgerPrefix(object string) string {

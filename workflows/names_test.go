@@ -45,7 +45,7 @@ func TestEveryWorkflowIsLabelledWithItsIntegration(t *testing.T) {
 		for _, o := range []client.StartWorkflowOptions{
 			n.StartOptions(n.UserSync("AbCd1234"), UserSyncTimeout),
 			n.BackfillStartOptions(n.Backfill(pairing.Default(), false), pairing.Default(), false),
-			(&Coordinator{Names: n}).coordinatorOptions(n.Lane(0), "Pairing lane 0"),
+			n.coordinatorOptions(n.Lane(0), "Pairing lane 0"),
 		} {
 			id, ok := o.TypedSearchAttributes.GetKeyword(IntegrationKey)
 			require.True(t, ok, o.ID)
@@ -59,7 +59,7 @@ func TestEveryWorkflowIsLabelledWithItsIntegration(t *testing.T) {
 		require.Equal(t, n.Integration(), id)
 		require.Equal(t, map[string]any{MemoIntegration: n.Integration(), "object": "Contact"}, n.Memo(map[string]any{"object": "Contact"}))
 	}
-	require.Equal(t, "grants: Pairing lane 0", (&Coordinator{Names: NamesOf("grants")}).coordinatorOptions("x", "Pairing lane 0").StaticSummary)
+	require.Equal(t, "grants: Pairing lane 0", NamesOf("grants").coordinatorOptions("x", "Pairing lane 0").StaticSummary)
 	require.Contains(t, SearchAttributeKeys(), temporal.SearchAttributeKey(IntegrationKey))
 }
 

@@ -32,8 +32,11 @@ type fakeLanes struct {
 }
 
 // grantPermits makes the Award Force budget grant every permit at once.
-func grantPermits(env *testsuite.TestWorkflowEnvironment) {
+func grantPermits(env *testsuite.TestWorkflowEnvironment, seen ...func(PermitRequest)) {
 	env.OnActivity(coord.RequestPermits, mock.Anything, mock.Anything).Return(func(_ context.Context, req PermitRequest) error {
+		for _, f := range seen {
+			f(req)
+		}
 		env.RegisterDelayedCallback(func() {
 			env.SignalWorkflowByID(req.ReplyTo, PermitGrantSignal, PermitGrant{Request: req.ID, N: req.N})
 		}, 0)

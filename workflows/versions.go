@@ -37,7 +37,12 @@ import "go.temporal.io/sdk/workflow"
 // its people into requests.
 //
 // A new workflow type (PairingLane, AwardForceBudget, CRMWatch) needs no
-// version: no older execution exists.
+// version: no older execution exists. Nor does a new kind of input that
+// older executions never received: a lane keys a dependent integration's
+// people by (integration, slug) and reads them with that integration's
+// key and budget (PairRequest.Integration), while its own people keep
+// their slug as key, their reads and one StartSyncs per batch, so every
+// recorded history replays unchanged.
 
 // Change IDs, oldest first.
 const (

@@ -429,6 +429,9 @@ func watchSalesforceOptions(ctx workflow.Context) workflow.ActivityOptions {
 type StartSyncsInput struct {
 	Spec     pairing.Spec  `json:"spec"`
 	Requests []SyncRequest `json:"requests"`
+	// Integration is the dependent integration whose users they are, when
+	// a lane starts them; "" for the asker's own.
+	Integration string `json:"integration,omitempty"`
 }
 
 // startSyncsAtOnce bounds the syncs StartSyncs starts at the same time.
@@ -445,7 +448,7 @@ func (l *Coordinator) StartSyncs(ctx context.Context, in StartSyncsInput) (int, 
 	g.SetLimit(startSyncsAtOnce)
 	for _, r := range in.Requests {
 		g.Go(func() error {
-			if _, err := StartUserSync(gctx, l.Client, l.Names, &in.Spec, r); err != nil && !errors.Is(err, ErrAlreadySynced) {
+			if _, err := StartUserSync(gctx, l.Client, l.Names.of(in.Integration), &in.Spec, r); err != nil && !errors.Is(err, ErrAlreadySynced) {
 				return fmt.Errorf("start the sync of %s: %w", r.Slug, err)
 			}
 			return nil
@@ -460,7 +463,7 @@ func (l *Coordinator) StartSyncs(ctx context.Context, in StartSyncsInput) (int, 
 // StartCRMWatch starts the CRM watch with spec, or hands spec to the
 // running one (which ends if spec does not watch the CRM).
 func (l *Coordinator) StartCRMWatch(ctx context.Context, spec *pairing.Spec) error {
-	opts := l.coordinatorOptions(l.Names.CRMWatch(), fmt.Sprintf("CRM watch: %s records changed in Salesforce, brought back to Award Force", spec.Object))
+	opts := l.Names.coordinatorOptions(l.Names.CRMWatch(), fmt.Sprintf("CRM watch: %s records changed in Salesforce, brought back to Award Force", spec.Object))
 	opts.TaskQueue = l.Names.TaskQueue() // a poller: nothing waits on its tasks
 	_, err := l.Client.SignalWithStartWorkflow(ctx, opts.ID, CRMWatchSpecSignal, spec, opts, CRMWatch, CRMWatchInput{Spec: *spec})
 	return err

@@ -1,0 +1,148 @@
+package workflows
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/afsync/afsync/pairing"
+)
+
+// dependentRequest is pairRequest from the dependent integration id, as
+// its Coordinator's Submit hands it.
+func dependentRequest(id, integration string, trigger pairing.Trigger, items ...PairItem) PairRequest {
+	r := pairRequest(id, trigger, items...)
+	r.Integration = integration
+	return r
+}
+
+// A dependent integration's names are its own, but for the lanes it
+// writes through, their queues and the ledger: those of the org's
+// authenticated integration, whose worker holds the org's grant.
+func TestADependentIntegrationWritesThroughItsOrgsLanes(t *testing.T) {
+	for _, auth := range []Names{DefaultNames, NamesOf("awards")} {
+		grants := NamesOf("grants").DependentOn(auth)
+		require.True(t, grants.Dependent())
+		require.False(t, auth.Dependent())
+		require.Equal(t, auth.Integration(), grants.Org())
+		require.Equal(t, auth.Lane(0), grants.Lane(0))
+		require.Equal(t, auth.LaneQueue(0, 3), grants.LaneQueue(0, 3))
+		require.Equal(t, auth.ledgerPrefix("Contact"), grants.ledgerPrefix("Contact"))
+		require.Equal(t, auth.CoordinatorTaskQueue(), grants.LaneTaskQueue())
+		require.Equal(t, auth.CoordinatorTaskQueue(), auth.LaneTaskQueue())
+
+		own := NamesOf("grants")
+		require.Equal(t, own.TaskQueue(), grants.TaskQueue())
+		require.Equal(t, own.AwardForceTaskQueue(), grants.AwardForceTaskQueue())
+		require.Equal(t, own.CoordinatorTaskQueue(), grants.CoordinatorTaskQueue(), "its budget runs on its own worker")
+		require.Equal(t, own.Budget(), grants.Budget())
+		require.Equal(t, own.CRMWatch(), grants.CRMWatch())
+		require.Equal(t, own.UserSync("AbCd1234"), grants.UserSync("AbCd1234"))
+
+		require.Equal(t, "AbCd1234", auth.Person("AbCd1234"))
+		require.Equal(t, "grants/AbCd1234", grants.Person("AbCd1234"))
+		require.Equal(t, grants, auth.of("grants"), "a lane knows its dependents' names")
+		require.Equal(t, auth, auth.of(""))
+
+		// A lane started by a dependent's sync is the org's: its labels and
+		// its task queue.
+		o := grants.lanes().coordinatorOptions(grants.Lane(0), "Pairing lane 0")
+		require.Equal(t, auth.CoordinatorTaskQueue(), o.TaskQueue)
+		require.Equal(t, auth.Integration(), o.Memo[MemoIntegration])
+	}
+}
+
+// Two Award Force accounts on one org may hold the same slug and the same
+// address, for two people: the lane gives each a record of their own,
+// never writes one's values into the other's, remembers them apart, and
+// finds each one's own record again after it forgot them (the ledger).
+func TestALaneKeepsTwoIntegrationsPeopleApartWhateverTheyShare(t *testing.T) {
+	org := newCRM()
+	first := newLaneTestOn(t, testLaneSettings(), org, laneStart)
+	first.send(0,
+		pairRequest("awards-signup", pairing.TriggerRegistration, person("SameSlug", "shared@example.org", "Ann", "Awards")),
+		dependentRequest("grants-signup", "grants", pairing.TriggerRegistration, person("SameSlug", "shared@example.org", "Gus", "Grants")))
+	first.runUntil(LaneInput{Lane: 0}, time.Hour)
+
+	ann := first.answers.forRequest(t, "awards-signup", "SameSlug")
+	gus := first.answers.forRequest(t, "grants-signup", "SameSlug")
+	require.Equal(t, OutcomeCreated, ann.Outcome, ann.Decision.Reason)
+	require.Equal(t, OutcomeCreated, gus.Outcome, gus.Decision.Reason)
+	require.NotEqual(t, ann.RecordID, gus.RecordID, "a record each")
+	require.Len(t, org.holding("shared@example.org"), 2)
+	require.Equal(t, map[string]string{"SameSlug": normalID(ann.RecordID), "grants/SameSlug": normalID(gus.RecordID)}, org.ledger)
+
+	// Later, a lane that remembers neither: Gus edits his name, Ann hers.
+	later := newLaneTestOn(t, testLaneSettings(), org, laneStart.Add(30*24*time.Hour))
+	gusEdit := person("SameSlug", "shared@example.org", "Gus", "Grantham")
+	gusEdit.ReadAt = laneStart.Add(30 * 24 * time.Hour)
+	annEdit := person("SameSlug", "shared@example.org", "Ann", "Awardson")
+	annEdit.ReadAt = gusEdit.ReadAt
+	later.send(0,
+		dependentRequest("grants-edit", "grants", pairing.TriggerProfileUpdate, gusEdit),
+		pairRequest("awards-edit", pairing.TriggerProfileUpdate, annEdit))
+	later.runUntil(LaneInput{Lane: 0}, time.Hour)
+
+	require.Equal(t, gus.RecordID, later.answers.forRequest(t, "grants-edit", "SameSlug").RecordID, "Gus's record, for life")
+	require.Equal(t, ann.RecordID, later.answers.forRequest(t, "awards-edit", "SameSlug").RecordID, "Ann's record, for life")
+	require.Len(t, org.records, 2)
+	for _, r := range org.records {
+		switch r.ID {
+		case ann.RecordID:
+			require.Equal(t, "Awardson", r.Values["LastName"])
+		case gus.RecordID:
+			require.Equal(t, "Grantham", r.Values["LastName"])
+		}
+	}
+}
+
+// A dependent integration's person whose profile is older than the lane's
+// memory is read again with their own Award Force account: on its task
+// queue, with a permit from its budget; the lane's own people with the
+// lane's.
+func TestALaneReadsADependentsPeopleAgainWithTheirOwnKey(t *testing.T) {
+	lt := newLaneTest(t, testLaneSettings())
+	stale := person("StaleOne", "stale@example.org", "Sue", "Byron")
+	stale.ReadAt = laneStart.Add(-3 * time.Hour)
+	lt.users["StaleOne"] = pairing.Profile{Slug: "StaleOne", Values: map[string]string{"email": "stale@example.org", "first_name": "Sue", "last_name": "Lovelace"}}
+	lt.send(0, dependentRequest("grants-backfill", "grants", pairing.TriggerBackfill, stale))
+	lt.runUntil(LaneInput{Lane: 0, State: &LaneState{MemorySince: laneStart.Add(-2 * time.Hour)}}, time.Hour)
+
+	res := lt.answers.forRequest(t, "grants-backfill", "StaleOne")
+	require.Equal(t, OutcomeCreated, res.Outcome, res.Decision.Reason)
+	require.Equal(t, "Lovelace", lt.crm.holding("stale@example.org")[0].Values["LastName"], "decided on the fresh read")
+	lt.mu.Lock()
+	defer lt.mu.Unlock()
+	require.Equal(t, []string{NamesOf("grants").AwardForceTaskQueue()}, lt.readOn)
+	require.Len(t, lt.permits, 1)
+	require.Equal(t, "grants", lt.permits[0].Integration, "a permit of grants' budget")
+	require.Contains(t, lt.permits[0].ID, "/permits-grants-")
+}
+
+// A grant reaches the gate that asked for it: the workflow's own, or the
+// one of the integration its request ID names (the longest that fits).
+func TestAGrantReachesTheGateThatAskedForIt(t *testing.T) {
+	own := &afGate{budgeted: true}
+	require.Same(t, own, own.asker("wf/run/permits-3"))
+	grants, grants2 := own.gateFor("grants"), own.gateFor("grants-2")
+	require.Same(t, grants, own.gateFor("grants"), "one gate an integration")
+	require.Same(t, own, own.gateFor(""))
+	require.Same(t, own, own.asker("wf/run/permits-3x2"))
+	require.Same(t, grants, own.asker("wf/run/permits-grants-3x2"))
+	require.Same(t, grants2, own.asker("wf/run/permits-grants-2-3"))
+	require.Same(t, grants, own.asker("wf/run/permits-grants-21"))
+}
+
+// Edits under a write are handed to each person's own integration's
+// syncs, one start per integration; a batch of the lane's own people only
+// starts them in one call, as before dependents.
+func TestEditsUnderWritesStartEachIntegrationsSyncs(t *testing.T) {
+	spec := *pairing.Default()
+	reqs := []SyncRequest{{Slug: "a"}, {Slug: "b"}, {Slug: "c"}}
+	require.Equal(t, []StartSyncsInput{{Spec: spec, Requests: reqs}}, startsByIntegration(spec, reqs, []string{"", "", ""}))
+	require.Equal(t, []StartSyncsInput{
+		{Spec: spec, Integration: "grants", Requests: []SyncRequest{{Slug: "a"}, {Slug: "c"}}},
+		{Spec: spec, Requests: []SyncRequest{{Slug: "b"}}},
+	}, startsByIntegration(spec, reqs, []string{"grants", "", "grants"}))
+}
