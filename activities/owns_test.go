@@ -51,4 +51,12 @@ func TestSalesforceActivitiesRefuseASpecNotTheWorkers(t *testing.T) {
 	if _, err := a.FindRecords(ctx, FindRecordsInput{Spec: *pairing.Default(), Identifiers: []string{"ada@example.org"}}); err != nil {
 		t.Errorf("the worker's own spec: %v", err)
 	}
+	// A dependent integration's spec is accepted too: its people are
+	// paired in this worker's lanes.
+	dependent := *pairing.Default()
+	dependent.PhoneRegion = "GB"
+	a.Dependents = []*pairing.Spec{&dependent}
+	if _, err := a.FindRecords(ctx, FindRecordsInput{Spec: dependent, Identifiers: []string{"ada@example.org"}}); err != nil {
+		t.Errorf("a dependent's spec: %v", err)
+	}
 }

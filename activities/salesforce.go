@@ -27,6 +27,10 @@ type Salesforce struct {
 	// cannot point the worker's credentials at other objects and fields.
 	// Nil checks nothing (tests that build activities by hand).
 	Spec *pairing.Spec
+	// Dependents are the specs of the integrations that depend on this
+	// one (depends_on): their people are paired in this worker's lanes, on
+	// its org, so their specs are accepted too.
+	Dependents []*pairing.Spec
 
 	mu        sync.Mutex
 	describes map[string]pairing.CRMObject // by object name; an org's schema rarely changes while a worker runs
@@ -435,7 +439,13 @@ func (a *Salesforce) owns(spec *pairing.Spec) error {
 	if a.Spec == nil {
 		return nil
 	}
-	if got, want := spec.Fingerprint(), a.Spec.Fingerprint(); got != want {
+	got, want := spec.Fingerprint(), a.Spec.Fingerprint()
+	for _, d := range a.Dependents {
+		if d.Fingerprint() == got {
+			return nil
+		}
+	}
+	if got != want {
 		return temporal.NewNonRetryableApplicationError(fmt.Sprintf(
 			"this workflow carries pairing spec %s (%s), not the worker's %s (%s): the worker reads and writes Salesforce with its own spec only; "+
 				"start syncs and backfills with the worker's spec file (the starter's --config), or deploy the new spec to the workers first",

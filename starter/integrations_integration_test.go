@@ -10,7 +10,6 @@ import (
 
 	workflowpb "go.temporal.io/api/workflow/v1"
 	"go.temporal.io/api/workflowservice/v1"
-	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 
 	"github.com/afsync/afsync/internal/config"
@@ -57,23 +56,7 @@ func TestIntegrationTwoIntegrationsOnOneFleetStayApart(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	spec := stack.Spec
-	var runs []client.WorkflowRun
-	for _, a := range accounts {
-		run, err := stack.Client.ExecuteWorkflow(ctx, a.names.BackfillStartOptions(a.names.Backfill(spec, false), spec, false), workflows.Backfill, workflows.BackfillInput{Spec: *spec})
-		if err != nil {
-			t.Fatal(err)
-		}
-		runs = append(runs, run)
-	}
-	for i, run := range runs {
-		var p workflows.Progress
-		if err := run.Get(ctx, &p); err != nil {
-			t.Fatalf("%s's backfill: %v", accounts[i].names.Integration(), err)
-		}
-		if p.Counts.Created != people || p.Failed != 0 {
-			t.Fatalf("%s's backfill: %+v; want %d created", accounts[i].names.Integration(), p.Counts, people)
-		}
-	}
+	backfillEachCreates(ctx, t, stack, people, accounts[0].names, accounts[1].names)
 
 	// Each org: one record per person, with its own account's values.
 	holds := func(a int, i int, lastName string) bool {

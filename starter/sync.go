@@ -102,7 +102,7 @@ func (g *globalOptions) pick() (*config.Integration, error) {
 	if err != nil {
 		return nil, err
 	}
-	g.names, g.picked = workflows.NamesOf(in.ID), in
+	g.names, g.picked = workflows.NamesFor(in.ID, in.DependsOn), in
 	return in, nil
 }
 

@@ -128,7 +128,7 @@ func (o *options) integrations(getenv config.Getenv) ([]afworker.Served, error) 
 	}
 	var out []afworker.Served
 	for _, in := range ins {
-		s := afworker.Served{Names: workflows.NamesOf(in.ID), Config: in.Config}
+		s := afworker.Served{Names: workflows.NamesFor(in.ID, in.DependsOn), Config: in.Config}
 		if o.specPath != "" {
 			s.Config.SpecPath = o.specPath
 		}

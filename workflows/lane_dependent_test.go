@@ -146,3 +146,27 @@ func TestEditsUnderWritesStartEachIntegrationsSyncs(t *testing.T) {
 		{Spec: spec, Requests: []SyncRequest{{Slug: "b"}}},
 	}, startsByIntegration(spec, reqs, []string{"grants", "", "grants"}))
 }
+
+// Each integration's CRM watch takes, of the people the org's ledger pairs
+// with a changed record, its own.
+func TestEachWatchTakesItsOwnPeopleFromTheOrgsLedger(t *testing.T) {
+	grants := NamesOf("grants").DependentOn(DefaultNames)
+	for _, c := range []struct {
+		n         Names
+		who, slug string
+		ours      bool
+	}{
+		{DefaultNames, "AbCd1234", "AbCd1234", true},
+		{DefaultNames, "grants/AbCd1234", "", false},
+		{grants, "grants/AbCd1234", "AbCd1234", true},
+		{grants, "AbCd1234", "", false},
+		{grants, "grants-2/AbCd1234", "", false},
+	} {
+		slug, ours := c.n.Slug(c.who)
+		require.Equal(t, c.ours, ours, "%s in %s", c.who, c.n.Integration())
+		if ours {
+			require.Equal(t, c.slug, slug)
+			require.Equal(t, c.who, c.n.Person(slug))
+		}
+	}
+}

@@ -56,6 +56,16 @@ func NamesOf(id string) Names {
 	return Names{integration: id}
 }
 
+// NamesFor returns the names of integration id, dependent on the
+// integration dependsOn when set (a registry's depends_on).
+func NamesFor(id, dependsOn string) Names {
+	n := NamesOf(id)
+	if dependsOn != "" {
+		n = n.DependentOn(NamesOf(dependsOn))
+	}
+	return n
+}
+
 // DependentOn returns the names of this integration as a dependent of
 // the authenticated integration auth: its lanes, their queues and its
 // ledger are auth's.
@@ -88,6 +98,17 @@ func (n Names) lanes() Names {
 		return n
 	}
 	return NamesOf(n.org)
+}
+
+// Slug is the slug of the person the lanes know as who (Person), when they
+// are the integration's: an org's ledger holds the people of every
+// integration writing to it, and each integration's CRM watch starts the
+// syncs of its own.
+func (n Names) Slug(who string) (string, bool) {
+	if n.org == "" {
+		return who, !strings.Contains(who, "/")
+	}
+	return strings.CutPrefix(who, n.Integration()+"/")
 }
 
 // Person is the key the integration's lanes and ledger know the person

@@ -336,8 +336,10 @@ func (w *watch) people(ctx workflow.Context, changes []activities.CRMChange) (re
 		case len(owners[normalID(c.RecordID)]) > 0:
 			// The identity ledger pairs the record with its people, whatever
 			// its identifier holds now (an address edited in Salesforce).
-			for _, slug := range owners[normalID(c.RecordID)] {
-				requests = append(requests, SyncRequest{Slug: slug, Trigger: pairing.TriggerCRMChange, RecordID: c.RecordID})
+			for _, who := range owners[normalID(c.RecordID)] {
+				if slug, ours := namesOf(ctx).Slug(who); ours {
+					requests = append(requests, SyncRequest{Slug: slug, Trigger: pairing.TriggerCRMChange, RecordID: c.RecordID})
+				}
 			}
 		case c.Identifier != "":
 			actx := summarized(afCtx, "Find the Award Force user of %s %s", w.spec.Object, c.RecordID)

@@ -20,7 +20,6 @@ import (
 	"github.com/afsync/afsync/awardforce"
 	"github.com/afsync/afsync/internal/config"
 	"github.com/afsync/afsync/internal/metrics"
-	"github.com/afsync/afsync/pairing"
 	"github.com/afsync/afsync/salesforce"
 	"github.com/afsync/afsync/workflows"
 )
@@ -41,7 +40,8 @@ type Worker struct {
 // shared says the process serves other integrations too: its pollers then
 // scale with its load (pollers), so that many mostly idle integrations stay
 // within the namespace's concurrent polls.
-func New(c client.Client, names workflows.Names, cfg config.Config, spec *pairing.Spec, shared bool) (*Worker, error) {
+func New(c client.Client, s Served, shared bool) (*Worker, error) {
+	names, cfg, spec := s.Names, s.Config, s.Spec
 	if spec == nil {
 		return nil, errors.New("afworker: New needs the worker's pairing spec")
 	}
@@ -61,7 +61,7 @@ func New(c client.Client, names workflows.Names, cfg config.Config, spec *pairin
 		Settings:                workflows.LaneSettings{CommitHorizon: cfg.CommitHorizon, QuotaPause: cfg.QuotaPause, Hold: cfg.LaneHold, QueueSegment: cfg.LaneQueueSegment, BatchesPerRun: cfg.LaneBatchesPerRun},
 		AwardForceRatePerMinute: cfg.AwardForceRatePerMinute,
 	}
-	sf := &activities.Salesforce{Client: sfClient, Spec: spec}
+	sf := &activities.Salesforce{Client: sfClient, Spec: spec, Dependents: s.dependents}
 	// Every sync's tasks come through the main queue (a burst of webhooks
 	// is a workflow each, four tasks each): two pollers, the SDK's
 	// default, left first tasks 160 s in the queue behind 6,000 webhooks.

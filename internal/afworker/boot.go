@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -106,6 +107,7 @@ func Boot(ctx context.Context, opts BootOptions) (_ *Node, err error) {
 	if len(served) == 0 {
 		served = []Served{{Names: workflows.DefaultNames, Config: opts.Config, Spec: opts.Spec}}
 	}
+	served = bindDependents(served)
 	for _, s := range served {
 		if s.Spec == nil {
 			return nil, fmt.Errorf("afworker: Boot needs the pairing spec of integration %s", s.Names.Integration())
@@ -160,7 +162,6 @@ func Boot(ctx context.Context, opts BootOptions) (_ *Node, err error) {
 	popts := opts.Preflight
 	popts.Status, popts.Logger = n.Status, logger
 	n.orgs = map[string]string{}
-	var ids []string
 	for _, s := range served {
 		org, err := preflight(checkCtx, s.Config, s.Spec, popts)
 		if err != nil {
@@ -170,7 +171,6 @@ func Boot(ctx context.Context, opts BootOptions) (_ *Node, err error) {
 			return nil, s.Named(err)
 		}
 		n.orgs[s.Names.Integration()] = org
-		ids = append(ids, s.Names.Integration())
 		logger.Info("Start-up check passed", "integration", s.Names.Integration(), "object", s.Spec.Object)
 		if s.Spec.ExternalID.CRM == "" {
 			logger.Info("The pairing spec has no external_id: who is paired with which record is kept in Temporal only, in the identity ledger"+
@@ -179,7 +179,7 @@ func Boot(ctx context.Context, opts BootOptions) (_ *Node, err error) {
 		}
 	}
 
-	if err = oneLanePerOrg(ids, n.orgs); err != nil {
+	if err = oneLanePerOrg(served, n.orgs); err != nil {
 		return nil, err
 	}
 	if err = n.StartWorker(); err != nil {
@@ -204,6 +204,27 @@ type Served struct {
 	Names  workflows.Names
 	Config config.Config
 	Spec   *pairing.Spec
+
+	// dependents are the specs of the integrations served that depend on
+	// this one (bindDependents): its Salesforce activities accept them,
+	// since the org's lanes, which pair their people, run here.
+	dependents []*pairing.Spec
+}
+
+// bindDependents returns served with each integration's dependents set.
+func bindDependents(served []Served) []Served {
+	out := slices.Clone(served)
+	at := map[string]int{}
+	for i := range out {
+		out[i].dependents = nil
+		at[out[i].Names.Integration()] = i
+	}
+	for _, d := range out {
+		if i, ok := at[d.Names.Org()]; ok && d.Names.Dependent() {
+			out[i].dependents = append(out[i].dependents, d.Spec)
+		}
+	}
+	return out
 }
 
 // Named prefixes err with the integration's id, when it is not the default.
@@ -327,7 +348,7 @@ func (n *Node) StartWorker() error {
 func (n *Node) startWorkers(served []Served, shared bool) ([]*Worker, error) {
 	var ws []*Worker
 	for _, s := range served {
-		w, err := New(n.Client, s.Names, s.Config, s.Spec, shared)
+		w, err := New(n.Client, s, shared)
 		if err == nil {
 			err = w.Start()
 		}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -164,15 +165,49 @@ func preflight(ctx context.Context, cfg config.Config, spec *pairing.Spec, opts 
 // person two records, or one record to two people. Their login URLs may
 // differ (a My Domain and login.salesforce.com reach one org); only the
 // org id the grant returns tells.
-func oneLanePerOrg(ids []string, orgs map[string]string) error {
+//
+// A dependent integration (depends_on) writes through the lanes of the
+// integration it depends on, which must be served with it and reach the
+// same org. Integrations on one org must not pair one object through one
+// external id field: a slug of one Award Force account may be another's
+// too, and the field would find one person's record as the other's.
+func oneLanePerOrg(served []Served, orgs map[string]string) error {
 	first := map[string]string{}
-	for _, id := range ids {
-		org := orgs[id]
+	byID := map[string]Served{}
+	for _, s := range served {
+		byID[s.Names.Integration()] = s
+	}
+	for _, s := range served {
+		id, org := s.Names.Integration(), orgs[s.Names.Integration()]
+		if s.Names.Dependent() {
+			auth, ok := byID[s.Names.Org()]
+			switch {
+			case !ok:
+				return fmt.Errorf("integration %s depends on %s, which is not served: serve both, or neither", id, s.Names.Org())
+			case auth.Names.Dependent():
+				return fmt.Errorf("integration %s depends on %s, itself dependent: depend on the integration that holds the org's grant", id, s.Names.Org())
+			case orgs[s.Names.Org()] != org:
+				return fmt.Errorf("integration %s depends on %s, but reaches Salesforce org %s, not %s", id, s.Names.Org(), org, orgs[s.Names.Org()])
+			}
+			continue
+		}
 		if other, ok := first[org]; ok && org != "" {
 			return fmt.Errorf("integrations %s and %s both reach Salesforce org %s: each would pair people in a lane of its own, and two lanes on one org "+
-				"can give one person two records; serve one of them (an integration that shares another's org, depends_on, is not served yet)", other, id, org)
+				"can give one person two records; give %s depends_on: %s instead of its own Salesforce connection", other, id, org, id, other)
 		}
 		first[org] = id
+	}
+	fields := map[string]string{} // org, object and external id field: the integration using it
+	for _, s := range served {
+		if s.Spec == nil || s.Spec.ExternalID.CRM == "" {
+			continue
+		}
+		k := orgs[s.Names.Org()] + "/" + strings.ToLower(s.Spec.Object+"."+s.Spec.ExternalID.CRM)
+		if other, ok := fields[k]; ok {
+			return fmt.Errorf("integrations %s and %s both keep their slugs in %s.%s of one org: two Award Force accounts may hold the same slug, "+
+				"and one person would be found as the other; give %s's spec an external_id field of its own", other, s.Names.Integration(), s.Spec.Object, s.Spec.ExternalID.CRM, s.Names.Integration())
+		}
+		fields[k] = s.Names.Integration()
 	}
 	return nil
 }

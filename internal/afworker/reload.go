@@ -81,6 +81,7 @@ const retireWatchWait = 30 * time.Second
 func (n *Node) Reload(ctx context.Context, next []Served) (Reloaded, error) {
 	n.reloadMu.Lock()
 	defer n.reloadMu.Unlock()
+	next = bindDependents(next)
 	seen := map[string]bool{}
 	for _, s := range next {
 		id := s.Names.Integration()
@@ -106,9 +107,7 @@ func (n *Node) Reload(ctx context.Context, next []Served) (Reloaded, error) {
 	popts := n.preflight
 	popts.Status, popts.Logger = NewStatus(), n.logger // /healthz tells the start-up check, not a reload's
 	orgs := map[string]string{}
-	var ids []string
 	for _, s := range next {
-		ids = append(ids, s.Names.Integration())
 		orgs[s.Names.Integration()] = n.orgs[s.Names.Integration()]
 	}
 	for _, s := range fresh {
@@ -124,7 +123,7 @@ func (n *Node) Reload(ctx context.Context, next []Served) (Reloaded, error) {
 		}
 		orgs[s.Names.Integration()] = org
 	}
-	if err := oneLanePerOrg(ids, orgs); err != nil {
+	if err := oneLanePerOrg(next, orgs); err != nil {
 		return Reloaded{}, fmt.Errorf("not reloaded: %w", err)
 	}
 
@@ -230,9 +229,12 @@ func diffServed(cur, next []Served) (diff Reloaded, fresh []Served) {
 }
 
 // Same says whether s and o serve an integration alike: the same names,
-// configuration and spec (a registry read again unchanged is the same).
+// configuration, spec and dependents' specs (a registry read again
+// unchanged is the same; an integration whose dependents change restarts,
+// its activities accepting their specs).
 func (s Served) Same(o Served) bool {
-	return s.Names == o.Names && reflect.DeepEqual(s.Config, o.Config) && s.Spec.Fingerprint() == o.Spec.Fingerprint()
+	return s.Names == o.Names && reflect.DeepEqual(s.Config, o.Config) && s.Spec.Fingerprint() == o.Spec.Fingerprint() &&
+		slices.EqualFunc(s.dependents, o.dependents, func(a, b *pairing.Spec) bool { return a.Fingerprint() == b.Fingerprint() })
 }
 
 // retire ends a removed integration's CRM watch and pauses its scheduled

@@ -42,15 +42,64 @@ func TestAReloadTellsWhatChanged(t *testing.T) {
 	}
 }
 
-// One lane an org: two integrations reaching one org are refused, naming
-// both and the org; integrations on orgs of their own are served.
+// One lane an org: two authenticated integrations reaching one org are
+// refused, naming both, the org and the fix; integrations on orgs of their
+// own are served, and so is one that depends on a served one, on its org,
+// unless both keep their slugs in one field.
 func TestTwoIntegrationsOnOneOrgAreRefused(t *testing.T) {
-	orgs := map[string]string{"awards": "00D000000000001AAA", "grants": "00D000000000002AAA", "fellows": "00D000000000001AAA"}
-	if err := oneLanePerOrg([]string{"awards", "grants"}, orgs); err != nil {
-		t.Fatal(err)
+	const acme, beta = "00D000000000001AAA", "00D000000000002AAA"
+	orgs := map[string]string{"awards": acme, "grants": beta, "fellows": acme, "prizes": acme}
+	spec := func(field string) *pairing.Spec {
+		s := pairing.Default()
+		s.ExternalID.CRM = field
+		return s
 	}
-	err := oneLanePerOrg([]string{"awards", "grants", "fellows"}, orgs)
-	if err == nil || !strings.Contains(err.Error(), "integrations awards and fellows both reach Salesforce org 00D000000000001AAA") {
-		t.Fatalf("two integrations on one org: %v", err)
+	served := func(id, dependsOn string, s *pairing.Spec) Served {
+		return Served{Names: workflows.NamesFor(id, dependsOn), Spec: s}
+	}
+	awards, grants := served("awards", "", spec("Awards_Slug__c")), served("grants", "", spec("Awards_Slug__c"))
+	for _, c := range []struct {
+		name   string
+		served []Served
+		err    string
+	}{
+		{"two orgs", []Served{awards, grants}, ""},
+		{"two authenticated on one org", []Served{awards, grants, served("fellows", "", spec(""))},
+			"integrations awards and fellows both reach Salesforce org " + acme + ": each would pair people in a lane of its own"},
+		{"a dependent", []Served{awards, grants, served("fellows", "awards", spec("Fellows_Slug__c")), served("prizes", "awards", spec(""))}, ""},
+		{"a dependent of one not served", []Served{grants, served("fellows", "awards", spec(""))}, "integration fellows depends on awards, which is not served"},
+		{"a dependent of a dependent", []Served{awards, served("fellows", "awards", spec("")), served("prizes", "fellows", spec(""))},
+			"integration prizes depends on fellows, itself dependent"},
+		{"one external id field for two accounts", []Served{awards, served("fellows", "awards", spec("awards_slug__c"))},
+			"integrations awards and fellows both keep their slugs in Contact.awards_slug__c of one org"},
+	} {
+		err := oneLanePerOrg(c.served, orgs)
+		if c.err == "" && err != nil || c.err != "" && (err == nil || !strings.Contains(err.Error(), c.err)) {
+			t.Errorf("%s: %v, want %q", c.name, err, c.err)
+		}
+	}
+	if err := oneLanePerOrg([]Served{awards, served("fellows", "", spec(""))}, orgs); err == nil || !strings.Contains(err.Error(), "give fellows depends_on: awards") {
+		t.Errorf("the fix is named: %v", err)
+	}
+}
+
+// An integration's Salesforce activities accept its dependents' specs: a
+// dependent added, or its spec changed, restarts the integration it
+// depends on.
+func TestADependentChangesTheIntegrationItDependsOn(t *testing.T) {
+	lead := pairing.Default()
+	lead.Object = "Lead"
+	awards := Served{Names: workflows.NamesOf("awards"), Spec: pairing.Default()}
+	grants := Served{Names: workflows.NamesFor("grants", "awards"), Spec: lead}
+	cur := bindDependents([]Served{awards})
+	next := bindDependents([]Served{awards, grants})
+	if len(next[0].dependents) != 1 || next[0].dependents[0] != lead {
+		t.Fatalf("awards' dependents: %v", next[0].dependents)
+	}
+	if diff, _ := diffServed(cur, next); diff.String() != "added grants; changed awards" {
+		t.Fatalf("adding a dependent: %s", diff)
+	}
+	if diff, _ := diffServed(next, bindDependents([]Served{awards, grants})); !diff.None() {
+		t.Fatalf("the same again: %s", diff)
 	}
 }

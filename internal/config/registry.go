@@ -86,23 +86,21 @@ func (r *Registry) Pick(id string) (*Integration, error) {
 	return nil, fmt.Errorf("integration %q: %s has %s", id, where, strings.Join(r.IDs(), ", "))
 }
 
-// Servable returns the integrations one fleet serves. Each writes its own
-// Salesforce org through its own lane, which is what keeps one record per
-// person: a dependent integration (depends_on) shares its org, and so must
-// share that org's lane, which is not built yet (issue 16); such a
-// registry is refused, as is one listing two authenticated integrations on
-// one My Domain (one org, two lanes).
+// Servable returns the integrations one fleet serves. Each Salesforce org
+// is written through one lane, which is what keeps one record per person:
+// an authenticated integration's, which a dependent one (depends_on) shares.
+// A registry listing two authenticated integrations on one My Domain (one
+// org, two lanes) is refused; the worker checks the org ids too.
 func (r *Registry) Servable() ([]Integration, error) {
 	byOrg := map[string]string{}
 	for _, in := range r.Integrations {
 		if in.DependsOn != "" {
-			return nil, fmt.Errorf("%s, integration %s: depends_on %s: integrations sharing an org (and its lane) are not served yet; "+
-				"give %s its own Salesforce connection to another org, or serve it from a deployment of its own", r.Path, in.ID, in.DependsOn, in.ID)
+			continue // its org's lane is its authenticated integration's
 		}
 		org := strings.TrimSuffix(strings.ToLower(in.Config.Salesforce.LoginURL), "/")
 		if other, ok := byOrg[org]; ok && !genericLogin(org) {
 			return nil, fmt.Errorf("%s: integrations %s and %s both log in at %s, one org: two lanes would write it at once "+
-				"(one person could get two records); serve them from separate deployments until dependent integrations are built", r.Path, other, in.ID, org)
+				"(one person could get two records); give %s depends_on: %s instead of its own Salesforce connection", r.Path, other, in.ID, org, in.ID, other)
 		}
 		byOrg[org] = in.ID
 	}

@@ -61,12 +61,22 @@ type Options struct {
 	// Force account and a Salesforce org, seeded as Sandbox says: the same
 	// people in every account) and a webhook signing key of its own.
 	Integrations []string
+	// DependsOn makes some of Integrations dependent (depends_on): by id,
+	// the integration whose Salesforce org (its sandbox's) and lanes they
+	// share; "default" is the default integration. Their own sandbox's org
+	// stays unused.
+	DependsOn map[string]string
 }
 
 // Integration is one of the stack's further integrations.
 type Integration struct {
-	Names   workflows.Names
+	Names workflows.Names
+	// Sandbox is its own Award Force account and Salesforce org; a
+	// dependent integration's org is Org.
 	Sandbox *sandbox.Sandbox
+	// Org is the sandbox whose Salesforce org it writes to: its own, or
+	// the one of the integration it depends on.
+	Org *sandbox.Sandbox
 	// Config is its configuration, pointing at its sandbox.
 	Config config.Config
 }
@@ -112,7 +122,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	if s.Sandbox, err = sandbox.Start(opts.Sandbox); err != nil {
 		return nil, err
 	}
-	if s.Config, err = configFor(s.Sandbox, opts); err != nil {
+	if s.Config, err = configFor(s.Sandbox, s.Sandbox, opts); err != nil {
 		return nil, err
 	}
 	if s.Spec, err = s.Config.Spec(); err != nil {
@@ -194,19 +204,24 @@ func (s *Stack) WriteRegistry(dir string) (string, error) {
 	}
 	var b strings.Builder
 	b.WriteString("# The dev stack's integrations (worker --dev --integrations): its sandboxes' URLs and\n# credentials, not real ones. Written at each start.\nintegrations:\n")
-	entry := func(id string, sb *sandbox.Sandbox, c config.Config) error {
+	entry := func(id, dependsOn string, sb *sandbox.Sandbox, c config.Config) error {
 		secret := func(name, value string) (string, error) {
 			path := filepath.Join(secrets, id+"-"+name)
 			return "file:secrets/" + id + "-" + name, os.WriteFile(path, []byte(value+"\n"), 0o600)
 		}
 		env := sb.Env()
-		fmt.Fprintf(&b, "  - id: %s\n    awardforce_api_url: %s\n    salesforce_login_url: %s\n    salesforce_client_id: %s\n",
-			id, env[config.EnvAwardForceAPIURL], env[config.EnvSalesforceLoginURL], env[config.EnvSalesforceClientID])
-		for _, kv := range [][3]string{
+		fmt.Fprintf(&b, "  - id: %s\n    awardforce_api_url: %s\n", id, env[config.EnvAwardForceAPIURL])
+		secrets := [][3]string{
 			{"awardforce_api_key", "awardforce-key", env[config.EnvAwardForceAPIKey]},
-			{"salesforce_client_secret", "salesforce-secret", env[config.EnvSalesforceClientSecret]},
 			{"awardforce_webhook_signing_key", "webhook-key", c.WebhookSigningKey},
-		} {
+		}
+		if dependsOn != "" {
+			fmt.Fprintf(&b, "    depends_on: %s\n", dependsOn)
+		} else {
+			fmt.Fprintf(&b, "    salesforce_login_url: %s\n    salesforce_client_id: %s\n", env[config.EnvSalesforceLoginURL], env[config.EnvSalesforceClientID])
+			secrets = append(secrets, [3]string{"salesforce_client_secret", "salesforce-secret", env[config.EnvSalesforceClientSecret]})
+		}
+		for _, kv := range secrets {
 			if kv[2] == "" {
 				continue
 			}
@@ -226,11 +241,15 @@ func (s *Stack) WriteRegistry(dir string) (string, error) {
 		}
 		return nil
 	}
-	if err := entry(workflows.DefaultIntegration, s.Sandbox, s.Config); err != nil {
+	if err := entry(workflows.DefaultIntegration, "", s.Sandbox, s.Config); err != nil {
 		return "", err
 	}
 	for _, in := range s.Integrations {
-		if err := entry(in.Names.Integration(), in.Sandbox, in.Config); err != nil {
+		dependsOn := ""
+		if in.Names.Dependent() {
+			dependsOn = in.Names.Org()
+		}
+		if err := entry(in.Names.Integration(), dependsOn, in.Sandbox, in.Config); err != nil {
 			return "", err
 		}
 	}
@@ -258,14 +277,18 @@ func (s *Stack) Serve(ctx context.Context, ids []string) (afworker.Reloaded, err
 	return r, err
 }
 
-// configFor is the worker's configuration for the sandbox sb: its URLs and
-// credentials, the rest from opts.Getenv, with opts' settings applied.
-func configFor(sb *sandbox.Sandbox, opts Options) (config.Config, error) {
+// configFor is the worker's configuration for the sandbox sb, writing to
+// org's Salesforce org: their URLs and credentials, the rest from
+// opts.Getenv, with opts' settings applied.
+func configFor(sb, org *sandbox.Sandbox, opts Options) (config.Config, error) {
 	getenv := opts.Getenv
 	if getenv == nil {
 		getenv = os.Getenv
 	}
 	sandboxEnv := sb.Env()
+	for _, k := range []string{config.EnvSalesforceLoginURL, config.EnvSalesforceClientID, config.EnvSalesforceClientSecret} {
+		sandboxEnv[k] = org.Env()[k]
+	}
 	c, err := config.FromEnv(func(k string) string {
 		if v, ok := sandboxEnv[k]; ok {
 			return v
@@ -304,12 +327,37 @@ func (s *Stack) startIntegration(id string) (*Integration, error) {
 	if err != nil {
 		return nil, fmt.Errorf("integration %s's sandbox: %w", id, err)
 	}
-	in := &Integration{Names: workflows.NamesOf(id), Sandbox: sb}
+	in := &Integration{Names: workflows.NamesOf(id), Sandbox: sb, Org: sb}
 	s.started[id] = in // Stop closes it
-	if in.Config, err = configFor(sb, s.opts); err != nil {
+	if dep := s.opts.DependsOn[id]; dep != "" {
+		if in.Org, err = s.org(dep); err != nil {
+			return nil, fmt.Errorf("integration %s: depends_on %s: %w", id, dep, err)
+		}
+		in.Names = workflows.NamesFor(id, dep)
+	}
+	if in.Config, err = configFor(sb, in.Org, s.opts); err != nil {
 		return nil, err
 	}
 	return in, nil
+}
+
+// org is the sandbox of integration id's Salesforce org, starting its
+// integration if need be.
+func (s *Stack) org(id string) (*sandbox.Sandbox, error) {
+	if id == workflows.DefaultIntegration {
+		return s.Sandbox, nil
+	}
+	if s.opts.DependsOn[id] != "" {
+		return nil, fmt.Errorf("%s is itself dependent", id)
+	}
+	in, ok := s.started[id]
+	if !ok {
+		var err error
+		if in, err = s.startIntegration(id); err != nil {
+			return nil, err
+		}
+	}
+	return in.Org, nil
 }
 
 // StartWorker starts a worker with the stack's configuration (again, after

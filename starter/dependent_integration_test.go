@@ -1,0 +1,167 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+
+	"github.com/afsync/afsync/internal/devstack"
+	"github.com/afsync/afsync/sandbox/afsim"
+	"github.com/afsync/afsync/workflows"
+)
+
+// A dependent integration (grants, depends_on the default) reaches the
+// default's org through its grant and pairs its people in the default's
+// lane: two Award Force accounts holding the same slugs and addresses for
+// different people give each person a record of their own, whatever runs
+// at once (both backfills; both accounts' registrations of one address at
+// the same moment), and each person's later edit lands on their own
+// record only. One lane serves the org; the dependent's own org is never
+// written.
+func TestIntegrationADependentIntegrationSharesItsOrgsLane(t *testing.T) {
+	t.Parallel()
+	stack := startStackOptions(t, devstack.Options{HTTPAddr: "127.0.0.1:0", Integrations: []string{"grants"},
+		DependsOn: map[string]string{"grants": workflows.DefaultIntegration}})
+	grants := stack.Integrations[0]
+	if !grants.Names.Dependent() || grants.Org != stack.Sandbox {
+		t.Fatalf("grants is not dependent on the default's org: %+v", grants.Names)
+	}
+	org := stack.Sandbox.Salesforce
+	accounts := []struct {
+		names workflows.Names
+		af    *afsim.Server
+		key   string
+		path  string
+		tag   string
+	}{
+		{workflows.DefaultNames, stack.Sandbox.AwardForce, stack.Config.WebhookSigningKey, "/webhooks/awardforce", "Awards"},
+		{grants.Names, grants.Sandbox.AwardForce, grants.Config.WebhookSigningKey, "/webhooks/awardforce/grants", "Grants"},
+	}
+	const people = 6
+	slug := func(i int) string { return fmt.Sprintf("TwinAbc%c", 'A'+i) }
+	email := func(i int) string { return fmt.Sprintf("twin%d@example.org", i) }
+	for _, a := range accounts {
+		for i := range people {
+			a.af.AddUser(afsim.User{Slug: slug(i), Email: email(i), FirstName: "Twin", LastName: fmt.Sprintf("%s-%d", a.tag, i)})
+		}
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	backfillEachCreates(ctx, t, stack, people, accounts[0].names, accounts[1].names)
+
+	// The org: a record per person of each account, each with its own
+	// person's values.
+	lastNames := func(i int) map[string]int {
+		out := map[string]int{}
+		for _, r := range contactsByEmail(org.Records("Contact"))[email(i)] {
+			out[fmt.Sprint(r["LastName"])]++
+		}
+		return out
+	}
+	for i := range people {
+		if got, want := lastNames(i), map[string]int{fmt.Sprintf("Awards-%d", i): 1, fmt.Sprintf("Grants-%d", i): 1}; fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("%s: the org holds %v, want %v", email(i), got, want)
+		}
+	}
+	if n := len(grants.Sandbox.Salesforce.Records("Contact")); n != 0 {
+		t.Fatalf("grants' own sandbox org was written (%d Contacts): it depends on the default's", n)
+	}
+
+	// One lane for the org: the default's, on its coordinators' queue.
+	d, err := stack.Client.DescribeWorkflowExecution(ctx, grants.Names.Lane(0), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q := d.GetExecutionConfig().GetTaskQueue().GetName(); grants.Names.Lane(0) != workflows.DefaultNames.Lane(0) || q != workflows.DefaultNames.CoordinatorTaskQueue() {
+		t.Fatalf("grants' lane is %s on %s, not the default's", grants.Names.Lane(0), q)
+	}
+	var notFound *serviceerror.NotFound
+	if _, err := stack.Client.DescribeWorkflowExecution(ctx, workflows.NamesOf("grants").Lane(0), ""); !errors.As(err, &notFound) {
+		t.Fatalf("a lane of grants' own runs beside the org's: %v", err)
+	}
+
+	// Both accounts register one address at the same moment: a record each.
+	const both = "both@example.org"
+	var wg sync.WaitGroup
+	for _, a := range accounts {
+		u := a.af.AddUser(afsim.User{Email: both, FirstName: "Bo", LastName: a.tag})
+		wg.Go(func() {
+			body := `{"event":"` + afsim.EventRegistered + `","user":{"slug":"` + u.Slug + `"}}`
+			if code := webhookAnswer(t, "http://"+stack.Node.HTTPAddr+a.path, a.key, body); code != http.StatusAccepted {
+				t.Errorf("%s's webhook answered %d", a.tag, code)
+			}
+			var res workflows.UserSyncResult
+			if err := stack.Client.GetWorkflow(ctx, a.names.UserSync(u.Slug), "").Get(ctx, &res); err != nil {
+				t.Errorf("%s's sync: %v", a.tag, err)
+			} else if res.Outcome != workflows.OutcomeCreated {
+				t.Errorf("%s's registration: %s (%s)", a.tag, res.Outcome, res.Decision.Reason)
+			}
+		})
+	}
+	wg.Wait()
+	byName := map[string]int{}
+	for _, r := range contactsByEmail(org.Records("Contact"))[both] {
+		byName[fmt.Sprint(r["LastName"])]++
+	}
+	if byName["Awards"] != 1 || byName["Grants"] != 1 || len(byName) != 2 {
+		t.Fatalf("%s registered in both accounts at once: the org holds %v", both, byName)
+	}
+
+	// Each one edits their profile: their own record changes, the other's
+	// twin's does not.
+	for k, a := range accounts {
+		i := 2 + k
+		a.af.AddUser(afsim.User{Slug: slug(i), Email: email(i), FirstName: "Twin", LastName: a.tag + "-edited"})
+		body := `{"event":"` + afsim.EventUpdated + `","user":{"slug":"` + slug(i) + `"}}`
+		if code := webhookAnswer(t, "http://"+stack.Node.HTTPAddr+a.path, a.key, body); code != http.StatusAccepted {
+			t.Fatalf("%s's webhook answered %d", a.tag, code)
+		}
+		var res workflows.UserSyncResult
+		if err := stack.Client.GetWorkflow(ctx, a.names.UserSync(slug(i)), "").Get(ctx, &res); err != nil {
+			t.Fatal(err)
+		}
+		if res.Outcome != workflows.OutcomeUpdated {
+			t.Fatalf("%s's edit of %s: %s (%s)", a.tag, slug(i), res.Outcome, res.Decision.Reason)
+		}
+		other := accounts[1-k].tag
+		want := map[string]int{a.tag + "-edited": 1, fmt.Sprintf("%s-%d", other, i): 1}
+		if got := lastNames(i); fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("after %s's edit of %s the org holds %v, want %v", a.tag, email(i), got, want)
+		}
+	}
+	if n := len(org.Records("Contact")); n != 2*people+2 {
+		t.Fatalf("the org holds %d Contacts, want %d: one per person of each account", n, 2*people+2)
+	}
+}
+
+// backfillEachCreates runs the backfill of each integration at once and
+// requires each to create created people and fail none.
+func backfillEachCreates(ctx context.Context, t *testing.T, stack *devstack.Stack, created int, names ...workflows.Names) {
+	t.Helper()
+	spec := stack.Spec
+	var runs []client.WorkflowRun
+	for _, n := range names {
+		run, err := stack.Client.ExecuteWorkflow(ctx, n.BackfillStartOptions(n.Backfill(spec, false), spec, false), workflows.Backfill, workflows.BackfillInput{Spec: *spec})
+		if err != nil {
+			t.Fatal(err)
+		}
+		runs = append(runs, run)
+	}
+	for i, run := range runs {
+		var p workflows.Progress
+		if err := run.Get(ctx, &p); err != nil {
+			t.Fatalf("%s's backfill: %v", names[i].Integration(), err)
+		}
+		if p.Counts.Created != created || p.Failed != 0 {
+			t.Fatalf("%s's backfill: %+v; want %d created", names[i].Integration(), p.Counts, created)
+		}
+	}
+}
