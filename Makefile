@@ -10,10 +10,12 @@ export AFSYNC_TEMPORAL_CLI := $(TEMPORAL)
 # The main job on the embedded default: Temporal dev server + UI, the sandbox
 # APIs, the worker, and a backfill of the sandbox's users. INTEGRATIONS=grants
 # (or grants,fellows) adds integrations, each an Award Force account and a
-# Salesforce org of its own in the sandbox, backfilled too.
+# Salesforce org of its own in the sandbox, backfilled too; DEPENDS_ON=grants=default
+# makes one dependent: it shares the default's org and pairing lane.
 INTEGRATIONS ?=
+DEPENDS_ON ?=
 dev: $(TEMPORAL)
-	./scripts/dev $(if $(INTEGRATIONS),--integrations $(INTEGRATIONS))
+	./scripts/dev $(if $(INTEGRATIONS),--integrations $(INTEGRATIONS)) $(if $(DEPENDS_ON),--depends-on $(DEPENDS_ON))
 
 # Every test, including the integration tests on a real Temporal dev server
 # and the codec proxy's template on a real nginx. The dev-server tests run

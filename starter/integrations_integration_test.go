@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net/http"
@@ -287,33 +288,45 @@ func pairedOnce(sb *sandbox.Sandbox, slugs []string) bool {
 // The dev stack's registry (`worker --dev --integrations grants` writes it)
 // lets the starter address each integration: a sync by email through
 // grants finds the user only grants' account holds and pairs them in
-// grants' org, not the default's.
+// grants' org, not the default's; with grants dependent on the default
+// (--depends-on grants=default), the registry says so and the user is
+// paired in the default's org, through its grant.
 func TestIntegrationTheDevRegistryAddressesEachIntegration(t *testing.T) {
-	stack := startStackOptions(t, devstack.Options{HTTPAddr: "127.0.0.1:0", Integrations: []string{"grants"}})
-	grants := stack.Integrations[0]
-	path, err := stack.WriteRegistry(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv(config.EnvIntegrations, path)
-	t.Setenv(config.EnvIntegration, "")
-	reg, err := config.LoadRegistry(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ins, err := reg.Servable()
-	if err != nil || len(ins) != 2 || ins[0].ID != "default" || ins[1].ID != "grants" || ins[1].Config.AwardForce.BaseURL != grants.Sandbox.AwardForceURL {
-		t.Fatalf("the dev registry: %+v, %v", ins, err)
-	}
-	u := grants.Sandbox.AwardForce.AddUser(afsim.User{Slug: "DevGrant", Email: "dev-grant@example.org", FirstName: "Dev", LastName: "Grant"})
-	var out strings.Builder
-	g := &globalOptions{temporal: configFor(stack), integration: "grants"}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	if err := runSync(ctx, &syncOptions{globalOptions: g, user: u.Email, trigger: "manual", timeout: time.Minute, out: &out}); err != nil {
-		t.Fatalf("starter sync %s --integration grants: %v\n%s", u.Email, err, out.String())
-	}
-	if !pairedOnce(grants.Sandbox, []string{u.Slug}) || len(contactsByEmail(stack.Sandbox.Salesforce.Records("Contact"))[u.Email]) != 0 {
-		t.Fatalf("after starter sync --integration grants:\n%s", out.String())
+	for _, dependsOn := range []string{"", workflows.DefaultIntegration} {
+		t.Run("depends_on "+cmp.Or(dependsOn, "none"), func(t *testing.T) {
+			stack := startStackOptions(t, devstack.Options{HTTPAddr: "127.0.0.1:0", Integrations: []string{"grants"}, DependsOn: map[string]string{"grants": dependsOn}})
+			grants := stack.Integrations[0]
+			path, err := stack.WriteRegistry(t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Setenv(config.EnvIntegrations, path)
+			t.Setenv(config.EnvIntegration, "")
+			reg, err := config.LoadRegistry(nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ins, err := reg.Servable()
+			if err != nil || len(ins) != 2 || ins[0].ID != "default" || ins[1].ID != "grants" || ins[1].Config.AwardForce.BaseURL != grants.Sandbox.AwardForceURL ||
+				ins[1].DependsOn != dependsOn || ins[1].Config.Salesforce.LoginURL != grants.Org.SalesforceURL {
+				t.Fatalf("the dev registry: %+v, %v", ins, err)
+			}
+			u := grants.Sandbox.AwardForce.AddUser(afsim.User{Slug: "DevGrant", Email: "dev-grant@example.org", FirstName: "Dev", LastName: "Grant"})
+			var out strings.Builder
+			g := &globalOptions{temporal: configFor(stack), integration: "grants"}
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			if err := runSync(ctx, &syncOptions{globalOptions: g, user: u.Email, trigger: "manual", timeout: time.Minute, out: &out}); err != nil {
+				t.Fatalf("starter sync %s --integration grants: %v\n%s", u.Email, err, out.String())
+			}
+			other := stack.Sandbox // the org grants must not write
+			if dependsOn != "" {
+				other = grants.Sandbox
+			}
+			recs := contactsByEmail(grants.Org.Salesforce.Records("Contact"))[u.Email]
+			if len(recs) != 1 || recs[0]["LastName"] != u.LastName || len(contactsByEmail(other.Salesforce.Records("Contact"))[u.Email]) != 0 {
+				t.Fatalf("after starter sync --integration grants: %v\n%s", recs, out.String())
+			}
+		})
 	}
 }

@@ -43,6 +43,9 @@ type options struct {
 	// devIntegrations are further integrations --dev serves, each with a
 	// sandbox of its own.
 	devIntegrations []string
+	// devDependsOn makes some of them dependent: id → the integration
+	// whose org they share.
+	devDependsOn map[string]string
 
 	out io.Writer
 }
@@ -98,6 +101,7 @@ seeded with realistic users, and the worker pointed at them.`,
 	f.IntVar(&o.devPort, "dev-port", 7233, "with --dev: Temporal frontend port")
 	f.IntVar(&o.devUIPort, "dev-ui-port", 8233, "with --dev: Temporal UI port")
 	f.StringSliceVar(&o.devIntegrations, "integrations", nil, "with --dev: further integrations beside the default one (e.g. grants,fellows), each an Award Force account and a Salesforce org of its own in the sandbox; their registry is written to --dev-dir/integrations.yaml for the starter")
+	f.StringToStringVar(&o.devDependsOn, "depends-on", nil, "with --dev: makes some of --integrations dependent (depends_on): id=other (e.g. grants=default) shares other's Salesforce org and its pairing lane instead of an org of its own")
 	o.sandbox.Register(f, "sandbox-", "with --dev: ")
 	cmd.AddCommand(newCmdHealthcheck())
 	return cmd
@@ -245,6 +249,7 @@ func runDev(ctx context.Context, o *options) error {
 		Logger:                  logger,
 		HTTPAddr:                httpAddr,
 		Integrations:            o.devIntegrations,
+		DependsOn:               o.devDependsOn,
 	})
 	if err != nil {
 		if ctx.Err() != nil {
@@ -300,9 +305,12 @@ func printDevIntegrations(o *options, stack *devstack.Stack, dir, httpAddr strin
 	fmt.Fprintf(o.out, "  %-18s Award Force sandbox %s, Salesforce sandbox %s, webhooks http://%s/webhooks/awardforce\n",
 		"default", stack.Sandbox.AwardForceURL, stack.Sandbox.SalesforceURL, httpAddr)
 	for _, in := range stack.Integrations {
-		id := in.Names.Integration()
+		id, org := in.Names.Integration(), in.Org.SalesforceURL
+		if in.Names.Dependent() {
+			org += " (" + in.Names.Org() + "'s, depends_on)"
+		}
 		fmt.Fprintf(o.out, "  %-18s Award Force sandbox %s, Salesforce sandbox %s, webhooks http://%s/webhooks/awardforce/%s\n",
-			id, in.Sandbox.AwardForceURL, in.Sandbox.SalesforceURL, httpAddr, id)
+			id, in.Sandbox.AwardForceURL, org, httpAddr, id)
 	}
 	fmt.Fprintf(o.out, "Address one:  %s=%s go run ./starter backfill --integration %s\n", config.EnvIntegrations, rel, stack.Integrations[0].Names.Integration())
 	fmt.Fprintf(o.out, "In the UI:    AfsyncIntegration = \"%s\"\n", stack.Integrations[0].Names.Integration())

@@ -168,9 +168,11 @@ func preflight(ctx context.Context, cfg config.Config, spec *pairing.Spec, opts 
 //
 // A dependent integration (depends_on) writes through the lanes of the
 // integration it depends on, which must be served with it and reach the
-// same org. Integrations on one org must not pair one object through one
-// external id field: a slug of one Award Force account may be another's
-// too, and the field would find one person's record as the other's.
+// same org. Integrations pairing one object of one org must do without an
+// external id: a record holding one account's slug in its field looks
+// unpaired to another account's spec, which would adopt it (one person's
+// record taking another's values); the identity ledger, which the lane
+// keeps when a spec has no external id, knows each account's people apart.
 func oneLanePerOrg(served []Served, orgs map[string]string) error {
 	first := map[string]string{}
 	byID := map[string]Served{}
@@ -197,17 +199,25 @@ func oneLanePerOrg(served []Served, orgs map[string]string) error {
 		}
 		first[org] = id
 	}
-	fields := map[string]string{} // org, object and external id field: the integration using it
+	objects := map[string]Served{} // by org and object: the first integration pairing it
 	for _, s := range served {
-		if s.Spec == nil || s.Spec.ExternalID.CRM == "" {
+		if s.Spec == nil {
 			continue
 		}
-		k := orgs[s.Names.Org()] + "/" + strings.ToLower(s.Spec.Object+"."+s.Spec.ExternalID.CRM)
-		if other, ok := fields[k]; ok {
-			return fmt.Errorf("integrations %s and %s both keep their slugs in %s.%s of one org: two Award Force accounts may hold the same slug, "+
-				"and one person would be found as the other; give %s's spec an external_id field of its own", other, s.Names.Integration(), s.Spec.Object, s.Spec.ExternalID.CRM, s.Names.Integration())
+		k := orgs[s.Names.Org()] + "/" + strings.ToLower(s.Spec.Object)
+		other, ok := objects[k]
+		if !ok {
+			objects[k] = s
+			continue
 		}
-		fields[k] = s.Names.Integration()
+		for _, in := range []Served{other, s} {
+			if in.Spec.ExternalID.CRM != "" {
+				return fmt.Errorf("integrations %s and %s both pair %s records of one org, and %s's spec keeps slugs in external_id %s: "+
+					"a record holding one account's slug there looks unpaired to the other's spec, which would adopt it; "+
+					"remove external_id from %s's spec (the identity ledger then knows each account's people apart)",
+					other.Names.Integration(), s.Names.Integration(), s.Spec.Object, in.Names.Integration(), in.Spec.ExternalID.CRM, in.Names.Integration())
+			}
+		}
 	}
 	return nil
 }

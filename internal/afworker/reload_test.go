@@ -45,7 +45,7 @@ func TestAReloadTellsWhatChanged(t *testing.T) {
 // One lane an org: two authenticated integrations reaching one org are
 // refused, naming both, the org and the fix; integrations on orgs of their
 // own are served, and so is one that depends on a served one, on its org,
-// unless both keep their slugs in one field.
+// unless one of two pairing one object has an external id.
 func TestTwoIntegrationsOnOneOrgAreRefused(t *testing.T) {
 	const acme, beta = "00D000000000001AAA", "00D000000000002AAA"
 	orgs := map[string]string{"awards": acme, "grants": beta, "fellows": acme, "prizes": acme}
@@ -58,6 +58,8 @@ func TestTwoIntegrationsOnOneOrgAreRefused(t *testing.T) {
 		return Served{Names: workflows.NamesFor(id, dependsOn), Spec: s}
 	}
 	awards, grants := served("awards", "", spec("Awards_Slug__c")), served("grants", "", spec("Awards_Slug__c"))
+	lead := spec("Fellows_Slug__c")
+	lead.Object = "Lead"
 	for _, c := range []struct {
 		name   string
 		served []Served
@@ -66,12 +68,13 @@ func TestTwoIntegrationsOnOneOrgAreRefused(t *testing.T) {
 		{"two orgs", []Served{awards, grants}, ""},
 		{"two authenticated on one org", []Served{awards, grants, served("fellows", "", spec(""))},
 			"integrations awards and fellows both reach Salesforce org " + acme + ": each would pair people in a lane of its own"},
-		{"a dependent", []Served{awards, grants, served("fellows", "awards", spec("Fellows_Slug__c")), served("prizes", "awards", spec(""))}, ""},
+		{"dependents", []Served{served("awards", "", spec("")), grants, served("fellows", "awards", spec("")), served("prizes", "awards", lead)}, ""},
 		{"a dependent of one not served", []Served{grants, served("fellows", "awards", spec(""))}, "integration fellows depends on awards, which is not served"},
-		{"a dependent of a dependent", []Served{awards, served("fellows", "awards", spec("")), served("prizes", "fellows", spec(""))},
+		{"a dependent of a dependent", []Served{served("awards", "", spec("")), served("fellows", "awards", spec("")), served("prizes", "fellows", spec(""))},
 			"integration prizes depends on fellows, itself dependent"},
-		{"one external id field for two accounts", []Served{awards, served("fellows", "awards", spec("awards_slug__c"))},
-			"integrations awards and fellows both keep their slugs in Contact.awards_slug__c of one org"},
+		{"an external id on a shared object", []Served{awards, served("fellows", "awards", spec(""))},
+			"integrations awards and fellows both pair Contact records of one org, and awards's spec keeps slugs in external_id Awards_Slug__c"},
+		{"an external id on an object of its own", []Served{awards, served("fellows", "awards", lead)}, ""},
 	} {
 		err := oneLanePerOrg(c.served, orgs)
 		if c.err == "" && err != nil || c.err != "" && (err == nil || !strings.Contains(err.Error(), c.err)) {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"slices"
 	"strings"
 	"time"
 
@@ -109,6 +110,11 @@ type Stack struct {
 // transient API faults and fails at once on permanent ones). On error,
 // whatever was started is stopped again.
 func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
+	for id, dep := range opts.DependsOn {
+		if dep != "" && !slices.Contains(opts.Integrations, id) {
+			return nil, fmt.Errorf("depends_on %s=%s: %s is not one of the integrations (%s)", id, dep, id, strings.Join(opts.Integrations, ", "))
+		}
+	}
 	s := &Stack{opts: opts, started: map[string]*Integration{}}
 	defer func() {
 		if err != nil {
