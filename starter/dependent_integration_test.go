@@ -24,12 +24,14 @@ import (
 // at once (both backfills; both accounts' registrations of one address at
 // the same moment), and each person's later edit lands on their own
 // record only. One lane serves the org; the dependent's own org is never
-// written.
+// written. A third integration (fellows), with an org of its own, pairs
+// the same people there meanwhile, and nothing of it reaches the shared
+// org.
 func TestIntegrationADependentIntegrationSharesItsOrgsLane(t *testing.T) {
 	t.Parallel()
-	stack := startStackOptions(t, devstack.Options{HTTPAddr: "127.0.0.1:0", Integrations: []string{"grants"},
+	stack := startStackOptions(t, devstack.Options{HTTPAddr: "127.0.0.1:0", Integrations: []string{"grants", "fellows"},
 		DependsOn: map[string]string{"grants": workflows.DefaultIntegration}})
-	grants := stack.Integrations[0]
+	grants, fellows := stack.Integrations[0], stack.Integrations[1]
 	if !grants.Names.Dependent() || grants.Org != stack.Sandbox {
 		t.Fatalf("grants is not dependent on the default's org: %+v", grants.Names)
 	}
@@ -47,15 +49,16 @@ func TestIntegrationADependentIntegrationSharesItsOrgsLane(t *testing.T) {
 	const people = 6
 	slug := func(i int) string { return fmt.Sprintf("TwinAbc%c", 'A'+i) }
 	email := func(i int) string { return fmt.Sprintf("twin%d@example.org", i) }
-	for _, a := range accounts {
+	for _, af := range []*afsim.Server{accounts[0].af, accounts[1].af, fellows.Sandbox.AwardForce} {
+		tag := map[*afsim.Server]string{accounts[0].af: "Awards", accounts[1].af: "Grants", fellows.Sandbox.AwardForce: "Fellows"}[af]
 		for i := range people {
-			a.af.AddUser(afsim.User{Slug: slug(i), Email: email(i), FirstName: "Twin", LastName: fmt.Sprintf("%s-%d", a.tag, i)})
+			af.AddUser(afsim.User{Slug: slug(i), Email: email(i), FirstName: "Twin", LastName: fmt.Sprintf("%s-%d", tag, i)})
 		}
 	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	backfillEachCreates(ctx, t, stack, people, accounts[0].names, accounts[1].names)
+	backfillEachCreates(ctx, t, stack, people, accounts[0].names, accounts[1].names, fellows.Names)
 
 	// The org: a record per person of each account, each with its own
 	// person's values.
@@ -73,6 +76,12 @@ func TestIntegrationADependentIntegrationSharesItsOrgsLane(t *testing.T) {
 	}
 	if n := len(grants.Sandbox.Salesforce.Records("Contact")); n != 0 {
 		t.Fatalf("grants' own sandbox org was written (%d Contacts): it depends on the default's", n)
+	}
+	for i := range people {
+		recs := contactsByEmail(fellows.Sandbox.Salesforce.Records("Contact"))[email(i)]
+		if len(recs) != 1 || recs[0]["LastName"] != fmt.Sprintf("Fellows-%d", i) {
+			t.Fatalf("fellows' org holds %v for %s", recs, email(i))
+		}
 	}
 
 	// One lane for the org: the default's, on its coordinators' queue.
