@@ -9,7 +9,7 @@ import (
 
 // The keys each level of the spec accepts, in the order the docs show them.
 var (
-	rootKeys       = []string{"options", "object", "unique_identifier", "external_id", "record_id_field", "fields", "crm_changes", "awardforce_deletions", "phone_region", "duplicate_rules", "account"}
+	rootKeys       = []string{"options", "object", "unique_identifier", "external_id", "record_id_field", "fields", "crm_changes", "awardforce_deletions", "phone_region", "duplicate_rules", "account", "across_integrations"}
 	optionKeys     = []string{"get_details_from_crm", "create_if_missing", "update_if_exists", "update_on_profile_change"}
 	identifierKeys = []string{"awardforce", "crm"}
 	externalIDKeys = []string{"crm"}
@@ -109,6 +109,7 @@ func decodeYAML(data []byte, ps *problems) *Spec {
 	}
 	s.PhoneRegion = d.text(keys["phone_region"], "phone_region")
 	s.DuplicateRules = DuplicatePolicy(d.text(keys["duplicate_rules"], "duplicate_rules"))
+	s.AcrossIntegrations = AcrossIntegrations(d.text(keys["across_integrations"], "across_integrations"))
 	if n := keys["account"]; n != nil {
 		m := d.mapping(n, "account", accountKeys)
 		s.Account = &AccountLink{

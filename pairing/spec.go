@@ -45,6 +45,12 @@ type Spec struct {
 	// DuplicateRules says how afsync's writes meet the org's duplicate
 	// rules: DuplicatesRespect (empty means it) or DuplicatesAllowSave.
 	DuplicateRules DuplicatePolicy `yaml:"duplicate_rules,omitempty" json:"duplicate_rules,omitempty"`
+	// AcrossIntegrations says who the same unique identifier is in two
+	// integrations writing to one org (a dependent one and the one it
+	// depends on): two people with a record each (ARecordEach, the
+	// default), or one person in several programmes, with one record
+	// (OneRecord).
+	AcrossIntegrations AcrossIntegrations `yaml:"across_integrations,omitempty" json:"across_integrations,omitempty"`
 	// Account, when set (object Contact only), links each Contact to the
 	// Account its user's organisation names; nil leaves AccountId alone.
 	Account *AccountLink `yaml:"account,omitempty" json:"account,omitempty"`
@@ -109,6 +115,28 @@ const (
 	// and later); rules whose action is Block still refuse.
 	DuplicatesAllowSave DuplicatePolicy = "allow_save"
 )
+
+// AcrossIntegrations is the spec's across_integrations policy.
+type AcrossIntegrations string
+
+// The across_integrations policies.
+const (
+	// ARecordEach (the default): people of two integrations who hold one
+	// identifier are two people, each with a record of their own, as two
+	// users of one account sharing an identifier are.
+	ARecordEach AcrossIntegrations = "a_record_each"
+	// OneRecord: the people of several integrations who hold one
+	// identifier are one person registered in several programmes, paired
+	// with one record, which holds the values of whichever synced last.
+	// A person whose identifier changes leaves a record they share: the
+	// record keeps the identifier the others hold, and they are paired by
+	// their new one.
+	OneRecord AcrossIntegrations = "one_record"
+)
+
+// SharesAcrossIntegrations reports whether the people of several
+// integrations who hold one identifier share one record (OneRecord).
+func (s *Spec) SharesAcrossIntegrations() bool { return s.AcrossIntegrations == OneRecord }
 
 // AllowsDuplicateSave reports whether writes ask Salesforce to save past
 // Alert duplicate rules.
@@ -484,6 +512,9 @@ func (s *Spec) Fingerprint() string {
 		c.Account = &a
 	}
 	c.applyDefaults()
+	if c.AcrossIntegrations == ARecordEach {
+		c.AcrossIntegrations = "" // the default, named or not
+	}
 	data, err := json.Marshal(c)
 	if err != nil { // plain strings and bools: cannot happen
 		panic(fmt.Sprintf("pairing: marshal spec: %v", err))

@@ -378,3 +378,23 @@ func TestDuplicateRulesKey(t *testing.T) {
 	p := problemAt(t, bad.Validate(), "duplicate_rules")
 	assert.Contains(t, p.Message, `"ignore" is not a duplicate rules policy`)
 }
+
+// across_integrations is a_record_each unless a spec says one_record; the
+// default named or not is one spec (one fingerprint), and anything else is
+// refused naming the key and the two policies.
+func TestAcrossIntegrations(t *testing.T) {
+	plain, err := Parse([]byte(head))
+	require.NoError(t, err)
+	named, err := Parse([]byte("across_integrations: a_record_each\n" + head))
+	require.NoError(t, err)
+	shared, err := Parse([]byte("across_integrations: one_record\n" + head))
+	require.NoError(t, err)
+	assert.False(t, plain.SharesAcrossIntegrations())
+	assert.False(t, named.SharesAcrossIntegrations())
+	assert.True(t, shared.SharesAcrossIntegrations())
+	assert.Equal(t, plain.Fingerprint(), named.Fingerprint())
+	assert.NotEqual(t, plain.Fingerprint(), shared.Fingerprint())
+	_, err = Parse([]byte("across_integrations: merge\n" + head))
+	require.ErrorContains(t, err, `across_integrations (line 1): "merge" is not an across_integrations policy`)
+	require.ErrorContains(t, err, "one_record")
+}

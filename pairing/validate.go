@@ -73,6 +73,12 @@ func (s *Spec) validate(ps *problems) {
 		ps.add("phone_region", fmt.Sprintf("%q is not a region phone numbers belong to", r),
 			"write a two-letter ISO 3166 code in capitals, e.g. GB, US or AU")
 	}
+	switch s.AcrossIntegrations {
+	case "", ARecordEach, OneRecord:
+	default:
+		ps.add("across_integrations", fmt.Sprintf("%q is not an across_integrations policy", s.AcrossIntegrations),
+			"use a_record_each (the default: the same identifier in two integrations on one org is two people) or one_record (one person in several programmes, one record)")
+	}
 	switch s.DuplicateRules {
 	case "", DuplicatesRespect, DuplicatesAllowSave:
 	default:

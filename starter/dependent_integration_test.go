@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -12,6 +14,7 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
+	"github.com/afsync/afsync/internal/config"
 	"github.com/afsync/afsync/internal/devstack"
 	"github.com/afsync/afsync/sandbox/afsim"
 	"github.com/afsync/afsync/workflows"
@@ -172,5 +175,108 @@ func backfillEachCreates(ctx context.Context, t *testing.T, stack *devstack.Stac
 		if p.Counts.Created != created || p.Failed != 0 {
 			t.Fatalf("%s's backfill: %+v; want %d created", names[i].Integration(), p.Counts, created)
 		}
+	}
+}
+
+// With across_integrations: one_record in the org's specs, the people of a
+// dependent integration and of the one it depends on who hold one address
+// are one person in two programmes: both backfills at once leave one
+// record per address, paired with both (the identity ledger holds each);
+// an edit in either programme lands on it; one who changes their address
+// in one programme leaves it for a record of their own, and the shared one
+// keeps the address the other programme holds.
+func TestIntegrationOnePersonInTwoProgrammesHasOneRecord(t *testing.T) {
+	t.Parallel()
+	spec := filepath.Join(t.TempDir(), "shared.yaml")
+	if err := os.WriteFile(spec, []byte(`across_integrations: one_record
+object: Contact
+unique_identifier: {awardforce: email, crm: Email}
+fields:
+  - {awardforce: first_name, crm: FirstName}
+  - {awardforce: last_name, crm: LastName}
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	stack := startStackOptions(t, devstack.Options{HTTPAddr: "127.0.0.1:0", Integrations: []string{"grants"},
+		DependsOn: map[string]string{"grants": workflows.DefaultIntegration},
+		Getenv: func(k string) string {
+			if k == config.EnvConfig {
+				return spec
+			}
+			return ""
+		}})
+	if !stack.Spec.SharesAcrossIntegrations() {
+		t.Fatal("the stack does not run the sharing spec")
+	}
+	grants := stack.Integrations[0]
+	org := stack.Sandbox.Salesforce
+	const people = 6
+	email := func(i int) string { return fmt.Sprintf("both%d@example.org", i) }
+	for _, a := range []struct {
+		af  *afsim.Server
+		tag string
+	}{{stack.Sandbox.AwardForce, "Awards"}, {grants.Sandbox.AwardForce, "Grants"}} {
+		for i := range people {
+			a.af.AddUser(afsim.User{Slug: fmt.Sprintf("%sUsr%c", a.tag[:4], 'A'+i), Email: email(i), FirstName: "Both", LastName: fmt.Sprintf("%s-%d", a.tag, i)})
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	var runs []client.WorkflowRun
+	for _, n := range []workflows.Names{workflows.DefaultNames, grants.Names} {
+		run, err := stack.Client.ExecuteWorkflow(ctx, n.BackfillStartOptions(n.Backfill(stack.Spec, false), stack.Spec, false), workflows.Backfill, workflows.BackfillInput{Spec: *stack.Spec})
+		if err != nil {
+			t.Fatal(err)
+		}
+		runs = append(runs, run)
+	}
+	created := 0
+	for _, run := range runs {
+		var p workflows.Progress
+		if err := run.Get(ctx, &p); err != nil {
+			t.Fatal(err)
+		}
+		if p.Failed != 0 || p.Counts.Created+p.Counts.Updated != people {
+			t.Fatalf("a backfill: %+v", p.Counts)
+		}
+		created += p.Counts.Created
+	}
+	if created != people || len(org.Records("Contact")) != people {
+		t.Fatalf("%d created, %d Contacts; want one per person: %d", created, len(org.Records("Contact")), people)
+	}
+
+	sync := func(names workflows.Names, af *afsim.Server, path, key string, u afsim.User) workflows.UserSyncResult {
+		t.Helper()
+		af.AddUser(u)
+		body := `{"event":"` + afsim.EventUpdated + `","user":{"slug":"` + u.Slug + `"}}`
+		if code := webhookAnswer(t, "http://"+stack.Node.HTTPAddr+path, key, body); code != http.StatusAccepted {
+			t.Fatalf("webhook answered %d", code)
+		}
+		var res workflows.UserSyncResult
+		if err := stack.Client.GetWorkflow(ctx, names.UserSync(u.Slug), "").Get(ctx, &res); err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	byEmail := func(i int) []map[string]any { return contactsByEmail(org.Records("Contact"))[email(i)] }
+	// An edit in grants lands on the shared record.
+	shared := byEmail(2)[0]["Id"]
+	res := sync(grants.Names, grants.Sandbox.AwardForce, "/webhooks/awardforce/grants", grants.Config.WebhookSigningKey,
+		afsim.User{Slug: "GranUsrC", Email: email(2), FirstName: "Both", LastName: "Grants-edited"})
+	if res.Outcome != workflows.OutcomeUpdated || res.RecordID != shared || len(byEmail(2)) != 1 || byEmail(2)[0]["LastName"] != "Grants-edited" {
+		t.Fatalf("grants' edit: %s on %s (shared %s); the org holds %v", res.Outcome, res.RecordID, shared, byEmail(2))
+	}
+	// Awards' person 3 changes address: they leave the shared record.
+	shared = byEmail(3)[0]["Id"]
+	res = sync(workflows.DefaultNames, stack.Sandbox.AwardForce, "/webhooks/awardforce", stack.Config.WebhookSigningKey,
+		afsim.User{Slug: "AwarUsrD", Email: "moved3@example.org", FirstName: "Both", LastName: "Awards-3"})
+	if res.Outcome != workflows.OutcomeCreated || res.RecordID == shared {
+		t.Fatalf("the move: %s on %s (shared %s): %s", res.Outcome, res.RecordID, shared, res.Decision.Reason)
+	}
+	if recs := byEmail(3); len(recs) != 1 || recs[0]["Id"] != shared {
+		t.Fatalf("the shared record keeps grants' address: %v", recs)
+	}
+	if n := len(org.Records("Contact")); n != people+1 {
+		t.Fatalf("the org holds %d Contacts, want %d", n, people+1)
 	}
 }

@@ -105,6 +105,10 @@ func (r *laneRun) recallOwners(ctx workflow.Context, found *activities.FindRecor
 	seen := map[string]bool{}
 	for _, i := range r.open() {
 		it := r.b.items[i]
+		if known := normalID(r.knownRecord(it)); known != "" && r.b.spec.SharesAcrossIntegrations() && !seen[known] {
+			seen[known] = true // who else holds it (leavesShare)
+			ids = append(ids, known)
+		}
 		for _, m := range found.Matches[r.b.key(it)] {
 			id := normalID(m.ID)
 			if _, held := r.owners[id]; held || seen[id] || id == normalID(r.knownRecord(it)) {
@@ -150,15 +154,22 @@ func (r *laneRun) remember(ctx workflow.Context) {
 
 // othersOf lists the records among matches (found by person it's
 // identifier) that other people are known to be paired with.
+//
+// With across_integrations: one_record, a record paired only with people of
+// other integrations is not another's: its identifier is this person's
+// too, and they are one person in several programmes (sharedRecord).
 func (r *laneRun) othersOf(it *LaneItem, matches []pairing.CRMRecord) []string {
 	var out []string
+	someoneElse := func(owner string) bool {
+		return owner != it.who() && !(r.b.spec.SharesAcrossIntegrations() && integrationOf(owner) != it.Integration)
+	}
 	for _, m := range matches {
 		id := normalID(m.ID)
 		if owner, ok := r.owners[id]; ok && owner != it.who() {
-			out = append(out, m.ID)
+			out = append(out, m.ID) // in flight for someone else
 			continue
 		}
-		if slices.ContainsFunc(r.ledgerOwners[id], func(s string) bool { return s != it.who() }) {
+		if slices.ContainsFunc(r.ledgerOwners[id], someoneElse) {
 			out = append(out, m.ID) // the ledger pairs someone else with it
 			continue
 		}
@@ -173,11 +184,44 @@ func (r *laneRun) othersOf(it *LaneItem, matches []pairing.CRMRecord) []string {
 				}
 			}
 		}
-		if owner, ok := r.pairedBy[id]; ok && owner != it.who() {
+		if owner, ok := r.pairedBy[id]; ok && someoneElse(owner) {
 			out = append(out, m.ID)
 		}
 	}
 	return out
+}
+
+// integrationOf is the integration of the person the lane knows as who
+// (LaneItem.who): "" for the lane's own.
+func integrationOf(who string) string {
+	id, _, ok := strings.Cut(who, "/")
+	if !ok {
+		return ""
+	}
+	return id
+}
+
+// leavesShare says whether person it leaves record rec, the record they
+// are paired with (across_integrations: one_record): rec holds another
+// identifier than theirs now, and people of other integrations are paired
+// with it too; the record keeps theirs, and this person is paired by
+// their own identifier. A record only they hold follows them, as ever.
+func (r *laneRun) leavesShare(it *LaneItem, rec pairing.CRMRecord) bool {
+	if !r.b.spec.SharesAcrossIntegrations() || it.Deleted ||
+		activities.IdentifierKey(rec.Values[r.b.spec.UniqueIdentifier.CRM]) == r.b.key(it) {
+		return false
+	}
+	id := normalID(rec.ID)
+	shared := func(owner string) bool { return integrationOf(owner) != it.Integration }
+	if slices.ContainsFunc(r.ledgerOwners[id], shared) {
+		return true
+	}
+	for who, paired := range r.st.Paired {
+		if paired == id && shared(who) {
+			return true
+		}
+	}
+	return false
 }
 
 // doubtedKeys maps the identifier keys of waiting people whose write had no

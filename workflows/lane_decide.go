@@ -276,6 +276,9 @@ func (r *laneRun) matchesOf(it *LaneItem, found *activities.FindRecordsResult) (
 		return m, nil
 	}
 	switch {
+	case !k.Deleted && r.leavesShare(it, k.Record):
+		// Paired by their identifier (the shared record is not among the
+		// records holding it).
 	case !k.Deleted:
 		m.records, m.own = []pairing.CRMRecord{k.Record}, true // the paired record, whatever its identifier holds now
 	case k.MergedInto != "":

@@ -170,3 +170,110 @@ func TestEachWatchTakesItsOwnPeopleFromTheOrgsLedger(t *testing.T) {
 		}
 	}
 }
+
+// sharedRequest is a request whose spec shares records across
+// integrations (across_integrations: one_record), from integration ("" the
+// lane's own).
+func sharedRequest(id, integration string, trigger pairing.Trigger, items ...PairItem) PairRequest {
+	r := dependentRequest(id, integration, trigger, items...)
+	r.Spec.AcrossIntegrations = pairing.OneRecord
+	return r
+}
+
+// With across_integrations: one_record, one address in two integrations is
+// one person in two programmes: the second is paired with the first's
+// record, which holds whoever synced last, for life (a lane that forgot
+// them both finds it again through the ledger). One who then changes their
+// address leaves the shared record, which keeps the address the other
+// holds; the other's edits still land on it.
+func TestOneRecordAcrossIntegrationsIsSharedAndLeftByWhoeverChangesAddress(t *testing.T) {
+	org := newCRM()
+	first := newLaneTestOn(t, testLaneSettings(), org, laneStart)
+	first.send(0, sharedRequest("awards-signup", "", pairing.TriggerRegistration, person("AnnAward", "ann@example.org", "Ann", "Awards")))
+	first.send(time.Minute, sharedRequest("grants-signup", "grants", pairing.TriggerRegistration, person("AnnGrant", "ANN@example.org", "Ann", "Grants")))
+	first.runUntil(LaneInput{Lane: 0}, time.Hour)
+	ann := first.answers.forRequest(t, "awards-signup", "AnnAward")
+	gus := first.answers.forRequest(t, "grants-signup", "AnnGrant")
+	require.Equal(t, OutcomeCreated, ann.Outcome, ann.Decision.Reason)
+	require.Equal(t, OutcomeUpdated, gus.Outcome, gus.Decision.Reason)
+	require.Equal(t, ann.RecordID, gus.RecordID, "one person in two programmes: one record")
+	require.Len(t, org.records, 1)
+	require.Equal(t, "Grants", org.records[0].Values["LastName"], "the values of whoever synced last")
+	require.Equal(t, map[string]string{"AnnAward": normalID(ann.RecordID), "grants/AnnGrant": normalID(ann.RecordID)}, org.ledger)
+
+	// A month on, a lane that remembers neither: Ann edits her awards
+	// profile (her record, through the ledger), then changes her grants
+	// address: she leaves the shared record there, which keeps the address
+	// her awards profile holds.
+	at := laneStart.Add(30 * 24 * time.Hour)
+	later := newLaneTestOn(t, testLaneSettings(), org, at)
+	edit := person("AnnAward", "ann@example.org", "Ann", "Awardson")
+	edit.ReadAt = at
+	moved := person("AnnGrant", "ann.new@example.org", "Ann", "Grants")
+	moved.ReadAt = at
+	later.send(0, sharedRequest("awards-edit", "", pairing.TriggerProfileUpdate, edit))
+	later.send(time.Minute, sharedRequest("grants-move", "grants", pairing.TriggerProfileUpdate, moved))
+	later.runUntil(LaneInput{Lane: 0}, time.Hour)
+	require.Equal(t, ann.RecordID, later.answers.forRequest(t, "awards-edit", "AnnAward").RecordID)
+	left := later.answers.forRequest(t, "grants-move", "AnnGrant")
+	require.Equal(t, OutcomeCreated, left.Outcome, left.Decision.Reason)
+	require.NotEqual(t, ann.RecordID, left.RecordID, "who changes their address leaves the shared record")
+	require.Len(t, org.records, 2)
+	for _, r := range org.records {
+		switch r.ID {
+		case ann.RecordID:
+			require.Equal(t, map[string]string{"Email": "ann@example.org", "FirstName": "Ann", "LastName": "Awardson"}, r.Values)
+		case left.RecordID:
+			require.Equal(t, "ann.new@example.org", r.Values["Email"])
+		}
+	}
+}
+
+// With across_integrations: one_record, Ann's change in one programme and a
+// registration of her address in another at the same moment: when she
+// keeps her address, the registration is her in the other programme, and
+// shares her record once her change is written (one identifier in flight
+// at a time); when she leaves it, her record (hers alone) follows her, and
+// whoever registers the address gets a record of their own, never hers.
+func TestAChangeAndARegistrationOfItsAddressInAnotherProgrammeAtOnce(t *testing.T) {
+	for _, c := range []struct {
+		name, email, last string
+		shares            bool
+	}{
+		{"she keeps her address", "ann@example.org", "Awardson", true},
+		{"she leaves it", "ann.new@example.org", "Awards", false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			org := newCRM()
+			first := newLaneTestOn(t, testLaneSettings(), org, laneStart)
+			first.send(0, sharedRequest("awards-signup", "", pairing.TriggerRegistration, person("AnnAward", "ann@example.org", "Ann", "Awards")))
+			first.runUntil(LaneInput{Lane: 0}, time.Hour)
+			ann := first.answers.forRequest(t, "awards-signup", "AnnAward")
+
+			second := newLaneTestOn(t, testLaneSettings(), org, laneStart.Add(time.Minute))
+			change := person("AnnAward", c.email, "Ann", c.last)
+			change.ReadAt = laneStart.Add(time.Minute)
+			signup := person("SomeGrnt", "ann@example.org", "Sam", "Grants")
+			signup.ReadAt = change.ReadAt
+			second.send(0,
+				sharedRequest("awards-change", "", pairing.TriggerProfileUpdate, change),
+				sharedRequest("grants-signup", "grants", pairing.TriggerRegistration, signup))
+			second.runUntil(LaneInput{Lane: 0}, time.Hour)
+
+			require.Equal(t, ann.RecordID, second.answers.forRequest(t, "awards-change", "AnnAward").RecordID, "her record stays hers")
+			sam := second.answers.forRequest(t, "grants-signup", "SomeGrnt")
+			if c.shares {
+				require.Equal(t, ann.RecordID, sam.RecordID, "one person, one record: %s", sam.Decision.Reason)
+				require.Len(t, org.records, 1)
+				return
+			}
+			require.Equal(t, OutcomeCreated, sam.Outcome, sam.Decision.Reason)
+			require.NotEqual(t, ann.RecordID, sam.RecordID)
+			for _, r := range org.records {
+				if r.ID == ann.RecordID {
+					require.Equal(t, map[string]string{"Email": "ann.new@example.org", "FirstName": "Ann", "LastName": "Awards"}, r.Values, "never the newcomer's values")
+				}
+			}
+		})
+	}
+}

@@ -210,6 +210,11 @@ func oneLanePerOrg(served []Served, orgs map[string]string) error {
 			objects[k] = s
 			continue
 		}
+		if other.Spec.SharesAcrossIntegrations() != s.Spec.SharesAcrossIntegrations() {
+			return fmt.Errorf("integrations %s and %s both pair %s records of one org, but only %s's spec has across_integrations: one_record: "+
+				"who the same identifier is must be one answer for the org; give both specs the same across_integrations",
+				other.Names.Integration(), s.Names.Integration(), s.Spec.Object, map[bool]string{true: other.Names.Integration(), false: s.Names.Integration()}[other.Spec.SharesAcrossIntegrations()])
+		}
 		for _, in := range []Served{other, s} {
 			if in.Spec.ExternalID.CRM != "" {
 				return fmt.Errorf("integrations %s and %s both pair %s records of one org, and %s's spec keeps slugs in external_id %s: "+

@@ -60,6 +60,8 @@ func TestTwoIntegrationsOnOneOrgAreRefused(t *testing.T) {
 	awards, grants := served("awards", "", spec("Awards_Slug__c")), served("grants", "", spec("Awards_Slug__c"))
 	lead := spec("Fellows_Slug__c")
 	lead.Object = "Lead"
+	shared := spec("")
+	shared.AcrossIntegrations = pairing.OneRecord
 	for _, c := range []struct {
 		name   string
 		served []Served
@@ -75,6 +77,9 @@ func TestTwoIntegrationsOnOneOrgAreRefused(t *testing.T) {
 		{"an external id on a shared object", []Served{awards, served("fellows", "awards", spec(""))},
 			"integrations awards and fellows both pair Contact records of one org, and awards's spec keeps slugs in external_id Awards_Slug__c"},
 		{"an external id on an object of its own", []Served{awards, served("fellows", "awards", lead)}, ""},
+		{"one record across integrations, said by one spec", []Served{served("awards", "", spec("")), served("fellows", "awards", shared)},
+			"integrations awards and fellows both pair Contact records of one org, but only fellows's spec has across_integrations: one_record"},
+		{"one record across integrations, said by both", []Served{served("awards", "", shared), served("fellows", "awards", shared)}, ""},
 	} {
 		err := oneLanePerOrg(c.served, orgs)
 		if c.err == "" && err != nil || c.err != "" && (err == nil || !strings.Contains(err.Error(), c.err)) {
