@@ -184,7 +184,8 @@ func backfillEachCreates(ctx context.Context, t *testing.T, stack *devstack.Stac
 // record per address, paired with both (the identity ledger holds each);
 // an edit in either programme lands on it; one who changes their address
 // in one programme leaves it for a record of their own, and the shared one
-// keeps the address the other programme holds.
+// keeps the address the other programme holds, and follows that one alone
+// from then on.
 func TestIntegrationOnePersonInTwoProgrammesHasOneRecord(t *testing.T) {
 	t.Parallel()
 	spec := filepath.Join(t.TempDir(), "shared.yaml")
@@ -275,6 +276,17 @@ fields:
 	}
 	if recs := byEmail(3); len(recs) != 1 || recs[0]["Id"] != shared {
 		t.Fatalf("the shared record keeps grants' address: %v", recs)
+	}
+	if n := len(org.Records("Contact")); n != people+1 {
+		t.Fatalf("the org holds %d Contacts, want %d", n, people+1)
+	}
+	// The record is grants' person 3's alone now (the ledger still names
+	// awards' person 3 with it, on an older page): it follows them when
+	// they change address too.
+	res = sync(grants.Names, grants.Sandbox.AwardForce, "/webhooks/awardforce/grants", grants.Config.WebhookSigningKey,
+		afsim.User{Slug: "GranUsrD", Email: "grants3@example.org", FirstName: "Both", LastName: "Grants-3"})
+	if res.Outcome != workflows.OutcomeUpdated || res.RecordID != shared {
+		t.Fatalf("grants' move: %s on %s, want the record it alone holds, %s: %s", res.Outcome, res.RecordID, shared, res.Decision.Reason)
 	}
 	if n := len(org.Records("Contact")); n != people+1 {
 		t.Fatalf("the org holds %d Contacts, want %d", n, people+1)

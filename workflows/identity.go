@@ -118,7 +118,7 @@ func (r *laneRun) recallOwners(ctx workflow.Context, found *activities.FindRecor
 			ids = append(ids, id)
 		}
 	}
-	recalled, ok := r.recall(ctx, RecallInput{Object: r.b.spec.Object, Records: ids})
+	recalled, ok := r.recall(ctx, RecallInput{Object: r.b.spec.Object, Records: ids, CurrentOwners: r.b.spec.SharesAcrossIntegrations()})
 	r.ledgerOwners = recalled.Owners
 	return ok
 }

@@ -93,6 +93,11 @@ type RecallInput struct {
 	Object  string   `json:"object"`
 	Slugs   []string `json:"slugs,omitempty"`
 	Records []string `json:"records,omitempty"`
+	// CurrentOwners keeps, of the people pages pair with Records, those
+	// whose newest page still names that record (across_integrations:
+	// one_record, whose people leave a shared record); without it every
+	// person ever paired with a record is its owner.
+	CurrentOwners bool `json:"current_owners,omitempty"`
 }
 
 // Recalled is what the ledger holds of a RecallInput's people and records.
@@ -122,22 +127,12 @@ func (l *Coordinator) RecallPairings(ctx context.Context, in RecallInput) (Recal
 	for _, id := range in.Records {
 		keys = append(keys, "r:"+normalID(id))
 	}
-	list := quotedKeys(keys)
-	if list == "" {
-		return out, nil
-	}
-	prefix := l.Names.ledgerPrefix(in.Object)
-	query := fmt.Sprintf("WorkflowType = 'LedgerPage' AND ExecutionStatus = 'Running' AND WorkflowId STARTS_WITH '%s' AND %s IN (%s)",
-		prefix, LedgerKey.GetName(), list)
 	askedSlug, askedRecord := setOf(in.Slugs), map[string]bool{}
 	for _, id := range in.Records {
 		askedRecord[normalID(id)] = true
 	}
 	newest := map[string]time.Time{}
-	err := eachLedgerPage(ctx, l.Client, query, func(pg ledgerPage) {
-		if !strings.HasPrefix(pg.id, prefix) {
-			return // another object's page
-		}
+	err := l.eachPageHolding(ctx, in.Object, keys, func(pg ledgerPage) {
 		for _, slug := range slices.Sorted(maps.Keys(pg.pairs)) {
 			id := pg.pairs[slug]
 			if askedSlug[slug] && !pg.at.Before(newest[slug]) {
@@ -151,7 +146,58 @@ func (l *Coordinator) RecallPairings(ctx context.Context, in RecallInput) (Recal
 	if err != nil {
 		return Recalled{}, err
 	}
+	if in.CurrentOwners && len(out.Owners) > 0 {
+		return out, l.keepCurrentOwners(ctx, in.Object, out.Owners)
+	}
 	return out, nil
+}
+
+// keepCurrentOwners drops from owners (by record) the people whose newest
+// page names another record.
+func (l *Coordinator) keepCurrentOwners(ctx context.Context, object string, owners map[string][]string) error {
+	var keys []string
+	for _, slugs := range owners {
+		for _, s := range slugs {
+			keys = append(keys, "s:"+s)
+		}
+	}
+	slices.Sort(keys)
+	current, newest := map[string]string{}, map[string]time.Time{}
+	err := l.eachPageHolding(ctx, object, slices.Compact(keys), func(pg ledgerPage) {
+		for slug, id := range pg.pairs {
+			if !pg.at.Before(newest[slug]) {
+				current[slug], newest[slug] = id, pg.at
+			}
+		}
+	})
+	if err != nil {
+		return err
+	}
+	for id, slugs := range owners {
+		owners[id] = slices.DeleteFunc(slugs, func(s string) bool { return current[s] != id })
+		if len(owners[id]) == 0 {
+			delete(owners, id)
+		}
+	}
+	return nil
+}
+
+// eachPageHolding calls f with every running ledger page of the
+// integration's records of object that holds one of keys ("s:<slug>",
+// "r:<record>").
+func (l *Coordinator) eachPageHolding(ctx context.Context, object string, keys []string, f func(ledgerPage)) error {
+	list := quotedKeys(keys)
+	if list == "" {
+		return nil
+	}
+	prefix := l.Names.ledgerPrefix(object)
+	query := fmt.Sprintf("WorkflowType = 'LedgerPage' AND ExecutionStatus = 'Running' AND WorkflowId STARTS_WITH '%s' AND %s IN (%s)",
+		prefix, LedgerKey.GetName(), list)
+	return eachLedgerPage(ctx, l.Client, query, func(pg ledgerPage) {
+		if strings.HasPrefix(pg.id, prefix) { // not another object's page
+			f(pg)
+		}
+	})
 }
 
 // ledgerPage is a ledger page as visibility lists it.
