@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -26,8 +27,9 @@ import (
 // different people give each person a record of their own, whatever runs
 // at once (both backfills; both accounts' registrations of one address at
 // the same moment), and each person's later edit lands on their own
-// record only. One lane serves the org; the dependent's own org is never
-// written. A third integration (fellows), with an org of its own, pairs
+// record only, and still does after the lane forgot them all (the org's
+// identity ledger knows each account's people apart). One lane serves the
+// org; the dependent's own org is never written. A third integration (fellows), with an org of its own, pairs
 // the same people there meanwhile, and nothing of it reaches the shared
 // org.
 func TestIntegrationADependentIntegrationSharesItsOrgsLane(t *testing.T) {
@@ -151,6 +153,39 @@ func TestIntegrationADependentIntegrationSharesItsOrgsLane(t *testing.T) {
 	}
 	if n := len(org.Records("Contact")); n != 2*people+2 {
 		t.Fatalf("the org holds %d Contacts, want %d: one per person of each account", n, 2*people+2)
+	}
+
+	// The lane forgets everyone (terminated); grants' twin 4 changes their
+	// address: the org's identity ledger, which knows them as grants/<slug>,
+	// still finds their own record.
+	var before string
+	for _, r := range contactsByEmail(org.Records("Contact"))[email(4)] {
+		if r["LastName"] == "Grants-4" {
+			before, _ = r["Id"].(string)
+		}
+	}
+	if err := stack.Client.TerminateWorkflow(ctx, workflows.DefaultNames.Lane(0), "", "test: the lane forgets"); err != nil {
+		t.Fatal(err)
+	}
+	grants.Sandbox.AwardForce.AddUser(afsim.User{Slug: slug(4), Email: "grants4@example.org", FirstName: "Twin", LastName: "Grants-4"})
+	body := `{"event":"` + afsim.EventUpdated + `","user":{"slug":"` + slug(4) + `"}}`
+	if code := webhookAnswer(t, "http://"+stack.Node.HTTPAddr+accounts[1].path, accounts[1].key, body); code != http.StatusAccepted {
+		t.Fatalf("grants' webhook answered %d", code)
+	}
+	var res workflows.UserSyncResult
+	if err := stack.Client.GetWorkflow(ctx, grants.Names.UserSync(slug(4)), "").Get(ctx, &res); err != nil {
+		t.Fatal(err)
+	}
+	if res.Outcome != workflows.OutcomeUpdated || res.RecordID != before {
+		t.Fatalf("grants' twin 4 after the lane forgot: %s on %s, want their record %s: %s", res.Outcome, res.RecordID, before, res.Decision.Reason)
+	}
+	if got := lastNames(4); fmt.Sprint(got) != fmt.Sprint(map[string]int{"Awards-4": 1}) {
+		t.Fatalf("awards' twin 4's record: %v", got)
+	}
+	var out strings.Builder
+	printLedger(ctx, &out, stack.Client, grants.Names, slug(4))
+	if want := fmt.Sprintf("Identity ledger: %s is paired with Contact %s", slug(4), before); !strings.Contains(out.String(), want) {
+		t.Fatalf("find's ledger line for grants' twin 4: %s", out.String())
 	}
 }
 

@@ -246,7 +246,8 @@ type LedgerEntry struct {
 // LedgerEntries reads what the integration's identity ledger holds of the
 // person slug, for every object, for ops (starter find).
 func LedgerEntries(ctx context.Context, c client.Client, n Names, slug string) ([]LedgerEntry, error) {
-	list := quotedKeys([]string{"s:" + slug})
+	who := n.Person(slug) // a dependent integration's people are "<id>/<slug>" in its org's ledger
+	list := quotedKeys([]string{"s:" + who})
 	if list == "" {
 		return nil, fmt.Errorf("%q is not a slug", slug)
 	}
@@ -254,7 +255,7 @@ func LedgerEntries(ctx context.Context, c client.Client, n Names, slug string) (
 		n.ledgerPages(), LedgerKey.GetName(), list)
 	newest := map[string]LedgerEntry{}
 	err := eachLedgerPage(ctx, c, query, func(pg ledgerPage) {
-		id := pg.pairs[slug]
+		id := pg.pairs[who]
 		if id == "" || pg.object == "" {
 			return
 		}
@@ -343,13 +344,13 @@ func (n Names) ledgerPageID(object string, page []Pairing) string {
 }
 
 // quotedKeys is the comma-separated list of keys quoted for a visibility
-// query; keys that are not plain ids (letters, digits, ':', '-' and '_')
-// are left out.
+// query; keys that are not plain ids (letters, digits, ':', '-', '_' and
+// '/', which a dependent integration's people hold) are left out.
 func quotedKeys(keys []string) string {
 	var b strings.Builder
 	for _, k := range keys {
 		if strings.ContainsFunc(k, func(r rune) bool {
-			return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == ':' || r == '-' || r == '_')
+			return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == ':' || r == '-' || r == '_' || r == '/')
 		}) || strings.HasSuffix(k, ":") {
 			continue
 		}
