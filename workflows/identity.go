@@ -157,7 +157,8 @@ func (r *laneRun) remember(ctx workflow.Context) {
 //
 // With across_integrations: one_record, a record paired only with people of
 // other integrations is not another's: its identifier is this person's
-// too, and they are one person in several programmes (sharedRecord).
+// too, and they are one person in several programmes (leavesShare says
+// when one stops being so).
 func (r *laneRun) othersOf(it *LaneItem, matches []pairing.CRMRecord) []string {
 	var out []string
 	someoneElse := func(owner string) bool {
