@@ -327,3 +327,46 @@ fields:
 		t.Fatalf("the org holds %d Contacts, want %d", n, people+1)
 	}
 }
+
+// A dependent integration is added and removed without a restart: the
+// reload adds it and restarts the integration it depends on (whose
+// Salesforce activities must accept its spec, and whose lane pairs its
+// people), which pairs on meanwhile; a registrant of the dependent is
+// paired in the shared org, never in the dependent's own sandbox org; once
+// removed, the integration it depended on still pairs its own.
+func TestIntegrationADependentIsAddedAndRemovedWithoutARestart(t *testing.T) {
+	t.Parallel()
+	stack := startStackOptions(t, devstack.Options{HTTPAddr: "127.0.0.1:0",
+		DependsOn: map[string]string{"grants": workflows.DefaultIntegration}})
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	serve := func(want string, ids ...string) {
+		t.Helper()
+		got, err := stack.Serve(ctx, ids)
+		if err != nil || got.String() != want {
+			t.Fatalf("serving %v: %s (%v), want %s", ids, got, err, want)
+		}
+	}
+	paired := func(af *afsim.Server, name string) {
+		t.Helper()
+		u := af.Register(afsim.User{Email: strings.ToLower(name) + "@example.org", FirstName: "Reg", LastName: name})
+		waitForLong(t, func() bool {
+			recs := contactsByEmail(stack.Sandbox.Salesforce.Records("Contact"))[u.Email]
+			return len(recs) == 1 && recs[0]["LastName"] == name
+		}, name+" paired in the default's org", time.Minute)
+	}
+
+	serve("added grants; changed default", "grants")
+	grants := stack.Integrations[0]
+	if !grants.Names.Dependent() || grants.Org != stack.Sandbox {
+		t.Fatalf("grants is served as %+v", grants.Names)
+	}
+	paired(grants.Sandbox.AwardForce, "Granted")
+	paired(stack.Sandbox.AwardForce, "Awarded")
+	if n := len(grants.Sandbox.Salesforce.Records("Contact")); n != 0 {
+		t.Fatalf("grants' own sandbox org holds %d Contacts", n)
+	}
+
+	serve("removed grants; changed default")
+	paired(stack.Sandbox.AwardForce, "Awardedagain")
+}

@@ -10,6 +10,8 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -196,6 +198,11 @@ func runWorker(ctx context.Context, o *options) error {
 }
 
 func runDev(ctx context.Context, o *options) error {
+	for id := range o.devDependsOn {
+		if !slices.Contains(o.devIntegrations, id) {
+			return fmt.Errorf("--depends-on %s=%s: %s is not one of --integrations (%s); add it there", id, o.devDependsOn[id], id, strings.Join(o.devIntegrations, ","))
+		}
+	}
 	logger, err := newLogger(o.logLevel)
 	if err != nil {
 		return err
