@@ -181,9 +181,14 @@ func TestALaneContinuesAsNewWithinItsPayloadBudget(t *testing.T) {
 		reqs = append(reqs, r)
 	}
 	for k, start := 0, 0; start < len(reqs); k, start = k+1, start+400 {
-		// A few hundred a callback, at distinct times: one callback of
-		// many signals fills the test environment's callback queue.
-		lt.send(time.Duration(k)*time.Millisecond, reqs[start:min(start+400, len(reqs))]...)
+		// A few hundred requests a signal (PairBatchSignal, as Submit
+		// hands several): the test environment queues at most 1,000
+		// callbacks, a signal each, and its main loop blocks for good
+		// posting one more. Six callbacks of 400 single signals hung a CI
+		// run once: with activities running, their timers fire on the wall
+		// clock, all at once, and the third one's 400 found no room.
+		batch := PairBatch{Requests: reqs[start:min(start+400, len(reqs))]}
+		lt.env.RegisterDelayedCallback(func() { lt.env.SignalWorkflow(PairBatchSignal, batch) }, time.Duration(k)*time.Millisecond)
 	}
 	steps := commitSteps(lt.env, "Enqueue", "hand") // the handings and the short timers, in order
 	next := lt.runToBound(LaneInput{State: st})
