@@ -223,24 +223,13 @@ func backfillEachCreates(ctx context.Context, t *testing.T, stack *devstack.Stac
 // from then on.
 func TestIntegrationOnePersonInTwoProgrammesHasOneRecord(t *testing.T) {
 	t.Parallel()
-	spec := filepath.Join(t.TempDir(), "shared.yaml")
-	if err := os.WriteFile(spec, []byte(`across_integrations: one_record
+	stack := dependentStackWithSpec(t, `across_integrations: one_record
 object: Contact
 unique_identifier: {awardforce: email, crm: Email}
 fields:
   - {awardforce: first_name, crm: FirstName}
   - {awardforce: last_name, crm: LastName}
-`), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	stack := startStackOptions(t, devstack.Options{HTTPAddr: "127.0.0.1:0", Integrations: []string{"grants"},
-		DependsOn: map[string]string{"grants": workflows.DefaultIntegration},
-		Getenv: func(k string) string {
-			if k == config.EnvConfig {
-				return spec
-			}
-			return ""
-		}})
+`)
 	if !stack.Spec.SharesAcrossIntegrations() {
 		t.Fatal("the stack does not run the sharing spec")
 	}
@@ -369,4 +358,57 @@ func TestIntegrationADependentIsAddedAndRemovedWithoutARestart(t *testing.T) {
 
 	serve("removed grants; changed default")
 	paired(stack.Sandbox.AwardForce, "Awardedagain")
+}
+
+// With across_integrations: one_record, an edit made in Salesforce to the
+// record one person shares across two programmes reaches both profiles:
+// each integration's CRM watch takes its own person from the org's ledger
+// and pulls the value into its own Award Force account.
+func TestIntegrationAnEditInSalesforceReachesEveryProgrammeOfASharedRecord(t *testing.T) {
+	t.Parallel()
+	stack := dependentStackWithSpec(t, fmt.Sprintf(watchSpec, "", "across_integrations: one_record\n"))
+	grants := stack.Integrations[0]
+	sf := stack.Sandbox.Salesforce
+	programmes := []*afsim.Server{stack.Sandbox.AwardForce, grants.Sandbox.AwardForce}
+	var slugs []string
+	for _, af := range programmes {
+		u := af.Register(afsim.User{Email: "ann.both@example.org", FirstName: "Ann", LastName: "Both"})
+		slugs = append(slugs, u.Slug)
+		waitForLong(t, func() bool {
+			got, _ := af.User(u.Slug)
+			return got.Fields["SfRecord"] != ""
+		}, "the record id written back", time.Minute)
+	}
+	a, _ := programmes[0].User(slugs[0])
+	g, _ := programmes[1].User(slugs[1])
+	if a.Fields["SfRecord"] != g.Fields["SfRecord"] || len(liveContacts(sf, "ann.both@example.org")) != 1 {
+		t.Fatalf("Ann's programmes hold records %s and %s; the org %v", a.Fields["SfRecord"], g.Fields["SfRecord"], liveContacts(sf, "ann.both@example.org"))
+	}
+	if err := sf.EditAs("Contact", a.Fields["SfRecord"], map[string]any{"Title": "Countess"}); err != nil {
+		t.Fatal(err)
+	}
+	for i, af := range programmes {
+		waitForLong(t, func() bool {
+			got, _ := af.User(slugs[i])
+			return got.Fields["JobTitle"] == "Countess"
+		}, fmt.Sprintf("the Title in programme %d's profile", i), 90*time.Second)
+	}
+}
+
+// dependentStackWithSpec starts the stack with grants dependent on the
+// default integration, both running the pairing spec specYAML.
+func dependentStackWithSpec(t *testing.T, specYAML string) *devstack.Stack {
+	t.Helper()
+	spec := filepath.Join(t.TempDir(), "spec.yaml")
+	if err := os.WriteFile(spec, []byte(specYAML), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return startStackOptions(t, devstack.Options{HTTPAddr: "127.0.0.1:0", Integrations: []string{"grants"},
+		DependsOn: map[string]string{"grants": workflows.DefaultIntegration},
+		Getenv: func(k string) string {
+			if k == config.EnvConfig {
+				return spec
+			}
+			return ""
+		}})
 }
