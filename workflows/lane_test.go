@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -909,40 +910,46 @@ func TestLaneWaitsOutTheCommitHorizonOfAWriteWithNoAnswer(t *testing.T) {
 	}
 }
 
+// The pause is the org's: it holds a dependent integration's people, who
+// share the lane, as it holds the lane's own.
 func TestLanePausesWhenTheDailyAllocationIsSpent(t *testing.T) {
-	lt := newLaneTest(t, testLaneSettings())
-	lt.crm.latency = 20 * time.Second
-	allocationBack := laneStart.Add(5 * time.Minute)
-	lt.crm.lookupFault = func(_ int, at time.Time) error {
-		if at.Before(allocationBack) {
-			return temporal.NewApplicationErrorWithOptions("REQUEST_LIMIT_EXCEEDED: TotalRequests Limit exceeded.", activities.ErrTypeSalesforceQuotaExhausted,
-				temporal.ApplicationErrorOptions{NextRetryDelay: activities.QuotaRetryDelay})
-		}
-		return nil
-	}
-	lt.send(0, pairRequest("backfill", pairing.TriggerBackfill,
-		person("First001", "first@example.org", "Fi", "Rst"),
-		person("Second02", "second@example.org", "Se", "Cond")))
-	lt.send(time.Minute, pairRequest("signup", pairing.TriggerRegistration, person("Third003", "third@example.org", "Th", "Ird")))
-	lt.runUntil(LaneInput{Lane: 1}, 2*time.Hour)
+	for _, integration := range []string{"", "grants"} {
+		t.Run("registration of "+cmp.Or(integration, "the lane's own integration"), func(t *testing.T) {
+			lt := newLaneTest(t, testLaneSettings())
+			lt.crm.latency = 20 * time.Second
+			allocationBack := laneStart.Add(5 * time.Minute)
+			lt.crm.lookupFault = func(_ int, at time.Time) error {
+				if at.Before(allocationBack) {
+					return temporal.NewApplicationErrorWithOptions("REQUEST_LIMIT_EXCEEDED: TotalRequests Limit exceeded.", activities.ErrTypeSalesforceQuotaExhausted,
+						temporal.ApplicationErrorOptions{NextRetryDelay: activities.QuotaRetryDelay})
+				}
+				return nil
+			}
+			lt.send(0, pairRequest("backfill", pairing.TriggerBackfill,
+				person("First001", "first@example.org", "Fi", "Rst"),
+				person("Second02", "second@example.org", "Se", "Cond")))
+			lt.send(time.Minute, dependentRequest("signup", integration, pairing.TriggerRegistration, person("Third003", "third@example.org", "Th", "Ird")))
+			lt.runUntil(LaneInput{Lane: 1}, 2*time.Hour)
 
-	lookups := lt.crm.lookups()
-	require.GreaterOrEqual(t, len(lookups), 3, "refused, refused again after the pause, then answered")
-	require.True(t, lookups[0].failed)
-	require.False(t, lookups[len(lookups)-1].failed)
-	for i, l := range lookups[:len(lookups)-1] {
-		require.True(t, l.failed)
-		require.GreaterOrEqual(t, lookups[i+1].at.Sub(l.end), testQuotaPause, "the lane pauses %s after a refusal", testQuotaPause)
-	}
-	for _, w := range lt.crm.writes() {
-		require.False(t, w.at.Before(allocationBack), "nothing is written while the allocation is spent")
-	}
-	for _, slug := range []string{"First001", "Second02", "Third003"} {
-		res := lt.answers.one(t, slug) // never answered failed first
-		require.Equal(t, OutcomeCreated, res.Outcome)
-	}
-	for _, email := range []string{"first@example.org", "second@example.org", "third@example.org"} {
-		require.Len(t, lt.crm.holding(email), 1)
+			lookups := lt.crm.lookups()
+			require.GreaterOrEqual(t, len(lookups), 3, "refused, refused again after the pause, then answered")
+			require.True(t, lookups[0].failed)
+			require.False(t, lookups[len(lookups)-1].failed)
+			for i, l := range lookups[:len(lookups)-1] {
+				require.True(t, l.failed)
+				require.GreaterOrEqual(t, lookups[i+1].at.Sub(l.end), testQuotaPause, "the lane pauses %s after a refusal", testQuotaPause)
+			}
+			for _, w := range lt.crm.writes() {
+				require.False(t, w.at.Before(allocationBack), "nothing is written while the allocation is spent")
+			}
+			for _, slug := range []string{"First001", "Second02", "Third003"} {
+				res := lt.answers.one(t, slug) // never answered failed first
+				require.Equal(t, OutcomeCreated, res.Outcome)
+			}
+			for _, email := range []string{"first@example.org", "second@example.org", "third@example.org"} {
+				require.Len(t, lt.crm.holding(email), 1)
+			}
+		})
 	}
 }
 
