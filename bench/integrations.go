@@ -41,6 +41,9 @@ type IntegrationsResult struct {
 	// Outages is how many integrations had their org refuse every call
 	// until the others had finished; they are not in the ratios.
 	Outages int `json:"outages"`
+	// Dependents is how many of them depend on the others (one org and
+	// lane for several accounts).
+	Dependents int `json:"dependents,omitempty"`
 	// RatioMin, RatioMedian and RatioMax are the other integrations'
 	// backfill rates over their own Award Force bound (their requests at
 	// their key's limit).
@@ -80,8 +83,11 @@ type IntegrationsResult struct {
 
 // fleetMember is one integration of the fleet benchmark.
 type fleetMember struct {
-	names   workflows.Names
-	sb      *sandbox.Sandbox
+	names workflows.Names
+	sb    *sandbox.Sandbox
+	// org is the sandbox whose Salesforce org it writes to: sb, or the
+	// one of the integration it depends on.
+	org     *sandbox.Sandbox
 	before  []map[string]any
 	run     client.WorkflowRun
 	elapsed time.Duration
@@ -103,6 +109,10 @@ func runIntegrations(ctx context.Context, o *options, out io.Writer) error {
 	if o.outageIn >= o.integrations {
 		return fmt.Errorf("--outage-in %d: want fewer than --integrations %d, so that some are measured", o.outageIn, o.integrations)
 	}
+	if o.dependents < 0 || o.dependents >= o.integrations || o.dependents > 0 && (o.outageIn > 0 || o.burst > 0) {
+		return fmt.Errorf("--dependents %d: want fewer than --integrations %d, and neither --outage-in nor --burst", o.dependents, o.integrations)
+	}
+	authenticated := o.integrations - o.dependents
 	b := &benchStack{}
 	defer b.close()
 	tmp, workerBin, err := b.prepare(ctx, o, out)
@@ -110,7 +120,13 @@ func runIntegrations(ctx context.Context, o *options, out io.Writer) error {
 		return err
 	}
 	specPath := filepath.Join(tmp, "fleet-spec.yaml")
-	if err := os.WriteFile(specPath, []byte(fleetSpec), 0o600); err != nil {
+	specYAML := fleetSpec
+	if o.dependents > 0 {
+		// One address in two accounts on one org is one person: a record
+		// each would read as a new duplicate.
+		specYAML = "across_integrations: one_record\n" + specYAML
+	}
+	if err := os.WriteFile(specPath, []byte(specYAML), 0o600); err != nil {
 		return err
 	}
 	spec, err := pairing.Load(specPath)
@@ -132,13 +148,20 @@ func runIntegrations(ctx context.Context, o *options, out io.Writer) error {
 			return err
 		}
 		b.closers = append(b.closers, sb.Close)
-		m := &fleetMember{names: workflows.NamesOf(fmt.Sprintf("i%03d", i+1)), sb: sb}
+		m := &fleetMember{names: workflows.NamesOf(fmt.Sprintf("i%03d", i+1)), sb: sb, org: sb}
 		fleet[i] = m
 		env := sb.Env()
 		fmt.Fprintf(&reg, "  - id: %s\n    awardforce_api_url: %s\n    awardforce_api_key: ${BENCH_AF_KEY}\n    awardforce_rate_limit: %d\n"+
-			"    awardforce_webhook_signing_key: ${BENCH_WEBHOOK_KEY}\n"+
-			"    salesforce_login_url: %s\n    salesforce_client_id: %s\n    salesforce_client_secret: ${BENCH_SF_SECRET}\n    spec: %s\n",
-			m.names.Integration(), env[config.EnvAwardForceAPIURL], o.afLimit, env[config.EnvSalesforceLoginURL], env[config.EnvSalesforceClientID], specPath)
+			"    awardforce_webhook_signing_key: ${BENCH_WEBHOOK_KEY}\n    spec: %s\n",
+			m.names.Integration(), env[config.EnvAwardForceAPIURL], o.afLimit, specPath)
+		if i >= authenticated {
+			auth := fleet[(i-authenticated)%authenticated]
+			m.names, m.org = m.names.DependentOn(auth.names), auth.sb
+			fmt.Fprintf(&reg, "    depends_on: %s\n", auth.names.Integration())
+			continue
+		}
+		fmt.Fprintf(&reg, "    salesforce_login_url: %s\n    salesforce_client_id: %s\n    salesforce_client_secret: ${BENCH_SF_SECRET}\n",
+			env[config.EnvSalesforceLoginURL], env[config.EnvSalesforceClientID])
 	}
 	registry := filepath.Join(tmp, "integrations.yaml")
 	if err := os.WriteFile(registry, []byte(reg.String()), 0o600); err != nil {
@@ -199,7 +222,7 @@ func runIntegrations(ctx context.Context, o *options, out io.Writer) error {
 		return err
 	}
 
-	r := IntegrationsResult{Integrations: len(fleet), UsersEach: o.users, AwardForceLimitPerMin: o.afLimit, Outages: o.outageIn,
+	r := IntegrationsResult{Integrations: len(fleet), UsersEach: o.users, AwardForceLimitPerMin: o.afLimit, Outages: o.outageIn, Dependents: o.dependents,
 		Seconds: round(last.Seconds(), 2), PeakWorkerMemoryMiB: round(peak, 1), CPUs: cpus(),
 		WorkerCPUSeconds: round(cpuAfter[0]-cpuBefore[0], 1), ServerCPUSeconds: round(cpuAfter[1]-cpuBefore[1], 1), SandboxCPUSeconds: round(cpuAfter[2]-cpuBefore[2], 1)}
 	if o.outageIn > 0 {
@@ -212,7 +235,9 @@ func runIntegrations(ctx context.Context, o *options, out io.Writer) error {
 		}
 		af := m.sb.AwardForce.Stats()
 		r.AwardForce429s += af.RateLimited
-		r.NewDuplicates += newDuplicates(m.before, m.sb.Salesforce.Records("Contact"))
+		if m.org == m.sb { // a dependent's people are in the org it depends on
+			r.NewDuplicates += newDuplicates(m.before, m.sb.Salesforce.Records("Contact"))
+		}
 		r.Failed += m.result.Failed
 		if i >= o.outageIn {
 			// The bound: its requests at its key's limit.
@@ -268,7 +293,7 @@ func runFleetBursts(ctx context.Context, o *options, b *benchStack, fleet []*fle
 	}
 	last, drain, cpuAfter := awaitFleet(fleet, o.outageIn, done, start, pids)
 
-	r := IntegrationsResult{Integrations: len(fleet), UsersEach: o.users, AwardForceLimitPerMin: o.afLimit, Outages: o.outageIn,
+	r := IntegrationsResult{Integrations: len(fleet), UsersEach: o.users, AwardForceLimitPerMin: o.afLimit, Outages: o.outageIn, Dependents: o.dependents,
 		BurstEach: o.burst, BurstOverSeconds: o.burstOver.Seconds(), Seconds: round(last.Seconds(), 2), CPUs: cpus(),
 		WorkerCPUSeconds: round(cpuAfter[0]-cpuBefore[0], 1), ServerCPUSeconds: round(cpuAfter[1]-cpuBefore[1], 1), SandboxCPUSeconds: round(cpuAfter[2]-cpuBefore[2], 1)}
 	if o.outageIn > 0 {

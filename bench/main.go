@@ -77,6 +77,9 @@ type options struct {
 	// org down until the others are done.
 	integrations int
 	outageIn     int
+	// dependents, with integrations, makes the last that many depend on
+	// the others (depends_on, round-robin): they share those orgs and lanes.
+	dependents int
 }
 
 // Result is the benchmark's JSON line.
@@ -147,6 +150,7 @@ func main() {
 	f.DurationVar(&o.crmEvery, "crm-every", time.Minute, "with --crm-changes: crm_changes.every")
 	f.IntVar(&o.integrations, "integrations", 0, "instead of one backfill, run N integrations on one worker (a registry of N sandbox accounts and orgs of --users users each, at --awardforce-limit each), all backfilling at once, and compare each one's rate with its key's bound")
 	f.IntVar(&o.outageIn, "outage-in", 0, "with --integrations: the first N integrations' orgs refuse every call until the others are done (isolation), then recover")
+	f.IntVar(&o.dependents, "dependents", 0, "with --integrations: the last N integrations depend on the others (depends_on, round-robin), sharing their orgs and pairing lanes; every spec then says across_integrations: one_record")
 	f.IntVar(&o.baseline, "baseline", 0, "instead of afsync, time a plain N-way per-user loop without durability (the yardstick)")
 	f.IntVar(&o.versus, "versus", 0, "time a plain N-way per-user loop first, on a sandbox of its own, then afsync's backfill, and report the ratio (issue 14: 1.2x at 10,000 users)")
 	f.IntVar(&o.partitions, "partitions", 0, "task-queue partitions on the dev server (0: the server's default, four, as on Temporal Cloud)")
