@@ -164,6 +164,7 @@ func TestIntegrationADependentIntegrationSharesItsOrgsLane(t *testing.T) {
 			before, _ = r["Id"].(string)
 		}
 	}
+	inLedger(t, stack, grants.Names.Person(slug(4)), before) // what the lane wrote down is visible
 	if err := stack.Client.TerminateWorkflow(ctx, workflows.DefaultNames.Lane(0), "", "test: the lane forgets"); err != nil {
 		t.Fatal(err)
 	}
@@ -301,6 +302,7 @@ fields:
 	if recs := byEmail(3); len(recs) != 1 || recs[0]["Id"] != shared {
 		t.Fatalf("the shared record keeps grants' address: %v", recs)
 	}
+	inLedger(t, stack, "AwarUsrD", res.RecordID) // the move, as the ledger shows it
 	if n := len(org.Records("Contact")); n != people+1 {
 		t.Fatalf("the org holds %d Contacts, want %d", n, people+1)
 	}
