@@ -171,14 +171,8 @@ type LaneItem struct {
 	Calls float64 `json:"calls,omitempty"`
 }
 
-// who is the key the lane knows the person by: the slug, after the
-// integration's id for a dependent integration's (Names.Person).
-func (it *LaneItem) who() string {
-	if it.Integration == "" {
-		return it.Profile.Slug
-	}
-	return it.Integration + "/" + it.Profile.Slug
-}
+// who is the key the lane knows the person by (personOf).
+func (it *LaneItem) who() string { return personOf(it.Integration, it.Profile.Slug) }
 
 // Written is a version of a person a lane wrote, compact in the
 // continue-as-new input: Award Force's `updated` and when the lane wrote

@@ -29,8 +29,6 @@ func TestADependentIntegrationWritesThroughItsOrgsLanes(t *testing.T) {
 		require.Equal(t, auth.Lane(0), grants.Lane(0))
 		require.Equal(t, auth.LaneQueue(0, 3), grants.LaneQueue(0, 3))
 		require.Equal(t, auth.ledgerPrefix("Contact"), grants.ledgerPrefix("Contact"))
-		require.Equal(t, auth.CoordinatorTaskQueue(), grants.LaneTaskQueue())
-		require.Equal(t, auth.CoordinatorTaskQueue(), auth.LaneTaskQueue())
 
 		own := NamesOf("grants")
 		require.Equal(t, own.TaskQueue(), grants.TaskQueue())

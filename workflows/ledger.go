@@ -191,13 +191,19 @@ func (l *Coordinator) eachPageHolding(ctx context.Context, object string, keys [
 		return nil
 	}
 	prefix := l.Names.ledgerPrefix(object)
-	query := fmt.Sprintf("WorkflowType = 'LedgerPage' AND ExecutionStatus = 'Running' AND WorkflowId STARTS_WITH '%s' AND %s IN (%s)",
-		prefix, LedgerKey.GetName(), list)
-	return eachLedgerPage(ctx, l.Client, query, func(pg ledgerPage) {
+	return eachPageUnder(ctx, l.Client, prefix, list, func(pg ledgerPage) {
 		if strings.HasPrefix(pg.id, prefix) { // not another object's page
 			f(pg)
 		}
 	})
+}
+
+// eachPageUnder calls f with every running ledger page whose ID begins
+// with prefix and that holds one of the quoted keys list.
+func eachPageUnder(ctx context.Context, c client.Client, prefix, list string, f func(ledgerPage)) error {
+	query := fmt.Sprintf("WorkflowType = 'LedgerPage' AND ExecutionStatus = 'Running' AND WorkflowId STARTS_WITH '%s' AND %s IN (%s)",
+		prefix, LedgerKey.GetName(), list)
+	return eachLedgerPage(ctx, c, query, f)
 }
 
 // ledgerPage is a ledger page as visibility lists it.
@@ -251,10 +257,8 @@ func LedgerEntries(ctx context.Context, c client.Client, n Names, slug string) (
 	if list == "" {
 		return nil, fmt.Errorf("%q is not a slug", slug)
 	}
-	query := fmt.Sprintf("WorkflowType = 'LedgerPage' AND ExecutionStatus = 'Running' AND WorkflowId STARTS_WITH '%s' AND %s IN (%s)",
-		n.ledgerPages(), LedgerKey.GetName(), list)
 	newest := map[string]LedgerEntry{}
-	err := eachLedgerPage(ctx, c, query, func(pg ledgerPage) {
+	err := eachPageUnder(ctx, c, n.ledgerPages(), list, func(pg ledgerPage) {
 		id := pg.pairs[who]
 		if id == "" || pg.object == "" {
 			return

@@ -119,7 +119,17 @@ func (n Names) Person(slug string) string {
 	if n.org == "" {
 		return slug
 	}
-	return n.Integration() + "/" + slug
+	return personOf(n.Integration(), slug)
+}
+
+// personOf is the key of the person slug of integration in a lane and its
+// ledger: the slug for the lane's own ("" integration), "<id>/<slug>" for
+// a dependent one's. integrationOf reads the integration back.
+func personOf(integration, slug string) string {
+	if integration == "" {
+		return slug
+	}
+	return integration + "/" + slug
 }
 
 // Integration is the integration's id.
@@ -151,11 +161,6 @@ func (n Names) AwardForceTaskQueue() string { return n.prefix() + "-awardforce" 
 // CoordinatorTaskQueue carries the workflow tasks of the integration's
 // lanes, their queues and its Award Force budget.
 func (n Names) CoordinatorTaskQueue() string { return n.prefix() + "-coordinators" }
-
-// LaneTaskQueue carries the workflow tasks of the lanes the integration
-// writes through: its own CoordinatorTaskQueue, or that of the integration
-// it depends on, whose worker runs them with the org's Salesforce client.
-func (n Names) LaneTaskQueue() string { return n.lanes().CoordinatorTaskQueue() }
 
 // UserSync is the workflow ID of the sync of the Award Force user slug.
 func (n Names) UserSync(slug string) string { return n.prefix() + "-user-" + slug }

@@ -211,9 +211,13 @@ func oneLanePerOrg(served []Served, orgs map[string]string) error {
 			continue
 		}
 		if other.Spec.SharesAcrossIntegrations() != s.Spec.SharesAcrossIntegrations() {
+			sharing := s
+			if other.Spec.SharesAcrossIntegrations() {
+				sharing = other
+			}
 			return fmt.Errorf("integrations %s and %s both pair %s records of one org, but only %s's spec has across_integrations: one_record: "+
 				"who the same identifier is must be one answer for the org; give both specs the same across_integrations",
-				other.Names.Integration(), s.Names.Integration(), s.Spec.Object, map[bool]string{true: other.Names.Integration(), false: s.Names.Integration()}[other.Spec.SharesAcrossIntegrations()])
+				other.Names.Integration(), s.Names.Integration(), s.Spec.Object, sharing.Names.Integration())
 		}
 		for _, in := range []Served{other, s} {
 			if in.Spec.ExternalID.CRM != "" {

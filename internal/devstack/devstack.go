@@ -286,9 +286,9 @@ func configFor(sb, org *sandbox.Sandbox, opts Options) (config.Config, error) {
 	if getenv == nil {
 		getenv = os.Getenv
 	}
-	sandboxEnv := sb.Env()
+	sandboxEnv, orgEnv := sb.Env(), org.Env()
 	for _, k := range []string{config.EnvSalesforceLoginURL, config.EnvSalesforceClientID, config.EnvSalesforceClientSecret} {
-		sandboxEnv[k] = org.Env()[k]
+		sandboxEnv[k] = orgEnv[k]
 	}
 	c, err := config.FromEnv(func(k string) string {
 		if v, ok := sandboxEnv[k]; ok {
