@@ -25,8 +25,10 @@ type afGate struct {
 	started bool
 	seq     int
 	// counted is 1 when permit request IDs end with their count
-	// (ChangePermitsNamedByCount), -1 when not, 0 until asked.
+	// (ChangePermitsNamedByCount), -1 when not, 0 until asked; paced the
+	// same for ChangePacedPermits.
 	counted   int8
+	paced     int8
 	pending   []workflow.Settable // calls waiting for their permit request
 	requested []workflow.Settable // calls whose permit request is out, in order
 	asked     []PermitRequest     // requests not fully granted
@@ -96,7 +98,8 @@ func (g *afGate) callUnless(ctx workflow.Context, superseded func(workflow.Conte
 		backoff := time.Second
 		for {
 			asked := workflow.Now(ctx)
-			if err := g.permit(ctx).Get(ctx, nil); err != nil {
+			var slot time.Time // when the permit may be used (PermitGrant.Every); zero: now
+			if err := g.permit(ctx).Get(ctx, &slot); err != nil {
 				set.Set(nil, err)
 				return
 			}
@@ -108,7 +111,11 @@ func (g *afGate) callUnless(ctx workflow.Context, superseded func(workflow.Conte
 				set.Set(nil, errSuperseded)
 				return
 			}
-			try := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, once), activity, args...)
+			actx := workflow.WithActivityOptions(ctx, once)
+			if !slot.IsZero() {
+				actx = workflow.WithValue(actx, permitSlotKey{}, slot) // the activity waits for it
+			}
+			try := workflow.ExecuteActivity(actx, activity, args...)
 			err := try.Get(ctx, nil)
 			wait, retry := retryAfter(err, backoff)
 			if !retry || o.ScheduleToCloseTimeout > 0 && workflow.Now(ctx).Add(wait).After(deadline) {
@@ -202,6 +209,7 @@ func (g *afGate) ask(ctx workflow.Context) {
 		if g.countsInID(ctx) {
 			req.ID += fmt.Sprintf("x%d", req.N)
 		}
+		req.Paced = askedOnce(ctx, &g.paced, ChangePacedPermits)
 		g.requested = append(g.requested, g.pending...)
 		g.pending = nil
 		g.asked = append(g.asked, req)
@@ -249,13 +257,18 @@ func (g *afGate) asker(id string) *afGate {
 	return cmp.Or(best, g)
 }
 
-// granted hands grant's permits to the oldest calls waiting for one.
+// granted hands grant's permits to the oldest calls waiting for one, each
+// with its moment when the grant is paced.
 func (g *afGate) granted(grant PermitGrant) {
-	for range grant.N {
+	for i := range grant.N {
 		if len(g.requested) == 0 {
 			break // a resubmitted request granted twice: the extra permit goes unused
 		}
-		g.requested[0].Set(nil, nil)
+		var slot any
+		if grant.Every > 0 {
+			slot = grant.From.Add(time.Duration(i) * grant.Every)
+		}
+		g.requested[0].Set(slot, nil)
 		g.requested = g.requested[1:]
 	}
 	for i := range g.asked {

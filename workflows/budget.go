@@ -49,12 +49,22 @@ type PermitRequest struct {
 	// when not the asker's own: a lane asking for a dependent
 	// integration's reads.
 	Integration string `json:"integration,omitempty"`
+	// Paced says the asker takes permits that are due later
+	// (PermitGrant.Every): its calls wait for their moment themselves
+	// (ChangePacedPermits).
+	Paced bool `json:"paced,omitempty"`
 }
 
 // PermitGrant grants N of a request's permits.
 type PermitGrant struct {
 	Request string `json:"request"`
 	N       int    `json:"n"`
+	// From and Every, set for a paced request (PermitRequest.Paced) while
+	// the budget paces, say when each permit may be used: the i-th of the
+	// N (from 0) from From + i×Every, on the server's clock. Zero: all at
+	// once.
+	From  time.Time     `json:"from,omitzero"`
+	Every time.Duration `json:"every,omitempty"`
 }
 
 // BudgetSettings are the worker's settings the budget runs with, read at
@@ -109,6 +119,13 @@ type BudgetStatus struct {
 // not land in one of Award Force's minutes as sixty-one.
 const budgetMargin = 1.02
 
+// pacedSpan bounds how far ahead one grant to a paced request reaches (at
+// 60 a minute, four permits, the last due about three seconds later): each
+// grant costs the budget a wake-up and a signal, and the asker a workflow
+// task, so fewer, larger grants cut the server's work a request; a webhook
+// arriving meanwhile waits at most that long for its turn.
+const pacedSpan = 4 * time.Second
+
 // AwardForceBudget hands out permits for Award Force requests at the
 // fleet-wide rate, taking turns between classes, for ever (continuing as
 // new to keep its history short).
@@ -133,17 +150,21 @@ func AwardForceBudget(ctx workflow.Context, in BudgetInput) error {
 		var to []*PermitRequest
 		for b.due() > 0 && !now.Before(b.st.Next) {
 			req, n := b.take()
-			grants = append(grants, PermitGrant{Request: req.ID, N: n})
-			to = append(to, req)
+			grant := PermitGrant{Request: req.ID, N: n}
 			granted += n
 			b.st.Granted += n
 			if b.rate > 0 {
-				interval := time.Duration(float64(time.Minute) * budgetMargin / b.rate)
+				interval := b.interval()
 				if b.st.Next.Before(now.Add(-interval)) {
 					b.st.Next = now // idle for a while: no credit saved up
 				}
-				b.st.Next = b.st.Next.Add(interval)
+				if req.Paced {
+					grant.From, grant.Every = b.st.Next, interval
+				}
+				b.st.Next = b.st.Next.Add(time.Duration(n) * interval)
 			}
+			grants = append(grants, grant)
+			to = append(to, req)
 		}
 		futures := make([]workflow.Future, len(grants))
 		for i, g := range grants {
@@ -239,9 +260,15 @@ func (b *budget) enqueue(req PermitRequest) {
 // due counts the permits owed.
 func (b *budget) due() int { return b.owed }
 
+// interval is the time between two permits while the budget paces.
+func (b *budget) interval() time.Duration {
+	return time.Duration(float64(time.Minute) * budgetMargin / b.rate)
+}
+
 // take picks who gets the next grant, taking turns between classes, and
-// how many permits it gets: one while the budget paces, all of the
-// request's without a limit.
+// how many permits it gets: all of the request's without a limit; while
+// the budget paces, one, or for a paced request while the other class
+// waits for nothing, up to pacedSpan's worth.
 func (b *budget) take() (*PermitRequest, int) {
 	order := []string{ClassEvents, ClassBackfill}
 	if b.st.Turn == ClassEvents {
@@ -255,8 +282,11 @@ func (b *budget) take() (*PermitRequest, int) {
 		b.st.Turn = class
 		req := reqs[0]
 		n := 1
-		if b.rate <= 0 {
+		switch {
+		case b.rate <= 0:
 			n = req.N
+		case req.Paced && len(b.st.Waiting[other(class)]) == 0:
+			n = min(req.N, max(1, int(pacedSpan/b.interval())+1))
 		}
 		req.N -= n
 		b.owed -= n
@@ -267,4 +297,12 @@ func (b *budget) take() (*PermitRequest, int) {
 		return req, n
 	}
 	return nil, 0
+}
+
+// other is the class the budget takes turns with.
+func other(class string) string {
+	if class == ClassEvents {
+		return ClassBackfill
+	}
+	return ClassEvents
 }

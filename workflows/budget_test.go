@@ -25,6 +25,11 @@ type grantLog struct {
 	to    []string // request IDs
 	n     []int
 	total int
+	// moments are when each permit may be used, in grant order: the
+	// grant's time, or for a paced grant its From + i×Every.
+	moments []time.Time
+	// momentTo is the request ID of each moment's grant.
+	momentTo []string
 }
 
 // budgetTest runs a budget with the given rate that receives requests at
@@ -59,6 +64,14 @@ func budgetTestFrom(t *testing.T, rate float64, state *BudgetState, requests map
 		log.to = append(log.to, g.Request)
 		log.n = append(log.n, g.N)
 		log.total += g.N
+		for i := range g.N {
+			m := env.Now()
+			if g.Every > 0 {
+				m = g.From.Add(time.Duration(i) * g.Every)
+			}
+			log.moments = append(log.moments, m)
+			log.momentTo = append(log.momentTo, g.Request)
+		}
 	})
 	for at, reqs := range requests {
 		env.RegisterDelayedCallback(func() {
@@ -195,6 +208,22 @@ func chunkEnv() *testsuite.TestWorkflowEnvironment {
 	return env
 }
 
+// onePerPage is page in.Page of a list of three pages, a user each.
+func onePerPage(in activities.ListUsersInput) activities.ListUsersResult {
+	users := []pairing.Profile{{Slug: fmt.Sprintf("Page%dUsr", in.Page), Values: map[string]string{"email": ""}}}
+	return activities.ListUsersResult{Users: users, Total: 3, LastPage: 3}
+}
+
+// runDryChunk runs a dry-run chunk of onePerPage's three pages, whose
+// users have no record.
+func runDryChunk(t *testing.T, env *testsuite.TestWorkflowEnvironment) {
+	t.Helper()
+	env.OnActivity(sf.FindRecords, mock.Anything, mock.Anything).Return(activities.FindRecordsResult{}, nil)
+	env.OnUpsertTypedSearchAttributes(mock.Anything).Return(nil)
+	env.ExecuteWorkflow(BackfillChunk, ChunkInput{Spec: *pairing.Default(), FirstPage: 1, LastPage: 3, DryRun: true})
+	require.NoError(t, env.GetWorkflowError())
+}
+
 // A workflow's Award Force calls take permits: calls made together share
 // one request, a 429 takes a new permit after its Retry-After, and a
 // permanent refusal takes none.
@@ -215,13 +244,9 @@ func TestAwardForceCallsTakePermits(t *testing.T) {
 			return activities.ListUsersResult{}, temporal.NewApplicationErrorWithOptions("Too Many Attempts.", activities.ErrTypeAwardForceRateLimited,
 				temporal.ApplicationErrorOptions{NextRetryDelay: 3 * time.Second})
 		}
-		users := []pairing.Profile{{Slug: fmt.Sprintf("Page%dUsr", in.Page), Values: map[string]string{"email": ""}}}
-		return activities.ListUsersResult{Users: users, Total: 3, LastPage: 3}, nil
+		return onePerPage(in), nil
 	})
-	env.OnActivity(sf.FindRecords, mock.Anything, mock.Anything).Return(activities.FindRecordsResult{}, nil)
-	env.OnUpsertTypedSearchAttributes(mock.Anything).Return(nil)
-	env.ExecuteWorkflow(BackfillChunk, ChunkInput{Spec: *pairing.Default(), FirstPage: 1, LastPage: 3, DryRun: true})
-	require.NoError(t, env.GetWorkflowError())
+	runDryChunk(t, env)
 	var res ChunkResult
 	require.NoError(t, env.GetWorkflowResult(&res))
 	require.Len(t, res.Users, 3)
@@ -264,14 +289,10 @@ func TestAPermitRequestIsNamedByItsCount(t *testing.T) {
 		return nil
 	})
 	env.OnActivity(af.ListUsers, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.ListUsersInput) (activities.ListUsersResult, error) {
-		users := []pairing.Profile{{Slug: fmt.Sprintf("Page%dUsr", in.Page), Values: map[string]string{"email": ""}}}
-		return activities.ListUsersResult{Users: users, Total: 3, LastPage: 3}, nil
+		return onePerPage(in), nil
 	})
-	env.OnActivity(sf.FindRecords, mock.Anything, mock.Anything).Return(activities.FindRecordsResult{}, nil)
-	env.OnUpsertTypedSearchAttributes(mock.Anything).Return(nil)
 	start := env.Now()
-	env.ExecuteWorkflow(BackfillChunk, ChunkInput{Spec: *pairing.Default(), FirstPage: 1, LastPage: 3, DryRun: true})
-	require.NoError(t, env.GetWorkflowError())
+	runDryChunk(t, env)
 	require.Len(t, asked, 1, "no resubmission: the three pages had their permits")
 	require.Equal(t, 3, asked[0].N)
 	require.True(t, strings.HasSuffix(asked[0].ID, "/permits-1x3"), "the ID %s names the count", asked[0].ID)

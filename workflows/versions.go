@@ -300,6 +300,13 @@ const (
 	// number, which the budget took for the request it held; the calls it
 	// left short waited 30 minutes. Asked at a gate's first permit request.
 	ChangePermitsNamedByCount = "permits-named-by-count"
+	// ChangePacedPermits: a gate asks for its permits paced
+	// (PermitRequest.Paced): the budget may grant several in one signal,
+	// each with its moment (PermitGrant.Every), and each call's activity
+	// waits for its moment on the worker (PermitSlotPropagator) instead of
+	// the budget waking and signalling once a permit. Asked at a gate's
+	// first permit request, after ChangePermitsNamedByCount.
+	ChangePacedPermits = "paced-permits"
 )
 
 // askedOnce says whether the run takes change, asking its version the

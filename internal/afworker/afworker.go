@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/api/operatorservice/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/interceptor"
 	"go.temporal.io/sdk/worker"
 
 	"github.com/afsync/afsync/activities"
@@ -82,7 +83,10 @@ func New(c client.Client, s Served, shared bool) (*Worker, error) {
 	// AwardForceBudget), not a task-queue rate limit: the server would split
 	// that among the queue's partitions and waste the share of any without
 	// backlog.
-	afWorker := worker.New(c, names.AwardForceTaskQueue(), pollers(worker.Options{WorkerStopTimeout: cfg.StopTimeout}, defaultPollers, shared))
+	// A call granted a permit due later (a paced grant) waits for it here.
+	afWorker := worker.New(c, names.AwardForceTaskQueue(), pollers(worker.Options{
+		WorkerStopTimeout: cfg.StopTimeout, Interceptors: []interceptor.WorkerInterceptor{&permitSlots{}},
+	}, defaultPollers, shared))
 	afWorker.RegisterActivity(&activities.AwardForce{Client: afClient})
 	return &Worker{main: mainWorker, coordinators: coordWorker, awardForce: afWorker, salesforce: sfClient, names: names}, nil
 }

@@ -136,6 +136,7 @@ func Boot(ctx context.Context, opts BootOptions) (_ *Node, err error) {
 	}
 	copts := opts.Temporal
 	copts.MetricsHandler = n.Metrics.Handler
+	copts.ContextPropagators = append(slices.Clone(copts.ContextPropagators), workflows.PermitSlotPropagator{})
 	if n.Client, err = client.DialContext(ctx, copts); err != nil {
 		where := copts.HostPort
 		if opts.TemporalSetting != "" {
