@@ -2,8 +2,13 @@ package activities
 
 import (
 	"context"
+	"errors"
 	"net/http/httptest"
 	"testing"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
 
 	"github.com/afsync/afsync/awardforce"
 	"github.com/afsync/afsync/pairing"
@@ -73,5 +78,47 @@ func TestFindUserAnswersNotFoundWithoutAnError(t *testing.T) {
 	got, err = a.FindUser(context.Background(), "stranger@example.org")
 	if err != nil || got.Found {
 		t.Fatalf("a stranger: %+v, %v; want not found and no error", got, err)
+	}
+}
+
+// GetUsers reads each user at its moment, and one user Award Force does
+// not know fails alone, classified as GetUser's error would be.
+func TestGetUsersReadsEachAtItsMoment(t *testing.T) {
+	sim := afsim.New(afsim.Options{Keys: map[string]bool{"key": true}})
+	ada := sim.AddUser(afsim.User{Email: "ada@example.org", FirstName: "Ada", LastName: "Lovelace"})
+	bea := sim.AddUser(afsim.User{Email: "bea@example.org", FirstName: "Bea", LastName: "Bell"})
+	srv := httptest.NewServer(sim)
+	defer srv.Close()
+	c, err := awardforce.New(awardforce.Config{BaseURL: srv.URL, APIKey: "key"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestActivityEnvironment()
+	env.RegisterActivity(&AwardForce{Client: c})
+	now := time.Now()
+	in := GetUsersInput{Slugs: []string{ada.Slug, "NoSuchUs", bea.Slug}, At: []time.Time{now, now.Add(300 * time.Millisecond), now.Add(600 * time.Millisecond)}}
+	start := time.Now()
+	v, err := env.ExecuteActivity((&AwardForce{}).GetUsers, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took < 500*time.Millisecond {
+		t.Fatalf("three reads due over 600 ms done in %v", took)
+	}
+	var out []UserRead
+	if err := v.Get(&out); err != nil {
+		t.Fatal(err)
+	}
+	if len(out) != 3 || out[0].Profile.Slug != ada.Slug || out[2].Profile.Slug != bea.Slug || out[0].Failure != nil || out[2].Failure != nil {
+		t.Fatalf("reads %+v", out)
+	}
+	_, single := (&AwardForce{Client: c}).GetUser(context.Background(), "NoSuchUs")
+	var want *temporal.ApplicationError
+	if !errors.As(single, &want) || out[1].Failure == nil || out[1].Failure.Type != want.Type() || out[1].Failure.NonRetryable != want.NonRetryable() {
+		t.Fatalf("the unknown user's read: %+v, want GetUser's %v", out[1].Failure, single)
+	}
+	if got := sim.Stats().ByRoute["GET /user/{slug-or-email}"]; got != 4 {
+		t.Fatalf("%d reads, want one a user (and GetUser's)", got)
 	}
 }

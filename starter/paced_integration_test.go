@@ -8,12 +8,12 @@ import (
 	"testing"
 	"time"
 
-	commonpb "go.temporal.io/api/common/v1"
 	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 
+	activitiespkg "github.com/afsync/afsync/activities"
 	"github.com/afsync/afsync/internal/config"
 	"github.com/afsync/afsync/internal/devstack"
 	"github.com/afsync/afsync/sandbox"
@@ -21,9 +21,10 @@ import (
 )
 
 // Profile reads at Award Force's limit: the budget grants several permits
-// a signal, each due at its own moment, and each read waits for its
-// moment on the worker. No 429, the limit's pace, every read at or after
-// its moment, and far fewer grants than requests (one a request before).
+// a signal, each due at its own moment, and the reads of one grant go in
+// one activity that makes each at its moment. No 429, the limit's pace,
+// every read at or after its moment, and far fewer grants and activities
+// than requests (one of each a request before).
 func TestIntegrationProfileReadsArePacedSeveralPermitsAGrant(t *testing.T) {
 	t.Parallel()
 	const users, perMinute = 150, 600
@@ -83,44 +84,35 @@ func TestIntegrationProfileReadsArePacedSeveralPermitsAGrant(t *testing.T) {
 		t.Fatalf("%d grants for %d requests: want several permits a grant", grants, st.Requests)
 	}
 
-	// Each read's activity ended at or after its moment (the header its
-	// workflow wrote), on the server's clock.
-	waited := 0
+	// Each read was made in a GetUsers activity with the others of its
+	// grant, and ended at or after its moment, on the server's clock.
+	reads, activities := 0, 0
 	for _, chunk := range listWorkflows(t, stack, "WorkflowType = 'BackfillChunk'") {
-		slots := map[int64]time.Time{}
+		due := map[int64]time.Time{}
 		eachEvent(t, stack.Client, chunk.GetExecution().GetWorkflowId(), chunk.GetExecution().GetRunId(), func(e *historypb.HistoryEvent) {
-			if a := e.GetActivityTaskScheduledEventAttributes(); a != nil {
-				if slot, ok := permitSlot(t, a.GetHeader()); ok {
-					slots[e.GetEventId()] = slot
+			if a := e.GetActivityTaskScheduledEventAttributes(); a != nil && a.GetActivityType().GetName() == "GetUsers" {
+				var in activitiespkg.GetUsersInput
+				if err := converter.GetDefaultDataConverter().FromPayloads(a.GetInput(), &in); err != nil {
+					t.Fatal(err)
+				}
+				reads += len(in.Slugs)
+				activities++
+				for _, at := range in.At {
+					if at.After(due[e.GetEventId()]) {
+						due[e.GetEventId()] = at
+					}
 				}
 			}
 			if a := e.GetActivityTaskCompletedEventAttributes(); a != nil {
-				if slot, ok := slots[a.GetScheduledEventId()]; ok {
-					if done := e.GetEventTime().AsTime(); done.Before(slot) {
-						t.Errorf("chunk %s: an activity done at %s, before its permit's moment %s", chunk.GetExecution().GetWorkflowId(), done, slot)
-					}
-					waited++
+				if last, ok := due[a.GetScheduledEventId()]; ok && e.GetEventTime().AsTime().Before(last) {
+					t.Errorf("chunk %s: reads done at %s, before their last moment %s", chunk.GetExecution().GetWorkflowId(), e.GetEventTime().AsTime(), last)
 				}
 			}
 		})
 	}
-	if waited < users/2 {
-		t.Fatalf("%d calls carried a permit moment, want most of the %d reads", waited, users)
+	if reads != users || activities > users/3 {
+		t.Fatalf("%d reads in %d GetUsers activities, want the %d users' in a few", reads, activities, users)
 	}
-}
-
-// permitSlot reads the permit moment in an activity's header.
-func permitSlot(t *testing.T, h *commonpb.Header) (time.Time, bool) {
-	t.Helper()
-	p, ok := h.GetFields()["afsync-permit-slot"]
-	if !ok {
-		return time.Time{}, false
-	}
-	var slot time.Time
-	if err := converter.GetDefaultDataConverter().FromPayload(p, &slot); err != nil {
-		t.Fatal(err)
-	}
-	return slot, true
 }
 
 // eachEvent calls f with each event of a run's history.

@@ -384,14 +384,7 @@ func TestDryRunPlansAccountsWithoutMakingThem(t *testing.T) {
 	w.contacts["bea@example.org"] = []pairing.CRMRecord{{ID: "003000000000000BEA", Values: map[string]string{"Email": "bea@example.org", "LastName": "L", "AccountId": "001000000000OTHRAA"}}}
 	var asked []activities.AccountsInput
 	env := listingEnv(w)
-	env.OnActivity(af.GetUser, mock.Anything, mock.Anything).Return(func(_ context.Context, slug string) (pairing.Profile, error) {
-		for _, u := range w.users {
-			if u.Slug == slug {
-				return u, nil
-			}
-		}
-		return pairing.Profile{}, fmt.Errorf("no user %s", slug)
-	})
+	w.onReads(env)
 	env.OnActivity(sf.FindRecords, mock.Anything, mock.Anything).Return(w.findRecords)
 	env.OnActivity(sf.Accounts, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.AccountsInput) (activities.AccountsResult, error) {
 		asked = append(asked, in)

@@ -9,6 +9,8 @@ import (
 
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
+
+	"github.com/afsync/afsync/activities"
 )
 
 // afGate makes a workflow's Award Force requests within the fleet's budget:
@@ -29,9 +31,9 @@ type afGate struct {
 	// same for ChangePacedPermits.
 	counted   int8
 	paced     int8
-	pending   []workflow.Settable // calls waiting for their permit request
-	requested []workflow.Settable // calls whose permit request is out, in order
-	asked     []PermitRequest     // requests not fully granted
+	pending   []permitWait    // calls waiting for their permit request
+	requested []permitWait    // calls whose permit request is out, in order
+	asked     []PermitRequest // requests not fully granted
 
 	// integration is the integration whose Award Force key (and budget)
 	// the gate's calls use, when not the workflow's own: a lane reading
@@ -88,18 +90,38 @@ func (g *afGate) callUnless(ctx workflow.Context, superseded func(workflow.Conte
 	if !g.budgeted {
 		return workflow.ExecuteActivity(ctx, activity, args...)
 	}
+	once := workflow.GetActivityOptions(ctx)
+	once.ScheduleToCloseTimeout = 0
+	once.RetryPolicy = &temporal.RetryPolicy{MaximumAttempts: 1}
+	return g.eachPermit(ctx, false, func(ctx workflow.Context, t permitTicket) workflow.Future {
+		if superseded != nil && superseded(ctx) {
+			f, set := workflow.NewFuture(ctx)
+			set.Set(nil, errSuperseded)
+			return f
+		}
+		actx := workflow.WithActivityOptions(ctx, once)
+		if !t.Slot.IsZero() {
+			actx = activities.WithPermitSlot(actx, t.Slot) // the activity waits for it
+		}
+		return workflow.ExecuteActivity(actx, activity, args...)
+	})
+}
+
+// eachPermit makes a call within the budget: try, with a permit (a read's,
+// shared with the other reads of its grant, when read), until it succeeds,
+// fails for good, or ctx's activity options' ScheduleToCloseTimeout would
+// pass; a transient failure takes a new permit after its Retry-After or a
+// backoff. The future holds the last try's outcome.
+func (g *afGate) eachPermit(ctx workflow.Context, read bool, try func(workflow.Context, permitTicket) workflow.Future) workflow.Future {
 	o := workflow.GetActivityOptions(ctx)
 	f, set := workflow.NewFuture(ctx)
 	workflow.Go(ctx, func(ctx workflow.Context) {
 		deadline := workflow.Now(ctx).Add(o.ScheduleToCloseTimeout)
-		once := o
-		once.ScheduleToCloseTimeout = 0
-		once.RetryPolicy = &temporal.RetryPolicy{MaximumAttempts: 1}
 		backoff := time.Second
 		for {
 			asked := workflow.Now(ctx)
-			var slot time.Time // when the permit may be used (PermitGrant.Every); zero: now
-			if err := g.permit(ctx).Get(ctx, &slot); err != nil {
+			var t permitTicket
+			if err := g.permit(ctx, read).Get(ctx, &t); err != nil {
 				set.Set(nil, err)
 				return
 			}
@@ -107,19 +129,11 @@ func (g *afGate) callUnless(ctx workflow.Context, superseded func(workflow.Conte
 			// Force's limit, seen by ops (no command: replays record nothing).
 			workflow.GetMetricsHandler(ctx).WithTags(map[string]string{"class": g.class}).
 				Timer(MetricAwardForcePermitWait).Record(workflow.Now(ctx).Sub(asked))
-			if superseded != nil && superseded(ctx) {
-				set.Set(nil, errSuperseded)
-				return
-			}
-			actx := workflow.WithActivityOptions(ctx, once)
-			if !slot.IsZero() {
-				actx = workflow.WithValue(actx, permitSlotKey{}, slot) // the activity waits for it
-			}
-			try := workflow.ExecuteActivity(actx, activity, args...)
-			err := try.Get(ctx, nil)
+			done := try(ctx, t)
+			err := done.Get(ctx, nil)
 			wait, retry := retryAfter(err, backoff)
 			if !retry || o.ScheduleToCloseTimeout > 0 && workflow.Now(ctx).Add(wait).After(deadline) {
-				set.Chain(try)
+				set.Chain(done)
 				return
 			}
 			if err := workflow.Sleep(ctx, wait); err != nil {
@@ -135,7 +149,7 @@ func (g *afGate) callUnless(ctx workflow.Context, superseded func(workflow.Conte
 // retryAfter says whether a single attempt's error is worth another try,
 // and after how long: a rate limit's Retry-After, or the backoff.
 func retryAfter(err error, backoff time.Duration) (time.Duration, bool) {
-	if err == nil {
+	if err == nil || errors.Is(err, errSuperseded) {
 		return 0, false
 	}
 	var appErr *temporal.ApplicationError
@@ -154,11 +168,26 @@ func retryAfter(err error, backoff time.Duration) (time.Duration, bool) {
 	return backoff, true // unavailable, timeouts, a worker gone
 }
 
+// permitWait is a call waiting for its permit: the future's settable,
+// and whether the call is a read (readUser) that shares an activity with
+// the other reads of its grant.
+type permitWait struct {
+	set  workflow.Settable
+	read bool
+}
+
+// permitTicket is what a call's permit future holds: the moment the permit
+// allows (zero: now) and, for a read, the reads granted with it.
+type permitTicket struct {
+	Slot  time.Time
+	group *readGroup
+}
+
 // permit returns a future that is ready once the budget grants this call
-// a permit.
-func (g *afGate) permit(ctx workflow.Context) workflow.Future {
+// a permit (a permitTicket); read says the call is a readUser's.
+func (g *afGate) permit(ctx workflow.Context, read bool) workflow.Future {
 	f, set := workflow.NewFuture(ctx)
-	g.pending = append(g.pending, set)
+	g.pending = append(g.pending, permitWait{set: set, read: read})
 	if !g.started {
 		g.started = true
 		workflow.Go(ctx, g.ask)
@@ -258,18 +287,33 @@ func (g *afGate) asker(id string) *afGate {
 }
 
 // granted hands grant's permits to the oldest calls waiting for one, each
-// with its moment when the grant is paced.
+// with its moment when the grant is paced; the reads among them form
+// groups of up to maxReadGroup, a GetUsers activity each.
 func (g *afGate) granted(grant PermitGrant) {
+	var group *readGroup
 	for i := range grant.N {
 		if len(g.requested) == 0 {
 			break // a resubmitted request granted twice: the extra permit goes unused
 		}
-		var slot any
+		w := g.requested[0]
+		g.requested = g.requested[1:]
+		var slot time.Time
 		if grant.Every > 0 {
 			slot = grant.From.Add(time.Duration(i) * grant.Every)
 		}
-		g.requested[0].Set(slot, nil)
-		g.requested = g.requested[1:]
+		if !w.read {
+			if slot.IsZero() {
+				w.set.Set(nil, nil) // as before paced permits and groups
+			} else {
+				w.set.Set(permitTicket{Slot: slot}, nil)
+			}
+			continue
+		}
+		if group == nil || group.size == maxReadGroup {
+			group = &readGroup{}
+		}
+		group.size++
+		w.set.Set(permitTicket{Slot: slot, group: group}, nil)
 	}
 	for i := range g.asked {
 		if g.asked[i].ID == grant.Request {

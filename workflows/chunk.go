@@ -262,13 +262,19 @@ func (c *chunk) list(ctx workflow.Context) error {
 
 // fetchProfileFields replaces list data with each user's full profile, one
 // request a user, but only when the spec maps profile fields: the list does
-// not carry them.
+// not carry them. The reads granted permits together go in one activity
+// (readUser, since ChangeChunkReadsInGroups).
 func (c *chunk) fetchProfileFields(ctx workflow.Context) error {
 	if len(c.in.Spec.ProfileFieldSlugs()) == 0 || c.in.Filter.Deleted {
 		return nil
 	}
+	grouped := workflow.GetVersion(ctx, ChangeChunkReadsInGroups, workflow.DefaultVersion, 1) >= 1
 	futures := make([]workflow.Future, len(c.profiles))
 	for i, p := range c.profiles {
+		if grouped {
+			futures[i] = c.af.readUser(ctx, p.Slug)
+			continue
+		}
 		futures[i] = c.af.call(summarized(ctx, "Read the profile fields of user %s", p.Slug), af.GetUser, p.Slug)
 	}
 	for i, f := range futures {

@@ -307,6 +307,11 @@ const (
 	// the budget waking and signalling once a permit. Asked at a gate's
 	// first permit request, after ChangePermitsNamedByCount.
 	ChangePacedPermits = "paced-permits"
+	// ChangeChunkReadsInGroups: a backfill chunk reads its users' profiles
+	// in GetUsers activities, one for the reads whose permits came in one
+	// grant, each read at its permit's moment (readgroup.go), instead of a
+	// GetUser activity a read. Asked when a chunk starts reading profiles.
+	ChangeChunkReadsInGroups = "chunk-reads-in-groups"
 )
 
 // askedOnce says whether the run takes change, asking its version the

@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
+	"github.com/afsync/afsync/activities"
 	"github.com/afsync/afsync/internal/config"
 	"github.com/afsync/afsync/internal/metrics"
 	"github.com/afsync/afsync/pairing"
@@ -136,7 +137,7 @@ func Boot(ctx context.Context, opts BootOptions) (_ *Node, err error) {
 	}
 	copts := opts.Temporal
 	copts.MetricsHandler = n.Metrics.Handler
-	copts.ContextPropagators = append(slices.Clone(copts.ContextPropagators), workflows.PermitSlotPropagator{})
+	copts.ContextPropagators = append(slices.Clone(copts.ContextPropagators), activities.PermitSlotPropagator{})
 	if n.Client, err = client.DialContext(ctx, copts); err != nil {
 		where := copts.HostPort
 		if opts.TemporalSetting != "" {

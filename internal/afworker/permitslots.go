@@ -5,11 +5,11 @@ import (
 
 	"go.temporal.io/sdk/interceptor"
 
-	"github.com/afsync/afsync/workflows"
+	"github.com/afsync/afsync/activities"
 )
 
 // permitSlots makes each Award Force activity wait for the moment its
-// permit allows (workflows.AwaitPermitSlot) before it runs.
+// permit allows (activities.AwaitPermitSlot) before it runs.
 type permitSlots struct {
 	interceptor.WorkerInterceptorBase
 }
@@ -23,7 +23,7 @@ type permitSlotActivity struct {
 }
 
 func (a *permitSlotActivity) ExecuteActivity(ctx context.Context, in *interceptor.ExecuteActivityInput) (any, error) {
-	if err := workflows.AwaitPermitSlot(ctx); err != nil {
+	if err := activities.AwaitPermitSlot(ctx); err != nil {
 		return nil, err
 	}
 	return a.Next.ExecuteActivity(ctx, in)

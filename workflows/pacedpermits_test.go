@@ -8,10 +8,6 @@ import (
 
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
-	commonpb "go.temporal.io/api/common/v1"
-	"go.temporal.io/sdk/activity"
-	"go.temporal.io/sdk/converter"
-	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/afsync/afsync/activities"
@@ -94,7 +90,7 @@ func TestAPacedBackfillLeavesWebhooksTheirTurn(t *testing.T) {
 // header PermitSlotPropagator writes and reads).
 func TestAPacedGrantsCallsCarryTheirMoments(t *testing.T) {
 	env := chunkEnv()
-	env.SetContextPropagators([]workflow.ContextPropagator{PermitSlotPropagator{}})
+	env.SetContextPropagators([]workflow.ContextPropagator{activities.PermitSlotPropagator{}})
 	from := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
 	var asked []PermitRequest
 	env.OnActivity(coord.RequestPermits, mock.Anything, mock.Anything).Return(func(_ context.Context, req PermitRequest) error {
@@ -106,7 +102,7 @@ func TestAPacedGrantsCallsCarryTheirMoments(t *testing.T) {
 	})
 	moments := map[int]time.Time{}
 	env.OnActivity(af.ListUsers, mock.Anything, mock.Anything).Return(func(ctx context.Context, in activities.ListUsersInput) (activities.ListUsersResult, error) {
-		moments[in.Page], _ = ctx.Value(permitSlotKey{}).(time.Time)
+		moments[in.Page], _ = activities.PermitSlot(ctx)
 		return onePerPage(in), nil
 	})
 	runDryChunk(t, env)
@@ -118,29 +114,4 @@ func TestAPacedGrantsCallsCarryTheirMoments(t *testing.T) {
 	}
 	require.ElementsMatch(t, []time.Time{from, from.Add(time.Second), from.Add(2 * time.Second)}, got,
 		"one moment a call, each its own: %v", moments)
-}
-
-// An Award Force activity waits for its permit's moment, measured from its
-// start on the server's clock; a moment past is no wait.
-func TestAnActivityWaitsForItsPermitsMoment(t *testing.T) {
-	run := func(slot time.Time) time.Duration {
-		var s testsuite.WorkflowTestSuite
-		env := s.NewTestActivityEnvironment()
-		env.SetContextPropagators([]workflow.ContextPropagator{PermitSlotPropagator{}})
-		p, err := converter.GetDefaultDataConverter().ToPayload(slot)
-		require.NoError(t, err)
-		env.SetHeader(&commonpb.Header{Fields: map[string]*commonpb.Payload{permitSlotHeader: p}})
-		env.RegisterActivityWithOptions(func(ctx context.Context) (time.Duration, error) {
-			start := time.Now()
-			err := AwaitPermitSlot(ctx)
-			return time.Since(start), err
-		}, activity.RegisterOptions{Name: "Waits"})
-		v, err := env.ExecuteActivity("Waits")
-		require.NoError(t, err)
-		var waited time.Duration
-		require.NoError(t, v.Get(&waited))
-		return waited
-	}
-	require.GreaterOrEqual(t, run(time.Now().Add(400*time.Millisecond)), 300*time.Millisecond, "a moment ahead is waited for")
-	require.Less(t, run(time.Now().Add(-time.Hour)), 300*time.Millisecond, "a moment past is not")
 }

@@ -1,4 +1,4 @@
-package workflows
+package activities
 
 import (
 	"context"
@@ -77,20 +77,21 @@ func (PermitSlotPropagator) ExtractToWorkflow(ctx workflow.Context, _ workflow.H
 // activity's start are the server's times, so the worker's clock does not
 // matter.
 func AwaitPermitSlot(ctx context.Context) error {
-	slot, ok := ctx.Value(permitSlotKey{}).(time.Time)
+	slot, ok := PermitSlot(ctx)
 	if !ok {
 		return nil
 	}
-	wait := min(slot.Sub(activity.GetInfo(ctx).StartedTime), maxPermitSlotWait)
-	if wait <= 0 {
-		return nil
-	}
-	t := time.NewTimer(wait)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return sleepCtx(ctx, min(slot.Sub(activity.GetInfo(ctx).StartedTime), maxPermitSlotWait))
+}
+
+// PermitSlot is the moment of an activity's permit, if its call had one.
+func PermitSlot(ctx context.Context) (time.Time, bool) {
+	slot, ok := ctx.Value(permitSlotKey{}).(time.Time)
+	return slot, ok
+}
+
+// WithPermitSlot is ctx for scheduling an Award Force call whose permit
+// allows it at slot: the activity waits for it (AwaitPermitSlot).
+func WithPermitSlot(ctx workflow.Context, slot time.Time) workflow.Context {
+	return workflow.WithValue(ctx, permitSlotKey{}, slot)
 }
