@@ -45,7 +45,8 @@ func (r *readGroup) join(ctx workflow.Context, slug string, at time.Time) workfl
 	o := workflow.GetActivityOptions(ctx)
 	o.ScheduleToCloseTimeout = 0
 	o.RetryPolicy = &temporal.RetryPolicy{MaximumAttempts: 1}
-	// Each read has the time of one call after its moment.
+	// The last read starts at its moment at the latest: the activity has the
+	// time between the first and last moments on top of one call's.
 	if first, last := r.at[0], r.at[len(r.at)-1]; !first.IsZero() && last.After(first) {
 		o.StartToCloseTimeout += last.Sub(first)
 	}
