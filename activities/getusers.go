@@ -65,10 +65,8 @@ func ReadEach(ctx context.Context, in GetUsersInput, get func(context.Context, s
 			at = in.At[i]
 		}
 		wg.Go(func() {
-			if !at.IsZero() {
-				if err := sleepCtx(ctx, at.Sub(started)-time.Since(local)); err != nil {
-					return
-				}
+			if !at.IsZero() && awaitMoment(ctx, at, started, local) != nil {
+				return
 			}
 			p, err := get(ctx, slug)
 			if err != nil {
@@ -94,8 +92,11 @@ func readFailure(err error) *ReadFailure {
 	return &ReadFailure{Type: appErr.Type(), Message: appErr.Message(), NonRetryable: appErr.NonRetryable(), RetryAfter: appErr.NextRetryDelay()}
 }
 
-// sleepCtx waits d (nothing when d ≤ 0), or until ctx ends.
-func sleepCtx(ctx context.Context, d time.Duration) error {
+// awaitMoment waits, in an activity that started at started on the
+// server's clock and at local on the worker's, until the server's moment
+// at (at most maxPermitSlotWait), or until ctx ends.
+func awaitMoment(ctx context.Context, at, started, local time.Time) error {
+	d := min(at.Sub(started)-time.Since(local), maxPermitSlotWait)
 	if d <= 0 {
 		return nil
 	}

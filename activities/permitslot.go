@@ -24,8 +24,8 @@ const permitSlotHeader = "afsync-permit-slot"
 // context.
 type permitSlotKey struct{}
 
-// maxPermitSlotWait bounds an activity's wait for its moment, far above
-// any grant's reach (pacedSpan): a moment further ahead is not waited for.
+// maxPermitSlotWait bounds an activity's wait for a moment, far above any
+// grant's reach (pacedSpan): a moment further ahead is not waited for.
 const maxPermitSlotWait = time.Minute
 
 // PermitSlotPropagator carries a call's permit moment from the workflow
@@ -81,7 +81,7 @@ func AwaitPermitSlot(ctx context.Context) error {
 	if !ok {
 		return nil
 	}
-	return sleepCtx(ctx, min(slot.Sub(activity.GetInfo(ctx).StartedTime), maxPermitSlotWait))
+	return awaitMoment(ctx, slot, activity.GetInfo(ctx).StartedTime, time.Now())
 }
 
 // PermitSlot is the moment of an activity's permit, if its call had one.

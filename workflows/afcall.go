@@ -301,19 +301,15 @@ func (g *afGate) granted(grant PermitGrant) {
 		if grant.Every > 0 {
 			slot = grant.From.Add(time.Duration(i) * grant.Every)
 		}
-		if !w.read {
-			if slot.IsZero() {
-				w.set.Set(nil, nil) // as before paced permits and groups
-			} else {
-				w.set.Set(permitTicket{Slot: slot}, nil)
+		t := permitTicket{Slot: slot}
+		if w.read {
+			if group == nil || group.size == maxReadGroup {
+				group = &readGroup{}
 			}
-			continue
+			group.size++
+			t.group = group
 		}
-		if group == nil || group.size == maxReadGroup {
-			group = &readGroup{}
-		}
-		group.size++
-		w.set.Set(permitTicket{Slot: slot, group: group}, nil)
+		w.set.Set(t, nil)
 	}
 	for i := range g.asked {
 		if g.asked[i].ID == grant.Request {

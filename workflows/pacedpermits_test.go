@@ -40,6 +40,16 @@ func requireWithinRate(t *testing.T, moments []time.Time, rate int) {
 	require.Less(t, span.Seconds(), float64(len(sorted)-1)*60/float64(rate)/0.97, "≥ 97%% of the rate")
 }
 
+// requireLaterEachGrant checks that each permit, in the order granted, is
+// due after the one before: a call that asks after another is granted
+// (a write-back of a newer decision) is never due before it.
+func requireLaterEachGrant(t *testing.T, moments []time.Time) {
+	t.Helper()
+	for i := 1; i < len(moments); i++ {
+		require.True(t, moments[i].After(moments[i-1]), "permit %d due at %s, permit %d at %s", i-1, moments[i-1], i, moments[i])
+	}
+}
+
 // A paced request is granted several permits a signal, each due at its
 // own moment: the moments keep Award Force's rate exactly as single
 // permits did, for a quarter of the budget's signals.
@@ -51,6 +61,7 @@ func TestAPacedRequestIsGrantedSeveralPermitsAtTheirMoments(t *testing.T) {
 	require.Equal(t, 60, log.total)
 	require.Len(t, log.moments, 60)
 	requireWithinRate(t, log.moments, 60)
+	requireLaterEachGrant(t, log.moments)
 	require.LessOrEqual(t, len(log.at), 60/4+2, "grants of up to four permits: %v", log.n)
 	// No moment reaches further than pacedSpan past its grant, nor comes
 	// before the budget's last one: a grant uses what the budget has.
@@ -71,6 +82,7 @@ func TestAPacedBackfillLeavesWebhooksTheirTurn(t *testing.T) {
 		3 * time.Second: {paced(permits("webhook-1", ClassEvents, 1)), permits("webhook-2", ClassEvents, 1)},
 	})
 	requireWithinRate(t, log.moments, 60)
+	requireLaterEachGrant(t, log.moments)
 	arrived := log.at[0].Add(3 * time.Second)
 	for _, id := range []string{"webhook-1", "webhook-2"} {
 		i := slices.Index(log.momentTo, id)

@@ -1,7 +1,7 @@
 package workflows
 
 import (
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -26,67 +26,66 @@ const maxReadGroup = 25
 // (readUser), one GetUsers activity makes them all.
 type readGroup struct {
 	size  int // reads handed a permit of the group
-	slugs []string
-	at    []time.Time
-	sets  []workflow.Settable // each read's outcome (an activities.UserRead)
+	reads []groupRead
+}
+
+// groupRead is one read of a group: its user, its moment, and the future
+// of its outcome.
+type groupRead struct {
+	slug string
+	at   time.Time
+	set  workflow.Settable
 }
 
 // join adds a read at its moment, and runs the group's activity once the
-// last has joined. The future holds the read's activities.UserRead.
+// last has joined. The future holds the read's pairing.Profile, or its
+// failure as GetUser would have failed.
 func (r *readGroup) join(ctx workflow.Context, slug string, at time.Time) workflow.Future {
 	f, set := workflow.NewFuture(ctx)
-	r.slugs = append(r.slugs, slug)
-	r.at = append(r.at, at)
-	r.sets = append(r.sets, set)
-	if len(r.sets) < r.size {
+	r.reads = append(r.reads, groupRead{slug: slug, at: at, set: set})
+	if len(r.reads) < r.size {
 		return f
 	}
-	r.inOrder()
+	// Members join in the order their coroutines run: the activity reads
+	// in the order of the moments.
+	slices.SortStableFunc(r.reads, func(a, b groupRead) int { return a.at.Compare(b.at) })
+	reads := r.reads
+	in := activities.GetUsersInput{}
+	for _, rd := range reads {
+		in.Slugs = append(in.Slugs, rd.slug)
+		in.At = append(in.At, rd.at)
+	}
+	if reads[0].at.IsZero() {
+		in.At = nil // a grant without moments: every read at once
+	}
 	o := workflow.GetActivityOptions(ctx)
 	o.ScheduleToCloseTimeout = 0
 	o.RetryPolicy = &temporal.RetryPolicy{MaximumAttempts: 1}
 	// The last read starts at its moment at the latest: the activity has the
 	// time between the first and last moments on top of one call's.
-	if first, last := r.at[0], r.at[len(r.at)-1]; !first.IsZero() && last.After(first) {
-		o.StartToCloseTimeout += last.Sub(first)
+	if len(in.At) > 1 {
+		o.StartToCloseTimeout += in.At[len(in.At)-1].Sub(in.At[0])
 	}
-	o.Summary = readsSummary(r.slugs)
-	in := activities.GetUsersInput{Slugs: r.slugs, At: r.at}
-	if r.at[0].IsZero() {
-		in.At = nil
-	}
-	reads := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, o), af.GetUsers, in)
-	sets := r.sets
+	o.Summary = readsSummary(in.Slugs)
+	done := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, o), af.GetUsers, in)
 	workflow.Go(ctx, func(ctx workflow.Context) {
 		var out []activities.UserRead
-		err := reads.Get(ctx, &out)
-		for i, set := range sets {
+		err := done.Get(ctx, &out)
+		if err == nil && len(out) != len(reads) {
+			err = temporal.NewApplicationError("GetUsers answered another number of reads than it was asked", activities.ErrTypeUnexpected)
+		}
+		for i, rd := range reads {
 			switch {
 			case err != nil:
-				set.Set(nil, err)
-			case i < len(out):
-				set.Set(out[i], nil)
+				rd.set.Set(nil, err)
+			case out[i].Failure != nil:
+				rd.set.Set(nil, out[i].Failure.Err())
 			default:
-				set.Set(nil, temporal.NewApplicationError("GetUsers answered fewer reads than it was asked", activities.ErrTypeUnexpected))
+				rd.set.Set(out[i].Profile, nil)
 			}
 		}
 	})
 	return f
-}
-
-// inOrder sorts the group's reads by moment (its members join in the
-// order their coroutines run).
-func (r *readGroup) inOrder() {
-	idx := make([]int, len(r.slugs))
-	for i := range idx {
-		idx[i] = i
-	}
-	sort.SliceStable(idx, func(a, b int) bool { return r.at[idx[a]].Before(r.at[idx[b]]) })
-	slugs, at, sets := make([]string, len(idx)), make([]time.Time, len(idx)), make([]workflow.Settable, len(idx))
-	for i, j := range idx {
-		slugs[i], at[i], sets[i] = r.slugs[j], r.at[j], r.sets[j]
-	}
-	r.slugs, r.at, r.sets = slugs, at, sets
 }
 
 // readsSummary names a group's users for the UI.
@@ -107,20 +106,6 @@ func (g *afGate) readUser(ctx workflow.Context, slug string) workflow.Future {
 		return g.call(ctx, af.GetUser, slug)
 	}
 	return g.eachPermit(ctx, true, func(ctx workflow.Context, t permitTicket) workflow.Future {
-		f, set := workflow.NewFuture(ctx)
-		joined := t.group.join(ctx, slug, t.Slot)
-		workflow.Go(ctx, func(ctx workflow.Context) {
-			var read activities.UserRead
-			err := joined.Get(ctx, &read)
-			switch {
-			case err != nil:
-				set.Set(nil, err)
-			case read.Failure != nil:
-				set.Set(nil, read.Failure.Err())
-			default:
-				set.Set(read.Profile, nil)
-			}
-		})
-		return f
+		return t.group.join(ctx, slug, t.Slot)
 	})
 }
