@@ -81,7 +81,14 @@ func AwaitPermitSlot(ctx context.Context) error {
 	if !ok {
 		return nil
 	}
-	return awaitMoment(ctx, slot, activity.GetInfo(ctx).StartedTime, time.Now())
+	return AwaitMoment(ctx, slot)
+}
+
+// AwaitMoment waits, in an activity, until the server's moment at (at
+// most a minute from the activity's start), or until ctx ends: measured
+// from the activity's StartedTime, so the worker's clock does not matter.
+func AwaitMoment(ctx context.Context, at time.Time) error {
+	return awaitMoment(ctx, at, activity.GetInfo(ctx).StartedTime, time.Now())
 }
 
 // PermitSlot is the moment of an activity's permit, if its call had one.

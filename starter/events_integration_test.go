@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/sdk/converter"
 
 	"github.com/afsync/afsync/internal/afworker"
@@ -112,6 +113,36 @@ func TestIntegrationARegistrationBurstIsPairedOnceEach(t *testing.T) {
 		t.Errorf("%d requests reached the lane in %d signals, none carrying two: the syncs' requests were not gathered", people, signals)
 	}
 	t.Logf("the lane took the requests in %d signals, at most %d in one", signals, most)
+
+	// The lane gathered the burst with wakes, each back at its moment on
+	// the server's clock, and no timer of less than two seconds: the
+	// server fires those up to a second late (LaneSettings.PromptWakes).
+	wakes := 0
+	for _, run := range listWorkflows(t, stack, fmt.Sprintf("WorkflowId = '%s'", workflows.LaneWorkflowID(0))) {
+		due := map[int64]time.Time{}
+		eachEvent(t, stack.Client, run.GetExecution().GetWorkflowId(), run.GetExecution().GetRunId(), func(e *historypb.HistoryEvent) {
+			if a := e.GetTimerStartedEventAttributes(); a != nil && a.GetStartToFireTimeout().AsDuration() < 2*time.Second {
+				t.Errorf("the lane started a timer of %v", a.GetStartToFireTimeout().AsDuration())
+			}
+			if a := e.GetActivityTaskScheduledEventAttributes(); a != nil && a.GetActivityType().GetName() == "WakeAt" {
+				var at time.Time
+				if err := converter.GetDefaultDataConverter().FromPayloads(a.GetInput(), &at); err != nil {
+					t.Fatal(err)
+				}
+				due[e.GetEventId()] = at
+				wakes++
+			}
+			if a := e.GetActivityTaskCompletedEventAttributes(); a != nil {
+				if at, ok := due[a.GetScheduledEventId()]; ok && e.GetEventTime().AsTime().Before(at) {
+					t.Errorf("a wake due at %s came back at %s", at, e.GetEventTime().AsTime())
+				}
+			}
+		})
+	}
+	if wakes == 0 {
+		t.Error("the lane gathered the burst without a wake")
+	}
+	t.Logf("the lane woke %d times", wakes)
 }
 
 // laneIntake reads the requests signalled to lane 0, run by run: how many

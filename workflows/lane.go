@@ -256,14 +256,9 @@ func PairingLane(ctx workflow.Context, in LaneInput) error {
 			}
 			return workflow.NewContinueAsNewError(ctx, PairingLane, LaneInput{Lane: l.n, State: &l.st})
 		}
-		wake := l.nextWake(now)
 		inFlight := l.inFlight
 		cond := func() bool { return l.waiting(requests) > 0 || refills.Len() > 0 || l.inFlight != inFlight }
-		if wake.IsZero() {
-			if err := workflow.Await(ctx, cond); err != nil {
-				return err
-			}
-		} else if _, err := workflow.AwaitWithTimeout(ctx, wake.Sub(now), cond); err != nil {
+		if err := l.await(ctx, now, l.nextWake(now), cond); err != nil {
 			return err
 		}
 	}
@@ -312,6 +307,7 @@ func startLane(ctx workflow.Context, in LaneInput) (*lane, error) {
 	l.ownQueue = workflow.GetVersion(ctx, ChangeLaneOwnTaskQueue, workflow.DefaultVersion, 1) >= 1
 	l.refillsAhead = workflow.GetVersion(ctx, ChangeQueueRefillsAhead, workflow.DefaultVersion, 1) >= 1
 	l.commitsAnswers = workflow.GetVersion(ctx, ChangeLaneCommitsAnswers, workflow.DefaultVersion, 1) >= 1
+	l.wakes.prompt = l.settings.PromptWakes && workflow.GetVersion(ctx, ChangeLanePromptWakes, workflow.DefaultVersion, 1) >= 1
 	return l, nil
 }
 
@@ -336,7 +332,9 @@ type lane struct {
 	// queueRetry is when to ask the queue again after asking failed.
 	queueRetry time.Time
 	// af makes the lane's fresh reads within the Award Force budget.
-	af       *afGate
+	af *afGate
+	// wakes are the lane's prompt wakes (lane_wake.go).
+	wakes    laneWakes
 	inFlight int
 	batches  int
 	// onceEach: a refill does not add someone the lane holds already
@@ -574,6 +572,10 @@ func (r *laneRun) open() []int {
 // them first.
 func (l *lane) commitSignals(ctx workflow.Context) {
 	l.handed, l.answered = false, false
+	if l.wakes.prompt && !l.wakes.failed {
+		l.wakeNow(ctx)
+		return
+	}
 	_ = workflow.Sleep(ctx, time.Millisecond)
 }
 

@@ -148,6 +148,15 @@ type LaneSettings struct {
 	Hold         int `json:"hold,omitempty"`
 	QueueSegment int `json:"queue_segment,omitempty"`
 	Refill       int `json:"refill,omitempty"`
+	// PromptWakes makes a lane wait less than promptWakeMax (the end of a
+	// gathering, a retry's backoff) for a WakeAt activity instead of a
+	// timer, and end the task before it continues as new with one: the
+	// server fires a timer up to its history.timerProcessorMaxTimeShift
+	// (one second by default) late, which made every gathering of 250 ms
+	// one of about a second. The worker sets it; left unset (as in the
+	// workflow unit tests, whose clock only timers move) a lane keeps its
+	// timers.
+	PromptWakes bool `json:"prompt_wakes,omitempty"`
 }
 
 // Defaults of LaneSettings.
@@ -283,6 +292,12 @@ func (l *Coordinator) Submit(ctx context.Context, n int, req PairRequest) error 
 // CurrentSettings returns the worker's lane settings.
 func (l *Coordinator) CurrentSettings(context.Context) (LaneSettings, error) {
 	return l.Settings.withDefaults(), nil
+}
+
+// WakeAt returns at the server's moment at (at once if it has passed): a
+// lane's prompt wake (LaneSettings.PromptWakes).
+func (l *Coordinator) WakeAt(ctx context.Context, at time.Time) error {
+	return activities.AwaitMoment(ctx, at)
 }
 
 // RequestPermits asks the Award Force budget for req's permits, starting

@@ -59,7 +59,7 @@ func New(c client.Client, s Served, shared bool) (*Worker, error) {
 	coord := &workflows.Coordinator{
 		Client:                  c,
 		Names:                   names,
-		Settings:                workflows.LaneSettings{CommitHorizon: cfg.CommitHorizon, QuotaPause: cfg.QuotaPause, Hold: cfg.LaneHold, QueueSegment: cfg.LaneQueueSegment, BatchesPerRun: cfg.LaneBatchesPerRun},
+		Settings:                workflows.LaneSettings{CommitHorizon: cfg.CommitHorizon, QuotaPause: cfg.QuotaPause, Hold: cfg.LaneHold, QueueSegment: cfg.LaneQueueSegment, BatchesPerRun: cfg.LaneBatchesPerRun, PromptWakes: true},
 		AwardForceRatePerMinute: cfg.AwardForceRatePerMinute,
 	}
 	sf := &activities.Salesforce{Client: sfClient, Spec: spec, Dependents: s.dependents}
