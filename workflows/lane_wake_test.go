@@ -101,3 +101,25 @@ func TestALaneWithoutPromptWakesKeepsItsTimers(t *testing.T) {
 	require.Equal(t, OutcomeCreated, lt.answers.one(t, "AdaLovel").Outcome)
 	require.Empty(t, wakes.moments(), "settings without PromptWakes (a run recorded before them) wait with timers")
 }
+
+func TestALaneWaitsForABackfillsTrickleWithATimer(t *testing.T) {
+	lt := newLaneTest(t, promptLaneSettings())
+	wakes := (&wakeLog{}).on(lt)
+	// A few of a backfill's people at a time, nothing in flight: a second
+	// late costs them nothing (Award Force paces them), a wake would cost
+	// the server an activity.
+	lt.send(0, pairRequest("chunk-1", pairing.TriggerBackfill,
+		person("AdaLovel", "ada@example.org", "Ada", "Lovelace"), person("GraceHop", "grace@example.org", "Grace", "Hopper")))
+	// A registration among them is worth one.
+	lt.send(time.Minute, pairRequest("chunk-2", pairing.TriggerBackfill, person("AlanTuri", "alan@example.org", "Alan", "Turing")),
+		pairRequest("signup", pairing.TriggerRegistration, person("KayMcNul", "kay@example.org", "Kay", "McNulty")))
+	lt.runUntil(LaneInput{Lane: 1}, time.Hour)
+
+	for _, slug := range []string{"AdaLovel", "GraceHop", "AlanTuri", "KayMcNul"} {
+		require.Equal(t, OutcomeCreated, lt.answers.one(t, slug).Outcome, slug)
+	}
+	require.Equal(t, []time.Time{laneStart.Add(time.Minute + DefaultGather)}, wakes.moments())
+	lookups := lt.crm.lookups()
+	require.Len(t, lookups, 2)
+	require.False(t, lookups[0].at.Before(laneStart.Add(DefaultGather)), "the trickle went before its gathering ended")
+}

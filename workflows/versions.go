@@ -313,7 +313,8 @@ const (
 	// GetUser activity a read. Asked when a chunk starts reading profiles.
 	ChangeChunkReadsInGroups = "chunk-reads-in-groups"
 	// ChangeLanePromptWakes: a lane whose settings say PromptWakes waits
-	// less than promptWakeMax for a WakeAt activity instead of a timer,
+	// less than promptWakeMax, when it is worth it (worthAWake), for a
+	// WakeAt activity instead of a timer,
 	// and ends the task before it continues as new (commitSignals) with
 	// one instead of a timer of a millisecond. Asked at the start of a
 	// lane's run, after ChangeLaneCommitsAnswers, when its settings say
