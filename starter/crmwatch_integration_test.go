@@ -280,6 +280,12 @@ func TestIntegrationCRMChangesReachAwardForce(t *testing.T) {
 	t.Run("a merged record is followed to its survivor", func(t *testing.T) {
 		// Sales created a duplicate of Ada (same email) and an admin merges
 		// Ada's record into it.
+		defer func() {
+			if t.Failed() {
+				debugRuns(t, stack.Client, ada.Slug)
+				debugLane(t, stack.Client)
+			}
+		}()
 		dup := sf.Insert("Contact", map[string]any{"Email": strings.ToUpper(ada.Email), "LastName": "Lovelace", "Title": "Countess of Lovelace"})
 		if err := sf.Merge("Contact", dup, adaRec); err != nil {
 			t.Fatal(err)
@@ -488,6 +494,27 @@ func debugRuns(t *testing.T, c client.Client, slug string) {
 				t.Logf("  %s continued as new %s", at, briefPayloads(ev.GetWorkflowExecutionContinuedAsNewEventAttributes().GetInput()))
 			}
 		}
+	}
+}
+
+// debugLane logs lane 0's status and pending activities.
+func debugLane(t *testing.T, c client.Client) {
+	t.Helper()
+	ctx := context.Background()
+	if v, err := c.QueryWorkflow(ctx, workflows.LaneWorkflowID(0), "", workflows.LaneQuery); err != nil {
+		t.Logf("debugLane: %v", err)
+	} else {
+		var st workflows.LaneStatus
+		_ = v.Get(&st)
+		t.Logf("lane: %+v", st)
+	}
+	d, err := c.DescribeWorkflowExecution(ctx, workflows.LaneWorkflowID(0), "")
+	if err != nil {
+		t.Logf("debugLane: %v", err)
+		return
+	}
+	for _, a := range d.GetPendingActivities() {
+		t.Logf("lane activity %s %s attempt %d scheduled %s", a.GetActivityType().GetName(), a.GetState(), a.GetAttempt(), a.GetLastStartedTime().AsTime().Format("15:04:05.000"))
 	}
 }
 

@@ -138,11 +138,14 @@ func (l *lane) wakeNow(ctx workflow.Context) {
 }
 
 // wakeOptions runs a wake on the lane's own task queue, once: a wake that
-// fails is not worth another.
+// fails is not worth another. One whose worker died gives up within
+// seconds of its moment (StartToCloseTimeout), not at the end of its
+// schedule, so that a lane waiting for it goes on with timers.
 func wakeOptions(ctx workflow.Context) workflow.ActivityOptions {
 	return workflow.ActivityOptions{
 		TaskQueue:              workflow.GetInfo(ctx).TaskQueueName,
 		ScheduleToCloseTimeout: promptWakeMax + 30*time.Second,
+		StartToCloseTimeout:    promptWakeMax + 5*time.Second,
 		RetryPolicy:            &temporal.RetryPolicy{MaximumAttempts: 1},
 	}
 }
