@@ -18,8 +18,10 @@ import (
 
 	commonpb "go.temporal.io/api/common/v1"
 	enumspb "go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/converter"
 
 	"github.com/afsync/afsync/internal/afworker"
 	"github.com/afsync/afsync/internal/devstack"
@@ -375,6 +377,27 @@ func TestIntegrationAnOlderWriteBackNeverLandsOverANewerOne(t *testing.T) {
 	}
 	if got, _ := af.User(last.Slug); got.Fields["JobTitle"] != "Director" {
 		t.Fatalf("the last user's job title is %q: the backfill's older pull landed over the newer sync's", got.Fields["JobTitle"])
+	}
+	// The chunk's write-backs came in paced grants (several permits, each
+	// due at its moment): the order above held with paced permits.
+	paced := 0
+	for _, run := range listWorkflows(t, stack, "WorkflowId = '"+workflows.BudgetWorkflowID+"'") {
+		eachEvent(t, stack.Client, workflows.BudgetWorkflowID, run.GetExecution().GetRunId(), func(e *historypb.HistoryEvent) {
+			a := e.GetSignalExternalWorkflowExecutionInitiatedEventAttributes()
+			if a == nil || a.GetSignalName() != workflows.PermitGrantSignal || !strings.Contains(a.GetWorkflowExecution().GetWorkflowId(), "/chunk-") {
+				return
+			}
+			var g workflows.PermitGrant
+			if err := converter.GetDefaultDataConverter().FromPayloads(a.GetInput(), &g); err != nil {
+				t.Fatal(err)
+			}
+			if g.Every > 0 && g.N > 1 {
+				paced++
+			}
+		})
+	}
+	if paced == 0 {
+		t.Fatal("no paced grant of several permits reached the chunk: the test did not run with paced permits")
 	}
 }
 
