@@ -701,3 +701,21 @@ func TestAnEditAsAWriteArrivesIsKeptAndAnswered(t *testing.T) {
 	require.Equal(t, http.StatusOK, r.code, r.raw)
 	assert.Len(t, held, 1, "no hook once it is unset")
 }
+
+// A user's `updated` never goes back: an API write made in the second
+// after a UI edit that SetDistinctSeconds moved on to the next second
+// carries that edit's version, not the older second of the clock.
+func TestUpdatedNeverGoesBack(t *testing.T) {
+	s := newServer(t, Options{})
+	s.SetDistinctSeconds(true)
+	u := s.AddUser(User{Email: "a@example.com", FirstName: "A", LastName: "B"})
+	first, _ := s.Edit(u.Slug, func(u *User) { u.FirstName = "Ada" })
+	second, _ := s.Edit(u.Slug, func(u *User) { u.FirstName = "Ada L" })
+	require.True(t, second.Updated.After(first.Updated), "distinct seconds: %s then %s", first.Updated, second.Updated)
+	// Two edits within the same second put the second one ahead of the
+	// clock (unless the clock turned meanwhile); the API's write follows.
+	r := call(t, s, "PUT", "/user/"+u.Slug, rwKey, map[string]any{"last_name": "Lovelace"})
+	require.Equal(t, http.StatusOK, r.code, r.raw)
+	got, _ := s.User(u.Slug)
+	assert.False(t, got.Updated.Before(second.Updated), "the API write's version %s is older than the edit's %s", got.Updated, second.Updated)
+}

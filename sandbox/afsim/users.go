@@ -175,7 +175,7 @@ func (s *Server) updateUser(w http.ResponseWriter, r *http.Request, param string
 	}
 	next := cloneUser(*u)
 	applyWrite(&next, in, values)
-	next.Updated = now()
+	next.Updated = s.nextVersionLocked(u, false)
 	s.storeLocked(&next)
 	s.stats.Writes++
 	body := s.renderUserLocked(&next, baseURL(r), true)

@@ -78,16 +78,29 @@ func (s *Server) Edit(slug string, edit func(*User)) (User, bool) {
 		s.mu.Unlock()
 		panic("afsim: Edit: " + err)
 	}
-	// `updated` has a second's resolution, as Award Force's: two edits
-	// within one second carry the same version (only their values differ).
-	next.Updated = now()
-	if s.distinctSeconds && !next.Updated.After(cur.Updated) {
-		next.Updated = cur.Updated.Add(time.Second)
-	}
+	next.Updated = s.nextVersionLocked(cur, true)
 	s.storeLocked(&next)
 	s.mu.Unlock()
 	s.announce(EventUpdated, "ui", slug)
 	return cloneUser(next), true
+}
+
+// nextVersionLocked is the `updated` of an edit of cur made now, through
+// the UI (Edit, ui true) or the API (PUT /user/{slug}). It has a second's
+// resolution, as Award Force's: two edits within one second carry the same
+// version (only their values differ), unless SetDistinctSeconds moves a UI
+// edit on to the next second. It never goes back: an API write made within
+// the second after a moved edit carries that edit's version, as Award
+// Force's server clock would never give an older one.
+func (s *Server) nextVersionLocked(cur *User, ui bool) time.Time {
+	t := now()
+	switch {
+	case ui && s.distinctSeconds && !t.After(cur.Updated):
+		return cur.Updated.Add(time.Second)
+	case t.Before(cur.Updated):
+		return cur.Updated
+	}
+	return t
 }
 
 // Payload is the body the simulator delivers for event on the user with the
