@@ -3,10 +3,11 @@ package workflows
 // A lane's prompt wakes. A lane waits a quarter of a second for more
 // people before it starts a batch that is not full (Gather), and on its
 // way out ends a workflow task before it continues as new. Both waited for
-// a timer, and the server fires a timer up to
-// history.timerProcessorMaxTimeShift late (one second by default, read
-// from temporal server 1.29's queues): a gathering of 250 ms took about a
-// second, and a continue-as-new two, while the batches waited. With
+// a timer, and the server puts every new timer task at least
+// history.timerProcessorMaxTimeShift ahead (one second by default; read in
+// temporal server 1.29.1's service/history/shard/task_key_manager.go): a
+// gathering of 250 ms took about a second, and a continue-as-new two,
+// while the batches waited. With
 // LaneSettings.PromptWakes a wait shorter than promptWakeMax is a WakeAt
 // activity on the lane's own task queue instead, which returns at the
 // moment, measured on the server's clock.
