@@ -87,6 +87,8 @@ func AwaitPermitSlot(ctx context.Context) error {
 // AwaitMoment waits, in an activity, until the server's moment at (at
 // most a minute from the activity's start), or until ctx ends: measured
 // from the activity's StartedTime, so the worker's clock does not matter.
+// Call it as the activity starts: the time the activity ran before the
+// call is counted as none (the wait ends that much late).
 func AwaitMoment(ctx context.Context, at time.Time) error {
 	return awaitMoment(ctx, at, activity.GetInfo(ctx).StartedTime, time.Now())
 }

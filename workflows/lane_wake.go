@@ -73,7 +73,7 @@ func (l *lane) await(ctx workflow.Context, now, wake time.Time, cond func() bool
 	case wake.IsZero():
 		return workflow.Await(ctx, cond)
 	case l.wakesPromptly(now, wake):
-		if l.wakes.at.IsZero() || l.wakes.at.After(wake) {
+		if !l.wakes.coming(wake) {
 			l.startWake(ctx, wake)
 		}
 		woken := l.wakes.woken
@@ -92,8 +92,11 @@ func (l *lane) wakesPromptly(now, wake time.Time) bool {
 		return false
 	}
 	// One on its way soon enough will do; otherwise there must be room.
-	return !w.at.IsZero() && !w.at.After(wake) || w.out < maxWakesOut
+	return w.coming(wake) || w.out < maxWakesOut
 }
+
+// coming says whether a wake is on its way by the moment by.
+func (w *laneWakes) coming(by time.Time) bool { return !w.at.IsZero() && !w.at.After(by) }
 
 // worthAWake says whether the lane's wait is worth a wake: a batch is in
 // flight, wakeWorthy people wait, or one of them is not a backfill's.
