@@ -387,7 +387,11 @@ func (b *benchStack) spawnWorker(ctx context.Context, workerBin string, env []st
 		return err
 	}
 	b.closers = append(b.closers, func() { _ = b.worker.Process.Kill(); _ = b.worker.Wait() })
-	if b.c, err = client.DialContext(ctx, client.Options{HostPort: b.srv.Address, Namespace: b.srv.Namespace}); err != nil {
+	copts, err := config.Temporal{Address: b.srv.Address, Namespace: b.srv.Namespace}.ClientOptions(nil)
+	if err != nil {
+		return err
+	}
+	if b.c, err = client.DialContext(ctx, copts); err != nil {
 		return err
 	}
 	b.closers = append(b.closers, b.c.Close)

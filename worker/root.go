@@ -60,8 +60,9 @@ func newRootCmd() *cobra.Command {
 		Long: `Run the afsync Temporal worker.
 
 It connects to Temporal with the SDK's standard settings (TEMPORAL_ADDRESS,
-TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_*), to Award Force with
-AWARDFORCE_API_URL and AWARDFORCE_API_KEY, and to Salesforce with
+TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_*; requests are gzipped
+beyond loopback only: AFSYNC_TEMPORAL_COMPRESSION=auto|gzip|none), to Award
+Force with AWARDFORCE_API_URL and AWARDFORCE_API_KEY, and to Salesforce with
 SALESFORCE_LOGIN_URL, SALESFORCE_CLIENT_ID and SALESFORCE_CLIENT_SECRET (or
 SALESFORCE_USERNAME and SALESFORCE_PRIVATE_KEY_FILE for the JWT bearer flow).
 The pairing spec is AFSYNC_CONFIG (the built-in default when unset). On start

@@ -13,6 +13,11 @@ const (
 	// envconfig; --namespace overrides it).
 	EnvTemporalNamespace = "TEMPORAL_NAMESPACE"
 
+	// EnvTemporalCompression is how requests to Temporal are compressed:
+	// auto (the default: none to a loopback address, gzip beyond), gzip or
+	// none.
+	EnvTemporalCompression = "AFSYNC_TEMPORAL_COMPRESSION"
+
 	// EnvAwardForceAPIURL is Award Force's API base URL.
 	EnvAwardForceAPIURL = "AWARDFORCE_API_URL"
 	// EnvAwardForceAPIKey is the Award Force API key.

@@ -3,7 +3,9 @@ package config
 import (
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
+	"strings"
 
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/contrib/envconfig"
@@ -41,6 +43,9 @@ func (t Temporal) ClientOptions(logger *slog.Logger) (client.Options, error) {
 	if opts.Namespace == "" {
 		opts.Namespace = client.DefaultNamespace
 	}
+	if opts.ConnectionOptions.GrpcCompression, err = Compression(os.Getenv(EnvTemporalCompression), opts.HostPort); err != nil {
+		return client.Options{}, err
+	}
 	if logger != nil {
 		opts.Logger = tlog.NewStructuredLogger(logger)
 	}
@@ -57,4 +62,31 @@ func (t Temporal) ClientOptions(logger *slog.Logger) (client.Options, error) {
 		})
 	}
 	return opts, nil
+}
+
+// Compression is the gRPC compression of requests to the Temporal frontend
+// at hostPort, as setting (AFSYNC_TEMPORAL_COMPRESSION) asks: "gzip",
+// "none", or "auto" (also when empty): none when the frontend is on this
+// machine (a loopback address: the dev server, a sidecar), where gzip only
+// spends both sides' CPU (measured: docs/benchmarks.md, "Requests to
+// Temporal uncompressed on loopback"), and gzip beyond it, where payloads
+// (JSON profiles and audits) cross a network. The SDK's default is gzip
+// everywhere.
+func Compression(setting, hostPort string) (client.GrpcCompression, error) {
+	switch strings.ToLower(strings.TrimSpace(setting)) {
+	case "", "auto":
+		host, _, err := net.SplitHostPort(hostPort)
+		if err != nil {
+			host = hostPort
+		}
+		if isLoopback(host) {
+			return &client.GrpcCompressionNone{}, nil
+		}
+		return &client.GrpcCompressionGzip{}, nil
+	case "gzip":
+		return &client.GrpcCompressionGzip{}, nil
+	case "none":
+		return &client.GrpcCompressionNone{}, nil
+	}
+	return nil, fmt.Errorf("%s=%q: want auto (none to a loopback address, gzip beyond), gzip or none", EnvTemporalCompression, setting)
 }
