@@ -192,6 +192,37 @@ func (r *laneRun) othersOf(it *LaneItem, matches []pairing.CRMRecord) []string {
 	return out
 }
 
+// sharerWait is how long a person who waits for a sharer (waitsForASharer)
+// waits before their next batch: a batch in flight lasts about that long,
+// and a person batched again while it lasts would cost a lookup each time.
+const sharerWait = time.Second
+
+// waitsForASharer says whether person it waits for a later batch because
+// a record their identifier found is in flight for a person of another
+// integration (across_integrations: one_record), one this batch cannot
+// tell the fate of: that sharer may leave the record (a new address: the
+// record keeps the identifier the others hold, and it goes on being this
+// person's too) or take it along (held alone, it follows them). Deciding
+// now would give this person a record of their own beside the one the
+// remaining sharers hold: two records for one person in several
+// programmes. Once the sharer is answered, the ledger and the lane's
+// memory say who holds the record. Runs from before ChangeSharersWait
+// decide at once.
+func (r *laneRun) waitsForASharer(ctx workflow.Context, it *LaneItem, found *activities.FindRecordsResult) bool {
+	if !r.identity || it.Deleted || !r.b.spec.SharesAcrossIntegrations() {
+		return false
+	}
+	m, unpaired := r.matchesOf(it, found)
+	if unpaired != nil || m.own {
+		return false
+	}
+	inFlight := slices.ContainsFunc(m.records, func(rec pairing.CRMRecord) bool {
+		owner, ok := r.owners[normalID(rec.ID)]
+		return ok && owner != it.who() && integrationOf(owner) != it.Integration
+	})
+	return inFlight && workflow.GetVersion(ctx, ChangeSharersWait, workflow.DefaultVersion, 1) >= 1
+}
+
 // integrationOf is the integration of the person the lane knows as who
 // (LaneItem.who): "" for the lane's own.
 func integrationOf(who string) string {

@@ -32,7 +32,7 @@ func (r *laneRun) pair(ctx workflow.Context) {
 	if r.b.spec.Account != nil && workflow.GetVersion(ctx, ChangeAccounts, workflow.DefaultVersion, 1) >= 1 {
 		r.findAccounts(ctx, &found)
 	}
-	w := r.decideAll(&found, now)
+	w := r.decideAll(ctx, &found, now)
 	if len(r.unsure) > 0 {
 		r.readBeforeWriting(ctx, w)
 	}
@@ -123,7 +123,7 @@ type laneWrites struct {
 
 // decideAll decides for every open person on what the lookup found:
 // answers those with nothing to write, and gathers the writes.
-func (r *laneRun) decideAll(found *activities.FindRecordsResult, now time.Time) *laneWrites {
+func (r *laneRun) decideAll(ctx workflow.Context, found *activities.FindRecordsResult, now time.Time) *laneWrites {
 	spec := &r.b.spec
 	w := &laneWrites{in: activities.WriteInput{Spec: *spec}, decisions: map[int]pairing.Decision{}, read: map[int]pairing.CRMRecord{}}
 	for _, i := range r.open() {
@@ -134,6 +134,12 @@ func (r *laneRun) decideAll(found *activities.FindRecordsResult, now time.Time) 
 				Action: pairing.ActionSkip,
 				Reason: fmt.Sprintf("superseded: a newer version of this user (updated %s) is already written", time.Unix(v[0], 0).UTC().Format(time.RFC3339)),
 			}})
+			continue
+		}
+		if r.waitsForASharer(ctx, it, found) {
+			// Not at once: the sharer may be in another batch, still in flight.
+			r.giveWay([]int{i})
+			it.NotBefore = now.Add(sharerWait)
 			continue
 		}
 		d, ok := r.decideWith(it, found, r.accounts[i])

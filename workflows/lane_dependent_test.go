@@ -275,3 +275,47 @@ func TestAChangeAndARegistrationOfItsAddressInAnotherProgrammeAtOnce(t *testing.
 		})
 	}
 }
+
+// With across_integrations: one_record and three programmes: Ann shares a
+// record between awards and grants; she leaves it in awards (a new
+// address) at the moment she registers her old address in fellowships. The
+// registration is her in a third programme: it shares the record grants
+// still holds, never makes a second one for her address; whether the lane
+// remembers them or finds them in the ledger.
+func TestARegistrationWhileOneOfThreeSharersLeavesJoinsTheOthers(t *testing.T) {
+	for _, forgot := range []bool{false, true} {
+		t.Run(map[bool]string{false: "a lane that remembers them", true: "a lane that forgot them"}[forgot], func(t *testing.T) {
+			org := newCRM()
+			first := newLaneTestOn(t, testLaneSettings(), org, laneStart)
+			first.send(0, sharedRequest("awards-signup", "", pairing.TriggerRegistration, person("AnnAward", "ann@example.org", "Ann", "Awards")))
+			first.send(time.Minute, sharedRequest("grants-signup", "grants", pairing.TriggerRegistration, person("AnnGrant", "ann@example.org", "Ann", "Grants")))
+			second, after, at := first, 2*time.Hour, laneStart.Add(2*time.Hour)
+			if forgot {
+				first.runUntil(LaneInput{Lane: 0}, time.Hour)
+				at = laneStart.Add(30 * 24 * time.Hour)
+				second, after = newLaneTestOn(t, testLaneSettings(), org, at), 0
+			}
+			moved := person("AnnAward", "ann.new@example.org", "Ann", "Awards")
+			moved.ReadAt = at
+			joins := person("AnnFello", "ann@example.org", "Ann", "Fellows")
+			joins.ReadAt = at
+			second.send(after,
+				sharedRequest("awards-move", "", pairing.TriggerProfileUpdate, moved),
+				sharedRequest("fellows-signup", "fellows", pairing.TriggerRegistration, joins))
+			second.runUntil(LaneInput{Lane: 0}, 3*time.Hour)
+
+			shared := first.answers.forRequest(t, "awards-signup", "AnnAward").RecordID
+			require.Equal(t, shared, first.answers.forRequest(t, "grants-signup", "AnnGrant").RecordID)
+			left := second.answers.forRequest(t, "awards-move", "AnnAward")
+			require.NotEqual(t, shared, left.RecordID, "who changes their address leaves the shared record: %s", left.Decision.Reason)
+			fello := second.answers.forRequest(t, "fellows-signup", "AnnFello")
+			require.Equal(t, shared, fello.RecordID, "the same address in a third programme shares grants' record: %s (%s)", fello.Outcome, fello.Decision.Reason)
+			require.Equal(t, OutcomeUpdated, fello.Outcome, "joined once the sharer left, not failed")
+			require.Len(t, org.holding("ann@example.org"), 1, "one record for the address")
+			require.Equal(t, map[string]string{"Email": "ann@example.org", "FirstName": "Ann", "LastName": "Fellows"},
+				org.holding("ann@example.org")[0].Values, "the values of whoever synced last")
+			require.Equal(t, "ann.new@example.org", org.holding("ann.new@example.org")[0].Values["Email"])
+			require.Equal(t, normalID(shared), org.ledger["fellows/AnnFello"], "the ledger pairs the third programme with the shared record")
+		})
+	}
+}

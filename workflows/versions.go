@@ -320,6 +320,13 @@ const (
 	// lane's run, after ChangeLaneCommitsAnswers, when its settings say
 	// PromptWakes.
 	ChangeLanePromptWakes = "lane-prompt-wakes"
+	// ChangeSharersWait: with across_integrations: one_record, a person
+	// whose identifier finds a record in flight for a person of another
+	// integration waits for a later batch (laneRun.waitsForASharer)
+	// instead of being decided at once, which gave them a record of their
+	// own when that sharer left the record in the same batch. Asked when
+	// a batch first meets such a person.
+	ChangeSharersWait = "lane-sharers-wait"
 )
 
 // askedOnce says whether the run takes change, asking its version the
