@@ -319,3 +319,54 @@ func TestARegistrationWhileOneOfThreeSharersLeavesJoinsTheOthers(t *testing.T) {
 		})
 	}
 }
+
+// With across_integrations: one_record and the CRM watched, someone edits
+// the address of Ann's shared record in Salesforce. The change is the
+// record's, not hers: her address in each programme is what it was. Each
+// programme's sync of the change keeps her on the record, which gets her
+// address back, as a record she held alone would; nobody leaves it for a
+// new one, and it is never left holding nobody's address.
+func TestACRMEditOfASharedRecordsAddressKeepsItsSharers(t *testing.T) {
+	for _, forgot := range []bool{false, true} {
+		t.Run(map[bool]string{false: "a lane that remembers them", true: "a lane that forgot them"}[forgot], func(t *testing.T) {
+			watched := func(id, integration string, trigger pairing.Trigger, items ...PairItem) PairRequest {
+				r := sharedRequest(id, integration, trigger, items...)
+				r.Spec.Fields = append(r.Spec.Fields, pairing.FieldPair{AwardForce: "JobTitle", CRM: "Title", Direction: pairing.DirectionFromCRM})
+				return r
+			}
+			org := newCRM()
+			first := newLaneTestOn(t, testLaneSettings(), org, laneStart)
+			first.send(0, watched("awards-signup", "", pairing.TriggerRegistration, person("AnnAward", "ann@example.org", "Ann", "Awards")))
+			first.send(time.Minute, watched("grants-signup", "grants", pairing.TriggerRegistration, person("AnnGrant", "ann@example.org", "Ann", "Grants")))
+			second, after, at := first, 2*time.Hour, laneStart.Add(2*time.Hour)
+			if forgot {
+				first.runUntil(LaneInput{Lane: 0}, time.Hour)
+				at = laneStart.Add(30 * 24 * time.Hour)
+				second, after = newLaneTestOn(t, testLaneSettings(), org, at), 0
+			}
+			shared := "003LANE00000000001"
+			edit := func() { org.records[0].Values["Email"] = "ann.typo@example.org" } // someone in Salesforce
+			if forgot {
+				edit()
+			} else {
+				first.env.RegisterDelayedCallback(edit, after-time.Minute)
+			}
+			var syncs []PairRequest
+			for _, p := range []struct{ integration, slug, last string }{{"", "AnnAward", "Awards"}, {"grants", "AnnGrant", "Grants"}} {
+				it := person(p.slug, "ann@example.org", "Ann", p.last)
+				it.ReadAt, it.RecordID = at, shared
+				syncs = append(syncs, watched(p.slug+"-crm", p.integration, pairing.TriggerCRMChange, it))
+			}
+			second.send(after, syncs...)
+			second.runUntil(LaneInput{Lane: 0}, 3*time.Hour)
+
+			require.Equal(t, shared, first.answers.forRequest(t, "grants-signup", "AnnGrant").RecordID)
+			for _, slug := range []string{"AnnAward", "AnnGrant"} {
+				res := second.answers.forRequest(t, slug+"-crm", slug)
+				require.Equal(t, shared, res.RecordID, "%s stays on the shared record: %s %s", slug, res.Outcome, res.Decision.Reason)
+			}
+			require.Len(t, org.records, 1, "no record of her own for anyone")
+			require.Equal(t, "ann@example.org", org.records[0].Values["Email"], "the shared record gets her address back")
+		})
+	}
+}
