@@ -276,6 +276,34 @@ func TestAChangeAndARegistrationOfItsAddressInAnotherProgrammeAtOnce(t *testing.
 	}
 }
 
+// annShared is Ann paired in awards and grants with one shared record
+// (across_integrations: one_record): the lane test that paired her
+// (first), and the one her next syncs go to (second), sent after that long
+// and read at: the same lane two hours on, or, when it forgot her, a lane
+// a month on that finds her only in the ledger.
+type annShared struct {
+	org           *crm
+	first, second *laneTest
+	after         time.Duration
+	at            time.Time
+}
+
+// annInTwoProgrammes pairs Ann in awards and grants with requests req
+// makes.
+func annInTwoProgrammes(t *testing.T, forgot bool, req func(id, integration string, trigger pairing.Trigger, items ...PairItem) PairRequest) annShared {
+	a := annShared{org: newCRM()}
+	a.first = newLaneTestOn(t, testLaneSettings(), a.org, laneStart)
+	a.first.send(0, req("awards-signup", "", pairing.TriggerRegistration, person("AnnAward", "ann@example.org", "Ann", "Awards")))
+	a.first.send(time.Minute, req("grants-signup", "grants", pairing.TriggerRegistration, person("AnnGrant", "ann@example.org", "Ann", "Grants")))
+	a.second, a.after, a.at = a.first, 2*time.Hour, laneStart.Add(2*time.Hour)
+	if forgot {
+		a.first.runUntil(LaneInput{Lane: 0}, time.Hour)
+		a.at = laneStart.Add(30 * 24 * time.Hour)
+		a.second, a.after = newLaneTestOn(t, testLaneSettings(), a.org, a.at), 0
+	}
+	return a
+}
+
 // With across_integrations: one_record and three programmes: Ann shares a
 // record between awards and grants; she leaves it in awards (a new
 // address) at the moment she registers her old address in fellowships. The
@@ -285,16 +313,8 @@ func TestAChangeAndARegistrationOfItsAddressInAnotherProgrammeAtOnce(t *testing.
 func TestARegistrationWhileOneOfThreeSharersLeavesJoinsTheOthers(t *testing.T) {
 	for _, forgot := range []bool{false, true} {
 		t.Run(map[bool]string{false: "a lane that remembers them", true: "a lane that forgot them"}[forgot], func(t *testing.T) {
-			org := newCRM()
-			first := newLaneTestOn(t, testLaneSettings(), org, laneStart)
-			first.send(0, sharedRequest("awards-signup", "", pairing.TriggerRegistration, person("AnnAward", "ann@example.org", "Ann", "Awards")))
-			first.send(time.Minute, sharedRequest("grants-signup", "grants", pairing.TriggerRegistration, person("AnnGrant", "ann@example.org", "Ann", "Grants")))
-			second, after, at := first, 2*time.Hour, laneStart.Add(2*time.Hour)
-			if forgot {
-				first.runUntil(LaneInput{Lane: 0}, time.Hour)
-				at = laneStart.Add(30 * 24 * time.Hour)
-				second, after = newLaneTestOn(t, testLaneSettings(), org, at), 0
-			}
+			ann := annInTwoProgrammes(t, forgot, sharedRequest)
+			org, first, second, after, at := ann.org, ann.first, ann.second, ann.after, ann.at
 			moved := person("AnnAward", "ann.new@example.org", "Ann", "Awards")
 			moved.ReadAt = at
 			joins := person("AnnFello", "ann@example.org", "Ann", "Fellows")
@@ -334,16 +354,8 @@ func TestACRMEditOfASharedRecordsAddressKeepsItsSharers(t *testing.T) {
 				r.Spec.Fields = append(r.Spec.Fields, pairing.FieldPair{AwardForce: "JobTitle", CRM: "Title", Direction: pairing.DirectionFromCRM})
 				return r
 			}
-			org := newCRM()
-			first := newLaneTestOn(t, testLaneSettings(), org, laneStart)
-			first.send(0, watched("awards-signup", "", pairing.TriggerRegistration, person("AnnAward", "ann@example.org", "Ann", "Awards")))
-			first.send(time.Minute, watched("grants-signup", "grants", pairing.TriggerRegistration, person("AnnGrant", "ann@example.org", "Ann", "Grants")))
-			second, after, at := first, 2*time.Hour, laneStart.Add(2*time.Hour)
-			if forgot {
-				first.runUntil(LaneInput{Lane: 0}, time.Hour)
-				at = laneStart.Add(30 * 24 * time.Hour)
-				second, after = newLaneTestOn(t, testLaneSettings(), org, at), 0
-			}
+			ann := annInTwoProgrammes(t, forgot, watched)
+			org, first, second, after, at := ann.org, ann.first, ann.second, ann.after, ann.at
 			shared := "003LANE00000000001"
 			edit := func() { org.records[0].Values["Email"] = "ann.typo@example.org" } // someone in Salesforce
 			if forgot {
