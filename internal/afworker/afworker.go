@@ -59,7 +59,7 @@ func New(c client.Client, s Served, shared bool) (*Worker, error) {
 	coord := &workflows.Coordinator{
 		Client:                  c,
 		Names:                   names,
-		Settings:                workflows.LaneSettings{CommitHorizon: cfg.CommitHorizon, QuotaPause: cfg.QuotaPause, Hold: cfg.LaneHold, QueueSegment: cfg.LaneQueueSegment, BatchesPerRun: cfg.LaneBatchesPerRun, PromptWakes: true},
+		Settings:                laneSettings(cfg),
 		AwardForceRatePerMinute: cfg.AwardForceRatePerMinute,
 	}
 	sf := &activities.Salesforce{Client: sfClient, Spec: spec, Dependents: s.dependents}
@@ -211,4 +211,15 @@ func SearchAttributeCommand(namespace string) string {
 		b.WriteString(" --name " + k.GetName() + " --type " + strings.TrimPrefix(k.GetValueType().String(), "INDEXED_VALUE_TYPE_"))
 	}
 	return b.String()
+}
+
+// laneSettings are the settings the lanes this worker runs read at the
+// start of each run (Coordinator.CurrentSettings).
+func laneSettings(cfg config.Config) workflows.LaneSettings {
+	return workflows.LaneSettings{
+		CommitHorizon: cfg.CommitHorizon, QuotaPause: cfg.QuotaPause,
+		Hold: cfg.LaneHold, QueueSegment: cfg.LaneQueueSegment, BatchesPerRun: cfg.LaneBatchesPerRun,
+		Gather: cfg.LaneGather, MaxGather: cfg.LaneMaxGather,
+		PromptWakes: true,
+	}
 }

@@ -3,10 +3,12 @@ package afworker
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/afsync/afsync/awardforce"
 	"github.com/afsync/afsync/internal/config"
 	"github.com/afsync/afsync/salesforce"
+	"github.com/afsync/afsync/workflows"
 )
 
 // A refused API setting names the variable that holds it, the real one
@@ -42,5 +44,27 @@ func TestAPIClientsNameTheVariableToSet(t *testing.T) {
 	}
 	if _, _, err := apiClients(config.Config{AwardForce: af, Salesforce: sf}); err != nil {
 		t.Errorf("valid settings refused: %v", err)
+	}
+}
+
+// The lanes gather as the environment says (AFSYNC_LANE_GATHER,
+// AFSYNC_LANE_MAX_GATHER), and by the lanes' defaults when it is silent.
+func TestTheLanesGatherAsTheEnvironmentSays(t *testing.T) {
+	cfg, err := config.FromEnv(func(k string) string {
+		return map[string]string{config.EnvLaneGather: "50ms", config.EnvLaneMaxGather: "1500ms"}[k]
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := laneSettings(cfg)
+	if got.Gather != 50*time.Millisecond || got.MaxGather != 1500*time.Millisecond || !got.PromptWakes {
+		t.Errorf("lane settings %+v: want a gathering of 50ms, at most 1.5s, with prompt wakes", got)
+	}
+	silent, err := config.FromEnv(func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := laneSettings(silent); d.Gather != 0 || d.MaxGather != 0 {
+		t.Errorf("gathering %v, at most %v: want zeros, for the lanes' defaults (%v, %v)", d.Gather, d.MaxGather, workflows.DefaultGather, workflows.DefaultMaxGather)
 	}
 }

@@ -99,7 +99,20 @@ type Config struct {
 	// how many batches a lane runs before it continues as new (the lanes'
 	// defaults when zero; the integration tests make them small).
 	LaneHold, LaneQueueSegment, LaneBatchesPerRun int
+	// LaneGather and LaneMaxGather are how long a pairing lane gathers
+	// people into a batch that is not full: until a pause of LaneGather
+	// between arrivals, at most LaneMaxGather after the first (the lanes'
+	// defaults when zero: workflows.DefaultGather, DefaultMaxGather).
+	LaneGather, LaneMaxGather time.Duration
 }
+
+// Bounds of the lanes' gathering settings: a wait under minGather is no
+// gathering, and people should not wait for their batch longer than
+// maxGather.
+const (
+	minGather = 10 * time.Millisecond
+	maxGather = 5 * time.Minute
+)
 
 // DefaultCommitHorizon is how long Salesforce may still commit a request
 // whose client gave up: the org ends API requests that run longer
@@ -150,6 +163,9 @@ func FromEnv(getenv Getenv) (Config, error) {
 		}
 		c.CommitHorizon = d
 	}
+	if err := c.readGathering(getenv); err != nil {
+		return Config{}, err
+	}
 	if v := strings.TrimSpace(getenv(EnvCodecCORSOrigins)); v != "" {
 		c.CodecCORSOrigins = strings.Split(v, ",")
 	}
@@ -185,6 +201,34 @@ func FromEnv(getenv Getenv) (Config, error) {
 		return Config{}, err
 	}
 	return c, nil
+}
+
+// readGathering reads the lanes' gathering settings (AFSYNC_LANE_GATHER,
+// AFSYNC_LANE_MAX_GATHER): durations within [minGather, maxGather], the
+// first no longer than the second.
+func (c *Config) readGathering(getenv Getenv) error {
+	for _, s := range []struct {
+		name, example, what string
+		into                *time.Duration
+	}{
+		{EnvLaneGather, "250ms", "how long a lane waits after the latest arrival before it writes a batch that is not full", &c.LaneGather},
+		{EnvLaneMaxGather, "10s", "the longest a lane waits from the first arrival, during a steady stream", &c.LaneMaxGather},
+	} {
+		v := strings.TrimSpace(getenv(s.name))
+		if v == "" {
+			continue
+		}
+		d, err := time.ParseDuration(v)
+		if err != nil || d < minGather || d > maxGather {
+			return fmt.Errorf("%s=%q: want a duration from %s to %s, such as %s (%s)", s.name, v, minGather, maxGather, s.example, s.what)
+		}
+		*s.into = d
+	}
+	if c.LaneGather > 0 && c.LaneMaxGather > 0 && c.LaneMaxGather < c.LaneGather {
+		return fmt.Errorf("%s=%s is shorter than %s=%s: the longest wait cannot be shorter than the pause that ends one; raise %s or lower %s",
+			EnvLaneMaxGather, c.LaneMaxGather, EnvLaneGather, c.LaneGather, EnvLaneMaxGather, EnvLaneGather)
+	}
+	return nil
 }
 
 // checkAPIURL checks the API URL that the variable name holds (empty: the

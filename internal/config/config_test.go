@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/afsync/afsync/awardforce"
 	"github.com/afsync/afsync/salesforce"
@@ -24,6 +25,7 @@ func TestFromEnvReadsEveryVariable(t *testing.T) {
 		"SALESFORCE_USERNAME": "u@acme", "SALESFORCE_PRIVATE_KEY_FILE": key, "SALESFORCE_AUDIENCE": "https://test.salesforce.com",
 		"SALESFORCE_API_VERSION": "v61.0", "AFSYNC_CONFIG": "spec.yaml", "AFSYNC_HTTP_ADDR": ":8234",
 		"AWARDFORCE_WEBHOOK_SIGNING_KEY": "wh", "AFSYNC_CODEC_CORS_ORIGINS": "https://ui.example", "AFSYNC_CODEC_TOKEN": "tok",
+		"AFSYNC_LANE_GATHER": "100ms", "AFSYNC_LANE_MAX_GATHER": "2s",
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -40,6 +42,9 @@ func TestFromEnvReadsEveryVariable(t *testing.T) {
 		len(c.CodecCORSOrigins) != 1 || c.CodecCORSOrigins[0] != "https://ui.example" {
 		t.Errorf("afsync settings: %+v", c)
 	}
+	if c.LaneGather != 100*time.Millisecond || c.LaneMaxGather != 2*time.Second {
+		t.Errorf("gathering: %v, at most %v", c.LaneGather, c.LaneMaxGather)
+	}
 }
 
 func TestFromEnvDefaults(t *testing.T) {
@@ -47,7 +52,7 @@ func TestFromEnvDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.AwardForceRatePerMinute != DefaultAwardForceRate || c.HTTPAddr != "" || c.SpecPath != "" {
+	if c.AwardForceRatePerMinute != DefaultAwardForceRate || c.HTTPAddr != "" || c.SpecPath != "" || c.LaneGather != 0 || c.LaneMaxGather != 0 {
 		t.Errorf("defaults: %+v", c)
 	}
 	spec, err := c.Spec()
@@ -68,6 +73,11 @@ func TestFromEnvErrorsNameTheVariableAndTheFix(t *testing.T) {
 			[]string{"AFSYNC_CODEC_ADDR", "beyond loopback", "AFSYNC_CODEC_TOKEN", "127.0.0.1"}},
 		"codec on every interface without a token": {map[string]string{"AFSYNC_CODEC_ADDR": ":8235"}, []string{"AFSYNC_CODEC_ADDR", "AFSYNC_CODEC_TOKEN"}},
 		"codec address without a port":             {map[string]string{"AFSYNC_CODEC_ADDR": "127.0.0.1"}, []string{"AFSYNC_CODEC_ADDR", "host:port"}},
+		"gather not a duration":                    {map[string]string{"AFSYNC_LANE_GATHER": "250"}, []string{"AFSYNC_LANE_GATHER", `"250"`, "250ms", "10ms", "5m0s"}},
+		"gather of nothing":                        {map[string]string{"AFSYNC_LANE_GATHER": "0s"}, []string{"AFSYNC_LANE_GATHER", "from 10ms"}},
+		"max gather of an hour":                    {map[string]string{"AFSYNC_LANE_MAX_GATHER": "1h"}, []string{"AFSYNC_LANE_MAX_GATHER", "to 5m0s", "steady stream"}},
+		"max gather under gather": {map[string]string{"AFSYNC_LANE_GATHER": "2s", "AFSYNC_LANE_MAX_GATHER": "1s"},
+			[]string{"AFSYNC_LANE_MAX_GATHER=1s", "shorter than AFSYNC_LANE_GATHER=2s", "raise AFSYNC_LANE_MAX_GATHER"}},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -45,6 +45,13 @@ const (
 	// request whose client gave up.
 	EnvSalesforceCommitHorizon = "SALESFORCE_COMMIT_HORIZON"
 
+	// EnvLaneGather is how long a pairing lane waits for more people after
+	// the latest arrival before it writes a batch that is not full.
+	EnvLaneGather = "AFSYNC_LANE_GATHER"
+	// EnvLaneMaxGather bounds that wait from the first arrival, during a
+	// steady stream.
+	EnvLaneMaxGather = "AFSYNC_LANE_MAX_GATHER"
+
 	// EnvConfig is the pairing spec file.
 	EnvConfig = "AFSYNC_CONFIG"
 	// EnvIntegrations is the registry of integrations (YAML, registry.go).

@@ -26,7 +26,7 @@ func TestEnvNamesAreUnchanged(t *testing.T) {
 		EnvConfig: "AFSYNC_CONFIG", EnvHTTPAddr: "AFSYNC_HTTP_ADDR", EnvCodecCORSOrigins: "AFSYNC_CODEC_CORS_ORIGINS",
 		EnvCodecToken: "AFSYNC_CODEC_TOKEN", EnvTemporalCLI: "AFSYNC_TEMPORAL_CLI", EnvAllowInsecureHTTP: "AFSYNC_ALLOW_INSECURE_HTTP",
 		EnvCodecKey: "AFSYNC_CODEC_KEY", EnvCodecKeyID: "AFSYNC_CODEC_KEY_ID", EnvCodecOldKeys: "AFSYNC_CODEC_OLD_KEYS",
-		EnvTemporalCompression: "AFSYNC_TEMPORAL_COMPRESSION",
+		EnvTemporalCompression: "AFSYNC_TEMPORAL_COMPRESSION", EnvLaneGather: "AFSYNC_LANE_GATHER", EnvLaneMaxGather: "AFSYNC_LANE_MAX_GATHER",
 	} {
 		if got != want {
 			t.Errorf("constant %q, want %q", got, want)
