@@ -238,15 +238,8 @@ func integrationOf(who string) string {
 // identifier than theirs now, and people of other integrations are paired
 // with it too; the record keeps theirs, and this person is paired by
 // their own identifier. A record only they hold follows them, as ever.
-//
-// A sync of a change made in Salesforce (crm_change) never leaves: the
-// identifier that differs is the record's, edited there, not the
-// person's, and the person stays on it as on a record they hold alone
-// (ChangeCRMEditsKeepSharers; before it, every sharer left the edited
-// record, and it was left holding nobody's address).
 func (r *laneRun) leavesShare(it *LaneItem, rec pairing.CRMRecord) bool {
 	if !r.b.spec.SharesAcrossIntegrations() || it.Deleted ||
-		(r.editsKeepSharers && r.trigger(it) == pairing.TriggerCRMChange) ||
 		activities.IdentifierKey(rec.Values[r.b.spec.UniqueIdentifier.CRM]) == r.b.key(it) {
 		return false
 	}

@@ -530,10 +530,6 @@ type laneRun struct {
 	// claimed are the records the batch holds in lane.owners because the
 	// ledger named them.
 	claimed []string
-	// editsKeepSharers is set in batches that keep people on a shared
-	// record whose identifier was edited in Salesforce
-	// (ChangeCRMEditsKeepSharers).
-	editsKeepSharers bool
 }
 
 func (r *laneRun) trigger(it *LaneItem) pairing.Trigger { return r.st.Requests[it.Request].Trigger }

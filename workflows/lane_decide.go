@@ -126,11 +126,6 @@ type laneWrites struct {
 func (r *laneRun) decideAll(ctx workflow.Context, found *activities.FindRecordsResult, now time.Time) *laneWrites {
 	spec := &r.b.spec
 	w := &laneWrites{in: activities.WriteInput{Spec: *spec}, decisions: map[int]pairing.Decision{}, read: map[int]pairing.CRMRecord{}}
-	if r.identity && spec.SharesAcrossIntegrations() && slices.ContainsFunc(r.open(), func(i int) bool {
-		return r.trigger(r.b.items[i]) == pairing.TriggerCRMChange
-	}) {
-		r.editsKeepSharers = workflow.GetVersion(ctx, ChangeCRMEditsKeepSharers, workflow.DefaultVersion, 1) >= 1
-	}
 	for _, i := range r.open() {
 		it := r.b.items[i]
 		if v, ok := r.supersededBy(it); ok {

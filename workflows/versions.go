@@ -327,12 +327,6 @@ const (
 	// own when that sharer left the record in the same batch. Asked when
 	// a batch first meets such a person.
 	ChangeSharersWait = "lane-sharers-wait"
-	// ChangeCRMEditsKeepSharers: with across_integrations: one_record, a
-	// sync of a change made in Salesforce keeps its person on the shared
-	// record they are paired with even when its identifier was edited
-	// there (laneRun.leavesShare), instead of leaving it. Asked when a
-	// batch of such a spec holds a crm_change sync.
-	ChangeCRMEditsKeepSharers = "crm-edits-keep-sharers"
 )
 
 // askedOnce says whether the run takes change, asking its version the
