@@ -57,6 +57,12 @@ type options struct {
 	// versus, when above 0, times a plain versus-way loop first, in the
 	// same run, and reports afsync's rate beside it.
 	versus int
+	// repeat, when above 1, makes the backfill (with its loop) that many
+	// times, each on a fresh dev server and sandbox, and sums the runs up
+	// (repeats): one run's ratio is noisy on a shared machine.
+	repeat int
+	// results are the backfills' results so far, for repeat.
+	results []Result
 	// burst, when above 0, measures a registration burst instead of a
 	// backfill (burstDuringBackfill: both at once).
 	burst               int
@@ -130,6 +136,9 @@ func main() {
 		SilenceUsage: true,
 		Args:         cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if o.repeat > 1 {
+				return repeats(cmd.Context(), o, cmd.OutOrStdout())
+			}
 			return run(cmd.Context(), o, cmd.OutOrStdout())
 		},
 	}
@@ -153,6 +162,7 @@ func main() {
 	f.IntVar(&o.dependents, "dependents", 0, "with --integrations: the last N integrations depend on the others (depends_on, round-robin), sharing their orgs and pairing lanes; every spec then says across_integrations: one_record")
 	f.IntVar(&o.baseline, "baseline", 0, "instead of afsync, time a plain N-way per-user loop without durability (the yardstick)")
 	f.IntVar(&o.versus, "versus", 0, "time a plain N-way per-user loop first, on a sandbox of its own, then afsync's backfill, and report the ratio (issue 14: 1.2x at 10,000 users)")
+	f.IntVar(&o.repeat, "repeat", 1, "make the backfill (with --versus, its loop too) N times, each on a fresh dev server and sandbox, and print every run's ratio, the median and how many reach 1.2x")
 	f.IntVar(&o.partitions, "partitions", 0, "task-queue partitions on the dev server (0: the server's default, four, as on Temporal Cloud)")
 	f.BoolVar(&o.keep, "keep", false, "keep the dev server and the worker after the run, until interrupted, to read their histories")
 	f.StringArrayVar(&o.serverArgs, "server-arg", nil, "extra argument for `temporal server start-dev` (repeatable), e.g. --server-arg=--dynamic-config-value --server-arg=KEY=VALUE")
@@ -241,6 +251,7 @@ func run(ctx context.Context, o *options, out io.Writer) error {
 		LatencyMillis: float64(o.latency.Microseconds()) / 1000, AwardForceLimitPerMin: o.afLimit, Partitions: cmp.Or(o.partitions, 4),
 		Concurrency: o.concurrency, PagesPerChunk: o.pagesPerChunk, CPUs: cpus(),
 	}
+	defer func() { o.results = append(o.results, r) }()
 	if loop.UsersPerSecond > 0 {
 		r.LoopUsersPerSecond = loop.UsersPerSecond
 		r.RatioToLoop = round(r.UsersPerSecond/loop.UsersPerSecond, 2)
