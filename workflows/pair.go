@@ -159,9 +159,20 @@ func (q *requester) await(ctx workflow.Context, requests []sentRequest, items []
 	defer func() { q.Waiting -= len(want) - len(results) }()
 	replies := workflow.GetSignalChannel(ctx, PairedSignal)
 	silence := resubmitAfter
+	var quiet *silenceTimer
+	if workflow.GetVersion(ctx, ChangeOneSilenceTimer, workflow.DefaultVersion, 1) >= 1 {
+		quiet = &silenceTimer{last: workflow.Now(ctx)}
+		defer quiet.stop()
+	}
 	for len(results) < len(want) {
 		var rp PairReply
-		got, err := receiveWithin(ctx, replies, silence, &rp)
+		var got bool
+		var err error
+		if quiet != nil {
+			got, err = quiet.receive(ctx, replies, silence, &rp)
+		} else {
+			got, err = receiveWithin(ctx, replies, silence, &rp)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -208,6 +219,61 @@ func unanswered(requests []sentRequest, results map[string]UserSyncResult) []sen
 		}
 	}
 	return again
+}
+
+// silenceTimer waits for values on a channel until none has come for a
+// while, with one timer for many values: it is set for the moment the
+// silence would end, left running as values come (each moves that moment
+// on), and set again for the rest only when it fires early. A timer a
+// value (receiveWithin) cost two history events and a timer task on the
+// server for every lane reply.
+type silenceTimer struct {
+	last   time.Time // the last value, or the start
+	timer  workflow.Future
+	cancel workflow.CancelFunc
+}
+
+// receive receives one value from ch into v, or reports false once
+// silence has passed since the last value (or the start); the silence
+// then starts again.
+func (s *silenceTimer) receive(ctx workflow.Context, ch workflow.ReceiveChannel, silence time.Duration, v any) (bool, error) {
+	for {
+		if s.timer == nil {
+			var tctx workflow.Context
+			tctx, s.cancel = workflow.WithCancel(ctx)
+			s.timer = workflow.NewTimer(tctx, max(s.last.Add(silence).Sub(workflow.Now(ctx)), time.Millisecond))
+		}
+		got, fired := false, false
+		sel := workflow.NewSelector(ctx)
+		sel.AddReceive(ch, func(c workflow.ReceiveChannel, _ bool) {
+			c.Receive(ctx, v)
+			got = true
+		})
+		sel.AddFuture(s.timer, func(workflow.Future) { fired = true })
+		sel.Select(ctx)
+		if err := ctx.Err(); err != nil {
+			return false, err
+		}
+		now := workflow.Now(ctx)
+		if got {
+			s.last = now
+			return true, nil
+		}
+		if fired {
+			s.timer = nil
+			if !now.Before(s.last.Add(silence)) {
+				s.last = now
+				return false, nil
+			}
+		}
+	}
+}
+
+// stop cancels the timer, if one runs.
+func (s *silenceTimer) stop() {
+	if s.timer != nil {
+		s.cancel()
+	}
 }
 
 // receiveWithin receives one value from ch, or reports false after d.

@@ -475,3 +475,84 @@ func TestUserSyncCoalescesSignalsOfVersionsItAlreadyHas(t *testing.T) {
 		})
 	}
 }
+
+// requesterOf5 hands five people to the lanes and waits for their answers.
+func requesterOf5(ctx workflow.Context) (int, error) {
+	var items []PairItem
+	for i := range 5 {
+		items = append(items, PairItem{Profile: profile(fmt.Sprintf("Person0%d", i), fmt.Sprintf("p%d@example.org", i), "P", "Q")})
+	}
+	var q requester
+	res, err := q.pair(ctx, *pairing.Default(), pairing.TriggerManual, items)
+	return len(res), err
+}
+
+// answersAt makes the lanes answer each person handed in a reply of its
+// own, the i-th (counting every handing) after at(i), and records when
+// each request was handed.
+func answersAt(env *testsuite.TestWorkflowEnvironment, at func(i int) (time.Duration, bool)) *[]time.Time {
+	var handed []time.Time
+	n := 0
+	env.RegisterActivity(&Coordinator{})
+	env.OnActivity(coord.Submit, mock.Anything, mock.Anything, mock.Anything).Return(func(_ context.Context, _ int, req PairRequest) error {
+		handed = append(handed, env.Now())
+		for _, it := range req.Items {
+			d, ok := at(n)
+			n++
+			if !ok {
+				continue
+			}
+			res := UserSyncResult{Slug: it.Profile.Slug, Outcome: OutcomeUnchanged, RecordID: "003000000000003AAA"}
+			env.RegisterDelayedCallback(func() {
+				env.SignalWorkflow(PairedSignal, PairReply{Request: req.ID, Results: []UserSyncResult{res}})
+			}, d)
+		}
+		return nil
+	})
+	return &handed
+}
+
+// A requester keeps one timer for the lanes' silence, whatever the number
+// of answers: five answers a second apart, one timer (a timer an answer
+// before ChangeOneSilenceTimer).
+func TestARequesterKeepsOneTimerForManyAnswers(t *testing.T) {
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestWorkflowEnvironment()
+	env.RegisterWorkflow(requesterOf5)
+	handed := answersAt(env, func(i int) (time.Duration, bool) { return time.Duration(i+1) * time.Second, true })
+	var timers []time.Duration
+	env.SetOnTimerScheduledListener(func(_ string, d time.Duration) { timers = append(timers, d) })
+	env.ExecuteWorkflow(requesterOf5)
+	require.NoError(t, env.GetWorkflowError())
+	var answered int
+	require.NoError(t, env.GetWorkflowResult(&answered))
+	require.Equal(t, 5, answered)
+	require.Len(t, *handed, 1, "handed once")
+	require.Equal(t, []time.Duration{resubmitAfter}, timers, "one timer for five answers")
+}
+
+// The silence is counted from the last answer: one answer 20 minutes in,
+// then none; the requester hands the others again 30 minutes after that
+// answer, not 30 minutes after it started waiting.
+func TestARequesterCountsTheSilenceFromTheLastAnswer(t *testing.T) {
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestWorkflowEnvironment()
+	env.RegisterWorkflow(requesterOf5)
+	handed := answersAt(env, func(i int) (time.Duration, bool) {
+		switch {
+		case i == 0:
+			return 20 * time.Minute, true
+		case i < 5:
+			return 0, false // silence
+		default:
+			return time.Second, true // handed again: answered
+		}
+	})
+	env.ExecuteWorkflow(requesterOf5)
+	require.NoError(t, env.GetWorkflowError())
+	var answered int
+	require.NoError(t, env.GetWorkflowResult(&answered))
+	require.Equal(t, 5, answered)
+	require.Len(t, *handed, 2, "handed again once, after the silence")
+	require.Equal(t, 20*time.Minute+resubmitAfter, (*handed)[1].Sub((*handed)[0]).Round(time.Second), "30 minutes after the last answer")
+}

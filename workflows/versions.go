@@ -327,6 +327,12 @@ const (
 	// own when that sharer left the record in the same batch. Asked when
 	// a batch first meets such a person.
 	ChangeSharersWait = "lane-sharers-wait"
+	// ChangeOneSilenceTimer: a requester waiting for its lanes' answers
+	// keeps one timer for the silence after which it hands its people
+	// again (silenceTimer), set again only when it fires before the
+	// silence ends, instead of a new timer for every answer. Asked when a
+	// requester starts waiting.
+	ChangeOneSilenceTimer = "one-silence-timer"
 )
 
 // askedOnce says whether the run takes change, asking its version the
