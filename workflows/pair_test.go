@@ -512,14 +512,15 @@ func answersAt(env *testsuite.TestWorkflowEnvironment, at func(i int) (time.Dura
 	return &handed
 }
 
-// A requester keeps one timer for the lanes' silence, whatever the number
-// of answers: five answers a second apart, one timer (a timer an answer
-// before ChangeOneSilenceTimer).
-func TestARequesterKeepsOneTimerForManyAnswers(t *testing.T) {
+// runRequesterOf5 runs requesterOf5 with the lanes answering as at says,
+// and returns when its people were handed and the timers it set; every
+// one of the five must be answered.
+func runRequesterOf5(t *testing.T, at func(i int) (time.Duration, bool)) ([]time.Time, []time.Duration) {
+	t.Helper()
 	var s testsuite.WorkflowTestSuite
 	env := s.NewTestWorkflowEnvironment()
 	env.RegisterWorkflow(requesterOf5)
-	handed := answersAt(env, func(i int) (time.Duration, bool) { return time.Duration(i+1) * time.Second, true })
+	handed := answersAt(env, at)
 	var timers []time.Duration
 	env.SetOnTimerScheduledListener(func(_ string, d time.Duration) { timers = append(timers, d) })
 	env.ExecuteWorkflow(requesterOf5)
@@ -527,7 +528,15 @@ func TestARequesterKeepsOneTimerForManyAnswers(t *testing.T) {
 	var answered int
 	require.NoError(t, env.GetWorkflowResult(&answered))
 	require.Equal(t, 5, answered)
-	require.Len(t, *handed, 1, "handed once")
+	return *handed, timers
+}
+
+// A requester keeps one timer for the lanes' silence, whatever the number
+// of answers: five answers a second apart, one timer (a timer an answer
+// before ChangeOneSilenceTimer).
+func TestARequesterKeepsOneTimerForManyAnswers(t *testing.T) {
+	handed, timers := runRequesterOf5(t, func(i int) (time.Duration, bool) { return time.Duration(i+1) * time.Second, true })
+	require.Len(t, handed, 1, "handed once")
 	require.Equal(t, []time.Duration{resubmitAfter}, timers, "one timer for five answers")
 }
 
@@ -535,10 +544,7 @@ func TestARequesterKeepsOneTimerForManyAnswers(t *testing.T) {
 // then none; the requester hands the others again 30 minutes after that
 // answer, not 30 minutes after it started waiting.
 func TestARequesterCountsTheSilenceFromTheLastAnswer(t *testing.T) {
-	var s testsuite.WorkflowTestSuite
-	env := s.NewTestWorkflowEnvironment()
-	env.RegisterWorkflow(requesterOf5)
-	handed := answersAt(env, func(i int) (time.Duration, bool) {
+	handed, _ := runRequesterOf5(t, func(i int) (time.Duration, bool) {
 		switch {
 		case i == 0:
 			return 20 * time.Minute, true
@@ -548,11 +554,6 @@ func TestARequesterCountsTheSilenceFromTheLastAnswer(t *testing.T) {
 			return time.Second, true // handed again: answered
 		}
 	})
-	env.ExecuteWorkflow(requesterOf5)
-	require.NoError(t, env.GetWorkflowError())
-	var answered int
-	require.NoError(t, env.GetWorkflowResult(&answered))
-	require.Equal(t, 5, answered)
-	require.Len(t, *handed, 2, "handed again once, after the silence")
-	require.Equal(t, 20*time.Minute+resubmitAfter, (*handed)[1].Sub((*handed)[0]).Round(time.Second), "30 minutes after the last answer")
+	require.Len(t, handed, 2, "handed again once, after the silence")
+	require.Equal(t, 20*time.Minute+resubmitAfter, handed[1].Sub(handed[0]).Round(time.Second), "30 minutes after the last answer")
 }
