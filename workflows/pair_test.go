@@ -512,15 +512,14 @@ func answersAt(env *testsuite.TestWorkflowEnvironment, at func(i int) (time.Dura
 	return &handed
 }
 
-// runRequesterOf5 runs requesterOf5 with the lanes answering as at says,
-// and returns when its people were handed and the timers it set; every
-// one of the five must be answered.
-func runRequesterOf5(t *testing.T, at func(i int) (time.Duration, bool)) ([]time.Time, []time.Duration) {
+// runRequesterOf5 runs requesterOf5 with the lanes lanes installs, and
+// returns the timers it set; every one of the five must be answered.
+func runRequesterOf5(t *testing.T, lanes func(env *testsuite.TestWorkflowEnvironment)) []time.Duration {
 	t.Helper()
 	var s testsuite.WorkflowTestSuite
 	env := s.NewTestWorkflowEnvironment()
 	env.RegisterWorkflow(requesterOf5)
-	handed := answersAt(env, at)
+	lanes(env)
 	var timers []time.Duration
 	env.SetOnTimerScheduledListener(func(_ string, d time.Duration) { timers = append(timers, d) })
 	env.ExecuteWorkflow(requesterOf5)
@@ -528,15 +527,18 @@ func runRequesterOf5(t *testing.T, at func(i int) (time.Duration, bool)) ([]time
 	var answered int
 	require.NoError(t, env.GetWorkflowResult(&answered))
 	require.Equal(t, 5, answered)
-	return *handed, timers
+	return timers
 }
 
 // A requester keeps one timer for the lanes' silence, whatever the number
 // of answers: five answers a second apart, one timer (a timer an answer
 // before ChangeOneSilenceTimer).
 func TestARequesterKeepsOneTimerForManyAnswers(t *testing.T) {
-	handed, timers := runRequesterOf5(t, func(i int) (time.Duration, bool) { return time.Duration(i+1) * time.Second, true })
-	require.Len(t, handed, 1, "handed once")
+	var handed *[]time.Time
+	timers := runRequesterOf5(t, func(env *testsuite.TestWorkflowEnvironment) {
+		handed = answersAt(env, func(i int) (time.Duration, bool) { return time.Duration(i+1) * time.Second, true })
+	})
+	require.Len(t, *handed, 1, "handed once")
 	require.Equal(t, []time.Duration{resubmitAfter}, timers, "one timer for five answers")
 }
 
@@ -544,16 +546,47 @@ func TestARequesterKeepsOneTimerForManyAnswers(t *testing.T) {
 // then none; the requester hands the others again 30 minutes after that
 // answer, not 30 minutes after it started waiting.
 func TestARequesterCountsTheSilenceFromTheLastAnswer(t *testing.T) {
-	handed, _ := runRequesterOf5(t, func(i int) (time.Duration, bool) {
-		switch {
-		case i == 0:
-			return 20 * time.Minute, true
-		case i < 5:
-			return 0, false // silence
-		default:
-			return time.Second, true // handed again: answered
-		}
+	var handed *[]time.Time
+	runRequesterOf5(t, func(env *testsuite.TestWorkflowEnvironment) {
+		handed = answersAt(env, func(i int) (time.Duration, bool) {
+			switch {
+			case i == 0:
+				return 20 * time.Minute, true
+			case i < 5:
+				return 0, false // silence
+			default:
+				return time.Second, true // handed again: answered
+			}
+		})
 	})
-	require.Len(t, handed, 2, "handed again once, after the silence")
-	require.Equal(t, 20*time.Minute+resubmitAfter, handed[1].Sub(handed[0]).Round(time.Second), "30 minutes after the last answer")
+	require.Len(t, *handed, 2, "handed again once, after the silence")
+	require.Equal(t, 20*time.Minute+resubmitAfter, (*handed)[1].Sub((*handed)[0]).Round(time.Second), "30 minutes after the last answer")
+}
+
+// A lane that says its queue holds the people (Queued) is waited for as
+// long as maxWait, with the one silence timer too: answered two hours
+// later, they are not handed again.
+func TestARequesterWaitsForAQueueBeyondTheSilence(t *testing.T) {
+	handed := 0
+	timers := runRequesterOf5(t, func(env *testsuite.TestWorkflowEnvironment) {
+		env.RegisterActivity(&Coordinator{})
+		env.OnActivity(coord.Submit, mock.Anything, mock.Anything, mock.Anything).Return(func(_ context.Context, _ int, req PairRequest) error {
+			handed++
+			env.RegisterDelayedCallback(func() {
+				env.SignalWorkflow(PairedSignal, PairReply{Request: req.ID, Queued: true})
+			}, time.Second)
+			var res []UserSyncResult
+			for _, it := range req.Items {
+				res = append(res, UserSyncResult{Slug: it.Profile.Slug, Outcome: OutcomeUnchanged, RecordID: "003000000000003AAA"})
+			}
+			env.RegisterDelayedCallback(func() {
+				env.SignalWorkflow(PairedSignal, PairReply{Request: req.ID, Results: res})
+			}, 2*time.Hour)
+			return nil
+		})
+	})
+	require.Equal(t, 1, handed, "not handed again while the queue holds them")
+	require.Len(t, timers, 2, "the silence timer, set again for the queue's wait when it fired: %v", timers)
+	require.Equal(t, resubmitAfter, timers[0])
+	require.Equal(t, maxWait-resubmitAfter+time.Second, timers[1].Round(time.Second))
 }
