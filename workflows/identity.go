@@ -193,8 +193,9 @@ func (r *laneRun) othersOf(it *LaneItem, matches []pairing.CRMRecord) []string {
 }
 
 // sharerWait is how long a person who waits for a sharer (waitsForASharer)
-// waits before their next batch: a batch in flight lasts about that long,
-// and a person batched again while it lasts would cost a lookup each time.
+// waits before their next batch: a person batched again while the sharer's
+// batch is still in flight would cost a lookup each time, so they try at
+// most once a second.
 const sharerWait = time.Second
 
 // waitsForASharer says whether person it waits for a later batch because

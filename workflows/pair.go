@@ -243,13 +243,13 @@ func (s *silenceTimer) receive(ctx workflow.Context, ch workflow.ReceiveChannel,
 			tctx, s.cancel = workflow.WithCancel(ctx)
 			s.timer = workflow.NewTimer(tctx, max(s.last.Add(silence).Sub(workflow.Now(ctx)), time.Millisecond))
 		}
-		got, fired := false, false
+		got := false
 		sel := workflow.NewSelector(ctx)
 		sel.AddReceive(ch, func(c workflow.ReceiveChannel, _ bool) {
 			c.Receive(ctx, v)
 			got = true
 		})
-		sel.AddFuture(s.timer, func(workflow.Future) { fired = true })
+		sel.AddFuture(s.timer, func(workflow.Future) {})
 		sel.Select(ctx)
 		if err := ctx.Err(); err != nil {
 			return false, err
@@ -259,12 +259,11 @@ func (s *silenceTimer) receive(ctx workflow.Context, ch workflow.ReceiveChannel,
 			s.last = now
 			return true, nil
 		}
-		if fired {
-			s.timer = nil
-			if !now.Before(s.last.Add(silence)) {
-				s.last = now
-				return false, nil
-			}
+		// The timer fired: the silence ended, or a value since moved its end.
+		s.timer = nil
+		if !now.Before(s.last.Add(silence)) {
+			s.last = now
+			return false, nil
 		}
 	}
 }
