@@ -12,7 +12,6 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -650,19 +649,15 @@ func workerMetrics(t *testing.T) exported {
 	if err != nil {
 		t.Fatalf("needs the Temporal CLI (make test builds it): %v", err)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	stack, err := devstack.Start(ctx, devstack.Options{
 		Temporal:   devserver.Options{Binary: bin, UIPort: -1},
 		Getenv:     func(string) string { return "" },
 		KillWorker: true,
-		HTTPAddr:   addr,
+		// Port 0: the worker binds a free port itself (a port picked here
+		// and released could be taken before the worker binds it).
+		HTTPAddr: "127.0.0.1:0",
 	})
 	if err != nil {
 		t.Fatal(err)
