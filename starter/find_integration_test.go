@@ -15,22 +15,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/afsync/afsync/internal/devserver"
 	"github.com/afsync/afsync/internal/devstack"
 	"github.com/afsync/afsync/sandbox"
 	"github.com/afsync/afsync/sandbox/afsim"
 	"github.com/afsync/afsync/workflows"
 )
-
-// freePort is a TCP port free on 127.0.0.1 a moment ago.
-func freePort(t *testing.T) int {
-	t.Helper()
-	port, err := devserver.FreePort("127.0.0.1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return port
-}
 
 // find on the real dev server: a person's manual syncs and the backfill
 // chunk that held them, newest first, found by email (resolved through the
@@ -38,7 +27,7 @@ func freePort(t *testing.T) int {
 // the dev server's UI; report --since writes the same syncs.
 func TestIntegrationFindAndReportSince(t *testing.T) {
 	t.Parallel()
-	stack := startStackOptions(t, devstack.Options{Temporal: devserver.Options{UIPort: freePort(t)}})
+	stack := startStackUI(t, devstack.Options{}, 0)
 	if stack.Server.UIURL == "" {
 		t.Fatal("the dev server runs no UI")
 	}

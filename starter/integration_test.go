@@ -45,6 +45,14 @@ func startStack(t *testing.T, sb sandbox.Options) *devstack.Stack {
 // filled in.
 func startStackOptions(t *testing.T, opts devstack.Options) *devstack.Stack {
 	t.Helper()
+	return startStackUI(t, opts, -1)
+}
+
+// startStackUI is startStackOptions with the dev server's web UI on uiPort
+// (as devserver.Options.UIPort has it: 0 a free port, chosen again if the
+// server must start again; -1 none).
+func startStackUI(t *testing.T, opts devstack.Options, uiPort int) *devstack.Stack {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("needs the Temporal dev server: runs without -short (make test)")
 	}
@@ -54,11 +62,7 @@ func startStackOptions(t *testing.T, opts devstack.Options) *devstack.Stack {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	ui := -1 // no UI, unless the test asks for one on a given port
-	if opts.Temporal.UIPort > 0 {
-		ui = opts.Temporal.UIPort
-	}
-	opts.Temporal = devserver.Options{Binary: bin, UIPort: ui}
+	opts.Temporal = devserver.Options{Binary: bin, UIPort: uiPort}
 	if opts.Getenv == nil {
 		opts.Getenv = func(string) string { return "" }
 	}
