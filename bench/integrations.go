@@ -15,6 +15,7 @@ import (
 	"github.com/afsync/afsync/internal/config"
 	"github.com/afsync/afsync/pairing"
 	"github.com/afsync/afsync/sandbox"
+	"github.com/afsync/afsync/sandbox/afsim"
 	"github.com/afsync/afsync/sandbox/sfsim"
 	"github.com/afsync/afsync/workflows"
 )
@@ -50,6 +51,12 @@ type IntegrationsResult struct {
 	RatioMin    float64 `json:"ratio_to_bound_min,omitempty"`
 	RatioMedian float64 `json:"ratio_to_bound_median,omitempty"`
 	RatioMax    float64 `json:"ratio_to_bound_max,omitempty"`
+	// Where the worst (lowest-ratio) integration's time went: LeadSeconds
+	// from the backfills' start to its first Award Force request,
+	// PaceRatio its requests from the first to the last over its key's
+	// limit (1: exactly the limit), TailSeconds from its last request to
+	// its backfill's end.
+	Worst *TimeSplit `json:"worst,omitempty"`
 	// Seconds is until the last healthy integration's backfill ended;
 	// DrainSeconds, after the outages ended, until theirs did.
 	Seconds      float64 `json:"seconds"`
@@ -79,6 +86,27 @@ type IntegrationsResult struct {
 	ServerCPUSeconds  float64 `json:"server_cpu_seconds"`
 	SandboxCPUSeconds float64 `json:"sandbox_cpu_seconds"`
 	CPUs              int     `json:"cpus"`
+}
+
+// TimeSplit is where an integration's backfill time went.
+type TimeSplit struct {
+	Integration string  `json:"integration"`
+	Ratio       float64 `json:"ratio_to_bound"`
+	LeadSeconds float64 `json:"lead_seconds"`
+	PaceRatio   float64 `json:"pace_ratio"`
+	TailSeconds float64 `json:"tail_seconds"`
+}
+
+// splitTime is where m's time went: the backfills started at start, its
+// Award Force account saw af, its key allows perMinute.
+func splitTime(m *fleetMember, af afsim.Stats, start time.Time, perMinute int, ratio float64) *TimeSplit {
+	s := &TimeSplit{Integration: m.names.Integration(), Ratio: round(ratio, 3),
+		LeadSeconds: round(af.First.Sub(start).Seconds(), 2),
+		TailSeconds: round((m.elapsed - af.Last.Sub(start)).Seconds(), 2)}
+	if span := af.Last.Sub(af.First); span > 0 && af.Requests > 1 {
+		s.PaceRatio = round(float64(af.Requests-1)/span.Minutes()/float64(perMinute), 3)
+	}
+	return s
 }
 
 // fleetMember is one integration of the fleet benchmark.
@@ -229,6 +257,7 @@ func runIntegrations(ctx context.Context, o *options, out io.Writer) error {
 		r.DrainSeconds = round(drain.Seconds(), 2)
 	}
 	var ratios []float64
+	worst := 0.0
 	for i, m := range fleet {
 		if m.err != nil {
 			return fmt.Errorf("%s's backfill: %w", m.names.Integration(), m.err)
@@ -242,7 +271,11 @@ func runIntegrations(ctx context.Context, o *options, out io.Writer) error {
 		if i >= o.outageIn {
 			// The bound: its requests at its key's limit.
 			bound := time.Duration(float64(af.Requests) / float64(o.afLimit) * float64(time.Minute))
-			ratios = append(ratios, bound.Seconds()/m.elapsed.Seconds())
+			ratio := bound.Seconds() / m.elapsed.Seconds()
+			ratios = append(ratios, ratio)
+			if r.Worst == nil || ratio < worst {
+				r.Worst, worst = splitTime(m, af, start, o.afLimit, ratio), ratio
+			}
 		}
 	}
 	slices.Sort(ratios)
@@ -250,6 +283,10 @@ func runIntegrations(ctx context.Context, o *options, out io.Writer) error {
 	fmt.Fprintf(out, "\n%d integrations of %d users at %d requests a minute each: the last healthy one done in %.1f s\n",
 		r.Integrations, r.UsersEach, r.AwardForceLimitPerMin, r.Seconds)
 	fmt.Fprintf(out, "rate over each one's Award Force bound: min %.3f, median %.3f, max %.3f\n", r.RatioMin, r.RatioMedian, r.RatioMax)
+	if w := r.Worst; w != nil {
+		fmt.Fprintf(out, "the slowest, %s: first Award Force request %.2f s after the start, then %.3f× its key's limit, done %.2f s after its last\n",
+			w.Integration, w.LeadSeconds, w.PaceRatio, w.TailSeconds)
+	}
 	if o.outageIn > 0 {
 		fmt.Fprintf(out, "%d integrations' orgs were down meanwhile; their backlog drained %.1f s after they came back\n", o.outageIn, r.DrainSeconds)
 	}

@@ -124,6 +124,9 @@ func (f *Field) allows(v string) bool {
 type Stats struct {
 	// Requests counts every request received, whatever its outcome.
 	Requests int
+	// First and Last are when the first and the last of them arrived
+	// (zero when none did): a benchmark reads its pace from them.
+	First, Last time.Time
 	// ByRoute counts requests per route, keyed like "GET /user" or
 	// "GET /user/{slug-or-email}"; unknown paths count under "<METHOD> (no route)".
 	ByRoute map[string]int
@@ -393,6 +396,11 @@ func (s *Server) Resume() {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rt := route(r)
 	s.mu.Lock()
+	now := time.Now()
+	if s.stats.Requests == 0 {
+		s.stats.First = now
+	}
+	s.stats.Last = now
 	s.stats.Requests++
 	s.stats.ByRoute[rt.name]++
 	stalled := s.stalled

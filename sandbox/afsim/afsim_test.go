@@ -531,7 +531,11 @@ func TestFaultInjection(t *testing.T) {
 func TestStatsAndReset(t *testing.T) {
 	s := newServer(t, Options{})
 	u := s.AddUser(User{Email: "a@example.com"})
+	before := time.Now()
 	call(t, s, "GET", "/user", rwKey, nil)
+	first := s.Stats()
+	assert.False(t, first.First.Before(before), "First is when the first request arrived")
+	assert.Equal(t, first.First, first.Last, "one request: it is the first and the last")
 	call(t, s, "GET", "/user/"+u.Slug, rwKey, nil)
 	call(t, s, "PUT", "/user/"+u.Slug, rwKey, map[string]any{"first_name": "Z"})
 	call(t, s, "GET", "/field", "", nil)
@@ -541,6 +545,8 @@ func TestStatsAndReset(t *testing.T) {
 		"GET /user": 1, "GET /user/{slug-or-email}": 1, "PUT /user/{slug}": 1, "GET /field": 1,
 	}, st.ByRoute)
 	assert.Equal(t, 1, st.Writes)
+	assert.Equal(t, first.First, st.First, "First stays the first request's time")
+	assert.True(t, st.Last.After(st.First), "Last moves with every request")
 	st.ByRoute["GET /user"] = 99
 	assert.Equal(t, 1, s.Stats().ByRoute["GET /user"], "Stats returns a copy")
 	s.ResetStats()
