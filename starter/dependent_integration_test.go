@@ -317,6 +317,8 @@ fields:
 	if n := len(org.Records("Contact")); n != people+1 {
 		t.Fatalf("the org holds %d Contacts, want %d", n, people+1)
 	}
+	// The org's lane: shared records held while they are written.
+	saveHistory(t, stack.Client, workflows.LaneWorkflowID(0), "lane-shared.json")
 }
 
 // A dependent integration is added and removed without a restart: the

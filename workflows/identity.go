@@ -44,6 +44,39 @@ func (l *lane) knownRecord(spec *pairing.Spec, it *LaneItem) string {
 	return l.st.Paired[it.who()]
 }
 
+// waitsForItsRecord says whether person it stays out of the next batch
+// because the record they are known by is in flight for someone else (a
+// newcomer's decision in a batch in flight holds it: claimRecord). Taken
+// now, they would write that record in a batch of their own while the
+// other batch writes it: with across_integrations: one_record, a sharer
+// moving to a new address would take along the record a newcomer has just
+// been paired with. Once that batch ends, the lane's memory says who
+// holds the record. Runs from before ChangeLaneHoldsRecords take them.
+func (l *lane) waitsForItsRecord(ctx workflow.Context, spec *pairing.Spec, it *LaneItem) bool {
+	id := l.knownRecord(spec, it)
+	if id == "" {
+		return false
+	}
+	owner, held := l.owners[normalID(id)]
+	return held && owner != it.who() && askedOnce(ctx, &l.holdsRecords, ChangeLaneHoldsRecords)
+}
+
+// claimRecord holds record id in lane.owners for person it, whose decision
+// writes it though they were not known by it (a newcomer adopting or
+// sharing a record), until the batch ends: another batch's person known by
+// that record waits (waitsForItsRecord), and one whose identifier finds it
+// does not take it for their own (othersOf, waitsForASharer). A record
+// held already is left as it is. Runs from before ChangeLaneHoldsRecords
+// claim nothing.
+func (r *laneRun) claimRecord(ctx workflow.Context, it *LaneItem, id string) {
+	id = normalID(id)
+	if _, held := r.owners[id]; held || id == "" || !askedOnce(ctx, &r.holdsRecords, ChangeLaneHoldsRecords) {
+		return
+	}
+	r.owners[id] = it.who()
+	r.claimed = append(r.claimed, id)
+}
+
 // paired remembers that person it is paired with record id, for specs
 // whose records do not carry the slug (no external id).
 func (r *laneRun) paired(it *LaneItem, id string) {
@@ -85,9 +118,13 @@ func (r *laneRun) recallRecords(ctx workflow.Context) bool {
 		if !ok || r.lane.knownRecord(&r.b.spec, it) != "" {
 			continue
 		}
-		if _, held := r.owners[id]; !held {
+		if owner, held := r.owners[id]; !held {
 			r.owners[id] = it.who()
 			r.claimed = append(r.claimed, id)
+		} else if owner != it.who() && askedOnce(ctx, &r.holdsRecords, ChangeLaneHoldsRecords) {
+			// In flight for someone else, as in waitsForItsRecord.
+			r.giveWay([]int{i})
+			it.NotBefore = workflow.Now(ctx).Add(sharerWait)
 		}
 	}
 	return true
@@ -192,10 +229,11 @@ func (r *laneRun) othersOf(it *LaneItem, matches []pairing.CRMRecord) []string {
 	return out
 }
 
-// sharerWait is how long a person who waits for a sharer (waitsForASharer)
-// waits before their next batch: a person batched again while the sharer's
-// batch is still in flight would cost a lookup each time, so they try at
-// most once a second.
+// sharerWait is how long a person who waits for a sharer (waitsForASharer),
+// or for their record held by someone else's batch (recallRecords), waits
+// before their next batch: a person batched again while the other batch is
+// still in flight would cost a lookup each time, so they try at most once
+// a second.
 const sharerWait = time.Second
 
 // waitsForASharer says whether person it waits for a later batch because

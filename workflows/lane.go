@@ -208,7 +208,7 @@ func PairingLane(ctx workflow.Context, in LaneInput) error {
 		l.expire(now)
 		due := l.batches >= l.settings.BatchesPerRun || workflow.GetInfo(ctx).GetContinueAsNewSuggested()
 		for !due && l.inFlight < l.settings.Concurrency {
-			b := l.nextBatch(now)
+			b := l.nextBatch(ctx, now)
 			if b == nil {
 				break
 			}
@@ -374,6 +374,11 @@ type lane struct {
 	// (ChangeLaneTakesBatches, asked when the first batch comes): 0 not
 	// asked yet, 1 yes, -1 no.
 	takesBatches int8
+	// holdsRecords says whether a batch claims the record a newcomer's
+	// decision writes in owners, and whether a person waits while their
+	// known record is in flight for someone else (ChangeLaneHoldsRecords,
+	// asked when it first matters): 0 not asked yet, 1 yes, -1 no.
+	holdsRecords int8
 	// refillsAhead: the lane asks its queue for as many people as it has
 	// room for, answered in several refills one after the other
 	// (ChangeQueueRefillsAhead).
@@ -472,9 +477,7 @@ func (l *lane) run(ctx workflow.Context, b *batch) {
 			if org := b.orgs[it]; org != "" {
 				delete(l.busy, org)
 			}
-			if id := l.knownRecord(&b.spec, it); id != "" && l.owners[normalID(id)] == it.who() {
-				delete(l.owners, normalID(id))
-			}
+			l.release(ctx, b, it)
 		}
 	}()
 	r := &laneRun{lane: l, b: b, outcomes: make([]laneOutcome, len(b.items))}
@@ -489,6 +492,22 @@ func (l *lane) run(ctx workflow.Context, b *batch) {
 	r.pair(ctx)
 	r.remember(ctx)
 	l.settle(ctx, r)
+}
+
+// release lets go of the record person it of batch b held in owners. It
+// is the one they were known by when the batch was taken; runs from
+// before ChangeLaneHoldsRecords let go of the one they are known by at the
+// end instead, and a person the batch paired with another record (a move
+// away from a shared record, a merge followed) left the first held until
+// the run ended: nobody could take it meanwhile.
+func (l *lane) release(ctx workflow.Context, b *batch, it *LaneItem) {
+	now := normalID(l.knownRecord(&b.spec, it))
+	if now != "" && l.owners[now] == it.who() {
+		delete(l.owners, now)
+	}
+	if took := b.owned[it]; took != now && l.owners[took] == it.who() && askedOnce(ctx, &l.holdsRecords, ChangeLaneHoldsRecords) {
+		delete(l.owners, took)
+	}
 }
 
 // laneRun is one batch's work.

@@ -154,6 +154,7 @@ func (r *laneRun) decideAll(ctx workflow.Context, found *activities.FindRecordsR
 			w.in.Creates = append(w.in.Creates, activities.CreateItem{Slug: it.Profile.Slug, Identifier: it.Profile.Values[spec.UniqueIdentifier.AwardForce], Values: d.CRM})
 		case pairing.ActionUpdate:
 			w.updates = append(w.updates, i)
+			r.claimRecord(ctx, it, d.RecordID)
 			if rec, ok := recordIn(found, d.RecordID); ok {
 				w.read[i] = rec
 			}

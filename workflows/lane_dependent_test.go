@@ -339,3 +339,88 @@ func TestARegistrationWhileOneOfThreeSharersLeavesJoinsTheOthers(t *testing.T) {
 		})
 	}
 }
+
+// With across_integrations: one_record: Ann holds a record alone in
+// awards; she registers her address in grants, and while that batch writes
+// the record (the grants registration now shares it), her awards address
+// changes. The move waits for the registration's batch, then leaves the
+// record to grants (a record of her new address), never writing it in a
+// batch of its own at the same moment: the record keeps grants' values
+// and address, the new address has its own, whether the lane remembers
+// the awards pairing or finds it in the ledger.
+func TestASoleHolderMovingWhileANewcomerSharesTheirRecordLeavesIt(t *testing.T) {
+	for _, forgot := range []bool{false, true} {
+		t.Run(map[bool]string{false: "a lane that remembers them", true: "a lane that forgot them"}[forgot], func(t *testing.T) {
+			org := newCRM()
+			first := newLaneTestOn(t, testLaneSettings(), org, laneStart)
+			first.send(0, sharedRequest("awards-signup", "", pairing.TriggerRegistration, person("AnnAward", "ann@example.org", "Ann", "Awards")))
+			lt, after, at := first, 2*time.Hour, laneStart.Add(2*time.Hour)
+			if forgot {
+				first.runUntil(LaneInput{Lane: 0}, time.Hour)
+				at = laneStart.Add(30 * 24 * time.Hour)
+				lt, after = newLaneTestOn(t, testLaneSettings(), org, at), 0
+			}
+			org.writeLatency = 10 * time.Second
+			joins := person("AnnGrant", "ann@example.org", "Ann", "Grants")
+			joins.ReadAt = at
+			lt.send(after, sharedRequest("grants-signup", "grants", pairing.TriggerRegistration, joins))
+			moved := person("AnnAward", "ann.new@example.org", "Ann", "Awards")
+			moved.ReadAt = at.Add(5 * time.Second)
+			lt.send(after+5*time.Second, sharedRequest("awards-move", "", pairing.TriggerProfileUpdate, moved))
+			lt.runUntil(LaneInput{Lane: 0}, after+time.Hour)
+
+			shared := first.answers.forRequest(t, "awards-signup", "AnnAward").RecordID
+			grant := lt.answers.forRequest(t, "grants-signup", "AnnGrant")
+			require.Equal(t, shared, grant.RecordID, "grants shares the awards record: %s (%s)", grant.Outcome, grant.Decision.Reason)
+			left := lt.answers.forRequest(t, "awards-move", "AnnAward")
+			require.Equal(t, OutcomeCreated, left.Outcome, "the move leaves the record grants now shares: %s", left.Decision.Reason)
+			require.Len(t, org.holding("ann@example.org"), 1, "one record for the address")
+			require.Equal(t, map[string]string{"Email": "ann@example.org", "FirstName": "Ann", "LastName": "Grants"},
+				org.holding("ann@example.org")[0].Values, "the shared record holds grants' values")
+			require.Len(t, org.holding("ann.new@example.org"), 1)
+			require.Equal(t, "Awards", org.holding("ann.new@example.org")[0].Values["LastName"])
+			for _, w := range org.writes() {
+				for _, u := range w.write.Updates {
+					for _, c := range u.Values {
+						require.False(t, normalID(u.ID) == normalID(shared) && c.After == "ann.new@example.org", "the shared record is never moved to the new address")
+					}
+				}
+			}
+			require.Equal(t, normalID(shared), org.ledger["grants/AnnGrant"])
+			require.Equal(t, normalID(left.RecordID), org.ledger["AnnAward"], "the ledger pairs awards with its new record")
+		})
+	}
+}
+
+// With across_integrations: one_record: Ann leaves the record she shares
+// with grants (a new awards address) while the lane remembers both
+// pairings; a minute later her grants address changes too: the record is
+// grants' alone now and follows it, as soon as it is synced: the batch
+// that moved her awards pairing let go of the record it held, though she
+// was known by another when it ended.
+func TestARecordLeftBySharerIsFreeForTheOneWhoKeepsIt(t *testing.T) {
+	org := newCRM()
+	lt := newLaneTestOn(t, testLaneSettings(), org, laneStart)
+	lt.send(0, sharedRequest("awards-signup", "", pairing.TriggerRegistration, person("AnnAward", "ann@example.org", "Ann", "Awards")))
+	lt.send(time.Minute, sharedRequest("grants-signup", "grants", pairing.TriggerRegistration, person("AnnGrant", "ann@example.org", "Ann", "Grants")))
+	moved := person("AnnAward", "ann.new@example.org", "Ann", "Awards")
+	moved.ReadAt = laneStart.Add(10 * time.Minute)
+	lt.send(10*time.Minute, sharedRequest("awards-move", "", pairing.TriggerProfileUpdate, moved))
+	grantsMoved := person("AnnGrant", "ann.grants@example.org", "Ann", "Grants")
+	grantsMoved.ReadAt = laneStart.Add(11 * time.Minute)
+	lt.send(11*time.Minute, sharedRequest("grants-move", "grants", pairing.TriggerProfileUpdate, grantsMoved))
+	lt.runUntil(LaneInput{Lane: 0}, time.Hour)
+
+	shared := lt.answers.forRequest(t, "grants-signup", "AnnGrant").RecordID
+	require.Equal(t, shared, lt.answers.forRequest(t, "awards-signup", "AnnAward").RecordID)
+	left := lt.answers.forRequest(t, "awards-move", "AnnAward")
+	require.NotEqual(t, shared, left.RecordID, "the awards move leaves the shared record: %s", left.Decision.Reason)
+	follows := lt.answers.forRequest(t, "grants-move", "AnnGrant")
+	require.Equal(t, OutcomeUpdated, follows.Outcome, "%s", follows.Decision.Reason)
+	require.Equal(t, shared, follows.RecordID, "the record grants alone holds follows it")
+	writes := lt.crm.writes()
+	require.WithinDuration(t, laneStart.Add(11*time.Minute), writes[len(writes)-1].at, time.Minute, "written within the minute it came")
+	require.Len(t, org.holding("ann.grants@example.org"), 1)
+	require.Len(t, org.holding("ann.new@example.org"), 1)
+	require.Empty(t, org.holding("ann@example.org"))
+}

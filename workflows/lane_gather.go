@@ -97,6 +97,10 @@ type batch struct {
 	// orgs are the organisation keys (see orgKey) the batch holds, by
 	// person; several of its people may share one.
 	orgs map[*LaneItem]string
+	// owned are the records (normalised ids) the batch holds in
+	// lane.owners, by person: the ones they were known by when it was
+	// taken.
+	owned map[*LaneItem]string
 }
 
 // key is an item's identifier key ("" when the person has none).
@@ -134,12 +138,12 @@ func (l *lane) held(k string) bool { return l.busy[k] || !l.st.Doubt[k].IsZero()
 // (less than Gather apart) and the first has waited less than MaxGather
 // (gatherUntil says until when): a burst goes in a few batches, not one
 // call a person, and a lone sync waits only Gather.
-func (l *lane) nextBatch(now time.Time) *batch {
+func (l *lane) nextBatch(ctx workflow.Context, now time.Time) *batch {
 	l.gatherUntil = time.Time{}
 	if now.Before(l.st.PausedUntil) {
 		return nil
 	}
-	b := l.candidates(now)
+	b := l.candidates(ctx, now)
 	if b == nil || l.gathering(b, now) {
 		return nil
 	}
@@ -150,7 +154,7 @@ func (l *lane) nextBatch(now time.Time) *batch {
 // candidates is the batch the waiting people who may go now would make,
 // oldest first: the oldest one's spec, no slug, identifier or organisation
 // held elsewhere, at most MaxBatch; nil when nobody may go.
-func (l *lane) candidates(now time.Time) *batch {
+func (l *lane) candidates(ctx workflow.Context, now time.Time) *batch {
 	var b *batch
 	claimed := map[string]bool{} // slugs and identifiers already in b
 	free := func(k string) bool { return !l.held(k) && !claimed[k] }
@@ -164,6 +168,10 @@ func (l *lane) candidates(now time.Time) *batch {
 			continue
 		}
 		spec := l.st.Specs[req.Spec]
+		if l.waitsForItsRecord(ctx, &spec, it) {
+			claimed[it.who()] = true // no later version of theirs goes either
+			continue
+		}
 		k := (&batch{spec: spec}).key(it)
 		if k != "" && !free(idKey(k)) {
 			continue
@@ -229,9 +237,11 @@ func (l *lane) gathering(b *batch, now time.Time) bool {
 // their slugs, identifiers, organisations and known records.
 func (l *lane) take(b *batch) {
 	taken := map[*LaneItem]bool{}
+	b.owned = map[*LaneItem]string{}
 	for _, it := range b.items {
 		if id := l.knownRecord(&b.spec, it); id != "" {
 			l.owners[normalID(id)] = it.who()
+			b.owned[it] = normalID(id)
 		}
 		taken[it] = true
 		l.flying[it] = true

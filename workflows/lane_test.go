@@ -52,8 +52,9 @@ type crm struct {
 	// requests counts the API requests made: one a query, one a collection call.
 	requests int
 
-	// latency is how long each lookup takes.
-	latency time.Duration
+	// latency is how long each lookup takes, writeLatency each Write
+	// activity.
+	latency, writeLatency time.Duration
 	// lookupFault, when set, may answer lookup n (from 1), asked at, with an
 	// error instead of records.
 	lookupFault func(n int, at time.Time) error
@@ -502,7 +503,7 @@ func newLaneTestOn(t *testing.T, s LaneSettings, c *crm, start time.Time) *laneT
 	})
 	env.OnActivity(coord.CurrentSettings, mock.Anything).Return(s, nil)
 	env.OnActivity(sf.FindRecords, mock.Anything, mock.Anything).AfterFn(func() time.Duration { return c.latency }).Return(c.find)
-	env.OnActivity(sf.Write, mock.Anything, mock.Anything).Return(c.write)
+	env.OnActivity(sf.Write, mock.Anything, mock.Anything).AfterFn(func() time.Duration { return c.writeLatency }).Return(c.write)
 	env.OnActivity(sf.Accounts, mock.Anything, mock.Anything).AfterFn(func() time.Duration { return c.accountLatency }).Return(c.findAccounts)
 	env.OnActivity(coord.RecallPairings, mock.Anything, mock.Anything).Return(c.recall)
 	env.OnActivity(coord.RememberPairings, mock.Anything, mock.Anything).Return(c.remember)

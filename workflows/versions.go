@@ -333,6 +333,16 @@ const (
 	// silence ends, instead of a new timer for every answer. Asked when a
 	// requester starts waiting.
 	ChangeOneSilenceTimer = "one-silence-timer"
+	// ChangeLaneHoldsRecords: a batch holds in lane.owners the record a
+	// decision writes for a person not yet known by it (a newcomer
+	// adopting a record, or sharing one with across_integrations:
+	// one_record), and a person whose known record is in flight for
+	// someone else waits for a later batch (lane.waitsForItsRecord).
+	// Before, the record's sole holder, moving to a new address in a batch
+	// started after a newcomer's decision, wrote the record in that batch
+	// while the newcomer's batch wrote it too. Asked when a batch first
+	// claims such a record or first meets such a person.
+	ChangeLaneHoldsRecords = "lane-holds-records"
 )
 
 // askedOnce says whether the run takes change, asking its version the
