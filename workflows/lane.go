@@ -626,7 +626,13 @@ func laneLookupOptions(ctx workflow.Context) workflow.ActivityOptions {
 
 // laneHeartbeat is how soon a lane notices that the worker running one of
 // its activities died: the activities heartbeat while they call Salesforce.
-const laneHeartbeat = 10 * time.Second
+// The SDK sends a heartbeat at most every 80% of it, so the margin is a
+// fifth of it: at 10 s, with 100 integrations on one loaded 2-core
+// machine, a write had neither a heartbeat nor its completion recorded
+// within 10 s of its start; it timed out, and its 279 people waited out
+// the commit horizon (10 minutes) as if the worker had died. A worker
+// that does die is noticed this long before that wait.
+const laneHeartbeat = 30 * time.Second
 
 // laneWriteOptions makes a lane's writes single attempts: only the lane
 // may decide to write again (see activities.Salesforce.Write).
