@@ -152,8 +152,8 @@ func (l *lane) nextBatch(ctx workflow.Context, now time.Time) *batch {
 }
 
 // candidates is the batch the waiting people who may go now would make,
-// oldest first: the oldest one's spec, no slug, identifier or organisation
-// held elsewhere, at most MaxBatch; nil when nobody may go.
+// oldest first: the oldest one's spec, no slug, identifier, organisation or
+// known record held elsewhere, at most MaxBatch; nil when nobody may go.
 func (l *lane) candidates(ctx workflow.Context, now time.Time) *batch {
 	var b *batch
 	claimed := map[string]bool{} // slugs and identifiers already in b

@@ -340,8 +340,10 @@ const (
 	// someone else waits for a later batch (lane.waitsForItsRecord).
 	// Before, the record's sole holder, moving to a new address in a batch
 	// started after a newcomer's decision, wrote the record in that batch
-	// while the newcomer's batch wrote it too. Asked when a batch first
-	// claims such a record or first meets such a person.
+	// while the newcomer's batch wrote it too. A batch also lets go of the
+	// record it took for a person it paired with another (lane.release).
+	// Asked when a batch first claims such a record, meets such a person
+	// or lets go of such a record.
 	ChangeLaneHoldsRecords = "lane-holds-records"
 )
 
