@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -122,19 +123,34 @@ func startCodecProxy(t *testing.T, bin, workerURL string) string {
 		t.Fatalf("the template names %s, which the compose service does not set", m)
 		return m
 	})
-	port, err := devserver.FreePort("127.0.0.1")
-	if err != nil {
-		t.Fatal(err)
+	if !strings.Contains(conf, "http://worker:8235") || !strings.Contains(conf, "listen 8234;") {
+		t.Fatalf("the template no longer has %q and %q: update this test with them", "http://worker:8235", "listen 8234;")
 	}
-	for old, repl := range map[string]string{
-		"listen 8234;":       fmt.Sprintf("listen 127.0.0.1:%d;", port),
-		"http://worker:8235": workerURL,
-	} {
-		if !strings.Contains(conf, old) {
-			t.Fatalf("the template no longer has %q: update this test with it", old)
+	conf = strings.ReplaceAll(conf, "http://worker:8235", workerURL)
+	// nginx cannot be told to pick a port: the test picks a free one, and
+	// another process may take it before nginx binds it (it then exits):
+	// nginx starts again on another, three times at most.
+	for attempt := 1; ; attempt++ {
+		port, err := devserver.FreePort("127.0.0.1")
+		if err != nil {
+			t.Fatal(err)
 		}
-		conf = strings.ReplaceAll(conf, old, repl)
+		addr := fmt.Sprintf("127.0.0.1:%d", port)
+		why, ok := runNginx(t, bin, strings.ReplaceAll(conf, "listen 8234;", "listen "+addr+";"), addr)
+		if ok {
+			return "http://" + addr
+		}
+		if attempt == 3 {
+			t.Fatal(why)
+		}
+		t.Logf("nginx on %s, attempt %d: %s", addr, attempt, why)
 	}
+}
+
+// runNginx runs nginx with the rendered default.conf until the test ends
+// and waits until it listens on addr; false, and why, when it stopped first.
+func runNginx(t *testing.T, bin, conf, addr string) (string, bool) {
+	t.Helper()
 	// Not under t.TempDir, whose parent only its owner may enter: started
 	// by root, nginx's workers run as nobody and buffer bodies here.
 	dir, err := os.MkdirTemp("", "codec-proxy-")
@@ -186,23 +202,29 @@ http {
 			<-done
 		}
 	})
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	stopped := func() string {
+		log, _ := os.ReadFile(filepath.Join(dir, "error.log"))
+		return fmt.Sprintf("nginx stopped: %s\n%s", stderr.String(), log)
+	}
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if c, err := net.Dial("tcp", addr); err == nil {
-			c.Close()
-			break
-		}
 		select {
 		case <-done:
-			log, _ := os.ReadFile(filepath.Join(dir, "error.log"))
-			t.Fatalf("nginx stopped: %s\n%s", stderr.String(), log)
+			return stopped(), false
 		default:
+		}
+		// nginx writes its pid file once it has bound its ports: a process
+		// that took the port first answers a dial too, while nginx exits.
+		pid, _ := os.ReadFile(filepath.Join(dir, "nginx.pid"))
+		if strings.TrimSpace(string(pid)) == strconv.Itoa(cmd.Process.Pid) {
+			if c, err := net.Dial("tcp", addr); err == nil {
+				c.Close()
+				return "", true
+			}
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("nginx did not listen on %s: %s", addr, stderr.String())
 		}
 	}
-	return "http://" + addr
 }
 
 // payloadsJSON is the codec protocol's body holding one json/plain payload
