@@ -147,6 +147,14 @@ func runIntegrations(ctx context.Context, o *options, out io.Writer) error {
 	authenticated := o.integrations - o.dependents
 	b := &benchStack{}
 	defer b.close()
+	if o.keep {
+		defer func() {
+			if b.srv != nil {
+				fmt.Fprintf(out, "keeping the dev server at %s (temporal --address %s workflow list) until interrupted\n", b.srv.Address, b.srv.Address)
+				<-ctx.Done()
+			}
+		}()
+	}
 	tmp, workerBin, err := b.prepare(ctx, o, out)
 	if err != nil {
 		return err
