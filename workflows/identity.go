@@ -54,10 +54,14 @@ func (l *lane) knownRecord(spec *pairing.Spec, it *LaneItem) string {
 // holds the record. Runs from before ChangeLaneHoldsRecords take them.
 func (l *lane) waitsForItsRecord(ctx workflow.Context, spec *pairing.Spec, it *LaneItem) bool {
 	id := l.knownRecord(spec, it)
-	if id == "" {
-		return false
-	}
-	owner, held := l.owners[normalID(id)]
+	return id != "" && l.heldForAnother(ctx, normalID(id), it)
+}
+
+// heldForAnother says whether record id (normalised) is held in owners for
+// someone other than person it, in runs that take ChangeLaneHoldsRecords
+// (asked only then).
+func (l *lane) heldForAnother(ctx workflow.Context, id string, it *LaneItem) bool {
+	owner, held := l.owners[id]
 	return held && owner != it.who() && askedOnce(ctx, &l.holdsRecords, ChangeLaneHoldsRecords)
 }
 
@@ -118,10 +122,10 @@ func (r *laneRun) recallRecords(ctx workflow.Context) bool {
 		if !ok || r.lane.knownRecord(&r.b.spec, it) != "" {
 			continue
 		}
-		if owner, held := r.owners[id]; !held {
+		if _, held := r.owners[id]; !held {
 			r.owners[id] = it.who()
 			r.claimed = append(r.claimed, id)
-		} else if owner != it.who() && askedOnce(ctx, &r.holdsRecords, ChangeLaneHoldsRecords) {
+		} else if r.heldForAnother(ctx, id, it) {
 			// In flight for someone else, as in waitsForItsRecord.
 			r.giveWay([]int{i})
 			it.NotBefore = workflow.Now(ctx).Add(sharerWait)
