@@ -48,7 +48,7 @@ func New(logger *slog.Logger) (*Metrics, error) {
 	if err != nil {
 		return nil, err
 	}
-	provider := sdkmetric.NewMeterProvider(sdkmetric.WithReader(exporter))
+	provider := sdkmetric.NewMeterProvider(sdkmetric.WithReader(exporter), sdkmetric.WithView(secondsView))
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -63,6 +63,24 @@ func New(logger *slog.Logger) (*Metrics, error) {
 		provider: provider,
 	}, nil
 }
+
+// LatencyBuckets are the upper bounds, in seconds, of every latency
+// histogram (…_seconds_bucket): the SDK's timers (a workflow task's
+// schedule-to-start, an activity's execution, an RPC) from a millisecond to
+// a minute, and afsync's permit waits up to an hour. OpenTelemetry's
+// default bounds (0, 5, 10, 25 … 10000) are meant for milliseconds: in
+// seconds they put nearly every task and request in the first bucket.
+var LatencyBuckets = []float64{
+	0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+	30, 60, 120, 300, 600, 1800, 3600,
+}
+
+// secondsView gives every histogram LatencyBuckets: the SDK records all its
+// timers, and afsync its waits, in seconds.
+var secondsView = sdkmetric.NewView(
+	sdkmetric.Instrument{Kind: sdkmetric.InstrumentKindHistogram},
+	sdkmetric.Stream{Aggregation: sdkmetric.AggregationExplicitBucketHistogram{Boundaries: LatencyBuckets}},
+)
 
 // ObserveGauge reports what fn returns as the gauge name at every scrape;
 // fn answers ok=false while it has nothing to report yet.

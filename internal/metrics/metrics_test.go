@@ -41,6 +41,9 @@ func TestTemporalMetricsReachPrometheus(t *testing.T) {
 		`afsync_user_syncs_total{outcome="created"} 3`,
 		`temporal_activity_execution_latency_seconds_count 1`,
 		`temporal_activity_execution_latency_seconds_sum 1.5`,
+		// Bounds in seconds: 1.5 s is above 1 s and within 2.5 s.
+		`temporal_activity_execution_latency_seconds_bucket{le="1"} 0`,
+		`temporal_activity_execution_latency_seconds_bucket{le="2.5"} 1`,
 		"go_goroutines ",
 	} {
 		if !strings.Contains(body, want) {
