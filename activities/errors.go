@@ -51,6 +51,9 @@ const (
 	// timeout, a dropped connection, a gateway page): Salesforce may have
 	// committed it, or may still commit it.
 	ErrTypeSalesforceOutcomeUnknown = "SalesforceOutcomeUnknown"
+	// ErrTypeWriteNotBegun is a Write that could not record that it began
+	// (Salesforce.Begin): it made no Salesforce call.
+	ErrTypeWriteNotBegun = "WriteNotBegun"
 	// ErrTypeInvalidSpec is a pairing spec that the org's describe or Award
 	// Force's field list refutes; not retried.
 	ErrTypeInvalidSpec = "InvalidSpec"
@@ -200,9 +203,10 @@ func containsFold(s, sub string) bool {
 
 // keepAlive heartbeats every few seconds until the returned stop is
 // called, so that a worker that dies mid-call is noticed within the
-// activity's heartbeat timeout rather than its StartToClose. Outside an
+// activity's heartbeat timeout rather than its StartToClose. Each
+// heartbeat carries details (the server keeps the last one's). Outside an
 // activity (unit tests) it does nothing.
-func keepAlive(ctx context.Context) (stop func()) {
+func keepAlive(ctx context.Context, details ...any) (stop func()) {
 	if !activity.IsActivity(ctx) {
 		return func() {}
 	}
@@ -217,7 +221,7 @@ func keepAlive(ctx context.Context) (stop func()) {
 			case <-ctx.Done():
 				return
 			case <-t.C:
-				activity.RecordHeartbeat(ctx)
+				activity.RecordHeartbeat(ctx, details...)
 			}
 		}
 	}()

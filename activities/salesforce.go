@@ -31,6 +31,14 @@ type Salesforce struct {
 	// one (depends_on): their people are paired in this worker's lanes, on
 	// its org, so their specs are accepted too.
 	Dependents []*pairing.Spec
+	// Begin records on the Temporal server that the Write activity
+	// running in ctx has begun (a heartbeat carrying WriteBegun), and
+	// returns once the server holds it; Write makes no Salesforce call
+	// before. The worker sets it (afworker: the client's
+	// RecordActivityHeartbeat). Nil falls back on the SDK's first heartbeat,
+	// which is sent at once but whose failure the activity never learns:
+	// for activities built by hand in tests.
+	Begin func(ctx context.Context) error
 
 	mu        sync.Mutex
 	describes map[string]pairing.CRMObject // by object name; an org's schema rarely changes while a worker runs

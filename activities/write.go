@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/afsync/afsync/pairing"
@@ -54,6 +55,43 @@ type WriteOutput struct {
 	Calls int `json:"calls"`
 }
 
+// WriteBegun is the heartbeat detail of a Write that has begun. Write
+// records it, and waits for the server to hold it, before its first
+// Salesforce call, and every later heartbeat of the Write carries it. A
+// Write that failed without it made no call: its task was lost on its way
+// to a worker (the server counts a task started once it hands it to a
+// poll, whether or not the worker ever gets it), or the worker stopped
+// first. Its people are not in doubt: the lane may write them again at
+// once instead of waiting out the commit horizon.
+const WriteBegun = "write-begun"
+
+// WriteWasNotBegun reports whether err, a failed Write activity, is known to
+// have made no Salesforce call: it said so (ErrTypeWriteNotBegun), or it
+// timed out without ever recording WriteBegun.
+func WriteWasNotBegun(err error) bool {
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) && appErr.Type() == ErrTypeWriteNotBegun {
+		return true
+	}
+	var timeout *temporal.TimeoutError
+	return errors.As(err, &timeout) && !timeout.HasLastHeartbeatDetails()
+}
+
+// begin records that the Write in ctx has begun (see WriteBegun).
+func (a *Salesforce) begin(ctx context.Context) error {
+	if !activity.IsActivity(ctx) {
+		return nil
+	}
+	if a.Begin == nil {
+		activity.RecordHeartbeat(ctx, WriteBegun)
+		return nil
+	}
+	if err := a.Begin(ctx); err != nil {
+		return temporal.NewApplicationError("could not record that the write began, so it made no Salesforce call: "+err.Error(), ErrTypeWriteNotBegun)
+	}
+	return nil
+}
+
 // Write makes one attempt at a lane's batch: sObject Collections calls of
 // up to MaxBatch records, for the creates (upserts on the external id when
 // the spec has one) and for the updates, sent together in one composite
@@ -74,7 +112,10 @@ func (a *Salesforce) Write(ctx context.Context, in WriteInput) (WriteOutput, err
 		return WriteOutput{}, temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("%d creates and %d updates in one batch; at most %d of each", len(in.Creates), len(in.Updates), MaxWrite), ErrTypeSalesforceRejected, nil)
 	}
-	defer keepAlive(ctx)()
+	if err := a.begin(ctx); err != nil {
+		return WriteOutput{}, err
+	}
+	defer keepAlive(ctx, WriteBegun)()
 	out := WriteOutput{Creates: make([]WriteOutcome, len(in.Creates)), Updates: make([]WriteOutcome, len(in.Updates))}
 	calls := writeCalls(&in, &out)
 	opts := saveOptions(&in.Spec)

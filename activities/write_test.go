@@ -2,9 +2,14 @@ package activities
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
 
 	"github.com/afsync/afsync/pairing"
 )
@@ -163,5 +168,67 @@ func TestWriteReadsItsUpdatesBack(t *testing.T) {
 		Updates: []UpdateItem{{Slug: "AdaLovel", ID: id, Values: []pairing.Change{{Field: "LastName", After: "King"}}}}})
 	if err != nil || out.Updates[0].After != nil || out.Calls != 1 {
 		t.Fatalf("without ReadBack: %+v, %v", out, err)
+	}
+}
+
+// A Write records that it began, and waits for that record, before its
+// first Salesforce call: a Write that failed without it called nobody, and
+// its people are not in doubt (WriteWasNotBegun).
+func TestWriteRecordsThatItBeganBeforeItsFirstCall(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		beginErr  error
+		wantCalls int
+	}{
+		{"begun, then written", nil, 1},
+		{"the server did not take the record: nothing is written", errors.New("rpc error: code = Unavailable"), 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a, sim := newSalesforce(t)
+			callsAtBegin := -1
+			a.Begin = func(ctx context.Context) error {
+				callsAtBegin = sim.Stats().APICalls
+				return tc.beginErr
+			}
+			var s testsuite.WorkflowTestSuite
+			env := s.NewTestActivityEnvironment()
+			env.RegisterActivity(a)
+			v, err := env.ExecuteActivity(a.Write, WriteInput{Spec: *pairing.Default(), Creates: creates("AaAaAaAa")})
+			if callsAtBegin != 0 {
+				t.Fatalf("Salesforce had %d calls when the write recorded that it began, want 0", callsAtBegin)
+			}
+			if got := sim.Stats().APICalls; got != tc.wantCalls {
+				t.Errorf("%d Salesforce calls, want %d", got, tc.wantCalls)
+			}
+			if tc.beginErr == nil {
+				var out WriteOutput
+				if err != nil || v.Get(&out) != nil || len(out.Creates) != 1 || out.Creates[0].ID == "" {
+					t.Fatalf("write: %+v, %v; want the record created", out, err)
+				}
+				return
+			}
+			if !WriteWasNotBegun(err) {
+				t.Fatalf("error %v: want one the lane knows made no call", err)
+			}
+		})
+	}
+}
+
+func TestWriteWasNotBegunOnlyWithoutTheBeginning(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"timed out with no heartbeat: its task never reached a worker", temporal.NewTimeoutError(enumspb.TIMEOUT_TYPE_HEARTBEAT, nil), true},
+		{"timed out after it began", temporal.NewTimeoutError(enumspb.TIMEOUT_TYPE_HEARTBEAT, nil, WriteBegun), false},
+		{"ran out of time after it began", temporal.NewTimeoutError(enumspb.TIMEOUT_TYPE_START_TO_CLOSE, nil, WriteBegun), false},
+		{"could not record that it began", temporal.NewApplicationError("no", ErrTypeWriteNotBegun), true},
+		{"failed mid-call", errors.New("context deadline exceeded"), false},
+		{"a worker stopped under it", temporal.NewApplicationError("worker stopping", ErrTypeSalesforceOutcomeUnknown), false},
+	} {
+		if got := WriteWasNotBegun(tc.err); got != tc.want {
+			t.Errorf("%s: WriteWasNotBegun = %v, want %v", tc.name, got, tc.want)
+		}
 	}
 }

@@ -379,6 +379,11 @@ type lane struct {
 	// known record is in flight for someone else (ChangeLaneHoldsRecords,
 	// asked when it first matters): 0 not asked yet, 1 yes, -1 no.
 	holdsRecords int8
+	// unbegunWrites says whether the people of a Write that failed before
+	// it began try again at once rather than wait out the commit horizon
+	// (ChangeUnbegunWrites, asked when such a failure first happens): 0
+	// not asked yet, 1 yes, -1 no.
+	unbegunWrites int8
 	// refillsAhead: the lane asks its queue for as many people as it has
 	// room for, answered in several refills one after the other
 	// (ChangeQueueRefillsAhead).
@@ -625,13 +630,13 @@ func laneLookupOptions(ctx workflow.Context) workflow.ActivityOptions {
 }
 
 // laneHeartbeat is how soon a lane notices that the worker running one of
-// its activities died: the activities heartbeat while they call Salesforce.
-// The SDK sends a heartbeat at most every 80% of it, so the margin is a
-// fifth of it: at 10 s, with 100 integrations on one loaded 2-core
-// machine, a write had neither a heartbeat nor its completion recorded
-// within 10 s of its start; it timed out, and its 279 people waited out
-// the commit horizon (10 minutes) as if the worker had died. A worker
-// that does die is noticed this long before that wait.
+// its activities died, or never got its task: the activities heartbeat
+// while they call Salesforce. It was 10 s until a 100-integration run on
+// one loaded 2-core machine had a write with neither a heartbeat nor its
+// completion within 10 s of its start, then taken for a slow heartbeat;
+// it was most likely a task lost on its way to the worker, as measured
+// since (docs/reliability.md), which a Write's beginning now tells apart
+// (activities.WriteBegun): such a write is retried, not in doubt.
 const laneHeartbeat = 30 * time.Second
 
 // laneWriteOptions makes a lane's writes single attempts: only the lane

@@ -186,6 +186,11 @@ func (r *laneRun) write(ctx workflow.Context, w *laneWrites) {
 	err := workflow.ExecuteActivity(actx, sf.Write, w.in).Get(actx, &out)
 	now := workflow.Now(ctx)
 	if err != nil {
+		if activities.WriteWasNotBegun(err) && askedOnce(ctx, &r.unbegunWrites, ChangeUnbegunWrites) {
+			// It never reached Salesforce: nothing to wait for.
+			r.callFailed(now, append(w.creates, w.updates...), err)
+			return
+		}
 		// The activity itself failed (a worker stopped mid-call, a timeout):
 		// nothing is known of its writes; it made at most a call per kind.
 		r.calls += min(len(w.creates), 1) + min(len(w.updates), 1)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
@@ -64,6 +65,9 @@ type crm struct {
 	// failNextWrite, when set, is how the next Write activity fails, after
 	// Salesforce carried its writes out.
 	failNextWrite error
+	// loseNextWrite, when set, is how the next Write activity fails before
+	// it reaches Salesforce (its task lost on the way to a worker).
+	loseNextWrite error
 	// underWrite, when set, is an edit someone makes in Salesforce to an
 	// updated record between the lane's read and its write.
 	underWrite func(r *pairing.CRMRecord)
@@ -208,6 +212,10 @@ func (c *crm) find(_ context.Context, in activities.FindRecordsInput) (activitie
 func (c *crm) write(_ context.Context, in activities.WriteInput) (activities.WriteOutput, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if err := c.loseNextWrite; err != nil {
+		c.loseNextWrite = nil
+		return activities.WriteOutput{}, err
+	}
 	now := c.env.Now()
 	c.log = append(c.log, crmCall{at: now, end: now, write: in})
 	var out activities.WriteOutput
@@ -874,6 +882,9 @@ func TestLaneWaitsOutTheCommitHorizonOfAWriteWithNoAnswer(t *testing.T) {
 		{"the Write activity fails", func(c *crm) {
 			c.failNextWrite = errors.New("Post \"https://acme.my.salesforce.com/services/data/v62.0/composite/sobjects\": context deadline exceeded")
 		}},
+		{"the Write times out after it began", func(c *crm) {
+			c.failNextWrite = temporal.NewTimeoutError(enumspb.TIMEOUT_TYPE_HEARTBEAT, nil, activities.WriteBegun)
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			lt := newLaneTest(t, testLaneSettings())
@@ -907,6 +918,39 @@ func TestLaneWaitsOutTheCommitHorizonOfAWriteWithNoAnswer(t *testing.T) {
 			}
 			require.Equal(t, 2, creates, "each record is created once")
 			require.InDelta(t, float64(lt.crm.made()), lt.answers.calls(), 1e-9, "every call made is accounted to someone")
+		})
+	}
+}
+
+// A write task the server handed to a poll that never got it (or whose
+// worker stopped before the Write began) times out with no heartbeat: it
+// made no Salesforce call, so its people are written again after the usual
+// backoff, not after the commit horizon, and still get one record each.
+func TestLaneWritesAgainSoonWhenAWriteNeverBegan(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		err  error
+	}{
+		{"its task was lost", temporal.NewTimeoutError(enumspb.TIMEOUT_TYPE_HEARTBEAT, nil)},
+		{"it could not record that it began", temporal.NewApplicationError("could not record that the write began", activities.ErrTypeWriteNotBegun)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			lt := newLaneTest(t, testLaneSettings())
+			lt.crm.loseNextWrite = tc.err
+			lt.send(0, pairRequest("signup", pairing.TriggerRegistration,
+				person("LostTask", "lost.task@example.org", "Lou", "Task"),
+				person("Neighbor", "neighbor@example.org", "Ned", "Bor")))
+			lt.runUntil(LaneInput{Lane: 0}, 2*time.Hour)
+
+			writes := lt.crm.writes()
+			require.Len(t, writes, 1, "the lost attempt reached nobody; the next one wrote both")
+			require.Less(t, writes[0].at.Sub(laneStart), time.Minute, "written again after the backoff, not after the %s horizon", testHorizon)
+			for _, slug := range []string{"LostTask", "Neighbor"} {
+				got := lt.answers.one(t, slug)
+				require.Equal(t, OutcomeCreated, got.Outcome, "%s: %+v", slug, got)
+			}
+			require.Len(t, lt.crm.holding("lost.task@example.org"), 1)
+			require.Len(t, lt.crm.holding("neighbor@example.org"), 1)
 		})
 	}
 }

@@ -345,6 +345,14 @@ const (
 	// Asked when a batch first claims such a record, meets such a person
 	// or lets go of such a record.
 	ChangeLaneHoldsRecords = "lane-holds-records"
+	// ChangeUnbegunWrites: a Write that failed without having begun
+	// (activities.WriteWasNotBegun: it timed out with no heartbeat, or could
+	// not record that it began) made no Salesforce call, so its people try
+	// again after the usual backoff instead of waiting out the commit
+	// horizon. Before, a write task lost on its way to the worker (the
+	// server counts it started when it hands it to a poll) held its people
+	// ten minutes. Asked when such a failure first happens in a run.
+	ChangeUnbegunWrites = "unbegun-writes"
 )
 
 // askedOnce says whether the run takes change, asking its version the

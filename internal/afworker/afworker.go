@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/operatorservice/v1"
 	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/interceptor"
 	"go.temporal.io/sdk/worker"
@@ -62,7 +63,7 @@ func New(c client.Client, s Served, shared bool) (*Worker, error) {
 		Settings:                laneSettings(cfg),
 		AwardForceRatePerMinute: cfg.AwardForceRatePerMinute,
 	}
-	sf := &activities.Salesforce{Client: sfClient, Spec: spec, Dependents: s.dependents}
+	sf := &activities.Salesforce{Client: sfClient, Spec: spec, Dependents: s.dependents, Begin: writeBegun(c)}
 	// Every sync's tasks come through the main queue (a burst of webhooks
 	// is a workflow each, four tasks each): two pollers, the SDK's
 	// default, left first tasks 160 s in the queue behind 6,000 webhooks.
@@ -89,6 +90,14 @@ func New(c client.Client, s Served, shared bool) (*Worker, error) {
 	}, defaultPollers, shared))
 	afWorker.RegisterActivity(&activities.AwardForce{Client: afClient})
 	return &Worker{main: mainWorker, coordinators: coordWorker, awardForce: afWorker, salesforce: sfClient, names: names}, nil
+}
+
+// writeBegun records, through c, that the Write activity running in ctx has
+// begun (activities.WriteBegun), and returns once the server holds it.
+func writeBegun(c client.Client) func(ctx context.Context) error {
+	return func(ctx context.Context) error {
+		return c.RecordActivityHeartbeat(ctx, activity.GetInfo(ctx).TaskToken, activities.WriteBegun)
+	}
 }
 
 // mainWorkflowPollers is how many workflow-task polls the main worker keeps
