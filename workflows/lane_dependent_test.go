@@ -424,3 +424,58 @@ func TestARecordLeftBySharerIsFreeForTheOneWhoKeepsIt(t *testing.T) {
 	require.Len(t, org.holding("ann.new@example.org"), 1)
 	require.Empty(t, org.holding("ann@example.org"))
 }
+
+// With across_integrations: one_record, Ann's two programmes edited at the
+// same moment, into one batch, a month after they were paired, once her
+// awards profile was synced again: the lane knows her awards pairing from
+// its memory and her grants one from the ledger, both on one record. One
+// waits for the other's write (one identifier in flight at a time) and
+// both land on the shared record within seconds; nobody gets a record of
+// their own.
+func TestTwoProgrammesKnownByOneRecordOneFromMemoryOneFromTheLedger(t *testing.T) {
+	org := newCRM()
+	first := newLaneTestOn(t, testLaneSettings(), org, laneStart)
+	first.send(0, sharedRequest("awards-signup", "", pairing.TriggerRegistration, person("AnnAward", "ann@example.org", "Ann", "Awards")))
+	first.send(time.Minute, sharedRequest("grants-signup", "grants", pairing.TriggerRegistration, person("AnnGrant", "ann@example.org", "Ann", "Grants")))
+	first.runUntil(LaneInput{Lane: 0}, time.Hour)
+	shared := first.answers.forRequest(t, "grants-signup", "AnnGrant").RecordID
+	require.Equal(t, shared, first.answers.forRequest(t, "awards-signup", "AnnAward").RecordID)
+
+	at := laneStart.Add(30 * 24 * time.Hour)
+	later := newLaneTestOn(t, testLaneSettings(), org, at)
+	org.writeLatency = 10 * time.Second
+	synced := person("AnnAward", "ann@example.org", "Ann", "Awardson")
+	synced.ReadAt = at
+	later.send(0, sharedRequest("awards-sync", "", pairing.TriggerProfileUpdate, synced))
+	awards := person("AnnAward", "ann@example.org", "Annie", "Awardson")
+	awards.ReadAt = at.Add(time.Minute)
+	grants := person("AnnGrant", "ann@example.org", "Annie", "Grantson")
+	grants.ReadAt = at.Add(time.Minute)
+	later.send(time.Minute, sharedRequest("awards-edit", "", pairing.TriggerProfileUpdate, awards))
+	later.send(time.Minute, sharedRequest("grants-edit", "grants", pairing.TriggerProfileUpdate, grants))
+	later.runUntil(LaneInput{Lane: 0}, time.Hour)
+
+	for _, got := range []UserSyncResult{
+		later.answers.forRequest(t, "awards-edit", "AnnAward"),
+		later.answers.forRequest(t, "grants-edit", "AnnGrant"),
+	} {
+		require.Equal(t, OutcomeUpdated, got.Outcome, "%s", got.Decision.Reason)
+		require.Equal(t, shared, got.RecordID, "one record for Ann in both programmes")
+	}
+	require.Len(t, org.records, 1)
+	require.Equal(t, "Annie", org.records[0].Values["FirstName"])
+	// Each write takes 10 s: the two edits' writes of the shared record
+	// follow one another, each with one person on it.
+	var edits []crmCall
+	for _, w := range later.crm.writes() {
+		if w.at.After(at.Add(time.Minute)) {
+			edits = append(edits, w)
+		}
+	}
+	require.Len(t, edits, 2, "one write a programme")
+	for _, w := range edits {
+		require.Len(t, w.write.Updates, 1, "one person on the record a write: %+v", w.write)
+	}
+	require.False(t, edits[1].at.Add(-org.writeLatency).Before(edits[0].at), "the second write begins once the first has ended: %s, %s", edits[0].at.Sub(at), edits[1].at.Sub(at))
+	require.WithinDuration(t, at.Add(time.Minute), edits[1].at, 25*time.Second, "the one who waited was written right after")
+}
