@@ -36,6 +36,7 @@ import (
 
 	"github.com/afsync/afsync/internal/devserver"
 	"github.com/afsync/afsync/internal/devstack"
+	"github.com/afsync/afsync/internal/metrics"
 	"github.com/afsync/afsync/pairing"
 	"github.com/afsync/afsync/sandbox/afsim"
 	"github.com/afsync/afsync/workflows"
@@ -821,4 +822,36 @@ func keys[V any](m map[string]V) []string {
 	}
 	sort.Strings(ks)
 	return ks
+}
+
+// A quantile of a histogram is only as precise as its buckets: every
+// threshold an alert puts on histogram_quantile is one of the bounds the
+// worker exports (metrics.LatencyBuckets), so the alert fires where it says.
+func TestLatencyAlertThresholdsAreBucketBounds(t *testing.T) {
+	checked := 0
+	for _, q := range alertQueries(t) {
+		expr, err := promqlParser.ParseExpr(q.expr)
+		if err != nil {
+			t.Fatalf("%s: %v", q.where, err)
+		}
+		parser.Inspect(expr, func(n parser.Node, _ []parser.Node) error {
+			b, ok := n.(*parser.BinaryExpr)
+			if !ok {
+				return nil
+			}
+			call, isCall := b.LHS.(*parser.Call)
+			num, isNum := b.RHS.(*parser.NumberLiteral)
+			if !isCall || !isNum || call.Func.Name != "histogram_quantile" {
+				return nil
+			}
+			checked++
+			if !slices.Contains(metrics.LatencyBuckets, num.Val) {
+				t.Errorf("%s: histogram_quantile(...) > %v, not a bucket bound of %v", q.where, num.Val, metrics.LatencyBuckets)
+			}
+			return nil
+		})
+	}
+	if checked < 2 {
+		t.Fatalf("checked %d latency thresholds; the permit-wait and workflow-task alerts have one each", checked)
+	}
 }
