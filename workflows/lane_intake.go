@@ -18,6 +18,8 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"go.temporal.io/sdk/client"
 )
 
 // PairBatchSignal carries a PairBatch to a lane.
@@ -160,7 +162,7 @@ func nextHanding(box *laneOutbox) []*handing {
 // run: one request as PairSignal (what every lane reads), several as one
 // PairBatchSignal.
 func (l *Coordinator) signalLane(ctx context.Context, n int, reqs []PairRequest) error {
-	opts := l.Names.lanes().coordinatorOptions(l.Names.Lane(n), fmt.Sprintf("Pairing lane %d: every Salesforce write for its people, one at a time per person", n))
+	opts := l.laneOptions(n)
 	var err error
 	if len(reqs) == 1 {
 		_, err = l.Client.SignalWithStartWorkflow(ctx, opts.ID, PairSignal, reqs[0], opts, PairingLane, LaneInput{Lane: n})
@@ -168,4 +170,31 @@ func (l *Coordinator) signalLane(ctx context.Context, n int, reqs []PairRequest)
 		_, err = l.Client.SignalWithStartWorkflow(ctx, opts.ID, PairBatchSignal, PairBatch{Requests: reqs}, opts, PairingLane, LaneInput{Lane: n})
 	}
 	return err
+}
+
+// laneOptions starts lane n of the coordinator's org, or joins it.
+func (l *Coordinator) laneOptions(n int) client.StartWorkflowOptions {
+	return l.Names.lanes().coordinatorOptions(l.Names.Lane(n), fmt.Sprintf("Pairing lane %d: every Salesforce write for its people, one at a time per person", n))
+}
+
+// StartLanes starts the integration's pairing lanes unless they run. A lane
+// runs for ever (it continues as new), and the first sync of one of its
+// people starts it too (signal-with-start); a worker starts them as it
+// starts polling, so that the first burst after an install, or after a
+// lane was terminated by hand, does not create the lane as well. Measured
+// with 100 integrations backfilling at once: creating 100 lanes at the
+// moment their first people arrived overloaded the dev server's store,
+// which then lost tasks it had counted started (docs/benchmarks.md). A
+// dependent integration's lanes are its org's, started by the worker of
+// the integration it depends on.
+func (l *Coordinator) StartLanes(ctx context.Context) error {
+	if l.Names.Dependent() {
+		return nil
+	}
+	for n := range LaneCount {
+		if _, err := l.Client.ExecuteWorkflow(ctx, l.laneOptions(n), PairingLane, LaneInput{Lane: n}); err != nil {
+			return fmt.Errorf("starting pairing lane %d: %w", n, err)
+		}
+	}
+	return nil
 }

@@ -31,6 +31,7 @@ type Worker struct {
 	main, coordinators, awardForce worker.Worker
 	salesforce                     *salesforce.Client
 	names                          workflows.Names
+	coord                          *workflows.Coordinator
 }
 
 // New builds the API clients and registers workflows and activities of the
@@ -89,7 +90,7 @@ func New(c client.Client, s Served, shared bool) (*Worker, error) {
 		WorkerStopTimeout: cfg.StopTimeout, Interceptors: []interceptor.WorkerInterceptor{&permitSlots{}},
 	}, defaultPollers, shared))
 	afWorker.RegisterActivity(&activities.AwardForce{Client: afClient})
-	return &Worker{main: mainWorker, coordinators: coordWorker, awardForce: afWorker, salesforce: sfClient, names: names}, nil
+	return &Worker{main: mainWorker, coordinators: coordWorker, awardForce: afWorker, salesforce: sfClient, names: names, coord: coord}, nil
 }
 
 // writeBegun records, through c, that the Write activity running in ctx has

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
@@ -362,7 +363,21 @@ func (n *Node) startWorkers(served []Served, shared bool) ([]*Worker, error) {
 		}
 		ws = append(ws, w)
 	}
+	go n.startLanes(ws)
 	return ws, nil
+}
+
+// startLanes starts the pairing lanes of the integrations ws serve
+// (workflows.Coordinator.StartLanes), in the background and best effort:
+// a lane not started here is started by its first sync.
+func (n *Node) startLanes(ws []*Worker) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for _, w := range ws {
+		if err := w.coord.StartLanes(ctx); err != nil {
+			n.logger.Warn("Could not start the pairing lanes; the first sync will", "integration", w.names.Integration(), "error", err)
+		}
+	}
 }
 
 // StopWorker stops polling and waits for running activities to finish

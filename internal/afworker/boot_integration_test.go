@@ -88,6 +88,42 @@ func TestIntegrationBootReceivesWebhooksWhileTheAPIsFail(t *testing.T) {
 	}
 	defer c.Close()
 
+	// A worker starts its integration's pairing lane as it starts polling:
+	// the first burst of syncs does not have to create it (a sync would
+	// start it with its people's signal; this one starts with none).
+	t.Run("the worker starts its pairing lane", func(t *testing.T) {
+		_, cfg := startSandbox(t)
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, err := Boot(ctx, BootOptions{Config: cfg, Spec: pairing.Default(), Temporal: copts, Listener: l})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer n.Close()
+		lane := workflows.LaneWorkflowID(0)
+		for deadline := time.Now().Add(time.Minute); ; time.Sleep(50 * time.Millisecond) {
+			d, err := c.DescribeWorkflowExecution(ctx, lane, "")
+			if err == nil && d.GetWorkflowExecutionInfo().GetStatus() == enums.WORKFLOW_EXECUTION_STATUS_RUNNING {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("lane %s not running a minute after boot: %v", lane, err)
+			}
+		}
+		iter := c.GetWorkflowHistory(ctx, lane, "", false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+		for i := 0; i < 2 && iter.HasNext(); i++ {
+			e, err := iter.Next()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if e.GetEventType() == enums.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED {
+				t.Fatalf("the lane was started by a sync's signal, not by the worker: %v", e)
+			}
+		}
+	})
+
 	t.Run("a brownout of both APIs", func(t *testing.T) {
 		sb, cfg := startSandbox(t)
 		u := sb.AwardForce.AddUser(afsim.User{Slug: "OutageUs", Email: "outage.user@example.org", FirstName: "Out", LastName: "Age"})
