@@ -369,12 +369,13 @@ func (n *Node) startWorkers(served []Served, shared bool) ([]*Worker, error) {
 
 // startLanes starts the pairing lanes of the integrations ws serve
 // (workflows.Coordinator.StartLanes), in the background and best effort:
-// a lane not started here is started by its first sync.
+// a lane not started here is started by its first sync. It gives up when
+// the node ends.
 func (n *Node) startLanes(ws []*Worker) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(n.life, time.Minute)
 	defer cancel()
 	for _, w := range ws {
-		if err := w.coord.StartLanes(ctx); err != nil {
+		if err := w.coord.StartLanes(ctx); err != nil && n.life.Err() == nil {
 			n.logger.Warn("Could not start the pairing lanes; the first sync will", "integration", w.names.Integration(), "error", err)
 		}
 	}
