@@ -39,6 +39,7 @@ type backfillOptions struct {
 	estimateOnly  bool
 	concurrency   int
 	pagesPerChunk int
+	pairEvery     int
 	chunksPerRun  int
 	interval      time.Duration
 
@@ -102,6 +103,7 @@ Nothing is ever deleted in Salesforce. A sync of one deleted user does the same.
 	f.BoolVar(&o.estimateOnly, "estimate", false, "count the users and tell how long Award Force's budget makes the backfill, without starting it")
 	f.IntVar(&o.concurrency, "concurrency", workflows.DefaultConcurrency, "chunks processed at once")
 	f.IntVar(&o.pagesPerChunk, "pages-per-chunk", workflows.DefaultPagesPerChunk, "Award Force pages (100 users) per chunk; larger chunks spend fewer Salesforce calls")
+	f.IntVar(&o.pairEvery, "pair-every", workflows.DefaultPairEvery, "when the spec maps profile fields (one Award Force read a user): users a chunk reads before it hands them to the pairing lanes; smaller shows records sooner for more Salesforce calls")
 	f.DurationVar(&o.interval, "interval", 0, "how often to refresh progress (default 500ms on a terminal, 5s otherwise)")
 	return cmd
 }
@@ -253,6 +255,7 @@ func runBackfill(ctx context.Context, o *backfillOptions) error {
 		_, err := c.ExecuteWorkflow(ctx, opts, workflows.Backfill, workflows.BackfillInput{
 			Spec: *spec, Filter: o.filter, Limit: o.limit, DryRun: o.dryRun,
 			Concurrency: o.concurrency, PagesPerChunk: o.pagesPerChunk, ChunksPerRun: o.chunksPerRun,
+			PairEvery: o.pairEvery,
 		})
 		if err != nil {
 			return fmt.Errorf("starting the backfill: %w", err)

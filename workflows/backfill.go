@@ -20,6 +20,12 @@ const (
 	// result (every user's audit, about 200 KB for 500 users) lands in the
 	// parent's history, and the server warns at 10 MB.
 	DefaultChunksPerRun = 20
+	// DefaultPairEvery is how many profile reads a chunk makes before it
+	// hands the users read to the lanes: a lane batch of 200 is one
+	// sObject Collections write (with a lookup, about 10 Salesforce calls
+	// a 1,000 users), and at Award Force's 60 requests a minute its first
+	// records are in Salesforce after minutes, not after all its reads.
+	DefaultPairEvery = 200
 )
 
 // Backfill pairs every existing Award Force user (or those the filter and
@@ -159,7 +165,7 @@ func (b *backfill) runChunks(ctx workflow.Context) error {
 func (b *backfill) launch(ctx workflow.Context) {
 	first := b.state.NextPage
 	last := min(first+b.in.PagesPerChunk-1, b.state.LastPage)
-	in := ChunkInput{Spec: b.in.Spec, Filter: b.in.Filter, FirstPage: first, LastPage: last, DryRun: b.in.DryRun}
+	in := ChunkInput{Spec: b.in.Spec, Filter: b.in.Filter, FirstPage: first, LastPage: last, DryRun: b.in.DryRun, PairEvery: b.in.PairEvery}
 	if first == 1 && b.firstPage != nil {
 		in.FirstPageUsers, b.firstPage = b.firstPage, nil
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -385,4 +386,75 @@ func TestBackfillProgressNamesTheChunksInFlight(t *testing.T) {
 	require.NoError(t, env.GetWorkflowResult(&final))
 	require.Empty(t, final.Running)
 	require.Equal(t, 450, final.Seen)
+}
+
+// TestChunkPairsItsUsersAsItReadsThem: reading profile fields takes a
+// request a user (minutes for a chunk at Award Force's pace); the chunk
+// hands its users to the lanes every PairEvery reads instead of after its
+// last, and still answers for every user once.
+func TestChunkPairsItsUsersAsItReadsThem(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		pairEvery int
+		early     int // users handed before the slow reads end
+	}{
+		{"every 200 by default", 0, 200},
+		{"every 75", 75, 150},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld(450)
+			env := listingEnv(w)
+			// Reads of users from the 200th on take an hour; the first
+			// matching expectation answers, so this one goes first.
+			slow := mock.MatchedBy(func(in activities.GetUsersInput) bool {
+				return slices.ContainsFunc(in.Slugs, func(s string) bool { return s >= "U0000200" })
+			})
+			env.OnActivity(af.GetUsers, mock.Anything, slow).After(time.Hour).Return(func(ctx context.Context, in activities.GetUsersInput) ([]activities.UserRead, error) {
+				return activities.ReadEach(ctx, in, func(_ context.Context, slug string) (pairing.Profile, error) { return w.users[userIndex(t, slug)], nil })
+			})
+			w.onReads(env)
+			start := env.Now()
+			var handedEarly []string
+			(&fakeLanes{answer: func(req PairRequest) []UserSyncResult {
+				if env.Now().Sub(start) < time.Hour {
+					for _, it := range req.Items {
+						handedEarly = append(handedEarly, it.Profile.Slug)
+					}
+				}
+				return w.pair(req)
+			}}).answerSubmits(env)
+			spec := pairing.Default()
+			spec.Fields = append(spec.Fields, pairing.FieldPair{AwardForce: "JobTitle", CRM: "Title"}) // a profile field: one read a user
+			env.ExecuteWorkflow(BackfillChunk, ChunkInput{Spec: *spec, FirstPage: 1, LastPage: 5, PairEvery: tc.pairEvery})
+			require.NoError(t, env.GetWorkflowError())
+			var res ChunkResult
+			require.NoError(t, env.GetWorkflowResult(&res))
+
+			var want []string
+			for _, u := range w.users[:tc.early] {
+				if u.Values["email"] != "" {
+					want = append(want, u.Slug)
+				}
+			}
+			require.Equal(t, want, handedEarly, "the users read before the slow reads are handed while those go on, and no one else")
+			require.Equal(t, 450, res.Counts.Seen)
+			for i, u := range res.Users {
+				require.Equal(t, w.users[i].Slug, u.Slug)
+				require.NotEmpty(t, u.Outcome, u.Slug)
+			}
+			for slug, n := range w.creates {
+				require.Equal(t, 1, n, "%s created once", slug)
+			}
+			require.Equal(t, 9, res.Counts.Skipped, "the users without an email are decided by the chunk")
+		})
+	}
+}
+
+// userIndex is the index of a newWorld user by slug.
+func userIndex(t *testing.T, slug string) int {
+	t.Helper()
+	var i int
+	_, err := fmt.Sscanf(slug, "U%07d", &i)
+	require.NoError(t, err)
+	return i
 }

@@ -155,9 +155,13 @@ type chunk struct {
 	readAt time.Time
 	lanes  requester
 	af     *afGate
-	// handedAt is when the chunk handed its users to the lanes; zero for
-	// chunks that did not (dry runs, older executions).
+	// handedAt is when the chunk first handed users to the lanes; zero
+	// for chunks that did not (dry runs, older executions).
 	handedAt time.Time
+	// considered counts the users, from the first, already handed to the
+	// lanes or decided without them; who are the indices of those handed.
+	considered int
+	who        []int
 }
 
 // pair hands the chunk's users to their pairing lanes and takes each one's
@@ -165,39 +169,18 @@ type chunk struct {
 // Decide would. A fatal refusal (a rejected grant, the API off for the org)
 // fails the chunk, which stops the backfill.
 func (c *chunk) pair(ctx workflow.Context) error {
-	spec := &c.in.Spec
-	var items []PairItem
-	var who []int
-	for i, p := range c.profiles {
-		u := &c.res.Users[i]
-		if u.Outcome != "" {
-			continue // failed earlier
-		}
-		if c.in.Filter.Deleted {
-			// A sweep of deleted users: their records are stamped, or left
-			// alone, as awardforce_deletions says.
-			items = append(items, PairItem{Profile: pairing.Profile{Slug: p.Slug}, ReadAt: c.readAt, Deleted: true})
-			who = append(who, i)
-			continue
-		}
-		if !spec.Handles(pairing.TriggerBackfill) || activities.IdentifierKey(p.Values[spec.UniqueIdentifier.AwardForce]) == "" {
-			u.Decision = spec.Decide(pairing.TriggerBackfill, p, nil)
-			u.Outcome = outcomeOf(u.Decision)
-			continue
-		}
-		items = append(items, PairItem{Profile: p, ReadAt: c.readAt})
-		who = append(who, i)
+	if err := c.handUpTo(ctx, len(c.profiles)); err != nil {
+		return err
 	}
-	if len(items) == 0 {
+	if len(c.who) == 0 {
 		return nil
 	}
-	c.handedAt = workflow.Now(ctx)
-	results, err := c.lanes.pair(ctx, *spec, pairing.TriggerBackfill, items)
+	results, err := c.lanes.collect(ctx)
 	if err != nil {
 		return err
 	}
 	c.res.Counts.SalesforceCalls += int(math.Round(c.lanes.Calls))
-	for _, i := range who {
+	for _, i := range c.who {
 		res := results[c.profiles[i].Slug]
 		res.Slug = c.profiles[i].Slug
 		c.res.Users[i] = res
@@ -206,6 +189,41 @@ func (c *chunk) pair(ctx workflow.Context) error {
 		}
 	}
 	return nil
+}
+
+// handUpTo hands the users from the first not yet considered up to end
+// (excluded) to their pairing lanes, without waiting for their answers.
+// Users without an identifier are decided here, as Decide would, and
+// users that failed earlier are left out.
+func (c *chunk) handUpTo(ctx workflow.Context, end int) error {
+	spec := &c.in.Spec
+	var items []PairItem
+	for i := c.considered; i < end; i++ {
+		p, u := c.profiles[i], &c.res.Users[i]
+		switch {
+		case u.Outcome != "":
+			continue // failed earlier
+		case c.in.Filter.Deleted:
+			// A sweep of deleted users: their records are stamped, or left
+			// alone, as awardforce_deletions says.
+			items = append(items, PairItem{Profile: pairing.Profile{Slug: p.Slug}, ReadAt: c.readAt, Deleted: true})
+		case !spec.Handles(pairing.TriggerBackfill) || activities.IdentifierKey(p.Values[spec.UniqueIdentifier.AwardForce]) == "":
+			u.Decision = spec.Decide(pairing.TriggerBackfill, p, nil)
+			u.Outcome = outcomeOf(u.Decision)
+			continue
+		default:
+			items = append(items, PairItem{Profile: p, ReadAt: c.readAt})
+		}
+		c.who = append(c.who, i)
+	}
+	c.considered = max(c.considered, end)
+	if len(items) == 0 {
+		return nil
+	}
+	if c.handedAt.IsZero() {
+		c.handedAt = workflow.Now(ctx)
+	}
+	return c.lanes.hand(ctx, *spec, pairing.TriggerBackfill, items)
 }
 
 // list reads the chunk's pages, all requested at once. The rate-limited
@@ -263,12 +281,19 @@ func (c *chunk) list(ctx workflow.Context) error {
 // fetchProfileFields replaces list data with each user's full profile, one
 // request a user, but only when the spec maps profile fields: the list does
 // not carry them. The reads granted permits together go in one activity
-// (readUser, since ChangeChunkReadsInGroups).
+// (readUser, since ChangeChunkReadsInGroups). Since ChangeChunkPairsAsRead,
+// a chunk that writes hands its users to the lanes every PairEvery reads:
+// the reads of a chunk take minutes at Award Force's pace, and its people
+// are paired meanwhile instead of all at its end.
 func (c *chunk) fetchProfileFields(ctx workflow.Context) error {
 	if len(c.in.Spec.ProfileFieldSlugs()) == 0 || c.in.Filter.Deleted {
 		return nil
 	}
 	grouped := workflow.GetVersion(ctx, ChangeChunkReadsInGroups, workflow.DefaultVersion, 1) >= 1
+	every := 0 // no hands while reading
+	if !c.in.DryRun && workflow.GetVersion(ctx, ChangeChunkPairsAsRead, workflow.DefaultVersion, 1) >= 1 {
+		every = cmp.Or(max(c.in.PairEvery, 0), DefaultPairEvery)
+	}
 	futures := make([]workflow.Future, len(c.profiles))
 	for i, p := range c.profiles {
 		if grouped {
@@ -286,9 +311,14 @@ func (c *chunk) fetchProfileFields(ctx workflow.Context) error {
 				return err
 			}
 			c.fail(i, err)
-			continue
+		} else {
+			c.profiles[i] = full
 		}
-		c.profiles[i] = full
+		if read := i + 1; every > 0 && read < len(futures) && read-c.considered >= every {
+			if err := c.handUpTo(ctx, read); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }

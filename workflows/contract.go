@@ -282,6 +282,11 @@ type BackfillInput struct {
 	// ChunksPerRun bounds one run's history: after this many chunks the
 	// workflow continues as new. Default 20.
 	ChunksPerRun int `json:"chunks_per_run,omitempty"`
+	// PairEvery is how many users a chunk reads the profile fields of
+	// (one Award Force request a user, when the spec maps profile fields)
+	// before it hands them to the pairing lanes: smaller shows records
+	// sooner for more Salesforce calls. Default DefaultPairEvery.
+	PairEvery int `json:"pair_every,omitempty"`
 	// State carries progress across continue-as-new; nil on the first run.
 	State *BackfillState `json:"state,omitempty"`
 }
@@ -432,6 +437,8 @@ type ChunkInput struct {
 	// FirstPageUsers, when not nil, is FirstPage already listed (the
 	// backfill's count): the chunk does not list it again.
 	FirstPageUsers []pairing.Profile `json:"first_page_users,omitempty"`
+	// PairEvery is BackfillInput.PairEvery.
+	PairEvery int `json:"pair_every,omitempty"`
 }
 
 // ChunkResult is the audit of one chunk: every user's result.

@@ -32,18 +32,45 @@ type requester struct {
 	// Calls is the share of lane batches' Salesforce calls for this
 	// requester's people.
 	Calls float64
+
+	// What is handed and not yet collected: the requests, their people,
+	// the lane of each identifier key (people sharing one go to one lane
+	// across hands too), and whether requests are named by content.
+	sent      []sentRequest
+	handed    []PairItem
+	laneOfKey map[string]int
+	named     bool
 }
 
 // pair hands people to their lanes and waits until every one is answered.
 // People sharing an identifier go to one lane together, the first one's,
 // so that a lane sees them all and never creates two records for them.
 func (q *requester) pair(ctx workflow.Context, spec pairing.Spec, trigger pairing.Trigger, items []PairItem) (map[string]UserSyncResult, error) {
-	named := workflow.GetVersion(ctx, ChangeRequestsNamedByContent, workflow.DefaultVersion, 1) >= 1
-	requests := q.requests(ctx, spec, trigger, items, named)
-	if err := submit(ctx, requests); err != nil {
+	if err := q.hand(ctx, spec, trigger, items); err != nil {
 		return nil, err
 	}
-	return q.await(ctx, requests, items, named)
+	return q.collect(ctx)
+}
+
+// hand hands people to their lanes now, without waiting for their answers:
+// collect takes the answers of everyone handed since the last collect. A
+// backfill chunk hands its users as it reads them (ChangeChunkPairsAsRead).
+func (q *requester) hand(ctx workflow.Context, spec pairing.Spec, trigger pairing.Trigger, items []PairItem) error {
+	q.named = workflow.GetVersion(ctx, ChangeRequestsNamedByContent, workflow.DefaultVersion, 1) >= 1
+	requests := q.requests(ctx, spec, trigger, items, q.named)
+	if err := submit(ctx, requests); err != nil {
+		return err
+	}
+	q.sent = append(q.sent, requests...)
+	q.handed = append(q.handed, items...)
+	return nil
+}
+
+// collect waits until everyone handed since the last collect is answered.
+func (q *requester) collect(ctx workflow.Context) (map[string]UserSyncResult, error) {
+	requests, items := q.sent, q.handed
+	q.sent, q.handed, q.laneOfKey = nil, nil, nil
+	return q.await(ctx, requests, items, q.named)
 }
 
 // sentRequest is a request and the lane it goes to.
@@ -53,21 +80,23 @@ type sentRequest struct {
 }
 
 // requests splits items into requests, by lane (people sharing an
-// identifier in the first one's), at most maxItemsPerRequest each. Named
+// identifier in the first one's, since the last collect), at most maxItemsPerRequest each. Named
 // (ChangeRequestsNamedByContent), each ID ends with the digest of what
 // the request carries (requestDigest): the same ID is the same request.
 func (q *requester) requests(ctx workflow.Context, spec pairing.Spec, trigger pairing.Trigger, items []PairItem, named bool) []sentRequest {
 	info := workflow.GetInfo(ctx)
 	byLane := map[int][]PairItem{}
-	laneOfKey := map[string]int{}
+	if q.laneOfKey == nil {
+		q.laneOfKey = map[string]int{}
+	}
 	var lanesUsed []int
 	for _, it := range items {
 		n := LaneOf(it.Profile.Slug)
 		if k := activities.IdentifierKey(it.Profile.Values[spec.UniqueIdentifier.AwardForce]); k != "" {
-			if first, ok := laneOfKey[k]; ok {
+			if first, ok := q.laneOfKey[k]; ok {
 				n = first
 			} else {
-				laneOfKey[k] = n
+				q.laneOfKey[k] = n
 			}
 		}
 		if _, ok := byLane[n]; !ok {

@@ -353,6 +353,13 @@ const (
 	// server counts it started when it hands it to a poll) held its people
 	// ten minutes. Asked when such a failure first happens in a run.
 	ChangeUnbegunWrites = "unbegun-writes"
+	// ChangeChunkPairsAsRead: a backfill chunk whose spec maps profile
+	// fields (one Award Force read a user, minutes for a chunk at Award
+	// Force's pace) hands its users to the pairing lanes every PairEvery
+	// reads (chunk.handUpTo), and collects every answer once it has read
+	// them all, instead of handing them all after its last read. Asked
+	// when a chunk that writes starts reading profiles.
+	ChangeChunkPairsAsRead = "chunk-pairs-as-read"
 )
 
 // askedOnce says whether the run takes change, asking its version the
