@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-resty/resty/v2"
@@ -45,6 +46,13 @@ type Config struct {
 	Timeout time.Duration
 	// HTTPClient supplies the transport; it is copied, never modified. Optional.
 	HTTPClient *http.Client
+	// MinInterval, when set, is the least time between the starts of two
+	// requests of the Client, which wait their turn in the order they ask:
+	// Award Force's window over its limit (one second at 60 a minute).
+	// Requests that a busy machine sends late then do not bunch up with
+	// those sent on time into more than the limit in one window (a 429,
+	// and a wait of up to a minute); they only lag a little.
+	MinInterval time.Duration
 }
 
 // SettingError is a Config that New refuses: Fields names the Config
@@ -61,6 +69,7 @@ func (e *SettingError) Error() string { return "awardforce: " + e.Msg }
 type Client struct {
 	rc     *resty.Client
 	apiKey string // kept only to scrub it from error messages
+	pace   *pacer // nil without Config.MinInterval
 }
 
 // New returns a Client for cfg, or an error naming the setting that is missing or wrong.
@@ -78,6 +87,9 @@ func New(cfg Config) (*Client, error) {
 	}
 	if cfg.Timeout < 0 {
 		return nil, fmt.Errorf("awardforce: Timeout %s is negative", cfg.Timeout)
+	}
+	if cfg.MinInterval < 0 {
+		return nil, fmt.Errorf("awardforce: MinInterval %s is negative", cfg.MinInterval)
 	}
 	timeout := cfg.Timeout
 	if timeout == 0 {
@@ -100,7 +112,42 @@ func New(cfg Config) (*Client, error) {
 	if cfg.Language != "" {
 		rc.SetHeader("x-api-language", cfg.Language)
 	}
-	return &Client{rc: rc, apiKey: cfg.APIKey}, nil
+	c := &Client{rc: rc, apiKey: cfg.APIKey}
+	if cfg.MinInterval > 0 {
+		c.pace = &pacer{every: cfg.MinInterval}
+	}
+	return c, nil
+}
+
+// pacer gives requests turns at least every apart, in the order they ask.
+type pacer struct {
+	every time.Duration
+	mu    sync.Mutex
+	next  time.Time // the earliest next turn
+}
+
+// wait waits for the caller's turn, or until ctx ends (the turn then goes
+// unused: a gap, never a burst).
+func (p *pacer) wait(ctx context.Context) error {
+	p.mu.Lock()
+	turn := time.Now()
+	if p.next.After(turn) {
+		turn = p.next
+	}
+	p.next = turn.Add(p.every)
+	p.mu.Unlock()
+	d := time.Until(turn)
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // quietLogger silences resty, which would otherwise print transport errors (with full
@@ -136,6 +183,11 @@ func (c *Client) do(ctx context.Context, req request) ([]byte, error) {
 			return nil, fmt.Errorf("awardforce: %s %s: encode body: %w", req.method, req.path, err)
 		}
 		r.SetHeader("Content-Type", "application/json").SetBody(raw)
+	}
+	if c.pace != nil {
+		if err := c.pace.wait(ctx); err != nil {
+			return nil, fmt.Errorf("awardforce: %s %s: waiting for its turn: %w", req.method, req.path, err)
+		}
 	}
 	resp, err := r.Execute(req.method, req.path)
 	if err != nil {

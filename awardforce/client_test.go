@@ -636,3 +636,63 @@ func fieldValue(u *awardforce.User, slug string) (string, bool) {
 	}
 	return "", false
 }
+
+// TestMinIntervalKeepsABurstWithinTheWindow: requests asked all at once
+// (a busy machine sending late ones with on-time ones) leave at least
+// MinInterval apart, so Award Force's fixed window never refuses one;
+// without it, the same burst is refused in part.
+func TestMinIntervalKeepsABurstWithinTheWindow(t *testing.T) {
+	const limit, window = 4, 400 * time.Millisecond
+	for _, tc := range []struct {
+		name     string
+		interval time.Duration
+	}{
+		{"paced", window / limit * 5 / 4},
+		{"unpaced", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, afsim.Options{RateLimit: limit, RateWindow: window}, awardforce.Config{MinInterval: tc.interval})
+			u := e.sim.AddUser(afsim.User{Email: "ada@example.org", FirstName: "Ada", LastName: "Lovelace"})
+			var wg sync.WaitGroup
+			var refused sync.Map
+			start := time.Now()
+			for i := range 3 * limit {
+				wg.Go(func() {
+					if _, err := e.client.GetUser(context.Background(), u.Slug); err != nil {
+						refused.Store(i, err)
+					}
+				})
+			}
+			wg.Wait()
+			n := 0
+			refused.Range(func(_, err any) bool {
+				var apiErr *awardforce.Error
+				require.ErrorAs(t, err.(error), &apiErr)
+				require.Equal(t, http.StatusTooManyRequests, apiErr.StatusCode)
+				n++
+				return true
+			})
+			if tc.interval == 0 {
+				require.Positive(t, n, "a burst past the limit is refused in part")
+				return
+			}
+			require.Zero(t, n, "no request refused")
+			require.GreaterOrEqual(t, time.Since(start), (3*limit-1)*tc.interval, "each request took its turn")
+		})
+	}
+}
+
+func TestMinIntervalGivesUpItsTurnWithItsContext(t *testing.T) {
+	e := newEnv(t, afsim.Options{}, awardforce.Config{MinInterval: time.Hour})
+	u := e.sim.AddUser(afsim.User{Email: "ada@example.org", FirstName: "Ada", LastName: "Lovelace"})
+	_, err := e.client.GetUser(context.Background(), u.Slug) // takes the first turn at once
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() {
+		_, err := e.client.GetUser(ctx, u.Slug)
+		done <- err
+	}()
+	cancel()
+	require.ErrorIs(t, <-done, context.Canceled, "the second waits an hour for its turn unless its context ends")
+}

@@ -78,7 +78,7 @@ func runBurst(ctx context.Context, o *options, st *benchStack, out io.Writer) er
 	if o.burstDuringBackfill {
 		spec := pairing.Default()
 		run, err := st.c.ExecuteWorkflow(ctx, workflows.BackfillStartOptions(workflows.BackfillWorkflowID(spec, false), spec, false),
-			workflows.Backfill, workflows.BackfillInput{Spec: *spec, Concurrency: o.concurrency, PagesPerChunk: o.pagesPerChunk})
+			workflows.Backfill, workflows.BackfillInput{Spec: *spec, Concurrency: o.concurrency, PagesPerChunk: o.pagesPerChunk, PairEvery: o.pairEvery})
 		if err != nil {
 			return err
 		}

@@ -71,7 +71,7 @@ func runCRM(ctx context.Context, o *options, st *benchStack, out io.Writer) erro
 	}
 	fmt.Fprintln(out, "pairing the seeded users (a backfill)…")
 	run, err := st.c.ExecuteWorkflow(ctx, workflows.BackfillStartOptions(workflows.BackfillWorkflowID(spec, false), spec, false),
-		workflows.Backfill, workflows.BackfillInput{Spec: *spec, Concurrency: o.concurrency, PagesPerChunk: o.pagesPerChunk})
+		workflows.Backfill, workflows.BackfillInput{Spec: *spec, Concurrency: o.concurrency, PagesPerChunk: o.pagesPerChunk, PairEvery: o.pairEvery})
 	if err != nil {
 		return err
 	}

@@ -96,6 +96,8 @@ type TimeSplit struct {
 	LeadSeconds float64 `json:"lead_seconds"`
 	PaceRatio   float64 `json:"pace_ratio"`
 	TailSeconds float64 `json:"tail_seconds"`
+	// AwardForce429s are the requests its key's limit refused.
+	AwardForce429s int `json:"award_force_429s"`
 }
 
 // splitTime is where m's time went: its Award Force account saw af, its
@@ -103,7 +105,7 @@ type TimeSplit struct {
 func splitTime(m *fleetMember, af afsim.Stats, perMinute int, ratio float64) *TimeSplit {
 	s := &TimeSplit{Integration: m.names.Integration(), Ratio: round(ratio, 3),
 		LeadSeconds: round(af.First.Sub(m.started).Seconds(), 2),
-		TailSeconds: round((m.elapsed - af.Last.Sub(m.started)).Seconds(), 2)}
+		TailSeconds: round((m.elapsed - af.Last.Sub(m.started)).Seconds(), 2), AwardForce429s: af.RateLimited}
 	if span := af.Last.Sub(af.First); span > 0 && af.Requests > 1 {
 		s.PaceRatio = round(float64(af.Requests-1)/span.Minutes()/float64(perMinute), 3)
 	}
@@ -242,7 +244,7 @@ func runIntegrations(ctx context.Context, o *options, out io.Writer) error {
 		m.done = make(chan struct{})
 		m.started = time.Now()
 		if m.run, err = b.c.ExecuteWorkflow(ctx, m.names.BackfillStartOptions(m.names.Backfill(spec, false), spec, false),
-			workflows.Backfill, workflows.BackfillInput{Spec: *spec}); err != nil {
+			workflows.Backfill, workflows.BackfillInput{Spec: *spec, PairEvery: o.pairEvery}); err != nil {
 			return err
 		}
 	}
@@ -297,8 +299,8 @@ func runIntegrations(ctx context.Context, o *options, out io.Writer) error {
 		r.Integrations, r.UsersEach, r.AwardForceLimitPerMin, r.Seconds)
 	fmt.Fprintf(out, "rate over each one's Award Force bound: min %.3f, median %.3f, max %.3f\n", r.RatioMin, r.RatioMedian, r.RatioMax)
 	if w := r.Worst; w != nil {
-		fmt.Fprintf(out, "the slowest, %s: first Award Force request %.2f s after its backfill started, then %.3f× its key's limit, done %.2f s after its last\n",
-			w.Integration, w.LeadSeconds, w.PaceRatio, w.TailSeconds)
+		fmt.Fprintf(out, "the slowest, %s: first Award Force request %.2f s after its backfill started, then %.3f× its key's limit (%d refused with a 429), done %.2f s after its last\n",
+			w.Integration, w.LeadSeconds, w.PaceRatio, w.AwardForce429s, w.TailSeconds)
 	}
 	if o.outageIn > 0 {
 		fmt.Fprintf(out, "%d integrations' orgs were down meanwhile; their backlog drained %.1f s after they came back\n", o.outageIn, r.DrainSeconds)

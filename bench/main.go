@@ -49,6 +49,7 @@ type options struct {
 	afLimit       int
 	concurrency   int
 	pagesPerChunk int
+	pairEvery     int
 	seed          uint64
 	serverArgs    []string
 	keep          bool
@@ -148,6 +149,7 @@ func main() {
 	f.IntVar(&o.afLimit, "awardforce-limit", 0, "Award Force requests per minute (sandbox and worker); 0 = none, 60 = Award Force's real limit")
 	f.IntVar(&o.concurrency, "concurrency", workflows.DefaultConcurrency, "backfill chunks at once")
 	f.IntVar(&o.pagesPerChunk, "pages-per-chunk", workflows.DefaultPagesPerChunk, "Award Force pages per chunk")
+	f.IntVar(&o.pairEvery, "pair-every", workflows.DefaultPairEvery, "profile reads a chunk makes before it hands the users read to the lanes (when the spec maps profile fields)")
 	f.Uint64Var(&o.seed, "seed", 42, "sandbox data seed")
 	f.IntVar(&o.burst, "burst", 0, "instead of a backfill, measure N registrations arriving as signed webhooks over --burst-over (with --integrations: N into each integration, all at once)")
 	f.DurationVar(&o.burstOver, "burst-over", 10*time.Second, "with --burst: how long the registrations take to arrive")
@@ -217,7 +219,7 @@ func run(ctx context.Context, o *options, out io.Writer) error {
 	pids := []int{worker.Process.Pid, srv.Pid(), os.Getpid()}
 	cpuBefore := cpuSeconds(pids)
 	start := time.Now()
-	run, err := c.ExecuteWorkflow(ctx, workflows.BackfillStartOptions(workflows.BackfillWorkflowID(spec, false), spec, false), workflows.Backfill, workflows.BackfillInput{Spec: *spec, Concurrency: o.concurrency, PagesPerChunk: o.pagesPerChunk})
+	run, err := c.ExecuteWorkflow(ctx, workflows.BackfillStartOptions(workflows.BackfillWorkflowID(spec, false), spec, false), workflows.Backfill, workflows.BackfillInput{Spec: *spec, Concurrency: o.concurrency, PagesPerChunk: o.pagesPerChunk, PairEvery: o.pairEvery})
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/operatorservice/v1"
@@ -48,7 +49,13 @@ func New(c client.Client, s Served, shared bool) (*Worker, error) {
 	if spec == nil {
 		return nil, errors.New("afworker: New needs the worker's pairing spec")
 	}
-	afClient, err := awardforce.New(cfg.AwardForce)
+	afCfg := cfg.AwardForce
+	if r := cfg.AwardForceRatePerMinute; r > 0 && afCfg.MinInterval == 0 {
+		// The budget paces the fleet; this spaces the process's own
+		// requests, late ones included, within the key's window.
+		afCfg.MinInterval = time.Duration(float64(time.Minute) * requestSpacingMargin / r)
+	}
+	afClient, err := awardforce.New(afCfg)
 	if err != nil {
 		return nil, config.NameSettings(err)
 	}
@@ -100,6 +107,12 @@ func writeBegun(c client.Client) func(ctx context.Context) error {
 		return c.RecordActivityHeartbeat(ctx, activity.GetInfo(ctx).TaskToken, activities.WriteBegun)
 	}
 }
+
+// requestSpacingMargin widens the spacing of a process's Award Force
+// requests a little past the key's window over its limit: a request that
+// reaches Award Force a little later than the one after it leaves still
+// counts in the right window. The budget's own pace is wider still.
+const requestSpacingMargin = 1.01
 
 // mainWorkflowPollers is how many workflow-task polls the main worker keeps
 // open; the others keep the SDK's default, defaultPollers, of each kind.
