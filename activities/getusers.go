@@ -9,6 +9,7 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/afsync/afsync/internal/sleep"
 	"github.com/afsync/afsync/pairing"
 )
 
@@ -96,16 +97,5 @@ func readFailure(err error) *ReadFailure {
 // server's clock and at local on the worker's, until the server's moment
 // at (at most maxPermitSlotWait), or until ctx ends.
 func awaitMoment(ctx context.Context, at, started, local time.Time) error {
-	d := min(at.Sub(started)-time.Since(local), maxPermitSlotWait)
-	if d <= 0 {
-		return nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return sleep.For(ctx, min(at.Sub(started)-time.Since(local), maxPermitSlotWait))
 }

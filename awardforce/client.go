@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/go-resty/resty/v2"
+
+	"github.com/afsync/afsync/internal/sleep"
 )
 
 const (
@@ -136,18 +138,7 @@ func (p *pacer) wait(ctx context.Context) error {
 	}
 	p.next = turn.Add(p.every)
 	p.mu.Unlock()
-	d := time.Until(turn)
-	if d <= 0 {
-		return nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return sleep.For(ctx, time.Until(turn))
 }
 
 // quietLogger silences resty, which would otherwise print transport errors (with full
