@@ -48,13 +48,16 @@ type Config struct {
 	Timeout time.Duration
 	// HTTPClient supplies the transport; it is copied, never modified. Optional.
 	HTTPClient *http.Client
-	// MinInterval, when set, is the least time between the starts of two
-	// requests of the Client, which wait their turn in the order they ask:
-	// Award Force's window over its limit (one second at 60 a minute).
-	// Requests that a busy machine sends late then do not bunch up with
-	// those sent on time into more than the limit in one window (a 429,
-	// and a wait of up to a minute); they only lag a little.
-	MinInterval time.Duration
+	// RateLimit, when set, is the most requests the Client starts in any
+	// RateWindow: Award Force's 60 a key in 60 seconds, with some margin on
+	// the window. Requests wait their turn in the order they ask. A fleet's
+	// budget paces its permits below the limit, but requests that a busy
+	// machine sends late would otherwise land in one of Award Force's
+	// windows with those sent on time, as sixty-one (a 429, and a wait of up
+	// to a minute); this way the late ones go as soon as the window allows,
+	// and never past it.
+	RateLimit  int
+	RateWindow time.Duration
 }
 
 // SettingError is a Config that New refuses: Fields names the Config
@@ -71,7 +74,7 @@ func (e *SettingError) Error() string { return "awardforce: " + e.Msg }
 type Client struct {
 	rc     *resty.Client
 	apiKey string // kept only to scrub it from error messages
-	pace   *pacer // nil without Config.MinInterval
+	pace   *pacer // nil without Config.RateLimit
 }
 
 // New returns a Client for cfg, or an error naming the setting that is missing or wrong.
@@ -90,8 +93,8 @@ func New(cfg Config) (*Client, error) {
 	if cfg.Timeout < 0 {
 		return nil, fmt.Errorf("awardforce: Timeout %s is negative", cfg.Timeout)
 	}
-	if cfg.MinInterval < 0 {
-		return nil, fmt.Errorf("awardforce: MinInterval %s is negative", cfg.MinInterval)
+	if cfg.RateLimit < 0 || (cfg.RateLimit > 0 && cfg.RateWindow <= 0) {
+		return nil, fmt.Errorf("awardforce: RateLimit %d in RateWindow %s: want a limit of 0 (none), or above 0 with a positive window", cfg.RateLimit, cfg.RateWindow)
 	}
 	timeout := cfg.Timeout
 	if timeout == 0 {
@@ -115,30 +118,44 @@ func New(cfg Config) (*Client, error) {
 		rc.SetHeader("x-api-language", cfg.Language)
 	}
 	c := &Client{rc: rc, apiKey: cfg.APIKey}
-	if cfg.MinInterval > 0 {
-		c.pace = &pacer{every: cfg.MinInterval}
+	if cfg.RateLimit > 0 {
+		c.pace = &pacer{limit: cfg.RateLimit, window: cfg.RateWindow}
 	}
 	return c, nil
 }
 
-// pacer gives requests turns at least every apart, in the order they ask.
+// pacer gives requests turns, in the order they ask, so that no window
+// holds more than limit of them.
 type pacer struct {
-	every time.Duration
-	mu    sync.Mutex
-	next  time.Time // the earliest next turn
+	limit  int
+	window time.Duration
+	mu     sync.Mutex
+	turns  []time.Time // the last limit turns, a ring
+	oldest int         // the oldest turn's index once the ring is full
 }
 
 // wait waits for the caller's turn, or until ctx ends (the turn then goes
 // unused: a gap, never a burst).
 func (p *pacer) wait(ctx context.Context) error {
+	return sleep.For(ctx, time.Until(p.reserve(time.Now())))
+}
+
+// reserve takes the next turn at now or later: now, unless the limit-th
+// turn before it is less than a window ago.
+func (p *pacer) reserve(now time.Time) time.Time {
 	p.mu.Lock()
-	turn := time.Now()
-	if p.next.After(turn) {
-		turn = p.next
+	defer p.mu.Unlock()
+	turn := now
+	if len(p.turns) < p.limit {
+		p.turns = append(p.turns, turn)
+		return turn
 	}
-	p.next = turn.Add(p.every)
-	p.mu.Unlock()
-	return sleep.For(ctx, time.Until(turn))
+	if free := p.turns[p.oldest].Add(p.window); free.After(turn) {
+		turn = free
+	}
+	p.turns[p.oldest] = turn
+	p.oldest = (p.oldest + 1) % p.limit
+	return turn
 }
 
 // quietLogger silences resty, which would otherwise print transport errors (with full

@@ -637,21 +637,25 @@ func fieldValue(u *awardforce.User, slug string) (string, bool) {
 	return "", false
 }
 
-// TestMinIntervalKeepsABurstWithinTheWindow: requests asked all at once
-// (a busy machine sending late ones with on-time ones) leave at least
-// MinInterval apart, so Award Force's fixed window never refuses one;
-// without it, the same burst is refused in part.
-func TestMinIntervalKeepsABurstWithinTheWindow(t *testing.T) {
+// TestRateLimitKeepsABurstWithinTheWindow: requests asked all at once
+// (a busy machine sending late ones with on-time ones) start at most
+// RateLimit in any RateWindow, so Award Force's fixed window never refuses
+// one; without it, the same burst is refused in part.
+func TestRateLimitKeepsABurstWithinTheWindow(t *testing.T) {
 	const limit, window = 4, 400 * time.Millisecond
 	for _, tc := range []struct {
-		name     string
-		interval time.Duration
+		name   string
+		window time.Duration // the client's; 0: no limit
 	}{
-		{"paced", window / limit * 5 / 4},
-		{"unpaced", 0},
+		{"limited", window * 5 / 4},
+		{"unlimited", 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			e := newEnv(t, afsim.Options{RateLimit: limit, RateWindow: window}, awardforce.Config{MinInterval: tc.interval})
+			cfg := awardforce.Config{RateWindow: tc.window}
+			if tc.window > 0 {
+				cfg.RateLimit = limit
+			}
+			e := newEnv(t, afsim.Options{RateLimit: limit, RateWindow: window}, cfg)
 			u := e.sim.AddUser(afsim.User{Email: "ada@example.org", FirstName: "Ada", LastName: "Lovelace"})
 			var wg sync.WaitGroup
 			var refused sync.Map
@@ -672,18 +676,18 @@ func TestMinIntervalKeepsABurstWithinTheWindow(t *testing.T) {
 				n++
 				return true
 			})
-			if tc.interval == 0 {
+			if tc.window == 0 {
 				require.Positive(t, n, "a burst past the limit is refused in part")
 				return
 			}
 			require.Zero(t, n, "no request refused")
-			require.GreaterOrEqual(t, time.Since(start), (3*limit-1)*tc.interval, "each request took its turn")
+			require.GreaterOrEqual(t, time.Since(start), 2*tc.window, "the last four waited two windows")
 		})
 	}
 }
 
-func TestMinIntervalGivesUpItsTurnWithItsContext(t *testing.T) {
-	e := newEnv(t, afsim.Options{}, awardforce.Config{MinInterval: time.Hour})
+func TestRateLimitGivesUpATurnWithItsContext(t *testing.T) {
+	e := newEnv(t, afsim.Options{}, awardforce.Config{RateLimit: 1, RateWindow: time.Hour})
 	u := e.sim.AddUser(afsim.User{Email: "ada@example.org", FirstName: "Ada", LastName: "Lovelace"})
 	_, err := e.client.GetUser(context.Background(), u.Slug) // takes the first turn at once
 	require.NoError(t, err)

@@ -50,10 +50,11 @@ func New(c client.Client, s Served, shared bool) (*Worker, error) {
 		return nil, errors.New("afworker: New needs the worker's pairing spec")
 	}
 	afCfg := cfg.AwardForce
-	if r := cfg.AwardForceRatePerMinute; r > 0 && afCfg.MinInterval == 0 {
-		// The budget paces the fleet; this spaces the process's own
+	if r := cfg.AwardForceRatePerMinute; r > 0 && afCfg.RateLimit == 0 {
+		// The budget paces the fleet; this keeps the process's own
 		// requests, late ones included, within the key's window.
-		afCfg.MinInterval = time.Duration(float64(time.Minute) * requestSpacingMargin / r)
+		afCfg.RateLimit = max(int(r), 1)
+		afCfg.RateWindow = time.Duration(float64(time.Minute) * float64(afCfg.RateLimit) / r * requestWindowMargin)
 	}
 	afClient, err := awardforce.New(afCfg)
 	if err != nil {
@@ -108,11 +109,11 @@ func writeBegun(c client.Client) func(ctx context.Context) error {
 	}
 }
 
-// requestSpacingMargin widens the spacing of a process's Award Force
-// requests a little past the key's window over its limit: a request that
-// reaches Award Force a little later than the one after it leaves still
-// counts in the right window. The budget's own pace is wider still.
-const requestSpacingMargin = 1.01
+// requestWindowMargin widens the window in which a process starts at most
+// the key's limit of Award Force requests a little past Award Force's own:
+// a request that reaches Award Force a little after it leaves still counts
+// in the right window. The budget's own pace is slower still.
+const requestWindowMargin = 1.01
 
 // mainWorkflowPollers is how many workflow-task polls the main worker keeps
 // open; the others keep the SDK's default, defaultPollers, of each kind.
