@@ -21,10 +21,10 @@ const (
 	// parent's history, and the server warns at 10 MB.
 	DefaultChunksPerRun = 20
 	// DefaultPairEvery is how many profile reads a chunk makes before it
-	// hands the users read to the lanes: a lane batch of 200 is one
-	// sObject Collections write (with a lookup, about 10 Salesforce calls
-	// a 1,000 users), and at Award Force's 60 requests a minute its first
-	// records are in Salesforce after minutes, not after all its reads.
+	// hands the users read to the lanes: a lane batch of 200 costs a lookup
+	// and one sObject Collections write, and at Award Force's 60 requests a
+	// minute the chunk's first records are in Salesforce after minutes, not
+	// after all its reads.
 	DefaultPairEvery = 200
 )
 

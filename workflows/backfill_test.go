@@ -58,18 +58,23 @@ func newWorld(n int) *world {
 // onReads answers env's profile reads (GetUser, and a chunk's GetUsers)
 // from the world's users.
 func (w *world) onReads(env *testsuite.TestWorkflowEnvironment) {
-	get := func(_ context.Context, slug string) (pairing.Profile, error) {
-		for _, u := range w.users {
-			if u.Slug == slug {
-				return u, nil
-			}
+	env.OnActivity(af.GetUser, mock.Anything, mock.Anything).Return(w.getUser)
+	env.OnActivity(af.GetUsers, mock.Anything, mock.Anything).Return(w.getUsers)
+}
+
+// getUser is GetUser on the world's users.
+func (w *world) getUser(_ context.Context, slug string) (pairing.Profile, error) {
+	for _, u := range w.users {
+		if u.Slug == slug {
+			return u, nil
 		}
-		return pairing.Profile{}, fmt.Errorf("no user %s", slug)
 	}
-	env.OnActivity(af.GetUser, mock.Anything, mock.Anything).Return(get)
-	env.OnActivity(af.GetUsers, mock.Anything, mock.Anything).Return(func(ctx context.Context, in activities.GetUsersInput) ([]activities.UserRead, error) {
-		return activities.ReadEach(ctx, in, get)
-	})
+	return pairing.Profile{}, fmt.Errorf("no user %s", slug)
+}
+
+// getUsers is GetUsers on the world's users.
+func (w *world) getUsers(ctx context.Context, in activities.GetUsersInput) ([]activities.UserRead, error) {
+	return activities.ReadEach(ctx, in, w.getUser)
 }
 
 func (w *world) listUsers(_ context.Context, in activities.ListUsersInput) (activities.ListUsersResult, error) {
@@ -409,9 +414,7 @@ func TestChunkPairsItsUsersAsItReadsThem(t *testing.T) {
 			slow := mock.MatchedBy(func(in activities.GetUsersInput) bool {
 				return slices.ContainsFunc(in.Slugs, func(s string) bool { return s >= "U0000200" })
 			})
-			env.OnActivity(af.GetUsers, mock.Anything, slow).After(time.Hour).Return(func(ctx context.Context, in activities.GetUsersInput) ([]activities.UserRead, error) {
-				return activities.ReadEach(ctx, in, func(_ context.Context, slug string) (pairing.Profile, error) { return w.users[userIndex(t, slug)], nil })
-			})
+			env.OnActivity(af.GetUsers, mock.Anything, slow).After(time.Hour).Return(w.getUsers)
 			w.onReads(env)
 			start := env.Now()
 			var handedEarly []string
@@ -448,13 +451,4 @@ func TestChunkPairsItsUsersAsItReadsThem(t *testing.T) {
 			require.Equal(t, 9, res.Counts.Skipped, "the users without an email are decided by the chunk")
 		})
 	}
-}
-
-// userIndex is the index of a newWorld user by slug.
-func userIndex(t *testing.T, slug string) int {
-	t.Helper()
-	var i int
-	_, err := fmt.Sscanf(slug, "U%07d", &i)
-	require.NoError(t, err)
-	return i
 }

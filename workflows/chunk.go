@@ -216,7 +216,7 @@ func (c *chunk) handUpTo(ctx workflow.Context, end int) error {
 		}
 		c.who = append(c.who, i)
 	}
-	c.considered = max(c.considered, end)
+	c.considered = end
 	if len(items) == 0 {
 		return nil
 	}

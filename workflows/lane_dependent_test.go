@@ -433,16 +433,11 @@ func TestARecordLeftBySharerIsFreeForTheOneWhoKeepsIt(t *testing.T) {
 // both land on the shared record within seconds; nobody gets a record of
 // their own.
 func TestTwoProgrammesKnownByOneRecordOneFromMemoryOneFromTheLedger(t *testing.T) {
-	org := newCRM()
-	first := newLaneTestOn(t, testLaneSettings(), org, laneStart)
-	first.send(0, sharedRequest("awards-signup", "", pairing.TriggerRegistration, person("AnnAward", "ann@example.org", "Ann", "Awards")))
-	first.send(time.Minute, sharedRequest("grants-signup", "grants", pairing.TriggerRegistration, person("AnnGrant", "ann@example.org", "Ann", "Grants")))
-	first.runUntil(LaneInput{Lane: 0}, time.Hour)
+	ann := annInTwoProgrammes(t, true, sharedRequest) // a month later, the lane has forgotten them
+	org, first, later, at := ann.org, ann.first, ann.second, ann.at
 	shared := first.answers.forRequest(t, "grants-signup", "AnnGrant").RecordID
 	require.Equal(t, shared, first.answers.forRequest(t, "awards-signup", "AnnAward").RecordID)
 
-	at := laneStart.Add(30 * 24 * time.Hour)
-	later := newLaneTestOn(t, testLaneSettings(), org, at)
 	org.writeLatency = 10 * time.Second
 	synced := person("AnnAward", "ann@example.org", "Ann", "Awardson")
 	synced.ReadAt = at
