@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -160,10 +161,10 @@ func TestWithoutALimitTheBudgetGrantsAtOnce(t *testing.T) {
 func TestWithoutALimitEventsAreGrantedFirst(t *testing.T) {
 	a, b := permits("a", ClassBackfill, 500), permits("b", ClassEvents, 3)
 	bud := newBudget(&BudgetState{Waiting: map[string][]*PermitRequest{ClassBackfill: {&a}, ClassEvents: {&b}}})
-	first, n := bud.take()
+	first, n := bud.take(math.MaxInt)
 	require.Equal(t, "b", first.ID)
 	require.Equal(t, 3, n, "all its permits at once")
-	second, n := bud.take()
+	second, n := bud.take(math.MaxInt)
 	require.Equal(t, "a", second.ID)
 	require.Equal(t, 500, n)
 	require.Zero(t, bud.due())
@@ -322,7 +323,7 @@ func TestTheBudgetGrantsAQueueOf100000InTurnAndOnce(t *testing.T) {
 	next := map[string]int{ClassEvents: 0, ClassBackfill: 1}
 	last := ""
 	for i := range n {
-		req, got := b.take()
+		req, got := b.take(math.MaxInt)
 		require.NotNil(t, req, "grant %d", i)
 		require.Equal(t, 1, got)
 		class := ClassEvents
@@ -335,7 +336,7 @@ func TestTheBudgetGrantsAQueueOf100000InTurnAndOnce(t *testing.T) {
 		next[class] += 2
 	}
 	require.Zero(t, b.due())
-	req, _ := b.take()
+	req, _ := b.take(math.MaxInt)
 	require.Nil(t, req)
 	require.Empty(t, b.held)
 }
@@ -354,7 +355,7 @@ func BenchmarkBudgetPermit(bm *testing.B) {
 			bm.ResetTimer()
 			for i := range bm.N {
 				b.enqueue(PermitRequest{ID: fmt.Sprintf("b%d", i), Class: ClassEvents, N: 1})
-				if req, _ := b.take(); req == nil || b.due() != waiting {
+				if req, _ := b.take(math.MaxInt); req == nil || b.due() != waiting {
 					bm.Fatal("the queue should stay as long")
 				}
 			}

@@ -360,6 +360,14 @@ const (
 	// them all, instead of handing them all after its last read. Asked
 	// when a chunk that writes starts reading profiles.
 	ChangeChunkPairsAsRead = "chunk-pairs-as-read"
+	// ChangeBudgetCatchesUp: a budget that wakes late while permits are
+	// owed grants the permits it missed (up to catchUpSpan's worth) instead
+	// of starting its pace afresh from the late moment, and never puts more
+	// than its window's permits in any window (BudgetState.Recent). Before,
+	// every wake more than one interval late lost its lateness for good:
+	// on a loaded server, 12-18 s of a 300-user backfill's five minutes.
+	// Asked at the start of each budget run.
+	ChangeBudgetCatchesUp = "budget-catches-up"
 )
 
 // askedOnce says whether the run takes change, asking its version the
