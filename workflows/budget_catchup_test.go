@@ -22,7 +22,7 @@ func simulateBudget(b *budget, start time.Time, late func(wake int) time.Duratio
 	b.st.Next = start // the workflow's loop: a request reaching an idle budget
 	var sent []time.Time
 	for wake := 0; b.due() > 0; wake++ {
-		for b.due() > 0 && !now.Before(b.nextAt()) {
+		for b.due() > 0 && !now.Before(b.dueAt()) {
 			g, _ := b.grant(now)
 			for i := range g.N {
 				at := now
@@ -32,7 +32,7 @@ func simulateBudget(b *budget, start time.Time, late func(wake int) time.Duratio
 				sent = append(sent, at)
 			}
 		}
-		now = b.nextAt().Add(late(wake))
+		now = b.dueAt().Add(late(wake))
 	}
 	return sent
 }
@@ -178,15 +178,30 @@ func TestTheFirstRunWithAWindowAssumesThePaceBefore(t *testing.T) {
 	now := next.Add(12 * time.Second) // the first wake, late
 	var sent []time.Time
 	for b.due() > 0 {
-		for b.due() > 0 && !now.Before(b.nextAt()) {
+		for b.due() > 0 && !now.Before(b.dueAt()) {
 			g, _ := b.grant(now)
 			for i := range g.N {
 				sent = append(sent, latest(now, g.From.Add(time.Duration(i)*g.Every)))
 			}
 		}
-		now = b.nextAt()
+		now = b.dueAt()
 	}
 	require.LessOrEqual(t, mostInAnyWindow(append(before, sent...), time.Minute), 60)
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// A paced request's grants reach it grantAhead before their first permit's
+// moment (the first excepted: its first permit is due at once), so that a
+// loaded server's signal, workflow task and activity start do not make its
+// reads late; the budget's pace is the same.
+func TestAPacedRequestIsGrantedAheadOfItsMoments(t *testing.T) {
+	log, _ := budgetTest(t, 60, map[time.Duration][]PermitRequest{0: {paced(permits("a", ClassBackfill, 40))}})
+	require.Equal(t, 40, log.total)
+	requireWithinRate(t, log.moments, 60)
+	m := log.n[0]
+	for i := 1; i < len(log.at); i++ {
+		require.Equal(t, grantAhead, log.moments[m].Sub(log.at[i]), "grant %d", i)
+		m += log.n[i]
+	}
+}

@@ -63,19 +63,21 @@ func TestAPacedRequestIsGrantedSeveralPermitsAtTheirMoments(t *testing.T) {
 	requireWithinRate(t, log.moments, 60)
 	requireLaterEachGrant(t, log.moments)
 	require.LessOrEqual(t, len(log.at), 60/4+2, "grants of up to four permits: %v", log.n)
-	// No moment reaches further than pacedSpan past its grant, nor comes
-	// before the budget's last one: a grant uses what the budget has.
+	// No moment reaches further than pacedSpan past its grant, granted
+	// grantAhead before its first moment, nor comes before the budget's
+	// last one: a grant uses what the budget has.
 	m := 0
 	for i, at := range log.at {
 		for range log.n[i] {
-			require.LessOrEqual(t, log.moments[m].Sub(at), pacedSpan, "permit %d", m)
+			require.LessOrEqual(t, log.moments[m].Sub(at), pacedSpan+grantAhead, "permit %d", m)
 			m++
 		}
 	}
 }
 
 // While webhooks wait, a paced backfill gets one permit a turn as before:
-// a webhook arriving during a grant waits for at most that grant's reach.
+// a webhook arriving during a grant waits for at most that grant's reach
+// (granted up to grantAhead before its first moment).
 func TestAPacedBackfillLeavesWebhooksTheirTurn(t *testing.T) {
 	log, _ := budgetTest(t, 60, map[time.Duration][]PermitRequest{
 		0:               {paced(permits("backfill", ClassBackfill, 40))},
@@ -87,7 +89,7 @@ func TestAPacedBackfillLeavesWebhooksTheirTurn(t *testing.T) {
 	for _, id := range []string{"webhook-1", "webhook-2"} {
 		i := slices.Index(log.momentTo, id)
 		require.GreaterOrEqual(t, i, 0, "%s was granted", id)
-		require.LessOrEqual(t, log.moments[i].Sub(arrived), pacedSpan+3*time.Second, "%s waited from %s to %s", id, arrived, log.moments[i])
+		require.LessOrEqual(t, log.moments[i].Sub(arrived), pacedSpan+grantAhead+3*time.Second, "%s waited from %s to %s", id, arrived, log.moments[i])
 	}
 	// While they waited, the backfill's grants were of one permit.
 	first := slices.Index(log.to, "webhook-1")

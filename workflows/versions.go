@@ -366,7 +366,9 @@ const (
 	// than its window's permits in any window (BudgetState.Recent). Before,
 	// every wake more than one interval late lost its lateness for good:
 	// on a loaded server, 12-18 s of a 300-user backfill's five minutes.
-	// Asked at the start of each budget run.
+	// A paced request is also granted grantAhead before its first permit's
+	// moment, so that its asker's workflow task and activity start are
+	// done by then. Asked at the start of each budget run.
 	ChangeBudgetCatchesUp = "budget-catches-up"
 )
 
