@@ -377,7 +377,9 @@ func (b *budget) grant(now time.Time) (PermitGrant, *PermitRequest) {
 	}
 	most := math.MaxInt
 	if b.catchUp {
-		most = b.fits(now)
+		// At least one: dueAt makes the first fit, and a grant of none
+		// would leave the budget granting nothing for ever.
+		most = max(1, b.fits(now))
 	}
 	req, n := b.take(most)
 	grant := PermitGrant{Request: req.ID, N: n}
