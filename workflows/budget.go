@@ -349,16 +349,21 @@ func (b *budget) dueAt() time.Time {
 
 // head is the request take grants next, nil when none waits.
 func (b *budget) head() *PermitRequest {
-	first, second := ClassEvents, ClassBackfill
-	if b.st.Turn == ClassEvents {
-		first, second = second, first
-	}
-	for _, class := range []string{first, second} {
+	for _, class := range b.order() {
 		if reqs := b.st.Waiting[class]; len(reqs) > 0 {
 			return reqs[0]
 		}
 	}
 	return nil
+}
+
+// order is the classes in the order the next grant looks at them: the
+// one not served last first.
+func (b *budget) order() [2]string {
+	if b.st.Turn == ClassEvents {
+		return [2]string{ClassBackfill, ClassEvents}
+	}
+	return [2]string{ClassEvents, ClassBackfill}
 }
 
 // grant takes the next grant at now, which is no sooner than dueAt: its
@@ -443,11 +448,7 @@ func latest(a, b time.Time) time.Time {
 // limit; while the budget paces, one, or for a paced request while the
 // other class waits for nothing, up to pacedSpan's worth.
 func (b *budget) take(most int) (*PermitRequest, int) {
-	order := []string{ClassEvents, ClassBackfill}
-	if b.st.Turn == ClassEvents {
-		order = []string{ClassBackfill, ClassEvents}
-	}
-	for _, class := range order {
+	for _, class := range b.order() {
 		reqs := b.st.Waiting[class]
 		if len(reqs) == 0 {
 			continue
