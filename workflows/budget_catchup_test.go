@@ -205,3 +205,20 @@ func TestAPacedRequestIsGrantedAheadOfItsMoments(t *testing.T) {
 		m += log.n[i]
 	}
 }
+
+// A grant catching up holds only the permits the window allows now: with
+// the 60 last permits a window ago for the first only, one, where a paced
+// grant could hold four.
+func TestACatchUpGrantHoldsWhatTheWindowAllows(t *testing.T) {
+	now := time.Date(2026, 12, 7, 0, 2, 0, 0, time.UTC)
+	b := pacedBudget(60, 100, true)
+	_, span := b.window()
+	for i := range 60 {
+		b.st.Recent = append(b.st.Recent, now.Add(-span+time.Duration(i)*10*time.Millisecond))
+	}
+	b.st.Next = now.Add(-5 * time.Second) // late, with time to catch up
+	require.False(t, now.Before(b.dueAt()))
+	g, _ := b.grant(now)
+	require.Equal(t, 1, g.N)
+	require.Equal(t, now.Add(10*time.Millisecond), b.dueAt(), "the next once the window's second permit is a window ago")
+}
