@@ -20,6 +20,7 @@ import (
 	"github.com/go-resty/resty/v2"
 
 	"github.com/afsync/afsync/internal/sleep"
+	"github.com/afsync/afsync/internal/window"
 )
 
 const (
@@ -119,19 +120,17 @@ func New(cfg Config) (*Client, error) {
 	}
 	c := &Client{rc: rc, apiKey: cfg.APIKey}
 	if cfg.RateLimit > 0 {
-		c.pace = &pacer{limit: cfg.RateLimit, window: cfg.RateWindow}
+		c.pace = &pacer{window: window.Window{Limit: cfg.RateLimit, Span: cfg.RateWindow}}
 	}
 	return c, nil
 }
 
 // pacer gives requests turns, in the order they ask, so that no window
-// holds more than limit of them.
+// holds more than its limit of them.
 type pacer struct {
-	limit  int
-	window time.Duration
+	window window.Window
 	mu     sync.Mutex
-	turns  []time.Time // the last limit turns, a ring
-	oldest int         // the oldest turn's index once the ring is full
+	turns  []time.Time // the last turns given, oldest first
 }
 
 // wait waits for the caller's turn, or until ctx ends (the turn then goes
@@ -146,15 +145,10 @@ func (p *pacer) reserve(now time.Time) time.Time {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	turn := now
-	if len(p.turns) < p.limit {
-		p.turns = append(p.turns, turn)
-		return turn
-	}
-	if free := p.turns[p.oldest].Add(p.window); free.After(turn) {
+	if free := p.window.Free(p.turns); free.After(turn) {
 		turn = free
 	}
-	p.turns[p.oldest] = turn
-	p.oldest = (p.oldest + 1) % p.limit
+	p.turns = p.window.Keep(p.turns, turn)
 	return turn
 }
 

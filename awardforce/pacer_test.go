@@ -3,13 +3,15 @@ package awardforce
 import (
 	"testing"
 	"time"
+
+	"github.com/afsync/afsync/internal/window"
 )
 
 // TestPacerCatchesUpAsTheWindowAllows: after a lull, requests go at once
 // up to the limit (a late batch catches up), and never more than the limit
 // in one window.
 func TestPacerCatchesUpAsTheWindowAllows(t *testing.T) {
-	p := &pacer{limit: 3, window: time.Minute}
+	p := &pacer{window: window.Window{Limit: 3, Span: time.Minute}}
 	t0 := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
 	want := []time.Duration{0, 0, 0, time.Minute, time.Minute, time.Minute, 2 * time.Minute}
 	for i, w := range want {

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/workflow"
+
+	"github.com/afsync/afsync/internal/window"
 )
 
 // The Award Force budget: Award Force allows each API key 60 requests a
@@ -296,17 +298,16 @@ func (b *budget) interval() time.Duration {
 	return time.Duration(float64(time.Minute) * budgetMargin / b.rate)
 }
 
-// window is the pace as a sliding window: at most limit permits' moments
-// in any span (limit the rate a minute, span a minute and the margin; a
-// limit above maxRecent as a proportionally shorter window, which allows
-// no more).
-func (b *budget) window() (limit int, span time.Duration) {
-	limit = max(int(b.rate), 1)
-	span = time.Duration(float64(time.Minute) * budgetMargin * float64(limit) / b.rate)
+// window is the pace as a sliding window: at most the rate a minute's
+// permits' moments in a minute and the margin (a limit above maxRecent as
+// a proportionally shorter window, which allows no more).
+func (b *budget) window() window.Window {
+	limit := max(int(b.rate), 1)
+	span := time.Duration(float64(time.Minute) * budgetMargin * float64(limit) / b.rate)
 	if parts := (limit + maxRecent - 1) / maxRecent; parts > 1 {
 		limit, span = limit/parts, span/time.Duration(parts)
 	}
-	return limit, span
+	return window.Window{Limit: limit, Span: span}
 }
 
 // adopt starts the window of a run that carries none (the first to take
@@ -316,8 +317,7 @@ func (b *budget) adopt() {
 	if b.rate <= 0 || len(b.st.Recent) > 0 || b.st.Next.IsZero() {
 		return
 	}
-	limit, _ := b.window()
-	for i := limit; i > 0; i-- {
+	for i := b.window().Limit; i > 0; i-- {
 		b.st.Recent = append(b.st.Recent, b.st.Next.Add(-time.Duration(i)*b.interval()))
 	}
 }
@@ -329,11 +329,7 @@ func (b *budget) nextAt() time.Time {
 	if !b.catchUp || b.rate <= 0 {
 		return b.st.Next
 	}
-	limit, span := b.window()
-	if len(b.st.Recent) < limit {
-		return b.st.Next
-	}
-	return latest(b.st.Next, b.st.Recent[len(b.st.Recent)-limit].Add(span))
+	return latest(b.st.Next, b.window().Free(b.st.Recent))
 }
 
 // dueAt is when the budget grants next: nextAt, or for a paced request
@@ -393,38 +389,34 @@ func (b *budget) grant(now time.Time) (PermitGrant, *PermitRequest) {
 		grant.From, grant.Every = b.st.Next, interval
 	}
 	if b.catchUp {
-		b.st.Recent = b.momentsFrom(now, n, b.st.Recent)
-		if limit, _ := b.window(); len(b.st.Recent) > limit {
-			b.st.Recent = slices.Clone(b.st.Recent[len(b.st.Recent)-limit:])
+		w := b.window()
+		for i := range n {
+			b.st.Recent = w.Keep(b.st.Recent, b.moment(now, i))
 		}
 	}
 	b.st.Next = b.st.Next.Add(time.Duration(n) * interval)
 	return grant, req
 }
 
-// momentsFrom appends to recent the moments the next n permits go at,
-// granted at now: each at its place in the pace, or now if that is past.
-func (b *budget) momentsFrom(now time.Time, n int, recent []time.Time) []time.Time {
-	for i := range n {
-		recent = append(recent, latest(now, b.st.Next.Add(time.Duration(i)*b.interval())))
-	}
-	return recent
+// moment is when the i-th of the next permits goes, granted at now: at its
+// place in the pace, or now if that is past.
+func (b *budget) moment(now time.Time, i int) time.Time {
+	return latest(now, b.st.Next.Add(time.Duration(i)*b.interval()))
 }
 
 // fits counts how many of the next permits (up to a paced grant's most)
 // may be granted at now without putting more than the window's limit in
 // any window.
 func (b *budget) fits(now time.Time) int {
-	limit, span := b.window()
-	most := b.pacedMost()
-	moments := b.momentsFrom(now, most, slices.Clone(b.st.Recent))
-	have := len(b.st.Recent)
+	w := b.window()
+	recent := slices.Clone(b.st.Recent)
 	n := 0
-	for n < most {
-		if i := have + n - limit; i >= 0 && moments[have+n].Before(moments[i].Add(span)) {
+	for ; n < b.pacedMost(); n++ {
+		m := b.moment(now, n)
+		if m.Before(w.Free(recent)) {
 			break
 		}
-		n++
+		recent = w.Keep(recent, m)
 	}
 	return n
 }
