@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -43,8 +44,12 @@ func budgetTest(t *testing.T, rate float64, requests map[time.Duration][]PermitR
 
 // budgetTestFrom is budgetTest for a budget that starts with state (the
 // requests waiting in it are owed too).
-func budgetTestFrom(t *testing.T, rate float64, state *BudgetState, requests map[time.Duration][]PermitRequest) (*grantLog, *BudgetState) {
+func budgetTestFrom(t *testing.T, rate float64, state *BudgetState, requests map[time.Duration][]PermitRequest, options ...budgetOption) (*grantLog, *BudgetState) {
 	t.Helper()
+	var o budgetOptions
+	for _, f := range options {
+		f(&o)
+	}
 	owed := wanted(requests)
 	if state != nil {
 		for _, reqs := range state.Waiting {
@@ -58,8 +63,11 @@ func budgetTestFrom(t *testing.T, rate float64, state *BudgetState, requests map
 	env.RegisterWorkflow(AwardForceBudget)
 	env.RegisterActivity(&Coordinator{})
 	env.OnActivity(coord.CurrentBudget, mock.Anything).Return(BudgetSettings{RatePerMinute: rate, GrantsPerRun: owed}, nil)
+	if o.version != nil {
+		env.OnGetVersion(ChangeBudgetCatchesUp, workflow.DefaultVersion, 2).Return(*o.version)
+	}
 	log := &grantLog{}
-	env.OnSignalExternalWorkflow(mock.Anything, mock.Anything, mock.Anything, PermitGrantSignal, mock.Anything).Return(nil).Run(func(args mock.Arguments) {
+	env.OnSignalExternalWorkflow(mock.Anything, mock.Anything, mock.Anything, PermitGrantSignal, mock.Anything).Return(nil).After(o.delivery).Run(func(args mock.Arguments) {
 		g := args.Get(4).(PermitGrant)
 		log.at = append(log.at, env.Now())
 		log.to = append(log.to, g.Request)
@@ -83,12 +91,67 @@ func budgetTestFrom(t *testing.T, rate float64, state *BudgetState, requests map
 	}
 	env.SetTestTimeout(time.Minute)
 	env.ExecuteWorkflow(AwardForceBudget, BudgetInput{State: state})
+	log.inOrder()
 	var can *workflow.ContinueAsNewError
 	err := env.GetWorkflowError()
 	require.True(t, errors.As(err, &can), "the run ends at its bound: %v", err)
 	var next BudgetInput
 	require.NoError(t, converter.GetDefaultDataConverter().FromPayloads(can.Input, &next))
 	return log, next.State
+}
+
+// budgetOptions vary a budget test's run: the version of
+// ChangeBudgetCatchesUp it takes (nil: the latest), and how long each
+// grant signal takes to be delivered.
+type budgetOptions struct {
+	version  *workflow.Version
+	delivery time.Duration
+}
+
+type budgetOption func(*budgetOptions)
+
+// atVersion makes a budget test's run take version of
+// ChangeBudgetCatchesUp.
+func atVersion(version workflow.Version) budgetOption {
+	return func(o *budgetOptions) { o.version = &version }
+}
+
+// deliveredAfter makes each grant signal take d to reach its asker.
+func deliveredAfter(d time.Duration) budgetOption {
+	return func(o *budgetOptions) { o.delivery = d }
+}
+
+// inOrder puts the log's grants in the order the budget made them: by
+// when they were delivered, and for those delivered at one moment (the
+// test environment delivers the signals of one workflow task in any
+// order, and since ChangeBudgetCatchesUp's version 2 the budget does not
+// wait for one grant's delivery before the next) by their first moment.
+func (log *grantLog) inOrder() {
+	type grant struct {
+		at       time.Time
+		to       string
+		n        int
+		moments  []time.Time
+		momentTo []string
+	}
+	var gs []grant
+	m := 0
+	for i := range log.at {
+		gs = append(gs, grant{log.at[i], log.to[i], log.n[i], log.moments[m : m+log.n[i]], log.momentTo[m : m+log.n[i]]})
+		m += log.n[i]
+	}
+	slices.SortStableFunc(gs, func(a, b grant) int {
+		if c := a.at.Compare(b.at); c != 0 || a.n == 0 || b.n == 0 {
+			return c
+		}
+		return a.moments[0].Compare(b.moments[0])
+	})
+	sorted := grantLog{total: log.total}
+	for _, g := range gs {
+		sorted.at, sorted.to, sorted.n = append(sorted.at, g.at), append(sorted.to, g.to), append(sorted.n, g.n)
+		sorted.moments, sorted.momentTo = append(sorted.moments, g.moments...), append(sorted.momentTo, g.momentTo...)
+	}
+	*log = sorted
 }
 
 // wanted counts the permits requests ask for.

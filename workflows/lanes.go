@@ -305,6 +305,7 @@ func (l *Coordinator) WakeAt(ctx context.Context, at time.Time) error {
 func (l *Coordinator) RequestPermits(ctx context.Context, req PermitRequest) error {
 	n := l.Names.of(req.Integration)
 	opts := n.coordinatorOptions(n.Budget(), "Award Force budget: every Award Force request of the fleet, within the per-key limit")
+	opts.WorkflowTaskTimeout = budgetTaskTimeout
 	_, err := l.Client.SignalWithStartWorkflow(ctx, opts.ID, PermitSignal, req, opts, AwardForceBudget, BudgetInput{})
 	return err
 }

@@ -368,7 +368,11 @@ const (
 	// on a loaded server, 12-18 s of a 300-user backfill's five minutes.
 	// A paced request is also granted grantAhead before its first permit's
 	// moment, so that its asker's workflow task and activity start are
-	// done by then. Asked at the start of each budget run.
+	// done by then. Version 2: a budget left idle grants the time it did
+	// not use as well (up to catchUpSpan, as the window allows), instead of
+	// starting its pace afresh when a request comes, and paces 1% under
+	// the rate instead of 2% (creditMargin). Asked at the start of each
+	// budget run.
 	ChangeBudgetCatchesUp = "budget-catches-up"
 )
 
