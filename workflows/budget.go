@@ -406,11 +406,12 @@ func (b *budget) nextAt() time.Time {
 }
 
 // dueAt is when the budget grants next: nextAt, or for a paced request
-// whose first permit the window allows at Next, grantAhead before
-// (ChangeBudgetCatchesUp).
+// grantAhead before (ChangeBudgetCatchesUp; in version 1 only when the
+// window allows its first permit at Next: a grant after a burst, the
+// window's next minute, came at its moment, and its reads late).
 func (b *budget) dueAt() time.Time {
 	at := b.nextAt()
-	if req := b.head(); req != nil && req.Paced && b.catchUp && b.rate > 0 && at.Equal(b.st.Next) {
+	if req := b.head(); req != nil && req.Paced && b.catchUp && b.rate > 0 && (b.credit || at.Equal(b.st.Next)) {
 		return at.Add(-grantAhead)
 	}
 	return at
@@ -446,6 +447,9 @@ func (b *budget) grant(now time.Time) (PermitGrant, *PermitRequest) {
 	switch {
 	case b.catchUp:
 		b.st.Next = latest(b.st.Next, now.Add(-catchUpSpan))
+		if free := b.window().Free(b.st.Recent); b.credit && free.After(b.moment(now, 0)) {
+			return b.grantAt(free)
+		}
 	case b.st.Next.Before(now.Add(-interval)):
 		b.st.Next = now // idle for a while: no credit saved up
 	}
@@ -468,6 +472,20 @@ func (b *budget) grant(now time.Time) (PermitGrant, *PermitRequest) {
 		}
 	}
 	b.st.Next = b.st.Next.Add(time.Duration(n) * interval)
+	return grant, req
+}
+
+// grantAt grants the next permit alone, at the moment the window frees
+// (its version 2 grants a paced request ahead even then, so the moment is
+// not now); the pace goes on from Next.
+func (b *budget) grantAt(free time.Time) (PermitGrant, *PermitRequest) {
+	req, n := b.take(1)
+	grant := PermitGrant{Request: req.ID, N: n}
+	if req.Paced {
+		grant.From, grant.Every = free, b.interval()
+	}
+	b.st.Recent = b.window().Keep(b.st.Recent, free)
+	b.st.Next = b.st.Next.Add(b.interval())
 	return grant, req
 }
 

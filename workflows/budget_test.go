@@ -425,3 +425,32 @@ func BenchmarkBudgetPermit(bm *testing.B) {
 		})
 	}
 }
+
+// A run that reaches its bound with grants still on their way waits for
+// their delivery before it continues as new (a grant signalled by a run
+// that has ended might not reach its asker), and the next run, as a new
+// budget, has the short task timeout (budgetTaskTimeout).
+func TestTheBudgetDeliversEveryGrantBeforeContinuingAsNew(t *testing.T) {
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestWorkflowEnvironment()
+	env.RegisterWorkflow(AwardForceBudget)
+	env.RegisterActivity(&Coordinator{})
+	env.OnActivity(coord.CurrentBudget, mock.Anything).Return(BudgetSettings{RatePerMinute: 60, GrantsPerRun: 5}, nil)
+	delivered := 0
+	env.OnSignalExternalWorkflow(mock.Anything, mock.Anything, mock.Anything, PermitGrantSignal, mock.Anything).Return(nil).After(3 * time.Second).Run(func(args mock.Arguments) {
+		delivered += args.Get(4).(PermitGrant).N
+	})
+	env.RegisterDelayedCallback(func() {
+		env.SignalWorkflow(PermitSignal, paced(permits("a", ClassBackfill, 10)))
+	}, 0)
+	env.ExecuteWorkflow(AwardForceBudget, BudgetInput{})
+	var can *workflow.ContinueAsNewError
+	require.True(t, errors.As(env.GetWorkflowError(), &can))
+	var next BudgetInput
+	require.NoError(t, converter.GetDefaultDataConverter().FromPayloads(can.Input, &next))
+	owed := next.State.Waiting[ClassBackfill][0].N
+	require.GreaterOrEqual(t, 10-owed, 5, "the run's bound")
+	require.Equal(t, 10-owed, delivered, "every permit granted was delivered")
+	require.Equal(t, budgetTaskTimeout, can.WorkflowTaskTimeout)
+	require.Equal(t, budgetTaskTimeout, DefaultNames.budgetOptions().WorkflowTaskTimeout, "a new budget's")
+}

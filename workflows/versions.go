@@ -370,9 +370,11 @@ const (
 	// moment, so that its asker's workflow task and activity start are
 	// done by then. Version 2: a budget left idle grants the time it did
 	// not use as well (up to catchUpSpan, as the window allows), instead of
-	// starting its pace afresh when a request comes, and paces 1% under
-	// the rate instead of 2% (creditMargin). Asked at the start of each
-	// budget run.
+	// starting its pace afresh when a request comes, paces 1% under the
+	// rate instead of 2% (creditMargin), grants a paced request ahead
+	// also when the window sets its moment (grantAt), and times its next
+	// grant without waiting for the last one's delivery. Asked at the
+	// start of each budget run.
 	ChangeBudgetCatchesUp = "budget-catches-up"
 )
 
