@@ -233,27 +233,38 @@ func TestWithoutALimitEventsAreGrantedFirst(t *testing.T) {
 	require.Zero(t, bud.due())
 }
 
-func TestTheBudgetCarriesWhatIsOwedAcrossContinueAsNew(t *testing.T) {
-	// The run's bound is 5 permits, while 10 are asked for and a duplicate
-	// of the request comes again.
+// runBoundedBudget runs a budget at 60 a minute whose runs end after 5
+// permits, asked for by requests at once, each grant delivered after
+// delivery; it returns the permits delivered, the run's continue-as-new
+// and the next run's input.
+func runBoundedBudget(t *testing.T, delivery time.Duration, requests ...PermitRequest) (int, *workflow.ContinueAsNewError, BudgetInput) {
+	t.Helper()
 	var s testsuite.WorkflowTestSuite
 	env := s.NewTestWorkflowEnvironment()
 	env.RegisterWorkflow(AwardForceBudget)
 	env.RegisterActivity(&Coordinator{})
 	env.OnActivity(coord.CurrentBudget, mock.Anything).Return(BudgetSettings{RatePerMinute: 60, GrantsPerRun: 5}, nil)
-	granted := 0
-	env.OnSignalExternalWorkflow(mock.Anything, mock.Anything, mock.Anything, PermitGrantSignal, mock.Anything).Return(nil).Run(func(args mock.Arguments) {
-		granted += args.Get(4).(PermitGrant).N
+	delivered := 0
+	env.OnSignalExternalWorkflow(mock.Anything, mock.Anything, mock.Anything, PermitGrantSignal, mock.Anything).Return(nil).After(delivery).Run(func(args mock.Arguments) {
+		delivered += args.Get(4).(PermitGrant).N
 	})
 	env.RegisterDelayedCallback(func() {
-		env.SignalWorkflow(PermitSignal, permits("a", ClassBackfill, 10))
-		env.SignalWorkflow(PermitSignal, permits("a", ClassBackfill, 10)) // a resubmission
+		for _, r := range requests {
+			env.SignalWorkflow(PermitSignal, r)
+		}
 	}, 0)
 	env.ExecuteWorkflow(AwardForceBudget, BudgetInput{})
 	var can *workflow.ContinueAsNewError
 	require.True(t, errors.As(env.GetWorkflowError(), &can))
 	var next BudgetInput
 	require.NoError(t, converter.GetDefaultDataConverter().FromPayloads(can.Input, &next))
+	return delivered, can, next
+}
+
+func TestTheBudgetCarriesWhatIsOwedAcrossContinueAsNew(t *testing.T) {
+	// The run's bound is 5 permits, while 10 are asked for and a duplicate
+	// of the request comes again.
+	granted, _, next := runBoundedBudget(t, 0, permits("a", ClassBackfill, 10), permits("a", ClassBackfill, 10))
 	require.Equal(t, 5, granted)
 	require.Len(t, next.State.Waiting[ClassBackfill], 1, "the duplicate was ignored")
 	require.Equal(t, 5, next.State.Waiting[ClassBackfill][0].N, "five permits still owed")
@@ -431,23 +442,7 @@ func BenchmarkBudgetPermit(bm *testing.B) {
 // that has ended might not reach its asker), and the next run, as a new
 // budget, has the short task timeout (budgetTaskTimeout).
 func TestTheBudgetDeliversEveryGrantBeforeContinuingAsNew(t *testing.T) {
-	var s testsuite.WorkflowTestSuite
-	env := s.NewTestWorkflowEnvironment()
-	env.RegisterWorkflow(AwardForceBudget)
-	env.RegisterActivity(&Coordinator{})
-	env.OnActivity(coord.CurrentBudget, mock.Anything).Return(BudgetSettings{RatePerMinute: 60, GrantsPerRun: 5}, nil)
-	delivered := 0
-	env.OnSignalExternalWorkflow(mock.Anything, mock.Anything, mock.Anything, PermitGrantSignal, mock.Anything).Return(nil).After(3 * time.Second).Run(func(args mock.Arguments) {
-		delivered += args.Get(4).(PermitGrant).N
-	})
-	env.RegisterDelayedCallback(func() {
-		env.SignalWorkflow(PermitSignal, paced(permits("a", ClassBackfill, 10)))
-	}, 0)
-	env.ExecuteWorkflow(AwardForceBudget, BudgetInput{})
-	var can *workflow.ContinueAsNewError
-	require.True(t, errors.As(env.GetWorkflowError(), &can))
-	var next BudgetInput
-	require.NoError(t, converter.GetDefaultDataConverter().FromPayloads(can.Input, &next))
+	delivered, can, next := runBoundedBudget(t, 3*time.Second, paced(permits("a", ClassBackfill, 10)))
 	owed := next.State.Waiting[ClassBackfill][0].N
 	require.GreaterOrEqual(t, 10-owed, 5, "the run's bound")
 	require.Equal(t, 10-owed, delivered, "every permit granted was delivered")
