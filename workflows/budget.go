@@ -127,14 +127,8 @@ type BudgetStatus struct {
 
 // budgetMargin slows the pace a little below the budget: a permit and its
 // request reach Award Force a varying moment apart, and two requests must
-// not land in one of Award Force's minutes as sixty-one. Since version 2
-// of ChangeBudgetCatchesUp, creditMargin: the window of the worker's
-// Award Force client (60 requests in 60.6 s per process, which holds back
-// what a busy process sends late) and of the budget are then one.
-const (
-	budgetMargin = 1.02
-	creditMargin = 1.01
-)
+// not land in one of Award Force's minutes as sixty-one.
+const budgetMargin = 1.02
 
 // pacedSpan bounds how far ahead one grant to a paced request reaches (at
 // 60 a minute, four permits, the last due about three seconds later): each
@@ -147,11 +141,7 @@ const pacedSpan = 4 * time.Second
 // permits for (ChangeBudgetCatchesUp): a server short of CPU fires the
 // budget's timers seconds late (up to 11.6 s measured with 100 budgets on
 // one 2-core dev server), and a budget that started its pace afresh from
-// each late wake lost that time for good. Since version 2, a budget that
-// sat idle grants the permits it did not use as well, up to the same
-// span: a backfill's steps (its first page, its chunk's other pages, their
-// users' reads) each ask once the one before is answered, and the second
-// or so each waited for a workflow task was lost at every step. The permits it grants to catch
+// each late wake lost that time for good. The permits it grants to catch
 // up go at once, and the window (BudgetState.Recent) then holds back as
 // many a window later, so the bound is also the longest a window's pause
 // for them lasts while the budget is busy: a webhook's permit waits that
@@ -164,16 +154,6 @@ const catchUpSpan = 8 * time.Second
 // (p90 0.6 s, up to several seconds, measured with 100 integrations on two
 // cores), and a read sent after its moment is time the key's budget loses.
 const grantAhead = 2 * time.Second
-
-// budgetTaskTimeout is the budget's workflow task timeout, since version 2
-// of ChangeBudgetCatchesUp (set when the budget starts, and at each
-// continue-as-new): its tasks are small (at most 2.5 s from start to
-// completion with 100 budgets on a 2-core dev server), and a task an
-// overloaded server loses on its way to the worker (19 of some 14,500 in
-// one such run, two in a row once) holds every permit of the key for the
-// timeout: the default 10 s, past what the budget catches up
-// (catchUpSpan).
-const budgetTaskTimeout = 5 * time.Second
 
 // maxRecent bounds BudgetState.Recent (the moments a budget carries from
 // one run to the next): a limit above it is kept as a proportionally
@@ -195,22 +175,18 @@ func AwardForceBudget(ctx workflow.Context, in BudgetInput) error {
 	}
 	settings = settings.withDefaults()
 	b.rate = settings.RatePerMinute
-	if v := workflow.GetVersion(ctx, ChangeBudgetCatchesUp, workflow.DefaultVersion, 2); v >= 1 {
-		b.catchUp, b.credit = true, v >= 2
+	if workflow.GetVersion(ctx, ChangeBudgetCatchesUp, workflow.DefaultVersion, 1) == 1 {
+		b.catchUp = true
 		b.adopt()
 	}
 	requests := workflow.GetSignalChannel(ctx, PermitSignal)
 	granted := 0
-	var sent grantsSent
 	for {
 		now := workflow.Now(ctx)
 		idle := b.due() == 0
 		b.receive(requests)
-		switch {
-		case b.credit && b.st.Next.IsZero():
-			b.st.Next = now // a new budget: no time unused yet
-		case b.catchUp && !b.credit && idle && b.due() > 0 && b.st.Next.Before(now):
-			b.st.Next = now // version 1: the time unused while idle is lost
+		if b.catchUp && idle && b.due() > 0 && b.st.Next.Before(now) {
+			b.st.Next = now // nobody waited meanwhile: no time lost
 		}
 		var grants []PermitGrant
 		var to []*PermitRequest
@@ -221,28 +197,19 @@ func AwardForceBudget(ctx workflow.Context, in BudgetInput) error {
 			grants = append(grants, grant)
 			to = append(to, req)
 		}
+		futures := make([]workflow.Future, len(grants))
 		for i, g := range grants {
-			sent = append(sent, workflow.SignalExternalWorkflow(ctx, to[i].ReplyTo, to[i].ReplyRun, PermitGrantSignal, g))
+			futures[i] = workflow.SignalExternalWorkflow(ctx, to[i].ReplyTo, to[i].ReplyRun, PermitGrantSignal, g)
 		}
-		if !b.credit {
-			// Version 1 and before wait for every grant's delivery before
-			// timing the next: a second or more on a loaded server.
-			if err := workflow.Await(ctx, sent.delivered); err != nil {
-				return err
+		for _, f := range futures {
+			if err := f.Get(ctx, nil); err != nil {
+				// The asker is gone: its permit is lost, which only slows
+				// the fleet by one request.
+				workflow.GetLogger(ctx).Warn("A permit could not be handed over", "error", err)
 			}
 		}
-		sent = sent.settle(ctx)
 		if granted >= settings.GrantsPerRun || workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
-			// A grant still on its way when the run ends might not reach
-			// its asker.
-			if err := workflow.Await(ctx, sent.delivered); err != nil {
-				return err
-			}
-			sent.settle(ctx)
 			b.receive(requests)
-			if b.credit {
-				ctx = workflow.WithWorkflowTaskTimeout(ctx, budgetTaskTimeout)
-			}
 			return workflow.NewContinueAsNewError(ctx, AwardForceBudget, BudgetInput{State: &b.st})
 		}
 		cond := func() bool { return requests.Len() > 0 }
@@ -256,46 +223,14 @@ func AwardForceBudget(ctx workflow.Context, in BudgetInput) error {
 	}
 }
 
-// grantsSent are the grant signals on their way to their askers.
-type grantsSent []workflow.Future
-
-// delivered says whether every grant has reached its asker, or failed to.
-func (g grantsSent) delivered() bool {
-	for _, f := range g {
-		if !f.IsReady() {
-			return false
-		}
-	}
-	return true
-}
-
-// settle logs the grants that could not be handed over, and returns those
-// still on their way.
-func (g grantsSent) settle(ctx workflow.Context) grantsSent {
-	var on grantsSent
-	for _, f := range g {
-		if !f.IsReady() {
-			on = append(on, f)
-			continue
-		}
-		if err := f.Get(ctx, nil); err != nil {
-			// The asker is gone: its permit is lost, which only slows the
-			// fleet by one request.
-			workflow.GetLogger(ctx).Warn("A permit could not be handed over", "error", err)
-		}
-	}
-	return on
-}
-
 // budget is one run's state. Granting a permit costs the same whatever
 // the queue: owed and held are kept as requests come and go, never
 // recounted (they are built once a run from the state carried over).
 type budget struct {
 	st   BudgetState
 	rate float64
-	// catchUp: the run takes ChangeBudgetCatchesUp; credit: its version 2
-	// (time left unused while idle is granted too, creditMargin).
-	catchUp, credit bool
+	// catchUp: the run takes ChangeBudgetCatchesUp.
+	catchUp bool
 	// owed counts the permits owed; held the IDs of the requests waiting.
 	owed int
 	held map[string]bool
@@ -360,15 +295,7 @@ func (b *budget) due() int { return b.owed }
 
 // interval is the time between two permits while the budget paces.
 func (b *budget) interval() time.Duration {
-	return time.Duration(float64(time.Minute) * b.margin() / b.rate)
-}
-
-// margin is how much slower than the rate the budget paces.
-func (b *budget) margin() float64 {
-	if b.credit {
-		return creditMargin
-	}
-	return budgetMargin
+	return time.Duration(float64(time.Minute) * budgetMargin / b.rate)
 }
 
 // window is the pace as a sliding window: at most the rate a minute's
@@ -376,7 +303,7 @@ func (b *budget) margin() float64 {
 // a proportionally shorter window, which allows no more).
 func (b *budget) window() window.Window {
 	limit := max(int(b.rate), 1)
-	span := time.Duration(float64(time.Minute) * b.margin() * float64(limit) / b.rate)
+	span := time.Duration(float64(time.Minute) * budgetMargin * float64(limit) / b.rate)
 	if parts := (limit + maxRecent - 1) / maxRecent; parts > 1 {
 		limit, span = limit/parts, span/time.Duration(parts)
 	}
@@ -406,12 +333,11 @@ func (b *budget) nextAt() time.Time {
 }
 
 // dueAt is when the budget grants next: nextAt, or for a paced request
-// grantAhead before (ChangeBudgetCatchesUp; in version 1 only when the
-// window allows its first permit at Next: a grant after a burst, the
-// window's next minute, came at its moment, and its reads late).
+// whose first permit the window allows at Next, grantAhead before
+// (ChangeBudgetCatchesUp).
 func (b *budget) dueAt() time.Time {
 	at := b.nextAt()
-	if req := b.head(); req != nil && req.Paced && b.catchUp && b.rate > 0 && (b.credit || at.Equal(b.st.Next)) {
+	if req := b.head(); req != nil && req.Paced && b.catchUp && b.rate > 0 && at.Equal(b.st.Next) {
 		return at.Add(-grantAhead)
 	}
 	return at
@@ -447,9 +373,6 @@ func (b *budget) grant(now time.Time) (PermitGrant, *PermitRequest) {
 	switch {
 	case b.catchUp:
 		b.st.Next = latest(b.st.Next, now.Add(-catchUpSpan))
-		if free := b.window().Free(b.st.Recent); b.credit && free.After(b.moment(now, 0)) {
-			return b.grantAt(free)
-		}
 	case b.st.Next.Before(now.Add(-interval)):
 		b.st.Next = now // idle for a while: no credit saved up
 	}
@@ -472,20 +395,6 @@ func (b *budget) grant(now time.Time) (PermitGrant, *PermitRequest) {
 		}
 	}
 	b.st.Next = b.st.Next.Add(time.Duration(n) * interval)
-	return grant, req
-}
-
-// grantAt grants the next permit alone, at the moment the window frees
-// (its version 2 grants a paced request ahead even then, so the moment is
-// not now); the pace goes on from Next.
-func (b *budget) grantAt(free time.Time) (PermitGrant, *PermitRequest) {
-	req, n := b.take(1)
-	grant := PermitGrant{Request: req.ID, N: n}
-	if req.Paced {
-		grant.From, grant.Every = free, b.interval()
-	}
-	b.st.Recent = b.window().Keep(b.st.Recent, free)
-	b.st.Next = b.st.Next.Add(b.interval())
 	return grant, req
 }
 

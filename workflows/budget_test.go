@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -44,12 +43,8 @@ func budgetTest(t *testing.T, rate float64, requests map[time.Duration][]PermitR
 
 // budgetTestFrom is budgetTest for a budget that starts with state (the
 // requests waiting in it are owed too).
-func budgetTestFrom(t *testing.T, rate float64, state *BudgetState, requests map[time.Duration][]PermitRequest, options ...budgetOption) (*grantLog, *BudgetState) {
+func budgetTestFrom(t *testing.T, rate float64, state *BudgetState, requests map[time.Duration][]PermitRequest) (*grantLog, *BudgetState) {
 	t.Helper()
-	var o budgetOptions
-	for _, f := range options {
-		f(&o)
-	}
 	owed := wanted(requests)
 	if state != nil {
 		for _, reqs := range state.Waiting {
@@ -63,11 +58,8 @@ func budgetTestFrom(t *testing.T, rate float64, state *BudgetState, requests map
 	env.RegisterWorkflow(AwardForceBudget)
 	env.RegisterActivity(&Coordinator{})
 	env.OnActivity(coord.CurrentBudget, mock.Anything).Return(BudgetSettings{RatePerMinute: rate, GrantsPerRun: owed}, nil)
-	if o.version != nil {
-		env.OnGetVersion(ChangeBudgetCatchesUp, workflow.DefaultVersion, 2).Return(*o.version)
-	}
 	log := &grantLog{}
-	env.OnSignalExternalWorkflow(mock.Anything, mock.Anything, mock.Anything, PermitGrantSignal, mock.Anything).Return(nil).After(o.delivery).Run(func(args mock.Arguments) {
+	env.OnSignalExternalWorkflow(mock.Anything, mock.Anything, mock.Anything, PermitGrantSignal, mock.Anything).Return(nil).Run(func(args mock.Arguments) {
 		g := args.Get(4).(PermitGrant)
 		log.at = append(log.at, env.Now())
 		log.to = append(log.to, g.Request)
@@ -91,67 +83,12 @@ func budgetTestFrom(t *testing.T, rate float64, state *BudgetState, requests map
 	}
 	env.SetTestTimeout(time.Minute)
 	env.ExecuteWorkflow(AwardForceBudget, BudgetInput{State: state})
-	log.inOrder()
 	var can *workflow.ContinueAsNewError
 	err := env.GetWorkflowError()
 	require.True(t, errors.As(err, &can), "the run ends at its bound: %v", err)
 	var next BudgetInput
 	require.NoError(t, converter.GetDefaultDataConverter().FromPayloads(can.Input, &next))
 	return log, next.State
-}
-
-// budgetOptions vary a budget test's run: the version of
-// ChangeBudgetCatchesUp it takes (nil: the latest), and how long each
-// grant signal takes to be delivered.
-type budgetOptions struct {
-	version  *workflow.Version
-	delivery time.Duration
-}
-
-type budgetOption func(*budgetOptions)
-
-// atVersion makes a budget test's run take version of
-// ChangeBudgetCatchesUp.
-func atVersion(version workflow.Version) budgetOption {
-	return func(o *budgetOptions) { o.version = &version }
-}
-
-// deliveredAfter makes each grant signal take d to reach its asker.
-func deliveredAfter(d time.Duration) budgetOption {
-	return func(o *budgetOptions) { o.delivery = d }
-}
-
-// inOrder puts the log's grants in the order the budget made them: by
-// when they were delivered, and for those delivered at one moment (the
-// test environment delivers the signals of one workflow task in any
-// order, and since ChangeBudgetCatchesUp's version 2 the budget does not
-// wait for one grant's delivery before the next) by their first moment.
-func (log *grantLog) inOrder() {
-	type grant struct {
-		at       time.Time
-		to       string
-		n        int
-		moments  []time.Time
-		momentTo []string
-	}
-	var gs []grant
-	m := 0
-	for i := range log.at {
-		gs = append(gs, grant{log.at[i], log.to[i], log.n[i], log.moments[m : m+log.n[i]], log.momentTo[m : m+log.n[i]]})
-		m += log.n[i]
-	}
-	slices.SortStableFunc(gs, func(a, b grant) int {
-		if c := a.at.Compare(b.at); c != 0 || a.n == 0 || b.n == 0 {
-			return c
-		}
-		return a.moments[0].Compare(b.moments[0])
-	})
-	sorted := grantLog{total: log.total}
-	for _, g := range gs {
-		sorted.at, sorted.to, sorted.n = append(sorted.at, g.at), append(sorted.to, g.to), append(sorted.n, g.n)
-		sorted.moments, sorted.momentTo = append(sorted.moments, g.moments...), append(sorted.momentTo, g.momentTo...)
-	}
-	*log = sorted
 }
 
 // wanted counts the permits requests ask for.
@@ -233,38 +170,27 @@ func TestWithoutALimitEventsAreGrantedFirst(t *testing.T) {
 	require.Zero(t, bud.due())
 }
 
-// runBoundedBudget runs a budget at 60 a minute whose runs end after 5
-// permits, asked for by requests at once, each grant delivered after
-// delivery; it returns the permits delivered, the run's continue-as-new
-// and the next run's input.
-func runBoundedBudget(t *testing.T, delivery time.Duration, requests ...PermitRequest) (int, *workflow.ContinueAsNewError, BudgetInput) {
-	t.Helper()
+func TestTheBudgetCarriesWhatIsOwedAcrossContinueAsNew(t *testing.T) {
+	// The run's bound is 5 permits, while 10 are asked for and a duplicate
+	// of the request comes again.
 	var s testsuite.WorkflowTestSuite
 	env := s.NewTestWorkflowEnvironment()
 	env.RegisterWorkflow(AwardForceBudget)
 	env.RegisterActivity(&Coordinator{})
 	env.OnActivity(coord.CurrentBudget, mock.Anything).Return(BudgetSettings{RatePerMinute: 60, GrantsPerRun: 5}, nil)
-	delivered := 0
-	env.OnSignalExternalWorkflow(mock.Anything, mock.Anything, mock.Anything, PermitGrantSignal, mock.Anything).Return(nil).After(delivery).Run(func(args mock.Arguments) {
-		delivered += args.Get(4).(PermitGrant).N
+	granted := 0
+	env.OnSignalExternalWorkflow(mock.Anything, mock.Anything, mock.Anything, PermitGrantSignal, mock.Anything).Return(nil).Run(func(args mock.Arguments) {
+		granted += args.Get(4).(PermitGrant).N
 	})
 	env.RegisterDelayedCallback(func() {
-		for _, r := range requests {
-			env.SignalWorkflow(PermitSignal, r)
-		}
+		env.SignalWorkflow(PermitSignal, permits("a", ClassBackfill, 10))
+		env.SignalWorkflow(PermitSignal, permits("a", ClassBackfill, 10)) // a resubmission
 	}, 0)
 	env.ExecuteWorkflow(AwardForceBudget, BudgetInput{})
 	var can *workflow.ContinueAsNewError
 	require.True(t, errors.As(env.GetWorkflowError(), &can))
 	var next BudgetInput
 	require.NoError(t, converter.GetDefaultDataConverter().FromPayloads(can.Input, &next))
-	return delivered, can, next
-}
-
-func TestTheBudgetCarriesWhatIsOwedAcrossContinueAsNew(t *testing.T) {
-	// The run's bound is 5 permits, while 10 are asked for and a duplicate
-	// of the request comes again.
-	granted, _, next := runBoundedBudget(t, 0, permits("a", ClassBackfill, 10), permits("a", ClassBackfill, 10))
 	require.Equal(t, 5, granted)
 	require.Len(t, next.State.Waiting[ClassBackfill], 1, "the duplicate was ignored")
 	require.Equal(t, 5, next.State.Waiting[ClassBackfill][0].N, "five permits still owed")
@@ -435,17 +361,4 @@ func BenchmarkBudgetPermit(bm *testing.B) {
 			}
 		})
 	}
-}
-
-// A run that reaches its bound with grants still on their way waits for
-// their delivery before it continues as new (a grant signalled by a run
-// that has ended might not reach its asker), and the next run, as a new
-// budget, has the short task timeout (budgetTaskTimeout).
-func TestTheBudgetDeliversEveryGrantBeforeContinuingAsNew(t *testing.T) {
-	delivered, can, next := runBoundedBudget(t, 3*time.Second, paced(permits("a", ClassBackfill, 10)))
-	owed := next.State.Waiting[ClassBackfill][0].N
-	require.GreaterOrEqual(t, 10-owed, 5, "the run's bound")
-	require.Equal(t, 10-owed, delivered, "every permit granted was delivered")
-	require.Equal(t, budgetTaskTimeout, can.WorkflowTaskTimeout)
-	require.Equal(t, budgetTaskTimeout, DefaultNames.budgetOptions().WorkflowTaskTimeout, "a new budget's")
 }

@@ -303,16 +303,10 @@ func (l *Coordinator) WakeAt(ctx context.Context, at time.Time) error {
 // RequestPermits asks the Award Force budget for req's permits, starting
 // the budget if it does not run.
 func (l *Coordinator) RequestPermits(ctx context.Context, req PermitRequest) error {
-	opts := l.Names.of(req.Integration).budgetOptions()
+	n := l.Names.of(req.Integration)
+	opts := n.coordinatorOptions(n.Budget(), "Award Force budget: every Award Force request of the fleet, within the per-key limit")
 	_, err := l.Client.SignalWithStartWorkflow(ctx, opts.ID, PermitSignal, req, opts, AwardForceBudget, BudgetInput{})
 	return err
-}
-
-// budgetOptions starts n's Award Force budget, or joins the running one.
-func (n Names) budgetOptions() client.StartWorkflowOptions {
-	opts := n.coordinatorOptions(n.Budget(), "Award Force budget: every Award Force request of the fleet, within the per-key limit")
-	opts.WorkflowTaskTimeout = budgetTaskTimeout
-	return opts
 }
 
 // CurrentBudget returns the fleet-wide Award Force budget's settings.

@@ -368,13 +368,7 @@ const (
 	// on a loaded server, 12-18 s of a 300-user backfill's five minutes.
 	// A paced request is also granted grantAhead before its first permit's
 	// moment, so that its asker's workflow task and activity start are
-	// done by then. Version 2: a budget left idle grants the time it did
-	// not use as well (up to catchUpSpan, as the window allows), instead of
-	// starting its pace afresh when a request comes, paces 1% under the
-	// rate instead of 2% (creditMargin), grants a paced request ahead
-	// also when the window sets its moment (grantAt), and times its next
-	// grant without waiting for the last one's delivery. Asked at the
-	// start of each budget run.
+	// done by then. Asked at the start of each budget run.
 	ChangeBudgetCatchesUp = "budget-catches-up"
 )
 
