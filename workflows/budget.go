@@ -185,17 +185,9 @@ func AwardForceBudget(ctx workflow.Context, in BudgetInput) error {
 		now := workflow.Now(ctx)
 		idle := b.due() == 0
 		b.receive(requests)
-		if b.catchUp && idle && b.due() > 0 && b.st.Next.Before(now) {
-			b.st.Next = now // nobody waited meanwhile: no time lost
-		}
-		var grants []PermitGrant
-		var to []*PermitRequest
-		for b.due() > 0 && !now.Before(b.dueAt()) {
-			grant, req := b.grant(now)
-			granted += grant.N
-			b.st.Granted += grant.N
-			grants = append(grants, grant)
-			to = append(to, req)
+		grants, to := b.wake(now, idle)
+		for _, g := range grants {
+			granted += g.N
 		}
 		futures := make([]workflow.Future, len(grants))
 		for i, g := range grants {
@@ -360,6 +352,21 @@ func (b *budget) order() [2]string {
 		return [2]string{ClassBackfill, ClassEvents}
 	}
 	return [2]string{ClassEvents, ClassBackfill}
+}
+
+// wake grants, at now, every permit due, with the requests they go to;
+// idle says the budget owed nothing before the requests it just received.
+func (b *budget) wake(now time.Time, idle bool) (grants []PermitGrant, to []*PermitRequest) {
+	if b.catchUp && idle && b.due() > 0 && b.st.Next.Before(now) {
+		b.st.Next = now // nobody waited meanwhile: no time lost
+	}
+	for b.due() > 0 && !now.Before(b.dueAt()) {
+		grant, req := b.grant(now)
+		b.st.Granted += grant.N
+		grants = append(grants, grant)
+		to = append(to, req)
+	}
+	return grants, to
 }
 
 // grant takes the next grant at now, which is no sooner than dueAt: its

@@ -13,17 +13,17 @@ import (
 // on a simulated clock: the workflow test environment fires timers on
 // time, a loaded server does not.
 
-// simulateBudget runs b's grant loop as AwardForceBudget does, from start,
-// waking late(wake) after each moment it waits for, until nothing is owed.
+// simulateBudget runs b's grant loop as AwardForceBudget does (wake), its
+// requests reaching it idle at start, waking late(wake) after each moment
+// it waits for, until nothing is owed.
 // It returns when each permit goes: its moment, or the grant if that is
 // later (a call never goes before it holds its permit).
 func simulateBudget(b *budget, start time.Time, late func(wake int) time.Duration) []time.Time {
 	now := start
-	b.st.Next = start // the workflow's loop: a request reaching an idle budget
 	var sent []time.Time
 	for wake := 0; b.due() > 0; wake++ {
-		for b.due() > 0 && !now.Before(b.dueAt()) {
-			g, _ := b.grant(now)
+		grants, _ := b.wake(now, wake == 0)
+		for _, g := range grants {
 			for i := range g.N {
 				at := now
 				if g.Every > 0 {

@@ -24,11 +24,12 @@ func (w Window) Free(recent []time.Time) time.Time {
 }
 
 // Keep appends t to recent and returns the last Limit of them, all that
-// Free needs.
+// Free needs: a slice of the same array, whose dropped head append frees
+// when it next grows it (no copy per moment).
 func (w Window) Keep(recent []time.Time, t time.Time) []time.Time {
 	recent = append(recent, t)
 	if extra := len(recent) - w.Limit; extra > 0 {
-		recent = append(recent[:0:0], recent[extra:]...)
+		recent = recent[extra:]
 	}
 	return recent
 }
