@@ -276,6 +276,8 @@ type Coordinator struct {
 	// intake gathers the requests handed to each lane while a signal to it
 	// is under way (see lane_intake.go).
 	intake intake
+	// ledger is how full the identity ledger's pages can be (ledger_fit.go).
+	ledger ledgerFit
 }
 
 // Submit hands req to lane n, starting the lane if it does not run. The

@@ -12,9 +12,9 @@ package workflows
 // owner's record.
 //
 // The ledger is pages: small LedgerPage workflows, open for good and dormant,
-// each holding up to ledgerPageSize pairings in its memo and, for
-// visibility, its people and records in the AfsyncLedger search attribute
-// (LedgerKey). A page is written once and never changed: a person paired
+// each holding as many pairings as the server takes in one search attribute
+// value (ledger_fit.go) in its memo and, for visibility, its people and
+// records in the AfsyncLedger search attribute (LedgerKey). A page is written once and never changed: a person paired
 // again (a merge, a record deleted and made again) is in a newer page, and
 // the newest page that names them says their record. No PII (slugs and
 // record ids); one workflow start per page and no workflow task. A lane
@@ -47,17 +47,9 @@ import (
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
-	"golang.org/x/sync/errgroup"
 )
 
 const (
-	// ledgerPageSize bounds the pairings of one ledger page; with
-	// Award Force's 8-character slugs and 18-character record ids,
-	// ledgerValueBytes holds 52.
-	ledgerPageSize = 64
-	// ledgerValueBytes bounds a page's AfsyncLedger value, under the
-	// server's 2 KB limit on one search attribute value.
-	ledgerValueBytes = 1900
 	// memoLedgerPairings is the memo key of a page's pairings (slug → record).
 	memoLedgerPairings = "pairings"
 	// memoLedgerObject is the memo key of a page's object.
@@ -67,10 +59,11 @@ const (
 	ledgerPageDormancy = 100 * 365 * 24 * time.Hour
 )
 
-// LedgerPageInput is one page of the identity ledger.
+// LedgerPageInput is one page of the identity ledger. Its pairings are in
+// its memo; pages written before ledger_fit.go also carry them here.
 type LedgerPageInput struct {
 	Object   string    `json:"object"`
-	Pairings []Pairing `json:"pairings"`
+	Pairings []Pairing `json:"pairings,omitempty"`
 }
 
 // LedgerPage is one page of the identity ledger: it holds its pairings in
@@ -191,7 +184,7 @@ func (l *Coordinator) eachPageHolding(ctx context.Context, object string, keys [
 		return nil
 	}
 	prefix := l.Names.ledgerPrefix(object)
-	return eachPageUnder(ctx, l.Client, prefix, list, func(pg ledgerPage) {
+	return eachPageUnder(ctx, l.Client, prefix, list, l.ledger.listSize(), func(pg ledgerPage) {
 		if strings.HasPrefix(pg.id, prefix) { // not another object's page
 			f(pg)
 		}
@@ -199,11 +192,12 @@ func (l *Coordinator) eachPageHolding(ctx context.Context, object string, keys [
 }
 
 // eachPageUnder calls f with every running ledger page whose ID begins
-// with prefix and that holds one of the quoted keys list.
-func eachPageUnder(ctx context.Context, c client.Client, prefix, list string, f func(ledgerPage)) error {
+// with prefix and that holds one of the quoted keys list, asking for
+// listSize pages at a time.
+func eachPageUnder(ctx context.Context, c client.Client, prefix, list string, listSize int32, f func(ledgerPage)) error {
 	query := fmt.Sprintf("WorkflowType = 'LedgerPage' AND ExecutionStatus = 'Running' AND WorkflowId STARTS_WITH '%s' AND %s IN (%s)",
 		prefix, LedgerKey.GetName(), list)
-	return eachLedgerPage(ctx, c, query, f)
+	return eachLedgerPage(ctx, c, query, listSize, f)
 }
 
 // ledgerPage is a ledger page as visibility lists it.
@@ -213,13 +207,13 @@ type ledgerPage struct {
 	pairs      map[string]string // slug → record
 }
 
-// eachLedgerPage calls f with every page query lists, page after page of
-// the list; a page whose memo does not decode is skipped.
-func eachLedgerPage(ctx context.Context, c client.Client, query string, f func(ledgerPage)) error {
+// eachLedgerPage calls f with every page query lists, listSize at a time;
+// a page whose memo does not decode is skipped.
+func eachLedgerPage(ctx context.Context, c client.Client, query string, listSize int32, f func(ledgerPage)) error {
 	dc := converter.GetDefaultDataConverter()
 	var token []byte
 	for {
-		resp, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: query, NextPageToken: token})
+		resp, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: query, PageSize: listSize, NextPageToken: token})
 		if err != nil {
 			return err
 		}
@@ -258,7 +252,7 @@ func LedgerEntries(ctx context.Context, c client.Client, n Names, slug string) (
 		return nil, fmt.Errorf("%q is not a slug", slug)
 	}
 	newest := map[string]LedgerEntry{}
-	err := eachPageUnder(ctx, c, n.ledgerPages(), list, func(pg ledgerPage) {
+	err := eachPageUnder(ctx, c, n.ledgerPages(), list, 100, func(pg ledgerPage) {
 		id := pg.pairs[who]
 		if id == "" || pg.object == "" {
 			return
@@ -278,23 +272,6 @@ func LedgerEntries(ctx context.Context, c client.Client, n Names, slug string) (
 	return out, nil
 }
 
-// ledgerWriters bounds the pages one RememberPairings starts at once.
-const ledgerWriters = 8
-
-// RememberPairings writes in's pairings into the ledger, a page for every
-// ledgerPageSize of them, several pages at once (a lane waits for it
-// before answering its batch: one start after another cost it a round trip
-// to the server per 40 people). A page's ID is its content's: written
-// again (a retried activity), it is the same page.
-func (l *Coordinator) RememberPairings(ctx context.Context, in RememberInput) error {
-	g, ctx := errgroup.WithContext(ctx)
-	g.SetLimit(ledgerWriters)
-	for _, page := range ledgerPages(in.Pairings) {
-		g.Go(func() error { return l.rememberPage(ctx, in.Object, page) })
-	}
-	return g.Wait()
-}
-
 // rememberPage starts one ledger page holding page's pairings.
 func (l *Coordinator) rememberPage(ctx context.Context, object string, page []Pairing) error {
 	pairs := map[string]string{}
@@ -311,32 +288,10 @@ func (l *Coordinator) rememberPage(ctx context.Context, object string, page []Pa
 	// workflow task, so it costs the worker nothing (no task, no cached
 	// execution) and its history is one event.
 	opts.StartDelay = ledgerPageDormancy
-	if _, err := l.Client.ExecuteWorkflow(ctx, opts, LedgerPage, LedgerPageInput{Object: object, Pairings: page}); err != nil {
+	if _, err := l.Client.ExecuteWorkflow(ctx, opts, LedgerPage, LedgerPageInput{Object: object}); err != nil {
 		return fmt.Errorf("write %s into the identity ledger: %w", people(len(page)), err)
 	}
 	return nil
-}
-
-// ledgerPages splits pairings (record ids made 18-character) into pages of
-// at most ledgerPageSize, each page's AfsyncLedger value within
-// ledgerValueBytes.
-func ledgerPages(pairings []Pairing) [][]Pairing {
-	var pages [][]Pairing
-	var cur []Pairing
-	size := 2 // the list's brackets
-	for _, p := range pairings {
-		p.RecordID = normalID(p.RecordID)
-		n := len(p.Slug) + len(p.RecordID) + 2*5 // "s:…", "r:…", quotes and commas
-		if len(cur) == ledgerPageSize || (len(cur) > 0 && size+n > ledgerValueBytes) {
-			pages, cur, size = append(pages, cur), nil, 2
-		}
-		cur = append(cur, p)
-		size += n
-	}
-	if len(cur) > 0 {
-		pages = append(pages, cur)
-	}
-	return pages
 }
 
 // ledgerPageID names a page of the integration by its object and content.

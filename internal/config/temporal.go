@@ -23,6 +23,9 @@ type Temporal struct {
 	Namespace string
 }
 
+// MemoSizeWarning is the memo size above which the SDK logs a warning.
+const MemoSizeWarning = 16 << 10
+
 // ClientOptions loads the SDK's standard settings, applies the overrides,
 // hands the SDK our logger and, when AFSYNC_CODEC_KEY is set, encrypts every
 // payload (user emails and names are PII) with the codec.
@@ -48,6 +51,12 @@ func (t Temporal) ClientOptions(logger *slog.Logger) (client.Options, error) {
 	}
 	if logger != nil {
 		opts.Logger = tlog.NewStructuredLogger(logger)
+	}
+	if opts.PayloadLimits.MemoSizeWarning == 0 {
+		// An identity-ledger page's memo holds its pairings: up to about
+		// 8 KB on a server that takes 8 KB search attribute values
+		// (workflows/ledger_fit.go); the SDK warns from 2 KB.
+		opts.PayloadLimits.MemoSizeWarning = MemoSizeWarning
 	}
 	c, err := codec.FromEnv(os.Getenv)
 	if err != nil {

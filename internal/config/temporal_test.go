@@ -71,3 +71,15 @@ func TestClientOptionsCompressRequestsBeyondLoopbackOnly(t *testing.T) {
 		t.Errorf("a bad setting: error %v, want one naming %s", err, EnvTemporalCompression)
 	}
 }
+
+// An identity-ledger page's memo (its pairings, up to about 8 KB) is no
+// reason for the SDK to warn on every page.
+func TestClientOptionsWarnOnlyAboveALedgerPagesMemo(t *testing.T) {
+	opts, err := Temporal{Address: "127.0.0.1:7233"}.ClientOptions(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := opts.PayloadLimits.MemoSizeWarning; got != MemoSizeWarning {
+		t.Errorf("memo size warning at %d bytes, want %d", got, MemoSizeWarning)
+	}
+}

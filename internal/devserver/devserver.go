@@ -30,6 +30,14 @@ const PinnedVersion = "v1.5.1"
 // InstallCommand builds the pinned CLI from the Go module proxy.
 const InstallCommand = "go install github.com/temporalio/cli/cmd/temporal@" + PinnedVersion
 
+// SearchAttributeValueLimit is the largest search attribute value the dev
+// server takes (frontend.searchAttributesSizeOfValueLimit; the server's
+// default is 2 KB): the identity ledger's pages fill it, a quarter as many
+// pages as at 2 KB for the same pairings (workflows/ledger_fit.go). Their
+// memos grow with it, so the memo size above which the server logs a
+// warning is raised beside it.
+const SearchAttributeValueLimit = 8192
+
 // Options configures the dev server.
 type Options struct {
 	// Binary is the temporal CLI; empty means Find().
@@ -55,6 +63,10 @@ type Options struct {
 	// server's default is four, and Temporal Cloud's cannot be changed):
 	// the benchmark compares both.
 	Partitions int
+	// ServerDefaultLimits keeps the server's own 2 KB search attribute
+	// value limit instead of SearchAttributeValueLimit, as a cluster that
+	// was not told otherwise has it.
+	ServerDefaultLimits bool
 }
 
 // Server is a running dev server.
@@ -145,6 +157,11 @@ func start(ctx context.Context, opts Options) (*Server, error) {
 		"--namespace", opts.Namespace,
 		"--log-level", "warn",
 		"--dynamic-config-value", "frontend.enableServerVersionCheck=false",
+	}
+	if !opts.ServerDefaultLimits {
+		args = append(args,
+			"--dynamic-config-value", "frontend.searchAttributesSizeOfValueLimit="+strconv.Itoa(SearchAttributeValueLimit),
+			"--dynamic-config-value", "limit.memoSize.warn="+strconv.Itoa(2*SearchAttributeValueLimit))
 	}
 	if opts.Partitions > 0 {
 		n := strconv.Itoa(opts.Partitions)
