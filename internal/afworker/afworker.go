@@ -122,7 +122,8 @@ const (
 	defaultPollers      = 2
 )
 
-// pollers sets o's pollers: workflowPollers workflow-task polls and
+// pollers sets o's deadlock detection (deadlockDetection) and its
+// pollers: workflowPollers workflow-task polls and
 // defaultPollers activity-task polls, always open for a process serving
 // one integration; for one serving several (shared), as many as its load
 // needs, from one of each up to those. The server takes at most 1,200 polls
@@ -131,6 +132,7 @@ const (
 // refused polls ("namespace concurrent poller limit exceeded") and paired
 // at about half its Award Force bound (docs/benchmarks.md).
 func pollers(o worker.Options, workflowPollers int, shared bool) worker.Options {
+	o.DeadlockDetectionTimeout = deadlockDetection
 	if !shared {
 		o.MaxConcurrentWorkflowTaskPollers = workflowPollers
 		return o
@@ -144,6 +146,17 @@ func pollers(o worker.Options, workflowPollers int, shared bool) worker.Options 
 	o.ActivityTaskPollerBehavior = scale(defaultPollers)
 	return o
 }
+
+// deadlockDetection is how long a workflow's code may run without
+// yielding before the SDK fails its task as deadlocked (the SDK's default
+// is one second). It measures wall time: on a saturated machine a
+// workflow's code waits for a core that long without being stuck, and a
+// task failed for it is run again from its whole history, which saturates
+// the machine further. A hundred integrations on two cores spiralled so
+// (docs/benchmarks.md, "Workflow tasks on a saturated worker"). Workflow
+// code in afsync never blocks outside the SDK; the five seconds stay
+// within the ten-second workflow task timeout.
+const deadlockDetection = 5 * time.Second
 
 // ObserveSalesforceUsage publishes each integration's org's daily API
 // usage, as its running worker (current returns them) last read it from
