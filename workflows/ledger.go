@@ -14,8 +14,9 @@ package workflows
 // The ledger is pages: small LedgerPage workflows, open for good and dormant,
 // each holding as many pairings as the server takes in one search attribute
 // value (ledger_fit.go) in its memo and, for visibility, its people and
-// records in the AfsyncLedger search attribute (LedgerKey). A page is written once and never changed: a person paired
-// again (a merge, a record deleted and made again) is in a newer page, and
+// records in the AfsyncLedger search attribute (LedgerKey). A page is
+// written once and never changed: a person paired again (a merge, a record
+// deleted and made again) is in a newer page, and
 // the newest page that names them says their record. No PII (slugs and
 // record ids); one workflow start per page and no workflow task. A lane
 // batch asks visibility once each way (RecallPairings):
@@ -252,7 +253,10 @@ func LedgerEntries(ctx context.Context, c client.Client, n Names, slug string) (
 		return nil, fmt.Errorf("%q is not a slug", slug)
 	}
 	newest := map[string]LedgerEntry{}
-	err := eachPageUnder(ctx, c, n.ledgerPages(), list, 100, func(pg ledgerPage) {
+	// The starter does not know the server's limit: lists sized for the
+	// fullest pages afsync writes.
+	var fit ledgerFit
+	err := eachPageUnder(ctx, c, n.ledgerPages(), list, fit.listSize(), func(pg ledgerPage) {
 		id := pg.pairs[who]
 		if id == "" || pg.object == "" {
 			return

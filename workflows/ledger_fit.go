@@ -16,8 +16,8 @@ package workflows
 // pages for 8 KB, and a server that refuses one says its own limit in the
 // refusal ("… value size 7991 exceeds size limit 2048"). From then on the
 // process writes pages within that limit, the refused page among them, so
-// nothing is lost; what a default cluster pays is one refused start per
-// worker process.
+// nothing is lost; what a default cluster pays is the refused starts of the
+// first pages a process writes (one or two a lane batch).
 
 import (
 	"context"
@@ -30,10 +30,12 @@ import (
 	"golang.org/x/sync/errgroup"
 )
 
+// LedgerValueHope is the search attribute value size (bytes) a coordinator
+// first fills its ledger pages to, until a server refuses one: afsync's dev
+// server is started to take it (devserver.SearchAttributeValueLimit).
+const LedgerValueHope = 8192
+
 const (
-	// ledgerValueHope is the search attribute value a coordinator first
-	// fills its pages to: within the 8 KB afsync's dev server allows.
-	ledgerValueHope = 8192
 	// ledgerValueSpare is kept unused below the limit (the value is
 	// counted as the JSON list the data converter writes; the spare
 	// covers a count that is off).
@@ -50,7 +52,7 @@ const (
 )
 
 // ledgerFit is the search attribute value the server takes, as far as one
-// coordinator knows: ledgerValueHope until a server refuses a page.
+// coordinator knows: LedgerValueHope until a server refuses a page.
 type ledgerFit struct {
 	refusedAbove atomic.Int64 // the limit a refusal gave; 0: none yet
 }
@@ -60,7 +62,7 @@ func (f *ledgerFit) limit() int {
 	if n := f.refusedAbove.Load(); n > 0 {
 		return int(n)
 	}
-	return ledgerValueHope
+	return LedgerValueHope
 }
 
 // valueBytes is what a page's AfsyncLedger value may weigh.

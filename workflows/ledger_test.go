@@ -195,7 +195,7 @@ func TestALedgerPageRefusedForAnythingElseIsAnError(t *testing.T) {
 	} {
 		require.False(t, fit.learn(err), "%v", err)
 	}
-	require.Equal(t, ledgerValueHope, fit.limit())
+	require.Equal(t, LedgerValueHope, fit.limit())
 	require.True(t, fit.learn(fmt.Errorf("write: %w", serviceerror.NewInvalidArgument("search attribute AfsyncLedger value size 9000 exceeds size limit 4096"))))
 	require.Equal(t, 4096, fit.limit())
 	require.True(t, fit.learn(serviceerror.NewInvalidArgument("search attribute AfsyncLedger value size 9000 exceeds size limit 6000")))

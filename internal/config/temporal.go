@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/afsync/afsync/internal/codec"
+	"github.com/afsync/afsync/workflows"
 )
 
 // Temporal holds the flags that override the SDK's standard settings
@@ -23,8 +24,10 @@ type Temporal struct {
 	Namespace string
 }
 
-// MemoSizeWarning is the memo size above which the SDK logs a warning.
-const MemoSizeWarning = 16 << 10
+// MemoSizeWarning is the memo size above which the SDK logs a warning:
+// twice the ledger pages' search attribute value, which their memos (the
+// same pairings, as a map) stay within.
+const MemoSizeWarning = 2 * workflows.LedgerValueHope
 
 // ClientOptions loads the SDK's standard settings, applies the overrides,
 // hands the SDK our logger and, when AFSYNC_CODEC_KEY is set, encrypts every

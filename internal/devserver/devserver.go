@@ -20,6 +20,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/afsync/afsync/internal/config"
+	"github.com/afsync/afsync/workflows"
 )
 
 // PinnedVersion is the Temporal CLI afsync is built and tested with (server
@@ -36,7 +37,7 @@ const InstallCommand = "go install github.com/temporalio/cli/cmd/temporal@" + Pi
 // pages as at 2 KB for the same pairings (workflows/ledger_fit.go). Their
 // memos grow with it, so the memo size above which the server logs a
 // warning is raised beside it.
-const SearchAttributeValueLimit = 8192
+const SearchAttributeValueLimit = workflows.LedgerValueHope
 
 // Options configures the dev server.
 type Options struct {

@@ -2,6 +2,7 @@ package afworker
 
 import (
 	"testing"
+	"time"
 
 	"go.temporal.io/sdk/worker"
 )
@@ -15,7 +16,7 @@ func TestWorkersWaitOutASaturatedMachineBeforeCallingATaskDeadlocked(t *testing.
 			t.Errorf("shared %v: deadlock detection after %v, want %v", shared, o.DeadlockDetectionTimeout, deadlockDetection)
 		}
 	}
-	if deadlockDetection >= 10e9 {
+	if deadlockDetection >= 10*time.Second {
 		t.Errorf("deadlock detection after %v: past the workflow task timeout (10 s) it never fires", deadlockDetection)
 	}
 }
