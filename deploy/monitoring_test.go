@@ -35,6 +35,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/afsync/afsync/internal/devserver"
+	"github.com/afsync/afsync/internal/devserver/devservertest"
 	"github.com/afsync/afsync/internal/devstack"
 	"github.com/afsync/afsync/internal/metrics"
 	"github.com/afsync/afsync/pairing"
@@ -643,13 +644,7 @@ func (e exported) scrape(t *testing.T, base string) {
 // its /metrics exported along the way.
 func workerMetrics(t *testing.T) exported {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("needs the Temporal dev server: runs without -short (make test)")
-	}
-	bin, err := devserver.Find()
-	if err != nil {
-		t.Fatalf("needs the Temporal CLI (make test builds it): %v", err)
-	}
+	bin := devservertest.Binary(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	stack, err := devstack.Start(ctx, devstack.Options{

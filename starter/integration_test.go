@@ -26,6 +26,7 @@ import (
 	"github.com/afsync/afsync/internal/afworker"
 	"github.com/afsync/afsync/internal/config"
 	"github.com/afsync/afsync/internal/devserver"
+	"github.com/afsync/afsync/internal/devserver/devservertest"
 	"github.com/afsync/afsync/internal/devstack"
 	"github.com/afsync/afsync/pairing"
 	"github.com/afsync/afsync/sandbox"
@@ -53,13 +54,7 @@ func startStackOptions(t *testing.T, opts devstack.Options) *devstack.Stack {
 // server must start again; -1 none).
 func startStackUI(t *testing.T, opts devstack.Options, uiPort int) *devstack.Stack {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("needs the Temporal dev server: runs without -short (make test)")
-	}
-	bin, err := devserver.Find()
-	if err != nil {
-		t.Fatalf("integration tests need the Temporal CLI; `make test` builds it: %v", err)
-	}
+	bin := devservertest.Binary(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	opts.Temporal = devserver.Options{Binary: bin, UIPort: uiPort}
@@ -488,20 +483,9 @@ func TestIntegrationStarterWarnsWhenNoWorkerPolls(t *testing.T) {
 	}
 
 	// On a server no worker ever polled, the starter says so.
-	if testing.Short() {
-		t.Skip("needs the Temporal dev server: runs without -short (make test)")
-	}
-	bin, err := devserver.Find()
-	if err != nil {
-		t.Fatal(err)
-	}
+	bare := devservertest.Start(t, devserver.Options{UIPort: -1})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	bare, err := devserver.Start(ctx, devserver.Options{Binary: bin, UIPort: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer bare.Stop()
 	g2 := &globalOptions{temporal: config.Temporal{Address: bare.Address, Namespace: bare.Namespace}, stderr: &warn}
 	c2, _, err := g2.dial(ctx)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/afsync/afsync/internal/devserver"
+	"github.com/afsync/afsync/internal/devserver/devservertest"
 	"github.com/afsync/afsync/workflows"
 )
 
@@ -17,13 +18,7 @@ import (
 // pairing is written into the identity ledger and recalled, in pages as
 // full as that limit allows.
 func TestIntegrationLedgerPagesFillTheServersLimit(t *testing.T) {
-	if testing.Short() {
-		t.Skip("needs the Temporal dev server: runs without -short (make test)")
-	}
-	bin, err := devserver.Find()
-	if err != nil {
-		t.Fatalf("needs the Temporal CLI (make test builds it): %v", err)
-	}
+	bin := devservertest.Binary(t)
 	for _, c := range []struct {
 		name          string
 		defaultLimits bool
@@ -38,16 +33,8 @@ func TestIntegrationLedgerPagesFillTheServersLimit(t *testing.T) {
 			t.Parallel()
 			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 			defer cancel()
-			srv, err := devserver.Start(ctx, devserver.Options{Binary: bin, UIPort: -1, SearchAttributes: workflows.SearchAttributeKeys(), ServerDefaultLimits: c.defaultLimits})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer srv.Stop()
-			cl, err := client.DialContext(ctx, client.Options{HostPort: srv.Address, Namespace: srv.Namespace})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer cl.Close()
+			srv := devservertest.Start(t, devserver.Options{Binary: bin, UIPort: -1, SearchAttributes: workflows.SearchAttributeKeys(), ServerDefaultLimits: c.defaultLimits})
+			cl := devservertest.Dial(t, srv, client.Options{})
 			coord := &workflows.Coordinator{Client: cl, Names: workflows.DefaultNames}
 			var pairings []workflows.Pairing
 			var slugs []string

@@ -19,6 +19,7 @@ import (
 	tlog "go.temporal.io/sdk/log"
 
 	"github.com/afsync/afsync/internal/devserver"
+	"github.com/afsync/afsync/internal/devserver/devservertest"
 	"github.com/afsync/afsync/pairing"
 	"github.com/afsync/afsync/sandbox/afsim"
 	"github.com/afsync/afsync/workflows"
@@ -67,26 +68,11 @@ func postSignedWebhook(t *testing.T, base, body string) int {
 // APIs answer; a rejected key must still stop it at once.
 func TestIntegrationBootReceivesWebhooksWhileTheAPIsFail(t *testing.T) {
 	t.Parallel()
-	if testing.Short() {
-		t.Skip("needs the Temporal dev server: runs without -short (make test)")
-	}
-	bin, err := devserver.Find()
-	if err != nil {
-		t.Fatalf("needs the Temporal CLI (make test builds it): %v", err)
-	}
+	srv := devservertest.Start(t, devserver.Options{UIPort: -1, SearchAttributes: workflows.SearchAttributeKeys()})
+	copts := client.Options{HostPort: srv.Address, Namespace: srv.Namespace, Logger: tlog.NewStructuredLogger(slog.New(slog.DiscardHandler))}
+	c := devservertest.Dial(t, srv, copts)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	srv, err := devserver.Start(ctx, devserver.Options{Binary: bin, UIPort: -1, SearchAttributes: workflows.SearchAttributeKeys()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Stop()
-	copts := client.Options{HostPort: srv.Address, Namespace: srv.Namespace, Logger: tlog.NewStructuredLogger(slog.New(slog.DiscardHandler))}
-	c, err := client.DialContext(ctx, copts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
 
 	// A worker starts its integration's pairing lane as it starts polling:
 	// the first burst of syncs does not have to create it (a sync would

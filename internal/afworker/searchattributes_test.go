@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/afsync/afsync/internal/devserver"
+	"github.com/afsync/afsync/internal/devserver/devservertest"
 	"github.com/afsync/afsync/workflows"
 )
 
@@ -24,25 +25,10 @@ func TestSearchAttributeCommand(t *testing.T) {
 }
 
 func TestEnsureSearchAttributesRegistersTheMissingOnes(t *testing.T) {
-	if testing.Short() {
-		t.Skip("needs the Temporal dev server: runs without -short (make test)")
-	}
-	bin, err := devserver.Find()
-	if err != nil {
-		t.Fatalf("needs the Temporal CLI (make test builds it): %v", err)
-	}
+	srv := devservertest.Start(t, devserver.Options{UIPort: -1}) // no search attributes
+	c := devservertest.Dial(t, srv, client.Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	srv, err := devserver.Start(ctx, devserver.Options{Binary: bin, UIPort: -1}) // no search attributes
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Stop()
-	c, err := client.DialContext(ctx, client.Options{HostPort: srv.Address, Namespace: srv.Namespace})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
 	for range 2 { // the second call finds them and changes nothing
 		if err := EnsureSearchAttributes(ctx, c, srv.Namespace); err != nil {
 			t.Fatal(err)
