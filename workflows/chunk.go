@@ -162,25 +162,6 @@ type chunk struct {
 	// lanes or decided without them; who are the indices of those handed.
 	considered int
 	who        []int
-	// windowed is 1 when the chunk keeps its calls within chunkCallWindow
-	// (ChangeChunkCallWindow), -1 when not, 0 until asked.
-	windowed int8
-}
-
-// chunkCallWindow bounds a chunk's profile reads, and its write-backs,
-// waiting for a permit or under way at once (ChangeChunkCallWindow): two
-// read groups' worth, far more than Award Force's pace consumes in the time
-// the next ones take to be asked for.
-const chunkCallWindow = 2 * maxReadGroup
-
-// callWindow is how many of n calls the chunk starts before it waits for
-// the first: all of them in executions from before ChangeChunkCallWindow,
-// which is asked only when n is more than the window.
-func (c *chunk) callWindow(ctx workflow.Context, n int) int {
-	if n > chunkCallWindow && askedOnce(ctx, &c.windowed, ChangeChunkCallWindow) {
-		return chunkCallWindow
-	}
-	return n
 }
 
 // pair hands the chunk's users to their pairing lanes and takes each one's
@@ -314,23 +295,16 @@ func (c *chunk) fetchProfileFields(ctx workflow.Context) error {
 		every = cmp.Or(max(c.in.PairEvery, 0), DefaultPairEvery)
 	}
 	futures := make([]workflow.Future, len(c.profiles))
-	start := func(i int) {
-		if slug := c.profiles[i].Slug; grouped {
-			futures[i] = c.af.readUser(ctx, slug)
-		} else {
-			futures[i] = c.af.call(summarized(ctx, "Read the profile fields of user %s", slug), af.GetUser, slug)
+	for i, p := range c.profiles {
+		if grouped {
+			futures[i] = c.af.readUser(ctx, p.Slug)
+			continue
 		}
+		futures[i] = c.af.call(summarized(ctx, "Read the profile fields of user %s", p.Slug), af.GetUser, p.Slug)
 	}
-	window := len(futures)
-	if grouped {
-		window = c.callWindow(ctx, len(futures))
-	}
-	for i := range window {
-		start(i)
-	}
-	for i := range futures {
+	for i, f := range futures {
 		var full pairing.Profile
-		err := futures[i].Get(ctx, &full)
+		err := f.Get(ctx, &full)
 		c.res.Counts.AwardForceCalls++
 		if err != nil {
 			if isFatal(err) {
@@ -339,9 +313,6 @@ func (c *chunk) fetchProfileFields(ctx workflow.Context) error {
 			c.fail(i, err)
 		} else {
 			c.profiles[i] = full
-		}
-		if next := i + window; next < len(futures) {
-			start(next) // the oldest read ended: the next one takes its place
 		}
 		if read := i + 1; every > 0 && read < len(futures) && read-c.considered >= every {
 			if err := c.handUpTo(ctx, read); err != nil {
@@ -416,7 +387,8 @@ func (c *chunk) writeBack(ctx workflow.Context) error {
 	}
 	skip := workflow.GetVersion(ctx, ChangeFieldFormats, workflow.DefaultVersion, 1) >= 1
 	ordered, lane := c.writeBackOrder(ctx)
-	write := func(i int, refusable bool) pending {
+	var ps []pending
+	write := func(i int, refusable bool) {
 		u := c.res.Users[i]
 		in := activities.UpdateUserInput{Slug: u.Slug, Changes: u.Decision.AwardForce, SkipRefused: refusable}
 		actx := summarized(ctx, "Write %s into Award Force user %s", fieldNames(u.Decision.AwardForce), u.Slug)
@@ -428,30 +400,20 @@ func (c *chunk) writeBack(ctx workflow.Context) error {
 		case ordered:
 			superseded = func(ctx workflow.Context) bool { return c.syncedSince(ctx, u.Slug) }
 		}
-		return pending{i, c.af.callUnless(actx, superseded, af.UpdateUser, in)}
+		ps = append(ps, pending{i, c.af.callUnless(actx, superseded, af.UpdateUser, in)})
 	}
-	var todo []int
 	for i, u := range c.res.Users {
 		if u.Outcome == OutcomeFailed || len(u.Decision.AwardForce) == 0 {
 			continue
 		}
-		todo = append(todo, i)
+		write(i, skip)
 	}
-	// The first round's writes, up to the window at once: the next starts
-	// as the oldest ends.
-	window := c.callWindow(ctx, len(todo))
-	var ps []pending
-	for _, i := range todo[:window] {
-		ps = append(ps, write(i, skip))
-	}
-	todo = todo[window:]
 	// A second round writes what Award Force did not refuse of the values
-	// of users it refused some of, each as soon as its first ends.
+	// of users it refused some of.
 	for round := 0; round < 2 && len(ps) > 0; round++ {
 		wait := ps
 		ps = nil
-		for k := 0; k < len(wait); k++ {
-			p := wait[k]
+		for _, p := range wait {
 			var out activities.UpdateUserResult
 			err := p.f.Get(ctx, &out)
 			again, err := c.wroteBack(p.i, out, err)
@@ -459,11 +421,7 @@ func (c *chunk) writeBack(ctx workflow.Context) error {
 				return err
 			}
 			if again {
-				ps = append(ps, write(p.i, false))
-			}
-			if round == 0 && len(todo) > 0 {
-				wait = append(wait, write(todo[0], skip))
-				todo = todo[1:]
+				write(p.i, false)
 			}
 		}
 	}
