@@ -162,6 +162,45 @@ type chunk struct {
 	// lanes or decided without them; who are the indices of those handed.
 	considered int
 	who        []int
+	// windowed is 1 when the chunk keeps its calls within chunkCallWindow
+	// (ChangeChunkCallWindow), -1 when not, 0 until asked.
+	windowed int8
+}
+
+// chunkCallWindow bounds a chunk's profile reads, and its write-backs,
+// waiting for a permit or under way at once (ChangeChunkCallWindow): two
+// read groups' worth, far more than Award Force's pace consumes in the time
+// the next step's permits take to be asked for.
+const chunkCallWindow = 2 * maxReadGroup
+
+// chunkCallStep is how many of a chunk's calls end before as many start:
+// one permit request a step, not one a call (each is a local activity, a
+// signal to the budget and a workflow task of the budget's).
+const chunkCallStep = maxReadGroup
+
+// callWindow starts n calls in order, at most size of them open (started
+// and not ended) at once: once a step's worth of the oldest have ended
+// (chunkCallStep), as many start. A window of n starts them all at once.
+type callWindow struct{ n, size, started int }
+
+// more says which calls start, [from, to), once the oldest ended have
+// ended.
+func (w *callWindow) more(ended int) (from, to int) {
+	from = w.started
+	if w.started == 0 || w.started-ended <= w.size-chunkCallStep {
+		w.started = min(w.n, ended+w.size)
+	}
+	return from, w.started
+}
+
+// callWindow is how many of n calls the chunk starts before it waits for
+// the first: all of them in executions from before ChangeChunkCallWindow,
+// which is asked only when n is more than the window.
+func (c *chunk) callWindow(ctx workflow.Context, n int) int {
+	if n > chunkCallWindow && askedOnce(ctx, &c.windowed, ChangeChunkCallWindow) {
+		return chunkCallWindow
+	}
+	return n
 }
 
 // pair hands the chunk's users to their pairing lanes and takes each one's
@@ -295,16 +334,28 @@ func (c *chunk) fetchProfileFields(ctx workflow.Context) error {
 		every = cmp.Or(max(c.in.PairEvery, 0), DefaultPairEvery)
 	}
 	futures := make([]workflow.Future, len(c.profiles))
-	for i, p := range c.profiles {
-		if grouped {
-			futures[i] = c.af.readUser(ctx, p.Slug)
-			continue
+	start := func(i int) {
+		if slug := c.profiles[i].Slug; grouped {
+			futures[i] = c.af.readUser(ctx, slug)
+		} else {
+			futures[i] = c.af.call(summarized(ctx, "Read the profile fields of user %s", slug), af.GetUser, slug)
 		}
-		futures[i] = c.af.call(summarized(ctx, "Read the profile fields of user %s", p.Slug), af.GetUser, p.Slug)
 	}
-	for i, f := range futures {
+	window := len(futures)
+	if grouped {
+		window = c.callWindow(ctx, len(futures))
+	}
+	win := callWindow{n: len(futures), size: window}
+	topUp := func(ended int) {
+		from, to := win.more(ended)
+		for i := from; i < to; i++ {
+			start(i)
+		}
+	}
+	topUp(0)
+	for i := range futures {
 		var full pairing.Profile
-		err := f.Get(ctx, &full)
+		err := futures[i].Get(ctx, &full)
 		c.res.Counts.AwardForceCalls++
 		if err != nil {
 			if isFatal(err) {
@@ -314,6 +365,7 @@ func (c *chunk) fetchProfileFields(ctx workflow.Context) error {
 		} else {
 			c.profiles[i] = full
 		}
+		topUp(i + 1)
 		if read := i + 1; every > 0 && read < len(futures) && read-c.considered >= every {
 			if err := c.handUpTo(ctx, read); err != nil {
 				return err
@@ -387,8 +439,7 @@ func (c *chunk) writeBack(ctx workflow.Context) error {
 	}
 	skip := workflow.GetVersion(ctx, ChangeFieldFormats, workflow.DefaultVersion, 1) >= 1
 	ordered, lane := c.writeBackOrder(ctx)
-	var ps []pending
-	write := func(i int, refusable bool) {
+	write := func(i int, refusable bool) pending {
 		u := c.res.Users[i]
 		in := activities.UpdateUserInput{Slug: u.Slug, Changes: u.Decision.AwardForce, SkipRefused: refusable}
 		actx := summarized(ctx, "Write %s into Award Force user %s", fieldNames(u.Decision.AwardForce), u.Slug)
@@ -400,20 +451,31 @@ func (c *chunk) writeBack(ctx workflow.Context) error {
 		case ordered:
 			superseded = func(ctx workflow.Context) bool { return c.syncedSince(ctx, u.Slug) }
 		}
-		ps = append(ps, pending{i, c.af.callUnless(actx, superseded, af.UpdateUser, in)})
+		return pending{i, c.af.callUnless(actx, superseded, af.UpdateUser, in)}
 	}
+	var todo []int
 	for i, u := range c.res.Users {
 		if u.Outcome == OutcomeFailed || len(u.Decision.AwardForce) == 0 {
 			continue
 		}
-		write(i, skip)
+		todo = append(todo, i)
+	}
+	// The first round's writes, up to the window at once: the next starts
+	// as the oldest ends.
+	window := c.callWindow(ctx, len(todo))
+	win := callWindow{n: len(todo), size: window}
+	var ps []pending
+	from, to := win.more(0)
+	for _, i := range todo[from:to] {
+		ps = append(ps, write(i, skip))
 	}
 	// A second round writes what Award Force did not refuse of the values
-	// of users it refused some of.
+	// of users it refused some of, each as soon as its first ends.
 	for round := 0; round < 2 && len(ps) > 0; round++ {
 		wait := ps
 		ps = nil
-		for _, p := range wait {
+		for k := 0; k < len(wait); k++ {
+			p := wait[k]
 			var out activities.UpdateUserResult
 			err := p.f.Get(ctx, &out)
 			again, err := c.wroteBack(p.i, out, err)
@@ -421,7 +483,13 @@ func (c *chunk) writeBack(ctx workflow.Context) error {
 				return err
 			}
 			if again {
-				write(p.i, false)
+				ps = append(ps, write(p.i, false))
+			}
+			if round == 0 { // the first round's writes are todo's, in order
+				from, to := win.more(k + 1)
+				for _, i := range todo[from:to] {
+					wait = append(wait, write(i, skip))
+				}
 			}
 		}
 	}

@@ -18,7 +18,19 @@ import (
 // each permit every apart, as the budget paces.
 func pacedChunkEnv(w *world, block int, every time.Duration) *testsuite.TestWorkflowEnvironment {
 	env := chunkEnv()
+	grantPaced(env, block, every, nil)
+	env.OnActivity(af.ListUsers, mock.Anything, mock.Anything).Return(w.listUsers)
+	return mockSalesforce(env, w)
+}
+
+// grantPaced has env's budget grant each permit request in grants of up
+// to block permits, one every block×every, each permit every apart, as
+// the budget paces; seen, when not nil, is told of each request first.
+func grantPaced(env *testsuite.TestWorkflowEnvironment, block int, every time.Duration, seen func(PermitRequest)) {
 	env.OnActivity(coord.RequestPermits, mock.Anything, mock.Anything).Return(func(_ context.Context, req PermitRequest) error {
+		if seen != nil {
+			seen(req)
+		}
 		for i := 0; i < req.N; i += block {
 			n := min(block, req.N-i)
 			env.RegisterDelayedCallback(func() {
@@ -27,8 +39,6 @@ func pacedChunkEnv(w *world, block int, every time.Duration) *testsuite.TestWork
 		}
 		return nil
 	})
-	env.OnActivity(af.ListUsers, mock.Anything, mock.Anything).Return(w.listUsers)
-	return mockSalesforce(env, w)
 }
 
 // The reads whose permits come in one grant go in one GetUsers activity,

@@ -370,6 +370,18 @@ const (
 	// moment, so that its asker's workflow task and activity start are
 	// done by then. Asked at the start of each budget run.
 	ChangeBudgetCatchesUp = "budget-catches-up"
+	// ChangeChunkCallWindow: a backfill chunk keeps at most
+	// chunkCallWindow of its profile reads, and of its write-backs, waiting
+	// for a permit or under way, and starts chunkCallStep more each time
+	// as many of the oldest have ended (callWindow), instead of starting
+	// all of them (up to 500) at once. Each waiting call
+	// is a workflow goroutine, so a worker of 100 integrations held some
+	// 100,000 of them (1.4 GB), and the SDK's dump of every goroutine's
+	// stack on a slow task or a coroutine slow to exit stopped the process
+	// for seconds at a time (docs/benchmarks.md, "Goroutines a chunk
+	// holds"). Asked when a chunk has more reads, or more write-backs, than
+	// the window.
+	ChangeChunkCallWindow = "chunk-call-window"
 )
 
 // askedOnce says whether the run takes change, asking its version the
