@@ -87,8 +87,7 @@ func runWindowChunk(t *testing.T, env *testsuite.TestWorkflowEnvironment, pages 
 // A chunk keeps at most chunkCallWindow of its reads, and of its
 // write-backs, waiting for a permit or under way: each is a workflow
 // goroutine, and a worker of many integrations held hundreds of thousands.
-// Every user is still read once and every new record's id written back
-// once.
+// Every user is still read once and every record's id written back once.
 func TestAChunkKeepsItsCallsWithinAWindow(t *testing.T) {
 	w := newWorld(300)
 	c := newCallCounter()
@@ -116,7 +115,8 @@ func TestAChunkKeepsItsCallsWithinAWindow(t *testing.T) {
 }
 
 // A chunk started before ChangeChunkCallWindow starts all its calls at once,
-// as it did: its history replays.
+// as it did (TestReplayRecordedHistories replays such chunks' histories,
+// testdata/v30).
 func TestAChunkFromBeforeTheWindowStartsEveryCallAtOnce(t *testing.T) {
 	w := newWorld(100)
 	c := newCallCounter()
