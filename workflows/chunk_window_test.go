@@ -22,11 +22,11 @@ type callCounter struct {
 	mu                    sync.Mutex
 	asked, made, mostOpen int
 	requests              int
-	lists, reads, writes  map[string]int
+	reads, writes         map[string]int
 }
 
 func newCallCounter() *callCounter {
-	return &callCounter{lists: map[string]int{}, reads: map[string]int{}, writes: map[string]int{}}
+	return &callCounter{reads: map[string]int{}, writes: map[string]int{}}
 }
 
 func (c *callCounter) ask(n int) {
@@ -37,12 +37,18 @@ func (c *callCounter) ask(n int) {
 	c.mostOpen = max(c.mostOpen, c.asked-c.made)
 }
 
+// did counts a call made, and in kind (when not nil) one more for slug.
 func (c *callCounter) did(kind map[string]int, slug string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.made++
-	kind[slug]++
+	if kind != nil {
+		kind[slug]++
+	}
 }
+
+// lateSync is the user whose newer sync started while their chunk ran.
+const lateSync = "U0000290"
 
 // windowEnv is a chunk environment over w whose budget grants each permit
 // request ten permits at a time, a permit every millisecond (Award Force's
@@ -51,7 +57,7 @@ func windowEnv(w *world, c *callCounter) *testsuite.TestWorkflowEnvironment {
 	env := chunkEnv()
 	grantPaced(env, 10, time.Millisecond, func(req PermitRequest) { c.ask(req.N) })
 	env.OnActivity(af.ListUsers, mock.Anything, mock.Anything).Return(func(ctx context.Context, in activities.ListUsersInput) (activities.ListUsersResult, error) {
-		c.did(c.lists, "")
+		c.did(nil, "") // a page listed
 		return w.listUsers(ctx, in)
 	})
 	env.OnActivity(af.GetUsers, mock.Anything, mock.Anything).Return(func(ctx context.Context, in activities.GetUsersInput) ([]activities.UserRead, error) {
@@ -64,8 +70,12 @@ func windowEnv(w *world, c *callCounter) *testsuite.TestWorkflowEnvironment {
 		c.did(c.writes, in.Slug)
 		return activities.UpdateUserResult{}, nil
 	})
-	// No newer sync of anyone: every write-back is made.
-	env.OnActivity(coord.SyncStartedSince, mock.Anything, mock.Anything, mock.Anything).Return(false, nil)
+	// A newer sync of one user late in the list (lateSync) started since:
+	// the chunk's write-back of theirs, started late by the window, is
+	// still checked and not made.
+	env.OnActivity(coord.SyncStartedSince, mock.Anything, mock.Anything, mock.Anything).Return(func(_ context.Context, slug string, _ time.Time) (bool, error) {
+		return slug == lateSync, nil
+	})
 	return mockSalesforce(env, w)
 }
 
@@ -87,26 +97,29 @@ func runWindowChunk(t *testing.T, env *testsuite.TestWorkflowEnvironment, pages 
 // A chunk keeps at most chunkCallWindow of its reads, and of its
 // write-backs, waiting for a permit or under way: each is a workflow
 // goroutine, and a worker of many integrations held hundreds of thousands.
-// Every user is still read once and every record's id written back once.
+// Every user is still read once and every record's id written back once,
+// but for a user a newer sync writes instead.
 func TestAChunkKeepsItsCallsWithinAWindow(t *testing.T) {
 	w := newWorld(300)
 	c := newCallCounter()
 	res := runWindowChunk(t, windowEnv(w, c), 3)
 
 	require.LessOrEqual(t, c.mostOpen, chunkCallWindow, "calls asked for and not yet made")
-	require.Equal(t, c.asked, c.made, "a permit a call")
+	require.Equal(t, c.asked, c.made+1, "a permit a call, and one for the write-back found superseded once it held it")
 	require.Len(t, c.reads, 300)
 	for slug, n := range c.reads {
 		require.Equal(t, 1, n, "reads of %s", slug)
 	}
 	backs := 0
 	for _, u := range res.Users {
-		if len(u.Decision.AwardForce) > 0 {
+		if len(u.Decision.AwardForce) > 0 && u.Slug != lateSync {
 			backs++
 			require.Equal(t, 1, c.writes[u.Slug], "write-backs of %s", u.Slug)
 		}
 	}
 	require.Len(t, c.writes, backs)
+	require.Contains(t, res.Users[290].Decision.Reason, "left to a newer sync", "%s's write-back", lateSync)
+	require.Zero(t, c.writes[lateSync], "a write-back behind a newer sync")
 	require.Greater(t, backs, chunkCallWindow, "enough write-backs to fill the window")
 	// The permits are asked for as the window moves, a step at a time (one
 	// request a step of reads and of write-backs, and the list's).

@@ -375,8 +375,9 @@ const (
 	// for a permit or under way, and starts chunkCallStep more each time
 	// as many of the oldest have ended (callWindow), instead of starting
 	// all of them (up to 500) at once. Each waiting call
-	// is a workflow goroutine, so a worker of 100 integrations held some
-	// 100,000 of them (1.4 GB), and the SDK's dump of every goroutine's
+	// is a workflow goroutine, so a worker of 100 integrations of 1,000
+	// users held some 100,000 of them (counted from the code; 1.4 GB
+	// resident), and the SDK's dump of every goroutine's
 	// stack on a slow task or a coroutine slow to exit stopped the process
 	// for seconds at a time (docs/benchmarks.md, "Goroutines a chunk
 	// holds"). Asked when a chunk has more reads, or more write-backs, than
