@@ -213,16 +213,8 @@ func laneFacts(ctx context.Context, st *benchStack, r *BurstResult) error {
 	if r.QueueWorkflows, err = count("WorkflowType = 'LaneQueue'"); err != nil {
 		return err
 	}
-	v, err := st.c.QueryWorkflow(ctx, workflows.LaneWorkflowID(0), "", workflows.LaneQuery)
-	if err != nil {
-		return err
-	}
-	var status workflows.LaneStatus
-	if err := v.Get(&status); err != nil {
-		return err
-	}
-	r.Lane = status.Counts
-	return nil
+	r.Lane, err = laneCounts(ctx, st.c)
+	return err
 }
 
 // longestRun is the most events of a run of workflow id.

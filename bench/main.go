@@ -107,6 +107,10 @@ type Result struct {
 	LargestEventKiB float64 `json:"largest_event_kib"`
 	LaneRuns        int     `json:"lane_runs"`
 	LaneEvents      int     `json:"lane_events"`
+	// LedgerNotAsked counts the people and records lane 0 did not ask
+	// the identity ledger about (its filter vouching that no page holds
+	// them).
+	LedgerNotAsked int `json:"ledger_not_asked"`
 	// NewDuplicates counts the emails holding more Contacts after the
 	// backfill than before it (0: everyone paired once).
 	NewDuplicates       int     `json:"new_duplicates"`
@@ -238,6 +242,10 @@ func run(ctx context.Context, o *options, out io.Writer) error {
 		return err
 	}
 	events, largest := h.events, h.largest
+	lane, err := laneCounts(ctx, c)
+	if err != nil {
+		return err
+	}
 	af, sf := sb.AwardForce.Stats(), sb.Salesforce.Stats()
 	r := Result{
 		Users: p.Seen, Seconds: round(elapsed, 2), UsersPerSecond: round(float64(p.Seen)/elapsed, 1),
@@ -249,8 +257,9 @@ func run(ctx context.Context, o *options, out io.Writer) error {
 		PeakWorkerMemoryMiB:  round(peak, 1),
 		Created:              p.Created, Updated: p.Updated, Unchanged: p.Unchanged, Skipped: p.Skipped, Ambiguous: p.Ambiguous, Failed: p.Failed,
 		LargestEventKiB: round(float64(h.largestEvent)/1024, 1), LaneRuns: h.laneRuns, LaneEvents: h.laneEvents,
-		NewDuplicates: newDuplicates(contactsBefore, sb.Salesforce.Records("Contact")),
-		LatencyMillis: float64(o.latency.Microseconds()) / 1000, AwardForceLimitPerMin: o.afLimit, Partitions: cmp.Or(o.partitions, 4),
+		LedgerNotAsked: lane.LedgerNotAsked,
+		NewDuplicates:  newDuplicates(contactsBefore, sb.Salesforce.Records("Contact")),
+		LatencyMillis:  float64(o.latency.Microseconds()) / 1000, AwardForceLimitPerMin: o.afLimit, Partitions: cmp.Or(o.partitions, 4),
 		Concurrency: o.concurrency, PagesPerChunk: o.pagesPerChunk, CPUs: cpus(),
 	}
 	defer func() { o.results = append(o.results, r) }()
@@ -272,8 +281,8 @@ func run(ctx context.Context, o *options, out io.Writer) error {
 	fmt.Fprintf(out, "Salesforce calls by route: %s\n", byRoute(sf.ByRoute))
 	fmt.Fprintf(out, "history events: %d (%.3f per user), largest history %.1f KiB; peak worker memory: %.1f MiB\n",
 		events, r.HistoryEventsPerUser, r.LargestHistoryKiB, r.PeakWorkerMemoryMiB)
-	fmt.Fprintf(out, "lanes: %d runs, %d events; the largest event anywhere %.1f KiB; emails with a new duplicate: %d\n",
-		r.LaneRuns, r.LaneEvents, r.LargestEventKiB, r.NewDuplicates)
+	fmt.Fprintf(out, "lanes: %d runs, %d events, %d people and records not asked of the identity ledger; the largest event anywhere %.1f KiB; emails with a new duplicate: %d\n",
+		r.LaneRuns, r.LaneEvents, r.LedgerNotAsked, r.LargestEventKiB, r.NewDuplicates)
 	fmt.Fprintf(out, "CPU during the backfill: worker %.1f s, Temporal dev server %.1f s, sandbox and bench %.1f s, of %.1f s × %d cores\n",
 		cpuAfter[0]-cpuBefore[0], cpuAfter[1]-cpuBefore[1], cpuAfter[2]-cpuBefore[2], elapsed, cpus())
 	h.timings.print(out)
@@ -593,4 +602,17 @@ func byRoute(calls map[string]int) string {
 		parts[i] = fmt.Sprintf("%s %d", r, calls[r])
 	}
 	return strings.Join(parts, ", ")
+}
+
+// laneCounts is what lane 0 tallied (LaneQuery).
+func laneCounts(ctx context.Context, c client.Client) (workflows.LaneCounts, error) {
+	v, err := c.QueryWorkflow(ctx, workflows.LaneWorkflowID(0), "", workflows.LaneQuery)
+	if err != nil {
+		return workflows.LaneCounts{}, fmt.Errorf("query lane 0: %w", err)
+	}
+	var status workflows.LaneStatus
+	if err := v.Get(&status); err != nil {
+		return workflows.LaneCounts{}, err
+	}
+	return status.Counts, nil
 }

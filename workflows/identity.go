@@ -90,6 +90,9 @@ func (r *laneRun) paired(it *LaneItem, id string) {
 	r.st.Paired[it.who()] = normalID(id)
 	if r.ledger && r.recalled[it.who()] != normalID(id) {
 		r.learnt = append(r.learnt, Pairing{Slug: it.who(), RecordID: normalID(id)})
+		// In the filter before the page is written (remember).
+		r.filter.add("s:" + it.who())
+		r.filter.add("r:" + normalID(id))
 	}
 }
 
@@ -104,6 +107,7 @@ func (r *laneRun) recallRecords(ctx workflow.Context) bool {
 	if !r.ledger {
 		return true
 	}
+	r.filter = r.ledgerFilter(ctx)
 	var slugs []string
 	for _, i := range r.open() {
 		it := r.b.items[i]
@@ -111,7 +115,7 @@ func (r *laneRun) recallRecords(ctx workflow.Context) bool {
 			slugs = append(slugs, it.who())
 		}
 	}
-	recalled, ok := r.recall(ctx, RecallInput{Object: r.b.spec.Object, Slugs: slugs})
+	recalled, ok := r.recall(ctx, len(slugs) > 0, RecallInput{Object: r.b.spec.Object, Slugs: r.unasked("s:", slugs)})
 	if !ok {
 		return false
 	}
@@ -159,16 +163,18 @@ func (r *laneRun) recallOwners(ctx workflow.Context, found *activities.FindRecor
 			ids = append(ids, id)
 		}
 	}
-	recalled, ok := r.recall(ctx, RecallInput{Object: r.b.spec.Object, Records: ids, CurrentOwners: r.b.spec.SharesAcrossIntegrations()})
+	recalled, ok := r.recall(ctx, len(ids) > 0, RecallInput{Object: r.b.spec.Object, Records: r.unasked("r:", ids), CurrentOwners: r.b.spec.SharesAcrossIntegrations()})
 	r.ledgerOwners = recalled.Owners
 	return ok
 }
 
-// recall reads the ledger; a failure settles the open people as a failed
-// call (they wait and try again).
-func (r *laneRun) recall(ctx workflow.Context, in RecallInput) (Recalled, bool) {
+// recall reads the ledger when the batch has anyone to ask about (ask),
+// even when the lane's filter leaves nobody in in: the commands stay those
+// of a replay that trusts no filter (runWasReset). A failure settles the
+// open people as a failed call (they wait and try again).
+func (r *laneRun) recall(ctx workflow.Context, ask bool, in RecallInput) (Recalled, bool) {
 	var out Recalled
-	if len(in.Slugs)+len(in.Records) == 0 {
+	if !ask {
 		return out, true
 	}
 	lctx := ledgerOptions(ctx)

@@ -125,6 +125,13 @@ type LaneState struct {
 	// Queue is where the lane's queue stands (ChangeLaneQueue): the people
 	// beyond what the lane holds wait there.
 	Queue *LaneQueueState `json:"queue,omitempty"`
+	// MayClaim is set in a chain that began with nothing carried, under
+	// code that claims ledgers: it may claim the identity ledger of an
+	// object it is the first to pair people of (ledger_filter.go).
+	MayClaim bool `json:"may_claim,omitempty"`
+	// Ledgers are the lane's filters of the identity ledger, by object
+	// (lower case), set in chains that MayClaim.
+	Ledgers map[string]*LedgerFilter `json:"ledgers,omitempty"`
 	// PausedUntil is set while the org's daily allocation is spent.
 	PausedUntil time.Time  `json:"paused_until,omitzero"`
 	Counts      LaneCounts `json:"counts"`
@@ -254,6 +261,7 @@ func PairingLane(ctx workflow.Context, in LaneInput) error {
 			if l.ownQueue {
 				ctx = workflow.WithWorkflowTaskQueue(ctx, namesOf(ctx).CoordinatorTaskQueue())
 			}
+			l.carryLedgers(ctx)
 			return workflow.NewContinueAsNewError(ctx, PairingLane, LaneInput{Lane: l.n, State: &l.st})
 		}
 		inFlight := l.inFlight
@@ -270,6 +278,8 @@ func startLane(ctx workflow.Context, in LaneInput) (*lane, error) {
 	l := &lane{n: in.Lane, busy: map[string]bool{}, flying: map[*LaneItem]bool{}, owners: map[string]string{}, af: newAFGate(ctx, ClassEvents)}
 	if in.State != nil {
 		l.st = *in.State
+	} else {
+		l.st.MayClaim = true
 	}
 	// A lane that starts afresh has written nothing yet: its memory reaches
 	// back to the beginning (MemorySince zero). Terminating a lane forgets
@@ -445,6 +455,14 @@ func (l *lane) status() (LaneStatus, error) {
 	for _, f := range l.st.Faded {
 		s.Faded += f.N
 	}
+	for object, f := range l.st.Ledgers {
+		if f.vouches() {
+			if s.LedgerVouched == nil {
+				s.LedgerVouched = map[string]int{}
+			}
+			s.LedgerVouched[object] = f.Keys
+		}
+	}
 	if l.st.Queue != nil {
 		s.Queued = l.st.Queue.Queued
 	}
@@ -551,6 +569,9 @@ type laneRun struct {
 	unsure       map[int]bool
 	ledgerOwners map[string][]string
 	learnt       []Pairing
+	// filter is the lane's filter of the batch's object's ledger, nil
+	// when it has none (ledgerFilter).
+	filter *LedgerFilter
 	// claimed are the records the batch holds in lane.owners because the
 	// ledger named them.
 	claimed []string

@@ -54,16 +54,20 @@ type FadedWrites struct {
 	Bits []byte `json:"bits"`
 }
 
-// probes returns the filter's bit positions for slug: double hashing of
-// one 64-bit FNV-1a, the same on every replay and every worker.
-func probes(slug string) [fadedHashes]uint32 {
+// probes returns a summary's bit positions for slug.
+func probes(slug string) [fadedHashes]uint32 { return bloomProbes(slug, fadedBits) }
+
+// bloomProbes returns the bit positions of key in a Bloom filter of bits
+// bits: double hashing of one 64-bit FNV-1a, the same on every replay and
+// every worker.
+func bloomProbes(key string, bits uint32) [fadedHashes]uint32 {
 	h := fnv.New64a()
-	h.Write([]byte(slug))
+	h.Write([]byte(key))
 	sum := h.Sum64()
 	h1, h2 := uint32(sum), uint32(sum>>32)|1
 	var out [fadedHashes]uint32
 	for i := range out {
-		out[i] = (h1 + uint32(i)*h2) % fadedBits
+		out[i] = (h1 + uint32(i)*h2) % bits
 	}
 	return out
 }

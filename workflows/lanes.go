@@ -232,9 +232,13 @@ type LaneStatus struct {
 	MemorySince time.Time `json:"memory_since"`
 	// Faded counts the writes before MemorySince the lane keeps in
 	// summaries (see FadedWrites), since FadedSince.
-	Faded      int        `json:"faded,omitempty"`
-	FadedSince time.Time  `json:"faded_since,omitzero"`
-	Counts     LaneCounts `json:"counts"`
+	Faded      int       `json:"faded,omitempty"`
+	FadedSince time.Time `json:"faded_since,omitzero"`
+	// LedgerVouched counts, by object (lower case), the keys the lane's
+	// filter holds of each identity ledger it began and still vouches for
+	// (ledger_filter.go): it asks visibility about those keys only.
+	LedgerVouched map[string]int `json:"ledger_vouched,omitempty"`
+	Counts        LaneCounts     `json:"counts"`
 	// LastError is the last transient fault the lane met, for ops.
 	LastError string `json:"last_error,omitempty"`
 }
@@ -256,6 +260,10 @@ type LaneCounts struct {
 	// EditsUnderWrites counts records someone edited in Salesforce between
 	// the lane's read and its write: each was handed on as a CRM change.
 	EditsUnderWrites int `json:"edits_under_writes"`
+	// LedgerNotAsked counts the people and records the lane did not ask
+	// the identity ledger about, its filter vouching that no page holds
+	// them.
+	LedgerNotAsked int `json:"ledger_not_asked,omitempty"`
 }
 
 // Coordinator holds what the coordinating workflows (the pairing lanes and

@@ -31,7 +31,8 @@ package workflows
 // After its writes the lane writes the pairings the ledger did not hold
 // (RememberPairings) before it answers. Visibility is eventually
 // consistent; what was paired in the last seconds is in the lane's own
-// memory, which lasts far longer.
+// memory, which lasts far longer. A lane that began the ledger asks only
+// about the keys it may hold (ledger_filter.go).
 
 import (
 	"context"

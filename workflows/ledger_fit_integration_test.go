@@ -74,3 +74,54 @@ func TestIntegrationLedgerPagesFillTheServersLimit(t *testing.T) {
 		})
 	}
 }
+
+// On a real server, one chain ever claims an object's ledger, and only
+// while no page of it exists: another object's ledger is claimed apart,
+// and another integration's ledger apart.
+func TestIntegrationALedgerIsClaimedOnceAndOnlyEmpty(t *testing.T) {
+	bin := devservertest.Binary(t)
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	srv := devservertest.Start(t, devserver.Options{Binary: bin, UIPort: -1, SearchAttributes: workflows.SearchAttributeKeys()})
+	cl := devservertest.Dial(t, srv, client.Options{})
+	coord := &workflows.Coordinator{Client: cl, Names: workflows.DefaultNames}
+	claim := func(c *workflows.Coordinator, object string) bool {
+		t.Helper()
+		ok, err := c.ClaimLedger(ctx, object)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+	if !claim(coord, "Contact") {
+		t.Fatal("the first claim of an empty ledger was refused")
+	}
+	if claim(coord, "Contact") {
+		t.Fatal("a ledger was claimed twice")
+	}
+
+	// Lead's ledger has a page already, written before any claim.
+	if err := coord.RememberPairings(ctx, workflows.RememberInput{Object: "Lead", Pairings: []workflows.Pairing{{Slug: "AdaLovel", RecordID: "00Q000000000000001"}}}); err != nil {
+		t.Fatal(err)
+	}
+	pageVisible := func() bool {
+		n, err := cl.CountWorkflow(ctx, &workflowservice.CountWorkflowExecutionsRequest{Query: "WorkflowType = 'LedgerPage' AND WorkflowId STARTS_WITH 'afsync-ledger-lead-'"})
+		return err == nil && n.GetCount() == 1
+	}
+	for !pageVisible() {
+		select {
+		case <-ctx.Done():
+			t.Fatal("the Lead page never became visible")
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	if claim(coord, "Lead") {
+		t.Fatal("a ledger holding a page was claimed")
+	}
+
+	// Another integration's ledger is its own.
+	if !claim(&workflows.Coordinator{Client: cl, Names: workflows.NamesOf("grants")}, "Contact") {
+		t.Fatal("another integration's empty ledger could not be claimed")
+	}
+}

@@ -383,6 +383,12 @@ const (
 	// holds"). Asked when a chunk has more reads, or more write-backs, than
 	// the window.
 	ChangeChunkCallWindow = "chunk-call-window"
+	// ChangeLedgerFilter: a lane chain that began with nothing carried
+	// claims the identity ledger of an object the first time it pairs
+	// people of it (local activity ClaimLedger), and while it can vouch
+	// for every page (ledger_filter.go) asks visibility only for the keys
+	// its filter may hold. Asked at a chain's first batch of each object.
+	ChangeLedgerFilter = "ledger-filter"
 )
 
 // askedOnce says whether the run takes change, asking its version the
