@@ -76,6 +76,10 @@ func TestIntegrationABacklogBeyondWhatALaneHoldsWaitsInItsQueue(t *testing.T) {
 	assertPairedOnce(t, stack, before)
 	if st := laneStatus(t, stack, 0); st.Queued != 0 || st.Waiting != 0 {
 		t.Errorf("the lane still counts people: %+v", st)
+	} else if st.LedgerVouched["contact"] < 2*registrations {
+		// Its chain began the ledger: every run since vouches for it
+		// (a continued run is not a reset one).
+		t.Errorf("the lane's last run vouches for %d keys of the ledger its chain began: %+v", st.LedgerVouched["contact"], st)
 	}
 
 	// Every run of the lane carried at most its Hold, and every history,
