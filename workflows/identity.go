@@ -169,7 +169,7 @@ func (r *laneRun) recallOwners(ctx workflow.Context, found *activities.FindRecor
 }
 
 // recall reads the ledger when the batch has anyone to ask about (ask),
-// even when the lane's filter leaves nobody in in: the commands stay those
+// even when the lane's filter leaves nobody in in.Slugs and in.Records: the commands stay those
 // of a replay that trusts no filter (runWasReset). A failure settles the
 // open people as a failed call (they wait and try again).
 func (r *laneRun) recall(ctx workflow.Context, ask bool, in RecallInput) (Recalled, bool) {

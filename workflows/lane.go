@@ -261,7 +261,7 @@ func PairingLane(ctx workflow.Context, in LaneInput) error {
 			if l.ownQueue {
 				ctx = workflow.WithWorkflowTaskQueue(ctx, namesOf(ctx).CoordinatorTaskQueue())
 			}
-			l.carryLedgers(ctx)
+			l.carryLedgers()
 			return workflow.NewContinueAsNewError(ctx, PairingLane, LaneInput{Lane: l.n, State: &l.st})
 		}
 		inFlight := l.inFlight
@@ -285,6 +285,7 @@ func startLane(ctx workflow.Context, in LaneInput) (*lane, error) {
 	// back to the beginning (MemorySince zero). Terminating a lane forgets
 	// what it wrote in the last hour; reset it instead (see README).
 	l.init()
+	l.reset = runWasReset(ctx)
 	if err := workflow.SetQueryHandler(ctx, LaneQuery, l.status); err != nil {
 		return nil, err
 	}
@@ -416,6 +417,11 @@ type lane struct {
 	// replies and reads bound the signals to requesters and the fresh
 	// reads outstanding across the batches in flight (bounded).
 	replies, reads pending
+	// reset says the run was reset from another (runWasReset): it trusts
+	// no ledger filter. asked counts the keys this run asked the ledger
+	// about (LaneStatus.LedgerAsked). Neither is carried on.
+	reset bool
+	asked int
 }
 
 func (l *lane) init() {
@@ -455,8 +461,9 @@ func (l *lane) status() (LaneStatus, error) {
 	for _, f := range l.st.Faded {
 		s.Faded += f.N
 	}
+	s.LedgerAsked = l.asked
 	for object, f := range l.st.Ledgers {
-		if f.vouches() {
+		if f.vouches() && !l.reset {
 			if s.LedgerVouched == nil {
 				s.LedgerVouched = map[string]int{}
 			}

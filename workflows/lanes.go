@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"hash/fnv"
+	"sync"
 	"time"
 
 	"go.temporal.io/api/serviceerror"
@@ -238,7 +239,10 @@ type LaneStatus struct {
 	// filter holds of each identity ledger it began and still vouches for
 	// (ledger_filter.go): it asks visibility about those keys only.
 	LedgerVouched map[string]int `json:"ledger_vouched,omitempty"`
-	Counts        LaneCounts     `json:"counts"`
+	// LedgerAsked counts the people and records this run of the lane
+	// asked the identity ledger about.
+	LedgerAsked int        `json:"ledger_asked"`
+	Counts      LaneCounts `json:"counts"`
 	// LastError is the last transient fault the lane met, for ops.
 	LastError string `json:"last_error,omitempty"`
 }
@@ -286,6 +290,8 @@ type Coordinator struct {
 	intake intake
 	// ledger is how full the identity ledger's pages can be (ledger_fit.go).
 	ledger ledgerFit
+	// claims are the ledger claims known to exist, by ID (ensureClaim).
+	claims sync.Map
 }
 
 // Submit hands req to lane n, starting the lane if it does not run. The

@@ -18,20 +18,30 @@ package workflows
 // could only say "nobody"). Anything it cannot vouch for turns the filter
 // off for good, and the lane asks for everyone, as before:
 //
-//   - a chain that carries state from before (an upgrade), or that began
-//     after another (a lane terminated and started again): the claim is
-//     taken;
-//   - a ledger with pages already (written before the claim existed);
+//   - a chain that carries state from before the change (an upgrade): it
+//     never asks for the claim;
+//   - a chain that began after another (a lane terminated and started
+//     again): the claim is taken. Every page is written after its
+//     object's claim exists (ensureClaim), whoever holds it, so a page the
+//     list below cannot see yet still stops the next chain;
+//   - a ledger with pages already, written before claims existed;
+//   - a second object (maxClaims: each filter weighs 43 KB in the lane's
+//     continue-as-new input, room its waiting people lose);
 //   - more pairings than the filter holds with few false "may"s
 //     (ledgerFilterKeys);
 //   - a run reset from the UI: its pages written after the reset point are
 //     not in the filter its replay rebuilt. The run does not trust the
 //     filter and carries none on.
 //
-// Visibility's lag does not matter here: the filter is written in the
-// lane's own state, before the page. Only the keys asked change with the
+// Visibility's lag does not matter to the filter: it is written in the
+// lane's own state, before the page. It matters to the claim's check that
+// no page exists, for pages written before claims existed only: a lane
+// from before the change terminated within that lag (about a second) of
+// writing a page, and started again at once, could claim a ledger whose
+// page the list does not show yet. Only the keys asked change with the
 // filter; the local activity runs as before, so a replay makes the same
-// commands whatever it knows.
+// commands whatever it knows, and the lane's state (LedgerNotAsked too)
+// is the same in a run and its replay.
 
 import (
 	"context"
@@ -53,6 +63,10 @@ const (
 	// record) the filter takes before it turns off: at 24,000 about one key
 	// in 200 not in the ledger is asked for all the same.
 	ledgerFilterKeys = 24_000
+	// maxClaims is how many objects' ledgers a lane chain claims: an org's
+	// people are one object's records in all but rare specs, and each
+	// filter weighs 43 KB of the lane's input.
+	maxClaims = 1
 )
 
 // LedgerFilter is what a lane knows of the identity ledger of one object:
@@ -123,10 +137,16 @@ func (r *laneRun) ledgerFilter(ctx workflow.Context) *LedgerFilter {
 	if r.st.Ledgers == nil {
 		r.st.Ledgers = map[string]*LedgerFilter{}
 	}
+	claims := 0
+	for _, f := range r.st.Ledgers {
+		if !f.Off {
+			claims++
+		}
+	}
 	f := newLedgerFilter()
 	r.st.Ledgers[object] = f // before the claim: a batch meanwhile adds its keys
-	if LaneCount != 1 || workflow.GetVersion(ctx, ChangeLedgerFilter, workflow.DefaultVersion, 1) < 1 {
-		f.stop() // several lanes write one ledger; runs from before: nothing claimed
+	if LaneCount != 1 || claims >= maxClaims || workflow.GetVersion(ctx, ChangeLedgerFilter, workflow.DefaultVersion, 1) < 1 {
+		f.stop() // several lanes write one ledger; too many objects; runs from before: nothing claimed
 		return f
 	}
 	lctx := ledgerOptions(ctx)
@@ -141,18 +161,26 @@ func (r *laneRun) ledgerFilter(ctx workflow.Context) *LedgerFilter {
 
 // unasked keeps, of keys (with prefix, "s:" or "r:"), those the batch
 // must ask the ledger for: all of them unless the lane's filter vouches
-// for the ledger, in a run that was not reset.
+// for the ledger, in a run that was not reset. LedgerNotAsked counts the
+// keys the filter vouched for, reset or not, so that the state is the
+// same in a reset run's replay of the run it came from (its size decides
+// who goes to the queue at continue-as-new); lane.asked counts what this
+// run asked.
 func (r *laneRun) unasked(prefix string, keys []string) []string {
-	if !r.filter.vouches() || runWasReset(r.ctx) {
-		return keys
-	}
-	var out []string
-	for _, k := range keys {
-		if r.filter.mayHold(prefix + k) {
-			out = append(out, k)
+	out := keys
+	if r.filter.vouches() {
+		out = nil
+		for _, k := range keys {
+			if r.filter.mayHold(prefix + k) {
+				out = append(out, k)
+			}
+		}
+		r.st.Counts.LedgerNotAsked += len(keys) - len(out)
+		if r.reset {
+			out = keys
 		}
 	}
-	r.st.Counts.LedgerNotAsked += len(keys) - len(out)
+	r.asked += len(out)
 	return out
 }
 
@@ -168,8 +196,8 @@ func runWasReset(ctx workflow.Context) bool {
 // carryLedgers turns off, before a reset run continues as new, the
 // filters its replay rebuilt: they miss what the run wrote after its
 // reset point.
-func (l *lane) carryLedgers(ctx workflow.Context) {
-	if !runWasReset(ctx) {
+func (l *lane) carryLedgers() {
+	if !l.reset {
 		return
 	}
 	for _, f := range l.st.Ledgers {
@@ -183,10 +211,25 @@ func (l *lane) carryLedgers(ctx workflow.Context) {
 // ever start; once claimed, the answer is false for everyone, the claimer
 // too if asked again.
 func (l *Coordinator) ClaimLedger(ctx context.Context, object string) (bool, error) {
+	started, err := l.startClaim(ctx, object)
+	if err != nil || !started {
+		return false, err
+	}
+	// Pages from before claims existed: the lane did not write them.
+	query := fmt.Sprintf("WorkflowType = 'LedgerPage' AND WorkflowId STARTS_WITH '%s'", l.Names.ledgerPrefix(object))
+	resp, err := l.Client.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: query, PageSize: 1})
+	if err != nil {
+		return false, fmt.Errorf("look for identity ledger pages of %s records: %w", object, err)
+	}
+	return len(resp.GetExecutions()) == 0, nil
+}
+
+// startClaim starts the claim on object's ledger: false when it exists.
+func (l *Coordinator) startClaim(ctx context.Context, object string) (bool, error) {
 	opts := l.Names.StartOptions(l.Names.ledgerClaimID(object), 0)
 	opts.WorkflowIDReusePolicy = enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE
 	opts.WorkflowIDConflictPolicy = enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL
-	opts.StaticSummary = l.Names.Summary(fmt.Sprintf("Identity ledger of %s records: begun by this integration's lane", object))
+	opts.StaticSummary = l.Names.Summary(fmt.Sprintf("Identity ledger of %s records: its claim (the first lane to pair its people may vouch for it)", object))
 	opts.StartDelay = ledgerPageDormancy
 	opts.WorkflowExecutionErrorWhenAlreadyStarted = true
 	_, err := l.Client.ExecuteWorkflow(ctx, opts, LedgerPage, LedgerPageInput{Object: object})
@@ -197,13 +240,24 @@ func (l *Coordinator) ClaimLedger(ctx context.Context, object string) (bool, err
 	if err != nil {
 		return false, fmt.Errorf("claim the identity ledger of %s records: %w", object, err)
 	}
-	// Pages from before claims existed: the lane did not write them.
-	query := fmt.Sprintf("WorkflowType = 'LedgerPage' AND WorkflowId STARTS_WITH '%s'", l.Names.ledgerPrefix(object))
-	resp, err := l.Client.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: query, PageSize: 1})
-	if err != nil {
-		return false, fmt.Errorf("look for identity ledger pages of %s records: %w", object, err)
+	return true, nil
+}
+
+// ensureClaim makes sure the claim on object's ledger exists before a page
+// of it is written, whoever holds it: a chain that did not claim it (its
+// claim failed, or it began before claims) still stops every later chain
+// from claiming a ledger whose pages visibility does not show yet. Once
+// per process and object.
+func (l *Coordinator) ensureClaim(ctx context.Context, object string) error {
+	key := l.Names.ledgerClaimID(object)
+	if _, ok := l.claims.Load(key); ok {
+		return nil
 	}
-	return len(resp.GetExecutions()) == 0, nil
+	if _, err := l.startClaim(ctx, object); err != nil {
+		return err
+	}
+	l.claims.Store(key, true)
+	return nil
 }
 
 // ledgerClaimID names the claim on the integration's ledger of object: not

@@ -219,3 +219,19 @@ func TestALaneThatBeganItsLedgerAsksWhoOwnsARecordItForgot(t *testing.T) {
 	require.Equal(t, OutcomeCreated, ned.Outcome, ned.Decision.Reason)
 	require.NotEqual(t, adaRec, ned.RecordID, "the newcomer never takes Ada's record")
 }
+
+func TestALaneVouchesForOneObjectsLedgerOnly(t *testing.T) {
+	lt := newLaneTest(t, testLaneSettings())
+	lt.send(0, pairRequest("contacts", pairing.TriggerBackfill, person("AdaLovel", "ada@example.org", "Ada", "Lovelace")))
+	leads := pairRequest("leads", pairing.TriggerBackfill, readAsOf(person("BobBobbo", "bob@example.org", "Bob", "Bobbo"), laneStart.Add(10*time.Minute)))
+	leads.Spec.Object = "Lead"
+	lt.send(10*time.Minute, leads)
+	lt.runUntil(LaneInput{Lane: 0}, time.Hour)
+
+	// Each filter weighs 43 KB of the lane's input: the second object's
+	// ledger is asked as before.
+	require.Equal(t, []string{"s:BobBobbo"}, lt.crm.asked)
+	st := lt.status()
+	require.Equal(t, map[string]int{"contact": 2}, st.LedgerVouched)
+	require.Equal(t, 1, st.LedgerAsked)
+}

@@ -108,6 +108,9 @@ func (f *ledgerFit) learn(err error) bool {
 // activity), it is the same page. A page the server refuses as too large
 // is written again in pages within the limit the refusal states.
 func (l *Coordinator) RememberPairings(ctx context.Context, in RememberInput) error {
+	if err := l.ensureClaim(ctx, in.Object); err != nil {
+		return err
+	}
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(ledgerWriters)
 	for _, page := range ledgerPages(in.Pairings, l.ledger.valueBytes()) {

@@ -64,7 +64,7 @@ func TestIntegrationLedgerPagesFillTheServersLimit(t *testing.T) {
 				case <-time.After(100 * time.Millisecond):
 				}
 			}
-			n, err := cl.CountWorkflow(ctx, &workflowservice.CountWorkflowExecutionsRequest{Query: "WorkflowType = 'LedgerPage'"})
+			n, err := cl.CountWorkflow(ctx, &workflowservice.CountWorkflowExecutionsRequest{Query: "WorkflowType = 'LedgerPage' AND WorkflowId STARTS_WITH 'afsync-ledger-contact-'"})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -76,8 +76,9 @@ func TestIntegrationLedgerPagesFillTheServersLimit(t *testing.T) {
 }
 
 // On a real server, one chain ever claims an object's ledger, and only
-// while no page of it exists: another object's ledger is claimed apart,
-// and another integration's ledger apart.
+// while no page of it exists (a page from before claims, or one written
+// since, whose claim exists first); another object's ledger is claimed
+// apart, and another integration's ledger apart.
 func TestIntegrationALedgerIsClaimedOnceAndOnlyEmpty(t *testing.T) {
 	bin := devservertest.Binary(t)
 	t.Parallel()
@@ -101,8 +102,9 @@ func TestIntegrationALedgerIsClaimedOnceAndOnlyEmpty(t *testing.T) {
 		t.Fatal("a ledger was claimed twice")
 	}
 
-	// Lead's ledger has a page already, written before any claim.
-	if err := coord.RememberPairings(ctx, workflows.RememberInput{Object: "Lead", Pairings: []workflows.Pairing{{Slug: "AdaLovel", RecordID: "00Q000000000000001"}}}); err != nil {
+	// Lead's ledger has a page already, written by code from before claims.
+	old := client.StartWorkflowOptions{ID: "afsync-ledger-lead-0000000000000001", TaskQueue: workflows.TaskQueue, StartDelay: 100 * 365 * 24 * time.Hour}
+	if _, err := cl.ExecuteWorkflow(ctx, old, "LedgerPage", workflows.LedgerPageInput{Object: "Lead"}); err != nil {
 		t.Fatal(err)
 	}
 	pageVisible := func() bool {
@@ -118,6 +120,15 @@ func TestIntegrationALedgerIsClaimedOnceAndOnlyEmpty(t *testing.T) {
 	}
 	if claim(coord, "Lead") {
 		t.Fatal("a ledger holding a page was claimed")
+	}
+
+	// A page written today implies its ledger's claim, whoever writes it:
+	// no chain claims a ledger whose page visibility may not show yet.
+	if err := coord.RememberPairings(ctx, workflows.RememberInput{Object: "Case", Pairings: []workflows.Pairing{{Slug: "AdaLovel", RecordID: "500000000000000001"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if claim(coord, "Case") {
+		t.Fatal("a ledger was claimed after a page of it was written")
 	}
 
 	// Another integration's ledger is its own.

@@ -134,9 +134,20 @@ type refusingStarts struct {
 	refused  int
 	accepted [][]string // each started page's keys
 	inputs   []LedgerPageInput
+	// claims are the ledger claims started, with how many pages were
+	// accepted before each.
+	claims      []string
+	pagesBefore []int
 }
 
 func (c *refusingStarts) ExecuteWorkflow(_ context.Context, o client.StartWorkflowOptions, _ any, args ...any) (client.WorkflowRun, error) {
+	if strings.Contains(o.ID, "-ledger-claim.") {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		c.claims = append(c.claims, o.ID)
+		c.pagesBefore = append(c.pagesBefore, len(c.accepted))
+		return nil, nil
+	}
 	keys, ok := o.TypedSearchAttributes.GetKeywordList(LedgerKey)
 	require.True(c.t, ok, "a page carries its keys")
 	c.mu.Lock()
@@ -184,6 +195,11 @@ func TestARefusedLedgerPageIsWrittenAgainWithinTheLimitTheServerStates(t *testin
 	require.Equal(t, refused, srv.refused)
 	require.Equal(t, 8, len(srv.accepted)-pages, "400 pairings in pages of 52")
 	require.Equal(t, int32(455), coord.ledger.listSize(), "a list of 2 KB pages asks for more at a time than of 8 KB (124)")
+
+	// The ledger's claim exists before its first page, whoever claimed it:
+	// started once by the process.
+	require.Equal(t, []string{"afsync-ledger-claim.contact"}, srv.claims)
+	require.Equal(t, []int{0}, srv.pagesBefore)
 }
 
 func TestALedgerPageRefusedForAnythingElseIsAnError(t *testing.T) {
