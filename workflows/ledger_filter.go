@@ -29,9 +29,9 @@ package workflows
 //     continue-as-new input, room its waiting people lose);
 //   - more pairings than the filter holds with few false "may"s
 //     (ledgerFilterKeys);
-//   - a run reset from the UI: its pages written after the reset point are
-//     not in the filter its replay rebuilt. The run does not trust the
-//     filter and carries none on.
+//   - a run reset from the UI: the pages the run it was reset from wrote
+//     after the reset point are not in the filter its replay rebuilt. The
+//     run does not trust the filter and carries none on.
 //
 // Visibility's lag does not matter to the filter: it is written in the
 // lane's own state, before the page. It matters to the claim's check that
