@@ -95,6 +95,8 @@ type crm struct {
 	// the keys ("s:" slug, "r:" record) recalls asked for, in order.
 	claimed bool
 	asked   []string
+	// claimErr, when set, is how every claim fails.
+	claimErr error
 }
 
 // claim is the ClaimLedger local activity: the first claim of a ledger
@@ -102,6 +104,9 @@ type crm struct {
 func (c *crm) claim(_ context.Context, _ string) (bool, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.claimErr != nil {
+		return false, c.claimErr
+	}
 	ok := !c.claimed && len(c.ledger) == 0
 	c.claimed = true
 	return ok, nil

@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -113,6 +114,9 @@ func TestALaneAsksAboutEveryoneWhenItCannotVouchForTheLedger(t *testing.T) {
 		{"pages before the claim", LaneInput{Lane: 0}, func(o *crm) { o.ledger["Someone1"] = "003000000000000SOM" }, true},
 		// A chain that carries state began before (an upgrade): it claims nothing.
 		{"a chain from before", LaneInput{Lane: 0, State: &LaneState{}}, func(*crm) {}, false},
+		// The claim could not be asked (the server unreachable for the
+		// local activity's minute).
+		{"a claim that fails", LaneInput{Lane: 0}, func(o *crm) { o.claimErr = errors.New("server unavailable") }, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			org := newCRM()
