@@ -387,7 +387,10 @@ const (
 	// claims the identity ledger of an object the first time it pairs
 	// people of it (local activity ClaimLedger), and while it can vouch
 	// for every page (ledger_filter.go) asks visibility only for the keys
-	// its filter may hold. Asked at a chain's first batch of each object.
+	// its filter may hold. Asked at a chain's first batch of each object
+	// (a chain's first run begun under the code before and upgraded in
+	// flight may claim an object it first meets after: the chain wrote no
+	// page of it before, and the claim checks for others').
 	ChangeLedgerFilter = "ledger-filter"
 )
 
