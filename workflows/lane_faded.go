@@ -54,22 +54,38 @@ type FadedWrites struct {
 	Bits []byte `json:"bits"`
 }
 
-// probes returns a summary's bit positions for slug.
-func probes(slug string) [fadedHashes]uint32 { return bloomProbes(slug, fadedBits) }
-
-// bloomProbes returns the bit positions of key in a Bloom filter of bits
-// bits: double hashing of one 64-bit FNV-1a, the same on every replay and
-// every worker.
-func bloomProbes(key string, bits uint32) [fadedHashes]uint32 {
+// bloomProbes returns the bit positions of key in a Bloom filter of
+// len(bits)*8 bits: double hashing of one 64-bit FNV-1a, the same on every
+// replay and every worker.
+func bloomProbes(key string, bits []byte) [fadedHashes]uint32 {
 	h := fnv.New64a()
 	h.Write([]byte(key))
 	sum := h.Sum64()
 	h1, h2 := uint32(sum), uint32(sum>>32)|1
+	n := uint32(len(bits) * 8)
 	var out [fadedHashes]uint32
 	for i := range out {
-		out[i] = (h1 + uint32(i)*h2) % bits
+		out[i] = (h1 + uint32(i)*h2) % n
 	}
 	return out
+}
+
+// bloomSet adds key to the Bloom filter bits.
+func bloomSet(bits []byte, key string) {
+	for _, p := range bloomProbes(key, bits) {
+		bits[p/8] |= 1 << (p % 8)
+	}
+}
+
+// bloomHas reports whether key may have been added to the Bloom filter
+// bits (false: it was not).
+func bloomHas(bits []byte, key string) bool {
+	for _, p := range bloomProbes(key, bits) {
+		if bits[p/8]&(1<<(p%8)) == 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // add puts slug, written at the Unix second at, into the summary.
@@ -78,9 +94,7 @@ func (f *FadedWrites) add(slug string, at int64) {
 		f.Bits = make([]byte, fadedBits/8)
 		f.From, f.To = at, at
 	}
-	for _, p := range probes(slug) {
-		f.Bits[p/8] |= 1 << (p % 8)
-	}
+	bloomSet(f.Bits, slug)
 	f.From, f.To = min(f.From, at), max(f.To, at)
 	f.N++
 }
@@ -90,12 +104,7 @@ func (f *FadedWrites) mayHold(slug string) bool {
 	if len(f.Bits) != fadedBits/8 {
 		return true // not a filter this code made: be safe
 	}
-	for _, p := range probes(slug) {
-		if f.Bits[p/8]&(1<<(p%8)) == 0 {
-			return false
-		}
-	}
-	return true
+	return bloomHas(f.Bits, slug)
 }
 
 // fade moves the oldest exact writes beyond keep into the summaries (ties

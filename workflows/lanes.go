@@ -264,9 +264,10 @@ type LaneCounts struct {
 	// EditsUnderWrites counts records someone edited in Salesforce between
 	// the lane's read and its write: each was handed on as a CRM change.
 	EditsUnderWrites int `json:"edits_under_writes"`
-	// LedgerNotAsked counts the people and records the lane did not ask
-	// the identity ledger about, its filter vouching that no page holds
-	// them.
+	// LedgerNotAsked counts the people and records the lane's filter
+	// vouched no ledger page holds: not asked about, except in a run reset
+	// from the UI, which asks about everyone (LaneStatus.LedgerAsked) but
+	// counts alike so that its state stays its replay's.
 	LedgerNotAsked int `json:"ledger_not_asked,omitempty"`
 }
 

@@ -102,24 +102,14 @@ func (f *LedgerFilter) add(key string) {
 		f.stop()
 		return
 	}
-	for _, p := range bloomProbes(key, ledgerFilterBits) {
-		f.Bits[p/8] |= 1 << (p % 8)
-	}
+	bloomSet(f.Bits, key)
 	f.Keys++
 }
 
 // mayHold reports whether key may be in the ledger (false: it is in no
 // page), for a filter that vouches.
 func (f *LedgerFilter) mayHold(key string) bool {
-	if !f.vouches() {
-		return true
-	}
-	for _, p := range bloomProbes(key, ledgerFilterBits) {
-		if f.Bits[p/8]&(1<<(p%8)) == 0 {
-			return false
-		}
-	}
-	return true
+	return !f.vouches() || bloomHas(f.Bits, key)
 }
 
 // stop turns the filter off for good.
